@@ -1,0 +1,10 @@
+/**
+ * sys/: the lowest layer. koffi bindings of the system calls ckpt needs (process_vm_readv/writev, ptrace,
+ * waitpid, pidfd_open, pidfd_getfd, ioctl), the kernel constants and struct layouts, errno -> SysError,
+ * page-aligned buffers and iovec arrays.
+ */
+export * from './buffer.js';
+export * from './constants.js';
+export * from './errors.js';
+export * from './iovec.js';
+export * from './syscalls.js';
