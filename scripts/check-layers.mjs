@@ -8,7 +8,19 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const packages = {
   'packages/binlog/src': ['format', 'codec', 'runtime', 'decode', 'precompile'],
-  'packages/ckpt/src': ['sys', 'proc', 'ptrace', 'mem', 'images', 'xfer', 'dump', 'restore', 'report', 'cli'],
+  'packages/ckpt/src': [
+    'sys',
+    'proc',
+    'ptrace',
+    'mem',
+    'images',
+    'xfer',
+    'dump',
+    'restore',
+    'report',
+    'cli',
+    'testing',
+  ],
 };
 
 const problems = [];

@@ -7,4 +7,5 @@ export * from './buffer.js';
 export * from './constants.js';
 export * from './errors.js';
 export * from './iovec.js';
+export * from './pagemap-scan.js';
 export * from './syscalls.js';

@@ -13,8 +13,22 @@ import koffi from 'koffi';
 type Ptr = Uint8Array | Int32Array | Uint32Array | BigUint64Array | null;
 
 interface Libc {
-  process_vm_readv(pid: number, local: Ptr, liovcnt: number, remote: Ptr, riovcnt: number, flags: number): number;
-  process_vm_writev(pid: number, local: Ptr, liovcnt: number, remote: Ptr, riovcnt: number, flags: number): number;
+  process_vm_readv(
+    pid: number,
+    local: Ptr,
+    liovcnt: number,
+    remote: Ptr,
+    riovcnt: number,
+    flags: number,
+  ): number;
+  process_vm_writev(
+    pid: number,
+    local: Ptr,
+    liovcnt: number,
+    remote: Ptr,
+    riovcnt: number,
+    flags: number,
+  ): number;
   ptrace(req: number, pid: number, addr: number, data: number): number;
   ptraceP(req: number, pid: number, addr: number, data: Ptr): number;
   waitpid(pid: number, status: Int32Array, options: number): number;
@@ -24,6 +38,7 @@ interface Libc {
   close(fd: number): number;
   kill(pid: number, sig: number): number;
   getpid(): number;
+  prctl(option: number, arg2: number): number;
   errno(): number;
   address(buf: Uint8Array | Uint32Array): number;
 }
@@ -54,6 +69,9 @@ export function libc(): Libc {
   const close = f('int close(int fd)');
   const kill = f('int kill(int pid, int sig)');
   const getpid = f('int getpid()');
+  const prctl = f(
+    'int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)',
+  );
   loaded = {
     process_vm_readv: (pid, l, ln, r, rn, fl) => Number(pvr(pid, l, ln, r, rn, fl)),
     process_vm_writev: (pid, l, ln, r, rn, fl) => Number(pvw(pid, l, ln, r, rn, fl)),
@@ -66,6 +84,7 @@ export function libc(): Libc {
     close: (fd) => close(fd),
     kill: (pid, sig) => kill(pid, sig),
     getpid: () => getpid(),
+    prctl: (option, arg2) => prctl(option, arg2, 0, 0, 0),
     errno: () => koffi.errno(),
     address: (buf) => Number(koffi.address(buf)),
   };

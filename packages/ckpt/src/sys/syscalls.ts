@@ -106,6 +106,11 @@ export function kill(pid: number, sig: number): void {
   check('kill', libc().kill(pid, sig), `pid ${pid}`);
 }
 
+/** prctl(2) with one argument (e.g. PR_SET_CHILD_SUBREAPER = 36). */
+export function prctl(option: number, arg2: number): number {
+  return check('prctl', libc().prctl(option, arg2), `option ${option}`);
+}
+
 /** Address of a buffer's first byte in this process (for iovecs pointing at our own memory). */
 export function addressOf(buf: Uint8Array | Uint32Array): number {
   return libc().address(buf);
