@@ -1,0 +1,169 @@
+/**
+ * Finding a task's pages along a chain of image sets: a PE_PARENT range of `pagemap-<pid>.img` means "the
+ * same addresses in `parent/pagemap-<pid>.img`", recursively, as CRIU's restore reads them.
+ *
+ * ```
+ * pre3/pagemap-42  [0x1000 PRESENT][0x2000 PARENT ][0x3000 PARENT ]
+ * pre2/pagemap-42  [0x1000 PRESENT][0x2000 PRESENT][0x3000 PARENT ]    (pre3/parent -> ../pre2)
+ * pre1/pagemap-42  [0x1000 PRESENT][0x2000 PRESENT][0x3000 PRESENT]    (pre2/parent -> ../pre1)
+ * ```
+ * A missing `parent` link where one is needed is `MISSING_PARENT`; a dangling or looping link, or a parent
+ * without the pid's pagemap, is `BROKEN_CHAIN`. Addresses no pagemap covers (or covered only PE_LAZY) are
+ * 'absent'.
+ *
+ * @example
+ * resolvePage('/ckpt/pre3', 42, 0x3000); // Buffer: the page as pre1 stored it
+ * using chain = new PageChain(ImageDir.open('/ckpt/pre3'), 42);
+ * chain.locate(0x1000, 3); // [{ vaddr: 0x1000, nrPages: 1, depth: 0, ... }, { vaddr: 0x2000, nrPages: 1, depth: 1, ... }, ...]
+ */
+import { realpathSync } from 'node:fs';
+import { PAGE_SIZE } from '../sys/constants.js';
+import { fsCall, ImageError } from './errors.js';
+import { ImageDir } from './image-dir.js';
+import { PE } from './magics.js';
+import type { PagemapReader } from './pagemap-reader.js';
+
+/** Where a run of pages lives: in the image set `depth` links up the chain, or nowhere. */
+export type PageLocation =
+  | { vaddr: number; nrPages: number; where: 'absent' }
+  | {
+      vaddr: number;
+      nrPages: number;
+      where: 'data';
+      depth: number;
+      dir: string;
+      pagesPath: string;
+      offset: number;
+    };
+
+interface Level {
+  dir: ImageDir;
+  reader: PagemapReader;
+}
+
+/** Lazily opened pagemaps of one pid along the parent chain. Close it to release the pages files. */
+export class PageChain {
+  private readonly levels: Level[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly top: ImageDir,
+    readonly pid: number,
+  ) {}
+
+  private level(depth: number): Level {
+    while (this.levels.length <= depth) {
+      const below = this.levels.at(-1);
+      let dir = this.top;
+      if (below !== undefined) {
+        const parent = below.dir.parent();
+        if (parent === undefined) {
+          throw new ImageError(
+            'MISSING_PARENT',
+            `${below.dir.path}: pages are in the parent, but there is no parent link`,
+          );
+        }
+        dir = parent;
+      }
+      const real = fsCall(`realpath ${dir.path}`, () => realpathSync(dir.path));
+      if (this.seen.has(real)) throw new ImageError('BROKEN_CHAIN', `${dir.path}: parent links form a loop`);
+      this.seen.add(real);
+      if (below !== undefined && !dir.hasPagemap(this.pid)) {
+        throw new ImageError('BROKEN_CHAIN', `${dir.path}: parent has no pagemap for pid ${this.pid}`);
+      }
+      this.levels.push({ dir, reader: dir.pagemap(this.pid) });
+    }
+    return this.levels[depth]!;
+  }
+
+  /** The page at `vaddr` (4096 bytes) from whichever image set holds it, or 'absent'. */
+  page(vaddr: number): Buffer | 'absent' {
+    const page = vaddr - (vaddr % PAGE_SIZE);
+    const [loc] = this.locate(page, 1);
+    if (loc === undefined || loc.where === 'absent') return 'absent';
+    return this.level(loc.depth).reader.readPage(page)!;
+  }
+
+  /** Split [vaddr, vaddr + nrPages pages) into runs by where their data lives. */
+  locate(vaddr: number, nrPages: number): PageLocation[] {
+    const out: PageLocation[] = [];
+    this.locateAt(0, vaddr, vaddr + nrPages * PAGE_SIZE, out);
+    return out;
+  }
+
+  private locateAt(depth: number, start: number, end: number, out: PageLocation[]): void {
+    const { dir, reader } = this.level(depth);
+    let pos = start;
+    while (pos < end) {
+      const r = reader.find(pos);
+      if (r === undefined) {
+        const stop = Math.min(end, reader.nextStart(pos) ?? end);
+        push(out, { vaddr: pos, nrPages: (stop - pos) / PAGE_SIZE, where: 'absent' });
+        pos = stop;
+        continue;
+      }
+      const stop = Math.min(end, r.vaddr + r.nrPages * PAGE_SIZE);
+      const nrPages = (stop - pos) / PAGE_SIZE;
+      if (r.offset !== undefined) {
+        const offset = r.offset + (pos - r.vaddr);
+        push(out, {
+          vaddr: pos,
+          nrPages,
+          where: 'data',
+          depth,
+          dir: dir.path,
+          pagesPath: reader.pagesPath,
+          offset,
+        });
+      } else if (r.flags & PE.PARENT) {
+        this.locateAt(depth + 1, pos, stop, out);
+      } else {
+        push(out, { vaddr: pos, nrPages, where: 'absent' });
+      }
+      pos = stop;
+    }
+  }
+
+  /** Close every pages file opened. Safe to call twice. */
+  close(): void {
+    for (const l of this.levels) l.reader.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Append a run, merging it into the previous one when it continues it. */
+function push(out: PageLocation[], loc: PageLocation): void {
+  const prev = out.at(-1);
+  if (prev && prev.vaddr + prev.nrPages * PAGE_SIZE === loc.vaddr) {
+    if (prev.where === 'absent' && loc.where === 'absent') {
+      prev.nrPages += loc.nrPages;
+      return;
+    }
+    if (
+      prev.where === 'data' &&
+      loc.where === 'data' &&
+      prev.depth === loc.depth &&
+      prev.offset + prev.nrPages * PAGE_SIZE === loc.offset
+    ) {
+      prev.nrPages += loc.nrPages;
+      return;
+    }
+  }
+  out.push(loc);
+}
+
+/**
+ * The page at `vaddr` of task `pid`, following `parent` links for PE_PARENT ranges; 'absent' when no
+ * image set of the chain holds it.
+ *
+ * @example
+ * const bytes = resolvePage('/ckpt/pre3', 42, 0x7f0000001000);
+ */
+export function resolvePage(dir: string | ImageDir, pid: number, vaddr: number): Buffer | 'absent' {
+  const top = typeof dir === 'string' ? ImageDir.open(dir) : dir;
+  using chain = new PageChain(top, pid);
+  return chain.page(vaddr);
+}
