@@ -1,0 +1,87 @@
+/**
+ * Which calls are binlog log calls with a literal format, the ones the pass rewrites.
+ *
+ * A call qualifies when:
+ * - it is `<receiver>.<method>(<format>, ...args)` with `method` one of trace, debug, info, warn, error,
+ *   fatal, on any receiver expression (`log`, `child`, `this.log`, `a.b().c`...), optional chains included;
+ * - `<format>` is a string literal or a template literal without substitutions;
+ * - the receiver is not the global `console`, and the method is not declared only by someone else's
+ *   library: when the type checker resolves the method to declarations that all live in the default
+ *   library or in a package under node_modules other than `binlog` (pino, winston...), the call is left
+ *   alone. A method of the `binlog` package, of the project's own code, or one the checker cannot
+ *   resolve (plain JavaScript, `any`) qualifies.
+ *
+ * @example
+ * const site = logCallOf(node, classifier);
+ * if (site) console.log(site.method, site.text); // "info" "user %s paid %d"
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import ts from 'typescript';
+
+/** The logger methods a rewritten call may use. */
+export const LOG_METHODS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+
+/** A log call with a literal format. */
+export interface LogCall {
+  readonly call: ts.CallExpression;
+  readonly method: string;
+  /** The literal first argument. */
+  readonly format: ts.StringLiteral | ts.NoSubstitutionTemplateLiteral;
+  /** Its value (escapes resolved). */
+  readonly text: string;
+}
+
+/** Decides whether a method symbol belongs to a foreign logger (see the module comment). */
+export class ReceiverClassifier {
+  readonly #packageNames = new Map<string, string | null>();
+
+  constructor(
+    private readonly program: ts.Program,
+    private readonly checker: ts.TypeChecker | undefined,
+  ) {}
+
+  /** True when `name` (the method name of a call) is declared only outside binlog and the project. */
+  isForeign(name: ts.MemberName): boolean {
+    const sym = this.checker?.getSymbolAtLocation(name);
+    const decls = sym?.declarations;
+    if (!decls || decls.length === 0) return false;
+    return decls.every((d) => this.#isForeignFile(d.getSourceFile()));
+  }
+
+  #isForeignFile(sf: ts.SourceFile): boolean {
+    if (this.program.isSourceFileDefaultLibrary(sf)) return true;
+    if (this.#packageName(dirname(sf.fileName)) === 'binlog') return false;
+    return this.program.isSourceFileFromExternalLibrary(sf) || sf.fileName.includes('/node_modules/');
+  }
+
+  #packageName(dir: string): string | null {
+    const known = this.#packageNames.get(dir);
+    if (known !== undefined) return known;
+    let name: string | null = null;
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      name = typeof pkg.name === 'string' ? pkg.name : '';
+    } catch {
+      const up = dirname(dir);
+      name = up === dir ? null : this.#packageName(up);
+    }
+    this.#packageNames.set(dir, name);
+    return name;
+  }
+}
+
+/** The log call `node` is, or undefined. */
+export function logCallOf(node: ts.Node, classifier: ReceiverClassifier): LogCall | undefined {
+  if (!ts.isCallExpression(node)) return undefined;
+  const callee = node.expression;
+  if (!ts.isPropertyAccessExpression(callee)) return undefined;
+  const method = callee.name.text;
+  if (!LOG_METHODS.has(method)) return undefined;
+  const format = node.arguments[0];
+  if (!format || !(ts.isStringLiteral(format) || ts.isNoSubstitutionTemplateLiteral(format)))
+    return undefined;
+  if (ts.isIdentifier(callee.expression) && callee.expression.text === 'console') return undefined;
+  if (classifier.isForeign(callee.name)) return undefined;
+  return { call: node, method, format, text: format.text };
+}
