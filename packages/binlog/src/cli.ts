@@ -1,9 +1,248 @@
-/** `binlog` command line. */
-export function main(argv: string[]): void {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
-    process.stdout.write('usage: binlog decode|tail|stats|precompile ...\n');
-    return;
+/**
+ * The `binlog` command line: decode, tail, stats, precompile.
+ *
+ * Exit status: 0 success; 1 the input cannot be decoded (missing file, not a binlog, dictionary missing
+ * or mismatched); 2 bad usage; 3 decoded, but some bytes were skipped (corrupt or torn records; a
+ * warning line on stderr says how many). Errors are one `binlog: ...` line on stderr, never a stack.
+ *
+ * @example
+ * await main(['decode', 'app.blog', '--json']); // prints one pino-style JSON object per line
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type Dictionary, DictionaryError, parseDictionary } from './codec/index.js';
+import {
+  type DecodedEvent,
+  DecodeError,
+  followLogFile,
+  LineFormatter,
+  LogReader,
+  LogStats,
+  makeFilter,
+  type ReaderStats,
+  readLogFile,
+} from './decode/index.js';
+
+const HELP = `usage: binlog <command> [options]
+
+commands:
+  decode FILE [options]   print the records of a binlog file as text (default) or JSON lines
+  tail FILE [options]     decode --follow: print the records, then those appended, until Ctrl-C
+  stats FILE [options]    records, counts per level and per format, bytes, skipped bytes, drops
+  precompile ...          rewrite log calls to dictionary ids (see 'binlog precompile --help')
+
+decode / tail options:
+  --dict FILE     the pre-compiled dictionary (required for logs written with one; checked by hash)
+  --json          one JSON object per line with pino's keys (level, time, pid, fields..., msg):
+                  'binlog decode --json app.blog | pino-pretty' works
+  --level L       only records at level L or above (trace|debug|info|warn|error|fatal or a number)
+  --since T       only records at or after T: ISO 8601 (2026-11-25T21:00:00Z), epoch ms, or an age
+                  before now (30s, 15m, 2h, 1d)
+  --grep RE       only records whose message or fields match the JavaScript regular expression RE
+  --follow, -f    keep reading as the file grows (like tail -F)
+stats options:
+  --dict FILE     as above
+  --json          print the statistics as one JSON object
+  -h, --help      this text
+
+text line: 2026-11-25T21:04:05.123Z INFO user bob paid 1200 cents in 0.35 s {"req":7}
+exit status: 0 ok, 1 cannot decode (error line on stderr), 2 bad usage, 3 decoded but bytes were skipped
+`;
+
+class UsageError extends Error {}
+
+function loadDict(path: string | undefined): Dictionary | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DecodeError(
+      'NO_FILE',
+      `cannot read dictionary ${path}: ${(e as NodeJS.ErrnoException).code ?? ''}`,
+    );
   }
-  process.stderr.write(`binlog: unknown command '${argv[0]}'\n`);
-  process.exitCode = 2;
+  try {
+    return parseDictionary(text);
+  } catch (e) {
+    throw new DictionaryError(`${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Buffered stdout: one write per 64 KiB of lines. */
+class Out {
+  private lines: string[] = [];
+  private size = 0;
+  line(s: string): void {
+    this.lines.push(s);
+    this.size += s.length;
+    if (this.size > 65536) this.flush();
+  }
+  flush(): void {
+    if (this.lines.length === 0) return;
+    process.stdout.write(`${this.lines.join('\n')}\n`);
+    this.lines = [];
+    this.size = 0;
+  }
+}
+
+function warn(s: ReaderStats): number {
+  const notes: string[] = [];
+  if (s.skippedBytes)
+    notes.push(
+      `skipped ${s.skippedBytes} byte(s) in ${s.skippedRegions} place(s) that were not valid records (corrupt or torn)`,
+    );
+  if (s.drops) notes.push(`the writer dropped ${s.drops} record(s) under overload`);
+  if (s.unknownIds) notes.push(`${s.unknownIds} call(s) used an id no dictionary defines`);
+  if (notes.length) process.stderr.write(`binlog: warning: ${notes.join('; ')}\n`);
+  return s.skippedBytes ? 3 : 0;
+}
+
+function fileArg(positionals: string[], cmd: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${cmd} needs exactly one FILE (see binlog --help)`);
+  return positionals[0]!;
+}
+
+async function decode(args: string[], follow: boolean): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      dict: { type: 'string' },
+      json: { type: 'boolean' },
+      level: { type: 'string' },
+      since: { type: 'string' },
+      grep: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+    },
+  });
+  const file = fileArg(positionals, follow ? 'tail' : 'decode');
+  const dictionary = loadDict(values.dict);
+  const keep = makeFilter(values);
+  const fmt = new LineFormatter();
+  const out = new Out();
+  const onEvent = values.json
+    ? (e: DecodedEvent) => keep(e) && out.line(fmt.json(e))
+    : (e: DecodedEvent) => keep(e) && out.line(fmt.text(e));
+  const opts = dictionary ? { dictionary } : {};
+  if (follow || values.follow) {
+    const ac = new AbortController();
+    const stop = (): void => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const timer = setInterval(() => out.flush(), 100);
+    try {
+      const reader = await followLogFile(file, onEvent, {
+        ...opts,
+        signal: ac.signal,
+        onTruncate: () =>
+          process.stderr.write(`binlog: ${file} was truncated; reading it again from the start\n`),
+      });
+      out.flush();
+      return warn(reader.stats);
+    } finally {
+      clearInterval(timer);
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    }
+  }
+  const reader = new LogReader(opts);
+  try {
+    readLogFile(file, reader, onEvent);
+  } finally {
+    out.flush();
+  }
+  return warn(reader.stats);
+}
+
+function stats(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { dict: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const file = fileArg(positionals, 'stats');
+  const dictionary = loadDict(values.dict);
+  const reader = new LogReader(dictionary ? { dictionary } : {});
+  const st = new LogStats();
+  readLogFile(file, reader, (e) => st.add(e));
+  const r = st.report(reader.stats);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return r.skippedBytes ? 3 : 0;
+  }
+  const lines = [
+    `file            ${file}`,
+    `bytes           ${r.bytes}`,
+    `frames          ${r.frames} (${r.headers} header(s))`,
+    `records         ${r.records}`,
+    `skipped bytes   ${r.skippedBytes} in ${r.skippedRegions} place(s)`,
+    `dropped         ${r.drops}`,
+    `unknown ids     ${r.unknownIds}`,
+    `first / last    ${r.firstTime ?? '-'} / ${r.lastTime ?? '-'}`,
+    'per level',
+    ...Object.entries(r.perLevel).map(([k, n]) => `  ${k.padEnd(14)}${n}`),
+    'per format (count  id  format)',
+    ...r.perFormat.map((f) => `  ${String(f.count).padStart(10)}  ${f.id}  ${JSON.stringify(f.fmt)}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return r.skippedBytes ? 3 : 0;
+}
+
+async function precompile(args: string[]): Promise<number> {
+  const spec = './precompile/index.js';
+  let mod: { precompileMain?: (argv: string[]) => Promise<number> };
+  try {
+    mod = (await import(spec)) as typeof mod;
+  } catch {
+    mod = {};
+  }
+  if (typeof mod.precompileMain !== 'function') {
+    process.stderr.write('binlog: precompile: not built\n');
+    return 1;
+  }
+  return mod.precompileMain(args);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd !== 'precompile' && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  switch (cmd) {
+    case 'decode':
+      return decode(rest, false);
+    case 'tail':
+      return decode(rest, true);
+    case 'stats':
+      return stats(rest);
+    case 'precompile':
+      return precompile(rest);
+    default:
+      throw new UsageError(`unknown command '${cmd}' (see binlog --help)`);
+  }
+}
+
+/** Run the command line; sets process.exitCode and resolves to it. */
+export async function main(argv: string[]): Promise<number> {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
+  let code: number;
+  try {
+    code = await run(argv);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const usage =
+      e instanceof UsageError || (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`binlog: ${err.message ?? String(e)}\n`);
+    code = usage ? 2 : 1;
+  }
+  process.exitCode = code;
+  return code;
 }

@@ -1,0 +1,103 @@
+/**
+ * A bounds-checked reader over a byte range: every read checks the end first and throws
+ * CodecError('SHORT_INPUT') rather than reading past it.
+ *
+ * @example
+ * const c = new Cursor(Buffer.from([0x96, 0x01, 7]));
+ * c.varint(); // 150
+ * c.u8(); // 7
+ * c.done(); // true
+ */
+import { CodecError } from './errors.js';
+
+/** Largest varint the codec accepts: 8 groups of 7 bits (2^56), enough for any safe integer. */
+const MAX_VARINT_BYTES = 8;
+
+export class Cursor {
+  pos: number;
+  constructor(
+    readonly buf: Buffer,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  /** True when every byte up to `end` was read. */
+  done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** Bytes left to read. */
+  remaining(): number {
+    return this.end - this.pos;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.end) {
+      throw new CodecError(
+        'SHORT_INPUT',
+        `need ${n} byte(s) at offset ${this.pos}, input ends at ${this.end}`,
+      );
+    }
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** An unsigned LEB128 varint (at most 8 bytes, so the value stays a safe integer). */
+  varint(): number {
+    let b = this.u8();
+    if (b < 0x80) return b;
+    let v = b & 0x7f;
+    let mul = 0x80;
+    for (let i = 1; ; i++) {
+      if (i >= MAX_VARINT_BYTES)
+        throw new CodecError('CORRUPT', `varint longer than ${MAX_VARINT_BYTES} bytes`);
+      b = this.u8();
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) return v;
+      mul *= 0x80;
+    }
+  }
+
+  /** A zigzag-encoded signed varint (int32 range). */
+  zigzag(): number {
+    const z = this.varint();
+    if (z > 0xffffffff) throw new CodecError('CORRUPT', 'zigzag varint out of int32 range');
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  /** `n` raw bytes (a view, not a copy). */
+  bytes(n: number): Buffer {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  /** A varint byte length followed by that many bytes of UTF-8. */
+  str(): string {
+    const n = this.varint();
+    this.need(n);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+}

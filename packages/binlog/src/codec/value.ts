@@ -1,0 +1,157 @@
+/**
+ * One argument value: a tag byte, then its payload. Arguments carry a tag even when the format's
+ * specifier is known, because a JavaScript value has no static type: a `%d` may receive NaN, a bigint or
+ * a string, and the decoder must print exactly what was passed.
+ *
+ * ```
+ * value := 0x80..0xff                      ; integer 0..127 in the tag itself
+ *        | 0x01 zigzag-varint              ; int32
+ *        | 0x02 f64le                      ; any other number: -0, NaN, ±Infinity, 2^53, 1.5
+ *        | 0x03 len:varint utf8            ; string (lone surrogates were replaced by U+FFFD)
+ *        | 0x04 | 0x05 | 0x06 | 0x07       ; undefined | null | false | true
+ *        | 0x08 len:varint ascii-digits    ; bigint ("-" allowed)
+ *        | 0x09 len:varint utf8            ; object or array, as JSON text (see safeJson)
+ * ```
+ *
+ * @example
+ * const b = Buffer.alloc(32);
+ * const end = writeValue(b, 0, 32, -0); // 9
+ * Object.is(readValue(new Cursor(b, 0, end)), -0); // true
+ */
+import type { Cursor } from './cursor.js';
+import { CodecError } from './errors.js';
+import { safeJson } from './json-text.js';
+import { writeVarint, writeZigzag } from './varint.js';
+
+export const V_INT = 0x01;
+export const V_F64 = 0x02;
+export const V_STR = 0x03;
+export const V_UNDEFINED = 0x04;
+export const V_NULL = 0x05;
+export const V_FALSE = 0x06;
+export const V_TRUE = 0x07;
+export const V_BIGINT = 0x08;
+export const V_JSON = 0x09;
+
+/** A decoded object argument: its JSON text, kept as text (the decoder prints it; `value()` parses it). */
+export class JsonArg {
+  constructor(readonly json: string) {}
+  value(): unknown {
+    return JSON.parse(this.json);
+  }
+}
+
+/** What readValue returns. */
+export type ArgValue = number | string | bigint | boolean | null | undefined | JsonArg;
+
+/** Write a number; returns the new offset or -1 when fewer than 9 bytes are left. */
+export function writeNumber(buf: Buffer, p: number, end: number, v: number): number {
+  if (p + 9 > end) return -1;
+  if ((v | 0) === v && !(v === 0 && 1 / v < 0)) {
+    if (v >= 0 && v < 0x80) {
+      buf[p] = 0x80 | v;
+      return p + 1;
+    }
+    buf[p] = V_INT;
+    return writeZigzag(buf, p + 1, v);
+  }
+  buf[p] = V_F64;
+  buf.writeDoubleLE(v, p + 1);
+  return p + 9;
+}
+
+/** Write a string (ASCII fast path); returns the new offset or -1 when it does not fit before `end`. */
+export function writeString(buf: Buffer, p: number, end: number, s: string): number {
+  const n = s.length;
+  if (n < 0x80 && p + n + 2 <= end) {
+    let q = p + 2;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return writeText(buf, p, end, V_STR, s);
+      buf[q++] = c;
+    }
+    buf[p] = V_STR;
+    buf[p + 1] = n;
+    return q;
+  }
+  return writeText(buf, p, end, V_STR, s);
+}
+
+function writeText(buf: Buffer, p: number, end: number, tag: number, s: string): number {
+  const n = Buffer.byteLength(s, 'utf8');
+  if (p + n + 9 > end) return -1;
+  buf[p] = tag;
+  const q = writeVarint(buf, p + 1, n);
+  return q + buf.write(s, q, 'utf8');
+}
+
+/** Write any value; returns the new offset or -1 when it does not fit before `end`. */
+export function writeValue(buf: Buffer, p: number, end: number, v: unknown): number {
+  switch (typeof v) {
+    case 'number':
+      return writeNumber(buf, p, end, v);
+    case 'string':
+      return writeString(buf, p, end, v);
+    case 'boolean':
+      if (p >= end) return -1;
+      buf[p] = v ? V_TRUE : V_FALSE;
+      return p + 1;
+    case 'undefined':
+      if (p >= end) return -1;
+      buf[p] = V_UNDEFINED;
+      return p + 1;
+    case 'bigint':
+      return writeText(buf, p, end, V_BIGINT, v.toString());
+    case 'object':
+      if (v === null) {
+        if (p >= end) return -1;
+        buf[p] = V_NULL;
+        return p + 1;
+      }
+      return writeText(buf, p, end, V_JSON, safeJson(v));
+    default:
+      return writeText(buf, p, end, V_STR, describe(v));
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'function') return `[Function ${v.name || '(anonymous)'}]`;
+  try {
+    return String(v);
+  } catch {
+    return '[unprintable]';
+  }
+}
+
+const BIGINT_RE = /^-?[0-9]+$/;
+
+/** Read one value written by writeValue. */
+export function readValue(c: Cursor): ArgValue {
+  const t = c.u8();
+  if (t >= 0x80) return t & 0x7f;
+  switch (t) {
+    case V_INT:
+      return c.zigzag();
+    case V_F64:
+      return c.f64();
+    case V_STR:
+      return c.str();
+    case V_UNDEFINED:
+      return undefined;
+    case V_NULL:
+      return null;
+    case V_FALSE:
+      return false;
+    case V_TRUE:
+      return true;
+    case V_BIGINT: {
+      const s = c.str();
+      if (!BIGINT_RE.test(s)) throw new CodecError('CORRUPT', 'bad bigint digits');
+      return BigInt(s);
+    }
+    case V_JSON:
+      return new JsonArg(c.str());
+    default:
+      throw new CodecError('CORRUPT', `unknown value tag 0x${t.toString(16)} at offset ${c.pos - 1}`);
+  }
+}
