@@ -1,0 +1,25 @@
+/**
+ * Errors of the report/ layer: one class, `ReportError`, with a stable `code`.
+ *
+ * Codes:
+ * - `BAD_RUN_FILE` the run file is not JSON, not a `ckpt-run` of a version we read, or a field is missing
+ *                  or of the wrong kind; the message names the field (`modes[1].stoppedMs: ...`)
+ * - `IO`           the run file cannot be read or the page cannot be written (the `cause` carries the
+ *                  Node error)
+ *
+ * @example
+ * try { parseRun(text) } catch (e) { if (e instanceof ReportError && e.code === 'BAD_RUN_FILE') ... }
+ */
+
+export type ReportErrorCode = 'BAD_RUN_FILE' | 'IO';
+
+/** A run file is malformed, or the report could not be read or written. */
+export class ReportError extends Error {
+  readonly code: ReportErrorCode;
+
+  constructor(code: ReportErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ReportError';
+    this.code = code;
+  }
+}
