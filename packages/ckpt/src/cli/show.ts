@@ -1,0 +1,312 @@
+/**
+ * `ckpt show DIR|FILE [--json] [--pages]`: print CRIU images readably, as `crit show` does.
+ *
+ * For a file: its header words (names and hex) and every entry's fields; a `pages-<n>.img` is raw data and
+ * shows its size. For a directory: completeness (inventory.img present, or the INCOMPLETE reason), the
+ * parent link, inventory and stats, and one line per image. `--pages` lists each pagemap's page ranges
+ * with their flags and where their data lives: in this image set's pages file, in a parent's (following
+ * the chain), or nowhere. `--json` prints the same report as JSON. A file that cannot be decoded raises
+ * `ImageError`; inside a directory listing, a damaged image is reported on its line instead.
+ *
+ * @example
+ * showCommand('/ckpt/pre2', { pages: true });
+ * const report = JSON.parse(renderShow('/ckpt/pre2/pagemap-42.img', { json: true }));
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, relative, resolve } from 'node:path';
+import {
+  classifyImageName,
+  decodeImage,
+  entryFlags,
+  entryPages,
+  flagsName,
+  fsCall,
+  ImageDir,
+  ImageError,
+  inventoryEntryCodec,
+  MAGIC,
+  magicHex,
+  magicName,
+  PageChain,
+  PagemapReader,
+  PE,
+  pagemapEntryCodec,
+  pagemapHeadCodec,
+  statsEntryCodec,
+} from '../images/index.js';
+import { PAGE_SIZE } from '../sys/constants.js';
+
+export interface ShowOptions {
+  /** Print JSON instead of text. */
+  json?: boolean;
+  /** List page ranges and where their data lives. */
+  pages?: boolean;
+}
+
+interface HeaderWord {
+  name: string;
+  hex: string;
+}
+
+interface EntryReport {
+  type: string;
+  fields: Record<string, unknown>;
+}
+
+interface RangeReport {
+  vaddr: number;
+  nrPages: number;
+  flags: string;
+  where: 'here' | 'parent' | 'absent' | 'lazy';
+  depth?: number;
+  file?: string;
+  offset?: number;
+  error?: string;
+}
+
+interface FileReport {
+  file: string;
+  size: number;
+  header?: HeaderWord[];
+  entries?: EntryReport[];
+  rawPages?: number;
+  ranges?: RangeReport[];
+  error?: string;
+}
+
+interface DirReport {
+  dir: string;
+  complete: boolean;
+  incomplete?: string;
+  parent?: { link: string; path: string; exists: boolean };
+  files: FileReport[];
+}
+
+/** Print the report for `target` to stdout. */
+export function showCommand(target: string, opts: ShowOptions = {}): void {
+  process.stdout.write(renderShow(target, opts));
+}
+
+/** The report for `target` as text (or JSON with `opts.json`), ending with a newline. */
+export function renderShow(target: string, opts: ShowOptions = {}): string {
+  const st = fsCall(`stat ${target}`, () => statSync(target));
+  const report = st.isDirectory() ? dirReport(target, opts) : fileReport(target, opts);
+  if (opts.json) return `${JSON.stringify(report, null, 2)}\n`;
+  return 'files' in report ? dirText(report) : fileText(report);
+}
+
+function fileReport(path: string, opts: ShowOptions): FileReport {
+  const bytes = fsCall(`read ${path}`, () => readFileSync(path));
+  const name = basename(path);
+  const kind = classifyImageName(name);
+  if (kind.kind === 'pages') return { file: name, size: bytes.length, rawPages: bytes.length / PAGE_SIZE };
+  const img = decodeImage(bytes);
+  const words: number[] =
+    img.header.kind === 'inventory' ? [img.header.magic] : [bytes.readUInt32LE(0), img.header.magic];
+  const header = words.map((w) => ({ name: magicName(w) ?? '?', hex: magicHex(w) }));
+  const entries = img.entries.map((e, i): EntryReport => decodeEntry(img.header.magic, e, i));
+  const report: FileReport = { file: name, size: bytes.length, header, entries };
+  if (opts.pages && img.header.magic === MAGIC.PAGEMAP) {
+    report.ranges = rangesOf(dirname(path), name, kind.kind === 'pagemap' ? kind.id : undefined);
+  }
+  return report;
+}
+
+function decodeEntry(magic: number, bytes: Buffer, index: number): EntryReport {
+  switch (magic) {
+    case MAGIC.INVENTORY:
+      return { type: 'inventory_entry', fields: { ...inventoryEntryCodec.decode(bytes) } };
+    case MAGIC.STATS:
+      return { type: 'stats_entry', fields: { ...statsEntryCodec.decode(bytes) } };
+    case MAGIC.PAGEMAP:
+      if (index === 0) return { type: 'pagemap_head', fields: { ...pagemapHeadCodec.decode(bytes) } };
+      return { type: 'pagemap_entry', fields: pagemapFields(bytes) };
+    default:
+      return { type: 'raw', fields: { size: bytes.length, hex: bytes.subarray(0, 32).toString('hex') } };
+  }
+}
+
+function pagemapFields(bytes: Buffer): Record<string, unknown> {
+  const e = pagemapEntryCodec.decode(bytes);
+  return { ...e, nr_pages: entryPages(e), flags: flagsName(entryFlags(e)) };
+}
+
+function rangesOf(dir: string, name: string, pid: number | undefined): RangeReport[] {
+  using reader = PagemapReader.open(dir, name);
+  const chain = pid === undefined ? undefined : new PageChain(ImageDir.open(dir), pid);
+  try {
+    const out: RangeReport[] = [];
+    for (const r of reader) {
+      const flags = flagsName(r.flags);
+      if (r.offset !== undefined) {
+        out.push({
+          vaddr: r.vaddr,
+          nrPages: r.nrPages,
+          flags,
+          where: 'here',
+          file: basename(reader.pagesPath),
+          offset: r.offset,
+        });
+      } else if (r.flags & PE.PARENT) {
+        out.push(...parentRanges(chain, dir, r.vaddr, r.nrPages, flags));
+      } else {
+        out.push({ vaddr: r.vaddr, nrPages: r.nrPages, flags, where: 'lazy' });
+      }
+    }
+    return out;
+  } finally {
+    chain?.close();
+  }
+}
+
+function parentRanges(
+  chain: PageChain | undefined,
+  dir: string,
+  vaddr: number,
+  nrPages: number,
+  flags: string,
+): RangeReport[] {
+  if (chain === undefined) return [{ vaddr, nrPages, flags, where: 'parent', error: 'not a task pagemap' }];
+  try {
+    return chain.locate(vaddr, nrPages).map((l): RangeReport => {
+      if (l.where === 'absent') return { vaddr: l.vaddr, nrPages: l.nrPages, flags, where: 'absent' };
+      const file = relative(resolve(dir), resolve(l.pagesPath));
+      return {
+        vaddr: l.vaddr,
+        nrPages: l.nrPages,
+        flags,
+        where: 'parent',
+        depth: l.depth,
+        file,
+        offset: l.offset,
+      };
+    });
+  } catch (e) {
+    if (!(e instanceof ImageError)) throw e;
+    return [{ vaddr, nrPages, flags, where: 'parent', error: `${e.code}: ${e.message}` }];
+  }
+}
+
+function dirReport(path: string, opts: ShowOptions): DirReport {
+  const d = ImageDir.open(path);
+  const report: DirReport = { dir: path, complete: d.complete, files: [] };
+  const why = d.incompleteReason;
+  if (why !== undefined) report.incomplete = why;
+  const link = d.parentLink();
+  if (link !== undefined) {
+    const target = resolve(path, link);
+    report.parent = { link, path: target, exists: fsExists(target) };
+  }
+  for (const f of d.list()) {
+    if (f.kind === 'parent-link' || f.kind === 'marker' || f.kind === 'temporary') {
+      report.files.push({
+        file: f.name,
+        size: f.size,
+        error: f.kind === 'temporary' ? 'temporary file (unfinished write)' : undefined,
+      });
+      continue;
+    }
+    try {
+      report.files.push(fileReport(resolve(path, f.name), { pages: opts.pages }));
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      report.files.push({ file: f.name, size: f.size, error: `${e.code}: ${e.message}` });
+    }
+  }
+  return report;
+}
+
+function fsExists(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---- text ------------------------------------------------------------------------------------------
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+const PRE_DUMP_NAMES: Record<number, string> = { 1: 'splice', 2: 'read' };
+
+function fieldText(key: string, v: unknown): string {
+  if (key === 'vaddr' && typeof v === 'number') return `${key}=${hex(v)}`;
+  if (key === 'pre_dump_mode' && typeof v === 'number') return `${key}=${v}(${PRE_DUMP_NAMES[v] ?? '?'})`;
+  if (Array.isArray(v)) return `${key}=${JSON.stringify(v)}`;
+  if (v !== null && typeof v === 'object') {
+    const inner = Object.entries(v as Record<string, unknown>).map(([k, x]) => fieldText(k, x));
+    return `${key}={${inner.join(' ')}}`;
+  }
+  return `${key}=${String(v)}`;
+}
+
+function rangeText(r: RangeReport): string {
+  const span = `${hex(r.vaddr)}-${hex(r.vaddr + r.nrPages * PAGE_SIZE)}`;
+  let where: string = r.where;
+  if (r.error) where = `${r.where}: ${r.error}`;
+  else if (r.file !== undefined)
+    where = `${r.where === 'parent' ? `parent[${r.depth}] ` : ''}${r.file} @ ${hex(r.offset ?? 0)}`;
+  return `  ${span.padEnd(31)} ${String(r.nrPages).padStart(8)} pages  ${r.flags.padEnd(20)} ${where}`;
+}
+
+function fileText(r: FileReport, indent = ''): string {
+  const lines: string[] = [];
+  if (r.error) return `${indent}${r.file}: ${r.error}\n`;
+  if (r.rawPages !== undefined) {
+    lines.push(`${r.file}: raw page data, ${r.rawPages} pages (${r.size} bytes)`);
+  } else {
+    const header = (r.header ?? []).map((w) => `${w.name} (${w.hex})`).join(' + ');
+    lines.push(`${r.file}: ${header}, ${r.entries?.length ?? 0} entries, ${r.size} bytes`);
+    (r.entries ?? []).forEach((e, i) => {
+      const fields = Object.entries(e.fields).map(([k, v]) => fieldText(k, v));
+      lines.push(`  [${i}] ${e.type} ${fields.join(' ')}`);
+    });
+  }
+  if (r.ranges) {
+    lines.push('  pages:');
+    for (const range of r.ranges) lines.push(`  ${rangeText(range)}`);
+  }
+  return lines.map((l) => `${indent}${l}\n`).join('');
+}
+
+function summary(r: FileReport): string {
+  if (r.rawPages !== undefined) return `raw page data, ${r.rawPages} pages`;
+  const entries = r.entries ?? [];
+  const type = r.header?.at(-1)?.name ?? '?';
+  if (type === 'PAGEMAP' && entries.length > 0) {
+    const count = { here: 0, parent: 0, lazy: 0 };
+    for (const e of entries.slice(1)) {
+      const f = e.fields as { nr_pages: number; flags: string };
+      if (f.flags.includes('PE_PRESENT')) count.here += f.nr_pages;
+      else if (f.flags.includes('PE_PARENT')) count.parent += f.nr_pages;
+      else count.lazy += f.nr_pages;
+    }
+    const head = entries[0]!.fields.pages_id;
+    return `PAGEMAP pages_id=${head}, ${entries.length - 1} ranges: ${count.here} pages here, ${count.parent} in parent, ${count.lazy} lazy`;
+  }
+  if (entries.length === 1) {
+    return `${type} ${Object.entries(entries[0]!.fields)
+      .map(([k, v]) => fieldText(k, v))
+      .join(' ')}`;
+  }
+  return `${type}, ${entries.length} entries`;
+}
+
+function dirText(r: DirReport): string {
+  const state = r.complete
+    ? 'complete'
+    : r.incomplete
+      ? `INCOMPLETE (${r.incomplete})`
+      : 'incomplete (no inventory.img)';
+  const lines = [`${r.dir}: ${state}`];
+  if (r.parent) lines.push(`parent -> ${r.parent.link} (${r.parent.exists ? r.parent.path : 'missing'})`);
+  const width = Math.max(0, ...r.files.map((f) => f.file.length));
+  for (const f of r.files) {
+    if (f.file === 'parent' || (f.error === undefined && f.header === undefined && f.rawPages === undefined))
+      continue;
+    lines.push(`  ${f.file.padEnd(width)}  ${f.error ?? summary(f)}  (${f.size} bytes)`);
+    for (const range of f.ranges ?? []) lines.push(`  ${rangeText(range)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
