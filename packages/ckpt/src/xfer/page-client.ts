@@ -1,0 +1,251 @@
+/**
+ * The page-server client: a PageSink that sends pages to a page server (ours or CRIU's) instead of
+ * writing image files. Only pagemap/pages cross the wire; the dump keeps inventory/stats locally, as CRIU.
+ *
+ * ```
+ * connect() [TLS handshake] [checksum probe: PARENT(0xc5c5c5) -> i32 CKSM magic | 0]
+ * begin(pid):  PARENT(pid) -> i32 parentHas     OPEN2(pid) -> u8 hasParent
+ * addPages:    ADD_F(PE_PRESENT) + data [+ CHECKSUM(crc32)]     addHole: ADD_F(PE_PARENT)
+ * flush():     resolves once everything written so far left our buffers (the reader may reuse its buffer)
+ * end():       CLOSE -> i32 0, then we close and wait for the server's close   (unless keepOpen)
+ * abort():     drop the connection without CLOSE: the server discards this session's images
+ * ```
+ * Back-pressure: `flush()` waits for the write callbacks, so at most one reader buffer is in flight.
+ *
+ * @example
+ * const sink = await PageServerClient.connect({ address: '10.0.0.2', port: 12345 });
+ * await sink.begin(pid); sink.addPages(0x400000, 1, page); await sink.flush(); await sink.end();
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { crc32 } from 'node:zlib';
+import { PAGE_SIZE } from '../sys/constants.js';
+import type { PageSink } from './sink.js';
+import { clientTlsOptions, type TlsFiles } from './tls.js';
+import {
+  CHECKSUM_MAGIC,
+  CHECKSUM_PROBE_ID,
+  type DstKind,
+  decodeHasParent,
+  decodeI32Reply,
+  encodeDstId,
+  encodePsHeader,
+  PE_WIRE,
+  PS,
+} from './wire.js';
+import { WireError } from './wire-errors.js';
+
+export interface PageClientOptions {
+  address: string;
+  port: number;
+  /** Mutual TLS with these PEM contents. */
+  tls?: TlsFiles;
+  /** Ask for per-chunk checksums (used only if the server answers the probe). */
+  checksums?: boolean;
+  /** Give up connecting after this many ms (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Do not send CLOSE in end(): several tasks share the session; call close() after the last. */
+  keepOpen?: boolean;
+  /** One-line notices (e.g. "server does not do checksums"). */
+  log?: (line: string) => void;
+}
+
+interface Pending {
+  size: number;
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+}
+
+export class PageServerClient implements PageSink {
+  bytesWritten = 0;
+  /** has_parent of the last OPEN2: whether the server's directory has this task's pagemap in its parent. */
+  hasParent = false;
+  private readonly pending: Pending[] = [];
+  private replyBuf: Buffer = Buffer.alloc(0);
+  private failure: Error | undefined;
+  private dst = 0;
+  private closed = false;
+  private checksums = false;
+  /** Settles when the last page data written has left our buffers. */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private readonly closedPromise: Promise<void>;
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly opts: PageClientOptions,
+  ) {
+    sock.setNoDelay(true);
+    sock.on('data', (b: Buffer) => this.onReply(b));
+    sock.on('error', (e) =>
+      this.broken(new WireError('IO', `page server ${this.where}: ${e.message}`, { cause: e })),
+    );
+    this.closedPromise = new Promise((resolve) => {
+      sock.on('close', () => {
+        this.broken(new WireError('IO', `page server ${this.where} closed the connection`));
+        resolve();
+      });
+    });
+  }
+
+  private get where(): string {
+    return `${this.opts.address}:${this.opts.port}`;
+  }
+
+  /** Connect (and negotiate TLS and checksums). */
+  static async connect(opts: PageClientOptions): Promise<PageServerClient> {
+    const timeout = opts.connectTimeoutMs ?? 10_000;
+    const sock = await new Promise<Socket>((resolve, reject) => {
+      const where = `${opts.address}:${opts.port}`;
+      const s = opts.tls
+        ? tlsConnect({ host: opts.address, port: opts.port, ...clientTlsOptions(opts.tls) })
+        : netConnect({ host: opts.address, port: opts.port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new WireError('CONNECT', `page server ${where}: no connection after ${timeout} ms`));
+      }, timeout);
+      s.once(opts.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(new WireError('CONNECT', `page server ${where}: ${e.code ?? e.message}`, { cause: e }));
+      });
+    });
+    const c = new PageServerClient(sock, opts);
+    if (opts.checksums) {
+      c.checksums = (await c.askParent('pid', CHECKSUM_PROBE_ID)) === CHECKSUM_MAGIC;
+      if (!c.checksums) opts.log?.(`page server ${c.where} does not do checksums: sending without them`);
+    }
+    return c;
+  }
+
+  /** Whether per-chunk checksums are on for this session. */
+  get checksummed(): boolean {
+    return this.checksums;
+  }
+
+  private broken(e: Error): void {
+    if (this.failure === undefined && !this.closed) this.failure = e;
+    const err = this.failure ?? e;
+    for (const p of this.pending.splice(0)) p.reject(err);
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private onReply(b: Buffer): void {
+    this.replyBuf = this.replyBuf.length === 0 ? b : Buffer.concat([this.replyBuf, b]);
+    while (this.pending.length > 0 && this.replyBuf.length >= this.pending[0]!.size) {
+      const p = this.pending.shift()!;
+      p.resolve(this.replyBuf.subarray(0, p.size));
+      this.replyBuf = this.replyBuf.subarray(p.size);
+    }
+    if (this.pending.length === 0 && this.replyBuf.length > 0) {
+      this.broken(
+        new WireError('BAD_REPLY', `page server ${this.where} sent ${this.replyBuf.length} unexpected bytes`),
+      );
+      this.sock.destroy();
+    }
+  }
+
+  private request(header: Buffer, replySize: number): Promise<Buffer> {
+    this.check();
+    const p = new Promise<Buffer>((resolve, reject) =>
+      this.pending.push({ size: replySize, resolve, reject }),
+    );
+    this.sock.write(header);
+    return p;
+  }
+
+  private async askParent(kind: DstKind, id: number): Promise<number> {
+    const h = encodePsHeader({
+      cmd: PS.IOV_PARENT,
+      flags: 0,
+      nrPages: 0,
+      vaddr: 0,
+      dstId: encodeDstId(kind, id),
+    });
+    return decodeI32Reply(await this.request(h, 4));
+  }
+
+  /** PARENT query: does the server's parent image set have this task's pagemap? */
+  async parentHas(pid: number): Promise<boolean> {
+    const v = await this.askParent('pid', pid);
+    if (v !== 0 && v !== 1) throw new WireError('BAD_REPLY', `PARENT reply ${v}`);
+    return v === 1;
+  }
+
+  /** PARENT query then OPEN2 for task `pid` (or shmem segment `id`); sets `hasParent`. */
+  async begin(pid: number, kind: DstKind = 'pid'): Promise<void> {
+    if (kind === 'pid') await this.parentHas(pid);
+    this.dst = encodeDstId(kind, pid);
+    const h = encodePsHeader({ cmd: PS.IOV_OPEN2, flags: 0, nrPages: 0, vaddr: 0, dstId: this.dst });
+    this.hasParent = decodeHasParent(await this.request(h, 1));
+  }
+
+  /** ADD_F(PE_PRESENT) + the bytes (+ CHECKSUM). The bytes must stay untouched until flush() settles. */
+  addPages(vaddr: number, nrPages: number, bytes: Uint8Array, flags: number = PE_WIRE.PRESENT): void {
+    this.check();
+    if (bytes.length !== nrPages * PAGE_SIZE) {
+      throw new WireError('PROTOCOL', `${bytes.length} bytes given for ${nrPages} pages`);
+    }
+    const s = this.sock;
+    s.cork();
+    s.write(encodePsHeader({ cmd: PS.IOV_ADD_F, flags, nrPages, vaddr, dstId: this.dst }));
+    if (this.checksums) {
+      s.write(bytes);
+      bytes = encodePsHeader({ cmd: PS.IOV_CHECKSUM, flags: 0, nrPages, vaddr, dstId: crc32(bytes) });
+    }
+    this.lastWrite = new Promise((resolve, reject) => {
+      s.write(bytes, (e) => (e ? reject(this.failure ?? e) : resolve()));
+    });
+    this.lastWrite.catch(() => {}); // surfaced by flush()/check(), not as an unhandled rejection
+    s.uncork();
+    this.bytesWritten += bytes.length;
+  }
+
+  /** ADD_F(PE_PARENT): the pages are unchanged since the parent image set. */
+  addHole(vaddr: number, nrPages: number, flags: number = PE_WIRE.PARENT): void {
+    this.check();
+    this.sock.write(encodePsHeader({ cmd: PS.IOV_ADD_F, flags, nrPages, vaddr, dstId: this.dst }));
+  }
+
+  /** Resolves once every byte written so far was handed to the kernel (or fails with the connection). */
+  flush(): Promise<void> {
+    this.check();
+    if (this.sock.writableLength === 0) return Promise.resolve();
+    return this.lastWrite;
+  }
+
+  /** End of this task's pages: sends CLOSE and waits for the reply, unless `keepOpen`. */
+  async end(): Promise<void> {
+    if (!this.opts.keepOpen) await this.close();
+  }
+
+  /** CLOSE -> i32 0, then close our side and wait until the server closed too. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const h = encodePsHeader({ cmd: PS.IOV_CLOSE, flags: 0, nrPages: 0, vaddr: 0, dstId: 0 });
+    const v = decodeI32Reply(await this.request(h, 4));
+    this.closed = true;
+    if (v !== 0)
+      throw new WireError('BAD_REPLY', `page server ${this.where} failed to close the images (status ${v})`);
+    this.sock.end();
+    await this.closedPromise;
+  }
+
+  /** Drop the connection without CLOSE: the server discards this session's images. Safe to call twice. */
+  abort(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.failure ??= new WireError('IO', `aborted: ${reason}`);
+    this.sock.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.abort('not closed');
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * One page-server session: the server side of the protocol as a state machine over bytes, independent of
+ * sockets. It writes what it receives into one image directory through `ImageDir` (the same writer a
+ * local pre-dump uses, so the images are the same bytes), and hands replies back through `reply`.
+ *
+ * ```
+ *            PARENT(dst) -> i32 0/1         OPEN2(dst) -> u8 has_parent
+ * open ----------------------------------------------------------------------> open
+ *   |  ADD_F/ADD + data, ADD_F(no PE_PRESENT)/HOLE   (ranges of the open pagemap;
+ *   |  a different dst_id opens implicitly, as CRIU does)
+ *   |  CHECKSUM (only after the probe)   crc32 of the previous data-carrying ADD_F
+ *   |-- CLOSE -> commit the images, reply i32 0 --> closed (waits for the client's EOF)
+ *   |-- FORCE_CLOSE -> commit, reply i32 0 ------> closed
+ *   '-- EOF / bad input / write failure --------> failed: the directory is aborted (INCOMPLETE marker)
+ * ```
+ * Writes are synchronous, so a session never holds more than one input chunk: the socket is simply not
+ * read while the disk is busy (TCP flow control does the rest).
+ *
+ * @example
+ * const s = new PageServerSession({ dir: '/srv/ps/1' }, (b) => socket.write(b));
+ * socket.on('data', (c) => s.feed(c)); socket.on('end', () => s.end());
+ */
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import {
+  ImageDir,
+  ImageError,
+  imageFileName,
+  PAGE_SERVER_PAGES_ID_BASE,
+  PARENT_LINK,
+  type PagemapWriter,
+  tempPath,
+} from '../images/index.js';
+import { PAGE_SIZE } from '../sys/constants.js';
+import {
+  CHECKSUM_MAGIC,
+  CHECKSUM_PROBE_ID,
+  commandName,
+  type Dst,
+  decodeDstId,
+  encodeHasParent,
+  encodeI32Reply,
+  PE_WIRE,
+  PS,
+  type PsHeader,
+  PsParser,
+} from './wire.js';
+import { type ChunkChecksum, checksumFileName, encodeChecksums } from './wire-checksums.js';
+import { WireError } from './wire-errors.js';
+
+export interface PageServerSessionOptions {
+  /** The image directory this session writes (created if missing). */
+  dir: string;
+  /** Target of its `parent` link, relative to `dir` (CRIU's --prev-images-dir). */
+  parent?: string;
+  /** Answer the checksum probe (default true). */
+  checksums?: boolean;
+}
+
+export type SessionState = 'open' | 'closed' | 'failed';
+
+export interface SessionCounts {
+  messages: number;
+  pagesWritten: number;
+  holePages: number;
+  payloadBytes: number;
+}
+
+const KNOWN_FLAGS = PE_WIRE.PARENT | PE_WIRE.LAZY | PE_WIRE.PRESENT;
+
+interface OpenPagemap {
+  dst: Dst;
+  dstId: number;
+  writer: PagemapWriter;
+  sums: ChunkChecksum[];
+}
+
+/** Current data-carrying range: where the next payload bytes go. */
+interface Incoming {
+  target: OpenPagemap;
+  vaddr: number;
+  nrPages: number;
+  flags: number;
+  next: number;
+  crc: number;
+}
+
+export class PageServerSession {
+  readonly dir: string;
+  readonly counts: SessionCounts = { messages: 0, pagesWritten: 0, holePages: 0, payloadBytes: 0 };
+  private readonly images: ImageDir;
+  private readonly parser = new PsParser();
+  private readonly pagemaps = new Map<number, OpenPagemap>();
+  private readonly checksumsOffered: boolean;
+  private checksums = false;
+  private current: OpenPagemap | undefined;
+  private incoming: Incoming | undefined;
+  /** Last data-carrying ADD_F, awaiting its CHECKSUM message (checksum mode only). */
+  private unchecked: { target: OpenPagemap; vaddr: number; nrPages: number; crc: number } | undefined;
+  private readonly partial = Buffer.alloc(PAGE_SIZE);
+  private partialLen = 0;
+  private st: SessionState = 'open';
+  private forced = false;
+
+  constructor(
+    opts: PageServerSessionOptions,
+    private readonly reply: (bytes: Buffer) => void,
+  ) {
+    this.dir = opts.dir;
+    this.checksumsOffered = opts.checksums ?? true;
+    this.images = ImageDir.create(opts.dir, { parent: opts.parent, pagesIdBase: PAGE_SERVER_PAGES_ID_BASE });
+  }
+
+  get state(): SessionState {
+    return this.st;
+  }
+
+  /** Whether the session ended with FORCE_CLOSE (the server does not wait for the client's EOF then). */
+  get forceClosed(): boolean {
+    return this.forced;
+  }
+
+  /** Whether the client enabled the checksum extension. */
+  get checksummed(): boolean {
+    return this.checksums;
+  }
+
+  /** Process received bytes. Throws WireError/ImageError on bad input (after aborting the images). */
+  feed(chunk: Buffer): SessionState {
+    if (this.st !== 'open') return this.st; // after CLOSE, CRIU only waits for EOF
+    try {
+      for (const ev of this.parser.feed(chunk)) {
+        if (ev.kind === 'data') this.onData(ev.bytes, ev.last);
+        else if (this.onMessage(ev.header) !== 'open') break;
+      }
+    } catch (e) {
+      this.fail(e instanceof Error ? e.message : String(e));
+      throw e;
+    }
+    return this.st;
+  }
+
+  /** The peer closed its side. Before CLOSE this is `NOT_FLUSHED` and aborts the images. */
+  end(): void {
+    if (this.st !== 'open') return;
+    const e = new WireError(
+      'NOT_FLUSHED',
+      `connection ended before CLOSE (after ${this.parser.count} messages): the data were not flushed`,
+    );
+    this.fail(e.message);
+    throw e;
+  }
+
+  /** Abort the images (INCOMPLETE marker with `reason`). Safe to call twice and after a commit (no-op). */
+  fail(reason: string): void {
+    if (this.st !== 'open') return;
+    this.st = 'failed';
+    this.images.abort(reason);
+  }
+
+  private onMessage(h: PsHeader): SessionState {
+    this.counts.messages++;
+    if (this.unchecked && h.cmd !== PS.IOV_CHECKSUM) {
+      throw new WireError(
+        'PROTOCOL',
+        `${commandName(h.cmd)} where the CHECKSUM of the previous data was due`,
+      );
+    }
+    switch (h.cmd) {
+      case PS.IOV_OPEN:
+      case PS.IOV_OPEN2: {
+        const pm = this.open(h.dstId);
+        if (h.cmd === PS.IOV_OPEN2) this.reply(encodeHasParent(this.parentHas(pm.dst)));
+        return 'open';
+      }
+      case PS.IOV_PARENT: {
+        const dst = this.checkDst(h.dstId);
+        if (dst.kind === 'pid' && dst.id === CHECKSUM_PROBE_ID && this.checksumsOffered) {
+          this.checksums = true;
+          this.reply(encodeI32Reply(CHECKSUM_MAGIC));
+        } else {
+          this.reply(encodeI32Reply(this.parentHas(dst) ? 1 : 0));
+        }
+        return 'open';
+      }
+      case PS.IOV_ADD:
+        return this.range(h, PE_WIRE.PRESENT);
+      case PS.IOV_HOLE:
+        return this.range(h, PE_WIRE.PARENT);
+      case PS.IOV_ADD_F:
+        return this.range(h, h.flags);
+      case PS.IOV_CHECKSUM:
+        if (!this.checksums) throw new WireError('UNKNOWN_COMMAND', 'CHECKSUM without the checksum probe');
+        return this.checked(h);
+      case PS.IOV_CLOSE:
+      case PS.IOV_FORCE_CLOSE:
+        this.commit();
+        this.forced = h.cmd === PS.IOV_FORCE_CLOSE;
+        this.reply(encodeI32Reply(0));
+        return 'closed';
+      case PS.IOV_GET:
+        throw new WireError('UNKNOWN_COMMAND', 'PS_IOV_GET: this page server does not serve lazy pages');
+      default:
+        throw new WireError('UNKNOWN_COMMAND', `unknown command 0x${h.cmd.toString(16)}`);
+    }
+  }
+
+  private checkDst(dstId: number): Dst {
+    const dst = decodeDstId(dstId);
+    const name = this.pagemapName(dst);
+    if (
+      !Number.isSafeInteger(dst.id) ||
+      basename(name) !== name ||
+      !/^pagemap-(shmem-)?\d+\.img$/.test(name)
+    ) {
+      throw new WireError('BAD_DST_ID', `dst_id 0x${dstId.toString(16)} does not name an image`);
+    }
+    return dst;
+  }
+
+  private pagemapName(dst: Dst): string {
+    return dst.kind === 'pid' ? imageFileName.pagemap(dst.id) : imageFileName.shmemPagemap(dst.id);
+  }
+
+  private parentHas(dst: Dst): boolean {
+    return existsSync(join(this.dir, PARENT_LINK, this.pagemapName(dst)));
+  }
+
+  private open(dstId: number): OpenPagemap {
+    const dst = this.checkDst(dstId);
+    if (this.pagemaps.has(dstId)) {
+      throw new WireError('PROTOCOL', `${this.pagemapName(dst)} opened twice in one session`);
+    }
+    const writer = this.images.pagemapWriter(dst.id, { shmem: dst.kind === 'shmem' });
+    const pm: OpenPagemap = { dst, dstId, writer, sums: [] };
+    this.pagemaps.set(dstId, pm);
+    this.current = pm;
+    return pm;
+  }
+
+  private range(h: PsHeader, flags: number): SessionState {
+    if (flags === 0 || (flags & ~KNOWN_FLAGS) !== 0) {
+      throw new WireError('PROTOCOL', `${commandName(h.cmd)}: bad flags 0x${flags.toString(16)}`);
+    }
+    // A range for another dst_id than the open one opens it implicitly ("Deprecated IO w/o open").
+    const pm =
+      this.current?.dstId === h.dstId ? this.current : (this.pagemaps.get(h.dstId) ?? this.open(h.dstId));
+    this.current = pm;
+    if (flags & PE_WIRE.PRESENT) {
+      this.incoming = { target: pm, vaddr: h.vaddr, nrPages: h.nrPages, flags, next: h.vaddr, crc: 0 };
+    } else {
+      pm.writer.addHole(h.vaddr, h.nrPages, flags);
+      this.counts.holePages += h.nrPages;
+    }
+    return 'open';
+  }
+
+  /** Payload bytes: whole pages go straight to the writer (views, no copy); a page split across chunks is staged. */
+  private onData(bytes: Buffer, last: boolean): void {
+    const inc = this.incoming!;
+    const w = inc.target.writer;
+    this.counts.payloadBytes += bytes.length;
+    if (this.checksums) inc.crc = crc32(bytes, inc.crc);
+    let b = bytes;
+    if (this.partialLen > 0) {
+      const n = Math.min(PAGE_SIZE - this.partialLen, b.length);
+      b.copy(this.partial, this.partialLen, 0, n);
+      this.partialLen += n;
+      b = b.subarray(n);
+      if (this.partialLen === PAGE_SIZE) {
+        w.addPages(inc.next, 1, this.partial, inc.flags);
+        inc.next += PAGE_SIZE;
+        this.partialLen = 0;
+      }
+    }
+    const whole = Math.floor(b.length / PAGE_SIZE);
+    if (whole > 0) {
+      w.addPages(inc.next, whole, b.subarray(0, whole * PAGE_SIZE), inc.flags);
+      inc.next += whole * PAGE_SIZE;
+    }
+    const rest = b.length - whole * PAGE_SIZE;
+    if (rest > 0) {
+      b.copy(this.partial, 0, whole * PAGE_SIZE);
+      this.partialLen = rest;
+    }
+    if (last) {
+      this.counts.pagesWritten += inc.nrPages;
+      this.incoming = undefined;
+      if (this.checksums)
+        this.unchecked = { target: inc.target, vaddr: inc.vaddr, nrPages: inc.nrPages, crc: inc.crc };
+    }
+  }
+
+  private checked(h: PsHeader): SessionState {
+    const u = this.unchecked;
+    if (u === undefined) throw new WireError('PROTOCOL', 'CHECKSUM without preceding data');
+    this.unchecked = undefined;
+    if (h.vaddr !== u.vaddr || h.nrPages !== u.nrPages) {
+      throw new WireError(
+        'PROTOCOL',
+        `CHECKSUM for 0x${h.vaddr.toString(16)}+${h.nrPages} follows data at 0x${u.vaddr.toString(16)}+${u.nrPages}`,
+      );
+    }
+    const crc = h.dstId >>> 0;
+    if (h.dstId > 0xffffffff || crc !== u.crc) {
+      throw new WireError(
+        'CHECKSUM',
+        `data at 0x${u.vaddr.toString(16)} (${u.nrPages} pages): crc32 0x${u.crc.toString(16)}, sender says 0x${h.dstId.toString(16)}`,
+      );
+    }
+    u.target.sums.push({ vaddr: u.vaddr, nrPages: u.nrPages, crc });
+    return 'open';
+  }
+
+  private commit(): void {
+    if (this.unchecked) throw new WireError('PROTOCOL', 'CLOSE where a CHECKSUM was due');
+    // Checksum files go next to their pages files; temporaries until the images are committed.
+    const sums: { tmp: string; final: string }[] = [];
+    if (this.checksums) {
+      for (const pm of this.pagemaps.values()) {
+        const final = join(this.dir, checksumFileName(pm.writer.pagesId));
+        const tmp = tempPath(final);
+        writeFileSync(tmp, encodeChecksums(pm.sums), { mode: 0o600 });
+        sums.push({ tmp, final });
+      }
+    }
+    try {
+      this.images.commit();
+    } catch (e) {
+      this.st = 'failed';
+      throw e instanceof ImageError
+        ? e
+        : new WireError('IO', `commit: ${(e as Error).message}`, { cause: e });
+    }
+    for (const s of sums) renameSync(s.tmp, s.final);
+    this.st = 'closed';
+  }
+}
