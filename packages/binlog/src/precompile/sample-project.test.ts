@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseDictionary } from '../codec/dictionary.js';
+import { formatDiagnostic } from './diagnostic.js';
+import { precompileProject } from './project.js';
+
+const projects = fileURLToPath(new URL('../../test-projects/', import.meta.url));
+const copies: string[] = [];
+after(() => {
+  for (const d of copies) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh copy of a sample project inside test-projects/ (so that `binlog` resolves). */
+function copyProject(name: string): string {
+  const dir = mkdtempSync(join(projects, `.tmp-${name}-`));
+  cpSync(join(projects, name), dir, { recursive: true });
+  copies.push(dir);
+  return dir;
+}
+
+function build(dir: string, extra: { prune?: boolean } = {}) {
+  const r = precompileProject({ project: join(dir, 'tsconfig.json'), ...extra });
+  assert.deepEqual(
+    r.diagnostics.map((d) => formatDiagnostic(d)),
+    [],
+  );
+  return parseDictionary(readFileSync(join(dir, 'binlog.dict.json'), 'utf8'));
+}
+
+function idOf(dict: { formats: readonly { id: number; fmt: string }[] }, fmt: string): number {
+  const e = dict.formats.find((f) => f.fmt === fmt);
+  assert.ok(e, `no dictionary entry for ${fmt}`);
+  return e.id;
+}
+
+test('rewrites every literal format to its id, leaves the rest, writes the dictionary', () => {
+  const dir = copyProject('app');
+  const dict = build(dir);
+  const main = readFileSync(join(dir, 'dist/main.js'), 'utf8');
+  const worker = readFileSync(join(dir, 'dist/worker.js'), 'utf8');
+  assert.equal(dict.formats.length, 8);
+  for (const f of dict.formats) {
+    assert.ok(!main.includes(f.fmt) && !worker.includes(f.fmt), `format left in the output: ${f.fmt}`);
+  }
+  assert.equal(main.split('\n')[0], 'import "./binlog-dict.js";');
+  assert.equal(worker.split('\n')[0], 'import "./binlog-dict.js";');
+  assert.match(main, new RegExp(`log\\.info\\(${idOf(dict, 'app started with %d workers')}, 2\\);`));
+  assert.match(main, new RegExp(`log\\.warn\\(${idOf(dict, 'disk %s is %f%% full')}, '/var', 93\\.5\\);`));
+  const paid = idOf(dict, 'user %s paid %d cents');
+  assert.match(
+    main,
+    new RegExp(`log\\.info\\(${paid}, 'ann', 1250\\);\\nlog\\.info\\(${paid}, 'bob', 990n\\);`),
+  );
+  assert.match(main, /log\.info\(dynamic, 'stays mode 1'\);/);
+  assert.match(main, /console\.info\('console is not binlog: %d', 1\);/);
+  assert.match(worker, new RegExp(`this\\.log\\.trace\\(${idOf(dict, 'step %i of %u')}, i, steps\\);`));
+  const gen = readFileSync(join(dir, 'dist/binlog-dict.js'), 'utf8');
+  assert.match(gen, /^import \{ registerDictionary \} from 'binlog';$/m);
+  assert.ok(gen.includes(`"hash":"${dict.hash}"`));
+  assert.deepEqual(
+    dict.formats.find((f) => f.fmt === 'step %i of %u'),
+    { id: 7, fmt: 'step %i of %u', file: 'src/worker.ts', line: 11 },
+  );
+});
+
+test('ids stay stable across runs, when a call is added, and when one is removed', () => {
+  const dir = copyProject('app');
+  const first = build(dir);
+  const again = build(dir);
+  assert.deepEqual(again, first);
+  const mainTs = join(dir, 'src/main.ts');
+  const src = readFileSync(mainTs, 'utf8');
+  writeFileSync(
+    mainTs,
+    `import { log as early } from './log.js';\nearly.info('a new first call %s', 'x');\n${src}`,
+  );
+  const added = build(dir);
+  for (const f of first.formats) assert.equal(idOf(added, f.fmt), f.id, f.fmt);
+  assert.equal(idOf(added, 'a new first call %s'), 9);
+  assert.equal(added.formats.find((f) => f.fmt === 'bye')?.line, 16);
+  assert.match(readFileSync(join(dir, 'dist/main.js'), 'utf8'), /early\.info\(9, 'x'\);/);
+  writeFileSync(mainTs, src.replace("log.fatal('bye');\n", ''));
+  const kept = build(dir);
+  assert.equal(idOf(kept, 'bye'), idOf(first, 'bye'));
+  assert.equal(kept.formats.length, 9);
+  const pruned = build(dir, { prune: true });
+  assert.equal(pruned.formats.length, 7);
+  assert.ok(!pruned.formats.some((f) => f.fmt === 'bye' || f.fmt === 'a new first call %s'));
+  for (const f of pruned.formats) assert.equal(f.id, idOf(first, f.fmt));
+});
+
+test('a type mismatch, a wrong count and an unknown specifier fail with file:line:col, writing nothing', () => {
+  const dir = copyProject('bad');
+  const r = precompileProject({ project: join(dir, 'tsconfig.json') });
+  const lines = r.diagnostics.map((d) => formatDiagnostic(d, dir));
+  assert.deepEqual(lines, [
+    `src/bad.ts:4:18: argument 1 for '%d' in "n=%d" must be number | bigint, got string`,
+    'src/bad.ts:5:10: format "%s and %s" has 2 specifiers but warn() is given 1 argument after it',
+    `src/bad.ts:6:11: unknown specifier '%q' at offset 5 in format "rate %q"`,
+  ]);
+  assert.ok(!existsSync(join(dir, 'dist')));
+  assert.ok(!existsSync(join(dir, 'binlog.dict.json')));
+});
+
+test('the emitted program runs against the binlog runtime', async (t) => {
+  const runtime = (await import('binlog')) as Record<string, unknown>;
+  if (typeof runtime.registerDictionary !== 'function') {
+    t.skip('the binlog runtime does not export registerDictionary yet');
+    return;
+  }
+  const dir = copyProject('app');
+  build(dir);
+  const r = spawnSync(process.execPath, [join(dir, 'dist/main.js')], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.stderr, '');
+  assert.equal(r.status, 0);
+});
