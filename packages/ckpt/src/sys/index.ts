@@ -8,4 +8,5 @@ export * from './constants.js';
 export * from './errors.js';
 export * from './iovec.js';
 export * from './pagemap-scan.js';
+export * from './ptrace-word.js';
 export * from './syscalls.js';

@@ -1,0 +1,176 @@
+/**
+ * A process whose threads are all in a ptrace stop: the result of `freeze()`. One owner; `thaw()` (or
+ * `using`) cures every injector still active on it, then detaches every thread. Registered in the
+ * process-wide registry while frozen, so it is thawed even on SIGINT/SIGTERM/uncaught exceptions/exit.
+ *
+ * Tracee lifecycle (this module and injector.ts):
+ * ```
+ *            freeze(pid)                       Injector.infect(frozen)
+ *  running ----------------> seized --> frozen ------------------------> infected
+ *     ^     SEIZE+INTERRUPT      waitpid: |  ^    save regs + code bytes,     |  syscall(nr, ...)
+ *     |     every thread,      every tid  |  |    write `syscall; int3`       |  (SETREGS, CONT,
+ *     |     re-list /proc/PID/task        |  |                                |   wait SIGTRAP)
+ *     |     until stable                  |  +---------- cured <--------------+
+ *     |                                   |     restore code, scratch, regs;  cure()
+ *     |       thaw(): DETACH each thread  |     munmap injected mappings
+ *     +---------- detached <--------------+
+ *                 (re-delivers remembered signals; an error or a signal on our side thaws too)
+ * ```
+ * Stops a thread may be in while frozen: the interrupt stop (status 0x80057f), a group-stop (the process
+ * was stopped by SIGSTOP/SIGTSTP/...; it stays stopped after thaw), or a signal-delivery-stop (a signal
+ * was being delivered: it is remembered and re-delivered at detach).
+ *
+ * @example
+ * using frozen = freeze(pid);
+ * const regs = frozen.regs(pid);
+ * console.log(frozen.stats.freezeMicros, regs.get('rip'));
+ * // leaving the block thaws
+ */
+import { getRegs, PTRACE, ptrace, SYS, syscall } from '../sys/index.js';
+import { PtraceError, ptraceErrorFrom } from './errors.js';
+import { Registers } from './registers.js';
+import { registerTracee, type Tracee, unregisterTracee } from './registry.js';
+
+/** Per-thread state while frozen. */
+export interface FrozenThread {
+  readonly tid: number;
+  /** Signals caught in signal-delivery-stops, re-delivered at detach (first by DETACH, others by tgkill). */
+  readonly signals: number[];
+  /** Stop signal of a group-stop (SIGSTOP, ...) the thread is in; 0 for an interrupt stop. */
+  groupStop: number;
+}
+
+export interface FreezeStats {
+  /** From the first PTRACE_SEIZE to the last thread stopped, in microseconds. */
+  freezeMicros: number;
+  /** Times /proc/PID/task was listed until no new thread appeared. */
+  rounds: number;
+  /** From the start of thaw() to the last DETACH, in microseconds (0 until thawed). */
+  thawMicros: number;
+}
+
+/** Something that must be undone before detaching (an infected thread). */
+export interface Curable {
+  cure(): void;
+}
+
+export type FrozenState = 'frozen' | 'detached' | 'gone';
+
+export class FrozenProcess implements Tracee, Disposable {
+  private readonly threadMap = new Map<number, FrozenThread>();
+  private readonly curables = new Set<Curable>();
+  private stateValue: FrozenState = 'frozen';
+  readonly stats: FreezeStats = { freezeMicros: 0, rounds: 0, thawMicros: 0 };
+
+  /** @internal Created by freeze(); registered at once so that a failing freeze still detaches. */
+  constructor(readonly pid: number) {
+    registerTracee(this);
+  }
+
+  /** 'frozen' until thaw(); 'gone' when the target exited while we held it. */
+  get state(): FrozenState {
+    return this.stateValue;
+  }
+
+  /** Thread ids held, ascending. */
+  get tids(): number[] {
+    return [...this.threadMap.keys()].sort((a, b) => a - b);
+  }
+
+  /** The per-thread state of `tid`. */
+  thread(tid: number): FrozenThread | undefined {
+    return this.threadMap.get(tid);
+  }
+
+  /** PTRACE_GETREGS of a frozen thread. */
+  regs(tid: number, into = new Registers()): Registers {
+    this.assertFrozen();
+    try {
+      getRegs(tid, into.bytes);
+    } catch (e) {
+      throw ptraceErrorFrom(e, tid, 'read the registers of');
+    }
+    return into;
+  }
+
+  /** @internal */
+  addThread(tid: number): FrozenThread {
+    const t: FrozenThread = { tid, signals: [], groupStop: 0 };
+    this.threadMap.set(tid, t);
+    return t;
+  }
+
+  /** @internal A thread exited while frozen. */
+  dropThread(tid: number): void {
+    this.threadMap.delete(tid);
+  }
+
+  /** @internal The whole process exited: nothing left to cure or detach. */
+  markGone(): void {
+    if (this.stateValue !== 'frozen') return;
+    this.stateValue = 'gone';
+    this.threadMap.clear();
+    this.curables.clear();
+    unregisterTracee(this);
+  }
+
+  /** @internal An injector registers itself so that thaw() cures it first. */
+  adopt(c: Curable): void {
+    this.curables.add(c);
+  }
+
+  /** @internal */
+  release(c: Curable): void {
+    this.curables.delete(c);
+  }
+
+  /** Throws PtraceError ESTATE unless frozen. */
+  assertFrozen(): void {
+    if (this.stateValue === 'gone') throw new PtraceError('ESRCH', `process ${this.pid} is gone`);
+    if (this.stateValue !== 'frozen') {
+      throw new PtraceError('ESTATE', `process ${this.pid} is not frozen any more`);
+    }
+  }
+
+  /**
+   * Cure every active injector, then detach every thread (re-delivering remembered signals). Safe to call
+   * twice; threads that vanished meanwhile are skipped. Throws the first cure error after detaching.
+   */
+  thaw(): void {
+    if (this.stateValue !== 'frozen') return;
+    const t0 = performance.now();
+    let firstError: unknown;
+    for (const c of [...this.curables]) {
+      try {
+        c.cure();
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+    this.curables.clear();
+    for (const t of this.threadMap.values()) {
+      const [first = 0, ...rest] = t.signals;
+      for (const sig of rest) {
+        try {
+          syscall(SYS.tgkill, this.pid, t.tid, sig);
+        } catch {
+          /* thread gone */
+        }
+      }
+      try {
+        ptrace(PTRACE.DETACH, t.tid, 0, first);
+      } catch {
+        /* ESRCH: the thread exited meanwhile */
+      }
+    }
+    this.threadMap.clear();
+    this.stateValue = 'detached';
+    this.stats.thawMicros = Math.round((performance.now() - t0) * 1000);
+    unregisterTracee(this);
+    if (firstError !== undefined) throw firstError;
+  }
+
+  [Symbol.dispose](): void {
+    this.thaw();
+  }
+}

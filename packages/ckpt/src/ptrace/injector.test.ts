@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { readMaps } from '../proc/index.js';
+import { SYS } from '../sys/index.js';
+import { Fixture } from '../testing/index.js';
+import { freeze, Injector, PtraceError, RemoteMemory } from './index.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Ask the injectee for a checksum of its data (SIGUSR1) and return it. */
+async function checksum(f: Fixture, n: number): Promise<string> {
+  f.signal(10);
+  const re = new RegExp(`^SUM ${n} ([0-9a-f]+)$`, 'm');
+  for (let i = 0; i < 500; i++) {
+    const m = re.exec(readFileSync(f.logFile, 'utf8'));
+    if (m) return m[1]!;
+    await sleep(10);
+  }
+  throw new Error(`no checksum ${n} from ${f.pid}`);
+}
+
+function mapped(pid: number, addr: number): boolean {
+  return readMaps(pid).some((v) => v.start <= addr && addr < v.end);
+}
+
+function peek(pid: number, addr: number, len: number): Buffer {
+  using mem = RemoteMemory.open(pid);
+  return mem.read(addr, len);
+}
+
+test('inject getpid, mmap, munmap; the target runs on unchanged', async () => {
+  await using f = await Fixture.start('injectee', ['4']);
+  const before = await checksum(f, 1);
+  const site = readMaps(f.pid).find((v) => v.exec && !v.path.startsWith('['))!.start;
+  const code = peek(f.pid, site, 8);
+  let scratch: Buffer = Buffer.alloc(0);
+  let scratchAddr = 0;
+  {
+    using frozen = freeze(f.pid);
+    const rip = frozen.regs(f.pid).get('rip');
+    using inj = Injector.infect(frozen);
+    assert.equal(inj.site, site);
+    assert.deepEqual([...peek(f.pid, site, 3)], [0x0f, 0x05, 0xcc]);
+    assert.equal(inj.call('getpid', SYS.getpid), f.pid);
+    const addr = inj.mmap(1 << 20);
+    assert.ok(mapped(f.pid, addr), 'the injected mapping appears in maps');
+    inj.write(addr + 4096, Buffer.from('hello'));
+    assert.equal(inj.read(addr + 4096, 5).toString(), 'hello');
+    inj.munmap(addr);
+    assert.ok(!mapped(f.pid, addr), 'munmap removed it');
+    // scratch area: clock_gettime(CLOCK_MONOTONIC, scratch) writes a timespec there
+    scratchAddr = inj.scratch.address;
+    scratch = peek(f.pid, scratchAddr, inj.scratch.size);
+    assert.equal(inj.call('clock_gettime', 228, 1, scratchAddr), 0);
+    assert.ok(inj.read(scratchAddr, 8).readBigInt64LE() > 0n);
+    assert.throws(
+      () => inj.call('close', SYS.close, 99999),
+      (e: unknown) => e instanceof PtraceError && e.code === 'EINJECT' && e.errno === 'EBADF',
+    );
+    assert.equal(inj.stats.syscalls, 5);
+    inj.cure();
+    assert.equal(frozen.regs(f.pid).get('rip'), rip);
+  }
+  assert.deepEqual(peek(f.pid, site, 8), code);
+  assert.deepEqual(peek(f.pid, scratchAddr, scratch.length), scratch);
+  assert.equal(await checksum(f, 2), before);
+  await sleep(50);
+  assert.match(f.state(), /^[SR]$/);
+  assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/, 'the interrupted read() restarted');
+});
+
+test('thaw cures an injector that was not cured, including its mappings', async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  const site = readMaps(f.pid).find((v) => v.exec && !v.path.startsWith('['))!.start;
+  const code = peek(f.pid, site, 8);
+  const frozen = freeze(f.pid);
+  const inj = Injector.infect(frozen, frozen.tids[1]!); // the second thread, in sigwait()
+  const addr = inj.mmap(65536);
+  assert.equal(inj.call('gettid', SYS.gettid), frozen.tids[1]);
+  frozen.thaw();
+  assert.equal(inj.infected, false);
+  assert.ok(!mapped(f.pid, addr));
+  assert.deepEqual(peek(f.pid, site, 8), code);
+  assert.throws(
+    () => inj.syscall(SYS.getpid),
+    (e: unknown) => e instanceof PtraceError && e.code === 'ESTATE',
+  );
+  assert.match(await checksum(f, 1), /^[0-9a-f]{16}$/);
+});

@@ -1,0 +1,93 @@
+/**
+ * Reading and patching a stopped tracee's memory: through /proc/PID/mem, which writes even to read-only
+ * text pages on kernels with CONFIG_PROC_MEM_ALWAYS_FORCE (this one) or, for the tracer, with
+ * PROC_MEM_FORCE_PTRACE; when such a write is refused, PTRACE_POKEDATA word by word (read-modify-write for
+ * partial words). Writes to file-backed text copy the page (copy-on-write) in the target only.
+ *
+ * @example
+ * using mem = RemoteMemory.open(pid, tid);
+ * const old = mem.read(rip, 8); mem.write(rip, Uint8Array.of(0x0f, 0x05, 0xcc));
+ */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { peekData, pokeData } from '../sys/index.js';
+import { PtraceError } from './errors.js';
+
+export class RemoteMemory {
+  private fd: number;
+  /** Set once /proc/PID/mem refused a write: later writes go through PTRACE_POKEDATA. */
+  private poke = false;
+
+  private constructor(
+    readonly pid: number,
+    readonly tid: number,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Open /proc/PID/mem read-write. `tid` is a stopped thread of ours, used for the POKEDATA fallback. */
+  static open(pid: number, tid = pid): RemoteMemory {
+    try {
+      return new RemoteMemory(pid, tid, openSync(`/proc/${pid}/mem`, 'r+'));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new PtraceError('ESRCH', `process ${pid} is gone`, { cause: e });
+      throw new PtraceError('EPERM', `cannot open /proc/${pid}/mem`, { cause: e });
+    }
+  }
+
+  /** Read `len` bytes at `addr`. Throws PtraceError EUNEXPECTED on a short read. */
+  read(addr: number, len: number): Buffer {
+    const b = Buffer.alloc(len);
+    let n: number;
+    try {
+      n = readSync(this.fd, b, 0, len, addr);
+    } catch (e) {
+      throw new PtraceError('EUNEXPECTED', `cannot read ${len} bytes at 0x${addr.toString(16)}`, {
+        cause: e,
+      });
+    }
+    if (n !== len) throw new PtraceError('EUNEXPECTED', `short read at 0x${addr.toString(16)}: ${n}/${len}`);
+    return b;
+  }
+
+  /** Write `bytes` at `addr`. */
+  write(addr: number, bytes: Uint8Array): void {
+    if (!this.poke) {
+      try {
+        if (writeSync(this.fd, bytes, 0, bytes.length, addr) === bytes.length) return;
+      } catch {
+        /* refused (no FOLL_FORCE for us): fall back to POKEDATA */
+      }
+      this.poke = true;
+    }
+    this.pokeBytes(addr, bytes);
+  }
+
+  private pokeBytes(addr: number, bytes: Uint8Array): void {
+    const first = addr - (addr % 8);
+    const end = addr + bytes.length;
+    for (let w = first; w < end; w += 8) {
+      let word = w >= addr && w + 8 <= end ? 0n : peekData(this.tid, w);
+      for (let k = 0; k < 8; k++) {
+        const a = w + k;
+        if (a < addr || a >= end) continue;
+        const shift = BigInt(k * 8);
+        word = (word & ~(0xffn << shift)) | (BigInt(bytes[a - addr]!) << shift);
+      }
+      pokeData(this.tid, w, word);
+    }
+  }
+
+  /** Close the /proc/PID/mem descriptor. Safe to call twice. */
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
