@@ -1,9 +1,113 @@
-import { Command } from 'commander';
+/**
+ * Entry point of the `ckpt` command. Only cli/ reads argv and env, prints, and sets the exit status.
+ *
+ * ```
+ * ckpt pre-dump -t PID -D DIR [--buffer-size 4M] [--freeze] [--json] [-v0..-v4] [--log-file F]
+ * ckpt show DIR [--json] [--pages]
+ * ckpt demo [--mib 256] [--dir DIR]
+ * ```
+ * Every failure is one line `ckpt: <message>` on stderr and a non-zero status (see failure.ts).
+ *
+ * @example
+ * await main(['pre-dump', '-t', '1234', '-D', '/ckpt/pre1']);
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { demoCommand } from './demo-command.js';
+import { describeFailure } from './failure.js';
+import { parseVerbosity } from './log.js';
+import { type CommandContext, type PreDumpFlags, preDumpCommand } from './pre-dump-command.js';
+import { showCommand } from './show.js';
 
-/** Entry point of the `ckpt` command. Only cli/ reads argv and env and sets the exit status. */
-export function main(argv: string[]): void {
-  const program = new Command('ckpt')
-    .description('Checkpoint the memory of running Linux processes')
-    .version('0.1.0');
-  program.parse(argv, { from: 'user' });
+async function runShow(target: string, o: { json?: boolean; pages?: boolean }): Promise<void> {
+  showCommand(target, o);
+}
+
+function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
+  const p = new Command('ckpt')
+    .description('Checkpoint the memory of running Linux processes into CRIU images, without stopping them')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  p.command('pre-dump')
+    .description(
+      'copy the memory of a running process into a CRIU image directory (read mode: process_vm_readv, ' +
+        'the target keeps running)',
+    )
+    .requiredOption('-t, --tree <pid>', 'process to pre-dump')
+    .option('-D, --images-dir <dir>', 'directory for the images (created; must not hold a complete set)')
+    .option('--prev-images-dir <dir>', 'parent image set, relative to -D (reserved: not supported yet)')
+    .option(
+      '--buffer-size <size>',
+      'size of the one read buffer (memory held whatever the target size)',
+      '4M',
+    )
+    .option('--freeze', 'take the copy while the target is frozen (consistent snapshot)')
+    .option('--json', 'print the statistics as JSON on stdout instead of the summary line')
+    .option(
+      '-v, --verbosity [level]',
+      'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
+    )
+    .option(
+      '--log-file <file>',
+      'binary log file (default DIR/pre-dump.log.bin; read it with `npx binlog decode`)',
+    )
+    .addOption(
+      new Option(
+        '--pages-method <method>',
+        'how present pages are found (default: scan if the kernel has it)',
+      ).choices(['scan', 'pagemap']),
+    )
+    .option('--dry-run', 'read every page but write no images (measures the read path)')
+    .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)')
+    .action(async (o: PreDumpFlags & { verbosity?: string | boolean }) => {
+      debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
+      await preDumpCommand({ ...o, v: o.verbosity }, ctx);
+    });
+
+  p.command('show')
+    .description('describe an image directory (inventory, pagemaps, stats)')
+    .argument('<dir>', 'image directory')
+    .option('--json', 'JSON output')
+    .option('--pages', 'list every pagemap entry')
+    .action(async (dir: string, o: { json?: boolean; pages?: boolean }) => {
+      await runShow(dir, o);
+    });
+
+  p.command('demo')
+    .description('start a built-in workload, pre-dump it while it runs, show the images, stop the workload')
+    .option('--mib <n>', 'size of the workload in MiB', '256')
+    .option('--dir <dir>', 'image directory (default: a new one under the temp directory)')
+    .option('-v, --verbosity [level]', 'log level of the pre-dump (as pre-dump -v)')
+    .action(async (o: { mib?: string; dir?: string; verbosity?: string | boolean }) => {
+      await demoCommand({ mib: o.mib, dir: o.dir, v: o.verbosity }, ctx, (d) => runShow(d, {}));
+    });
+  return p;
+}
+
+/** Run the CLI with `argv` (without node and script). Sets process.exitCode; never throws. */
+export async function main(argv: string[]): Promise<void> {
+  const debugFlag = { on: process.env.CKPT_DEBUG === '1' };
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
+  try {
+    await program({ env: process.env, signal: ac.signal }, debugFlag).parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander printed its own message (or help/version); keep its status
+      process.exitCode =
+        e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : e.exitCode || 2;
+      return;
+    }
+    const f = describeFailure(e, debugFlag.on);
+    process.stderr.write(`ckpt: ${f.message}\n`);
+    if (f.detail) process.stderr.write(`${f.detail}\n`);
+    process.exitCode = f.status;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigint);
+  }
 }

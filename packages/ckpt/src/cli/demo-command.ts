@@ -1,0 +1,41 @@
+/**
+ * `ckpt demo`: the README's main job end to end. Starts a built-in workload (256 MiB, two threads
+ * rewriting part of it), pre-dumps it while it runs, with a progress bar and a one-line summary, shows the
+ * image directory, then kills the workload.
+ *
+ * @example
+ * await demoCommand({ mib: '256' }, ctx);
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from './failure.js';
+import { type CommandContext, preDumpCommand } from './pre-dump-command.js';
+import { Workload } from './workload.js';
+
+export interface DemoFlags {
+  mib?: string;
+  dir?: string;
+  v?: string | boolean;
+}
+
+/** Run the demo; `show` prints the image directory (cli/show.ts's showCommand). */
+export async function demoCommand(
+  f: DemoFlags,
+  ctx: CommandContext,
+  show: (dir: string) => Promise<void>,
+): Promise<void> {
+  const mib = Number(f.mib ?? '256');
+  if (!Number.isInteger(mib) || mib < 1 || mib > 65536) throw new UsageError(`bad --mib ${f.mib}`);
+  const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const dir = f.dir ?? mkdtempSync(join(tmpdir(), 'ckpt-demo-'));
+  out(`starting a ${mib} MiB workload (demo/workload.c) ...`);
+  using w = await Workload.start(mib);
+  out(`workload running as pid ${w.pid}; pre-dumping it into ${dir} while it runs:`);
+  out(`$ ckpt pre-dump -t ${w.pid} -D ${dir}`);
+  await preDumpCommand({ tree: String(w.pid), imagesDir: dir, v: f.v }, ctx);
+  out(`$ ckpt show ${dir}`);
+  await show(dir);
+  w.kill();
+  out(`workload ${w.pid} killed; the images stay in ${dir}`);
+}

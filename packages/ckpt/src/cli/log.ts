@@ -1,0 +1,42 @@
+/**
+ * The CLI's logger: binlog, with CRIU's verbosity levels.
+ *
+ * ```
+ * -v0 nothing   -v1 errors   -v2 warnings (default)   -v3 info   -v4 debug   -v5 trace
+ * -v alone = -v3; -vv = -v4 (each extra v adds one)
+ * ```
+ * The log is binary; read it with `npx binlog decode FILE`.
+ *
+ * @example
+ * const log = openLog('/ckpt/pre1/pre-dump.log.bin', parseVerbosity('4'));
+ * log.info('hello %d', 1); log.close();
+ */
+import { createLogger, type LevelOption } from 'binlog';
+import type { Logger } from '../dump/index.js';
+import { UsageError } from './failure.js';
+
+/** Default log file name inside the images directory. */
+export const LOG_FILE_NAME = 'pre-dump.log.bin';
+
+const LEVEL_OF: readonly LevelOption[] = ['silent', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/** `-v` option value -> 0..5. `true` is a bare -v (3); 'v', 'vv' count extra v's. */
+export function parseVerbosity(v: string | boolean | undefined): number {
+  if (v === undefined) return 2;
+  if (v === true) return 3;
+  if (v === false) return 2;
+  if (/^v+$/.test(v)) return Math.min(5, 3 + v.length);
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 5) throw new UsageError(`bad verbosity -v${v} (use -v0 .. -v4)`);
+  return n;
+}
+
+/** A Logger that also closes (flushes) its file. */
+export interface ClosableLogger extends Logger {
+  close(): void;
+}
+
+/** Open a binlog file logger at CRIU verbosity `level` (0..5). */
+export function openLog(path: string, level: number, fields: Record<string, unknown> = {}): ClosableLogger {
+  return createLogger({ dest: path, level: LEVEL_OF[level] ?? 'warn', fields });
+}

@@ -1,0 +1,11 @@
+/**
+ * dump/: orchestration. `preDump` runs one read-mode pre-dump of a process into an image directory (or any
+ * PageSink) and returns its statistics.
+ *
+ * @example
+ * const r = await preDump({ pid: 1234, imagesDir: '/ckpt/pre1', logger });
+ */
+export * from './errors.js';
+export * from './logger.js';
+export * from './pre-dump.js';
+export * from './stats.js';

@@ -1,0 +1,61 @@
+/**
+ * What one pre-dump did: counts, times (µs, as CRIU's stats-dump) and what was left for later, and its
+ * conversion to CRIU's `dump_stats_entry`.
+ *
+ * @example
+ * dir.writeStats(toDumpStatsEntry(result));
+ */
+import type { DumpStatsEntry } from '../images/index.js';
+import type { DeferReason, PagesMethod } from '../mem/index.js';
+
+export interface DeferredVma {
+  readonly start: number;
+  readonly end: number;
+  readonly path: string;
+  readonly reason: DeferReason;
+  /** Present pages left in it for a later dump. */
+  readonly pages: number;
+}
+
+export interface PreDumpResult {
+  readonly pid: number;
+  /** The image directory, or null for a dry run. */
+  readonly imagesDir: string | null;
+  readonly threads: number;
+  readonly vmas: number;
+  /** Pages spanned by the VMAs dumped (CRIU's pages_scanned). */
+  readonly pagesScanned: number;
+  /** Pages found present (to read). */
+  readonly pagesPresent: number;
+  readonly pagesWritten: number;
+  /** Pages found present but gone or unreadable when read (left out, never written as zeroes). */
+  readonly pagesSkipped: number;
+  readonly bytesWritten: number;
+  readonly deferred: readonly DeferredVma[];
+  readonly guardVmas: number;
+  readonly method: PagesMethod;
+  readonly bufferSize: number;
+  readonly readCalls: number;
+  readonly faults: number;
+  readonly frozen: boolean;
+  /** µs */
+  readonly freezingTime: number;
+  readonly frozenTime: number;
+  readonly memdumpTime: number;
+  readonly memwriteTime: number;
+  readonly totalTime: number;
+}
+
+/** The stats-dump entry of a result (CRIU's field names; times in µs). */
+export function toDumpStatsEntry(r: PreDumpResult): DumpStatsEntry {
+  return {
+    freezing_time: r.freezingTime,
+    frozen_time: r.frozenTime,
+    memdump_time: r.memdumpTime,
+    memwrite_time: r.memwriteTime,
+    pages_scanned: r.pagesScanned,
+    pages_skipped_parent: 0,
+    pages_written: r.pagesWritten,
+    pages_lazy: 0,
+  };
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { readMaps } from '../proc/index.js';
+import { PAGE_SIZE, PagemapScanner } from '../sys/index.js';
+import { Fixture } from '../testing/index.js';
+import { findPages, type PageRanges, type PagesMethod } from './pages.js';
+import { planVmas } from './vma.js';
+
+const scanOk = PagemapScanner.supported();
+const methods: PagesMethod[] = scanOk ? ['scan', 'pagemap'] : ['pagemap'];
+const fixtures: Fixture[] = [];
+after(() => {
+  for (const f of fixtures) {
+    assert.doesNotMatch(f.state(), /^[Tt]$/, 'fixture left stopped');
+    f.kill();
+  }
+});
+
+/** Pages of [start, end) that `r` covers. */
+function covered(r: PageRanges, start: number, end: number): number {
+  let n = 0;
+  for (let i = 0; i < r.length; i++) {
+    const a = Math.max(start, r.starts[i]!);
+    const b = Math.min(end, r.ends[i]!);
+    if (b > a) n += (b - a) / PAGE_SIZE;
+  }
+  return n;
+}
+
+test('guard fixture: COWed file pages, guards, zero pages, deferred VMAs', async (t) => {
+  const f = await Fixture.start('guard', [`/tmp/ckpt-guard-${process.pid}`]);
+  fixtures.push(f);
+  const P = PAGE_SIZE;
+  const plan = planVmas(readMaps(f.pid));
+  const results = [];
+  for (const method of methods) {
+    await t.test(method, () => {
+      const found = findPages(f.pid, plan, { method });
+      results.push(found);
+      const anon = f.num('anon');
+      assert.equal(covered(found.ranges, anon, anon + 64 * P), 64, 'anon pages');
+      assert.equal(covered(found.ranges, anon - P, anon), 0, 'guard below');
+      assert.equal(covered(found.ranges, anon + 64 * P, anon + 65 * P), 0, 'guard above');
+      const zero = f.num('zero');
+      assert.equal(covered(found.ranges, zero, zero + 16 * P), 0, 'zero pages are not data');
+      const file = f.num('file');
+      assert.equal(covered(found.ranges, file, file + 8 * P), 8, 'COWed file pages');
+      assert.equal(covered(found.ranges, file + 8 * P, file + 32 * P), 0, 'clean file pages');
+      const hidden = found.deferred.find((d) => d.vma.start === f.num('hidden'));
+      assert.deepEqual([hidden?.reason, hidden?.pages], ['no-prot-read', 16]);
+      const shared = found.deferred.find((d) => d.vma.start === f.num('shared'));
+      assert.deepEqual([shared?.reason, shared?.pages], ['anon-shared', 16]);
+      assert.ok(found.guards >= 1, 'the guard VMAs are counted as guards');
+      assert.ok(!found.deferred.some((d) => d.vma.end === anon || d.vma.start === anon + 64 * P));
+    });
+  }
+});
+
+test('manyvma: 2000 VMAs separated by PROT_NONE pages, every page found, methods agree', async () => {
+  const f = await Fixture.start('manyvma', ['2000', '4']);
+  fixtures.push(f);
+  const plan = planVmas(readMaps(f.pid));
+  const base = f.num('base');
+  const len = f.num('len');
+  const found = methods.map((method) => findPages(f.pid, plan, { method }));
+  for (const r of found) assert.equal(covered(r.ranges, base, base + len), 2000 * 4);
+  if (found.length === 2) {
+    assert.deepEqual(found[0]!.ranges.starts, found[1]!.ranges.starts);
+    assert.deepEqual(found[0]!.ranges.ends, found[1]!.ranges.ends);
+  }
+});
+
+test('a process that does not exist is ESRCH', () => {
+  const plan = planVmas([]);
+  for (const method of methods) {
+    assert.throws(() => findPages(0x3ffffff0, plan, { method }), { code: 'ESRCH' });
+  }
+});

@@ -1,0 +1,186 @@
+/**
+ * The "read" mode of a pre-dump: copy the target's pages with process_vm_readv into ONE page-aligned
+ * buffer (allocated and touched once), up to IOV_MAX remote iovecs a call, and hand each filled buffer to
+ * the consumer before reading the next. Memory held is the buffer, whatever the target's size.
+ *
+ * The target keeps running, so a page can vanish between the scan and the read:
+ * ```
+ * process_vm_readv(iovecs) -> n bytes
+ *   n == all      -> every piece goes out
+ *   n short/EFAULT -> the pieces before the fault go out; the faulting address F is looked up in a fresh
+ *                    /proc/PID/maps: still mapped and readable -> skip the one page at F;
+ *                    gone -> skip to the next VMA. Reading resumes right after; skipped pages are
+ *                    counted as unreadable and never written (not even as zeroes).
+ *   ESRCH          -> MemError ESRCH (the target exited)
+ * ```
+ *
+ * @example
+ * using reader = new PageReader(pid, { bufferSize: 4 << 20 });
+ * const st = await reader.read(found.ranges, { pages: (va, n, bytes) => sink(va, n, bytes), flush: () => {} });
+ */
+import { readMaps, type Vma } from '../proc/index.js';
+import { AlignedBuffer, IOV_MAX, IovecArray, PAGE_SIZE, processVmReadv, SysError } from '../sys/index.js';
+import { MemError, memErrorFrom } from './errors.js';
+import type { PageRanges } from './pages.js';
+
+/** Where read pages go. `bytes` (nrPages * 4096 long) stays valid only until the next `flush()` settles. */
+export interface PageConsumer {
+  pages(vaddr: number, nrPages: number, bytes: Uint8Array): void;
+  /** Called once per filled buffer, after its pieces: write them out now. */
+  flush(): void | Promise<void>;
+}
+
+export interface ReadStats {
+  pagesRead: number;
+  /** Pages that could not be read (unmapped or made unreadable meanwhile). */
+  pagesUnreadable: number;
+  /** process_vm_readv calls. */
+  calls: number;
+  faults: number;
+  /** Time spent in process_vm_readv, ns. */
+  readNs: number;
+  /** Time spent in the consumer (pages + flush), ns. */
+  writeNs: number;
+}
+
+export interface ReadOptions {
+  /** After each buffer: pages handled so far (read + unreadable). */
+  readonly onProgress?: (pagesDone: number) => void;
+  /** Cancellation: checked every few buffers, when the event loop is also given a turn. */
+  readonly signal?: AbortSignal;
+  /** Test hook: called after each buffer went out, with its index (from 0). */
+  readonly afterBuffer?: (index: number) => void;
+}
+
+const now = () => process.hrtime.bigint();
+/** Buffers between two event-loop turns when a signal is given (8 x 4 MiB: a few ms). */
+const YIELD_EVERY = 8;
+
+export class PageReader {
+  private buffer: AlignedBuffer | null;
+  private readonly remote = new IovecArray(IOV_MAX);
+  private readonly local = new IovecArray(1);
+  /** Range index of each remote iovec of the current call. */
+  private readonly rangeOf = new Int32Array(IOV_MAX);
+  private maps: Vma[] | null = null;
+
+  /** `bufferSize` is rounded up to whole pages (default 4 MiB). */
+  constructor(
+    readonly pid: number,
+    o: { bufferSize?: number } = {},
+  ) {
+    const size = Math.ceil((o.bufferSize ?? 4 << 20) / PAGE_SIZE) * PAGE_SIZE;
+    this.buffer = new AlignedBuffer(Math.max(size, PAGE_SIZE));
+  }
+
+  get bufferSize(): number {
+    return this.buffer?.size ?? 0;
+  }
+
+  /** Where to resume after a fault at `addr`: the next page if still readable there, else the next VMA. */
+  private resumeAfterFault(addr: number): number {
+    this.maps = readMaps(this.pid);
+    for (const v of this.maps) {
+      if (v.end <= addr) continue;
+      if (v.start <= addr) return v.read ? addr + PAGE_SIZE : v.end;
+      return v.start;
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
+  /** Read every page of `ranges` into `out`. Throws MemError (ESRCH, EPERM, EIO). */
+  async read(ranges: PageRanges, out: PageConsumer, o: ReadOptions = {}): Promise<ReadStats> {
+    const buf = this.buffer;
+    if (!buf) throw new Error('PageReader used after close()');
+    const st: ReadStats = { pagesRead: 0, pagesUnreadable: 0, calls: 0, faults: 0, readNs: 0, writeNs: 0 };
+    const { starts, ends } = ranges;
+    const n = starts.length;
+    const cap = buf.size;
+    const remote = this.remote;
+    let i = 0;
+    let pos = n > 0 ? starts[0]! : 0;
+    let buffers = 0;
+    while (i < n) {
+      remote.clear();
+      let fill = 0;
+      while (i < n && !remote.full && fill < cap) {
+        const len = Math.min(ends[i]! - pos, cap - fill);
+        this.rangeOf[remote.length] = i;
+        remote.push(pos, len);
+        fill += len;
+        pos += len;
+        if (pos === ends[i]) {
+          i++;
+          pos = starts[i] ?? 0;
+        }
+      }
+      this.local.clear();
+      this.local.push(buf.address, fill);
+      const t0 = now();
+      let got: number;
+      try {
+        got = processVmReadv(this.pid, this.local, remote);
+      } catch (e) {
+        if (!(e instanceof SysError && e.code === 'EFAULT'))
+          throw memErrorFrom(e, this.pid, 'reading its memory');
+        got = 0; // the first iovec faulted
+      }
+      st.calls++;
+      const t1 = now();
+      st.readNs += Number(t1 - t0);
+      let off = 0;
+      for (let k = 0; k < remote.length; k++) {
+        const base = remote.base(k);
+        const len = remote.len(k);
+        const take = Math.floor(Math.min(len, got - off) / PAGE_SIZE) * PAGE_SIZE;
+        if (take > 0) {
+          out.pages(base, take / PAGE_SIZE, buf.bytes.subarray(off, off + take));
+          st.pagesRead += take / PAGE_SIZE;
+        }
+        off += take;
+        if (take < len) {
+          // fault at base + take: rewind the cursor there, then skip what cannot be read
+          st.faults++;
+          const at = base + take;
+          let resume: number;
+          try {
+            resume = this.resumeAfterFault(at);
+          } catch (e) {
+            throw memErrorFrom(e, this.pid, 'reading its memory');
+          }
+          i = this.rangeOf[k]!;
+          pos = at;
+          while (i < n && pos < resume) {
+            const segEnd = Math.min(ends[i]!, resume);
+            st.pagesUnreadable += (segEnd - pos) / PAGE_SIZE;
+            pos = segEnd;
+            if (pos === ends[i]) {
+              i++;
+              pos = starts[i] ?? 0;
+            }
+          }
+          break;
+        }
+      }
+      const flushed = out.flush();
+      if (flushed) await flushed;
+      st.writeNs += Number(now() - t1);
+      o.afterBuffer?.(buffers++);
+      o.onProgress?.(st.pagesRead + st.pagesUnreadable);
+      if (o.signal && buffers % YIELD_EVERY === 0) {
+        await new Promise((r) => setImmediate(r)); // let signal handlers run
+        if (o.signal.aborted) throw new MemError('ECANCELED', 'cancelled');
+      }
+    }
+    return st;
+  }
+
+  /** Drop the buffer (safe to call twice). */
+  close(): void {
+    this.buffer = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
