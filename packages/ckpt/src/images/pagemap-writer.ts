@@ -17,10 +17,10 @@
  * w.addHole(0x402000, 4);                               // PE_PARENT: the pages are in the parent dump
  * w.finish();
  */
-import { closeSync, openSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { PAGE_SIZE } from '../sys/constants.js';
 import { fsCall, ImageError } from './errors.js';
-import { encodeHeader, entryLength } from './image-file.js';
+import { encodeHeader } from './image-file.js';
 import { MAGIC, PE } from './magics.js';
 import { MAX_COMPAT_PAGES, pagemapEntry } from './pagemap.js';
 import { pagemapEntryCodec, pagemapHeadCodec } from './schema.js';
@@ -34,7 +34,7 @@ export interface PagemapWriterOptions {
   merge?: boolean;
 }
 
-const FLUSH_BYTES = 64 * 1024;
+const STAGING_BYTES = 64 * 1024;
 
 export class PagemapWriter {
   readonly pagesId: number;
@@ -44,8 +44,9 @@ export class PagemapWriter {
   private pagesFd: number | undefined;
   private readonly merge: boolean;
   private pending: { vaddr: number; nrPages: number; flags: number } | undefined;
-  private queued: Buffer[] = [];
-  private queuedBytes = 0;
+  /** Framed entries not yet written to the pagemap file. */
+  private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
+  private staged = 0;
   private end = 0;
   private offset = 0;
   private entryCount = 0;
@@ -65,8 +66,10 @@ export class PagemapWriter {
       this.discard();
       throw e;
     }
-    const head = pagemapHeadCodec.encode({ pages_id: opts.pagesId });
-    this.queue(Buffer.concat([encodeHeader(MAGIC.PAGEMAP), entryLength(head.length), head]));
+    const header = encodeHeader(MAGIC.PAGEMAP);
+    header.copy(this.staging);
+    this.staged = header.length;
+    this.stage(pagemapHeadCodec.encode({ pages_id: opts.pagesId }));
   }
 
   /** Byte offset in the pages file where the next page data goes. */
@@ -136,36 +139,26 @@ export class PagemapWriter {
     const p = this.pending;
     if (p === undefined) return;
     this.pending = undefined;
-    const msg = pagemapEntryCodec.encode(pagemapEntry(p.vaddr, p.nrPages, p.flags));
-    this.queue(entryLength(msg.length));
-    this.queue(msg);
+    this.stage(pagemapEntryCodec.encodeTrusted(pagemapEntry(p.vaddr, p.nrPages, p.flags)));
     this.entryCount++;
-    if (this.queuedBytes >= FLUSH_BYTES) this.flushQueue();
   }
 
-  private queue(b: Uint8Array): void {
-    this.queued.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-    this.queuedBytes += b.length;
+  /** Append one framed entry to the staging buffer, writing the buffer out when full. */
+  private stage(msg: Uint8Array): void {
+    if (this.staged + 4 + msg.length > this.staging.length) this.flushStaging();
+    this.staging.writeUInt32LE(msg.length, this.staged);
+    this.staging.set(msg, this.staged + 4);
+    this.staged += 4 + msg.length;
   }
 
-  private flushQueue(): void {
+  private flushStaging(): void {
     const fd = this.pagemapFd!;
-    let bufs = this.queued;
-    this.queued = [];
-    this.queuedBytes = 0;
+    const buf = this.staging;
+    const len = this.staged;
+    this.staged = 0;
     fsCall(`write ${this.pagemapPath}`, () => {
-      while (bufs.length > 0) {
-        let n = writevSync(fd, bufs);
-        const rest: Buffer[] = [];
-        for (const b of bufs) {
-          if (n >= b.length) n -= b.length;
-          else {
-            rest.push(b.subarray(n));
-            n = 0;
-          }
-        }
-        bufs = rest;
-      }
+      let off = 0;
+      while (off < len) off += writeSync(fd, buf, off, len - off);
     });
   }
 
@@ -174,7 +167,7 @@ export class PagemapWriter {
     if (this.pagemapFd === undefined) return;
     try {
       this.flushPending();
-      this.flushQueue();
+      this.flushStaging();
       this.done = true;
     } finally {
       this.closeFds();
@@ -208,6 +201,6 @@ export class PagemapWriter {
     this.pagemapFd = undefined;
     this.pagesFd = undefined;
     this.pending = undefined;
-    this.queued = [];
+    this.staged = 0;
   }
 }
