@@ -326,3 +326,30 @@ test('crit show reads our pagemap', { skip: noCrit }, () => {
   assert.equal(shown.magic, 'PAGEMAP');
   assert.deepEqual(shown.entries[1], { vaddr: '0x7f0000000000', nr_pages: 8, flags: 'PE_PRESENT' });
 });
+
+test('covers: whether a range has data somewhere in the chain (the check before writing holes)', () => {
+  using chain = new PageChain(ImageDir.open(pre3), PID);
+  assert.equal(chain.covers(va(0), 8), true);
+  assert.equal(chain.covers(va(7), 2), false);
+  using pre1Chain = new PageChain(ImageDir.open(pre1), PID);
+  assert.equal(pre1Chain.covers(BASE - PAGE_SIZE, 1), false);
+});
+
+test('a synced commit gives the same directory', () => {
+  const path = join(root, 'synced');
+  {
+    using d = ImageDir.create(path, { parent: '../pre3', sync: true });
+    d.pagemapWriter(PID).addHole(va(0), 8);
+    d.writeIrmapCache();
+    d.setInventory(preDumpInventory(PRE_DUMP_MODE.READ, 4_000_000));
+    d.commit();
+  }
+  assert.deepEqual(readdirSync(path).sort(), [
+    'inventory.img',
+    'irmap-cache',
+    'pagemap-4242.img',
+    'pages-1.img',
+    'parent',
+  ]);
+  assert.deepEqual(resolvePage(path, PID, va(3)), page(1, 3));
+});

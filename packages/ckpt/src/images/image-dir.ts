@@ -21,8 +21,11 @@
  * ImageDir.open('/ckpt/pre2').inventory().pre_dump_mode; // 2
  */
 import {
+  closeSync,
   existsSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -55,6 +58,11 @@ export interface CreateImageDirOptions {
   parent?: string;
   /** First pages-<n>.img id (1 for a dump, PAGE_SERVER_PAGES_ID_BASE for a page server). */
   pagesIdBase?: number;
+  /**
+   * fsync every file before its rename and the directory after, so that after a crash an inventory.img
+   * on disk implies all the other images are too. Off by default (CRIU does not fsync either).
+   */
+  sync?: boolean;
 }
 
 export interface ImageListing {
@@ -73,11 +81,13 @@ export class ImageDir {
   /** Temporary -> final name of every file written so far. */
   private readonly renames: { tmp: string; final: string }[] = [];
   private inventoryEntry: InventoryEntry | undefined;
+  private readonly sync: boolean;
 
-  private constructor(path: string, state: State, pagesIdBase: number) {
+  private constructor(path: string, state: State, pagesIdBase: number, sync = false) {
     this.path = path;
     this.state = state;
     this.nextPagesId = pagesIdBase;
+    this.sync = sync;
   }
 
   /** Create (or reuse an unfinished) directory for a new image set; `parent` must be an existing dir. */
@@ -101,7 +111,7 @@ export class ImageDir {
       }
       fsCall(`symlink ${PARENT_LINK}`, () => symlinkSync(opts.parent!, join(path, PARENT_LINK)));
     }
-    return new ImageDir(path, 'writing', opts.pagesIdBase ?? 1);
+    return new ImageDir(path, 'writing', opts.pagesIdBase ?? 1, opts.sync);
   }
 
   /** Open an existing image directory for reading. */
@@ -159,8 +169,13 @@ export class ImageDir {
     this.expectWriting();
     try {
       for (const w of this.writers) w.finish();
+      if (this.sync) for (const { tmp } of this.renames) fsyncPath(tmp, 'r');
       for (const { tmp, final } of this.renames) fsCall(`rename ${tmp}`, () => renameSync(tmp, final));
-      if (this.inventoryEntry) writeInventory(join(this.path, imageFileName.inventory), this.inventoryEntry);
+      if (this.sync) fsyncPath(this.path, 'r');
+      if (this.inventoryEntry) {
+        writeInventory(join(this.path, imageFileName.inventory), this.inventoryEntry);
+        if (this.sync) fsyncPath(this.path, 'r');
+      }
     } catch (e) {
       this.abort(`commit failed: ${(e as Error).message}`);
       throw e instanceof ImageError
@@ -278,6 +293,17 @@ export class ImageDir {
     if (parent === undefined) throw new ImageError('MISSING_PARENT', `${this.path} has no parent`);
     return parent.inventory().dump_uptime;
   }
+}
+
+function fsyncPath(path: string, flags: string): void {
+  fsCall(`fsync ${path}`, () => {
+    const fd = openSync(path, flags);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  });
 }
 
 function isDirectory(path: string): boolean {

@@ -124,6 +124,14 @@ export class PageChain {
     }
   }
 
+  /**
+   * Whether every page of the range has data somewhere in the chain: what a dump checks before writing a
+   * PE_PARENT hole for it into the next image set (whose parent is this chain's top).
+   */
+  covers(vaddr: number, nrPages: number): boolean {
+    return this.locate(vaddr, nrPages).every((l) => l.where === 'data');
+  }
+
   /** Close every pages file opened. Safe to call twice. */
   close(): void {
     for (const l of this.levels) l.reader.close();
