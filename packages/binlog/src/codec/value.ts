@@ -44,6 +44,19 @@ export class JsonArg {
 /** What readValue returns. */
 export type ArgValue = number | string | bigint | boolean | null | undefined | JsonArg;
 
+// DataView stores are several times cheaper than Buffer#writeDoubleLE; one view is kept for the last
+// buffer written to (a writer alternates between at most two).
+let viewOf: Uint8Array | null = null;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(8));
+
+function f64(buf: Buffer, p: number, v: number): void {
+  if (buf !== viewOf) {
+    viewOf = buf;
+    view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
+  view.setFloat64(p, v, true);
+}
+
 /** Write a number; returns the new offset or -1 when fewer than 9 bytes are left. */
 export function writeNumber(buf: Buffer, p: number, end: number, v: number): number {
   if (p + 9 > end) return -1;
@@ -56,7 +69,7 @@ export function writeNumber(buf: Buffer, p: number, end: number, v: number): num
     return writeZigzag(buf, p + 1, v);
   }
   buf[p] = V_F64;
-  buf.writeDoubleLE(v, p + 1);
+  f64(buf, p + 1, v);
   return p + 9;
 }
 

@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { DecodeError } from './errors.js';
-import { type DecodedEvent, LogReader, type ReaderOptions } from './reader.js';
+import { type DecodedEvent, LogReader, type ReaderOptions, type ReaderStats } from './reader.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
@@ -45,6 +45,22 @@ export function readLogFile(path: string, reader: LogReader, onEvent: (e: Decode
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Decode a whole file into memory: its events and the reader's statistics.
+ *
+ * @example
+ * const { events, stats } = decodeFile('app.blog');
+ */
+export function decodeFile(
+  path: string,
+  opts: ReaderOptions = {},
+): { events: DecodedEvent[]; stats: ReaderStats } {
+  const reader = new LogReader(opts);
+  const events: DecodedEvent[] = [];
+  readLogFile(path, reader, (e) => events.push(e));
+  return { events, stats: reader.stats };
 }
 
 export interface FollowOptions extends ReaderOptions {

@@ -36,6 +36,7 @@ import {
   writeUnknown,
   writeVarint,
 } from '../codec/index.js';
+import { type CoarseClock, coarseClock } from './clock.js';
 import type { Destination } from './destination.js';
 import { writeArgs } from './encoder.js';
 import { track, untrack } from './exit-hooks.js';
@@ -50,6 +51,8 @@ export interface CoreOptions {
   readonly bufferSize: number;
   readonly overload: 'block' | 'drop';
   readonly flushIntervalMs: number;
+  /** 'precise': performance.now() per record; 'coarse': a shared cell a clock thread updates (clock.ts). */
+  readonly clock: 'precise' | 'coarse';
 }
 
 /** Bound fields of a (child) logger: a JSON object, defined in the stream before its first use. */
@@ -71,6 +74,7 @@ export class Core {
   private dictWritten = false;
   private nextCtx = 1;
   private readonly timer: NodeJS.Timeout;
+  private readonly coarse: CoarseClock | null;
   /** Records dropped (overload, write errors, or after close). */
   dropped = 0;
   private droppedWritten = 0;
@@ -85,6 +89,7 @@ export class Core {
     this.buf = Buffer.allocUnsafe(opts.bufferSize);
     this.spare = opts.overload === 'drop' ? Buffer.allocUnsafe(opts.bufferSize) : null;
     this.end = opts.bufferSize;
+    this.coarse = opts.clock === 'coarse' ? coarseClock() : null;
     const wall = Date.now();
     const now = performance.now();
     this.lastT = Math.round(now * 1000);
@@ -153,7 +158,8 @@ export class Core {
           return;
         }
       }
-      const t = Math.round(performance.now() * 1000);
+      let t = Math.round((this.coarse === null ? performance.now() : this.coarse.nowMs()) * 1000);
+      if (t < this.lastT) t = this.lastT;
       const buf = this.buf;
       let p = this.pos;
       buf[p] = lv | (ctx === null ? 0 : EV_CTX) | (argc === fe.n ? 0 : EV_ARGC);
@@ -194,10 +200,16 @@ export class Core {
         this.dropped++;
         return;
       }
-      this.slow(lv, ctx, fe, args, Math.round(performance.now() * 1000));
+      this.slow(lv, ctx, fe, args, this.now());
     } catch {
       this.internalErrors++;
     }
+  }
+
+  /** The current time in µs, never before the previous record's. */
+  private now(): number {
+    const t = Math.round((this.coarse === null ? performance.now() : this.coarse.nowMs()) * 1000);
+    return t < this.lastT ? this.lastT : t;
   }
 
   /** The general path: retries in an empty buffer, then in a frame of its own. */
@@ -288,7 +300,7 @@ export class Core {
       this.dropped++;
       return;
     }
-    const t = Math.round(performance.now() * 1000);
+    const t = this.now();
     this.pos = writeUnknown(
       this.buf,
       this.pos,

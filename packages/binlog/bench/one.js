@@ -1,0 +1,138 @@
+// One benchmark measurement in a fresh process; prints one JSON line.
+// usage: node --expose-gc bench/one.js <variant> <fmt|plain> <calls> <dir>
+// variants: binlog-m1, binlog-m2, pino-sync, pino-async (write path); decode-binlog, decode-pino.
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { LogReader } from '../dist/decode/index.js';
+import { createLogger, makeDictionary, registerDictionary } from '../dist/index.js';
+
+const [variant, msg, callsArg, dir] = process.argv.slice(2);
+const N = Number(callsArg);
+const FMT = 'user %d logged in from %s with score %f';
+const PLAIN = 'user logged in';
+const NAMES = ['alice', 'bobby', 'carol', 'david', 'erin_', 'frank', 'grace', 'heidi'];
+const gc = globalThis.gc ?? (() => {});
+
+/** Main-thread [on-CPU ns, run-queue wait ns] from the scheduler (contention on this 2-core box is high). */
+function sched() {
+  try {
+    const [cpu, wait] = fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return [cpu, wait];
+  } catch {
+    return [0, 0];
+  }
+}
+
+function binlogRun(file, n, mode) {
+  const log = createLogger({ dest: file });
+  const s0 = sched();
+  const t0 = process.hrtime.bigint();
+  if (mode === 2) {
+    if (msg === 'fmt') for (let i = 0; i < n; i++) log.info(1, i, NAMES[i & 7], i * 1.1);
+    else for (let i = 0; i < n; i++) log.info(2);
+  } else if (msg === 'fmt') for (let i = 0; i < n; i++) log.info(FMT, i, NAMES[i & 7], i * 1.1);
+  else for (let i = 0; i < n; i++) log.info(PLAIN);
+  const t1 = process.hrtime.bigint();
+  log.close();
+  const s1 = sched();
+  return {
+    loop: Number(t1 - t0),
+    total: Number(process.hrtime.bigint() - t0),
+    cpu: s1[0] - s0[0],
+    wait: s1[1] - s0[1],
+  };
+}
+
+async function pinoRun(file, n, sync) {
+  const dest = pino.destination(
+    sync ? { dest: file, sync: true } : { dest: file, sync: false, minLength: 4096 },
+  );
+  if (!sync) await once(dest, 'ready');
+  const log = pino(dest);
+  const s0 = sched();
+  const t0 = process.hrtime.bigint();
+  if (msg === 'fmt') for (let i = 0; i < n; i++) log.info(FMT, i, NAMES[i & 7], i * 1.1);
+  else for (let i = 0; i < n; i++) log.info(PLAIN);
+  const t1 = process.hrtime.bigint();
+  dest.end();
+  await once(dest, 'close');
+  const s1 = sched();
+  return {
+    loop: Number(t1 - t0),
+    total: Number(process.hrtime.bigint() - t0),
+    cpu: s1[0] - s0[0],
+    wait: s1[1] - s0[1],
+  };
+}
+
+async function write() {
+  const mode = variant === 'binlog-m2' ? 2 : 1;
+  if (mode === 2) {
+    registerDictionary(
+      makeDictionary([
+        { id: 1, fmt: FMT, file: 'bench/one.js', line: 1 },
+        { id: 2, fmt: PLAIN, file: 'bench/one.js', line: 2 },
+      ]),
+    );
+  }
+  const run = (file, n) =>
+    variant.startsWith('binlog') ? binlogRun(file, n, mode) : pinoRun(file, n, variant === 'pino-sync');
+  await run(join(dir, `${variant}-${msg}-warm.log`), Math.min(200_000, N));
+  gc();
+  const file = join(dir, `${variant}-${msg}.log`);
+  const t = await run(file, N);
+  const bytes = fs.statSync(file).size;
+  return {
+    nsPerCall: t.total / N,
+    cpuNsPerCall: t.cpu / N,
+    waitFraction: t.wait / t.total,
+    nsLoop: t.loop / N,
+    bytesPerRecord: bytes / N,
+  };
+}
+
+async function decode() {
+  const file = join(dir, `${variant}-src.log`);
+  if (variant === 'decode-binlog') binlogRun(file, N, 1);
+  else await pinoRun(file, N, true);
+  const buf = fs.readFileSync(file);
+  gc();
+  let chars = 0;
+  let records = 0;
+  const s0 = sched();
+  const t0 = process.hrtime.bigint();
+  if (variant === 'decode-binlog') {
+    const r = new LogReader({});
+    r.feed(buf, (e) => {
+      chars += e.msg.length;
+      records++;
+    });
+    r.end();
+  } else {
+    const text = buf.toString('utf8');
+    let p = 0;
+    for (;;) {
+      const q = text.indexOf('\n', p);
+      if (q < 0) break;
+      chars += JSON.parse(text.slice(p, q)).msg.length;
+      records++;
+      p = q + 1;
+    }
+  }
+  const ns = Number(process.hrtime.bigint() - t0);
+  const s1 = sched();
+  if (records !== N) throw new Error(`decoded ${records} records, expected ${N}`);
+  const cpu = s1[0] - s0[0];
+  return {
+    recordsPerSec: (records * 1e9) / ns,
+    cpuRecordsPerSec: (records * 1e9) / cpu,
+    waitFraction: (s1[1] - s0[1]) / ns,
+    nsPerRecord: ns / records,
+    chars,
+  };
+}
+
+const result = variant.startsWith('decode') ? await decode() : await write();
+process.stdout.write(`${JSON.stringify({ variant, msg, calls: N, ...result })}\n`);

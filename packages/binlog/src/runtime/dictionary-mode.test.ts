@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeDictionary } from '../codec/index.js';
+import { DecodeError, decodeFile } from '../decode/index.js';
+import { LoggerError } from './errors.js';
+import { registerDictionary } from './format-table.js';
+import { createLogger } from './logger.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'binlog-dict-'));
+const dict = makeDictionary([
+  { id: 1, fmt: 'user %s paid %d cents in %f s', file: 'a.ts', line: 3 },
+  { id: 2, fmt: 'plain', file: 'a.ts', line: 4 },
+  { id: 3, fmt: '%d %d %d %d %d %d %d %d', file: 'a.ts', line: 5 },
+]);
+
+test('mode 2: ids of a registered dictionary; mixed with run-time formats; unknown ids counted', () => {
+  const f = join(dir, 'm2.blog');
+  const log = createLogger({ dest: f });
+  log.info('before registration %d', 1);
+  registerDictionary(dict);
+  registerDictionary(makeDictionary(dict.formats)); // same hash: fine
+  log.info(1, 'bob', 1200, 0.35);
+  log.child({ req: 7 }).warn(2);
+  log.info(3, 1, 2, 3, 4, 5, 6, 7, 8);
+  log.info(1, 'missing');
+  log.error(99, 'x');
+  log.info('run-time %s', 'too');
+  log.close();
+  assert.throws(
+    () => decodeFile(f),
+    (e: unknown) => e instanceof DecodeError && e.code === 'NO_DICTIONARY',
+  );
+  const { events, stats } = decodeFile(f, { dictionary: dict });
+  assert.deepEqual(
+    events.map((e) => [e.id, e.msg]),
+    [
+      [0x100000, 'before registration 1'],
+      [1, 'user bob paid 1200 cents in 0.35 s'],
+      [2, 'plain'],
+      [3, '1 2 3 4 5 6 7 8'],
+      [1, 'user missing paid %d cents in %f s'],
+      [99, '[binlog: a call with format id 99, which no registered dictionary defines]'],
+      [0x100001, 'run-time too'],
+    ],
+  );
+  assert.equal(events[2]!.fields, '{"req":7}');
+  assert.equal(stats.unknownIds, 1);
+  const other = makeDictionary([{ id: 1, fmt: 'other %d', file: 'b.ts', line: 1 }]);
+  assert.throws(
+    () => decodeFile(f, { dictionary: other }),
+    (e: unknown) => e instanceof DecodeError && e.code === 'DICTIONARY_MISMATCH',
+  );
+  assert.throws(
+    () => registerDictionary(other),
+    (e: unknown) => e instanceof LoggerError && e.code === 'DICTIONARY_CONFLICT',
+  );
+  writeFileSync(join(dir, 'dict.json'), JSON.stringify(dict));
+});
+
+test('a tampered dictionary is refused at registration', () => {
+  assert.throws(() => registerDictionary({ ...dict, hash: '0000000000000000' }), LoggerError);
+});
