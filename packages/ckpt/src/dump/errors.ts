@@ -1,6 +1,6 @@
 /**
  * Errors of the dump/ layer. `code`: `ESRCH` (no such process, or it exited during the dump), `EPERM`
- * (not allowed), `ENOTSUP_KERNEL`, `ENOTSUP` (an option this build cannot honour yet), `EIO` (reading the
+ * (not allowed), `EBUSY` (already traced, with --freeze), `ENOTSUP_KERNEL`, `ENOTSUP` (an option this build cannot honour yet), `EIO` (reading the
  * target or writing images failed), `EINVAL` (bad options), `ECANCELED` (the caller's AbortSignal fired).
  *
  * @example
@@ -8,8 +8,17 @@
  */
 import { MemError } from '../mem/index.js';
 import { ProcError } from '../proc/index.js';
+import { PtraceError } from '../ptrace/index.js';
 
-export type DumpErrorCode = 'ESRCH' | 'EPERM' | 'ENOTSUP_KERNEL' | 'ENOTSUP' | 'EIO' | 'EINVAL' | 'ECANCELED';
+export type DumpErrorCode =
+  | 'ESRCH'
+  | 'EPERM'
+  | 'EBUSY'
+  | 'ENOTSUP_KERNEL'
+  | 'ENOTSUP'
+  | 'EIO'
+  | 'EINVAL'
+  | 'ECANCELED';
 
 export class DumpError extends Error {
   constructor(
@@ -37,6 +46,12 @@ export function dumpErrorFrom(e: unknown, pid: number): unknown {
     if (e.code === 'ECANCELED') return new DumpError('ECANCELED', 'cancelled', { cause: e });
     if (e.code === 'ENOTSUP_KERNEL') return new DumpError('ENOTSUP_KERNEL', e.message, { cause: e });
     return new DumpError('EIO', e.message, { cause: e });
+  }
+  if (e instanceof PtraceError) {
+    if (e.code === 'ESRCH') return new DumpError('ESRCH', `no such process: ${pid}`, { cause: e });
+    if (e.code === 'EPERM' || e.code === 'EBUSY' || e.code === 'EINVAL') {
+      return new DumpError(e.code, e.message, { cause: e });
+    }
   }
   return e;
 }

@@ -7,6 +7,10 @@
  *   -> mem/PageReader (process_vm_readv, one buffer) -> PageSink (pagemap-PID.img + pages-N.img)
  *   -> stats-dump, irmap-cache, inventory.img (last: its presence marks the set complete)
  * ```
+ * With `freeze`, every thread is stopped (ptrace/freeze) before the VMAs are listed and thawed after
+ * the images are committed (or on any failure, or on a signal: ptrace/'s registry), so the copy is
+ * consistent; frozen_time then covers the whole copy.
+ *
  * Failure: the sink is aborted (the directory gets an INCOMPLETE marker, no inventory) and a DumpError
  * (ESRCH when the target exited meanwhile) is thrown. Unexpected errors pass through unchanged.
  *
@@ -17,6 +21,7 @@
 import { ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
 import { findPages, PageReader, type PagesMethod, planVmas } from '../mem/index.js';
 import { listThreads, readMaps, readUptimeMicros } from '../proc/index.js';
+import { type FrozenProcess, freeze } from '../ptrace/index.js';
 import { LocalSink, type PageSink } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -56,15 +61,44 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
   if (!Number.isSafeInteger(bufferSize) || bufferSize < 4096 || bufferSize > 1 << 30) {
     throw new DumpError('EINVAL', `bad buffer size ${bufferSize} (4 KiB .. 1 GiB)`);
   }
-  if (o.freeze) throw new DumpError('ENOTSUP', '--freeze is not available yet (needs the ptrace layer)');
 
   const t0 = process.hrtime.bigint();
   const dumpUptime = readUptimeMicros();
+  let frozen: FrozenProcess | undefined;
+  try {
+    if (o.freeze) {
+      frozen = freeze(pid);
+      log.info('froze %d threads in %d us', frozen.tids.length, frozen.stats.freezeMicros);
+    }
+  } catch (e) {
+    throw dumpErrorFrom(e, pid);
+  }
+  const tFrozen = process.hrtime.bigint();
+  try {
+    return await dumpPages(o, pid, bufferSize, dumpUptime, t0, log, frozen);
+  } finally {
+    if (frozen) {
+      frozen.thaw();
+      log.info('thawed after %d us frozen', usSince(tFrozen));
+    }
+  }
+}
+
+async function dumpPages(
+  o: PreDumpOptions,
+  pid: number,
+  bufferSize: number,
+  dumpUptime: number,
+  t0: bigint,
+  log: Logger,
+  frozen: FrozenProcess | undefined,
+): Promise<PreDumpResult> {
+  const tFrozen = process.hrtime.bigint();
   let threads: number[];
   let plan: ReturnType<typeof planVmas>;
   let vmaCount: number;
   try {
-    threads = listThreads(pid);
+    threads = frozen ? frozen.tids : listThreads(pid);
     const vmas = readMaps(pid);
     vmaCount = vmas.length;
     plan = planVmas(vmas);
@@ -156,9 +190,10 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
       bufferSize: reader.bufferSize,
       readCalls: st.calls,
       faults: st.faults,
-      frozen: false,
-      freezingTime: 0,
-      frozenTime: 0,
+      frozen: frozen !== undefined,
+      freezingTime: frozen ? frozen.stats.freezeMicros : 0,
+      // up to the thaw, which follows right after the images are committed
+      frozenTime: frozen ? usSince(tFrozen) : 0,
       memdumpTime: scanUs + Math.round(st.readNs / 1000),
       memwriteTime: Math.round(st.writeNs / 1000) + usSince(tEnd),
       totalTime: usSince(t0),

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Fixture } from '../testing/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CKPT = resolve(here, '../../bin/ckpt.js');
+const BINLOG = resolve(here, '../../../binlog/bin/binlog.js');
+const root = mkdtempSync(join(tmpdir(), 'ckpt-cli-test-'));
+chmodSync(root, 0o777);
+const fixtures: Fixture[] = [];
+let n = 0;
+const newDir = () => join(root, `d${n++}`);
+
+after(() => {
+  for (const f of fixtures) {
+    assert.doesNotMatch(f.state(), /^[Tt]$/, 'fixture left stopped');
+    f.kill();
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+function ckpt(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []) {
+  const cmd = prefix.length ? prefix[0]! : process.execPath;
+  const argv = prefix.length ? [...prefix.slice(1), process.execPath, CKPT, ...args] : [CKPT, ...args];
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A failure is exactly one line `ckpt: ...` on stderr, no stack. */
+function assertOneLine(stderr: string, re: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got:\n${stderr}`);
+  assert.match(lines[0]!, /^ckpt: /);
+  assert.match(lines[0]!, re);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+}
+
+test('--help lists the flags', () => {
+  const r = ckpt(['pre-dump', '--help']);
+  assert.equal(r.status, 0);
+  for (const flag of [
+    '-t, --tree',
+    '-D, --images-dir',
+    '--buffer-size',
+    '--freeze',
+    '--json',
+    '-v',
+    '--log-file',
+  ]) {
+    assert.ok(r.stdout.includes(flag), `--help mentions ${flag}`);
+  }
+  assert.match(ckpt(['--help']).stdout, /pre-dump[\s\S]*show[\s\S]*demo/);
+});
+
+test('pre-dump --json: statistics on stdout, images, a decodable binary log', async () => {
+  const f = await Fixture.start('static', ['16']);
+  fixtures.push(f);
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', dir, '--json', '-v4']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.pid, f.pid);
+  assert.ok(j.pagesWritten >= 4096);
+  assert.ok(j.ckptPeakRss > 0);
+  assert.ok(existsSync(join(dir, 'inventory.img')));
+  const d = spawnSync(process.execPath, [BINLOG, 'decode', join(dir, 'pre-dump.log.bin')], {
+    encoding: 'utf8',
+  });
+  assert.equal(d.status, 0, d.stderr);
+  assert.match(d.stdout, new RegExp(`pre-dump of ${f.pid} done`));
+  assert.match(d.stdout, /DEBUG/);
+  // without --json: one summary line
+  const s = ckpt(['pre-dump', '-t', String(f.pid), '-D', newDir()]);
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stdout, new RegExp(`^pre-dump of ${f.pid}: .* pages -> .*\\n$`));
+});
+
+test('no such process: one line, status 1, nothing created', () => {
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', '1073741800', '-D', dir]);
+  assert.equal(r.status, 1);
+  assertOneLine(r.stderr, /no such process: 1073741800/);
+  assert.equal(existsSync(dir), false);
+});
+
+test('bad usage: one line, status 2', () => {
+  const r = ckpt(['pre-dump', '-t', '1', '-D', newDir(), '--buffer-size', 'lots']);
+  assert.equal(r.status, 2);
+  assertOneLine(r.stderr, /bad size/);
+  const m = ckpt(['pre-dump', '-t', 'abc', '-D', newDir()]);
+  assert.equal(m.status, 2);
+  assertOneLine(m.stderr, /bad or missing pid/);
+});
+
+test('EPERM: an unprivileged user against a root target gets one clean line', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to start a root-owned target');
+  if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv is not installed');
+  const f = await Fixture.start('static', ['4']);
+  fixtures.push(f);
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', newDir()], {}, [
+    'setpriv',
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  assertOneLine(r.stderr, /not permitted/);
+});
+
+test('the target exits mid-dump: one line, status 1, directory marked incomplete', async () => {
+  const f = await Fixture.start('static', ['64']);
+  fixtures.push(f);
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', dir], { CKPT_FAULT: 'exit-target-after:2' });
+  f.reap();
+  assert.equal(r.status, 1, r.stderr);
+  assertOneLine(r.stderr, /exited during the dump; .* is incomplete/);
+  assert.equal(existsSync(join(dir, 'inventory.img')), false);
+  assert.ok(readdirSync(dir).includes('INCOMPLETE'));
+});
+
+test('--freeze: the target is running again afterwards', async () => {
+  const f = await Fixture.start('mt', ['2', '2']);
+  fixtures.push(f);
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', newDir(), '--freeze', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).frozen, true);
+  assert.doesNotMatch(f.state(), /^[Tt]$/);
+});

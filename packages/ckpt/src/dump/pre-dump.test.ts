@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ImageDir, INCOMPLETE_MARKER, PE } from '../images/index.js';
+import { findPages, PageReader, planVmas } from '../mem/index.js';
+import { readMaps } from '../proc/index.js';
+import { PAGE_SIZE } from '../sys/index.js';
+import { Fixture } from '../testing/index.js';
+import { NullSink } from '../xfer/index.js';
+import { DumpError } from './errors.js';
+import { preDump } from './pre-dump.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ckpt-predump-test-'));
+const fixtures: Fixture[] = [];
+let n = 0;
+const newDir = () => join(root, `d${n++}`);
+after(() => {
+  for (const f of fixtures) {
+    assert.doesNotMatch(f.state(), /^[Tt]$/, 'fixture left stopped');
+    f.kill();
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function start(name: string, args: string[]): Promise<Fixture> {
+  const f = await Fixture.start(name, args);
+  fixtures.push(f);
+  return f;
+}
+
+/** The target's memory now, page by page, for the present ranges (the target must be static). */
+async function snapshot(pid: number): Promise<Map<number, Buffer>> {
+  const pages = new Map<number, Buffer>();
+  const found = findPages(pid, planVmas(readMaps(pid)));
+  using reader = new PageReader(pid, { bufferSize: 1 << 20 });
+  await reader.read(found.ranges, {
+    pages: (va, nr, bytes) => {
+      for (let i = 0; i < nr; i++) {
+        pages.set(va + i * PAGE_SIZE, Buffer.from(bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)));
+      }
+    },
+    flush: () => {},
+  });
+  return pages;
+}
+
+/** Every page of the images equals the target's memory, and no present page is missing. */
+function assertImagesMatch(dir: string, pid: number, expected: Map<number, Buffer>): void {
+  const d = ImageDir.open(dir);
+  assert.equal(d.complete, true);
+  assert.equal(d.inventory().pre_dump_mode, 2);
+  assert.ok((d.inventory().dump_uptime ?? 0) > 0);
+  using pm = d.pagemap(pid);
+  let pages = 0;
+  const fd = readdirSync(dir);
+  assert.ok(fd.includes(`pages-${pm.pagesId}.img`));
+  for (const r of pm) {
+    assert.equal(r.flags, PE.PRESENT);
+    for (let i = 0; i < r.nrPages; i++) {
+      const va = r.vaddr + i * PAGE_SIZE;
+      const want = expected.get(va);
+      assert.ok(want, `image holds 0x${va.toString(16)}, which is not present in the target`);
+      assert.ok(pm.readPage(va)?.equals(want), `page 0x${va.toString(16)} differs`);
+      pages++;
+    }
+  }
+  assert.equal(pages, expected.size, 'every present page is in the pagemap');
+  assert.equal(d.stats()?.dump?.pages_written, pages);
+}
+
+function critDecodesAll(t: { skip(m: string): void }, dir: string): void {
+  if (!existsSync('/usr/bin/crit')) {
+    t.skip('crit is not installed (/usr/bin/crit)');
+    return;
+  }
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith('pages-') || name.endsWith('.log.bin')) continue;
+    const r = spawnSync('/usr/bin/crit', ['decode', '-i', join(dir, name)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `crit decode ${name}: ${r.stderr}`);
+  }
+}
+
+test('static 64 MiB target: images equal its memory; crit decodes them', async (t) => {
+  const f = await start('static', ['64']);
+  const dir = newDir();
+  const r = await preDump({ pid: f.pid, imagesDir: dir });
+  const expected = await snapshot(f.pid);
+  assert.equal(r.pagesWritten, expected.size);
+  assert.equal(r.pagesSkipped, 0);
+  assert.ok(r.pagesWritten >= (64 << 20) / PAGE_SIZE);
+  assertImagesMatch(dir, f.pid, expected);
+  critDecodesAll(t, dir);
+});
+
+test('the pagemap fallback writes the same images as PAGEMAP_SCAN', async () => {
+  const f = await start('static', ['16']);
+  const a = newDir();
+  const b = newDir();
+  await preDump({ pid: f.pid, imagesDir: a, pagesMethod: 'pagemap' });
+  await preDump({ pid: f.pid, imagesDir: b });
+  using pa = ImageDir.open(a).pagemap(f.pid);
+  using pb = ImageDir.open(b).pagemap(f.pid);
+  assert.deepEqual(pa.ranges, pb.ranges);
+});
+
+test('many VMAs, guard pages, a multi-threaded target: every page, nothing more', async () => {
+  for (const [name, args] of [
+    ['manyvma', ['2000', '4']],
+    ['mt', ['4', '4']],
+    ['guard', [`/tmp/ckpt-guard-d-${process.pid}`]],
+  ] as const) {
+    const f = await start(name, [...args]);
+    const dir = newDir();
+    const r = await preDump({ pid: f.pid, imagesDir: dir, bufferSize: 256 * 1024 });
+    assertImagesMatch(dir, f.pid, await snapshot(f.pid));
+    if (name === 'mt') assert.equal(r.threads, 5);
+    if (name === 'guard') {
+      assert.deepEqual(r.deferred.map((d) => [d.reason, d.pages]).sort(), [
+        ['anon-shared', 16],
+        ['no-prot-read', 16],
+      ]);
+    }
+  }
+});
+
+test('--freeze: a consistent copy, the target is running again afterwards', async () => {
+  const f = await start('mt', ['3', '8']);
+  const dir = newDir();
+  const r = await preDump({ pid: f.pid, imagesDir: dir, freeze: true });
+  assert.equal(r.frozen, true);
+  assert.ok(r.frozenTime > 0);
+  assert.doesNotMatch(f.state(), /^[Tt]$/);
+  assertImagesMatch(dir, f.pid, await snapshot(f.pid));
+});
+
+test('a target that changes its mappings during the dump: the dump completes with valid pages', async () => {
+  const f = await start('munmapper', ['64', '16']);
+  const dir = newDir();
+  const r = await preDump({ pid: f.pid, imagesDir: dir, bufferSize: 64 * 1024 });
+  assert.equal(r.pagesWritten + r.pagesSkipped, r.pagesPresent);
+  const base = f.num('base');
+  const len = f.num('len');
+  using pm = ImageDir.open(dir).pagemap(f.pid);
+  for (const range of pm) {
+    for (let i = 0; i < range.nrPages; i++) {
+      const va = range.vaddr + i * PAGE_SIZE;
+      if (va < base || va >= base + len) continue;
+      const w0 = Number(pm.readPage(va)!.readBigUInt64LE(0));
+      assert.ok(w0 === va || w0 === 0, `page 0x${va.toString(16)} holds another page's data`);
+    }
+  }
+});
+
+test('the target exits mid-dump: ESRCH, the directory is marked incomplete', async () => {
+  const f = await start('static', ['64']);
+  const dir = newDir();
+  await assert.rejects(
+    preDump({
+      pid: f.pid,
+      imagesDir: dir,
+      afterBuffer: (i) => {
+        if (i === 1) f.kill();
+      },
+    }),
+    (e: unknown) => e instanceof DumpError && e.code === 'ESRCH' && /exited during the dump/.test(e.message),
+  );
+  assert.equal(existsSync(join(dir, 'inventory.img')), false);
+  assert.equal(existsSync(join(dir, INCOMPLETE_MARKER)), true);
+  assert.deepEqual(
+    readdirSync(dir).filter((x) => x.endsWith('.tmp')),
+    [],
+  );
+});
+
+test('no such process; bad options; a dry run writes nothing', async () => {
+  await assert.rejects(preDump({ pid: 0x3ffffff0, imagesDir: newDir() }), { code: 'ESRCH' });
+  await assert.rejects(preDump({ pid: 1, imagesDir: newDir(), bufferSize: 10 }), { code: 'EINVAL' });
+  const f = await start('static', ['8']);
+  const sink = new NullSink();
+  const r = await preDump({ pid: f.pid, sink });
+  assert.equal(r.imagesDir, null);
+  assert.equal(sink.bytesWritten, r.pagesWritten * PAGE_SIZE);
+});
