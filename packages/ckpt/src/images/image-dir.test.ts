@@ -9,6 +9,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { preDumpInventory } from './inventory.js';
 import { PE, PRE_DUMP_MODE } from './magics.js';
 import { PageChain, resolvePage } from './page-chain.js';
 import { decodePagemapImage } from './pagemap.js';
+import { PagemapReader } from './pagemap-reader.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ckpt-images-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -352,4 +354,56 @@ test('a synced commit gives the same directory', () => {
     'parent',
   ]);
   assert.deepEqual(resolvePage(path, PID, va(3)), page(1, 3));
+});
+
+test('images that crit encodes (an independent encoder) decode with our schema', { skip: noCrit }, () => {
+  const dir = mkdtempSync(join(root, 'crit-encoded-'));
+  const encode = (name: string, json: unknown) => {
+    const src = join(dir, `${name}.json`);
+    writeFileSync(src, JSON.stringify(json));
+    const r = spawnSync('crit', ['encode', '-i', src, '-o', join(dir, name)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  // crit 3.17 knows pagemap field 2 as nr_pages and still writes legacy in_parent / flag-less entries
+  encode('pagemap-7.img', {
+    magic: 'PAGEMAP',
+    entries: [
+      { pages_id: 2 },
+      { vaddr: 0x400000, nr_pages: 3, flags: PE.PRESENT },
+      { vaddr: 0x403000, nr_pages: 2, in_parent: true },
+      { vaddr: 0x405000, nr_pages: 1 },
+    ],
+  });
+  using pm = PagemapReader.open(dir, 'pagemap-7.img');
+  assert.equal(pm.pagesId, 2);
+  assert.deepEqual(pm.ranges, [
+    { vaddr: 0x400000, nrPages: 3, flags: PE.PRESENT, offset: 0 },
+    { vaddr: 0x403000, nrPages: 2, flags: PE.PARENT },
+    { vaddr: 0x405000, nrPages: 1, flags: PE.PRESENT, offset: 3 * PAGE_SIZE },
+  ]);
+  encode('inventory.img', {
+    magic: 'INVENTORY',
+    entries: [
+      {
+        img_version: 2,
+        fdinfo_per_id: true,
+        root_ids: { vm_id: 1, files_id: 1, fs_id: 1, sighand_id: 1, pid_ns_id: 2, net_ns_id: 3 },
+        ns_per_id: true,
+        root_cg_set: 1,
+        lsmtype: 'APPARMOR',
+        dump_uptime: 12_345_670_000,
+        network_lock_method: 1,
+      },
+    ],
+  });
+  assert.deepEqual(ImageDir.open(dir).inventory(), {
+    img_version: 2,
+    fdinfo_per_id: true,
+    root_ids: { vm_id: 1, files_id: 1, fs_id: 1, sighand_id: 1, pid_ns_id: 2, net_ns_id: 3 },
+    ns_per_id: true,
+    root_cg_set: 1,
+    lsmtype: 2,
+    dump_uptime: 12_345_670_000,
+    network_lock_method: 1,
+  });
 });
