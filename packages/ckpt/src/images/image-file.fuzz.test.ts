@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { PAGE_SIZE } from '../sys/constants.js';
 import { ImageError } from './errors.js';
+import { ImageDir } from './image-dir.js';
 import { decodeImage } from './image-file.js';
 import { decodeInventoryImage, encodeInventoryImage } from './inventory.js';
 import { decodeIrmapCache, encodeIrmapCache } from './irmap-cache.js';
 import { PE } from './magics.js';
+import { resolvePage } from './page-chain.js';
 import { decodePagemapImage, encodePagemapImage, pagemapEntry } from './pagemap.js';
 import { PagemapReader } from './pagemap-reader.js';
 import { decodeStatsImage, encodeStatsImage } from './stats.js';
@@ -126,4 +132,50 @@ test('fuzz: random and mutated images only ever raise ImageError with a known co
   for (const code of ['TRUNCATED', 'BAD_MAGIC', 'CORRUPT_IMAGE', 'TRAILING_BYTES'])
     assert.ok(codes.get(code), code);
   assert.ok(rejected < cases);
+});
+
+test('fuzz: corrupt images inside a directory chain only ever raise ImageError', { timeout: 120_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'ckpt-fuzz-dir-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const base = 0x7f0000000000;
+  {
+    using d = ImageDir.create(join(root, 'a'));
+    d.pagemapWriter(1).addPages(base, 4, Buffer.alloc(4 * PAGE_SIZE, 1));
+    d.setInventory({ img_version: 0, dump_uptime: 1 });
+    d.commit();
+  }
+  const b = join(root, 'b');
+  const goodPagemap = encodePagemapImage({
+    head: { pages_id: 1 },
+    entries: [pagemapEntry(base, 2, PE.PARENT), pagemapEntry(base + 2 * PAGE_SIZE, 2, PE.PRESENT)],
+  });
+  {
+    using d = ImageDir.create(b, { parent: '../a' });
+    d.pagemapWriter(1).addHole(base, 2);
+    d.setInventory({ img_version: 0, dump_uptime: 2 });
+    d.commit();
+  }
+  writeFileSync(join(b, 'pages-1.img'), Buffer.alloc(2 * PAGE_SIZE, 2));
+  const next = rng(0xd1a5eed);
+  let rejected = 0;
+  for (let i = 0; i < 600; i++) {
+    writeFileSync(join(b, 'pagemap-1.img'), mutate(goodPagemap, next));
+    writeFileSync(join(b, 'inventory.img'), mutate(valid[0]!, next));
+    writeFileSync(join(b, 'stats-dump'), mutate(valid[2]!, next));
+    const dir = ImageDir.open(b);
+    for (const op of [
+      () => dir.inventory(),
+      () => dir.stats(),
+      () => dir.parentDumpUptime(),
+      ...[0, 1, 2, 3, 4].map((p) => () => resolvePage(b, 1, base + p * PAGE_SIZE)),
+    ]) {
+      try {
+        op();
+      } catch (e) {
+        rejected++;
+        if (!(e instanceof ImageError)) assert.fail(`case ${i}: ${String(e)}`);
+      }
+    }
+  }
+  assert.ok(rejected > 0);
 });
