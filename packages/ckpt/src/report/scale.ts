@@ -41,7 +41,7 @@ function niceStep(rough: number, binary: boolean): number {
 
 function linear(max: number, binary: boolean): Scale {
   const top = max > 0 ? max : 1;
-  let step = niceStep(top / 5, binary);
+  let step = niceStep(top / 6, binary);
   // Binary steps of 2^k over a top just past a power of two give two ticks; halve for more.
   if (binary && top / step < 2.5 && step >= 2) step /= 2;
   const hi = Math.ceil(top / step - 1e-9) * step;
@@ -61,7 +61,7 @@ export const ZERO_BAND = 0.1;
 
 function log(lo: number, hi: number, binary: boolean, zero: boolean): Scale {
   const base = binary ? 2 : 10;
-  const lg = (v: number) => Math.log(v) / Math.log(base);
+  const lg = binary ? Math.log2 : Math.log10;
   let kLo = Math.floor(lg(lo) + 1e-9);
   let kHi = Math.ceil(lg(hi) - 1e-9);
   if (kHi <= kLo) kHi = kLo + 1;
