@@ -39,6 +39,7 @@ test('accepted argument types', () => {
   const r = analyse(
     [
       "enum N { A = 1 } enum S { A = 'a' } type Ms = number & { __ms: true };",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source text
       'declare const big: bigint, ms: Ms, anyv: any, tpl: `id-${number}`, xs: number[];',
       "log.info('%d %i %u %x', 1, 2n, N.A, big);",
       "log.info('%f %f', 1.5, ms);",
@@ -101,6 +102,7 @@ test('foreign loggers and console are left alone; non-literal formats stay mode 
       "pino.info('pino %d', 'x');",
       "console.info('console %d', 'x');",
       "log.info(fmt, 'x');",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source text
       "log.info(`t ${fmt}`, 'x');",
       "log['info']('element access %d', 'x');",
       "log?.info('optional chain %d', 1);",

@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { parseDictionary } from '../codec/dictionary.js';
 import { formatDiagnostic } from './diagnostic.js';
 import { precompileProject } from './project.js';
@@ -106,15 +107,69 @@ test('a type mismatch, a wrong count and an unknown specifier fail with file:lin
   assert.ok(!existsSync(join(dir, 'binlog.dict.json')));
 });
 
-test('the emitted program runs against the binlog runtime', async (t) => {
+const binlogBin = fileURLToPath(new URL('../../bin/binlog.js', import.meta.url));
+
+/** Run a built main.js with its log going to `blog`, then decode it; returns the decoded lines without times. */
+function runAndDecode(dir: string, mainJs: string, blog: string, dict?: string): string[] {
+  const env = { ...process.env, SAMPLE_LOG: blog };
+  const run = spawnSync(process.execPath, [mainJs], { cwd: dir, env, encoding: 'utf8' });
+  assert.equal(run.stderr, '');
+  assert.equal(run.status, 0);
+  assert.equal(run.stdout, 'console is not binlog: 1\n');
+  const args = [binlogBin, 'decode', blog, ...(dict ? ['--dict', dict] : [])];
+  const dec = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
+  assert.equal(dec.status, 0, dec.stderr);
+  return dec.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/^\S+ /, ''));
+}
+
+test('the emitted program runs and its log decodes to the same text as mode 1', async (t) => {
   const runtime = (await import('binlog')) as Record<string, unknown>;
-  if (typeof runtime.registerDictionary !== 'function') {
-    t.skip('the binlog runtime does not export registerDictionary yet');
+  if (typeof runtime.registerDictionary !== 'function' || typeof runtime.createLogger !== 'function') {
+    t.skip('the binlog runtime does not export registerDictionary and createLogger yet');
     return;
   }
   const dir = copyProject('app');
   build(dir);
-  const r = spawnSync(process.execPath, [join(dir, 'dist/main.js')], { cwd: dir, encoding: 'utf8' });
-  assert.equal(r.stderr, '');
-  assert.equal(r.status, 0);
+  const precompiled = runAndDecode(
+    dir,
+    'dist/main.js',
+    join(dir, 'mode2.blog'),
+    join(dir, 'binlog.dict.json'),
+  );
+  const expected = [
+    'INFO app started with 2 workers',
+    'DEBUG a template literal without substitutions',
+    'TRACE step 0 of 3',
+    'TRACE step 1 of 3',
+    'TRACE step 2 of 3',
+    'INFO worker alpha finished after 3 steps (mask 0xff)',
+    'TRACE step 0 of 3',
+    'TRACE step 1 of 3',
+    'TRACE step 2 of 3',
+    'INFO worker beta finished after 3 steps (mask 0xff)',
+    'WARN disk /var is 93.5% full',
+    'INFO dynamic format stays mode 1',
+    'INFO user ann paid 1250 cents',
+    'INFO user bob paid 990 cents',
+    'ERROR summary {"ok":true,"workers":2}',
+    'FATAL bye',
+  ];
+  assert.equal(precompiled.length, expected.length, precompiled.join('\n'));
+  for (const [i, e] of expected.entries()) {
+    assert.ok(precompiled[i]?.startsWith(e), `line ${i}: ${precompiled[i]} vs ${e}`);
+  }
+  // the same sources compiled without the pass (mode 1) log the same text
+  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} };
+  const cfg = ts.getParsedCommandLineOfConfigFile(
+    join(dir, 'tsconfig.json'),
+    { outDir: join(dir, 'plain') },
+    host,
+  );
+  assert.ok(cfg);
+  ts.createProgram({ rootNames: cfg.fileNames, options: cfg.options }).emit();
+  assert.match(readFileSync(join(dir, 'plain/main.js'), 'utf8'), /'user %s paid %d cents'/);
+  assert.deepEqual(runAndDecode(dir, 'plain/main.js', join(dir, 'mode1.blog')), precompiled);
 });

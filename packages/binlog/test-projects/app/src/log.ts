@@ -1,18 +1,10 @@
-type LogMethod = (format: string | number, ...args: unknown[]) => void;
+import { createLogger, type Logger } from 'binlog';
 
-export interface Logger {
-  trace: LogMethod;
-  debug: LogMethod;
-  info: LogMethod;
-  warn: LogMethod;
-  error: LogMethod;
-  fatal: LogMethod;
-  child(fields: Record<string, unknown>): Logger;
-}
+export type { Logger };
 
-function make(): Logger {
-  const m: LogMethod = () => {};
-  return { trace: m, debug: m, info: m, warn: m, error: m, fatal: m, child: () => make() };
-}
-
-export const log: Logger = make();
+/** The sample's logger: every level, to the file named by SAMPLE_LOG (default sample.blog). */
+export const log: Logger = createLogger({
+  dest: process.env.SAMPLE_LOG ?? 'sample.blog',
+  level: 'trace',
+  fields: { app: 'sample' },
+});

@@ -12,3 +12,4 @@ log.info('user %s paid %d cents', 'bob', 990n);
 log.error('summary %j', { ok: true, workers: 2 });
 console.info('console is not binlog: %d', 1);
 log.fatal('bye');
+log.close();

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { parseDictionary } from '../codec/dictionary.js';
+import { PrecompileError } from './errors.js';
+import { binlogTransformer } from './transformer.js';
+
+const projects = fileURLToPath(new URL('../../test-projects/', import.meta.url));
+const copies: string[] = [];
+after(() => {
+  for (const d of copies) rmSync(d, { recursive: true, force: true });
+});
+
+function copyProject(name: string): string {
+  const dir = mkdtempSync(join(projects, `.tmp-${name}-`));
+  cpSync(join(projects, name), dir, { recursive: true });
+  copies.push(dir);
+  return dir;
+}
+
+/** What a build script does: parse the tsconfig, make the program, emit with the transformer. */
+function programOf(dir: string): ts.Program {
+  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} };
+  const cfg = ts.getParsedCommandLineOfConfigFile(join(dir, 'tsconfig.json'), {}, host);
+  assert.ok(cfg);
+  return ts.createProgram({ rootNames: cfg.fileNames, options: cfg.options });
+}
+
+test('a build script emits CommonJS through binlogTransformer: require() first, a CommonJS dictionary module', () => {
+  const dir = copyProject('app');
+  writeFileSync(
+    join(dir, 'package.json'),
+    '{ "name": "binlog-sample-cjs", "private": true, "type": "commonjs" }',
+  );
+  const program = programOf(dir);
+  const transformer = binlogTransformer(program, { projectDir: dir });
+  const r = program.emit(undefined, undefined, undefined, false, { before: [transformer] });
+  assert.deepEqual(r.diagnostics, []);
+  const main = readFileSync(join(dir, 'dist/main.js'), 'utf8');
+  const lines = main.split('\n');
+  assert.equal(lines[0], '"use strict";');
+  assert.equal(
+    lines.find((l) => l.includes('require(')),
+    'require("./binlog-dict.js");',
+  );
+  const dict = parseDictionary(readFileSync(join(dir, 'binlog.dict.json'), 'utf8'));
+  const paid = dict.formats.find((f) => f.fmt === 'user %s paid %d cents')?.id;
+  assert.match(main, new RegExp(`log\\.info\\(${paid}, 'ann', 1250\\)`));
+  const gen = readFileSync(join(dir, 'dist/binlog-dict.js'), 'utf8');
+  assert.match(gen, /^require\('binlog'\)\.registerDictionary\(/m);
+});
+
+test('binlogTransformer throws BUILD_ERRORS with one file:line:col line per problem, and writes nothing', () => {
+  const dir = copyProject('bad');
+  const program = programOf(dir);
+  assert.throws(
+    () => binlogTransformer(program, { projectDir: dir }),
+    (e: unknown) =>
+      e instanceof PrecompileError &&
+      e.code === 'BUILD_ERRORS' &&
+      e.message.split('\n').length === 3 &&
+      /bad\.ts:4:18: argument 1 for '%d'/.test(e.message),
+  );
+  assert.throws(() => readFileSync(join(dir, 'binlog.dict.json')), { code: 'ENOENT' });
+});
