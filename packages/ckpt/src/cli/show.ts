@@ -36,6 +36,7 @@ import {
 } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/constants.js';
 
+/** Flags of `ckpt show`. */
 export interface ShowOptions {
   /** Print JSON instead of text. */
   json?: boolean;

@@ -9,6 +9,7 @@
  */
 import { ImageError } from './errors.js';
 
+/** Reads words and byte strings from `bytes`; reading past the end is a `TRUNCATED` ImageError. */
 export class ImageCursor {
   private pos = 0;
   private readonly buf: Buffer;

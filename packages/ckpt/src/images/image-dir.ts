@@ -53,6 +53,7 @@ import type { DumpStatsEntry, InventoryEntry, StatsEntry } from './schema.js';
 import { encodeStatsImage, readStats } from './stats.js';
 import { isTempName, tempPath, writeFileAtomic } from './temp-file.js';
 
+/** Options of `ImageDir.create`. */
 export interface CreateImageDirOptions {
   /** Target of the `parent` symlink, relative to the new directory (e.g. `../pre1`). */
   parent?: string;
@@ -65,6 +66,7 @@ export interface CreateImageDirOptions {
   sync?: boolean;
 }
 
+/** One file of an image directory, as `ImageDir.list()` classifies it. */
 export interface ImageListing {
   readonly name: string;
   readonly kind: ImageFileKind['kind'] | 'parent-link' | 'marker' | 'temporary';
@@ -73,6 +75,12 @@ export interface ImageListing {
 
 type State = 'writing' | 'reading' | 'committed' | 'aborted';
 
+/**
+ * An image directory being written (`create`) or read (`open`); see the module comment for the lifecycle.
+ *
+ * @example
+ * const d = ImageDir.open('/ckpt/pre2'); d.complete; d.pids(); d.parent()?.path;
+ */
 export class ImageDir {
   readonly path: string;
   private state: State;

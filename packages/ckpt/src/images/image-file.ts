@@ -20,8 +20,10 @@ import { ImageCursor, ImageWriter } from './cursor.js';
 import { ImageError } from './errors.js';
 import { MAGIC, magicHex, magicName, SERVICE_MAGICS } from './magics.js';
 
+/** Which header an image has: one INVENTORY word, or IMG_COMMON/IMG_SERVICE + type. */
 export type HeaderKind = 'inventory' | 'common' | 'service';
 
+/** The decoded header words of an image. */
 export interface ImageHeader {
   readonly kind: HeaderKind;
   /** The type magic (INVENTORY for inventory.img). */
@@ -30,6 +32,7 @@ export interface ImageHeader {
   readonly size: number;
 }
 
+/** An image split into header and entry bytes, before the entries are decoded. */
 export interface RawImage {
   readonly header: ImageHeader;
   /** Message bytes of each entry (views into the input). */

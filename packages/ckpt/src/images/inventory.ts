@@ -14,14 +14,17 @@ import { MAGIC } from './magics.js';
 import { type InventoryEntry, inventoryEntryCodec } from './schema.js';
 import { writeFileAtomic } from './temp-file.js';
 
+/** inventory.img bytes for `entry`: `16 31 31 58`, length, message. */
 export function encodeInventoryImage(entry: InventoryEntry): Buffer {
   return encodeImage(MAGIC.INVENTORY, [inventoryEntryCodec.encode(entry)]);
 }
 
+/** The one inventory_entry of inventory.img bytes. */
 export function decodeInventoryImage(bytes: Uint8Array): InventoryEntry {
   return inventoryEntryCodec.decode(singleEntry(decodeImageOf(bytes, MAGIC.INVENTORY), 'inventory'));
 }
 
+/** Read and decode an inventory.img file. */
 export function readInventory(path: string): InventoryEntry {
   return decodeInventoryImage(fsCall(`read ${path}`, () => readFileSync(path)));
 }

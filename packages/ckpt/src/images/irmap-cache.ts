@@ -11,6 +11,7 @@ import { decodeImageOf, encodeImage } from './image-file.js';
 import { MAGIC } from './magics.js';
 import { writeFileAtomic } from './temp-file.js';
 
+/** The 8 header bytes of an empty irmap-cache. */
 export function encodeIrmapCache(): Buffer {
   return encodeImage(MAGIC.IRMAP_CACHE, []);
 }
@@ -20,10 +21,12 @@ export function decodeIrmapCache(bytes: Uint8Array): Buffer[] {
   return decodeImageOf(bytes, MAGIC.IRMAP_CACHE);
 }
 
+/** Read an irmap-cache file: its raw entries. */
 export function readIrmapCache(path: string): Buffer[] {
   return decodeIrmapCache(fsCall(`read ${path}`, () => readFileSync(path)));
 }
 
+/** Write an empty irmap-cache atomically, as a pre-dump does. */
 export function writeIrmapCache(path: string): void {
   writeFileAtomic(path, encodeIrmapCache());
 }

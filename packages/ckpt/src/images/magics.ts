@@ -87,6 +87,7 @@ export const MAGIC = {
   IRMAP_CACHE: 0x57004059,
 } as const;
 
+/** `PAGEMAP`, `CORE`, ...: the names of the magics we know. */
 export type MagicName = keyof typeof MAGIC;
 
 /** Type magics that follow IMG_SERVICE instead of IMG_COMMON. */
@@ -127,6 +128,7 @@ export const PAGE_SERVER_PAGES_ID_BASE = 0x10000 + 1;
 
 /** Name of the symlink to the previous image set, and of the marker an aborted directory keeps. */
 export const PARENT_LINK = 'parent';
+/** File an aborted directory keeps, holding the reason. */
 export const INCOMPLETE_MARKER = 'INCOMPLETE';
 
 /** File names of the images (templates from CRIU's image table). */

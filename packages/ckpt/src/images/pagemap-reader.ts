@@ -17,6 +17,7 @@ import { fsCall, ImageError } from './errors.js';
 import { imageFileName, PE } from './magics.js';
 import { decodePagemapImage, entryFlags, entryPages } from './pagemap.js';
 
+/** One pagemap entry with its flags resolved and its data offset computed. */
 export interface PagemapRange {
   readonly vaddr: number;
   readonly nrPages: number;
@@ -25,6 +26,7 @@ export interface PagemapRange {
   readonly offset?: number;
 }
 
+/** A decoded pagemap image plus lazy access to its pages file (see the module comment). */
 export class PagemapReader implements Iterable<PagemapRange> {
   readonly pagesId: number;
   readonly ranges: readonly PagemapRange[];

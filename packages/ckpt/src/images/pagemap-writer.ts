@@ -25,6 +25,7 @@ import { MAGIC, PE } from './magics.js';
 import { MAX_COMPAT_PAGES, pagemapEntry } from './pagemap.js';
 import { pagemapEntryCodec, pagemapHeadCodec } from './schema.js';
 
+/** Where a `PagemapWriter` writes, and the pages id it records. */
 export interface PagemapWriterOptions {
   pagemapPath: string;
   pagesPath: string;
@@ -36,6 +37,7 @@ export interface PagemapWriterOptions {
 
 const STAGING_BYTES = 64 * 1024;
 
+/** Writes one pagemap image and its pages file (see the module comment). */
 export class PagemapWriter {
   readonly pagesId: number;
   readonly pagemapPath: string;

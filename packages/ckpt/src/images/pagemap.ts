@@ -17,6 +17,7 @@ import { decodeImageOf, encodeImage } from './image-file.js';
 import { MAGIC, PE } from './magics.js';
 import { type PagemapEntry, type PagemapHead, pagemapEntryCodec, pagemapHeadCodec } from './schema.js';
 
+/** A whole pagemap image: the head and the entries. */
 export interface PagemapImage {
   head: PagemapHead;
   entries: PagemapEntry[];
@@ -58,6 +59,7 @@ export function flagsName(flags: number): string {
   return names.length > 0 ? names.join('|') : '0';
 }
 
+/** Pagemap image bytes: header words, head, entries. */
 export function encodePagemapImage(img: PagemapImage): Buffer {
   return encodeImage(MAGIC.PAGEMAP, [
     pagemapHeadCodec.encode(img.head),

@@ -99,6 +99,7 @@ message stats_entry {
 }
 `;
 
+/** `task_kobj_ids_entry`: ids of the kernel objects a task shares (the inventory's `root_ids`). */
 export interface TaskKobjIdsEntry {
   vm_id: number;
   files_id: number;
@@ -114,6 +115,7 @@ export interface TaskKobjIdsEntry {
   time_ns_id?: number;
 }
 
+/** `plugins_entry`: names of the CRIU plugins the dump used. */
 export interface PluginsEntry {
   plugins?: string[];
 }
@@ -138,6 +140,7 @@ export interface InventoryEntry {
   allow_uprobes?: boolean;
 }
 
+/** `pagemap_head`: the first entry of a pagemap image. */
 export interface PagemapHead {
   /** The `<n>` of the `pages-<n>.img` holding this pagemap's data. */
   pages_id: number;
@@ -170,6 +173,7 @@ export interface DumpStatsEntry {
   shpages_written?: number;
 }
 
+/** `restore_stats_entry` (stats-restore); decoded only. */
 export interface RestoreStatsEntry {
   pages_compared: number;
   pages_skipped_cow: number;
@@ -178,6 +182,7 @@ export interface RestoreStatsEntry {
   pages_restored?: number;
 }
 
+/** `stats_entry`: the one entry of stats-dump (`dump`) or stats-restore (`restore`). */
 export interface StatsEntry {
   dump?: DumpStatsEntry;
   restore?: RestoreStatsEntry;
@@ -217,7 +222,11 @@ function codec<T>(name: string): MessageCodec<T> {
   };
 }
 
+/** Codec of `inventory_entry`. */
 export const inventoryEntryCodec = codec<InventoryEntry>('inventory_entry');
+/** Codec of `pagemap_head`. */
 export const pagemapHeadCodec = codec<PagemapHead>('pagemap_head');
+/** Codec of `pagemap_entry`. */
 export const pagemapEntryCodec = codec<PagemapEntry>('pagemap_entry');
+/** Codec of `stats_entry`. */
 export const statsEntryCodec = codec<StatsEntry>('stats_entry');

@@ -13,14 +13,17 @@ import { MAGIC } from './magics.js';
 import { type DumpStatsEntry, type StatsEntry, statsEntryCodec } from './schema.js';
 import { writeFileAtomic } from './temp-file.js';
 
+/** stats-dump bytes: `40 59 10 55 06 33 09 57`, length, message. */
 export function encodeStatsImage(entry: StatsEntry): Buffer {
   return encodeImage(MAGIC.STATS, [statsEntryCodec.encode(entry)]);
 }
 
+/** The one stats_entry of stats image bytes. */
 export function decodeStatsImage(bytes: Uint8Array): StatsEntry {
   return statsEntryCodec.decode(singleEntry(decodeImageOf(bytes, MAGIC.STATS), 'stats'));
 }
 
+/** Read and decode a stats-dump file. */
 export function readStats(path: string): StatsEntry {
   return decodeStatsImage(fsCall(`read ${path}`, () => readFileSync(path)));
 }
