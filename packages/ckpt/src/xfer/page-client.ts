@@ -193,6 +193,7 @@ export class PageServerClient implements PageSink {
       throw new WireError('PROTOCOL', `${bytes.length} bytes given for ${nrPages} pages`);
     }
     const s = this.sock;
+    this.bytesWritten += bytes.length;
     s.cork();
     s.write(encodePsHeader({ cmd: PS.IOV_ADD_F, flags, nrPages, vaddr, dstId: this.dst }));
     if (this.checksums) {
@@ -204,7 +205,6 @@ export class PageServerClient implements PageSink {
     });
     this.lastWrite.catch(() => {}); // surfaced by flush()/check(), not as an unhandled rejection
     s.uncork();
-    this.bytesWritten += bytes.length;
   }
 
   /** ADD_F(PE_PARENT): the pages are unchanged since the parent image set. */

@@ -181,6 +181,8 @@ describe('page server over loopback', () => {
     });
     assert.equal(client.checksummed, true);
     await produce(client, 5, PIECES);
+    const dataPages = PIECES.filter((p) => p.kind === 'data').reduce((n, p) => n + p.nrPages, 0);
+    assert.equal(client.bytesWritten, dataPages * 4096);
     const [report] = await server.finished;
     assert.equal(report!.ok, true, report!.error?.message);
     assert.equal(report!.checksums, true);
