@@ -73,13 +73,26 @@ function checkTarget(pid: number): void {
   if (st.tracerPid !== 0) throw busyOrPerm(pid, undefined);
 }
 
+/** True if thread `tid` is gone or already exiting (ptrace refuses those with EPERM). */
+function exiting(pid: number, tid: number): boolean {
+  try {
+    const s = readStatus(pid, tid).state;
+    return s === 'Z' || s === 'X' || s === '';
+  } catch {
+    return true;
+  }
+}
+
 /** Seize + interrupt `tid`. Returns false if the thread is gone. */
 function seize(frozen: FrozenProcess, tid: number): boolean {
   try {
     ptrace(PTRACE.SEIZE, tid, 0, 0);
   } catch (e) {
     if (e instanceof SysError && e.code === 'ESRCH') return false;
-    if (e instanceof SysError && e.code === 'EPERM') throw busyOrPerm(frozen.pid, e);
+    if (e instanceof SysError && e.code === 'EPERM') {
+      if (tid !== frozen.pid && exiting(frozen.pid, tid)) return false;
+      throw busyOrPerm(frozen.pid, e);
+    }
     throw ptraceErrorFrom(e, tid, 'seize');
   }
   frozen.addThread(tid);

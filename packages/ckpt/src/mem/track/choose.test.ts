@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readMaps } from '../../proc/index.js';
+import { KernelUnsupportedError, PAGE_SIZE } from '../../sys/index.js';
+import { Fixture } from '../../testing/index.js';
+import {
+  chooseTracker,
+  NoneTracker,
+  normalizeRanges,
+  SoftDirtyTracker,
+  softDirtyUnsupportedReason,
+  subtractRanges,
+  trackableRanges,
+  uffdWpUnsupportedReason,
+} from './index.js';
+
+test('range lists: normalize, subtract', () => {
+  assert.deepEqual(
+    normalizeRanges([
+      { start: 20, end: 30 },
+      { start: 0, end: 10 },
+      { start: 10, end: 15 },
+    ]),
+    [
+      { start: 0, end: 15 },
+      { start: 20, end: 30 },
+    ],
+  );
+  assert.deepEqual(
+    subtractRanges(
+      [{ start: 0, end: 100 }],
+      [
+        { start: 10, end: 20 },
+        { start: 90, end: 200 },
+      ],
+    ),
+    [
+      { start: 0, end: 10 },
+      { start: 20, end: 90 },
+    ],
+  );
+});
+
+test('auto picks uffd-wp here, or says why not', () => {
+  const { tracker, reason } = chooseTracker('auto', process.pid);
+  const why = uffdWpUnsupportedReason();
+  assert.equal(tracker.kind, why ? (softDirtyUnsupportedReason() ? 'none' : 'soft-dirty') : 'uffd-wp');
+  assert.ok(reason.length > 0);
+  tracker.close();
+  assert.equal(chooseTracker('none', process.pid).tracker.kind, 'none');
+});
+
+test('none reports every present page, every time', async () => {
+  await using f = await Fixture.start('static', ['4']);
+  using t = new NoneTracker(f.pid);
+  t.start(trackableRanges(readMaps(f.pid)));
+  const base = f.num('base');
+  const len = f.num('len');
+  for (let round = 0; round < 2; round++) {
+    let pages = 0;
+    t.collect((s, e, present) => {
+      assert.ok(present);
+      pages += Math.max(0, Math.min(e, base + len) - Math.max(s, base)) / PAGE_SIZE;
+    });
+    assert.equal(pages, len / PAGE_SIZE);
+  }
+});
+
+const noSoftDirty = softDirtyUnsupportedReason();
+
+test('soft-dirty is refused with a reason where the kernel lacks it', {
+  skip: noSoftDirty ? false : 'kernel has soft-dirty',
+}, () => {
+  assert.throws(() => new SoftDirtyTracker(process.pid), KernelUnsupportedError);
+  assert.throws(() => chooseTracker('soft-dirty', process.pid), KernelUnsupportedError);
+});
+
+test('soft-dirty reports written pages', { skip: noSoftDirty ?? false }, async () => {
+  await using f = await Fixture.start('static', ['4']);
+  using t = new SoftDirtyTracker(f.pid);
+  t.start(trackableRanges(readMaps(f.pid)));
+  const base = f.num('base');
+  let inRegion = 0;
+  t.collect((s, e) => {
+    inRegion += Math.max(0, Math.min(e, base + f.num('len')) - Math.max(s, base));
+  });
+  assert.equal(inRegion, 0, 'the sleeping fixture wrote nothing after start()');
+});

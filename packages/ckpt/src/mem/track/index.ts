@@ -1,0 +1,13 @@
+/**
+ * mem/track/: memory-change trackers behind one interface (tracker.ts): uffd-wp, soft-dirty, none, and
+ * chooseTracker() to pick one. Design and trade-offs: README.md.
+ */
+export * from './choose.js';
+export * from './none.js';
+export * from './range-list.js';
+export * from './soft-dirty.js';
+export * from './trackable.js';
+export * from './tracker.js';
+export * from './uffd-wp.js';
+export * from './uffd-wp-state.js';
+export * from './userfaultfd.js';

@@ -1,0 +1,56 @@
+/**
+ * Sorted, disjoint lists of address ranges: subtraction and intersection, for the trackers' bookkeeping.
+ *
+ * @example
+ * subtractRanges([{ start: 0, end: 100 }], [{ start: 10, end: 20 }]); // [{0,10}, {20,100}]
+ */
+import type { AddressRange } from './tracker.js';
+
+/** Sort by start and merge overlapping or adjacent ranges. */
+export function normalizeRanges(list: readonly AddressRange[]): AddressRange[] {
+  const s = [...list].filter((r) => r.end > r.start).sort((a, b) => a.start - b.start);
+  const out: { start: number; end: number }[] = [];
+  for (const r of s) {
+    const last = out[out.length - 1];
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else out.push({ start: r.start, end: r.end });
+  }
+  return out;
+}
+
+/** The parts of `a` not covered by `b`. */
+export function subtractRanges(a: readonly AddressRange[], b: readonly AddressRange[]): AddressRange[] {
+  const holes = normalizeRanges(b);
+  const out: AddressRange[] = [];
+  for (const r of normalizeRanges(a)) {
+    let from = r.start;
+    for (const h of holes) {
+      if (h.end <= from || h.start >= r.end) continue;
+      if (h.start > from) out.push({ start: from, end: h.start });
+      from = Math.max(from, h.end);
+    }
+    if (from < r.end) out.push({ start: from, end: r.end });
+  }
+  return out;
+}
+
+/** The parts of `a` also covered by `b`. */
+export function intersectRanges(a: readonly AddressRange[], b: readonly AddressRange[]): AddressRange[] {
+  const bb = normalizeRanges(b);
+  const out: AddressRange[] = [];
+  for (const r of normalizeRanges(a)) {
+    for (const x of bb) {
+      const s = Math.max(r.start, x.start);
+      const e = Math.min(r.end, x.end);
+      if (s < e) out.push({ start: s, end: e });
+    }
+  }
+  return out;
+}
+
+/** Total bytes of a list of ranges. */
+export function rangeBytes(list: readonly AddressRange[]): number {
+  let n = 0;
+  for (const r of list) n += r.end - r.start;
+  return n;
+}

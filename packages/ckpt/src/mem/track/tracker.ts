@@ -1,0 +1,70 @@
+/**
+ * The memory-change tracker interface: what the dump layer calls to learn which pages of the target were
+ * written since the previous pre-dump iteration. One file per variant: uffd-wp.ts (async userfaultfd
+ * write-protect + PAGEMAP_SCAN, no stop after setup), soft-dirty.ts (clear_refs + soft-dirty bits, needs
+ * CONFIG_MEM_SOFT_DIRTY and a frozen target), none.ts (every present page, every time).
+ *
+ * How the dump layer uses a tracker (the order matters for correctness):
+ * ```
+ *  t = chooseTracker('auto', pid).tracker
+ *  t.start(ranges)            the ranges to track (writable private VMAs, see trackable.ts)
+ *  read every present page    base dump: AFTER start() returned, so a write that lands after the page
+ *                             was read is reported by the next collect()
+ *  loop (next iteration):
+ *    diff /proc/PID/maps      new ranges -> t.add(new); read every present page of them (as after start)
+ *    t.collect(cb)            written ranges since the previous collect (re-armed in the same walk)
+ *    read the reported pages  AFTER collect() returned; present=false means "now reads as zeroes"
+ *  t.close()                  (or save() for a later run: see uffd-wp.ts and README.md)
+ * ```
+ * A page may be reported more than once over the iterations (it was written again); a page that was
+ * written is never missed: zero false negatives is the contract, false positives are allowed.
+ *
+ * @example
+ * using t = chooseTracker('auto', pid).tracker;
+ * t.start(trackableRanges(readMaps(pid)));
+ * const { pages } = t.collect((start, end, present) => plan.push({ start, end, present }));
+ */
+
+/** A half-open page-aligned address range [start, end). */
+export interface AddressRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export type TrackerKind = 'uffd-wp' | 'soft-dirty' | 'none';
+
+export interface CollectResult {
+  /** Pages reported by this collect. */
+  readonly pages: number;
+  /** Time spent scanning (and re-arming), in microseconds. */
+  readonly scanMicros: number;
+}
+
+/** Called for each written range; `present` is false when the pages are gone (e.g. MADV_DONTNEED). */
+export type WrittenRangeCallback = (start: number, end: number, present: boolean) => void;
+
+export interface DirtyTracker extends Disposable {
+  readonly kind: TrackerKind;
+  /**
+   * Start tracking these ranges. Called once, with the target frozen if `needsFreeze`; after it returns,
+   * every write to a tracked page is reported by the next collect().
+   */
+  start(ranges: readonly AddressRange[]): void;
+  /**
+   * New VMAs found later (maps diff): register without stopping the target. As after start(), the caller
+   * reads their present pages in full; later writes are reported by collect().
+   */
+  add(ranges: readonly AddressRange[]): void;
+  /**
+   * Report ranges written since start()/the previous collect(), and re-arm (without stopping the target
+   * for uffd-wp). `present` tells whether the written page is still present (MADV_DONTNEED -> written but
+   * not present: the page now reads as zero).
+   */
+  collect(onRange: WrittenRangeCallback): CollectResult;
+  /** True if start() and collect() must be called with the target frozen. */
+  readonly needsFreeze: boolean;
+  /** The ranges currently tracked. */
+  ranges(): readonly AddressRange[];
+  /** Release our side. Safe to call twice. */
+  close(): void;
+}

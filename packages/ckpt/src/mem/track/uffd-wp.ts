@@ -1,0 +1,361 @@
+/**
+ * The uffd-wp tracker: async userfaultfd write-protection + PAGEMAP_SCAN, for kernels without soft-dirty.
+ * The target is stopped only for the injected syscalls of start() (`userfaultfd()`, then `close()` unless
+ * persisting); registration, arming and every collect() run while it runs.
+ *
+ * start(ranges):
+ *  1. freeze (or use the caller's FrozenProcess), inject `userfaultfd(O_CLOEXEC|O_NONBLOCK|
+ *     UFFD_USER_MODE_ONLY)`, take a copy with pidfd_getfd, inject `close()` (not with `persist`), cure, thaw;
+ *  2. on our copy: UFFDIO_API(WP_ASYNC|WP_UNPOPULATED); UFFDIO_REGISTER(MODE_WP) per range (a range the
+ *     kernel refuses is kept as "untracked": every collect reports all its present pages);
+ *  3. arm: PAGEMAP_SCAN(WP_MATCHING|CHECK_WPASYNC) with no output vector write-protects every page (holes
+ *     get markers). Before arming every page reads as written, so this first walk reports nothing.
+ * Arming happens after thaw: a write between thaw and arming is not reported, but the dump layer reads
+ * the pages after start() returns (see tracker.ts), so it sees the written data.
+ *
+ * collect(): PAGEMAP_SCAN(WP_MATCHING, category WRITTEN, return WRITTEN|PRESENT) over each registered
+ * range: reports written pages and re-protects them in the same walk. PAGE_IS_FILE is in no mask (it makes
+ * the walk 4-10x slower). Then a probe (category NOT WPALLOWED, which the kernel decides per VMA without
+ * walking page tables) finds VMAs of the range that are not registered (munmap then mmap in the same
+ * place, a VMA mremapped there): they are registered, reported in full and armed. CHECK_WPASYNC is not
+ * used while collecting: its EPERM comes after the walk has already re-armed the pages before the
+ * offending VMA, and those writes would be lost. A munmapped part is skipped by the walk; a VMA mremapped
+ * elsewhere shows up as new in the maps diff.
+ *
+ * Persistence across runs (see README.md): with `persist`, the target keeps the userfaultfd open; save()
+ * returns a JSON-able state; resume(state) takes it again (no injection) or returns why it cannot;
+ * release() closes the target's fd by injection.
+ *
+ * @example
+ * using t = new UffdWpTracker(pid);
+ * t.start(trackableRanges(readMaps(pid)));   // target stopped ~1 ms
+ * // ... read all present pages ...
+ * t.collect((start, end, present) => toRead.push([start, end, present]));
+ */
+import { fstatSync } from 'node:fs';
+import { ProcError, readMaps, readStartTimeMicros, type Vma } from '../../proc/index.js';
+import { type FrozenProcess, freeze, Injector, PtraceError } from '../../ptrace/index.js';
+import {
+  closeFd,
+  KernelUnsupportedError,
+  PAGE_IS,
+  PagemapScanner,
+  PM_SCAN_CHECK_WPASYNC,
+  PM_SCAN_WP_MATCHING,
+  pidfdGetfd,
+  pidfdOpen,
+  SYS,
+  SysError,
+} from '../../sys/index.js';
+import { MemError } from '../errors.js';
+import { intersectRanges, normalizeRanges, subtractRanges } from './range-list.js';
+import { isTrackable } from './trackable.js';
+import type { AddressRange, CollectResult, DirtyTracker, WrittenRangeCallback } from './tracker.js';
+import { stateMismatch, stateShapeProblem, type UffdWpState } from './uffd-wp-state.js';
+import { UFFD_OPEN_FLAGS, Userfaultfd } from './userfaultfd.js';
+
+export interface UffdWpOptions {
+  /** Inject through this frozen process (the caller thaws it) instead of freezing briefly. */
+  readonly frozen?: FrozenProcess;
+  /** Keep the userfaultfd open in the target, so that save()/resume() can carry tracking to a later run. */
+  readonly persist?: boolean;
+}
+
+/** Timings of start(), in microseconds. */
+export interface UffdWpSetupStats {
+  /** The target was stopped this long (0 when the caller froze it). */
+  stoppedMicros: number;
+  injectMicros: number;
+  registerMicros: number;
+  armMicros: number;
+  /** Ranges registered / refused by the kernel. */
+  registered: number;
+  refused: number;
+}
+
+const WPM = PM_SCAN_WP_MATCHING;
+const ARM = { flags: WPM | PM_SCAN_CHECK_WPASYNC };
+/** No CHECK_WPASYNC: an unregistered VMA inside a range is skipped, not an EPERM after the walk already
+ * re-armed (and so consumed) the written pages before it; a cheap VMA-level probe finds such VMAs. */
+const COLLECT = {
+  flags: WPM,
+  categoryMask: PAGE_IS.WRITTEN,
+  returnMask: PAGE_IS.WRITTEN | PAGE_IS.PRESENT,
+};
+const PRESENT = { categoryMask: PAGE_IS.PRESENT, returnMask: PAGE_IS.PRESENT };
+const UNREGISTERED = {
+  categoryInverted: PAGE_IS.WPALLOWED,
+  categoryMask: PAGE_IS.WPALLOWED,
+  returnMask: PAGE_IS.WPALLOWED,
+};
+
+function memError(e: unknown, pid: number, what: string): Error {
+  if (e instanceof MemError || e instanceof KernelUnsupportedError) return e;
+  const code = (e as { code?: string }).code;
+  if (code === 'ESRCH' || code === 'ECHILD')
+    return new MemError('ESRCH', `process ${pid} is gone`, { cause: e });
+  if (code === 'EPERM') return new MemError('EPERM', `not permitted to ${what} ${pid}`, { cause: e });
+  return new MemError('EIO', `${what} ${pid}: ${(e as Error).message}`, { cause: e });
+}
+
+const isEperm = (e: unknown) => e instanceof SysError && e.code === 'EPERM';
+
+export class UffdWpTracker implements DirtyTracker {
+  readonly kind = 'uffd-wp' as const;
+  /** The caller need not freeze: start() stops the target itself, only for the injected syscalls. */
+  readonly needsFreeze = false;
+  readonly setup: UffdWpSetupStats = {
+    stoppedMicros: 0,
+    injectMicros: 0,
+    registerMicros: 0,
+    armMicros: 0,
+    registered: 0,
+    refused: 0,
+  };
+  private uffd: Userfaultfd | undefined;
+  private pidfd = -1;
+  private scanner: PagemapScanner | undefined;
+  private registered: AddressRange[] = [];
+  private untracked: AddressRange[] = [];
+  private targetFd = -1;
+  private inode = 0;
+  private started = false;
+
+  constructor(
+    readonly pid: number,
+    private readonly options: UffdWpOptions = {},
+  ) {}
+
+  start(ranges: readonly AddressRange[]): void {
+    if (this.started) throw new MemError('EIO', 'tracker already started');
+    this.started = true;
+    try {
+      this.pidfd = pidfdOpen(this.pid);
+      this.scanner = PagemapScanner.open(this.pid);
+      this.infect();
+      this.inode = fstatSync(this.uffd!.fd).ino;
+      this.uffd!.enableAsyncWp();
+    } catch (e) {
+      this.close();
+      throw memError(e, this.pid, 'set up tracking in');
+    }
+    this.add(ranges);
+  }
+
+  /** Stop the target (or use the caller's frozen process) for the injected syscalls only. */
+  private infect(): void {
+    const t0 = performance.now();
+    const frozen = this.options.frozen ?? freeze(this.pid);
+    try {
+      using inj = Injector.infect(frozen);
+      let tfd: number;
+      try {
+        tfd = inj.call('userfaultfd', SYS.userfaultfd, UFFD_OPEN_FLAGS);
+      } catch (e) {
+        if (e instanceof PtraceError && (e.errno === 'ENOSYS' || e.errno === 'EINVAL')) {
+          throw new KernelUnsupportedError('userfaultfd() in the target', { cause: e });
+        }
+        throw e;
+      }
+      this.uffd = new Userfaultfd(pidfdGetfd(this.pidfd, tfd));
+      if (this.options.persist) this.targetFd = tfd;
+      else inj.call('close', SYS.close, tfd);
+      this.setup.injectMicros = inj.stats.micros;
+    } finally {
+      if (!this.options.frozen) frozen.thaw();
+    }
+    if (!this.options.frozen) this.setup.stoppedMicros = Math.round((performance.now() - t0) * 1000);
+  }
+
+  add(ranges: readonly AddressRange[]): void {
+    if (!this.uffd || this.uffd.fd < 0) throw new MemError('EIO', 'tracker not started or closed');
+    const fresh = subtractRanges(ranges, [...this.registered, ...this.untracked]);
+    const t0 = performance.now();
+    const ok: AddressRange[] = [];
+    for (const r of fresh) {
+      try {
+        this.uffd.register(r.start, r.end - r.start);
+        ok.push(r);
+        this.setup.registered++;
+      } catch (e) {
+        if (e instanceof SysError && e.code === 'ESRCH') throw memError(e, this.pid, 'register ranges of');
+        this.untracked.push(r);
+        this.setup.refused++;
+      }
+    }
+    const t1 = performance.now();
+    for (const r of ok) this.arm(r);
+    this.setup.registerMicros += Math.round((t1 - t0) * 1000);
+    this.setup.armMicros += Math.round((performance.now() - t1) * 1000);
+    this.registered = normalizeRanges([...this.registered, ...ok]);
+    this.untracked = normalizeRanges(this.untracked);
+  }
+
+  /** Write-protect every page of a registered range (parts that are no longer registered are skipped). */
+  private arm(r: AddressRange): void {
+    const s = this.scanner!;
+    try {
+      s.scan(r.start, r.end, ARM, null);
+    } catch (e) {
+      if (!isEperm(e)) throw memError(e, this.pid, 'arm tracking in');
+      s.scan(r.start, r.end, { flags: WPM }, null); // collect() reconciles the unregistered part
+    }
+  }
+
+  collect(onRange: WrittenRangeCallback): CollectResult {
+    if (!this.scanner || !this.uffd || this.uffd.fd < 0)
+      throw new MemError('EIO', 'tracker not started or closed');
+    const t0 = performance.now();
+    const s = this.scanner;
+    let pages = 0;
+    const written = (start: number, end: number, cat: number) =>
+      onRange(start, end, (cat & PAGE_IS.PRESENT) !== 0);
+    const present = (start: number, end: number) => onRange(start, end, true);
+    let maps: Vma[] | undefined;
+    try {
+      for (const r of [...this.registered]) {
+        pages += s.scan(r.start, r.end, COLLECT, written);
+        const holes: AddressRange[] = [];
+        s.scan(r.start, r.end, UNREGISTERED, (start, end) => holes.push({ start, end }));
+        if (holes.length === 0) continue;
+        maps ??= readMaps(this.pid);
+        pages += this.reconcile(r, holes, maps, present);
+      }
+      for (const r of this.untracked) pages += s.scan(r.start, r.end, PRESENT, present);
+    } catch (e) {
+      throw memError(e instanceof ProcError ? new SysError('maps', 3) : e, this.pid, 'scan');
+    }
+    return { pages, scanMicros: Math.round((performance.now() - t0) * 1000) };
+  }
+
+  /**
+   * Part of a registered range holds VMAs that are not registered (the target unmapped it and mapped
+   * something else there, or mremapped a VMA into it). Register the trackable ones, report all their
+   * present pages (we know nothing of their history) and arm them; forget the rest (not trackable).
+   */
+  private reconcile(
+    r: AddressRange,
+    holes: readonly AddressRange[],
+    maps: readonly Vma[],
+    present: (s: number, e: number) => void,
+  ): number {
+    const s = this.scanner!;
+    const trackable = maps.filter(isTrackable).map((v) => ({ start: v.start, end: v.end }));
+    const adopt: AddressRange[] = [];
+    for (const h of intersectRanges(holes, trackable)) {
+      try {
+        this.uffd!.register(h.start, h.end - h.start);
+        adopt.push(h);
+      } catch {
+        this.untracked.push(h);
+      }
+    }
+    let pages = 0;
+    for (const h of adopt) {
+      pages += s.scan(h.start, h.end, PRESENT, present);
+      this.arm(h);
+    }
+    const kept = subtractRanges([r], holes);
+    this.registered = normalizeRanges([...subtractRanges(this.registered, [r]), ...kept, ...adopt]);
+    this.untracked = normalizeRanges(this.untracked);
+    return pages;
+  }
+
+  ranges(): readonly AddressRange[] {
+    return this.registered.map((r) => ({ ...r }));
+  }
+
+  /** Ranges the kernel refused to register: reported in full by every collect(). */
+  untrackedRanges(): readonly AddressRange[] {
+    return this.untracked.map((r) => ({ ...r }));
+  }
+
+  /** State for a later run (needs `persist`). The target keeps the userfaultfd at fd `state.fd`. */
+  save(): UffdWpState {
+    if (this.targetFd < 0) throw new MemError('EIO', 'save() needs a tracker started with persist: true');
+    return {
+      version: 1,
+      pid: this.pid,
+      fd: this.targetFd,
+      startTimeMicros: readStartTimeMicros(this.pid),
+      inode: this.inode,
+      ranges: this.registered.map((r) => [r.start, r.end] as const),
+      untracked: this.untracked.map((r) => [r.start, r.end] as const),
+    };
+  }
+
+  /**
+   * Take tracking over from a previous run's save(), without stopping the target. Returns the tracker, or
+   * null with the reason (the process or its userfaultfd changed): then start a new tracker and dump all.
+   */
+  static resume(
+    state: unknown,
+  ): { tracker: UffdWpTracker; reason?: undefined } | { tracker: null; reason: string } {
+    const bad = stateShapeProblem(state);
+    if (bad) return { tracker: null, reason: `unusable tracker state: ${bad}` };
+    const st = state as UffdWpState;
+    const why = stateMismatch(st);
+    if (why) return { tracker: null, reason: why };
+    const t = new UffdWpTracker(st.pid, { persist: true });
+    try {
+      t.pidfd = pidfdOpen(st.pid);
+      t.uffd = new Userfaultfd(pidfdGetfd(t.pidfd, st.fd));
+      if (fstatSync(t.uffd.fd).ino !== st.inode) throw new Error('the userfaultfd changed meanwhile');
+      t.scanner = PagemapScanner.open(st.pid);
+    } catch (e) {
+      t.close();
+      return { tracker: null, reason: `cannot take the userfaultfd: ${(e as Error).message}` };
+    }
+    t.started = true;
+    t.targetFd = st.fd;
+    t.inode = st.inode;
+    t.registered = st.ranges.map(([start, end]) => ({ start, end }));
+    t.untracked = st.untracked.map(([start, end]) => ({ start, end }));
+    return { tracker: t };
+  }
+
+  /**
+   * End a persisted tracking: close the target's userfaultfd by injection (if it is still ours), then
+   * close our side. For the final dump; `frozen` may be the dump's own frozen process.
+   */
+  release(frozen?: FrozenProcess): void {
+    if (this.targetFd >= 0) {
+      const fd = this.targetFd;
+      this.targetFd = -1;
+      const f = frozen ?? freeze(this.pid);
+      try {
+        // checked while frozen: the target cannot swap the fd under us
+        const still = stateMismatch({
+          version: 1,
+          pid: this.pid,
+          fd,
+          startTimeMicros: readStartTimeMicros(this.pid),
+          inode: this.inode,
+          ranges: [],
+          untracked: [],
+        });
+        if (!still) {
+          using inj = Injector.infect(f);
+          inj.call('close', SYS.close, fd);
+        }
+      } finally {
+        if (!frozen) f.thaw();
+      }
+    }
+    this.close();
+  }
+
+  /** Close our side (our userfaultfd copy, pidfd, pagemap). Safe to call twice. */
+  close(): void {
+    this.uffd?.close();
+    if (this.pidfd >= 0) {
+      closeFd(this.pidfd);
+      this.pidfd = -1;
+    }
+    this.scanner?.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
