@@ -37,7 +37,7 @@ export interface BarChartSpec {
 }
 
 /** Rough width of one character of a value label (10.5 px type), to decide when labels stand upright. */
-const LABEL_CHAR_PX = 6.2;
+const LABEL_CHAR_PX = 5.8;
 
 function flatLabel(label: string, cx: number, top: number): Markup {
   return el('text', { x: cx, y: top - 4, 'text-anchor': 'middle', class: 'value' }, label);
@@ -84,10 +84,10 @@ export function barChart(spec: BarChartSpec): Markup {
     ...(spec.height ? { height: spec.height } : {}),
   });
   const k = Math.max(1, spec.series.length);
-  const barW = Math.min(44, (frame.bandWidth * 0.78) / k);
+  const barW = Math.min(56, (frame.bandWidth * 0.88) / k);
   const labelWidth = (text: string) => text.length * LABEL_CHAR_PX;
   // Labels wider than a bar are turned upright, so neighbours do not write over each other.
-  const vertical = all.some((v) => labelWidth(spec.format(v)) > barW - 2);
+  const vertical = all.some((v) => labelWidth(spec.format(v)) > barW);
   const base = frame.y(scale.min);
   const marks: Markup[] = [];
   spec.categories.forEach((_, i) => {

@@ -59,7 +59,7 @@ export interface Frame {
   svg(marks: Child): Markup;
 }
 
-const MARGIN = { left: 78, right: 14, top: 34, bottom: 46 };
+const MARGIN = { left: 78, right: 14, top: 44, bottom: 46 };
 const INK = '#334155';
 const GRID = '#e2e8f0';
 
@@ -101,9 +101,9 @@ export function chartFrame(spec: FrameSpec): Frame {
   for (const entry of [...spec.legend].reverse()) {
     const textW = entry.name.length * 6.5;
     lx -= textW;
-    legend.push(el('text', { x: lx, y: 16, class: 'legend' }, entry.name));
+    legend.push(el('text', { x: lx, y: 14, class: 'legend' }, entry.name));
     lx -= 16;
-    legend.push(el('rect', { x: lx, y: 7, width: 11, height: 11, rx: 2, fill: entry.color }));
+    legend.push(el('rect', { x: lx, y: 4.5, width: 11, height: 11, rx: 2, fill: entry.color }));
     lx -= 14;
   }
 

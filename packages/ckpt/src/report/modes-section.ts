@@ -10,17 +10,16 @@
  */
 import { barChart } from './bar-chart.js';
 import { el, type Markup } from './markup.js';
-import type { ModeResult, PageMode, Scenario } from './schema.js';
+import { MODES, ModeComparison, type ModeMetric } from './mode-comparison.js';
+import type { ModeResult, PageMode } from './schema.js';
 import { figure, table } from './table.js';
-import { exact, formatBytes, formatCount, formatRatio, human, type Quantity } from './units.js';
+import { exact, formatCount, formatRatio, human, type Quantity } from './units.js';
 
 /** Colours of the two modes, also used by the page's legend text. */
 export const MODE_COLORS: Record<PageMode, string> = { read: '#2563eb', splice: '#ea580c' };
 
-type MetricKey = 'stoppedMs' | 'totalMs' | 'fds' | 'peakPipeBytes' | 'peakRssBytes' | 'memAvailableDropBytes';
-
 interface Metric {
-  key: MetricKey;
+  key: ModeMetric;
   title: string;
   axis: string;
   q: Quantity;
@@ -72,44 +71,9 @@ const METRICS: readonly Metric[] = [
   },
 ];
 
-const MODES: readonly PageMode[] = ['read', 'splice'];
-const SCENARIOS: readonly Scenario[] = ['static', 'churn'];
-
-interface Group {
-  scenario: Scenario;
-  sizeBytes: number;
-  label: string[];
-}
-
-function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function groupsOf(modes: readonly ModeResult[]): Group[] {
-  const seen = new Map<string, Group>();
-  for (const m of modes) {
-    const key = `${m.scenario}|${m.sizeBytes}`;
-    if (!seen.has(key)) {
-      seen.set(key, {
-        scenario: m.scenario,
-        sizeBytes: m.sizeBytes,
-        label: [formatBytes(m.sizeBytes), m.scenario],
-      });
-    }
-  }
-  return [...seen.values()].sort(
-    (a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || a.sizeBytes - b.sizeBytes,
-  );
-}
-
-function metricFigure(metric: Metric, modes: readonly ModeResult[], groups: readonly Group[]): Markup {
-  const pick = (mode: PageMode, g: Group) =>
-    modes.filter((m) => m.mode === mode && m.scenario === g.scenario && m.sizeBytes === g.sizeBytes);
-  const values = MODES.map((mode) => groups.map((g) => median(pick(mode, g).map((m) => m[metric.key]))));
-  const repeated = groups.some((g) => MODES.some((mode) => pick(mode, g).length > 1));
+function metricFigure(metric: Metric, c: ModeComparison): Markup {
+  const groups = c.groups;
+  const values = MODES.map((mode) => groups.map((g) => c.value(metric.key, mode, g)));
   const id = `mode-${metric.key}`;
   const chart = barChart({
     id,
@@ -139,7 +103,7 @@ function metricFigure(metric: Metric, modes: readonly ModeResult[], groups: read
     el('h3', {}, metric.title),
     chart,
     table(
-      `${metric.title}${repeated ? ' (median of repeated runs)' : ''}`,
+      `${metric.title}${c.repeated ? ' (median of repeated runs)' : ''}`,
       [
         { head: 'size, scenario' },
         { head: 'read', numeric: true },
@@ -189,7 +153,7 @@ function allMeasurements(modes: readonly ModeResult[]): Markup {
  * modesSection([{ mode: 'read', scenario: 'static', sizeBytes: 1 << 30, stoppedMs: 0.4, ... }]);
  */
 export function modesSection(modes: readonly ModeResult[]): Markup {
-  const groups = groupsOf(modes);
+  const comparison = new ModeComparison(modes);
   return el(
     'section',
     { id: 'modes' },
@@ -209,7 +173,7 @@ export function modesSection(modes: readonly ModeResult[]): Markup {
           el(
             'div',
             { class: 'grid' },
-            METRICS.map((m) => metricFigure(m, modes, groups)),
+            METRICS.map((m) => metricFigure(m, comparison)),
           ),
           allMeasurements(modes),
         ],

@@ -15,11 +15,18 @@
 
 import { iterationsSection } from './iterations-section.js';
 import { el, fragment, type Markup, trusted } from './markup.js';
+import { ModeComparison, type ModeMetric } from './mode-comparison.js';
 import { modesSection } from './modes-section.js';
 import type { IterationResult, Run } from './schema.js';
 import { STYLE } from './style.js';
 import { figure, table } from './table.js';
-import { exact, formatBytes, formatCount, formatRate, human } from './units.js';
+import { exact, formatBytes, formatCount, formatRate, formatRatio, human } from './units.js';
+
+/** Ratios the summary leads with. */
+const HEADLINES: readonly [ModeMetric, string][] = [
+  ['stoppedMs', 'Stopped time'],
+  ['totalMs', 'Total time'],
+];
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
@@ -61,7 +68,18 @@ function summary(run: Run): Markup {
     [fragment('Chain check'), el('span', { class: `badge ${s.chainCheck}` }, s.chainCheck)],
     [fragment('Mismatched pages'), fragment(formatCount(s.mismatchedPages))],
   ];
-  if (run.modes) rows.push([fragment('Mode measurements'), fragment(formatCount(run.modes.length))]);
+  if (run.modes) {
+    rows.push([fragment('Mode measurements'), fragment(formatCount(run.modes.length))]);
+    const c = new ModeComparison(run.modes);
+    for (const [metric, name] of HEADLINES) {
+      const r = c.ratioRange(metric);
+      if (!r) continue;
+      const span =
+        r.min === r.max ? formatRatio(r.min, 1) : `${formatRatio(r.min, 1)} to ${formatRatio(r.max, 1)}`;
+      const over = r.groups === 1 ? '' : ` over ${r.groups} sizes and scenarios`;
+      rows.push([fragment(`${name}, splice ÷ read`), fragment(`${span}${over}`)]);
+    }
+  }
   const its = run.iterations;
   if (its) {
     const sum = (f: (i: IterationResult) => number) => its.reduce((a, i) => a + f(i), 0);

@@ -62,7 +62,8 @@ export const ZERO_BAND = 0.1;
 function log(lo: number, hi: number, binary: boolean, zero: boolean): Scale {
   const base = binary ? 2 : 10;
   const lg = binary ? Math.log2 : Math.log10;
-  let kLo = Math.floor(lg(lo) + 1e-9);
+  // One step below the smallest value, so its bar has a visible height.
+  let kLo = Math.ceil(lg(lo) - 1e-9) - 1;
   let kHi = Math.ceil(lg(hi) - 1e-9);
   if (kHi <= kLo) kHi = kLo + 1;
   const strides = binary ? [1, 2, 5, 10, 20, 30] : [1, 2, 3, 4, 5, 10];

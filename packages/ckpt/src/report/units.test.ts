@@ -44,6 +44,7 @@ test('counts, compact counts, rates, ratios', () => {
   assert.equal(formatRate(1.2e9), '1.12 GiB/s');
   assert.equal(formatRatio(180, 0.4), '450×');
   assert.equal(formatRatio(1, 0), '—');
+  assert.equal(formatRatio(4099, 3), '1,366×');
   assert.equal(formatRatio(0, 0), '1×');
 });
 

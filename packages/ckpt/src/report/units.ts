@@ -115,5 +115,6 @@ export function exact(q: Quantity, v: number): string {
  */
 export function formatRatio(a: number, b: number): string {
   if (b === 0) return a === 0 ? '1×' : '—';
-  return `${sig3(a / b)}×`;
+  const r = a / b;
+  return `${r >= 1000 ? formatCount(Math.round(r)) : sig3(r)}×`;
 }
