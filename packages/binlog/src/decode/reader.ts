@@ -78,6 +78,9 @@ export class LogReader {
     bytes: 0,
   };
   private pending: Buffer = Buffer.alloc(0);
+  /** Absolute offset of pending[0] in the input; end of the last skipped range. */
+  private offset = 0;
+  private lastSkipEnd = -1;
   private header: LogHeader | null = null;
   private formats = new Map<number, CompiledFormat>();
   private ctx = new Map<number, string>();
@@ -96,35 +99,40 @@ export class LogReader {
   feed(chunk: Buffer, onEvent: (e: DecodedEvent) => void): void {
     this.stats.bytes += chunk.length;
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const base = this.offset;
     let pos = 0;
     while (pos < buf.length) {
       const s = scanFrame(buf, pos);
       if (s.kind === 'partial') break;
       if (s.kind === 'garbage') {
-        this.skip(s.next - pos);
+        this.skip(base + pos, s.next - pos);
         pos = s.next;
         continue;
       }
       this.stats.frames++;
-      this.payload(buf, s.payloadStart, s.end, onEvent);
+      this.payload(buf, s.payloadStart, s.end, base, onEvent);
       pos = s.end;
     }
     this.pending = Buffer.from(buf.subarray(pos));
+    this.offset = base + pos;
   }
 
   /** The input is complete: a frame still cut is a torn tail (skipped). Throws NOT_BINLOG if nothing was a frame. */
   end(): void {
-    if (this.pending.length) this.skip(this.pending.length);
+    if (this.pending.length) this.skip(this.offset, this.pending.length);
+    this.offset += this.pending.length;
     this.pending = Buffer.alloc(0);
     if (this.stats.frames === 0 && this.stats.bytes > 0) {
       throw new DecodeError('NOT_BINLOG', 'not a binlog file (no valid frame found)');
     }
   }
 
-  private skip(n: number): void {
+  /** Count `n` skipped bytes at absolute offset `at` (adjacent ranges count as one place). */
+  private skip(at: number, n: number): void {
     if (n <= 0) return;
     this.stats.skippedBytes += n;
-    this.stats.skippedRegions++;
+    if (at !== this.lastSkipEnd) this.stats.skippedRegions++;
+    this.lastSkipEnd = at + n;
   }
 
   private format(id: number): CompiledFormat | undefined {
@@ -151,7 +159,13 @@ export class LogReader {
       this.dictFormats = new Map(d.formats.map((f) => [f.id, compileFormat(f.fmt)]));
   }
 
-  private payload(buf: Buffer, start: number, end: number, onEvent: (e: DecodedEvent) => void): void {
+  private payload(
+    buf: Buffer,
+    start: number,
+    end: number,
+    base: number,
+    onEvent: (e: DecodedEvent) => void,
+  ): void {
     const c = new Cursor(buf, start, end);
     try {
       const kind = buf[start];
@@ -195,7 +209,7 @@ export class LogReader {
       }
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
-      this.skip(end - c.pos);
+      this.skip(base + c.pos, end - c.pos);
     }
   }
 

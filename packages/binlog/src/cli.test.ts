@@ -1,0 +1,173 @@
+// The binlog command, run as a real process.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { makeDictionary } from './codec/index.js';
+import { createLogger, registerDictionary } from './runtime/index.js';
+
+const bin = join(import.meta.dirname, '..', 'bin', 'binlog.js');
+const dir = mkdtempSync(join(tmpdir(), 'binlog-cli-'));
+const plain = join(dir, 'plain.blog');
+{
+  const log = createLogger({ dest: plain, level: 'debug', fields: { svc: 'api' } });
+  log.debug('debug %d', 1);
+  log.info('user %s paid %d cents in %f s', 'bob', 1200, 0.35);
+  log.child({ req: 7 }).warn('slow request %j', { ms: 1500 });
+  log.error('failed');
+  log.close();
+}
+const dict = makeDictionary([{ id: 1, fmt: 'compiled %s', file: 'a.ts', line: 1 }]);
+const dictFile = join(dir, 'dict.json');
+writeFileSync(dictFile, JSON.stringify(dict));
+const otherDict = join(dir, 'other.json');
+writeFileSync(otherDict, JSON.stringify(makeDictionary([{ id: 1, fmt: 'other %s', file: 'a.ts', line: 1 }])));
+const compiled = join(dir, 'compiled.blog');
+{
+  registerDictionary(dict);
+  const log = createLogger({ dest: compiled });
+  log.info(1, 'yes');
+  log.close();
+}
+
+function binlog(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('decode prints text lines', () => {
+  const r = binlog('decode', plain);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trimEnd().split('\n');
+  assert.equal(lines.length, 4);
+  assert.match(
+    lines[1]!,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO user bob paid 1200 cents in 0\.35 s \{"svc":"api"\}$/,
+  );
+  assert.match(lines[2]!, / WARN slow request \{"ms":1500\} \{"svc":"api","req":7\}$/);
+});
+
+test('--json gives pino-style objects; filters', () => {
+  const r = binlog('decode', plain, '--json');
+  const objs = r.out
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    objs.map((o) => [o.level, o.msg, o.svc, o.req]),
+    [
+      [20, 'debug 1', 'api', undefined],
+      [30, 'user bob paid 1200 cents in 0.35 s', 'api', undefined],
+      [40, 'slow request {"ms":1500}', 'api', 7],
+      [50, 'failed', 'api', undefined],
+    ],
+  );
+  for (const o of objs)
+    assert.ok(Number.isInteger(o.time) && Math.abs(o.time - Date.now()) < 600000 && o.pid > 0);
+  assert.equal(binlog('decode', plain, '--level', 'warn').out.trimEnd().split('\n').length, 2);
+  assert.match(binlog('decode', plain, '--grep', 'b.b').out, /^\S+ INFO user bob/);
+  assert.equal(binlog('decode', plain, '--grep', 'req":7').out.trimEnd().split('\n').length, 1);
+  assert.equal(binlog('decode', plain, '--since', '2999-01-01T00:00:00Z').out, '');
+  assert.equal(binlog('decode', plain, '--since', '1h').out.trimEnd().split('\n').length, 4);
+});
+
+test('stats', () => {
+  const r = binlog('stats', plain);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /records\s+4/);
+  const j = JSON.parse(binlog('stats', plain, '--json').out);
+  assert.equal(j.records, 4);
+  assert.deepEqual(j.perLevel, { debug: 1, info: 1, warn: 1, error: 1 });
+  assert.equal(j.perFormat.length, 4);
+  assert.equal(j.skippedBytes, 0);
+});
+
+test('dictionary logs: --dict required and checked', () => {
+  assert.equal(
+    binlog('decode', compiled, '--dict', dictFile).out.trimEnd().split(' ').slice(1).join(' '),
+    'INFO compiled yes',
+  );
+  for (const args of [
+    ['decode', compiled],
+    ['decode', compiled, '--dict', otherDict],
+    ['decode', compiled, '--dict', join(dir, 'nope.json')],
+    ['decode', compiled, '--dict', plain],
+  ]) {
+    const r = binlog(...args);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /^binlog: [^\n]+\n$/, r.err);
+  }
+});
+
+test('errors are one line and a non-zero status, never a stack', () => {
+  const text = join(dir, 'text.txt');
+  writeFileSync(text, 'not a log\n');
+  const cases: [string[], number][] = [
+    [['decode', join(dir, 'missing.blog')], 1],
+    [['decode', text], 1],
+    [['decode'], 2],
+    [['frobnicate'], 2],
+    [['decode', plain, '--level', 'loud'], 1],
+    [['decode', plain, '--grep', '('], 1],
+    [['decode', plain, '--nope'], 2],
+  ];
+  for (const [args, code] of cases) {
+    const r = binlog(...args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, /^binlog: [^\n]+\n$/, `${args.join(' ')}: ${r.err}`);
+    assert.doesNotMatch(r.err, /\n\s+at /);
+  }
+  const h = binlog('--help');
+  assert.equal(h.code, 0);
+  for (const w of [
+    'decode',
+    'tail',
+    'stats',
+    'precompile',
+    '--dict',
+    '--json',
+    '--level',
+    '--since',
+    '--grep',
+    '--follow',
+  ]) {
+    assert.ok(h.out.includes(w), w);
+  }
+});
+
+test('a corrupt file decodes what it can, warns, and exits 3', () => {
+  const b = Buffer.concat([readFileSync(plain), Buffer.from('torn tail \xf5{\x10l', 'latin1')]);
+  const f = join(dir, 'torn.blog');
+  writeFileSync(f, b);
+  const r = binlog('decode', f);
+  assert.equal(r.code, 3);
+  assert.equal(r.out.trimEnd().split('\n').length, 4);
+  assert.match(r.err, /^binlog: warning: skipped 14 byte\(s\) in 1 place\(s\)/);
+});
+
+test('tail / decode --follow prints records appended later', async () => {
+  const f = join(dir, 'live.blog');
+  const log = createLogger({ dest: f, flushIntervalMs: 10 });
+  log.info('first');
+  log.flush();
+  const child = spawn(process.execPath, [bin, 'tail', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const seen = new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => resolve(false), 10000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('first')) log.info('appended %d', 42);
+      if (out.includes('appended 42')) {
+        clearTimeout(t);
+        resolve(true);
+      }
+    });
+  });
+  const ok = await seen;
+  child.kill('SIGINT');
+  await new Promise((r) => child.on('exit', r));
+  log.close();
+  assert.ok(ok, `tail output: ${out}`);
+});

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { JsonArg } from '../codec/index.js';
+import { LineFormatter } from './line.js';
+import { compileFormat, formatMessage } from './message.js';
+import type { DecodedEvent } from './reader.js';
+
+test('rendering per specifier', () => {
+  const f = compileFormat('%d|%i|%u|%x|%f|%s|%o|%j');
+  assert.equal(
+    formatMessage(f, [-0, 7, 1.5, -255, 1e21, 's', 's', new JsonArg('{"a":1}')]),
+    '-0|7|1.5|-ff|1e+21|s|"s"|{"a":1}',
+  );
+  assert.equal(formatMessage(f, [10n, null, undefined, 255n, true]), '10|null|undefined|ff|true|%s|%o|%j');
+});
+
+test('text and JSON lines', () => {
+  const e: DecodedEvent = {
+    level: 30,
+    time: Date.UTC(2026, 10, 25, 21, 4, 5, 7) + 0.6,
+    msg: 'hi "x"',
+    fields: '{"req":7}',
+    id: 1,
+    fmt: 'hi',
+    args: [],
+    pid: 42,
+  };
+  const lf = new LineFormatter();
+  assert.equal(lf.text(e), '2026-11-25T21:04:05.007Z INFO hi "x" {"req":7}');
+  assert.deepEqual(JSON.parse(lf.json(e)), {
+    level: 30,
+    time: Date.UTC(2026, 10, 25, 21, 4, 5, 7),
+    pid: 42,
+    req: 7,
+    msg: 'hi "x"',
+  });
+  assert.equal(lf.text({ ...e, fields: null, level: 60 }), '2026-11-25T21:04:05.007Z FATAL hi "x"');
+});

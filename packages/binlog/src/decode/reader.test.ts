@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { scanFrame } from '../codec/index.js';
+import { createLogger } from '../runtime/index.js';
+import { DecodeError } from './errors.js';
+import { decodeFile } from './log-file.js';
+import { type DecodedEvent, LogReader } from './reader.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'binlog-reader-'));
+const TOTAL = 3000;
+const src = join(dir, 'src.blog');
+{
+  const log = createLogger({ dest: src, bufferSize: 4096 });
+  for (let i = 0; i < TOTAL; i++) log.info('rec %d %s', i, 'abcdefgh');
+  log.close();
+}
+const good = readFileSync(src);
+
+function frames(b: Buffer): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (let p = 0; p < b.length; ) {
+    const s = scanFrame(b, p);
+    assert.equal(s.kind, 'frame');
+    if (s.kind !== 'frame') break;
+    out.push({ start: s.start, end: s.end });
+    p = s.end;
+  }
+  return out;
+}
+
+function decode(b: Buffer): { seq: number[]; stats: LogReader['stats'] } {
+  const f = join(dir, `case-${Math.random()}.blog`);
+  writeFileSync(f, b);
+  const { events, stats } = decodeFile(f);
+  return { seq: events.map((e) => e.args[0] as number), stats };
+}
+
+function increasing(seq: number[]): void {
+  for (let i = 1; i < seq.length; i++) assert.ok(seq[i]! > seq[i - 1]!);
+}
+
+test('the intact file decodes completely, also when fed byte ranges of any size', () => {
+  const all = decode(good);
+  assert.equal(all.seq.length, TOTAL);
+  assert.equal(all.stats.skippedBytes, 0);
+  const r = new LogReader({});
+  const seen: DecodedEvent[] = [];
+  for (let p = 0; p < good.length; p += 777) r.feed(good.subarray(p, p + 777), (e) => seen.push(e));
+  r.end();
+  assert.equal(seen.length, TOTAL);
+  assert.equal(r.stats.skippedBytes, 0);
+});
+
+test('flipped bytes: the damaged frame is skipped and counted, the others decode', () => {
+  const fr = frames(good);
+  assert.ok(fr.length > 5);
+  const b = Buffer.from(good);
+  const mid = fr[3]!;
+  b[(mid.start + mid.end) >> 1] ^= 0x5a;
+  const { seq, stats } = decode(b);
+  assert.equal(stats.skippedBytes, mid.end - mid.start);
+  assert.equal(stats.skippedRegions, 1);
+  assert.ok(seq.length < TOTAL && seq.length > TOTAL - 1000);
+  increasing(seq);
+});
+
+test('truncation: a torn last frame is reported, the rest decodes', () => {
+  const fr = frames(good);
+  const last = fr[fr.length - 1]!;
+  const b = good.subarray(0, last.end - 10);
+  const { seq, stats } = decode(b);
+  assert.equal(stats.skippedBytes, last.end - 10 - last.start);
+  assert.deepEqual(
+    seq,
+    Array.from({ length: seq.length }, (_, i) => i),
+  );
+});
+
+test('garbage inserted between and inside frames is skipped; decoding resynchronises', () => {
+  const fr = frames(good);
+  const junk = Buffer.from('garbage \xf5{\x10l more junk that is not a frame', 'latin1');
+  const at1 = fr[2]!.end; // between frames
+  const at2 = (fr[5]!.start + fr[5]!.end) >> 1; // inside a frame
+  const b = Buffer.concat([good.subarray(0, at1), junk, good.subarray(at1, at2), junk, good.subarray(at2)]);
+  const { seq, stats } = decode(b);
+  assert.equal(stats.skippedBytes, junk.length + (fr[5]!.end - fr[5]!.start) + junk.length);
+  increasing(seq);
+  assert.ok(seq.length > TOTAL - 1000);
+});
+
+test('not a binlog, or empty', () => {
+  const f = join(dir, 'text.txt');
+  writeFileSync(f, 'hello, this is text\n'.repeat(100));
+  assert.throws(
+    () => decodeFile(f),
+    (e: unknown) => e instanceof DecodeError && e.code === 'NOT_BINLOG',
+  );
+  const empty = join(dir, 'empty.blog');
+  writeFileSync(empty, '');
+  assert.equal(decodeFile(empty).events.length, 0);
+  assert.throws(
+    () => decodeFile(join(dir, 'missing.blog')),
+    (e: unknown) => e instanceof DecodeError && e.code === 'NO_FILE',
+  );
+});
+
+test('concatenated logs: each header starts a new segment with its own ids', () => {
+  const a = join(dir, 'a.blog');
+  const l = createLogger({ dest: a });
+  l.info('second file %s', 'x');
+  l.close();
+  const { events } = decodeFile(a);
+  const joined = join(dir, 'joined.blog');
+  writeFileSync(joined, Buffer.concat([good, readFileSync(a)]));
+  const both = decodeFile(joined);
+  assert.equal(both.events.length, TOTAL + 1);
+  assert.equal(both.events[TOTAL]!.msg, events[0]!.msg);
+  assert.equal(both.stats.headers, 2);
+});
