@@ -32,10 +32,11 @@ export async function demoCommand(
   out(`starting a ${mib} MiB workload (demo/workload.c) ...`);
   using w = await Workload.start(mib);
   out(`workload running as pid ${w.pid}; pre-dumping it into ${dir} while it runs:`);
-  out(`$ ckpt pre-dump -t ${w.pid} -D ${dir}`);
-  await preDumpCommand({ tree: String(w.pid), imagesDir: dir, v: f.v }, ctx);
+  const logFile = `${dir}.log.bin`; // beside the directory, so that `ckpt show` lists only images
+  out(`$ ckpt pre-dump -t ${w.pid} -D ${dir} --log-file ${logFile}`);
+  await preDumpCommand({ tree: String(w.pid), imagesDir: dir, logFile, v: f.v ?? '3' }, ctx);
   out(`$ ckpt show ${dir}`);
   await show(dir);
   w.kill();
-  out(`workload ${w.pid} killed; the images stay in ${dir}`);
+  out(`workload ${w.pid} killed; the images stay in ${dir}; the log: npx binlog decode ${logFile}`);
 }

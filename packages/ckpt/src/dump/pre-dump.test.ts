@@ -18,10 +18,10 @@ const fixtures: Fixture[] = [];
 let n = 0;
 const newDir = () => join(root, `d${n++}`);
 after(() => {
-  for (const f of fixtures) {
-    assert.doesNotMatch(f.state(), /^[Tt]$/, 'fixture left stopped');
-    f.kill();
-  }
+  // kill first (a failed assertion must not leave fixtures running), then check none was left stopped
+  const states = fixtures.map((f) => f.state());
+  for (const f of fixtures) f.kill();
+  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
   rmSync(root, { recursive: true, force: true });
 });
 

@@ -1,7 +1,7 @@
 /**
  * mem/: what a dump takes from the target's memory. vma.ts decides which VMAs count, pages.ts which of
  * their pages are present (PAGEMAP_SCAN or /proc/PID/pagemap), read.ts copies them with process_vm_readv
- * into one bounded buffer (the "read" mode).
+ * into one bounded buffer (the "read" mode); track/ has the memory-change trackers.
  *
  * @example
  * const plan = planVmas(readMaps(pid));
@@ -12,4 +12,5 @@
 export * from './errors.js';
 export * from './pages.js';
 export * from './read.js';
+export * from './track/index.js';
 export * from './vma.js';

@@ -10,10 +10,10 @@ const scanOk = PagemapScanner.supported();
 const methods: PagesMethod[] = scanOk ? ['scan', 'pagemap'] : ['pagemap'];
 const fixtures: Fixture[] = [];
 after(() => {
-  for (const f of fixtures) {
-    assert.doesNotMatch(f.state(), /^[Tt]$/, 'fixture left stopped');
-    f.kill();
-  }
+  // kill first (a failed assertion must not leave fixtures running), then check none was left stopped
+  const states = fixtures.map((f) => f.state());
+  for (const f of fixtures) f.kill();
+  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
 });
 
 /** Pages of [start, end) that `r` covers. */

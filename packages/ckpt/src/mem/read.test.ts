@@ -9,10 +9,10 @@ import { planVmas } from './vma.js';
 
 const fixtures: Fixture[] = [];
 after(() => {
-  for (const f of fixtures) {
-    assert.doesNotMatch(f.state(), /^[Tt]$/, 'fixture left stopped');
-    f.kill();
-  }
+  // kill first (a failed assertion must not leave fixtures running), then check none was left stopped
+  const states = fixtures.map((f) => f.state());
+  for (const f of fixtures) f.kill();
+  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
 });
 
 const M64 = (1n << 64n) - 1n;

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// ckpt benchmarks: `npm run bench -w ckpt -- <name> [args]`. Plain JS over dist/ (run `npm run build` first).
+// Each benchmark is bench/<name>.js exporting `run(args)`; with no name, every benchmark listed here runs.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BENCHES = ['predump', 'track'];
+
+const [name, ...args] = process.argv.slice(2);
+const names = name ? [name] : BENCHES.filter((b) => existsSync(join(here, `${b}.js`)));
+for (const b of names) {
+  const file = join(here, `${b}.js`);
+  if (!existsSync(file)) {
+    console.error(`bench: unknown benchmark ${b} (have: ${BENCHES.join(', ')})`);
+    process.exit(2);
+  }
+  const mod = await import(file);
+  if (typeof mod.run === 'function') await mod.run(args);
+}
