@@ -133,8 +133,9 @@ function waitStopped(frozen: FrozenProcess, tid: number): boolean {
  */
 export function freeze(pid: number, options: FreezeOptions = {}): FrozenProcess {
   checkTarget(pid);
+  const frozen = new FrozenProcess(pid); // registers (and installs the handlers) before anything stops
   const t0 = performance.now();
-  const frozen = new FrozenProcess(pid);
+  frozen.seizedAt = t0;
   try {
     for (;;) {
       let list: number[];

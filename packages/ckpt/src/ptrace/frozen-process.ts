@@ -47,6 +47,8 @@ export interface FreezeStats {
   rounds: number;
   /** From the start of thaw() to the last DETACH, in microseconds (0 until thawed). */
   thawMicros: number;
+  /** From the first PTRACE_SEIZE to the last DETACH: how long the target was stopped (0 until thawed). */
+  stoppedMicros: number;
 }
 
 /** Something that must be undone before detaching (an infected thread). */
@@ -60,7 +62,9 @@ export class FrozenProcess implements Tracee, Disposable {
   private readonly threadMap = new Map<number, FrozenThread>();
   private readonly curables = new Set<Curable>();
   private stateValue: FrozenState = 'frozen';
-  readonly stats: FreezeStats = { freezeMicros: 0, rounds: 0, thawMicros: 0 };
+  readonly stats: FreezeStats = { freezeMicros: 0, rounds: 0, thawMicros: 0, stoppedMicros: 0 };
+  /** @internal performance.now() at the first PTRACE_SEIZE. */
+  seizedAt = 0;
 
   /** @internal Created by freeze(); registered at once so that a failing freeze still detaches. */
   constructor(readonly pid: number) {
@@ -165,7 +169,9 @@ export class FrozenProcess implements Tracee, Disposable {
     }
     this.threadMap.clear();
     this.stateValue = 'detached';
-    this.stats.thawMicros = Math.round((performance.now() - t0) * 1000);
+    const t1 = performance.now();
+    this.stats.thawMicros = Math.round((t1 - t0) * 1000);
+    if (this.seizedAt > 0) this.stats.stoppedMicros = Math.round((t1 - this.seizedAt) * 1000);
     unregisterTracee(this);
     if (firstError !== undefined) throw firstError;
   }

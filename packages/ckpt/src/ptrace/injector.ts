@@ -58,8 +58,12 @@ export interface InjectStats {
   micros: number;
 }
 
-/** Start of the first executable mapping that is not a kernel special mapping. */
-function findSite(pid: number): number | undefined {
+/**
+ * Where Injector puts its stub: the start of the first executable mapping that is not a kernel special
+ * mapping. Read it before freezing and pass it to infect() to keep the /proc/PID/maps read out of the
+ * stopped time.
+ */
+export function injectionSite(pid: number): number | undefined {
   for (const v of readMaps(pid)) {
     if (v.exec && v.end - v.start >= 8 && !v.path.startsWith('[')) return v.start;
   }
@@ -83,15 +87,17 @@ export class Injector implements Curable, Disposable {
   private constructor(
     readonly frozen: FrozenProcess,
     readonly tid: number,
+    site?: number,
   ) {
     frozen.assertFrozen();
     if (!frozen.thread(tid)) throw new PtraceError('EINVAL', `thread ${tid} is not frozen`);
     this.saved = frozen.regs(tid);
-    let site: number | undefined;
-    try {
-      site = findSite(frozen.pid);
-    } catch (e) {
-      throw ptraceErrorFrom(e, frozen.pid, 'read the mappings of');
+    if (site === undefined) {
+      try {
+        site = injectionSite(frozen.pid);
+      } catch (e) {
+        throw ptraceErrorFrom(e, frozen.pid, 'read the mappings of');
+      }
     }
     this.site = site ?? this.saved.get('rip');
     const sp = this.saved.get('rsp');
@@ -110,9 +116,12 @@ export class Injector implements Curable, Disposable {
     }
   }
 
-  /** Infect thread `tid` (default: the leader) of a frozen process. */
-  static infect(frozen: FrozenProcess, tid = frozen.pid): Injector {
-    return new Injector(frozen, tid);
+  /**
+   * Infect thread `tid` (default: the leader) of a frozen process. `site`: from injectionSite(), read
+   * before freezing (default: read now).
+   */
+  static infect(frozen: FrozenProcess, tid = frozen.pid, site?: number): Injector {
+    return new Injector(frozen, tid, site);
   }
 
   /** True until cure(). */

@@ -34,7 +34,7 @@
  */
 import { fstatSync } from 'node:fs';
 import { ProcError, readMaps, readStartTimeMicros, type Vma } from '../../proc/index.js';
-import { type FrozenProcess, freeze, Injector, PtraceError } from '../../ptrace/index.js';
+import { type FrozenProcess, freeze, Injector, injectionSite, PtraceError } from '../../ptrace/index.js';
 import {
   closeFd,
   KernelUnsupportedError,
@@ -144,10 +144,10 @@ export class UffdWpTracker implements DirtyTracker {
 
   /** Stop the target (or use the caller's frozen process) for the injected syscalls only. */
   private infect(): void {
-    const t0 = performance.now();
+    const site = injectionSite(this.pid);
     const frozen = this.options.frozen ?? freeze(this.pid);
     try {
-      using inj = Injector.infect(frozen);
+      using inj = Injector.infect(frozen, this.pid, site);
       let tfd: number;
       try {
         tfd = inj.call('userfaultfd', SYS.userfaultfd, UFFD_OPEN_FLAGS);
@@ -164,7 +164,7 @@ export class UffdWpTracker implements DirtyTracker {
     } finally {
       if (!this.options.frozen) frozen.thaw();
     }
-    if (!this.options.frozen) this.setup.stoppedMicros = Math.round((performance.now() - t0) * 1000);
+    if (!this.options.frozen) this.setup.stoppedMicros = frozen.stats.stoppedMicros;
   }
 
   add(ranges: readonly AddressRange[]): void {
