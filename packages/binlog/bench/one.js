@@ -1,6 +1,7 @@
 // One benchmark measurement in a fresh process; prints one JSON line.
 // usage: node --expose-gc bench/one.js <variant> <fmt|plain> <calls> <dir>
-// variants: binlog-m1, binlog-m2, pino-sync, pino-async (write path); decode-binlog, decode-pino.
+// variants: binlog-m1, binlog-m2, pino-sync, pino-async (write path); decode-binlog (records with their
+// arguments), decode-binlog-text (plus the message text), decode-pino (JSON.parse of each line).
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +26,13 @@ function sched() {
   }
 }
 
+function fresh(file) {
+  fs.rmSync(file, { force: true }); // pino's destination appends
+  return file;
+}
+
 function binlogRun(file, n, mode) {
+  fresh(file);
   const log = createLogger({ dest: file });
   const s0 = sched();
   const t0 = process.hrtime.bigint();
@@ -46,6 +53,7 @@ function binlogRun(file, n, mode) {
 }
 
 async function pinoRun(file, n, sync) {
+  fresh(file);
   const dest = pino.destination(
     sync ? { dest: file, sync: true } : { dest: file, sync: false, minLength: 4096 },
   );
@@ -80,10 +88,12 @@ async function write() {
   const run = (file, n) =>
     variant.startsWith('binlog') ? binlogRun(file, n, mode) : pinoRun(file, n, variant === 'pino-sync');
   await run(join(dir, `${variant}-${msg}-warm.log`), Math.min(200_000, N));
+  fs.rmSync(join(dir, `${variant}-${msg}-warm.log`));
   gc();
   const file = join(dir, `${variant}-${msg}.log`);
   const t = await run(file, N);
   const bytes = fs.statSync(file).size;
+  fs.rmSync(file);
   return {
     nsPerCall: t.total / N,
     cpuNsPerCall: t.cpu / N,
@@ -95,7 +105,7 @@ async function write() {
 
 async function decode() {
   const file = join(dir, `${variant}-src.log`);
-  if (variant === 'decode-binlog') binlogRun(file, N, 1);
+  if (variant.startsWith('decode-binlog')) binlogRun(file, N, 1);
   else await pinoRun(file, N, true);
   const buf = fs.readFileSync(file);
   gc();
@@ -103,10 +113,11 @@ async function decode() {
   let records = 0;
   const s0 = sched();
   const t0 = process.hrtime.bigint();
-  if (variant === 'decode-binlog') {
+  if (variant.startsWith('decode-binlog')) {
+    const text = variant === 'decode-binlog-text';
     const r = new LogReader({});
     r.feed(buf, (e) => {
-      chars += e.msg.length;
+      chars += text ? e.msg.length : e.args.length + e.level;
       records++;
     });
     r.end();

@@ -28,7 +28,7 @@ import {
 import { DecodeError } from './errors.js';
 import { type CompiledFormat, compileFormat, formatMessage } from './message.js';
 
-/** One decoded log event. */
+/** One decoded log event (`msg` is computed when first read). */
 export interface DecodedEvent {
   /** pino level number (10..60). */
   readonly level: number;
@@ -230,29 +230,53 @@ export class LogReader {
   }
 
   private event(level: number, t: number, id: number, ctx: number, args: ArgValue[]): DecodedEvent {
-    const f = this.format(id)!;
-    return {
+    return new Event(
       level,
-      time: (this.header?.originMs ?? 0) + t / 1000,
-      msg: formatMessage(f, args),
-      fields: ctx === 0 ? null : (this.ctx.get(ctx) ?? null),
+      (this.header?.originMs ?? 0) + t / 1000,
+      ctx === 0 ? null : (this.ctx.get(ctx) ?? null),
       id,
-      fmt: f.text,
+      this.format(id)!,
       args,
-      pid: this.header?.pid ?? 0,
-    };
+      this.header?.pid ?? 0,
+    );
   }
 
   private unknown(level: number, t: number, id: number): DecodedEvent {
-    return {
+    const text = `[binlog: a call with format id ${id}, which no registered dictionary defines]`;
+    return new Event(
       level,
-      time: (this.header?.originMs ?? 0) + t / 1000,
-      msg: `[binlog: a call with format id ${id}, which no registered dictionary defines]`,
-      fields: null,
+      (this.header?.originMs ?? 0) + t / 1000,
+      null,
       id,
-      fmt: '',
-      args: [],
-      pid: this.header?.pid ?? 0,
-    };
+      UNKNOWN,
+      [],
+      this.header?.pid ?? 0,
+      text,
+    );
+  }
+}
+
+const UNKNOWN: CompiledFormat = { text: '', parts: [''], specs: [] };
+
+/** A decoded event; its message text is built on first use (stats and level filters never pay for it). */
+class Event implements DecodedEvent {
+  constructor(
+    readonly level: number,
+    readonly time: number,
+    readonly fields: string | null,
+    readonly id: number,
+    private readonly format: CompiledFormat,
+    readonly args: readonly ArgValue[],
+    readonly pid: number,
+    private text: string | null = null,
+  ) {}
+
+  get fmt(): string {
+    return this.format.text;
+  }
+
+  get msg(): string {
+    if (this.text === null) this.text = formatMessage(this.format, this.args);
+    return this.text;
   }
 }

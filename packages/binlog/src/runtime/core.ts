@@ -209,7 +209,7 @@ export class Core {
   /** The current time in µs, never before the previous record's. */
   private now(): number {
     const t = Math.round((this.coarse === null ? performance.now() : this.coarse.nowMs()) * 1000);
-    return t < this.lastT ? this.lastT : t;
+    return Math.max(t, this.lastT);
   }
 
   /** The general path: retries in an empty buffer, then in a frame of its own. */

@@ -47,7 +47,9 @@ function assertAll(file: string, mode: string, extra: string[] = []): void {
   const { events, stats } = decodeFile(file);
   assert.equal(stats.skippedBytes, 0);
   assert.equal(events.length, RECORDS + extra.length);
-  events.slice(0, RECORDS).forEach((e, i) => assert.equal(e.msg, `record ${i} of ${mode}`));
+  events.slice(0, RECORDS).forEach((e, i) => {
+    assert.equal(e.msg, `record ${i} of ${mode}`);
+  });
   assert.deepEqual(
     events.slice(RECORDS).map((e) => e.msg),
     extra,

@@ -25,7 +25,9 @@ test("'drop': a burst larger than two buffers drops, counts, and records the cou
   assert.equal(events.length, 20000 - dropped + 10);
   // what was kept is in order, without gaps before the first drop
   const kept = events.filter((e) => e.msg.startsWith('burst')).map((e) => e.args[0] as number);
-  kept.forEach((v, i) => assert.equal(v, i));
+  kept.forEach((v, i) => {
+    assert.equal(v, i);
+  });
   assert.deepEqual(
     events.slice(-10).map((e) => e.msg),
     Array.from({ length: 10 }, (_, i) => `after ${i}`),
