@@ -106,8 +106,14 @@ test('foreign loggers and console are left alone; non-literal formats stay mode 
       "log.info(`t ${fmt}`, 'x');",
       "log['info']('element access %d', 'x');",
       "log?.info('optional chain %d', 1);",
+      'class Res { error(message: string): void {} info(f: string | number, ...a: unknown[]): void {} }',
+      "new Res().error('not a logger %d', 'x');",
+      "new Res().info('a wrapper %d', 1);",
+      'const spread = { warn(...a: unknown[]) {}, debug(...a: string[]) {} };',
+      "spread.warn('rest of unknown %s', 'x');",
+      "spread.debug('rest of strings %d', 'x');",
     ].join('\n'),
   );
   assert.deepEqual(r.messages, []);
-  assert.equal(r.calls, 1);
+  assert.equal(r.calls, 3);
 });

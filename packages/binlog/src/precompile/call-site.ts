@@ -9,7 +9,11 @@
  *   library: when the type checker resolves the method to declarations that all live in the default
  *   library or in a package under node_modules other than `binlog` (pino, winston...), the call is left
  *   alone. A method of the `binlog` package, of the project's own code, or one the checker cannot
- *   resolve (plain JavaScript, `any`) qualifies.
+ *   resolve (plain JavaScript, `any`) qualifies;
+ * - the rewritten call still type-checks: when the checker resolves the call's signature, its first
+ *   parameter must accept a number. A method of the project declared `error(message: string)` is
+ *   therefore not a logger and is left alone; one declared `info(f: string | number, ...a: unknown[])`,
+ *   `(...args: unknown[])` or untyped is rewritten.
  *
  * @example
  * const site = logCallOf(node, classifier);
@@ -49,6 +53,26 @@ export class ReceiverClassifier {
     return decls.every((d) => this.#isForeignFile(d.getSourceFile()));
   }
 
+  /** True unless the checker knows that the call's first parameter cannot take a number. */
+  acceptsId(call: ts.CallExpression): boolean {
+    const checker = this.checker;
+    if (!checker) return true;
+    const sig = checker.getResolvedSignature(call);
+    if (!sig || sig.declaration === undefined) return true;
+    const first = sig.getParameters()[0];
+    if (!first) return true;
+    let type = checker.getTypeOfSymbolAtLocation(first, call);
+    const decl = first.valueDeclaration;
+    if (decl && ts.isParameter(decl) && decl.dotDotDotToken) {
+      if (!checker.isArrayType(type) && !checker.isTupleType(type)) return true;
+      const elem = checker.getTypeArguments(type as ts.TypeReference)[0];
+      if (!elem) return true;
+      type = elem;
+    }
+    if (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return true;
+    return checker.isTypeAssignableTo(checker.getNumberType(), type);
+  }
+
   #isForeignFile(sf: ts.SourceFile): boolean {
     if (this.program.isSourceFileDefaultLibrary(sf)) return true;
     if (this.#packageName(dirname(sf.fileName)) === 'binlog') return false;
@@ -82,6 +106,6 @@ export function logCallOf(node: ts.Node, classifier: ReceiverClassifier): LogCal
   if (!format || !(ts.isStringLiteral(format) || ts.isNoSubstitutionTemplateLiteral(format)))
     return undefined;
   if (ts.isIdentifier(callee.expression) && callee.expression.text === 'console') return undefined;
-  if (classifier.isForeign(callee.name)) return undefined;
+  if (classifier.isForeign(callee.name) || !classifier.acceptsId(node)) return undefined;
   return { call: node, method, format, text: format.text };
 }
