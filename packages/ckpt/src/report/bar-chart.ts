@@ -38,6 +38,8 @@ export interface BarChartSpec {
 
 /** Rough width of one character of a value label (10.5 px type), to decide when labels stand upright. */
 const LABEL_CHAR_PX = 5.8;
+/** Bars narrower than this get no printed value. */
+const MIN_LABELLED_BAR = 11;
 
 function flatLabel(label: string, cx: number, top: number): Markup {
   return el('text', { x: cx, y: top - 4, 'text-anchor': 'middle', class: 'value' }, label);
@@ -110,7 +112,12 @@ export function barChart(spec: BarChartSpec): Markup {
             { x: x + 1, y: base - h, width: barW - 2, height: h, fill: s.color },
             el('title', {}, `${s.name}, ${spec.categories[i]!.join(' ')}: ${label}`),
           ),
-          vertical ? uprightLabel(label, cx, base - h, frame.top, h) : flatLabel(label, cx, base - h),
+          // Too narrow for any label: the bar's tooltip and the table carry the value.
+          barW < MIN_LABELLED_BAR
+            ? null
+            : vertical
+              ? uprightLabel(label, cx, base - h, frame.top, h)
+              : flatLabel(label, cx, base - h),
         ),
       );
     });

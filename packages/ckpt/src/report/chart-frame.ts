@@ -60,6 +60,24 @@ export interface Frame {
 }
 
 const MARGIN = { left: 78, right: 14, top: 44, bottom: 46 };
+
+/** Width of a chart in a two-column grid cell, and of one that spans the row. */
+export const NARROW_WIDTH = 540;
+export const WIDE_WIDTH = 1100;
+
+/**
+ * The width a chart needs for `categories` groups of `marks` bars (or points) each, between
+ * `NARROW_WIDTH` and `WIDE_WIDTH`; a chart wider than `NARROW_WIDTH` should span the whole row.
+ *
+ * @example
+ * chartWidth(4, 2);  // 540
+ * chartWidth(14, 2); // 1100
+ */
+export function chartWidth(categories: number, marks: number): number {
+  const need = MARGIN.left + MARGIN.right + categories * (marks * 34 + 14);
+  return Math.max(NARROW_WIDTH, Math.min(WIDE_WIDTH, need));
+}
+
 const INK = '#334155';
 const GRID = '#e2e8f0';
 
@@ -70,7 +88,7 @@ const GRID = '#e2e8f0';
  * chartFrame(spec).svg(bars).toString().startsWith('<svg'); // true
  */
 export function chartFrame(spec: FrameSpec): Frame {
-  const width = spec.width ?? 540;
+  const width = spec.width ?? NARROW_WIDTH;
   const height = spec.height ?? 300;
   const left = MARGIN.left;
   const top = MARGIN.top;
@@ -89,12 +107,20 @@ export function chartFrame(spec: FrameSpec): Frame {
       el('text', { x: left - 6, y: y(t) + 3.5, 'text-anchor': 'end', class: 'tick' }, spec.format(t)),
     ),
   );
+  // Label every category while the labels fit their bands, else every second, third, ... counted from
+  // the last one (in a pre-dump chain, the frozen iteration).
+  const widest = Math.max(0, ...spec.categories.flatMap((lines) => lines.map((l) => l.length * 6.6 + 8)));
+  const every = Math.max(1, Math.ceil(widest / bandWidth));
   const labels = spec.categories.map((lines, i) =>
-    el(
-      'text',
-      { x: left + bandWidth * (i + 0.5), y: top + plotH + 16, 'text-anchor': 'middle', class: 'cat' },
-      lines.map((line, j) => el('tspan', { x: left + bandWidth * (i + 0.5), dy: j === 0 ? 0 : 13 }, line)),
-    ),
+    (spec.categories.length - 1 - i) % every !== 0
+      ? null
+      : el(
+          'text',
+          { x: left + bandWidth * (i + 0.5), y: top + plotH + 16, 'text-anchor': 'middle', class: 'cat' },
+          lines.map((line, j) =>
+            el('tspan', { x: left + bandWidth * (i + 0.5), dy: j === 0 ? 0 : 13 }, line),
+          ),
+        ),
   );
   let lx = left + plotW;
   const legend: Markup[] = [];

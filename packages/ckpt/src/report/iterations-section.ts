@@ -7,6 +7,8 @@
  * iterationsSection(run.iterations).toString(); // '<section id="iterations">...'
  */
 import { barChart } from './bar-chart.js';
+import { card } from './card.js';
+import { chartWidth } from './chart-frame.js';
 import { lineChart } from './line-chart.js';
 import { el, type Markup } from './markup.js';
 import type { IterationResult } from './schema.js';
@@ -24,12 +26,13 @@ function percent(part: number, whole: number): string {
 }
 
 function pagesFigure(its: readonly IterationResult[]): Markup {
-  return el(
-    'figure',
-    { class: 'card' },
-    el('h3', {}, 'Pages per iteration'),
+  const width = chartWidth(its.length, 2);
+  return card(
+    'Pages per iteration',
+    width,
     barChart({
       id: 'iter-pages',
+      width,
       title: 'Pages scanned and written per iteration',
       desc: 'Pages the tracker reported (scanned) and pages copied to the images (written), per iteration.',
       axisName: 'pages',
@@ -63,12 +66,13 @@ function pagesFigure(its: readonly IterationResult[]): Markup {
 }
 
 function timeFigure(its: readonly IterationResult[]): Markup {
-  return el(
-    'figure',
-    { class: 'card' },
-    el('h3', {}, 'Time per iteration'),
+  const width = chartWidth(its.length, 1);
+  return card(
+    'Time per iteration',
+    width,
     lineChart({
       id: 'iter-time',
+      width,
       title: 'Time and stopped time per iteration',
       desc: 'Wall time of each iteration, and how long the target was stopped during it.',
       axisName: 'time',

@@ -9,6 +9,8 @@
  * modesSection(run.modes).toString(); // '<section id="modes">...'
  */
 import { barChart } from './bar-chart.js';
+import { card } from './card.js';
+import { chartWidth } from './chart-frame.js';
 import { el, type Markup } from './markup.js';
 import { MODES, ModeComparison, type ModeMetric } from './mode-comparison.js';
 import type { ModeResult, PageMode } from './schema.js';
@@ -75,8 +77,10 @@ function metricFigure(metric: Metric, c: ModeComparison): Markup {
   const groups = c.groups;
   const values = MODES.map((mode) => groups.map((g) => c.value(metric.key, mode, g)));
   const id = `mode-${metric.key}`;
+  const width = chartWidth(groups.length, MODES.length);
   const chart = barChart({
     id,
+    width,
     title: `${metric.title}: read vs splice`,
     desc: `${metric.desc} One group of bars per target size and scenario; lower is better.`,
     axisName: metric.axis,
@@ -97,10 +101,9 @@ function metricFigure(metric: Metric, c: ModeComparison): Markup {
       r === undefined || s === undefined ? '—' : formatRatio(s, r),
     ];
   });
-  return el(
-    'figure',
-    { class: 'card' },
-    el('h3', {}, metric.title),
+  return card(
+    metric.title,
+    width,
     chart,
     table(
       `${metric.title}${c.repeated ? ' (median of repeated runs)' : ''}`,

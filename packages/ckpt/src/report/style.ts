@@ -22,6 +22,7 @@ h3 { font-size: 15px; margin: 0 0 6px; }
 .key::before { content: ""; display: inline-block; width: 10px; height: 10px; border-radius: 2px;
   background: var(--c); margin-right: 4px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); gap: 16px; }
+.card.wide { grid-column: 1 / -1; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 14px 10px; margin: 0;
   min-width: 0; overflow-x: auto; }
 svg.chart { display: block; max-width: 100%; height: auto; margin: 0 auto 6px; font-family: inherit; }
