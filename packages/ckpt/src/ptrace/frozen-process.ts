@@ -118,8 +118,17 @@ export class FrozenProcess implements Tracee, Disposable {
     unregisterTracee(this);
   }
 
-  /** @internal An injector registers itself so that thaw() cures it first. */
+  /**
+   * @internal An injector registers itself so that thaw() cures it first. One at a time: injectors share
+   * the stub site, and a second one would save the first one's stub as the "original" code.
+   */
   adopt(c: Curable): void {
+    if (this.curables.size > 0) {
+      throw new PtraceError(
+        'ESTATE',
+        `process ${this.pid} is already infected: cure the other injector first`,
+      );
+    }
     this.curables.add(c);
   }
 

@@ -88,3 +88,22 @@ test('thaw cures an injector that was not cured, including its mappings', async 
   );
   assert.match(await checksum(f, 1), /^[0-9a-f]{16}$/);
 });
+
+test('PTRACE_POKEDATA patching works as well; one injector at a time', async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  const site = readMaps(f.pid).find((v) => v.exec && !v.path.startsWith('['))!.start;
+  const code = peek(f.pid, site, 8);
+  {
+    using frozen = freeze(f.pid);
+    using inj = Injector.infect(frozen, f.pid, undefined, 'pokedata');
+    assert.deepEqual([...peek(f.pid, site, 3)], [0x0f, 0x05, 0xcc]);
+    assert.deepEqual(peek(f.pid, site + 3, 5), code.subarray(3), 'the rest of the word is untouched');
+    assert.equal(inj.call('getpid', SYS.getpid), f.pid);
+    assert.throws(
+      () => Injector.infect(frozen, frozen.tids[1]!),
+      (e: unknown) => e instanceof PtraceError && e.code === 'ESTATE',
+    );
+  }
+  assert.deepEqual(peek(f.pid, site, 8), code);
+  assert.match(await checksum(f, 1), /^[0-9a-f]{16}$/);
+});

@@ -43,7 +43,7 @@ import {
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import type { Curable, FrozenProcess } from './frozen-process.js';
 import { Registers } from './registers.js';
-import { RemoteMemory } from './remote-memory.js';
+import { type MemoryAccess, RemoteMemory } from './remote-memory.js';
 
 const SCRATCH = 256;
 const RED_ZONE = 128;
@@ -88,6 +88,7 @@ export class Injector implements Curable, Disposable {
     readonly frozen: FrozenProcess,
     readonly tid: number,
     site?: number,
+    memoryAccess: MemoryAccess = 'proc-mem',
   ) {
     frozen.assertFrozen();
     if (!frozen.thread(tid)) throw new PtraceError('EINVAL', `thread ${tid} is not frozen`);
@@ -103,25 +104,33 @@ export class Injector implements Curable, Disposable {
     const sp = this.saved.get('rsp');
     const address = sp - RED_ZONE - SCRATCH - ((sp - RED_ZONE - SCRATCH) % 16);
     this.scratch = { address, size: SCRATCH };
-    this.mem = RemoteMemory.open(frozen.pid, tid);
+    frozen.adopt(this); // throws if another injector is active
+    let mem: RemoteMemory | undefined;
     try {
-      this.savedCode = this.mem.read(this.site, 8);
-      this.savedScratch = this.mem.read(address, SCRATCH);
-      frozen.adopt(this);
-      this.mem.write(this.site, STUB);
+      mem = RemoteMemory.open(frozen.pid, tid, memoryAccess);
+      this.savedCode = mem.read(this.site, 8);
+      this.savedScratch = mem.read(address, SCRATCH);
+      mem.write(this.site, STUB);
     } catch (e) {
       this.frozen.release(this);
-      this.mem.close();
+      mem?.close();
       throw e;
     }
+    this.mem = mem;
   }
 
   /**
    * Infect thread `tid` (default: the leader) of a frozen process. `site`: from injectionSite(), read
-   * before freezing (default: read now).
+   * before freezing (default: read now). `memoryAccess`: 'pokedata' forces the PTRACE_POKEDATA path.
+   * Only one injector may be active on a process at a time (PtraceError ESTATE otherwise).
    */
-  static infect(frozen: FrozenProcess, tid = frozen.pid, site?: number): Injector {
-    return new Injector(frozen, tid, site);
+  static infect(
+    frozen: FrozenProcess,
+    tid = frozen.pid,
+    site?: number,
+    memoryAccess?: MemoryAccess,
+  ): Injector {
+    return new Injector(frozen, tid, site, memoryAccess);
   }
 
   /** True until cure(). */

@@ -12,6 +12,9 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { peekData, pokeData } from '../sys/index.js';
 import { PtraceError } from './errors.js';
 
+/** How writes reach the tracee: /proc/PID/mem (falls back to POKEDATA when refused), or POKEDATA only. */
+export type MemoryAccess = 'proc-mem' | 'pokedata';
+
 export class RemoteMemory {
   private fd: number;
   /** Set once /proc/PID/mem refused a write: later writes go through PTRACE_POKEDATA. */
@@ -25,10 +28,15 @@ export class RemoteMemory {
     this.fd = fd;
   }
 
-  /** Open /proc/PID/mem read-write. `tid` is a stopped thread of ours, used for the POKEDATA fallback. */
-  static open(pid: number, tid = pid): RemoteMemory {
+  /**
+   * Open /proc/PID/mem read-write. `tid` is a stopped thread of ours, used for the POKEDATA fallback;
+   * `access` 'pokedata' uses PTRACE_POKEDATA for every write (as on kernels without FOLL_FORCE for us).
+   */
+  static open(pid: number, tid = pid, access: MemoryAccess = 'proc-mem'): RemoteMemory {
     try {
-      return new RemoteMemory(pid, tid, openSync(`/proc/${pid}/mem`, 'r+'));
+      const m = new RemoteMemory(pid, tid, openSync(`/proc/${pid}/mem`, 'r+'));
+      m.poke = access === 'pokedata';
+      return m;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new PtraceError('ESRCH', `process ${pid} is gone`, { cause: e });

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readMaps, readStatus } from '../../proc/index.js';
+import { freeze } from '../../ptrace/index.js';
 import { AlignedBuffer, IovecArray, PAGE_SIZE, processVmReadv } from '../../sys/index.js';
 import { Fixture } from '../../testing/index.js';
 import {
@@ -260,6 +261,26 @@ test('uffd-wp persists across runs: save, resume, release', { skip }, async () =
     assert.deepEqual(uffdFds(w.pid), [], 'release closed the target fd');
     assert.match(UffdWpTracker.resume(state).reason ?? '', /closed/);
     assert.match(w.f.state(), /^[SR]$/);
+  } finally {
+    w.close();
+  }
+});
+
+test('uffd-wp with a frozen process the caller owns', { skip }, async () => {
+  const w = await Writer.start(16, 1, 1);
+  try {
+    const end = w.base + w.pages * PAGE_SIZE;
+    using t = (() => {
+      using frozen = freeze(w.pid);
+      const tr = new UffdWpTracker(w.pid, { frozen });
+      tr.start(trackableRanges(readMaps(w.pid)));
+      assert.equal(tr.setup.stoppedMicros, 0, 'the caller owns the stop');
+      assert.equal(frozen.state, 'frozen');
+      return tr;
+    })();
+    const before = w.counters();
+    w.cmd('w 40');
+    assert.deepEqual(sorted(collectPages(t, w.base, end)), changed(before, w.counters()));
   } finally {
     w.close();
   }
