@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -247,6 +247,43 @@ describe('page server over loopback', () => {
     assert.equal(report!.ok, false);
     assert.equal(existsSync(join(dir, INCOMPLETE_MARKER)), true);
     assert.equal(existsSync(join(dir, 'pagemap-1.img')), false);
+  });
+});
+
+describe('page-server client back-pressure', () => {
+  it('flush() settles only once a stalled server reads again', async () => {
+    let peer: Socket | undefined;
+    let received = 0;
+    const raw = createServer((s) => {
+      peer = s;
+      s.on('data', (c: Buffer) => {
+        const before = received;
+        received += c.length;
+        if (before < 32 && received >= 32) s.write(Buffer.from([0, 0, 0, 0])); // PARENT: i32 0
+        if (before < 64 && received >= 64) {
+          s.write(Buffer.from([0])); // OPEN2: has_parent 0
+          s.pause(); // then a server whose disk is stuck
+        }
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const port = (raw.address() as { port: number }).port;
+    const client = await PageServerClient.connect({ address: '127.0.0.1', port });
+    await client.begin(1);
+    const buf = Buffer.alloc(4 << 20, 1);
+    for (let i = 0; i < 16; i++) client.addPages(0x10000000 + i * buf.length, 1024, buf); // 64 MiB
+    let settled = false;
+    const flushed = client.flush().then(() => {
+      settled = true;
+    });
+    await waitFor(() => received >= 64);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, 'flush settled while 64 MiB could not have left the client');
+    peer!.resume();
+    await flushed;
+    client.abort('test over');
+    await waitFor(() => received >= 16 * (32 + buf.length) + 64);
+    raw.close();
   });
 });
 
