@@ -46,6 +46,13 @@ test('writes the page to -o and says where', () => {
     readdirSync(dir).filter((f) => f.endsWith('.tmp')),
     [],
   );
+  const input = join(dir, 'keep.json');
+  copyFileSync(SAMPLE, input);
+  assert.throws(() => reportCommand(input, { output: input }), {
+    code: 'IO',
+    message: /is the run file itself/,
+  });
+  assert.equal(readFileSync(input, 'utf8'), readFileSync(SAMPLE, 'utf8'));
 });
 
 test('without -o the page goes beside the input; "-" means stdout', () => {

@@ -10,7 +10,7 @@
  * reportCommand('bench-results/RUN.json', { output: 'report.html' }); // prints "wrote report.html (41 KiB)"
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { formatBytes, parseRun, ReportError, renderReport } from '../report/index.js';
 
 function io<T>(what: string, fn: () => T): T {
@@ -23,7 +23,12 @@ function io<T>(what: string, fn: () => T): T {
   }
 }
 
-/** Where the page goes when no `-o` is given. */
+/**
+ * Where the page goes when no `-o` is given.
+ *
+ * @example
+ * defaultReportPath('out/RUN.json'); // 'out/RUN.html'
+ */
 export function defaultReportPath(input: string): string {
   const name = basename(input).replace(/\.json$/i, '');
   return join(dirname(input), `${name}.html`);
@@ -45,6 +50,9 @@ export function reportCommand(input: string, opts: { output?: string }): void {
     throw e;
   }
   const output = opts.output ?? defaultReportPath(input);
+  if (output !== '-' && resolve(output) === resolve(input)) {
+    throw new ReportError('IO', `${output}: is the run file itself; choose another output`);
+  }
   if (output === '-') {
     process.stdout.write(html);
     return;

@@ -13,7 +13,12 @@
 
 export type ReportErrorCode = 'BAD_RUN_FILE' | 'IO';
 
-/** A run file is malformed, or the report could not be read or written. */
+/**
+ * A run file is malformed, or the report could not be read or written.
+ *
+ * @example
+ * throw new ReportError('BAD_RUN_FILE', 'host.cpus: expected a whole number >= 0, got 1.5');
+ */
 export class ReportError extends Error {
   readonly code: ReportErrorCode;
 

@@ -11,7 +11,12 @@
  */
 import { escapeMarkup } from './escape.js';
 
-/** A piece of markup that is already safe to insert. */
+/**
+ * A piece of markup that is already safe to insert.
+ *
+ * @example
+ * `${el('b', {}, 'x')}`; // '<b>x</b>'
+ */
 export class Markup {
   constructor(readonly text: string) {}
 

@@ -39,7 +39,12 @@ function median(xs: readonly number[]): number | undefined {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Mode measurements grouped by size and scenario. */
+/**
+ * Mode measurements grouped by size and scenario.
+ *
+ * @example
+ * new ModeComparison(run.modes ?? []).groups.map((g) => g.label.join(' ')); // ['1 GiB static', ...]
+ */
 export class ModeComparison {
   readonly groups: readonly ModeGroup[];
   /** Some mode, size and scenario was measured more than once. */

@@ -16,7 +16,12 @@ import { join } from 'node:path';
 /** Where Debian puts it (CI installs the same package). */
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Why the browser test cannot run here, or undefined when it can. */
+/**
+ * Why the browser test cannot run here, or undefined when it can.
+ *
+ * @example
+ * test('renders', { skip: chromiumMissing() ?? false }, async () => { ... });
+ */
 export function chromiumMissing(): string | undefined {
   return existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is not installed (apt-get install chromium)`;
 }
