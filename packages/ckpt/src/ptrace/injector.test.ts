@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { readMaps } from '../proc/index.js';
-import { SYS } from '../sys/index.js';
+import { SYS, syscall } from '../sys/index.js';
 import { Fixture } from '../testing/index.js';
 import { freeze, Injector, PtraceError, RemoteMemory } from './index.js';
 
@@ -106,4 +106,20 @@ test('PTRACE_POKEDATA patching works as well; one injector at a time', async () 
   }
   assert.deepEqual(peek(f.pid, site, 8), code);
   assert.match(await checksum(f, 1), /^[0-9a-f]{16}$/);
+});
+
+test('a signal that arrives during an injected call is remembered and delivered at detach', async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  {
+    using frozen = freeze(f.pid);
+    syscall(SYS.tgkill, f.pid, f.pid, 12); // SIGUSR2 to the main thread, pending while it is stopped
+    using inj = Injector.infect(frozen);
+    assert.equal(inj.call('getpid', SYS.getpid), f.pid);
+    assert.deepEqual(frozen.thread(f.pid)!.signals, [12], 'caught in a signal-delivery-stop');
+    await sleep(30);
+    assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /USR2/);
+  }
+  for (let i = 0; i < 300 && !/USR2/.test(readFileSync(f.logFile, 'utf8')); i++) await sleep(10);
+  assert.match(readFileSync(f.logFile, 'utf8'), /USR2/, 'delivered after thaw');
+  assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
 });
