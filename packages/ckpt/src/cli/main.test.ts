@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -131,4 +131,63 @@ test('--freeze: the target is running again afterwards', async () => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).frozen, true);
   assert.doesNotMatch(f.state(), /^[Tt]$/);
+});
+
+test('pre-dump --page-server: pages to `ckpt page-server`, inventory and stats stay in -D', async () => {
+  const f = await Fixture.start('static', ['16']);
+  fixtures.push(f);
+  const psDir = newDir();
+  const dir = newDir();
+  const server = spawn(
+    process.execPath,
+    [CKPT, 'page-server', '-D', psDir, '--port', '0', '--address', '127.0.0.1'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  try {
+    let err = '';
+    const port = await new Promise<string>((res, rej) => {
+      server.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /listening on [^:]+:(\d+)/.exec(err);
+        if (m) res(m[1]!);
+      });
+      server.on('exit', () => rej(new Error(`page-server exited: ${err}`)));
+    });
+    const r = ckpt([
+      'pre-dump',
+      '-t',
+      String(f.pid),
+      '-D',
+      dir,
+      '--page-server',
+      '--address',
+      '127.0.0.1',
+      '--port',
+      port,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /-> page server 127\.0\.0\.1:/);
+    await new Promise((res) => server.once('exit', res));
+    assert.ok(
+      readdirSync(psDir).some((x) => /^pagemap-\d+\.img$/.test(x)),
+      'pagemap on the server side',
+    );
+    const local = readdirSync(dir);
+    for (const x of ['inventory.img', 'stats-dump', 'irmap-cache']) assert.ok(local.includes(x), x);
+    assert.ok(!local.some((x) => x.startsWith('pagemap-')), 'no pagemap in -D');
+  } finally {
+    server.kill();
+  }
+});
+
+test('verify checks what pre-dump wrote', async () => {
+  const f = await Fixture.start('static', ['4']);
+  fixtures.push(f);
+  const dir = newDir();
+  assert.equal(ckpt(['pre-dump', '-t', String(f.pid), '-D', dir]).status, 0);
+  const v = ckpt(['verify', dir]);
+  assert.equal(v.status, 0, v.stdout + v.stderr);
+  assert.match(v.stdout, /ok: 1 image set/);
 });

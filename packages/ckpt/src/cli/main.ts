@@ -3,7 +3,11 @@
  *
  * ```
  * ckpt pre-dump -t PID -D DIR [--buffer-size 4M] [--freeze] [--json] [-v0..-v4] [--log-file F]
+ * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]
+ * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
  * ckpt show DIR [--json] [--pages]
+ * ckpt verify DIR
+ * ckpt report RUN.json [-o FILE]
  * ckpt demo [--mib 256] [--dir DIR]
  * ```
  * Every failure is one line `ckpt: <message>` on stderr and a non-zero status (see failure.ts).
@@ -15,8 +19,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { demoCommand } from './demo-command.js';
 import { describeFailure } from './failure.js';
 import { parseVerbosity } from './log.js';
+import { type PageServerFlags, pageServerCommand } from './page-server.js';
 import { type CommandContext, type PreDumpFlags, preDumpCommand } from './pre-dump-command.js';
+import { reportCommand } from './report.js';
 import { showCommand } from './show.js';
+import { verifyCommand } from './verify.js';
 
 async function runShow(target: string, o: { json?: boolean; pages?: boolean }): Promise<void> {
   showCommand(target, o);
@@ -60,6 +67,14 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       ).choices(['scan', 'pagemap']),
     )
     .option('--dry-run', 'read every page but write no images (measures the read path)')
+    .option('--page-server', 'send pagemap and pages to a page server (ckpt or CRIU) at --address/--port')
+    .option('--address <addr>', 'page server address (with --page-server)')
+    .option('--port <port>', 'page server port (with --page-server)')
+    .option('--tls', 'TLS with mutual certificates to the page server')
+    .option('--tls-cacert <file>', 'CA certificate (with --tls)')
+    .option('--tls-cert <file>', 'our certificate (with --tls)')
+    .option('--tls-key <file>', 'our private key (with --tls)')
+    .option('--checksums', 'ask the page server to verify a crc32 of every range')
     .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)')
     .action(async (o: PreDumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
@@ -73,6 +88,39 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     .option('--pages', 'list every pagemap entry')
     .action(async (dir: string, o: { json?: boolean; pages?: boolean }) => {
       await runShow(dir, o);
+    });
+
+  p.command('page-server')
+    .description(
+      'receive the pages of pre-dumps/dumps over TCP into an image directory (as criu page-server)',
+    )
+    .requiredOption('-D, --images-dir <dir>', 'directory for the images')
+    .requiredOption('--port <port>', 'TCP port to listen on (0: any free port)')
+    .option('--address <addr>', 'address to listen on', '0.0.0.0')
+    .option('--daemon', 'serve sessions one after another, each into DIR/<n>, until interrupted')
+    .option('--prev-images-dir <dir>', 'parent image set, relative to -D')
+    .option('--tls', 'TLS with mutual certificates')
+    .option('--tls-cacert <file>', 'CA certificate (with --tls)')
+    .option('--tls-cert <file>', 'our certificate (with --tls)')
+    .option('--tls-key <file>', 'our private key (with --tls)')
+    .option('--no-checksums', 'refuse crc32 checksums from clients')
+    .action(async (o: PageServerFlags) => {
+      await pageServerCommand(o, { signal: ctx.signal });
+    });
+
+  p.command('verify')
+    .description('check every image of an image directory and of its parents')
+    .argument('<dir>', 'image directory')
+    .action((dir: string) => {
+      verifyCommand(dir, ctx.out);
+    });
+
+  p.command('report')
+    .description('render a benchmark run file (bench-results/*.json) as one self-contained HTML page')
+    .argument('<run>', 'run file (JSON)')
+    .option('-o, --output <file>', 'output file (default: beside the input; - for stdout)')
+    .action((run: string, o: { output?: string }) => {
+      reportCommand(run, o);
     });
 
   p.command('demo')

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { type PreDumpResult, preDump } from '../dump/index.js';
 import type { PagesMethod } from '../mem/index.js';
 import { listThreads, readStatus } from '../proc/index.js';
-import { NullSink } from '../xfer/index.js';
+import { NullSink, type PageSink } from '../xfer/index.js';
 import { UsageError } from './failure.js';
 import { type ClosableLogger, LOG_FILE_NAME, openLog, parseVerbosity } from './log.js';
+import { pageServerSink } from './page-server.js';
 import { ProgressBar } from './progress.js';
 import { summaryJson, summaryLine } from './summary.js';
 
@@ -28,6 +29,15 @@ export interface PreDumpFlags {
   pagesMethod?: string;
   dryRun?: boolean;
   progress?: boolean;
+  /** Send pagemap/pages to a page server at --address/--port (CRIU's --page-server). */
+  pageServer?: boolean;
+  address?: string;
+  port?: string;
+  tls?: boolean;
+  tlsCacert?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  checksums?: boolean;
 }
 
 /** `4M`, `512K`, `1G`, `65536` -> bytes. */
@@ -51,6 +61,10 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   if (!f.tree || !/^\d+$/.test(f.tree) || pid <= 0)
     throw new UsageError(`bad or missing pid: -t ${f.tree ?? ''}`);
   if (!f.imagesDir && !f.dryRun) throw new UsageError('missing -D/--images-dir (or --dry-run)');
+  if (f.dryRun && f.pageServer) throw new UsageError('--dry-run and --page-server exclude each other');
+  if (!f.pageServer && (f.address !== undefined || f.port !== undefined)) {
+    throw new UsageError('--address/--port need --page-server');
+  }
   if (f.prevImagesDir)
     throw new UsageError('--prev-images-dir is not supported yet (pre-dumps are full for now)');
   const method = f.pagesMethod as PagesMethod | undefined;
@@ -72,10 +86,13 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   const afterBuffer = faultHook(ctx.env, pid);
   let bar: ProgressBar | undefined;
   try {
+    let sink: PageSink | undefined;
+    if (f.dryRun) sink = new NullSink();
+    else if (f.pageServer) sink = await pageServerSink(f);
     const result = await preDump({
       pid,
       imagesDir: f.dryRun ? undefined : f.imagesDir,
-      sink: f.dryRun ? new NullSink() : undefined,
+      sink,
       bufferSize,
       pagesMethod: method,
       freeze: f.freeze,
@@ -94,7 +111,8 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
     });
     bar?.close();
     const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-    out(f.json ? summaryJson(result, readStatus(process.pid).hwm) : summaryLine(result));
+    const to = f.pageServer ? `page server ${f.address}:${f.port}` : undefined;
+    out(f.json ? summaryJson(result, readStatus(process.pid).hwm) : summaryLine(result, to));
     return result;
   } finally {
     bar?.close();

@@ -18,12 +18,13 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
-export function summaryLine(r: PreDumpResult): string {
+/** `to` names where the pages went when not to r.imagesDir (e.g. a page server). */
+export function summaryLine(r: PreDumpResult, to?: string): string {
   const secs = r.totalTime / 1e6;
   const rate = secs > 0 ? `${(r.bytesWritten / secs / 1e9).toFixed(2)} GB/s` : '-';
-  const to = r.imagesDir ?? 'nowhere (dry run)';
+  const dest = to ?? r.imagesDir ?? 'nowhere (dry run)';
   const parts = [
-    `pre-dump of ${r.pid}: ${formatBytes(r.bytesWritten)} in ${r.pagesWritten} pages -> ${to} in ${secs.toFixed(2)} s (${rate})`,
+    `pre-dump of ${r.pid}: ${formatBytes(r.bytesWritten)} in ${r.pagesWritten} pages -> ${dest} in ${secs.toFixed(2)} s (${rate})`,
   ];
   if (r.pagesSkipped) parts.push(`${r.pagesSkipped} pages vanished while read`);
   const deferredPages = r.deferred.reduce((a, d) => a + d.pages, 0);

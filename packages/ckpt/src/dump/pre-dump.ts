@@ -29,9 +29,13 @@ import { type PreDumpResult, toDumpStatsEntry } from './stats.js';
 
 export interface PreDumpOptions {
   readonly pid: number;
-  /** Image directory to create; required unless `sink` is given. */
+  /** Image directory to create (inventory, stats; pagemap and pages too unless `sink` is given). */
   readonly imagesDir?: string;
-  /** Where pages go instead of `imagesDir` (e.g. a NullSink for a dry run): no images are written then. */
+  /**
+   * Where pages go instead of `imagesDir`'s pagemap and pages files: a page-server client (the directory
+   * still gets inventory, stats-dump and irmap-cache, as CRIU), or a NullSink for a dry run (then without
+   * `imagesDir`, nothing is written).
+   */
   readonly sink?: PageSink;
   /** Size of the one read buffer, bytes (default 4 MiB). */
   readonly bufferSize?: number;
@@ -144,11 +148,8 @@ async function dumpPages(
   let dir: ImageDir | undefined;
   let sink: PageSink;
   try {
-    if (o.sink) sink = o.sink;
-    else {
-      dir = ImageDir.create(o.imagesDir!);
-      sink = new LocalSink(dir);
-    }
+    if (o.imagesDir) dir = ImageDir.create(o.imagesDir);
+    sink = o.sink ?? new LocalSink(dir!);
   } catch (e) {
     throw dumpErrorFrom(e, pid);
   }
@@ -228,6 +229,7 @@ async function dumpPages(
     log.error('pre-dump of %d failed: %s', pid, reason);
     try {
       sink.abort(reason);
+      dir?.abort(reason); // LocalSink already did; a page-server sink leaves the directory to us
     } catch (abortError) {
       log.error('could not mark %s incomplete: %s', where, String(abortError));
     }
