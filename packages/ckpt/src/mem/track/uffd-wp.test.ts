@@ -17,6 +17,7 @@ import { readMaps, readStatus } from '../../proc/index.js';
 import { freeze } from '../../ptrace/index.js';
 import { AlignedBuffer, IovecArray, PAGE_SIZE, processVmReadv } from '../../sys/index.js';
 import { Fixture } from '../../testing/index.js';
+import { MemError } from '../errors.js';
 import {
   type AddressRange,
   type DirtyTracker,
@@ -284,4 +285,16 @@ test('uffd-wp with a frozen process the caller owns', { skip }, async () => {
   } finally {
     w.close();
   }
+});
+
+test('uffd-wp: a target that exits gives MemError ESRCH, on collect and on start', { skip }, async () => {
+  const f = await Fixture.start('static', ['4']);
+  const t = new UffdWpTracker(f.pid);
+  t.start(trackableRanges(readMaps(f.pid)));
+  f.kill();
+  const esrch = (e: unknown) => e instanceof MemError && e.code === 'ESRCH';
+  assert.throws(() => t.collect(() => {}), esrch);
+  t.close();
+  t.close();
+  assert.throws(() => new UffdWpTracker(f.pid).start([]), esrch);
 });

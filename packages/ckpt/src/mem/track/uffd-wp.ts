@@ -136,7 +136,11 @@ export class UffdWpTracker implements DirtyTracker {
       this.inode = fstatSync(this.uffd!.fd).ino;
       this.uffd!.enableAsyncWp();
     } catch (e) {
-      this.close();
+      try {
+        this.release(); // closes the target's fd too, if persisting
+      } catch {
+        /* the original error matters more */
+      }
       throw memError(e, this.pid, 'set up tracking in');
     }
     this.add(ranges);
@@ -157,7 +161,12 @@ export class UffdWpTracker implements DirtyTracker {
         }
         throw e;
       }
-      this.uffd = new Userfaultfd(pidfdGetfd(this.pidfd, tfd));
+      try {
+        this.uffd = new Userfaultfd(pidfdGetfd(this.pidfd, tfd));
+      } catch (e) {
+        inj.syscall(SYS.close, tfd); // leave nothing behind in the target
+        throw e;
+      }
       if (this.options.persist) this.targetFd = tfd;
       else inj.call('close', SYS.close, tfd);
       this.setup.injectMicros = inj.stats.micros;
