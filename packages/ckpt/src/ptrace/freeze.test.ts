@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { SIG, kill as sysKill } from '../sys/index.js';
+import { SIG, SYS, kill as sysKill } from '../sys/index.js';
 import { Fixture } from '../testing/index.js';
-import { freeze, PtraceError } from './index.js';
+import { freeze, Injector, PtraceError } from './index.js';
 
 /** State letter of every thread of `pid` (tid -> state). */
 function threadStates(pid: number): Map<number, string> {
@@ -109,4 +109,23 @@ test('a signal sent while frozen is delivered after thaw', async () => {
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.match(readFileSync(f.logFile, 'utf8'), /SUM 1 /);
+});
+
+test('a process stopped by SIGSTOP can be frozen and injected, and stays stopped after thaw', async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  f.signal(SIG.SIGSTOP);
+  for (let i = 0; i < 300 && f.state() !== 'T'; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(f.state(), 'T');
+  {
+    using frozen = freeze(f.pid);
+    assert.equal(frozen.thread(f.pid)!.groupStop, SIG.SIGSTOP);
+    using inj = Injector.infect(frozen);
+    assert.equal(inj.call('getpid', SYS.getpid), f.pid);
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  for (const [tid, s] of threadStates(f.pid)) assert.equal(s, 'T', `thread ${tid} stays group-stopped`);
+  f.signal(SIG.SIGCONT);
+  for (let i = 0; i < 300 && f.state() === 'T'; i++) await new Promise((r) => setTimeout(r, 10));
+  assertNoneStopped(f.pid);
+  assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
 });
