@@ -60,7 +60,13 @@ export function isDirective(st: ts.Statement): boolean {
   return ts.isExpressionStatement(st) && ts.isStringLiteral(st.expression);
 }
 
-/** Find, check and number the log calls of `program`. */
+/**
+ * Find, check and number the log calls of `program`.
+ *
+ * @example
+ * const a = analyzeProgram(program, { rootDir: '/repo/app' });
+ * a.ids.size; // calls to rewrite
+ */
 export function analyzeProgram(program: ts.Program, options: AnalysisOptions): Analysis {
   const checker = options.checkTypes === false ? undefined : program.getTypeChecker();
   const classifier = new ReceiverClassifier(program, program.getTypeChecker());

@@ -23,7 +23,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import ts from 'typescript';
 
-/** The logger methods a rewritten call may use. */
+/**
+ * The logger methods a rewritten call may use.
+ *
+ * @example
+ * LOG_METHODS.has('info'); // true
+ */
 export const LOG_METHODS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 
 /** A log call with a literal format. */

@@ -101,7 +101,12 @@ function run(a: Args): PassResult {
   return precompileJsDir({ ...common, inDir, outDir: a.out ?? inDir });
 }
 
-/** Run `binlog precompile` with `argv` (the arguments after `precompile`); resolves to the exit status. */
+/**
+ * Run `binlog precompile` with `argv` (the arguments after `precompile`); resolves to the exit status.
+ *
+ * @example
+ * process.exitCode = await precompileMain(['--check', '-p', 'tsconfig.json']);
+ */
 export async function precompileMain(argv: string[]): Promise<number> {
   try {
     const a = parseArgs(argv);

@@ -19,7 +19,12 @@ export interface BuildDiagnostic {
   readonly message: string;
 }
 
-/** One line, `file:line:col: message`, with the file relative to `cwd`. */
+/**
+ * One line, `file:line:col: message`, with the file relative to `cwd`.
+ *
+ * @example
+ * formatDiagnostic({ file: '/repo/src/a.ts', line: 3, col: 14, message: 'bad' }, '/repo'); // 'src/a.ts:3:14: bad'
+ */
 export function formatDiagnostic(d: BuildDiagnostic, cwd = process.cwd()): string {
   const file = d.file.startsWith('/') ? relative(cwd, d.file) || d.file : d.file;
   return `${file}:${d.line}:${d.col}: ${d.message.replace(/\s*\n\s*/g, ' ')}`;

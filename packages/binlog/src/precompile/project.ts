@@ -42,7 +42,13 @@ export interface PassResult {
   readonly fileCount: number;
 }
 
-/** Check or build a project with the pass. */
+/**
+ * Check or build a project with the pass.
+ *
+ * @example
+ * const r = precompileProject({ project: 'tsconfig.json', check: true });
+ * for (const d of r.diagnostics) console.error(formatDiagnostic(d));
+ */
 export function precompileProject(options: ProjectOptions): PassResult {
   const configPath = resolve(options.project);
   const projectDir = dirname(configPath);

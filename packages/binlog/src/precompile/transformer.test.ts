@@ -66,3 +66,21 @@ test('binlogTransformer throws BUILD_ERRORS with one file:line:col line per prob
   );
   assert.throws(() => readFileSync(join(dir, 'binlog.dict.json')), { code: 'ENOENT' });
 });
+
+test('files reached only through imports are rewritten with a correct relative import', () => {
+  const dir = copyProject('app');
+  const cfg = JSON.parse(readFileSync(join(dir, 'tsconfig.json'), 'utf8'));
+  cfg.include = undefined;
+  cfg.files = ['src/main.ts'];
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(cfg));
+  const program = programOf(dir);
+  assert.deepEqual(program.getRootFileNames(), [join(dir, 'src/main.ts')]);
+  const transformer = binlogTransformer(program, {
+    projectDir: dir,
+    modulePath: join(dir, 'dist/gen/dict.js'),
+  });
+  program.emit(undefined, undefined, undefined, false, { before: [transformer] });
+  assert.equal(readFileSync(join(dir, 'dist/worker.js'), 'utf8').split('\n')[0], 'import "./gen/dict.js";');
+  assert.match(readFileSync(join(dir, 'dist/worker.js'), 'utf8'), /this\.log\.trace\(7, i, steps\)/);
+  assert.match(readFileSync(join(dir, 'dist/gen/dict.js'), 'utf8'), /registerDictionary/);
+});

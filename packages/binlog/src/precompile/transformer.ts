@@ -23,7 +23,7 @@
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import type { Dictionary } from '../codec/dictionary.js';
-import { type Analysis, analyzeProgram, isDirective } from './analysis.js';
+import { type Analysis, analyzeProgram, isDirective, ownSourceFiles } from './analysis.js';
 import { formatDiagnostic } from './diagnostic.js';
 import { DICT_MODULE_NAME, readPreviousDictionary, writeDictionaryFiles } from './dictionary-files.js';
 import { PrecompileError } from './errors.js';
@@ -61,7 +61,13 @@ export interface PrecompiledProgram {
   write(): void;
 }
 
-/** Analyse `program` and prepare its rewrite; nothing is written until `write()`. */
+/**
+ * Analyse `program` and prepare its rewrite; nothing is written until `write()`.
+ *
+ * @example
+ * const pre = precompileProgram(program, { projectDir: '/repo/app' });
+ * pre.dictionary.formats.length;
+ */
 export function precompileProgram(program: ts.Program, options: PrecompileOptions = {}): PrecompiledProgram {
   const opts = program.getCompilerOptions();
   const projectDir = options.projectDir ?? program.getCurrentDirectory();
@@ -70,7 +76,9 @@ export function precompileProgram(program: ts.Program, options: PrecompileOption
   const previous = options.previous ?? readPreviousDictionary(dictPath);
   const analysis = analyzeProgram(program, { rootDir: projectDir, previous, checkTypes: options.checkTypes });
   const dictionary = analysis.table.toDictionary(options.prune === true);
-  const cmd: ts.ParsedCommandLine = { options: opts, fileNames: [...program.getRootFileNames()], errors: [] };
+  // Every emitted file, not only the root names: files reached through imports are emitted too.
+  const fileNames = ownSourceFiles(program).map((sf) => sf.fileName);
+  const cmd: ts.ParsedCommandLine = { options: opts, fileNames, errors: [] };
   const ignoreCase = !ts.sys.useCaseSensitiveFileNames;
   const specifierFor = (fileName: string): string => {
     const out = ts.getOutputFileNames(cmd, fileName, ignoreCase).find((f) => /\.[cm]?jsx?$/.test(f));
