@@ -77,7 +77,7 @@ test('a bad run file is one clear error naming the file and the field', () => {
     (e: unknown) =>
       e instanceof ReportError &&
       e.code === 'BAD_RUN_FILE' &&
-      e.message === `${input}: modes[3].fds: expected a finite number >= 0, got -1` &&
+      e.message === `${input}: modes[3].fds: expected a finite number >= 0 (at most 2^53 - 1), got -1` &&
       !e.message.includes('\n'),
   );
   assert.equal(existsSync(out), false, 'no page is written');

@@ -13,7 +13,16 @@ import { lineChart } from './line-chart.js';
 import { el, type Markup } from './markup.js';
 import type { IterationResult } from './schema.js';
 import { figure, table } from './table.js';
-import { exact, formatBytes, formatCompact, formatCount, formatMs, human } from './units.js';
+import {
+  exact,
+  formatBytes,
+  formatCompact,
+  formatCount,
+  formatMs,
+  formatRate,
+  human,
+  NOT_A_FIGURE,
+} from './units.js';
 
 const COLORS = { scanned: '#94a3b8', written: '#2563eb', time: '#0f766e', stopped: '#dc2626' };
 
@@ -22,7 +31,8 @@ function label(it: IterationResult): string[] {
 }
 
 function percent(part: number, whole: number): string {
-  return whole === 0 ? '—' : `${(Math.round((part / whole) * 1000) / 10).toFixed(1)} %`;
+  const p = (part / whole) * 100;
+  return Number.isFinite(p) ? `${p.toFixed(1)} %` : NOT_A_FIGURE;
 }
 
 function pagesFigure(its: readonly IterationResult[]): Markup {
@@ -97,7 +107,7 @@ function timeFigure(its: readonly IterationResult[]): Markup {
         figure(human('ms', it.ms), exact('ms', it.ms)),
         figure(human('ms', it.stoppedMs), exact('ms', it.stoppedMs)),
         percent(it.stoppedMs, it.ms),
-        it.ms === 0 ? '—' : `${formatBytes((it.bytes / it.ms) * 1000)}/s`,
+        it.ms === 0 ? NOT_A_FIGURE : formatRate((it.bytes / it.ms) * 1000),
       ]),
     ),
   );

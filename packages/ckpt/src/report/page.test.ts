@@ -163,3 +163,49 @@ test('a group measured in one mode only leaves its other bar out', () => {
   assert.equal(findAll([charts[0]!], 'rect').length, 8);
   assert.ok(html.includes('<td class="num">—</td>'));
 });
+
+test('odd figures (zeros, tiny, huge, many) never break the page', () => {
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const odd = [0, 0, 1e-300, 1e-9, 0.5, 1, 3, 4096, 1e9, 2 ** 40, 2 ** 53 - 1];
+  const pickNum = () =>
+    rand() < 0.5 ? odd[Math.floor(rand() * odd.length)]! : rand() * 10 ** Math.floor(rand() * 12);
+  const pickInt = () => Math.floor(pickNum() % 2 ** 40);
+  for (let round = 0; round < 40; round++) {
+    const run = sample();
+    run.modes = Array.from({ length: Math.floor(rand() * 30) }, () => ({
+      mode: rand() < 0.5 ? ('read' as const) : ('splice' as const),
+      scenario: rand() < 0.5 ? ('static' as const) : ('churn' as const),
+      sizeBytes: pickNum(),
+      stoppedMs: pickNum(),
+      totalMs: pickNum(),
+      pipes: pickInt(),
+      fds: pickInt(),
+      peakPipeBytes: pickNum(),
+      peakRssBytes: pickNum(),
+      memAvailableDropBytes: pickNum(),
+    }));
+    run.iterations = Array.from({ length: Math.floor(rand() * 50) }, (_, i) => ({
+      index: i + 1,
+      frozen: rand() < 0.1,
+      pagesScanned: pickInt(),
+      pagesWritten: pickInt(),
+      ms: pickNum(),
+      stoppedMs: pickNum(),
+      bytes: pickNum(),
+      tracker: 'uffd-wp',
+    }));
+    const html = renderReport(run);
+    checkNesting(html);
+    checkEntities(html);
+    for (const bad of ['NaN', 'Infinity', 'undefined']) {
+      assert.ok(
+        !html.includes(bad),
+        `round ${round}: ${bad} at ${html.slice(html.indexOf(bad) - 80, html.indexOf(bad) + 20)}`,
+      );
+    }
+  }
+});

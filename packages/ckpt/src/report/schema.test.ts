@@ -131,6 +131,9 @@ test('mode fields: enums, numbers finite and >= 0, counts whole', () => {
     mode0(r).peakRssBytes = Number.POSITIVE_INFINITY;
   }, 'modes[0].peakRssBytes');
   rejects((r) => {
+    mode0(r).sizeBytes = 1e300;
+  }, 'modes[0].sizeBytes');
+  rejects((r) => {
     (r.modes as Rec[])[7]!.memAvailableDropBytes = Number.NaN;
   }, 'modes[7].memAvailableDropBytes');
 });
@@ -171,7 +174,7 @@ test('summary fields', () => {
 test('a number too big for a double parses as Infinity and is refused', () => {
   const text = readFileSync(SAMPLE, 'utf8').replace('"peakRssBytes": 60817408', '"peakRssBytes": 1e999');
   assert.throws(() => parseRun(text), {
-    message: 'modes[0].peakRssBytes: expected a finite number >= 0, got Infinity',
+    message: 'modes[0].peakRssBytes: expected a finite number >= 0 (at most 2^53 - 1), got Infinity',
   });
 });
 

@@ -10,7 +10,7 @@
  *   summary: { throughputBytesPerSec, chainCheck: "ok" | "failed" | "skipped", mismatchedPages: int }
  * }
  * ```
- * Every number is finite and >= 0 (counts are integers). Fields this version does not know are ignored
+ * Every number is finite, >= 0 and at most 2^53 - 1 (counts are integers). Fields this version does not know are ignored
  * and dropped from the validated value.
  *
  * @example
@@ -115,7 +115,9 @@ function str(o: Obj, key: string, path: string): string {
 
 function num(o: Obj, key: string, path: string): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`${path}${key}`, 'a finite number >= 0', v);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) {
+    bad(`${path}${key}`, 'a finite number >= 0 (at most 2^53 - 1)', v);
+  }
   return v;
 }
 

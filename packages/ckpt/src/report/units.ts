@@ -8,6 +8,9 @@
  * formatCount(262144);     // '262,144'
  */
 
+/** What a figure that cannot be computed (a ratio to almost nothing) prints as. */
+export const NOT_A_FIGURE = '—';
+
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
 /** `x` with three significant digits (no exponent, no trailing zeros). */
@@ -22,6 +25,7 @@ function sig3(x: number): string {
  * formatBytes(1536); // '1.5 KiB'
  */
 export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return NOT_A_FIGURE;
   let v = bytes;
   let u = 0;
   while (Math.abs(v) >= 1024 && u < BYTE_UNITS.length - 1) {
@@ -40,6 +44,7 @@ export function formatBytes(bytes: number): string {
  * formatMs(1500);  // '1.5 s'
  */
 export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return NOT_A_FIGURE;
   if (ms === 0) return '0 ms';
   if (Number(ms.toPrecision(3)) < 1) return `${sig3(ms * 1000)} µs`;
   if (Number(ms.toPrecision(3)) < 1000) return `${sig3(ms)} ms`;
@@ -53,6 +58,7 @@ export function formatMs(ms: number): string {
  * formatCount(1234567); // '1,234,567'
  */
 export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return NOT_A_FIGURE;
   return n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }
 
@@ -114,7 +120,8 @@ export function exact(q: Quantity, v: number): string {
  * formatRatio(180, 0.4); // '450×'
  */
 export function formatRatio(a: number, b: number): string {
-  if (b === 0) return a === 0 ? '1×' : '—';
+  if (b === 0) return a === 0 ? '1×' : NOT_A_FIGURE;
   const r = a / b;
+  if (!Number.isFinite(r)) return NOT_A_FIGURE;
   return `${r >= 1000 ? formatCount(Math.round(r)) : sig3(r)}×`;
 }
