@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -86,4 +86,18 @@ test('JavaScript: counts are always checked, types where JSDoc gives them', () =
   );
   assert.ok(!existsSync(join(dir, 'out')));
   assert.ok(!existsSync(join(dir, 'd.json')));
+});
+
+test('JavaScript with a syntax error is refused with its position', () => {
+  const dir = copyProject('js-bad');
+  writeFileSync(join(dir, 'broken.js'), "const log = { info() {} };\nlog.info('x %d', 1;\n");
+  const r = precompileJsDir({
+    inDir: dir,
+    outDir: join(dir, 'out'),
+    dictPath: join(dir, 'd.json'),
+    checkTypes: false,
+  });
+  const lines = r.diagnostics.map((d) => formatDiagnostic(d, dir));
+  assert.match(lines[0] ?? '', /^broken\.js:2:19: TS1005: /);
+  assert.ok(!existsSync(join(dir, 'out')));
 });

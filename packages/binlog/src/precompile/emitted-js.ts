@@ -18,6 +18,7 @@ import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'n
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { analyzeProgram, isDirective } from './analysis.js';
+import { fromTsDiagnostic } from './diagnostic.js';
 import { DICT_MODULE_NAME, readPreviousDictionary, writeDictionaryFiles } from './dictionary-files.js';
 import { PrecompileError } from './errors.js';
 import { type ModuleFormat, moduleFormatAt, relativeSpecifier, sideEffectImport } from './module-format.js';
@@ -69,14 +70,18 @@ export function precompileJsDir(options: JsDirOptions): PassResult {
     include: (f) => f.startsWith(`${inDir}/`),
   });
   const dictionary = analysis.table.toDictionary(options.prune === true);
+  const syntax = program
+    .getSyntacticDiagnostics()
+    .filter((d) => d.category === ts.DiagnosticCategory.Error)
+    .map(fromTsDiagnostic);
   const result: PassResult = {
-    diagnostics: analysis.diagnostics,
+    diagnostics: [...syntax, ...analysis.diagnostics],
     dictionary,
     dictPath,
     callCount: analysis.ids.size,
     fileCount: analysis.callsByFile.size,
   };
-  if (analysis.diagnostics.length > 0 || options.check) return result;
+  if (result.diagnostics.length > 0 || options.check) return result;
   const modulePath = join(outDir, DICT_MODULE_NAME);
   for (const file of all) {
     const target = join(outDir, relative(inDir, file));
