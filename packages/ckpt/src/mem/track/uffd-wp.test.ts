@@ -141,6 +141,7 @@ function addNewVmas(t: UffdWpTracker): AddressRange[] {
 for (const threads of [1, 4]) {
   test(`uffd-wp reports exactly the written pages (${threads} writer threads)`, { skip }, async (tc) => {
     const w = await Writer.start(64, threads, 0);
+    const ourFds = readdirSync('/proc/self/fd').length;
     try {
       using t = new UffdWpTracker(w.pid);
       t.start(trackableRanges(readMaps(w.pid)));
@@ -162,6 +163,8 @@ for (const threads of [1, 4]) {
         before = after;
       }
       assert.equal(collectPages(t, w.base, end).size, 0, 'an immediate second collect is empty');
+      t.close();
+      assert.equal(readdirSync('/proc/self/fd').length, ourFds, 'no descriptor leaked');
     } finally {
       w.close();
     }
