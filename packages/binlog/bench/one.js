@@ -1,6 +1,6 @@
 // One benchmark measurement in a fresh process; prints one JSON line.
 // usage: node --expose-gc bench/one.js <variant> <fmt|plain> <calls> <dir>
-// variants: binlog-m1, binlog-m2, pino-sync, pino-async (write path); decode-binlog (records with their
+// variants: binlog-m1, binlog-m2, proto (the research prototype's design), pino-sync, pino-async (write path); decode-binlog (records with their
 // arguments), decode-binlog-text (plus the message text), decode-pino (JSON.parse of each line).
 import { once } from 'node:events';
 import * as fs from 'node:fs';
@@ -33,7 +33,7 @@ function fresh(file) {
 
 function binlogRun(file, n, mode) {
   fresh(file);
-  const log = createLogger({ dest: file });
+  const log = createLogger({ dest: file, clock: process.env.BINLOG_CLOCK ?? 'precise' });
   const s0 = sched();
   const t0 = process.hrtime.bigint();
   if (mode === 2) {
@@ -43,6 +43,52 @@ function binlogRun(file, n, mode) {
   else for (let i = 0; i < n; i++) log.info(PLAIN);
   const t1 = process.hrtime.bigint();
   log.close();
+  const s1 = sched();
+  return {
+    loop: Number(t1 - t0),
+    total: Number(process.hrtime.bigint() - t0),
+    cpu: s1[0] - s0[0],
+    wait: s1[1] - s0[1],
+  };
+}
+
+// The research note's throwaway prototype, rebuilt as a same-run anchor: a precompiled encoder for this one
+// format, performance.now() as f64, int32/ASCII/f64 arguments, 64 KiB buffer, fs.writeSync when full. No
+// levels, no framing or CRC, no fields, no exact-value tags: the floor a JavaScript binary logger reaches here.
+function protoRun(file, n) {
+  fresh(file);
+  const fd = fs.openSync(file, 'w');
+  const buf = Buffer.allocUnsafe(65536);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  let p = 0;
+  const flush = () => {
+    fs.writeSync(fd, buf, 0, p);
+    p = 0;
+  };
+  const fmtLog = (a, s, f) => {
+    if (p + 64 + s.length > 65536) flush();
+    dv.setUint32(p, 1, true);
+    dv.setFloat64(p + 4, performance.now(), true);
+    dv.setInt32(p + 12, a, true);
+    dv.setUint32(p + 16, s.length, true);
+    p += 20;
+    for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
+    dv.setFloat64(p, f, true);
+    p += 8;
+  };
+  const plainLog = () => {
+    if (p + 12 > 65536) flush();
+    dv.setUint32(p, 2, true);
+    dv.setFloat64(p + 4, performance.now(), true);
+    p += 12;
+  };
+  const s0 = sched();
+  const t0 = process.hrtime.bigint();
+  if (msg === 'fmt') for (let i = 0; i < n; i++) fmtLog(i, NAMES[i & 7], i * 1.1);
+  else for (let i = 0; i < n; i++) plainLog();
+  const t1 = process.hrtime.bigint();
+  flush();
+  fs.closeSync(fd);
   const s1 = sched();
   return {
     loop: Number(t1 - t0),
@@ -86,9 +132,16 @@ async function write() {
     );
   }
   const run = (file, n) =>
-    variant.startsWith('binlog') ? binlogRun(file, n, mode) : pinoRun(file, n, variant === 'pino-sync');
+    variant === 'proto'
+      ? protoRun(file, n)
+      : variant.startsWith('binlog')
+        ? binlogRun(file, n, mode)
+        : pinoRun(file, n, variant === 'pino-sync');
   await run(join(dir, `${variant}-${msg}-warm.log`), Math.min(200_000, N));
   fs.rmSync(join(dir, `${variant}-${msg}-warm.log`));
+  // a pause after the warm-up (for every variant): lets pino's async destination settle and binlog's
+  // coarse clock thread start, which can take a few hundred ms on a loaded machine
+  await new Promise((r) => setTimeout(r, 500));
   gc();
   const file = join(dir, `${variant}-${msg}.log`);
   const t = await run(file, N);

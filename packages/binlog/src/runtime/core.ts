@@ -236,7 +236,7 @@ export class Core {
       if (p < 0) continue;
       sealFrame(big, 0, p - FRAME_HEAD);
       this.write(big, p);
-      this.lastT = t;
+      // lastT stays: it is the base of the (empty) block now in this.buf, which later deltas start from
       return;
     }
     this.dropped++;

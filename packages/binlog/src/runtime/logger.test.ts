@@ -195,6 +195,9 @@ test('a fd destination is written but not closed; a string larger than the buffe
   assert.equal(stats.skippedBytes, 0);
   assert.equal(events.length, 10002);
   assert.equal(events[10000]!.args[0], big);
+  for (let i = 1; i < events.length; i++)
+    assert.ok(events[i]!.time >= events[i - 1]!.time, 'times stay ordered');
+  assert.ok(Math.abs(events[10001]!.time - Date.now()) < 60000);
   assert.ok(stats.frames > 10);
   assert.ok(readFileSync(f).length > 40000);
   const g = file();
