@@ -13,8 +13,8 @@
  *   |-- FORCE_CLOSE -> commit, reply i32 0 ------> closed
  *   '-- EOF / bad input / write failure --------> failed: the directory is aborted (INCOMPLETE marker)
  * ```
- * Writes are synchronous, so a session never holds more than one input chunk: the socket is simply not
- * read while the disk is busy (TCP flow control does the rest).
+ * Writes are synchronous, so a session never holds more than one input chunk plus its 1 MiB staging buffer:
+ * the socket is simply not read while the disk is busy (TCP flow control does the rest).
  *
  * @example
  * const s = new PageServerSession({ dir: '/srv/ps/1' }, (b) => socket.write(b));
@@ -67,6 +67,10 @@ export interface SessionCounts {
   payloadBytes: number;
 }
 
+/** Size of the staging buffer for small payload pieces, and the size from which a piece skips it. */
+const STAGING_BYTES = 1 << 20;
+const DIRECT_BYTES = 256 << 10;
+
 const KNOWN_FLAGS = PE_WIRE.PARENT | PE_WIRE.LAZY | PE_WIRE.PRESENT;
 
 interface OpenPagemap {
@@ -98,8 +102,9 @@ export class PageServerSession {
   private incoming: Incoming | undefined;
   /** Last data-carrying ADD_F, awaiting its CHECKSUM message (checksum mode only). */
   private unchecked: { target: OpenPagemap; vaddr: number; nrPages: number; crc: number } | undefined;
-  private readonly partial = Buffer.alloc(PAGE_SIZE);
-  private partialLen = 0;
+  /** Payload gathered until it is worth a write call (see onData). */
+  private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
+  private stagedLen = 0;
   private st: SessionState = 'open';
   private forced = false;
 
@@ -256,40 +261,51 @@ export class PageServerSession {
     return 'open';
   }
 
-  /** Payload bytes: whole pages go straight to the writer (views, no copy); a page split across chunks is staged. */
+  /**
+   * Payload bytes. Large runs of whole pages go straight to the writer (views, no copy); small pieces
+   * (TLS hands out 16 KiB records, and a 32-byte header shifts every page across chunk boundaries) are
+   * gathered in one staging buffer and written once it is full or the message ends, so the number of
+   * write calls does not grow with the number of chunks.
+   */
   private onData(bytes: Buffer, last: boolean): void {
     const inc = this.incoming!;
-    const w = inc.target.writer;
     this.counts.payloadBytes += bytes.length;
     if (this.checksums) inc.crc = crc32(bytes, inc.crc);
     let b = bytes;
-    if (this.partialLen > 0) {
-      const n = Math.min(PAGE_SIZE - this.partialLen, b.length);
-      b.copy(this.partial, this.partialLen, 0, n);
-      this.partialLen += n;
-      b = b.subarray(n);
-      if (this.partialLen === PAGE_SIZE) {
-        w.addPages(inc.next, 1, this.partial, inc.flags);
-        inc.next += PAGE_SIZE;
-        this.partialLen = 0;
+    while (b.length > 0) {
+      if (this.stagedLen === 0 && b.length >= DIRECT_BYTES) {
+        const whole = b.length - (b.length % PAGE_SIZE);
+        this.write(inc, b.subarray(0, whole));
+        b = b.subarray(whole);
+        continue;
       }
-    }
-    const whole = Math.floor(b.length / PAGE_SIZE);
-    if (whole > 0) {
-      w.addPages(inc.next, whole, b.subarray(0, whole * PAGE_SIZE), inc.flags);
-      inc.next += whole * PAGE_SIZE;
-    }
-    const rest = b.length - whole * PAGE_SIZE;
-    if (rest > 0) {
-      b.copy(this.partial, 0, whole * PAGE_SIZE);
-      this.partialLen = rest;
+      const n = Math.min(STAGING_BYTES - this.stagedLen, b.length);
+      b.copy(this.staging, this.stagedLen, 0, n);
+      this.stagedLen += n;
+      b = b.subarray(n);
+      if (this.stagedLen === STAGING_BYTES) this.flushStaged(inc);
     }
     if (last) {
+      this.flushStaged(inc);
       this.counts.pagesWritten += inc.nrPages;
       this.incoming = undefined;
       if (this.checksums)
         this.unchecked = { target: inc.target, vaddr: inc.vaddr, nrPages: inc.nrPages, crc: inc.crc };
     }
+  }
+
+  /** Write the whole pages of the staging buffer; a trailing partial page moves to its start. */
+  private flushStaged(inc: Incoming): void {
+    const whole = this.stagedLen - (this.stagedLen % PAGE_SIZE);
+    if (whole === 0) return;
+    this.write(inc, this.staging.subarray(0, whole));
+    this.staging.copy(this.staging, 0, whole, this.stagedLen);
+    this.stagedLen -= whole;
+  }
+
+  private write(inc: Incoming, pages: Buffer): void {
+    inc.target.writer.addPages(inc.next, pages.length / PAGE_SIZE, pages, inc.flags);
+    inc.next += pages.length;
   }
 
   private checked(h: PsHeader): SessionState {
