@@ -8,7 +8,9 @@
  *   listeners, they run as usual and decide whether to exit: we only cure and detach, and never exit for
  *   them (a program that ignores SIGINT keeps running, with nothing frozen any more).
  * - `uncaughtExceptionMonitor`: cure and detach before Node prints the error and exits with status 1
- *   (it does not change Node's handling of the exception).
+ *   (it does not change Node's handling of the exception). A program with its own `uncaughtException`
+ *   handler survives the exception, but finds everything thawed (later injections throw ESTATE).
+ *   Unhandled rejections take the same path (Node's default `--unhandled-rejections=throw`).
  * - `exit`: cure and detach (covers `process.exit()` and the normal end of the program).
  * When the registry becomes empty, the handlers are removed again, so a program with nothing frozen keeps
  * Node's default signal behaviour.
