@@ -190,14 +190,11 @@ function stats(args: string[]): number {
 }
 
 async function precompile(args: string[]): Promise<number> {
-  const spec = './precompile/index.js';
-  let mod: { precompileMain?: (argv: string[]) => Promise<number> };
+  // loaded on demand: decoding never pays for the parser the pass uses
+  let mod: typeof import('./precompile/index.js');
   try {
-    mod = (await import(spec)) as typeof mod;
+    mod = await import('./precompile/index.js');
   } catch {
-    mod = {};
-  }
-  if (typeof mod.precompileMain !== 'function') {
     process.stderr.write('binlog: precompile: not built\n');
     return 1;
   }
