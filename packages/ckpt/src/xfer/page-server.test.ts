@@ -169,6 +169,13 @@ describe('page server over loopback', () => {
     );
     assert.equal(readlinkSync(join(dir, '3', 'parent')), '../1');
     assert.equal(lines.filter((l) => l.includes('session 2') && l.includes('failed')).length, 1);
+
+    // A restarted daemon continues the numbering.
+    const again = await PageServer.listen({ dir, address: '127.0.0.1', port: 0, daemon: true });
+    await produce(await PageServerClient.connect({ address: '127.0.0.1', port: again.port }), pid, PIECES);
+    const [r4] = await again.close();
+    assert.equal(r4!.dir, join(dir, '4'));
+    assert.equal(r4!.ok, true);
   });
 
   it('per-chunk checksums: stored when both sides know them, mismatches abort the session', async () => {

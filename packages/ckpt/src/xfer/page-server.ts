@@ -7,7 +7,8 @@
  * listen --accept--> session (PageServerSession) --CLOSE + client EOF--> done       (default: one session,
  *   |                                                                                the listener closes at
  *   '-- --daemon: sessions one after another, each into DIR/<n>,                     the first accept, as CRIU)
- *        DIR/<n>/parent -> ../<last completed n> (the first: --prev-images-dir)
+ *        DIR/<n>/parent -> ../<last completed n> (the first: --prev-images-dir); a restarted daemon
+ *        continues after the highest <n> already there
  * ```
  * A failed session (bad input, dropped connection, TLS refusal) logs one line and leaves its directory
  * aborted (an INCOMPLETE marker, no pagemap under a real name); a daemon keeps serving.
@@ -17,7 +18,7 @@
  * // ... a client runs its session against server.port ...
  * const [session] = await server.finished; session.ok; // true
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -98,6 +99,8 @@ export class PageServer {
     const addr = server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port;
     const ps = new PageServer(server, opts, host, port);
+    // A restarted daemon continues the numbering instead of overwriting earlier sessions.
+    if (opts.daemon) ps.counter = highestSession(opts.dir);
     ps.wire();
     return ps;
   }
@@ -252,4 +255,15 @@ export class PageServer {
     if (!this.serving && this.queue.length === 0) this.resolveFinished(this.sessions);
     return this.finished;
   }
+}
+
+/** The highest DIR/<n> a previous daemon left (0 if none). */
+function highestSession(dir: string): number {
+  let max = 0;
+  try {
+    for (const name of readdirSync(dir)) if (/^\d+$/.test(name)) max = Math.max(max, Number(name));
+  } catch {
+    // no directory yet
+  }
+  return max;
 }
