@@ -100,6 +100,7 @@ try {
   const setupStalls = [];
   const stopped = [];
   const injected = [];
+  const freezing = [];
   let tracker;
   for (let i = 0; i < setups; i++) {
     tracker?.close();
@@ -111,6 +112,7 @@ try {
     setupStalls.push(stats().maxStallUs);
     stopped.push(tracker.setup.stoppedMicros);
     injected.push(tracker.setup.injectMicros);
+    freezing.push(tracker.setup.freezeMicros);
   }
   const s = tracker.setup;
 
@@ -142,9 +144,8 @@ try {
   console.log('');
   const list = (a) => a.map((x) => ms(x)).join(' ');
   console.log(`setup x${setups} (tool's view, first SEIZE to last DETACH): stopped ${list(stopped)} ms`);
-  console.log(
-    `  of which injected syscalls ${list(injected)} ms; median stop ${ms(median(stopped))} ms (goal <= 5)`,
-  );
+  console.log(`  of which freezing ${list(freezing)} ms, injected syscalls ${list(injected)} ms`);
+  console.log(`  median stop ${ms(median(stopped))} ms (goal <= 5)`);
   console.log(
     `  then, target running: register ${ms(s.registerMicros)} ms (${s.registered} ranges), arm ${ms(s.armMicros)} ms`,
   );

@@ -63,8 +63,10 @@ export interface UffdWpOptions {
 
 /** Timings of start(), in microseconds. */
 export interface UffdWpSetupStats {
-  /** The target was stopped this long (0 when the caller froze it). */
+  /** The target was stopped this long (0 when the caller froze it): freeze + injection + thaw. */
   stoppedMicros: number;
+  /** Of which: until every thread was stopped. */
+  freezeMicros: number;
   injectMicros: number;
   registerMicros: number;
   armMicros: number;
@@ -106,6 +108,7 @@ export class UffdWpTracker implements DirtyTracker {
   readonly needsFreeze = false;
   readonly setup: UffdWpSetupStats = {
     stoppedMicros: 0,
+    freezeMicros: 0,
     injectMicros: 0,
     registerMicros: 0,
     armMicros: 0,
@@ -173,7 +176,10 @@ export class UffdWpTracker implements DirtyTracker {
     } finally {
       if (!this.options.frozen) frozen.thaw();
     }
-    if (!this.options.frozen) this.setup.stoppedMicros = frozen.stats.stoppedMicros;
+    if (!this.options.frozen) {
+      this.setup.stoppedMicros = frozen.stats.stoppedMicros;
+      this.setup.freezeMicros = frozen.stats.freezeMicros;
+    }
   }
 
   add(ranges: readonly AddressRange[]): void {
