@@ -129,3 +129,17 @@ test('a process stopped by SIGSTOP can be frozen and injected, and stays stopped
   assertNoneStopped(f.pid);
   assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
 });
+
+test('a process killed while frozen: thaw does not throw and leaves no zombie behind', async () => {
+  const f = await Fixture.start('threads', ['4']);
+  try {
+    const frozen = freeze(f.pid);
+    f.signal(SIG.SIGKILL);
+    await new Promise((r) => setTimeout(r, 50));
+    frozen.thaw();
+    assert.ok(f.reap(), 'the leader could be reaped at once');
+  } finally {
+    f.kill();
+  }
+  assert.equal(f.state(), '');
+});

@@ -26,7 +26,8 @@
  * console.log(frozen.stats.freezeMicros, regs.get('rip'));
  * // leaving the block thaws
  */
-import { getRegs, PTRACE, ptrace, SYS, syscall } from '../sys/index.js';
+import { readStatus } from '../proc/index.js';
+import { getRegs, PTRACE, ptrace, SYS, syscall, WAIT, WStatus, waitpid } from '../sys/index.js';
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import { Registers } from './registers.js';
 import { registerTracee, type Tracee, unregisterTracee } from './registry.js';
@@ -109,13 +110,53 @@ export class FrozenProcess implements Tracee, Disposable {
     this.threadMap.delete(tid);
   }
 
-  /** @internal The whole process exited: nothing left to cure or detach. */
+  /** True if the process is gone or dying (a zombie): what an ESRCH from a frozen thread means. */
+  isDead(): boolean {
+    try {
+      const st = readStatus(this.pid).state;
+      return st === 'Z' || st === 'X';
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * @internal The whole process exited (killed while frozen): nothing left to cure or detach. Reaps the
+   * threads we trace (non-leaders first), since a traced thread stays a zombie until its tracer waits for
+   * it, and the leader with it.
+   */
   markGone(): void {
     if (this.stateValue !== 'frozen') return;
     this.stateValue = 'gone';
+    for (const c of [...this.curables]) {
+      try {
+        c.cure(); // with the process gone, this only releases our side (fds)
+      } catch {
+        /* nothing to restore in a dead process */
+      }
+    }
+    this.reap(this.tids);
     this.threadMap.clear();
     this.curables.clear();
     unregisterTracee(this);
+  }
+
+  /** Wait (up to ~200 ms each) for dying traced threads, non-leaders first, so no zombie is left. */
+  private reap(tids: readonly number[]): void {
+    const order = tids.filter((t) => t !== this.pid);
+    if (tids.includes(this.pid)) order.push(this.pid);
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    for (const tid of order) {
+      for (let i = 0; i < 200; i++) {
+        try {
+          const w = waitpid(tid, WAIT.WNOHANG | WAIT.WALL);
+          if (w.pid === tid && !WStatus.stopped(w.status)) break;
+        } catch {
+          break; // ECHILD: reaped or not ours
+        }
+        Atomics.wait(cell, 0, 0, 1);
+      }
+    }
   }
 
   /**
@@ -161,6 +202,11 @@ export class FrozenProcess implements Tracee, Disposable {
       }
     }
     this.curables.clear();
+    if (firstError !== undefined && this.isDead()) {
+      this.markGone(); // killed meanwhile: nothing was left to cure
+      return;
+    }
+    const lost: number[] = [];
     for (const t of this.threadMap.values()) {
       const [first = 0, ...rest] = t.signals;
       for (const sig of rest) {
@@ -173,9 +219,10 @@ export class FrozenProcess implements Tracee, Disposable {
       try {
         ptrace(PTRACE.DETACH, t.tid, 0, first);
       } catch {
-        /* ESRCH: the thread exited meanwhile */
+        lost.push(t.tid); // ESRCH: the thread was killed meanwhile
       }
     }
+    if (lost.length > 0 && this.isDead()) this.reap(lost);
     this.threadMap.clear();
     this.stateValue = 'detached';
     const t1 = performance.now();

@@ -123,3 +123,23 @@ test('a signal that arrives during an injected call is remembered and delivered 
   assert.match(readFileSync(f.logFile, 'utf8'), /USR2/, 'delivered after thaw');
   assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
 });
+
+test('a target killed while infected: ESRCH, and thaw has nothing left to do', async () => {
+  const f = await Fixture.start('injectee', ['1']);
+  try {
+    const frozen = freeze(f.pid);
+    const inj = Injector.infect(frozen);
+    f.signal(9);
+    await sleep(50);
+    assert.throws(
+      () => inj.syscall(SYS.getpid),
+      (e: unknown) => e instanceof PtraceError && e.code === 'ESRCH',
+    );
+    frozen.thaw();
+    assert.equal(inj.infected, false);
+    assert.notEqual(frozen.state, 'frozen');
+  } finally {
+    f.kill();
+  }
+  assert.equal(f.state(), '');
+});

@@ -159,7 +159,9 @@ export class Injector implements Curable, Disposable {
       ptrace(PTRACE.CONT, this.tid, 0, 0);
       this.waitTrap();
     } catch (e) {
-      throw ptraceErrorFrom(e, this.frozen.pid, `inject syscall ${nr} into`);
+      const err = ptraceErrorFrom(e, this.frozen.pid, `inject syscall ${nr} into`);
+      if (err instanceof PtraceError && err.code === 'ESRCH' && this.frozen.isDead()) this.frozen.markGone();
+      throw err;
     }
     this.stats.syscalls++;
     this.stats.micros += Math.round((performance.now() - t0) * 1000);
