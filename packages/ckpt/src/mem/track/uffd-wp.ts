@@ -285,7 +285,10 @@ export class UffdWpTracker implements DirtyTracker {
     return this.untracked.map((r) => ({ ...r }));
   }
 
-  /** State for a later run (needs `persist`). The target keeps the userfaultfd at fd `state.fd`. */
+  /**
+   * State for a later run (needs `persist`). The target keeps the userfaultfd at fd `state.fd`. Call it
+   * after the run's last add()/collect(): a range registered after save() would be unknown to the next run.
+   */
   save(): UffdWpState {
     if (this.targetFd < 0) throw new MemError('EIO', 'save() needs a tracker started with persist: true');
     return {
