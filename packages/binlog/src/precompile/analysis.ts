@@ -36,6 +36,11 @@ export interface Analysis {
   /** Per file name, the calls to rewrite, in source order. */
   readonly callsByFile: ReadonlyMap<string, readonly ts.CallExpression[]>;
   readonly diagnostics: readonly BuildDiagnostic[];
+  /**
+   * Calls with a logger method name and a literal format that are left alone because their method's
+   * first parameter does not accept a number (see call-site.ts); not errors.
+   */
+  readonly leftAlone: readonly BuildDiagnostic[];
   readonly table: IdTable;
   /** Files visited. */
   readonly fileCount: number;
@@ -74,13 +79,22 @@ export function analyzeProgram(program: ts.Program, options: AnalysisOptions): A
   const ids = new Map<ts.CallExpression, number>();
   const callsByFile = new Map<string, ts.CallExpression[]>();
   const diagnostics: BuildDiagnostic[] = [];
+  const leftAlone: BuildDiagnostic[] = [];
   const files = ownSourceFiles(program).filter((sf) => options.include?.(sf.fileName) ?? true);
   for (const sf of files) {
     const rel = relative(options.rootDir, sf.fileName).split(sep).join('/');
     const calls: ts.CallExpression[] = [];
     const visit = (node: ts.Node): void => {
       const site = logCallOf(node, classifier);
-      if (site) {
+      if (site && !site.acceptsId) {
+        const param = checker ? declaredFormatType(checker, site.call) : 'its declared type';
+        leftAlone.push(
+          diagnosticAt(
+            site.format,
+            `${site.method}() left alone: its first parameter (${param}) cannot take an id`,
+          ),
+        );
+      } else if (site) {
         try {
           const { specs } = parseFormat(site.text);
           diagnostics.push(...checkArguments(site, specs, checker));
@@ -97,5 +111,13 @@ export function analyzeProgram(program: ts.Program, options: AnalysisOptions): A
     visit(sf);
     if (calls.length > 0) callsByFile.set(sf.fileName, calls);
   }
-  return { ids, callsByFile, diagnostics, table, fileCount: files.length };
+  return { ids, callsByFile, diagnostics, leftAlone, table, fileCount: files.length };
+}
+
+function declaredFormatType(checker: ts.TypeChecker, call: ts.CallExpression): string {
+  const p = checker.getResolvedSignature(call)?.getParameters()[0];
+  if (!p) return 'none';
+  const d = p.valueDeclaration;
+  const rest = d && ts.isParameter(d) && d.dotDotDotToken ? '...' : '';
+  return rest + checker.typeToString(checker.getTypeOfSymbolAtLocation(p, call));
 }

@@ -10,7 +10,10 @@ const dir = mkdtempSync(join(tmpdir(), 'binlog-argcheck-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Analyse one TypeScript file; returns the lines with errors and the number of rewritten calls. */
-function analyse(body: string, checkTypes = true): { lines: number[]; calls: number; messages: string[] } {
+function analyse(
+  body: string,
+  checkTypes = true,
+): { lines: number[]; calls: number; messages: string[]; leftAlone: string[] } {
   const file = join(dir, `case-${Math.random().toString(36).slice(2)}.ts`);
   const head = [
     'type M = (f: string | number, ...a: unknown[]) => void;',
@@ -32,6 +35,7 @@ function analyse(body: string, checkTypes = true): { lines: number[]; calls: num
     lines: a.diagnostics.map((d) => d.line - head.length),
     calls: a.ids.size,
     messages: a.diagnostics.map((d) => d.message),
+    leftAlone: a.leftAlone.map((d) => d.message),
   };
 }
 
@@ -116,4 +120,8 @@ test('foreign loggers and console are left alone; non-literal formats stay mode 
   );
   assert.deepEqual(r.messages, []);
   assert.equal(r.calls, 3);
+  assert.deepEqual(r.leftAlone, [
+    'error() left alone: its first parameter (string) cannot take an id',
+    'debug() left alone: its first parameter (...string[]) cannot take an id',
+  ]);
 });

@@ -10,8 +10,8 @@
  *   library or in a package under node_modules other than `binlog` (pino, winston...), the call is left
  *   alone. A method of the `binlog` package, of the project's own code, or one the checker cannot
  *   resolve (plain JavaScript, `any`) qualifies;
- * - the rewritten call still type-checks: when the checker resolves the call's signature, its first
- *   parameter must accept a number. A method of the project declared `error(message: string)` is
+ * - the rewritten call still type-checks (`acceptsId`): when the checker resolves the call's signature,
+ *   its first parameter must accept a number. Calls that fail only this test are reported as left alone. A method of the project declared `error(message: string)` is
  *   therefore not a logger and is left alone; one declared `info(f: string | number, ...a: unknown[])`,
  *   `(...args: unknown[])` or untyped is rewritten.
  *
@@ -39,6 +39,11 @@ export interface LogCall {
   readonly format: ts.StringLiteral | ts.NoSubstitutionTemplateLiteral;
   /** Its value (escapes resolved). */
   readonly text: string;
+  /**
+   * False when the checker knows the method's first parameter cannot take a number (e.g. an interface
+   * of the project declaring `info(format: string, ...)`): the call is then left as it is, unchecked.
+   */
+  readonly acceptsId: boolean;
 }
 
 /** Decides whether a method symbol belongs to a foreign logger (see the module comment). */
@@ -111,6 +116,6 @@ export function logCallOf(node: ts.Node, classifier: ReceiverClassifier): LogCal
   if (!format || !(ts.isStringLiteral(format) || ts.isNoSubstitutionTemplateLiteral(format)))
     return undefined;
   if (ts.isIdentifier(callee.expression) && callee.expression.text === 'console') return undefined;
-  if (classifier.isForeign(callee.name) || !classifier.acceptsId(node)) return undefined;
-  return { call: node, method, format, text: format.text };
+  if (classifier.isForeign(callee.name)) return undefined;
+  return { call: node, method, format, text: format.text, acceptsId: classifier.acceptsId(node) };
 }

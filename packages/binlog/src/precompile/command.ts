@@ -132,6 +132,11 @@ export async function precompileMain(argv: string[]): Promise<number> {
             ? '\n'
             : `, dictionary ${relative(process.cwd(), r.dictPath ?? '') || r.dictPath} (hash ${r.dictionary?.hash})\n`),
       );
+      const first = r.leftAlone[0];
+      if (first) {
+        const more = r.leftAlone.length > 1 ? ` (and ${r.leftAlone.length - 1} more like it)` : '';
+        process.stdout.write(`binlog precompile: note: ${formatDiagnostic(first)}${more}\n`);
+      }
     }
     return 0;
   } catch (e) {

@@ -80,6 +80,7 @@ export function precompileJsDir(options: JsDirOptions): PassResult {
     dictPath,
     callCount: analysis.ids.size,
     fileCount: analysis.callsByFile.size,
+    leftAlone: analysis.leftAlone,
   };
   if (result.diagnostics.length > 0 || options.check) return result;
   const modulePath = join(outDir, DICT_MODULE_NAME);

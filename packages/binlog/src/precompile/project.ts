@@ -40,6 +40,8 @@ export interface PassResult {
   readonly callCount: number;
   /** Files holding such calls. */
   readonly fileCount: number;
+  /** Calls left alone because their method cannot take an id (see Analysis.leftAlone). */
+  readonly leftAlone: readonly BuildDiagnostic[];
 }
 
 /**
@@ -98,6 +100,7 @@ export function precompileProject(options: ProjectOptions): PassResult {
     dictPath: pre.dictPath,
     callCount: pre.analysis.ids.size,
     fileCount: pre.analysis.callsByFile.size,
+    leftAlone: pre.analysis.leftAlone,
   };
   if (diagnostics.length > 0 || options.check) return result;
   pre.write();
@@ -107,5 +110,12 @@ export function precompileProject(options: ProjectOptions): PassResult {
 }
 
 function failed(diagnostics: BuildDiagnostic[]): PassResult {
-  return { diagnostics, dictionary: undefined, dictPath: undefined, callCount: 0, fileCount: 0 };
+  return {
+    diagnostics,
+    dictionary: undefined,
+    dictPath: undefined,
+    callCount: 0,
+    fileCount: 0,
+    leftAlone: [],
+  };
 }
