@@ -115,7 +115,11 @@ export class Core {
     return { id: this.nextCtx++, json, written: false };
   }
 
-  /** Log `f` (a format string, a dictionary id, or any other value) with `argc` arguments a..f. */
+  /**
+   * Log `f` (a format string, a dictionary id, or any other value) with `argc` arguments a..g. The
+   * common case (a known format, the right argument count, room in the buffer, definitions written) is
+   * kept small enough for V8 to inline into the level method; everything else goes to logArray().
+   */
   log(
     lv: number,
     ctx: Context | null,
@@ -129,47 +133,22 @@ export class Core {
     g: unknown,
   ): void {
     try {
-      let fe: FormatEntry | undefined;
-      if (typeof f === 'string') fe = runtimeFormat(f);
-      else if (typeof f === 'number') {
-        fe = dictionaryFormat(f);
-        if (fe === undefined) {
-          this.unknown(lv, f);
-          return;
-        }
-      } else {
-        this.logArray(lv, ctx, [f, a, b, c, d, e, g].slice(0, argc + 1));
+      const fe =
+        typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
+      if (fe === undefined || argc !== fe.n || !this.ready(fe, ctx)) {
+        this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
         return;
       }
-      if (this.closed) {
-        this.dropped++;
-        return;
-      }
-      if (this.pos + HEAD_ROOM > this.end && !this.makeRoom()) {
-        this.dropped++;
-        return;
-      }
-      if (
-        (fe.index < 0 ? !this.dictWritten : this.fmtSeen[fe.index] !== 1) ||
-        (ctx !== null && !ctx.written)
-      ) {
-        if (!this.define(fe, ctx)) {
-          this.dropped++;
-          return;
-        }
-      }
-      let t = Math.round((this.coarse === null ? performance.now() : this.coarse.nowMs()) * 1000);
-      if (t < this.lastT) t = this.lastT;
+      const t = this.now();
       const buf = this.buf;
       let p = this.pos;
-      buf[p] = lv | (ctx === null ? 0 : EV_CTX) | (argc === fe.n ? 0 : EV_ARGC);
+      buf[p] = ctx === null ? lv : lv | EV_CTX;
       p = writeVarint(buf, p + 1, fe.id);
       p = writeVarint(buf, p, t - this.lastT);
       if (ctx !== null) p = writeVarint(buf, p, ctx.id);
-      if (argc === fe.n) p = fe.encode(buf, p, this.end, a, b, c, d, e, g);
-      else p = writeArgs(buf, writeVarint(buf, p, argc), this.end, [a, b, c, d, e, g].slice(0, argc));
+      p = fe.encode(buf, p, this.end, a, b, c, d, e, g);
       if (p < 0) {
-        this.slow(lv, ctx, fe, [a, b, c, d, e, g].slice(0, argc), t);
+        this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
         return;
       }
       this.pos = p;
@@ -177,6 +156,31 @@ export class Core {
     } catch {
       this.internalErrors++;
     }
+  }
+
+  /** True when an event of `fe` can go into the buffer as it is: open, room for a head, definitions written. */
+  private ready(fe: FormatEntry, ctx: Context | null): boolean {
+    return (
+      !this.closed &&
+      this.pos + HEAD_ROOM <= this.end &&
+      (fe.index < 0 ? this.dictWritten : this.fmtSeen[fe.index] === 1) &&
+      (ctx === null || ctx.written)
+    );
+  }
+
+  private rare(
+    lv: number,
+    ctx: Context | null,
+    argc: number,
+    f: unknown,
+    a: unknown,
+    b: unknown,
+    c: unknown,
+    d: unknown,
+    e: unknown,
+    g: unknown,
+  ): void {
+    this.logArray(lv, ctx, [f, a, b, c, d, e, g].slice(0, argc + 1));
   }
 
   /** Log with the arguments in an array (`all[0]` is the format, id or first value). */
