@@ -29,6 +29,7 @@ import {
   imageFileName,
   PAGE_SERVER_PAGES_ID_BASE,
   PARENT_LINK,
+  PageChain,
   type PagemapWriter,
   tempPath,
 } from '../images/index.js';
@@ -78,6 +79,8 @@ interface OpenPagemap {
   dstId: number;
   writer: PagemapWriter;
   sums: ChunkChecksum[];
+  /** The task's pages along the parent chain, to check holes against (as CRIU's server does). */
+  parent: PageChain | undefined;
 }
 
 /** Current data-carrying range: where the next payload bytes go. */
@@ -161,6 +164,7 @@ export class PageServerSession {
   fail(reason: string): void {
     if (this.st !== 'open') return;
     this.st = 'failed';
+    this.closeChains();
     this.images.abort(reason);
   }
 
@@ -238,7 +242,10 @@ export class PageServerSession {
       throw new WireError('PROTOCOL', `${this.pagemapName(dst)} opened twice in one session`);
     }
     const writer = this.images.pagemapWriter(dst.id, { shmem: dst.kind === 'shmem' });
-    const pm: OpenPagemap = { dst, dstId, writer, sums: [] };
+    const parentDir =
+      dst.kind === 'pid' && this.parentHas(dst) ? ImageDir.open(this.dir).parent() : undefined;
+    const parent = parentDir ? new PageChain(parentDir, dst.id) : undefined;
+    const pm: OpenPagemap = { dst, dstId, writer, sums: [], parent };
     this.pagemaps.set(dstId, pm);
     this.current = pm;
     return pm;
@@ -255,6 +262,7 @@ export class PageServerSession {
     if (flags & PE_WIRE.PRESENT) {
       this.incoming = { target: pm, vaddr: h.vaddr, nrPages: h.nrPages, flags, next: h.vaddr, crc: 0 };
     } else {
+      if (flags & PE_WIRE.PARENT && pm.parent) this.checkHole(pm.parent, h.vaddr, h.nrPages);
       pm.writer.addHole(h.vaddr, h.nrPages, flags);
       this.counts.holePages += h.nrPages;
     }
@@ -308,6 +316,21 @@ export class PageServerSession {
     inc.next += pages.length;
   }
 
+  /** A PE_PARENT range must be found in the parent chain, or restore could not find its pages. */
+  private checkHole(chain: PageChain, vaddr: number, nrPages: number): void {
+    const missing = chain.locate(vaddr, nrPages).find((l) => l.where === 'absent');
+    if (missing) {
+      throw new WireError(
+        'PROTOCOL',
+        `hole at 0x${missing.vaddr.toString(16)} (${missing.nrPages} pages) is not in the parent image set`,
+      );
+    }
+  }
+
+  private closeChains(): void {
+    for (const pm of this.pagemaps.values()) pm.parent?.close();
+  }
+
   private checked(h: PsHeader): SessionState {
     const u = this.unchecked;
     if (u === undefined) throw new WireError('PROTOCOL', 'CHECKSUM without preceding data');
@@ -341,6 +364,7 @@ export class PageServerSession {
         sums.push({ tmp, final });
       }
     }
+    this.closeChains();
     try {
       this.images.commit();
     } catch (e) {

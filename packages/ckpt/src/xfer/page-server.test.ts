@@ -122,6 +122,21 @@ describe('page server over loopback', () => {
     assert.equal(readlinkSync(join(base, '2', 'parent')), '../1');
     assert.deepEqual(resolvePage(join(base, '2'), pid, 0x401000), content(1, 0x401000, 1));
     assert.deepEqual(resolvePage(join(base, '2'), pid, 0x7f0000001000), content(2, 0x7f0000001000, 1));
+
+    // A hole the parent chain does not cover is refused, as CRIU's server does.
+    const s3 = await PageServer.listen({
+      dir: join(base, '3'),
+      address: '127.0.0.1',
+      port: 0,
+      prevImagesDir: '../2',
+    });
+    const c3 = await PageServerClient.connect({ address: '127.0.0.1', port: s3.port });
+    await c3.begin(pid);
+    c3.addHole(0x400000, 8); // the chain has 0x400000..0x404000 as data and 0x404000+2 as a hole of 1's
+    await assert.rejects(c3.end());
+    const [r3] = await s3.finished;
+    assert.equal(r3!.ok, false);
+    assert.match(r3!.error!.message, /not in the parent image set/);
   });
 
   it('--daemon serves sessions one after another into DIR/<n>, chained, and survives a dropped one', async () => {
