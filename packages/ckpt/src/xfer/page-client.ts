@@ -194,7 +194,10 @@ export class PageServerClient implements PageSink {
     }
     const s = this.sock;
     this.bytesWritten += bytes.length;
-    s.cork();
+    // Plain TCP: one writev for header + data. TLS would copy corked buffers into one before encrypting,
+    // so there each write goes on its own (the header becomes one small record).
+    const cork = this.opts.tls === undefined;
+    if (cork) s.cork();
     s.write(encodePsHeader({ cmd: PS.IOV_ADD_F, flags, nrPages, vaddr, dstId: this.dst }));
     if (this.checksums) {
       s.write(bytes);
@@ -204,7 +207,7 @@ export class PageServerClient implements PageSink {
       s.write(bytes, (e) => (e ? reject(this.failure ?? e) : resolve()));
     });
     this.lastWrite.catch(() => {}); // surfaced by flush()/check(), not as an unhandled rejection
-    s.uncork();
+    if (cork) s.uncork();
   }
 
   /** ADD_F(PE_PARENT): the pages are unchanged since the parent image set. */
