@@ -5,6 +5,7 @@
 //      the images) vs seq_write.c writing the same number of bytes in 4 MiB writes to the same filesystem;
 //      each side's time includes a `sync` right after it (so both pay for reaching the disk), an untimed
 //      `sync` runs before each, and the order alternates.
+//  (b') the same two writers into a tmpfs (/dev/shm): the write path without the disk's noise.
 //  (c) ckpt's peak RSS (VmHWM of the ckpt process, reported by --json) at 1 GiB and 4 GiB.
 // Runs alternate anchor/ckpt; medians of REPS (default 3). Ratios are anchor time / ckpt time (>= 0.9 is the
 // goal). JSON goes to bench-results/predump-<date>.json.
@@ -72,41 +73,53 @@ export async function run(args) {
           a.ckptUs.push(j.totalTime);
           a.rss.push(j.ckptPeakRss);
         }
-        // (b): each side's time includes a `sync` right after it (its dirty pages reach the disk); the
-        // order alternates, since whoever runs second inherits the other's writeback
-        const b = { anchorNs: [], ckptUs: [], rss: [], bytes: f.num('len') };
-        const timedSync = () => {
-          const t = process.hrtime.bigint();
-          sync();
-          return Number(process.hrtime.bigint() - t);
-        };
-        const diskCkpt = (i) => {
-          const dir = join(diskRoot, `d${i}`);
-          sync();
-          const j = ck(['-D', dir]);
-          b.ckptUs.push(j.totalTime + timedSync() / 1e3);
-          b.rss.push(j.ckptPeakRss);
-          b.bytes = j.bytesWritten;
-          rmSync(dir, { recursive: true, force: true });
-        };
-        const diskAnchor = () => {
-          const file = join(diskRoot, 'seq.bin');
-          sync();
-          b.anchorNs.push(runJson(seqWrite, [file, String(b.bytes), String(BUF)]).ns + timedSync());
-          rmSync(file, { force: true });
-        };
-        for (let i = 0; i < reps; i++) {
-          if (i % 2 === 0) {
-            diskCkpt(i);
-            diskAnchor();
-          } else {
-            diskAnchor();
-            diskCkpt(i);
+        // (b) disk and (b') tmpfs: each side's time includes a `sync` right after it (its dirty pages
+        // reach the disk); the order alternates, since whoever runs second inherits the other's writeback
+        const writeBench = (root) => {
+          const b = { anchorNs: [], ckptUs: [], rss: [], bytes: f.num('len') };
+          const timedSync = () => {
+            const t = process.hrtime.bigint();
+            sync();
+            return Number(process.hrtime.bigint() - t);
+          };
+          const diskCkpt = (i) => {
+            const dir = join(root, `d${i}`);
+            sync();
+            const j = ck(['-D', dir]);
+            b.ckptUs.push(j.totalTime + timedSync() / 1e3);
+            b.rss.push(j.ckptPeakRss);
+            b.bytes = j.bytesWritten;
+            rmSync(dir, { recursive: true, force: true });
+          };
+          const diskAnchor = () => {
+            const file = join(root, 'seq.bin');
+            sync();
+            b.anchorNs.push(runJson(seqWrite, [file, String(b.bytes), String(BUF)]).ns + timedSync());
+            rmSync(file, { force: true });
+          };
+          for (let i = 0; i < reps; i++) {
+            if (i % 2 === 0) {
+              diskCkpt(i);
+              diskAnchor();
+            } else {
+              diskAnchor();
+              diskCkpt(i);
+            }
           }
+          return b;
+        };
+        const b = writeBench(diskRoot);
+        const shmRoot = mkdtempSync('/dev/shm/ckpt-bench-');
+        let t;
+        try {
+          t = writeBench(shmRoot);
+        } finally {
+          rmSync(shmRoot, { recursive: true, force: true });
         }
         const bytes = Number(len);
         const ra = median(a.anchorNs) / 1e3 / median(a.ckptUs);
         const rb = median(b.anchorNs) / 1e3 / median(b.ckptUs);
+        const rt = median(t.anchorNs) / 1e3 / median(t.ckptUs);
         const gbs = (n, us) => (n / us / 1e3).toFixed(2);
         console.log(
           `(a) read, discard : pvr_loop ${gbs(bytes, median(a.anchorNs) / 1e3)} GB/s, ckpt --dry-run ${gbs(bytes, median(a.ckptUs))} GB/s (incl. scan) -> ratio ${ra.toFixed(2)}`,
@@ -114,7 +127,12 @@ export async function run(args) {
         console.log(
           `(b) to disk       : seq_write ${gbs(b.bytes, median(b.anchorNs) / 1e3)} GB/s, ckpt -D ${gbs(b.bytes, median(b.ckptUs))} GB/s -> ratio ${rb.toFixed(2)}`,
         );
-        console.log(`(c) ckpt peak RSS : ${(Math.max(...a.rss, ...b.rss) / 2 ** 20).toFixed(1)} MiB`);
+        console.log(
+          `(b') to tmpfs     : seq_write ${gbs(t.bytes, median(t.anchorNs) / 1e3)} GB/s, ckpt -D ${gbs(t.bytes, median(t.ckptUs))} GB/s -> ratio ${rt.toFixed(2)}`,
+        );
+        console.log(
+          `(c) ckpt peak RSS : ${(Math.max(...a.rss, ...b.rss, ...t.rss) / 2 ** 20).toFixed(1)} MiB`,
+        );
         results.sizes.push({
           gib,
           bytes,

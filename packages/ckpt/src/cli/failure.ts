@@ -13,7 +13,7 @@
 export interface Failure {
   readonly message: string;
   readonly status: number;
-  /** The stack, when asked for (debug) or when the error is unexpected and debug is on. */
+  /** The stack of an unexpected error, when debug is on (-v4 or CKPT_DEBUG=1). */
   readonly detail?: string;
 }
 
@@ -45,7 +45,7 @@ export function describeFailure(e: unknown, debug: boolean): Failure {
   if (code === 'EUSAGE') return { message, status: 2 };
   // every layer's error classes carry upper-case codes; Node's fs errors too (ENOSPC, EACCES, ...)
   if (code !== undefined && (EXPECTED_CODES.has(code) || /^[A-Z][A-Z_]+$/.test(code))) {
-    return { message, status: 1, detail: debug ? stack : undefined };
+    return { message, status: 1 };
   }
   return {
     message: `internal error: ${message}${debug ? '' : ' (re-run with -v4 or CKPT_DEBUG=1 for the stack)'}`,

@@ -20,7 +20,7 @@
  */
 import { ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
 import { findPages, PageReader, type PagesMethod, planVmas } from '../mem/index.js';
-import { listThreads, readMaps, readUptimeMicros } from '../proc/index.js';
+import { listThreads, readMaps, readStatus, readUptimeMicros } from '../proc/index.js';
 import { type FrozenProcess, freeze } from '../ptrace/index.js';
 import { LocalSink, type PageSink } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
@@ -104,6 +104,9 @@ async function dumpPages(
   try {
     threads = frozen ? frozen.tids : listThreads(pid);
     const vmas = readMaps(pid);
+    if (vmas.length === 0 && readStatus(pid).state === 'Z') {
+      throw new DumpError('ESRCH', `process ${pid} has exited (a zombie: no memory left)`);
+    }
     vmaCount = vmas.length;
     plan = planVmas(vmas);
   } catch (e) {

@@ -4,7 +4,9 @@
  *
  * - `scan`: the PAGEMAP_SCAN ioctl (Linux 6.7+). Anonymous VMAs are scanned with lean masks (never
  *   PAGE_IS_FILE: it makes the kernel look up every page); only file-backed private VMAs, usually small,
- *   are scanned with PAGE_IS_FILE inverted, to keep their COWed pages.
+ *   are scanned with PAGE_IS_FILE inverted, to keep their COWed pages. Measured on a node process (43
+ *   private file VMAs, 22,807 pages, 57 COWed): 0.4-0.6 ms this way, against 0.7-2.1 ms reading their
+ *   /proc/PID/pagemap entries for bit 61; its 34 anonymous VMAs: 0.2 ms scanned, 0.8-1.1 ms read.
  * - `pagemap`: 8 bytes per page from /proc/PID/pagemap (any kernel): bit 63 present, 62 swapped, 61 file
  *   page or shared anon, PFN in bits 0-54 (zero for the unprivileged: then zero pages are kept).
  *
