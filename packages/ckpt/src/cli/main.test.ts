@@ -191,3 +191,16 @@ test('verify checks what pre-dump wrote', async () => {
   assert.equal(v.status, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /ok: 1 image set/);
 });
+
+test('SIGINT cancels: one line, status 130, directory marked incomplete, target running', async () => {
+  const f = await Fixture.start('static', ['64']);
+  fixtures.push(f);
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', dir, '--buffer-size', '1M', '--freeze'], {
+    CKPT_FAULT: 'sigint-after:1',
+  });
+  assert.equal(r.status, 130, r.stderr);
+  assertOneLine(r.stderr, /cancelled; .* is incomplete/);
+  assert.ok(readdirSync(dir).includes('INCOMPLETE'));
+  assert.doesNotMatch(f.state(), /^[Tt]$/);
+});

@@ -122,12 +122,18 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
 
 /**
  * Fault injection for tests: `CKPT_FAULT=exit-target-after:N` SIGKILLs the target after N buffers went
- * out, to force the "target exited mid-dump" path on a real process.
+ * out, to force the "target exited mid-dump" path on a real process; `CKPT_FAULT=sigint-after:N` sends
+ * ourselves SIGINT then (the cancellation path).
  */
 function faultHook(env: NodeJS.ProcessEnv, pid: number): ((i: number) => void) | undefined {
-  const m = /^exit-target-after:(\d+)$/.exec(env.CKPT_FAULT ?? '');
+  const m = /^(exit-target|sigint)-after:(\d+)$/.exec(env.CKPT_FAULT ?? '');
   if (!m) return undefined;
-  const n = Number(m[1]);
+  const n = Number(m[2]);
+  if (m[1] === 'sigint') {
+    return (i) => {
+      if (i + 1 === n) process.kill(process.pid, 'SIGINT');
+    };
+  }
   return (i) => {
     if (i + 1 !== n) return;
     process.kill(pid, 'SIGKILL');
