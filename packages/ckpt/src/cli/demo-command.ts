@@ -13,6 +13,7 @@ import { UsageError } from './failure.js';
 import { type CommandContext, preDumpCommand } from './pre-dump-command.js';
 import { Workload } from './workload.js';
 
+/** The flags of `ckpt demo`. */
 export interface DemoFlags {
   mib?: string;
   dir?: string;

@@ -10,6 +10,7 @@
  * process.stderr.write(`ckpt: ${f.message}\n`); process.exitCode = f.status;
  */
 
+/** What the CLI prints and returns for one failure. */
 export interface Failure {
   readonly message: string;
   readonly status: number;
@@ -36,7 +37,12 @@ function codeOf(e: unknown): string | undefined {
   return typeof c === 'string' ? c : undefined;
 }
 
-/** Map any thrown value to a one-line message and an exit status. */
+/**
+ * Map any thrown value to a one-line message and an exit status.
+ *
+ * @example
+ * describeFailure(new DumpError('ESRCH', 'no such process: 7'), false); // { message: 'no such process: 7', status: 1 }
+ */
 export function describeFailure(e: unknown, debug: boolean): Failure {
   const code = codeOf(e);
   const message = e instanceof Error ? e.message : String(e);
@@ -54,7 +60,12 @@ export function describeFailure(e: unknown, debug: boolean): Failure {
   };
 }
 
-/** A usage error raised by the CLI itself (status 2). */
+/**
+ * A usage error raised by the CLI itself (status 2).
+ *
+ * @example
+ * throw new UsageError('bad size: lots (e.g. 4M, 512K)');
+ */
 export class UsageError extends Error {
   readonly code = 'EUSAGE';
   constructor(message: string) {

@@ -15,12 +15,18 @@ import { createLogger, type LevelOption } from 'binlog';
 import type { Logger } from '../dump/index.js';
 import { UsageError } from './failure.js';
 
-/** Default log file name inside the images directory. */
+/** Default log file name inside the images directory (`DIR/pre-dump.log.bin`). */
 export const LOG_FILE_NAME = 'pre-dump.log.bin';
 
 const LEVEL_OF: readonly LevelOption[] = ['silent', 'error', 'warn', 'info', 'debug', 'trace'];
 
-/** `-v` option value -> 0..5. `true` is a bare -v (3); 'v', 'vv' count extra v's. */
+/**
+ * `-v` option value -> 0..5. `true` is a bare -v (3); 'v', 'vv' count extra v's.
+ *
+ * @example
+ * parseVerbosity('4'); // 4
+ * parseVerbosity(undefined); // 2
+ */
 export function parseVerbosity(v: string | boolean | undefined): number {
   if (v === undefined) return 2;
   if (v === true) return 3;
@@ -31,12 +37,17 @@ export function parseVerbosity(v: string | boolean | undefined): number {
   return n;
 }
 
-/** A Logger that also closes (flushes) its file. */
+/** A Logger that also closes (flushes) its file: binlog's Logger. */
 export interface ClosableLogger extends Logger {
   close(): void;
 }
 
-/** Open a binlog file logger at CRIU verbosity `level` (0..5). */
+/**
+ * Open a binlog file logger at CRIU verbosity `level` (0..5).
+ *
+ * @example
+ * const log = openLog('/tmp/x.log.bin', 3, { pid: 7 }); log.info('hi'); log.close();
+ */
 export function openLog(path: string, level: number, fields: Record<string, unknown> = {}): ClosableLogger {
   return createLogger({ dest: path, level: LEVEL_OF[level] ?? 'warn', fields });
 }

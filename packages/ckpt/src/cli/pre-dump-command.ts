@@ -17,6 +17,7 @@ import { pageServerSink } from './page-server.js';
 import { ProgressBar } from './progress.js';
 import { summaryJson, summaryLine } from './summary.js';
 
+/** The flags of `ckpt pre-dump`, as commander parses them. */
 export interface PreDumpFlags {
   tree?: string;
   imagesDir?: string;
@@ -40,7 +41,12 @@ export interface PreDumpFlags {
   checksums?: boolean;
 }
 
-/** `4M`, `512K`, `1G`, `65536` -> bytes. */
+/**
+ * `4M`, `512K`, `1G`, `65536` -> bytes.
+ *
+ * @example
+ * parseSize('4M'); // 4194304
+ */
 export function parseSize(s: string): number {
   const m = /^(\d+)([KMG]?)i?B?$/i.exec(s.trim());
   if (!m) throw new UsageError(`bad size: ${s} (e.g. 4M, 512K)`);
@@ -48,6 +54,7 @@ export function parseSize(s: string): number {
   return Number(m[1]) * mult;
 }
 
+/** What a command gets from main(): env, the cancellation signal, where lines go. */
 export interface CommandContext {
   /** Environment, for the fault hook CKPT_FAULT=exit-target-after:N (tests only). */
   readonly env: NodeJS.ProcessEnv;

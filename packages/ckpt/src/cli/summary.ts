@@ -6,7 +6,12 @@
  */
 import type { PreDumpResult } from '../dump/index.js';
 
-/** Human size: B, KiB, MiB, GiB. */
+/**
+ * Human size: B, KiB, MiB, GiB.
+ *
+ * @example
+ * formatBytes(3 << 20); // '3.0 MiB'
+ */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let u = 0;
@@ -18,7 +23,12 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
-/** `to` names where the pages went when not to r.imagesDir (e.g. a page server). */
+/**
+ * The one-line summary; `to` names where the pages went when not to r.imagesDir (e.g. a page server).
+ *
+ * @example
+ * summaryLine(result, 'page server 10.0.0.2:27000');
+ */
 export function summaryLine(r: PreDumpResult, to?: string): string {
   const secs = r.totalTime / 1e6;
   const rate = secs > 0 ? `${(r.bytesWritten / secs / 1e9).toFixed(2)} GB/s` : '-';
@@ -32,7 +42,12 @@ export function summaryLine(r: PreDumpResult, to?: string): string {
   return parts.join('; ');
 }
 
-/** The `--json` document: the result plus the peak RSS of this process. */
+/**
+ * The `--json` document: the result plus the peak RSS (VmHWM) of this process.
+ *
+ * @example
+ * JSON.parse(summaryJson(result, readStatus(process.pid).hwm)).ckptPeakRss;
+ */
 export function summaryJson(r: PreDumpResult, peakRss: number): string {
   return JSON.stringify({ ...r, ckptPeakRss: peakRss });
 }

@@ -10,6 +10,7 @@ import { MemError } from '../mem/index.js';
 import { ProcError } from '../proc/index.js';
 import { PtraceError } from '../ptrace/index.js';
 
+/** The codes a DumpError carries. */
 export type DumpErrorCode =
   | 'ESRCH'
   | 'EPERM'

@@ -27,6 +27,7 @@ import { DumpError, dumpErrorFrom } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type PreDumpResult, toDumpStatsEntry } from './stats.js';
 
+/** Options of preDump (no global state: the CLI builds this from argv and env). */
 export interface PreDumpOptions {
   readonly pid: number;
   /** Image directory to create (inventory, stats; pagemap and pages too unless `sink` is given). */

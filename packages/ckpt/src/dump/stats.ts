@@ -8,6 +8,7 @@
 import type { DumpStatsEntry } from '../images/index.js';
 import type { DeferReason, PagesMethod } from '../mem/index.js';
 
+/** A VMA left for a later (frozen) dump, with the reason and its present pages. */
 export interface DeferredVma {
   readonly start: number;
   readonly end: number;
@@ -17,6 +18,13 @@ export interface DeferredVma {
   readonly pages: number;
 }
 
+/**
+ * The statistics of one pre-dump (also printed by `ckpt pre-dump --json`).
+ *
+ * @example
+ * const r: PreDumpResult = await preDump({ pid, imagesDir });
+ * console.log(r.pagesWritten, r.deferred.length);
+ */
 export interface PreDumpResult {
   readonly pid: number;
   /** The image directory, or null for a dry run. */
@@ -46,7 +54,12 @@ export interface PreDumpResult {
   readonly totalTime: number;
 }
 
-/** The stats-dump entry of a result (CRIU's field names; times in µs). */
+/**
+ * The stats-dump entry of a result (CRIU's field names; times in µs).
+ *
+ * @example
+ * toDumpStatsEntry(r).pages_written === r.pagesWritten; // true
+ */
 export function toDumpStatsEntry(r: PreDumpResult): DumpStatsEntry {
   return {
     freezing_time: r.freezingTime,

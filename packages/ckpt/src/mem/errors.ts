@@ -10,6 +10,7 @@
 import { ProcError } from '../proc/index.js';
 import { KernelUnsupportedError, SysError } from '../sys/index.js';
 
+/** The codes a MemError carries. */
 export type MemErrorCode = 'ESRCH' | 'EPERM' | 'ENOTSUP_KERNEL' | 'EIO' | 'ECANCELED';
 
 export class MemError extends Error {

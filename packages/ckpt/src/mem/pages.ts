@@ -30,7 +30,16 @@ import {
 import { MemError, memErrorFrom } from './errors.js';
 import { type DeferReason, type DumpVma, type VmaPlan, vmaPages } from './vma.js';
 
-/** Ascending, non-overlapping page ranges [starts[i], ends[i]); contiguous pushes merge. */
+/**
+ * Ascending, non-overlapping page ranges [starts[i], ends[i]) as two number arrays; contiguous pushes
+ * merge.
+ *
+ * @example
+ * const r = new PageRanges();
+ * r.push(0x1000, 0x3000); r.push(0x3000, 0x4000);
+ * r.length; // 1
+ * r.pages; // 3
+ */
 export class PageRanges {
   readonly starts: number[] = [];
   readonly ends: number[] = [];
@@ -52,8 +61,10 @@ export class PageRanges {
   }
 }
 
+/** How present pages are found: the PAGEMAP_SCAN ioctl, or reading /proc/PID/pagemap. */
 export type PagesMethod = 'scan' | 'pagemap';
 
+/** What findPages found: the ranges to read, and what it counted on the way. */
 export interface FoundPages {
   /** Pages to dump, ascending. */
   readonly ranges: PageRanges;
@@ -126,6 +137,9 @@ let zeroPfnCache: number | undefined;
 /**
  * The PFN of the shared zero page, found by reading an untouched page of our own: 0 when PFNs are hidden
  * (not privileged), and then zero pages cannot be told apart.
+ *
+ * @example
+ * const zero = zeroPagePfn(); // e.g. 0x2a06 as root, 0 otherwise
  */
 export function zeroPagePfn(): number {
   if (zeroPfnCache !== undefined) return zeroPfnCache;

@@ -23,13 +23,19 @@ import { AlignedBuffer, IOV_MAX, IovecArray, PAGE_SIZE, processVmReadv, SysError
 import { MemError, memErrorFrom } from './errors.js';
 import type { PageRanges } from './pages.js';
 
-/** Where read pages go. `bytes` (nrPages * 4096 long) stays valid only until the next `flush()` settles. */
+/**
+ * Where read pages go. `bytes` (nrPages * 4096 long) stays valid only until the next `flush()` settles.
+ *
+ * @example
+ * const consumer: PageConsumer = { pages: (va, n, bytes) => sink.addPages(va, n, bytes), flush: () => sink.flush() };
+ */
 export interface PageConsumer {
   pages(vaddr: number, nrPages: number, bytes: Uint8Array): void;
   /** Called once per filled buffer, after its pieces: write them out now. */
   flush(): void | Promise<void>;
 }
 
+/** Counters and timers of one PageReader.read(). */
 export interface ReadStats {
   pagesRead: number;
   /** Pages that could not be read (unmapped or made unreadable meanwhile). */
@@ -43,6 +49,7 @@ export interface ReadStats {
   writeNs: number;
 }
 
+/** Options of PageReader.read(). */
 export interface ReadOptions {
   /** After each buffer: pages handled so far (read + unreadable). */
   readonly onProgress?: (pagesDone: number) => void;
@@ -56,6 +63,13 @@ const now = () => process.hrtime.bigint();
 /** Buffers between two event-loop turns when a signal is given (8 x 4 MiB: a few ms). */
 const YIELD_EVERY = 8;
 
+/**
+ * Owns the read buffer and the iovec arrays; one per pre-dump. See the module comment for the fault rules.
+ *
+ * @example
+ * using reader = new PageReader(pid, { bufferSize: 1 << 20 });
+ * const st = await reader.read(ranges, consumer, { onProgress: (done) => bar.update(done) });
+ */
 export class PageReader {
   private buffer: AlignedBuffer | null;
   private readonly remote = new IovecArray(IOV_MAX);

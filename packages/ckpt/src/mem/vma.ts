@@ -23,6 +23,7 @@ import { PAGE_SIZE } from '../sys/index.js';
 /** 'anon': every present page is dumped; 'file': only the pages that are no longer the file's. */
 export type DumpKind = 'anon' | 'file';
 
+/** A VMA whose pages are dumped, and how. */
 export interface DumpVma {
   readonly vma: Vma;
   readonly kind: DumpKind;
@@ -34,6 +35,7 @@ export type DeferReason = 'no-prot-read' | 'anon-shared' | 'hugetlb';
 /** Why a VMA holds nothing a pre-dump must save. */
 export type SkipReason = 'vvar' | 'file-shared';
 
+/** planVmas' answer: what to dump, what to leave for later and why, what holds nothing to save. */
 export interface VmaPlan {
   /** VMAs whose pages are dumped, in ascending address order. */
   readonly dump: readonly DumpVma[];
@@ -43,7 +45,12 @@ export interface VmaPlan {
   readonly skipped: readonly { readonly vma: Vma; readonly reason: SkipReason }[];
 }
 
-/** Human words for a DeferReason or SkipReason (for stats and logs). */
+/**
+ * Human words for a DeferReason or SkipReason (for stats and logs).
+ *
+ * @example
+ * REASON_TEXT['no-prot-read']; // 'no PROT_READ (read mode cannot read it; left to the final dump)'
+ */
 export const REASON_TEXT: Readonly<Record<DeferReason | SkipReason | 'guard', string>> = {
   'no-prot-read': 'no PROT_READ (read mode cannot read it; left to the final dump)',
   'anon-shared': 'anonymous shared memory (pagemap-shmem is not written by a pre-dump yet)',
@@ -90,7 +97,12 @@ export function planVmas(vmas: readonly Vma[]): VmaPlan {
   return { dump, deferred, skipped };
 }
 
-/** Pages spanned by a VMA. */
+/**
+ * Pages spanned by a VMA.
+ *
+ * @example
+ * vmaPages({ ...vma, start: 0x1000, end: 0x5000 }); // 4
+ */
 export function vmaPages(v: Vma): number {
   return (v.end - v.start) / PAGE_SIZE;
 }
