@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // ckpt benchmarks: `npm run bench -w ckpt -- <name> [args]`. Plain JS over dist/ (run `npm run build` first).
-// Each benchmark is bench/<name>.js exporting `run(args)`; with no name, every benchmark listed here runs.
+// Each benchmark is bench/<name>.js: one exporting `run(args)` is called; one without runs when imported
+// (reading process.argv itself). With no name, every benchmark listed here runs, one after another.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['predump', 'track'];
+const BENCHES = ['predump', 'track', 'page-server'];
 
 const [name, ...args] = process.argv.slice(2);
 const names = name ? [name] : BENCHES.filter((b) => existsSync(join(here, `${b}.js`)));
