@@ -21,6 +21,7 @@ after(() => {
   // kill first (a failed assertion must not leave fixtures running), then check none was left stopped
   const states = fixtures.map((f) => f.state());
   for (const f of fixtures) f.kill();
+  rmSync(`/tmp/ckpt-guard-d-${process.pid}`, { force: true }); // the guard fixture's file
   for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
   rmSync(root, { recursive: true, force: true });
 });

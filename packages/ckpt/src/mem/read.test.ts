@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { readMaps } from '../proc/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
@@ -12,6 +13,7 @@ after(() => {
   // kill first (a failed assertion must not leave fixtures running), then check none was left stopped
   const states = fixtures.map((f) => f.state());
   for (const f of fixtures) f.kill();
+  rmSync(`/tmp/ckpt-guard-r-${process.pid}`, { force: true }); // the guard fixture's file
   for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
 });
 
