@@ -42,7 +42,10 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       'copy the memory of a running process into a CRIU image directory (read mode: process_vm_readv, ' +
         'the target keeps running)',
     )
-    .requiredOption('-t, --tree <pid>', 'process to pre-dump')
+    .requiredOption(
+      '-t, --tree <pid>',
+      'process to pre-dump, with its descendants (each gets its own pagemap)',
+    )
     .option('-D, --images-dir <dir>', 'directory for the images (created; must not hold a complete set)')
     .option('--prev-images-dir <dir>', 'parent image set, relative to -D (reserved: not supported yet)')
     .option(

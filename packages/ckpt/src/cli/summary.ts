@@ -34,7 +34,7 @@ export function summaryLine(r: PreDumpResult, to?: string): string {
   const rate = secs > 0 ? `${(r.bytesWritten / secs / 1e9).toFixed(2)} GB/s` : '-';
   const dest = to ?? r.imagesDir ?? 'nowhere (dry run)';
   const parts = [
-    `pre-dump of ${r.pid}: ${formatBytes(r.bytesWritten)} in ${r.pagesWritten} pages -> ${dest} in ${secs.toFixed(2)} s (${rate})`,
+    `pre-dump of ${r.pid}${r.processes > 1 ? ` and ${r.processes - 1} descendants` : ''}: ${formatBytes(r.bytesWritten)} in ${r.pagesWritten} pages -> ${dest} in ${secs.toFixed(2)} s (${rate})`,
   ];
   if (r.pagesSkipped) parts.push(`${r.pagesSkipped} pages vanished while read`);
   const deferredPages = r.deferred.reduce((a, d) => a + d.pages, 0);

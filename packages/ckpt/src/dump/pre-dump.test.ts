@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -214,4 +214,46 @@ test('no such process; bad options; a dry run writes nothing', async () => {
   const r = await preDump({ pid: f.pid, sink });
   assert.equal(r.imagesDir, null);
   assert.equal(sink.bytesWritten, r.pagesWritten * PAGE_SIZE);
+});
+
+test('the process tree: each descendant gets its own pagemap (CRIU -t), unless tree is false', async () => {
+  const f = await start('mt', ['2', '2', '2']);
+  const children = [f.num('child0'), f.num('child1')];
+  for (const freeze of [false, true]) {
+    const dir = newDir();
+    const r = await preDump({ pid: f.pid, imagesDir: dir, freeze });
+    assert.equal(r.processes, 3);
+    assert.deepEqual(
+      r.tasks.map((t) => t.pid),
+      [f.pid, ...children],
+    );
+    const d = ImageDir.open(dir);
+    assert.deepEqual(
+      d.pids(),
+      [f.pid, ...children].sort((a, b) => a - b),
+    );
+    for (const [i, child] of children.entries()) {
+      const expected = await snapshot(child);
+      using pm = d.pagemap(child);
+      const cbase = f.num(`cbase${i}`);
+      let data = 0;
+      for (const range of pm) {
+        for (let k = 0; k < range.nrPages; k++) {
+          const va = range.vaddr + k * PAGE_SIZE;
+          assert.ok(expected.has(va), `0x${va.toString(16)} is present in ${child}`);
+          if (va >= cbase && va < cbase + (2 << 20)) {
+            assert.ok(pm.readPage(va)?.equals(expected.get(va)!), `child page 0x${va.toString(16)}`);
+            assert.equal(Number(pm.readPage(va)!.readBigUInt64LE(8)), 100 + i, 'the child wrote it');
+            data++;
+          }
+        }
+      }
+      assert.equal(data, (2 << 20) / PAGE_SIZE);
+    }
+    for (const p of [f.pid, ...children]) {
+      assert.doesNotMatch(readFileSync(`/proc/${p}/status`, 'utf8'), /^State:\s+[Tt]/m);
+    }
+  }
+  const single = await preDump({ pid: f.pid, imagesDir: newDir(), tree: false });
+  assert.equal(single.processes, 1);
 });

@@ -3,8 +3,8 @@
  * running (unless `freeze`):
  *
  * ```
- * threads + /proc/PID/maps -> mem/planVmas -> mem/findPages (PAGEMAP_SCAN | pagemap)
- *   -> mem/PageReader (process_vm_readv, one buffer) -> PageSink (pagemap-PID.img + pages-N.img)
+ * the tree under PID (each process: threads + /proc/PID/maps) -> mem/planVmas -> mem/findPages (PAGEMAP_SCAN | pagemap)
+ *   -> mem/PageReader (process_vm_readv, one buffer) -> PageSink (per process: pagemap-PID.img + pages-N.img)
  *   -> stats-dump, irmap-cache, inventory.img (last: its presence marks the set complete)
  * ```
  * With `freeze`, every thread is stopped (ptrace/freeze) before the VMAs are listed and thawed after
@@ -19,13 +19,21 @@
  * console.log(r.pagesWritten, r.memdumpTime);
  */
 import { ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
-import { findPages, PageReader, type PagesMethod, planVmas } from '../mem/index.js';
+import {
+  type FoundPages,
+  findPages,
+  PageReader,
+  type PagesMethod,
+  planVmas,
+  type VmaPlan,
+} from '../mem/index.js';
 import { listThreads, readMaps, readStatus, readUptimeMicros } from '../proc/index.js';
 import { type FrozenProcess, freeze } from '../ptrace/index.js';
 import { LocalSink, type PageSink } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
-import { type PreDumpResult, toDumpStatsEntry } from './stats.js';
+import { type PreDumpResult, type TaskResult, toDumpStatsEntry } from './stats.js';
+import { listTree } from './tree.js';
 
 /** Options of preDump (no global state: the CLI builds this from argv and env). */
 export interface PreDumpOptions {
@@ -47,6 +55,8 @@ export interface PreDumpOptions {
   readonly logger?: Logger;
   /** Progress: pages handled so far, of `total`. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Dump the process's descendants too, each into its own pagemap (CRIU's `-t`; default true). */
+  readonly tree?: boolean;
   /** Cancels the dump (the images are marked incomplete; DumpError ECANCELED). */
   readonly signal?: AbortSignal;
   /** Test hook, after each buffer went to the sink (index from 0). */
@@ -55,6 +65,15 @@ export interface PreDumpOptions {
 
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
 const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** One process of the tree, planned and scanned. */
+interface TaskScan {
+  readonly pid: number;
+  readonly threads: number;
+  readonly vmas: number;
+  readonly plan: VmaPlan;
+  readonly found: FoundPages;
+}
 
 /** Run one pre-dump. Throws DumpError for expected failures (see the module comment). */
 export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
@@ -69,86 +88,107 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
 
   const t0 = process.hrtime.bigint();
   const dumpUptime = readUptimeMicros();
-  let frozen: FrozenProcess | undefined;
+  let pids: number[];
   try {
-    if (o.freeze) {
-      frozen = freeze(pid);
-      log.info('froze %d threads in %d us', frozen.tids.length, frozen.stats.freezeMicros);
-    }
+    pids = o.tree === false ? [pid] : listTree(pid);
   } catch (e) {
     throw dumpErrorFrom(e, pid);
   }
-  const tFrozen = process.hrtime.bigint();
+  const frozen = new Map<number, FrozenProcess>();
   try {
-    return await dumpPages(o, pid, bufferSize, dumpUptime, t0, log, frozen);
-  } finally {
-    if (frozen) {
-      frozen.thaw();
-      log.info('thawed after %d us frozen', usSince(tFrozen));
+    if (o.freeze) {
+      for (const p of [...pids]) {
+        try {
+          const f = freeze(p);
+          frozen.set(p, f);
+          log.info('froze %d: %d threads in %d us', p, f.tids.length, f.stats.freezeMicros);
+        } catch (e) {
+          if (p === pid || (e as { code?: string }).code !== 'ESRCH') throw dumpErrorFrom(e, p);
+          log.warn('process %d exited before it could be frozen', p);
+          pids.splice(pids.indexOf(p), 1);
+        }
+      }
     }
+    const tFrozen = process.hrtime.bigint();
+    const tasks: TaskScan[] = [];
+    for (const p of pids) {
+      const t = scanTask(p, frozen.get(p), o, log, p === pid);
+      if (t) tasks.push(t);
+    }
+    return await dumpTasks(o, tasks, { bufferSize, dumpUptime, t0, tFrozen, log, frozen });
+  } finally {
+    for (const f of frozen.values()) f.thaw();
+    if (frozen.size > 0) log.info('thawed %d processes', frozen.size);
   }
 }
 
-async function dumpPages(
-  o: PreDumpOptions,
+/** Threads, VMAs, plan and present pages of one process; undefined for a descendant that exited. */
+function scanTask(
   pid: number,
-  bufferSize: number,
-  dumpUptime: number,
-  t0: bigint,
-  log: Logger,
   frozen: FrozenProcess | undefined,
-): Promise<PreDumpResult> {
-  const tFrozen = process.hrtime.bigint();
-  let threads: number[];
-  let plan: ReturnType<typeof planVmas>;
-  let vmaCount: number;
+  o: PreDumpOptions,
+  log: Logger,
+  root: boolean,
+): TaskScan | undefined {
   try {
-    threads = frozen ? frozen.tids : listThreads(pid);
+    const threads = frozen ? frozen.tids.length : listThreads(pid).length;
     const vmas = readMaps(pid);
     if (vmas.length === 0 && readStatus(pid).state === 'Z') {
       throw new DumpError('ESRCH', `process ${pid} has exited (a zombie: no memory left)`);
     }
-    vmaCount = vmas.length;
-    plan = planVmas(vmas);
-  } catch (e) {
-    throw dumpErrorFrom(e, pid);
-  }
-  log.info(
-    'pre-dump of %d: %d threads, %d VMAs (%d to dump)',
-    pid,
-    threads.length,
-    vmaCount,
-    plan.dump.length,
-  );
-
-  const tScan = process.hrtime.bigint();
-  let found: ReturnType<typeof findPages>;
-  try {
-    found = findPages(pid, plan, o.pagesMethod ? { method: o.pagesMethod } : {});
-  } catch (e) {
-    throw dumpErrorFrom(e, pid);
-  }
-  const scanUs = usSince(tScan);
-  log.info(
-    '%s: %d pages present in %d ranges (%d us)',
-    found.method,
-    found.ranges.pages,
-    found.ranges.length,
-    scanUs,
-  );
-  for (const d of found.deferred) {
-    log.warn(
-      'deferred %s-%s %s: %d present pages (%s)',
-      hex(d.vma.start),
-      hex(d.vma.end),
-      d.vma.path,
-      d.pages,
-      d.reason,
+    const plan = planVmas(vmas);
+    const tScan = process.hrtime.bigint();
+    const found = findPages(pid, plan, o.pagesMethod ? { method: o.pagesMethod } : {});
+    log.info(
+      'process %d: %d threads, %d VMAs (%d to dump); %s: %d pages present in %d ranges (%d us)',
+      pid,
+      threads,
+      vmas.length,
+      plan.dump.length,
+      found.method,
+      found.ranges.pages,
+      found.ranges.length,
+      usSince(tScan),
     );
+    for (const d of found.deferred) {
+      log.warn(
+        'deferred %d %s-%s %s: %d present pages (%s)',
+        pid,
+        hex(d.vma.start),
+        hex(d.vma.end),
+        d.vma.path,
+        d.pages,
+        d.reason,
+      );
+    }
+    for (const s of plan.skipped) {
+      log.debug('skipped %d %s-%s %s (%s)', pid, hex(s.vma.start), hex(s.vma.end), s.vma.path, s.reason);
+    }
+    return { pid, threads, vmas: vmas.length, plan, found };
+  } catch (e) {
+    const err = dumpErrorFrom(e, pid);
+    if (!root && err instanceof DumpError && err.code === 'ESRCH') {
+      log.warn('process %d exited before its pages were scanned', pid);
+      return undefined;
+    }
+    throw err;
   }
-  for (const s of plan.skipped)
-    log.debug('skipped %s-%s %s (%s)', hex(s.vma.start), hex(s.vma.end), s.vma.path, s.reason);
+}
 
+interface DumpContext {
+  readonly bufferSize: number;
+  readonly dumpUptime: number;
+  readonly t0: bigint;
+  readonly tFrozen: bigint;
+  readonly log: Logger;
+  readonly frozen: ReadonlyMap<number, FrozenProcess>;
+}
+
+/** Read every task's pages into the sink, one buffer for all, then write stats and inventory. */
+async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): Promise<PreDumpResult> {
+  const { log } = c;
+  const pid = o.pid;
+  const scanUs = usSince(c.tFrozen);
   let dir: ImageDir | undefined;
   let sink: PageSink;
   try {
@@ -158,72 +198,112 @@ async function dumpPages(
     throw dumpErrorFrom(e, pid);
   }
   const where = dir ? dir.path : 'the sink';
+  let current = pid;
   try {
-    await sink.begin(pid);
-    using reader = new PageReader(pid, { bufferSize });
-    const total = found.ranges.pages;
-    const st = await reader.read(
-      found.ranges,
-      { pages: (va, n, bytes) => sink.addPages(va, n, bytes), flush: () => sink.flush() },
-      {
-        onProgress: o.onProgress ? (done) => o.onProgress!(done, total) : undefined,
-        afterBuffer: o.afterBuffer,
-        signal: o.signal,
-      },
-    );
-    const tEnd = process.hrtime.bigint();
-    await sink.end();
+    using reader = new PageReader(pid, { bufferSize: c.bufferSize });
+    const total = tasks.reduce((n, t) => n + t.found.ranges.pages, 0);
+    let before = 0;
+    let readNs = 0;
+    let writeNs = 0;
+    let calls = 0;
+    let faults = 0;
+    const results: TaskResult[] = [];
+    for (const t of tasks) {
+      current = t.pid;
+      await sink.begin(t.pid);
+      const st = await reader.read(
+        t.found.ranges,
+        { pages: (va, n, bytes) => sink.addPages(va, n, bytes), flush: () => sink.flush() },
+        {
+          pid: t.pid,
+          onProgress: o.onProgress ? (done) => o.onProgress!(before + done, total) : undefined,
+          afterBuffer: o.afterBuffer,
+          signal: o.signal,
+        },
+      );
+      const tEnd = process.hrtime.bigint();
+      await sink.end();
+      writeNs += Number(process.hrtime.bigint() - tEnd);
+      before += t.found.ranges.pages;
+      readNs += st.readNs;
+      writeNs += st.writeNs;
+      calls += st.calls;
+      faults += st.faults;
+      if (st.pagesUnreadable > 0) {
+        log.warn(
+          'process %d: %d pages went away while being read (%d faults): left out',
+          t.pid,
+          st.pagesUnreadable,
+          st.faults,
+        );
+      }
+      results.push({
+        pid: t.pid,
+        threads: t.threads,
+        vmas: t.vmas,
+        pagesScanned: t.found.pagesScanned,
+        pagesPresent: t.found.ranges.pages,
+        pagesWritten: st.pagesRead,
+        pagesSkipped: st.pagesUnreadable,
+        deferred: t.found.deferred.map((d) => ({
+          pid: t.pid,
+          start: d.vma.start,
+          end: d.vma.end,
+          path: d.vma.path,
+          reason: d.reason,
+          pages: d.pages,
+        })),
+        guardVmas: t.found.guards,
+      });
+    }
+    const sum = (f: (r: TaskResult) => number) => results.reduce((n, r) => n + f(r), 0);
+    let freezingTime = 0;
+    for (const f of c.frozen.values()) freezingTime += f.stats.freezeMicros;
     const result: PreDumpResult = {
       pid,
       imagesDir: dir ? dir.path : null,
-      threads: threads.length,
-      vmas: vmaCount,
-      pagesScanned: found.pagesScanned,
+      processes: results.length,
+      threads: sum((r) => r.threads),
+      vmas: sum((r) => r.vmas),
+      pagesScanned: sum((r) => r.pagesScanned),
       pagesPresent: total,
-      pagesWritten: st.pagesRead,
-      pagesSkipped: st.pagesUnreadable,
+      pagesWritten: sum((r) => r.pagesWritten),
+      pagesSkipped: sum((r) => r.pagesSkipped),
       bytesWritten: sink.bytesWritten,
-      deferred: found.deferred.map((d) => ({
-        start: d.vma.start,
-        end: d.vma.end,
-        path: d.vma.path,
-        reason: d.reason,
-        pages: d.pages,
-      })),
-      guardVmas: found.guards,
-      method: found.method,
+      deferred: results.flatMap((r) => r.deferred),
+      guardVmas: sum((r) => r.guardVmas),
+      method: tasks[0]?.found.method ?? 'scan',
       bufferSize: reader.bufferSize,
-      readCalls: st.calls,
-      faults: st.faults,
-      frozen: frozen !== undefined,
-      freezingTime: frozen ? frozen.stats.freezeMicros : 0,
+      readCalls: calls,
+      faults,
+      frozen: c.frozen.size > 0,
+      freezingTime,
       // up to the thaw, which follows right after the images are committed
-      frozenTime: frozen ? usSince(tFrozen) : 0,
-      memdumpTime: scanUs + Math.round(st.readNs / 1000),
-      memwriteTime: Math.round(st.writeNs / 1000) + usSince(tEnd),
-      totalTime: usSince(t0),
+      frozenTime: c.frozen.size > 0 ? usSince(c.tFrozen) : 0,
+      memdumpTime: scanUs + Math.round(readNs / 1000),
+      memwriteTime: Math.round(writeNs / 1000),
+      totalTime: usSince(c.t0),
+      tasks: results,
     };
-    if (st.pagesUnreadable > 0) {
-      log.warn('%d pages went away while being read (%d faults): left out', st.pagesUnreadable, st.faults);
-    }
     if (dir) {
       dir.writeStats(toDumpStatsEntry(result));
       dir.writeIrmapCache();
-      dir.setInventory(preDumpInventory(PRE_DUMP_MODE.READ, dumpUptime));
+      dir.setInventory(preDumpInventory(PRE_DUMP_MODE.READ, c.dumpUptime));
       dir.commit();
     }
     log.info(
-      'pre-dump of %d done: %d pages written, %d skipped, %d us',
+      'pre-dump of %d done: %d processes, %d pages written, %d skipped, %d us',
       pid,
+      results.length,
       result.pagesWritten,
       result.pagesSkipped,
       result.totalTime,
     );
     return result;
   } catch (e) {
-    let err = dumpErrorFrom(e, pid);
+    let err = dumpErrorFrom(e, current);
     if (err instanceof DumpError && err.code === 'ESRCH') {
-      err = new DumpError('ESRCH', `process ${pid} exited during the dump; ${where} is incomplete`, {
+      err = new DumpError('ESRCH', `process ${current} exited during the dump; ${where} is incomplete`, {
         cause: e,
       });
     } else if (err instanceof DumpError && err.code === 'ECANCELED') {

@@ -10,6 +10,8 @@ import type { DeferReason, PagesMethod } from '../mem/index.js';
 
 /** A VMA left for a later (frozen) dump, with the reason and its present pages. */
 export interface DeferredVma {
+  /** The process it belongs to. */
+  readonly pid: number;
   readonly start: number;
   readonly end: number;
   readonly path: string;
@@ -26,9 +28,12 @@ export interface DeferredVma {
  * console.log(r.pagesWritten, r.deferred.length);
  */
 export interface PreDumpResult {
+  /** The root of the tree dumped. */
   readonly pid: number;
   /** The image directory, or null for a dry run. */
   readonly imagesDir: string | null;
+  /** Processes dumped (the root and its descendants); the counts below are their sums. */
+  readonly processes: number;
   readonly threads: number;
   readonly vmas: number;
   /** Pages spanned by the VMAs dumped (CRIU's pages_scanned). */
@@ -52,6 +57,21 @@ export interface PreDumpResult {
   readonly memdumpTime: number;
   readonly memwriteTime: number;
   readonly totalTime: number;
+  /** Per process. */
+  readonly tasks: readonly TaskResult[];
+}
+
+/** One process of a pre-dump. */
+export interface TaskResult {
+  readonly pid: number;
+  readonly threads: number;
+  readonly vmas: number;
+  readonly pagesScanned: number;
+  readonly pagesPresent: number;
+  readonly pagesWritten: number;
+  readonly pagesSkipped: number;
+  readonly deferred: readonly DeferredVma[];
+  readonly guardVmas: number;
 }
 
 /**

@@ -51,6 +51,8 @@ export interface ReadStats {
 
 /** Options of PageReader.read(). */
 export interface ReadOptions {
+  /** Read from this process instead of the one the reader was made for (one buffer for a whole tree). */
+  readonly pid?: number;
   /** After each buffer: pages handled so far (read + unreadable). */
   readonly onProgress?: (pagesDone: number) => void;
   /** Cancellation: checked every few buffers, when the event loop is also given a turn. */
@@ -92,8 +94,8 @@ export class PageReader {
   }
 
   /** Where to resume after a fault at `addr`: the next page if still readable there, else the next VMA. */
-  private resumeAfterFault(addr: number): number {
-    this.maps = readMaps(this.pid);
+  private resumeAfterFault(pid: number, addr: number): number {
+    this.maps = readMaps(pid);
     for (const v of this.maps) {
       if (v.end <= addr) continue;
       if (v.start <= addr) return v.read ? addr + PAGE_SIZE : v.end;
@@ -106,6 +108,7 @@ export class PageReader {
   async read(ranges: PageRanges, out: PageConsumer, o: ReadOptions = {}): Promise<ReadStats> {
     const buf = this.buffer;
     if (!buf) throw new Error('PageReader used after close()');
+    const pid = o.pid ?? this.pid;
     const st: ReadStats = { pagesRead: 0, pagesUnreadable: 0, calls: 0, faults: 0, readNs: 0, writeNs: 0 };
     const { starts, ends } = ranges;
     const n = starts.length;
@@ -133,10 +136,9 @@ export class PageReader {
       const t0 = now();
       let got: number;
       try {
-        got = processVmReadv(this.pid, this.local, remote);
+        got = processVmReadv(pid, this.local, remote);
       } catch (e) {
-        if (!(e instanceof SysError && e.code === 'EFAULT'))
-          throw memErrorFrom(e, this.pid, 'reading its memory');
+        if (!(e instanceof SysError && e.code === 'EFAULT')) throw memErrorFrom(e, pid, 'reading its memory');
         got = 0; // the first iovec faulted
       }
       st.calls++;
@@ -158,9 +160,9 @@ export class PageReader {
           const at = base + take;
           let resume: number;
           try {
-            resume = this.resumeAfterFault(at);
+            resume = this.resumeAfterFault(pid, at);
           } catch (e) {
-            throw memErrorFrom(e, this.pid, 'reading its memory');
+            throw memErrorFrom(e, pid, 'reading its memory');
           }
           i = this.rangeOf[k]!;
           pos = at;

@@ -17,8 +17,9 @@ export class LocalSink implements PageSink {
 
   constructor(readonly dir: ImageDir) {}
 
+  /** Start `pagemap-<pid>.img` and its pages file; one task at a time, each ended before the next. */
   begin(pid: number): void {
-    if (this.writer) throw new Error('LocalSink.begin called twice');
+    if (this.writer) throw new Error(`LocalSink.begin(${pid}) before end() of the previous task`);
     this.writer = this.dir.pagemapWriter(pid);
   }
 
@@ -41,6 +42,7 @@ export class LocalSink implements PageSink {
 
   end(): void {
     this.w().finish();
+    this.writer = undefined;
   }
 
   abort(reason: string): void {
