@@ -49,7 +49,8 @@ export type ArgValue = number | string | bigint | boolean | null | undefined | J
 let viewOf: Uint8Array | null = null;
 let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(8));
 
-function f64(buf: Buffer, p: number, v: number): void {
+/** Store `v` as f64le at `p` (the caller checked the room). */
+export function writeF64(buf: Buffer, p: number, v: number): void {
   if (buf !== viewOf) {
     viewOf = buf;
     view = new DataView(buf.buffer, buf.byteOffset, buf.length);
@@ -69,7 +70,7 @@ export function writeNumber(buf: Buffer, p: number, end: number, v: number): num
     return writeZigzag(buf, p + 1, v);
   }
   buf[p] = V_F64;
-  f64(buf, p + 1, v);
+  writeF64(buf, p + 1, v);
   return p + 9;
 }
 
