@@ -212,3 +212,15 @@ test('a fd destination is written but not closed; a string larger than the buffe
     [`via fd ${fd}`],
   );
 });
+
+test('a destination that fails (fd closed under the logger) never makes a log call throw', () => {
+  const f = file();
+  const fd = openSync(f, 'w');
+  const log = createLogger({ dest: fd, bufferSize: 4096 });
+  closeSync(fd);
+  assert.doesNotThrow(() => {
+    for (let i = 0; i < 5000; i++) log.info('lost %d', i);
+    log.flush();
+    log.close();
+  });
+});
