@@ -10,10 +10,15 @@
 
 /** Write `v` (a non-negative safe integer) as an unsigned varint at `p`. */
 export function writeVarint(buf: Uint8Array, p: number, v: number): number {
+  // kept tiny so that V8 inlines it into the log path; longer values take a separate call
   if (v < 0x80) {
     buf[p] = v;
     return p + 1;
   }
+  return writeLongVarint(buf, p, v);
+}
+
+function writeLongVarint(buf: Uint8Array, p: number, v: number): number {
   if (v < 0x80000000) {
     while (v > 0x7f) {
       buf[p++] = (v & 0x7f) | 0x80;
