@@ -9,4 +9,5 @@ export * from './errors.js';
 export * from './iovec.js';
 export * from './pagemap-scan.js';
 export * from './ptrace-word.js';
+export * from './rlimit.js';
 export * from './syscalls.js';
