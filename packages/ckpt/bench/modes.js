@@ -1,0 +1,304 @@
+// Pre-dump modes benchmark: CRIU's old algorithm (splice: freeze, vmsplice every page into pipes, thaw,
+// write the pipes out) against ours (read: process_vm_readv into one buffer while the target runs), in the
+// same run, back to back on the same pre-warmed target (test/fixtures/churn.c), for each size:
+//   static: the target only ticks its heartbeat;
+//   churn:  the target also frees (MADV_DONTNEED) and rewrites its memory at --churn MiB/s (pipes then
+//           keep the freed pages alive until they are written out).
+// Per dump (each in a fresh `node` process running the library, so its peak RSS is its own):
+//   stoppedMs   longest stall of the target's heartbeat thread (ticks every 1 ms), i.e. measured by the
+//               target, not by ckpt
+//   totalMs     ckpt's own totalTime (scan, splice/read, write)
+//   pipes       pipes held at the peak (splice: all of them at once)
+//   fds         most descriptors the ckpt process held (sampled every 20 ms from /proc/PID/fd)
+//   peakPipeBytes, peakRssBytes (VmHWM of the ckpt process)
+//   memAvailableDropBytes  baseline MemAvailable minus its lowest value while the dump ran (sampled every
+//               5 ms from /proc/meminfo)
+// Images go to a directory on the root filesystem (--sink null discards the pages instead), removed after
+// each dump. Prints a table and the splice ÷ read ratios; writes a RUN.json (report/schema.ts) for
+// `ckpt report`.
+// usage: npm run bench -w ckpt -- modes [--sizes 1,4] [--churn 256] [--reps 1] [--sink disk|null] [--out FILE]
+import { spawn } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = resolve(here, '..');
+const MiB = 1 << 20;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function memAvailable() {
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return Number(m[1]) * 1024;
+}
+
+function fdCount(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The churn fixture's shared stats words (see test/fixtures/churn.c). */
+class TargetStats {
+  constructor(path) {
+    this.path = path;
+    this.fd = openSync(path, 'r+');
+  }
+  word(i) {
+    return Number(readFileSync(this.path).readBigUInt64LE(i * 8));
+  }
+  set(i, v) {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    writeSync(this.fd, b, 0, 8, i * 8);
+  }
+}
+
+// ---- the child: one dump, in its own process -------------------------------------------------------
+async function child([mode, pidText, dir]) {
+  const pid = Number(pidText);
+  const { preDump } = await import(join(pkg, 'dist/dump/pre-dump.js'));
+  const { preDumpSplice } = await import(join(pkg, 'dist/dump/splice-pre-dump.js'));
+  const { NullSink } = await import(join(pkg, 'dist/xfer/index.js'));
+  const where = dir === '-' ? { sink: new NullSink() } : { imagesDir: dir };
+  const r =
+    mode === 'splice'
+      ? await preDumpSplice({ pid, ...where })
+      : await preDump({ pid, ...where, tree: false });
+  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  process.stdout.write(
+    `${JSON.stringify({
+      totalUs: r.totalTime,
+      frozenUs: r.frozenTime,
+      memdumpUs: r.memdumpTime,
+      memwriteUs: r.memwriteTime,
+      pagesWritten: r.pagesWritten,
+      pipes: r.splice?.pipes ?? 0,
+      pipeSize: r.splice?.pipeSize ?? 0,
+      peakPipeBytes: r.splice?.peakPipeBytes ?? 0,
+      peakRssBytes: Number(hwm[1]) * 1024,
+    })}\n`,
+  );
+}
+
+// ---- the parent ------------------------------------------------------------------------------------
+function runChild(mode, pid, dir) {
+  let c;
+  const done = new Promise((resolvePromise, reject) => {
+    c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, String(pid), dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => {
+      out += d;
+    });
+    c.stderr.on('data', (d) => {
+      err += d;
+    });
+    c.on('error', reject);
+    c.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${mode} dump of ${pid} failed (exit ${code}): ${err.trim()}`));
+      else resolvePromise(JSON.parse(out));
+    });
+  });
+  return { done, child: c };
+}
+
+async function measure({ mode, scenario, f, stats, sizeBytes, churn, sinkRoot }) {
+  if (scenario === 'churn') {
+    stats.set(3, churn);
+    await sleep(300); // steady state
+  }
+  stats.set(0, 0);
+  await sleep(20);
+  stats.set(0, 0);
+  const dir = sinkRoot ? join(sinkRoot, `${mode}-${scenario}-${sizeBytes}`) : '-';
+  const base = memAvailable();
+  let minAvail = base;
+  let fds = 0;
+  let tick = 0;
+  const { done, child: c } = runChild(mode, f.pid, dir);
+  const timer = setInterval(() => {
+    const a = memAvailable();
+    if (a < minAvail) minAvail = a;
+    if (tick++ % 4 === 0) fds = Math.max(fds, fdCount(c.pid));
+  }, 5);
+  let r;
+  try {
+    r = await done;
+  } finally {
+    clearInterval(timer);
+  }
+  await sleep(10); // a heartbeat tick after the thaw, to close the gap
+  const stallNs = stats.word(0);
+  if (scenario === 'churn') stats.set(3, 0);
+  if (sinkRoot) rmSync(dir, { recursive: true, force: true });
+  return {
+    mode,
+    scenario,
+    sizeBytes,
+    stoppedMs: stallNs / 1e6,
+    totalMs: r.totalUs / 1000,
+    pipes: r.pipes,
+    fds,
+    peakPipeBytes: r.peakPipeBytes,
+    peakRssBytes: r.peakRssBytes,
+    memAvailableDropBytes: Math.max(0, base - minAvail),
+    extra: { ...r, churnMiBps: scenario === 'churn' ? churn : 0 },
+  };
+}
+
+function parseArgs(args) {
+  const o = { sizes: [1, 4], churn: 256, reps: 1, sink: 'disk', out: undefined };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = args[i + 1];
+    if (a === '--sizes') o.sizes = v.split(',').map(Number);
+    else if (a === '--churn') o.churn = Number(v);
+    else if (a === '--reps') o.reps = Number(v);
+    else if (a === '--sink') o.sink = v;
+    else if (a === '--out') o.out = v;
+    else throw new Error(`modes: unknown argument ${a}`);
+    i++;
+  }
+  if (
+    o.sizes.some((s) => !(s > 0)) ||
+    !(o.churn > 0) ||
+    !(o.reps >= 1) ||
+    !['disk', 'null'].includes(o.sink)
+  ) {
+    throw new Error('modes: --sizes GiB,.. (> 0), --churn MiB/s (> 0), --reps N (>= 1), --sink disk|null');
+  }
+  return o;
+}
+
+const fmt = (n, d = 0) => n.toFixed(d).padStart(9);
+
+function printTable(rows) {
+  console.log(
+    `${'mode'.padEnd(7)}${'scenario'.padEnd(9)}${'size'.padStart(6)}${'stopped ms'.padStart(11)}${'total ms'.padStart(10)}` +
+      `${'pipes'.padStart(7)}${'fds'.padStart(7)}${'pipe MiB'.padStart(10)}${'RSS MiB'.padStart(9)}${'MemAvail drop MiB'.padStart(19)}`,
+  );
+  for (const r of rows) {
+    console.log(
+      `${r.mode.padEnd(7)}${r.scenario.padEnd(9)}${`${r.sizeBytes / 2 ** 30}G`.padStart(6)}${fmt(r.stoppedMs, 1).padStart(11)}` +
+        `${fmt(r.totalMs).padStart(10)}${String(r.pipes).padStart(7)}${String(r.fds).padStart(7)}` +
+        `${fmt(r.peakPipeBytes / MiB).padStart(10)}${fmt(r.peakRssBytes / MiB).padStart(9)}${fmt(r.memAvailableDropBytes / MiB).padStart(19)}`,
+    );
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function printRatios(rows) {
+  const groups = new Map();
+  for (const r of rows) {
+    const k = `${r.scenario} ${r.sizeBytes / 2 ** 30} GiB`;
+    if (!groups.has(k)) groups.set(k, { read: [], splice: [] });
+    groups.get(k)[r.mode].push(r);
+  }
+  console.log('\nsplice ÷ read (medians):');
+  for (const [k, g] of groups) {
+    if (g.read.length === 0 || g.splice.length === 0) continue;
+    const m = (mode, key) => median(g[mode].map((r) => r[key]));
+    const ratio = (key) => {
+      const a = m('splice', key);
+      const b = m('read', key);
+      return b > 0 ? `${(a / b).toFixed(1)}x` : `${(a / MiB).toFixed(0)} MiB vs 0`;
+    };
+    console.log(
+      `  ${k.padEnd(14)} stopped ${ratio('stoppedMs')}, total ${ratio('totalMs')}, ` +
+        `MemAvailable drop ${(m('splice', 'memAvailableDropBytes') / MiB).toFixed(0)} vs ${(m('read', 'memAvailableDropBytes') / MiB).toFixed(0)} MiB, ` +
+        `fds ${m('splice', 'fds')} vs ${m('read', 'fds')}`,
+    );
+  }
+}
+
+export async function run(args) {
+  const o = parseArgs(args);
+  const { Fixture } = await import(join(pkg, 'dist/testing/index.js'));
+  const sinkRoot = o.sink === 'disk' ? mkdtempSync(join(pkg, '..', '..', '.bench-modes-')) : undefined;
+  const rows = [];
+  console.log(
+    `pre-dump modes: sizes ${o.sizes.join(', ')} GiB, churn ${o.churn} MiB/s, reps ${o.reps}, sink ${o.sink}` +
+      `, pipe-max-size ${readFileSync('/proc/sys/fs/pipe-max-size', 'utf8').trim()}`,
+  );
+  try {
+    for (const gib of o.sizes) {
+      const sizeBytes = Math.round(gib * 1024) * MiB;
+      const statsPath = `/dev/shm/ckpt-bench-modes-${process.pid}`;
+      const f = await Fixture.start('churn', [String(sizeBytes / MiB), statsPath], 600_000);
+      const stats = new TargetStats(statsPath);
+      try {
+        console.log(`== ${gib} GiB target ${f.pid} (warm)`);
+        for (const scenario of ['static', 'churn']) {
+          for (let rep = 0; rep < o.reps; rep++) {
+            const order = rep % 2 === 0 ? ['read', 'splice'] : ['splice', 'read'];
+            for (const mode of order) {
+              const r = await measure({ mode, scenario, f, stats, sizeBytes, churn: o.churn, sinkRoot });
+              rows.push(r);
+              console.log(
+                `   ${mode} ${scenario}: stopped ${r.stoppedMs.toFixed(1)} ms, total ${r.totalMs.toFixed(0)} ms, ` +
+                  `MemAvailable -${(r.memAvailableDropBytes / MiB).toFixed(0)} MiB`,
+              );
+            }
+          }
+        }
+      } finally {
+        f.kill();
+        rmSync(statsPath, { force: true });
+      }
+    }
+  } finally {
+    if (sinkRoot) rmSync(sinkRoot, { recursive: true, force: true });
+  }
+  console.log('');
+  printTable(rows);
+  printRatios(rows);
+  const reads = rows.filter((r) => r.mode === 'read' && r.scenario === 'static');
+  const best = reads.reduce(
+    (a, r) => (a && a.sizeBytes / a.totalMs >= r.sizeBytes / r.totalMs ? a : r),
+    undefined,
+  );
+  const runFile = {
+    kind: 'ckpt-run',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    title: `Pre-dump modes: splice (CRIU's old default) vs read (ckpt), ${o.sink === 'disk' ? 'images on disk' : 'pages discarded'}, churn ${o.churn} MiB/s`,
+    host: { kernel: os.release(), cpus: os.cpus().length, memBytes: os.totalmem() },
+    modes: rows.map(({ extra: _extra, ...r }) => r),
+    summary: {
+      throughputBytesPerSec: best ? Math.round(best.sizeBytes / (best.totalMs / 1000)) : 0,
+      chainCheck: 'skipped',
+      mismatchedPages: 0,
+    },
+  };
+  const outDir = resolve(pkg, '../../bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const out = o.out
+    ? resolve(o.out)
+    : join(outDir, `modes-${runFile.createdAt.replace(/[:.]/g, '-')}.RUN.json`);
+  writeFileSync(out, `${JSON.stringify(runFile, null, 2)}\n`);
+  writeFileSync(`${out}.raw.json`, `${JSON.stringify(rows, null, 2)}\n`);
+  console.log(`\nwrote ${out} (render: node bin/ckpt.js report ${out})`);
+}
+
+if (process.argv[2] === '--child') {
+  child(process.argv.slice(3)).catch((e) => {
+    console.error(e?.message ?? String(e));
+    process.exit(1);
+  });
+}
