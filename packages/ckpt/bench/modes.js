@@ -11,8 +11,10 @@
 //   pipes       pipes held at the peak (splice: all of them at once)
 //   fds         most descriptors the ckpt process held (sampled every 20 ms from /proc/PID/fd)
 //   peakPipeBytes, peakRssBytes (VmHWM of the ckpt process)
-//   memAvailableDropBytes  baseline MemAvailable minus its lowest value while the dump ran (sampled every
-//               5 ms from /proc/meminfo)
+//   memAvailableDropBytes  how far MemAvailable fell below its value at the start while the dump ran
+//               (sampled every 5 ms from /proc/meminfo), not counting growth of Shmem meanwhile (tmpfs
+//               files of other programs on a shared machine); the raw drop is in the .raw.json
+//   (raw only)  churnedBytes: what the target freed and rewrote during the dump
 // Images go to a directory on the root filesystem (--sink null discards the pages instead), removed after
 // each dump. Prints a table and the splice ÷ read ratios; writes a RUN.json (report/schema.ts) for
 // `ckpt report`.
@@ -37,9 +39,11 @@ const pkg = resolve(here, '..');
 const MiB = 1 << 20;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function memAvailable() {
-  const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-  return Number(m[1]) * 1024;
+/** MemAvailable and Shmem (tmpfs, e.g. /dev/shm files of other programs), bytes. */
+function meminfo() {
+  const t = readFileSync('/proc/meminfo', 'utf8');
+  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)[1]) * 1024;
+  return { avail: kb('MemAvailable'), shmem: kb('Shmem') };
 }
 
 function fdCount(pid) {
@@ -126,14 +130,17 @@ async function measure({ mode, scenario, f, stats, sizeBytes, churn, sinkRoot })
   await sleep(20);
   stats.set(0, 0);
   const dir = sinkRoot ? join(sinkRoot, `${mode}-${scenario}-${sizeBytes}`) : '-';
-  const base = memAvailable();
-  let minAvail = base;
+  const base = meminfo();
+  const churnedBefore = stats.word(2);
+  let drop = 0;
+  let rawDrop = 0;
   let fds = 0;
   let tick = 0;
   const { done, child: c } = runChild(mode, f.pid, dir);
   const timer = setInterval(() => {
-    const a = memAvailable();
-    if (a < minAvail) minAvail = a;
+    const m = meminfo();
+    rawDrop = Math.max(rawDrop, base.avail - m.avail);
+    drop = Math.max(drop, base.avail - m.avail - Math.max(0, m.shmem - base.shmem));
     if (tick++ % 4 === 0) fds = Math.max(fds, fdCount(c.pid));
   }, 5);
   let r;
@@ -144,6 +151,7 @@ async function measure({ mode, scenario, f, stats, sizeBytes, churn, sinkRoot })
   }
   await sleep(10); // a heartbeat tick after the thaw, to close the gap
   const stallNs = stats.word(0);
+  const churnedBytes = stats.word(2) - churnedBefore;
   if (scenario === 'churn') stats.set(3, 0);
   if (sinkRoot) rmSync(dir, { recursive: true, force: true });
   return {
@@ -156,8 +164,13 @@ async function measure({ mode, scenario, f, stats, sizeBytes, churn, sinkRoot })
     fds,
     peakPipeBytes: r.peakPipeBytes,
     peakRssBytes: r.peakRssBytes,
-    memAvailableDropBytes: Math.max(0, base - minAvail),
-    extra: { ...r, churnMiBps: scenario === 'churn' ? churn : 0 },
+    memAvailableDropBytes: Math.max(0, drop),
+    extra: {
+      ...r,
+      churnMiBps: scenario === 'churn' ? churn : 0,
+      churnedBytes,
+      rawMemAvailableDropBytes: rawDrop,
+    },
   };
 }
 
