@@ -3,6 +3,8 @@
  *
  * ```
  * ckpt pre-dump -t PID -D DIR [--buffer-size 4M] [--freeze] [--json] [-v0..-v4] [--log-file F]
+ * ckpt pre-dump ... [--prev-images-dir ../PREV] [--track-mem auto|uffd-wp|soft-dirty|none]
+ * ckpt pre-dump ... --iterations N [--interval MS]   (DIR/1 .. DIR/N)
  * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]
  * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
  * ckpt show DIR [--json] [--pages]
@@ -47,7 +49,18 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       'process to pre-dump, with its descendants (each gets its own pagemap)',
     )
     .option('-D, --images-dir <dir>', 'directory for the images (created; must not hold a complete set)')
-    .option('--prev-images-dir <dir>', 'parent image set, relative to -D (reserved: not supported yet)')
+    .option(
+      '--prev-images-dir <dir>',
+      'parent image set, relative to -D (as CRIU): unchanged pages become parent holes',
+    )
+    .addOption(
+      new Option(
+        '--track-mem <kind>',
+        'memory-change tracking (default auto: the best the kernel has; none with --dry-run)',
+      ).choices(['auto', 'uffd-wp', 'soft-dirty', 'none']),
+    )
+    .option('--iterations <n>', 'pre-dumps in this run: iteration k goes to DIR/k, chained (default 1)')
+    .option('--interval <ms>', 'pause between iterations, ms (default 1000)')
     .option(
       '--buffer-size <size>',
       'size of the one read buffer (memory held whatever the target size)',

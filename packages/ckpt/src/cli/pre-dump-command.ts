@@ -7,8 +7,8 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PreDumpResult, preDump } from '../dump/index.js';
-import type { PagesMethod } from '../mem/index.js';
+import { type PreDumpResult, preDump, preDumpIterations } from '../dump/index.js';
+import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { listThreads, readStatus } from '../proc/index.js';
 import { NullSink, type PageSink } from '../xfer/index.js';
 import { UsageError } from './failure.js';
@@ -39,6 +39,12 @@ export interface PreDumpFlags {
   tlsCert?: string;
   tlsKey?: string;
   checksums?: boolean;
+  /** auto | uffd-wp | soft-dirty | none (default auto). */
+  trackMem?: string;
+  /** Pre-dumps in this run: -D is then the base, iteration k goes to DIR/k. */
+  iterations?: string;
+  /** ms between iterations. */
+  interval?: string;
 }
 
 /**
@@ -72,8 +78,22 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   if (!f.pageServer && (f.address !== undefined || f.port !== undefined)) {
     throw new UsageError('--address/--port need --page-server');
   }
-  if (f.prevImagesDir)
-    throw new UsageError('--prev-images-dir is not supported yet (pre-dumps are full for now)');
+  const track = (f.trackMem ?? 'auto') as TrackerChoice;
+  if (!['auto', 'uffd-wp', 'soft-dirty', 'none'].includes(track)) {
+    throw new UsageError(`bad --track-mem ${f.trackMem} (auto, uffd-wp, soft-dirty or none)`);
+  }
+  const iterations = f.iterations === undefined ? 1 : Number(f.iterations);
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > 10_000) {
+    throw new UsageError(`bad --iterations ${f.iterations} (1 .. 10000)`);
+  }
+  const interval = f.interval === undefined ? 1000 : Number(f.interval);
+  if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`bad --interval ${f.interval} (ms)`);
+  if (iterations > 1 && (f.dryRun || f.pageServer)) {
+    throw new UsageError('--iterations needs a local images directory (no --dry-run, no --page-server)');
+  }
+  if (f.prevImagesDir !== undefined && (f.dryRun || f.pageServer)) {
+    throw new UsageError('--prev-images-dir needs a local images directory');
+  }
   const method = f.pagesMethod as PagesMethod | undefined;
   if (method !== undefined && method !== 'scan' && method !== 'pagemap') {
     throw new UsageError(`bad --pages-method ${f.pagesMethod} (scan or pagemap)`);
@@ -96,17 +116,29 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
     let sink: PageSink | undefined;
     if (f.dryRun) sink = new NullSink();
     else if (f.pageServer) sink = await pageServerSink(f);
-    const result = await preDump({
+    const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+    const to = f.pageServer ? `page server ${f.address}:${f.port}` : undefined;
+    const print = (r: PreDumpResult) => {
+      bar?.close();
+      bar = undefined;
+      if (f.json) return out(summaryJson(r, readStatus(process.pid).hwm));
+      out(summaryLine(r, to));
+      const t = trackingLine(r);
+      if (t) out(t);
+    };
+    const common = {
       pid,
-      imagesDir: f.dryRun ? undefined : f.imagesDir,
       sink,
       bufferSize,
       pagesMethod: method,
       freeze: f.freeze,
+      prevImagesDir: f.prevImagesDir,
+      // a dry run keeps nothing, so it tracks only when asked to
+      trackMem: f.dryRun && f.trackMem === undefined ? undefined : track,
       logger: log,
       signal: ctx.signal,
       afterBuffer,
-      onProgress: (done, total) => {
+      onProgress: (done: number, total: number) => {
         if (!bar)
           bar = ProgressBar.open(
             'pre-dump',
@@ -115,11 +147,20 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
           );
         bar.update(done);
       },
-    });
-    bar?.close();
-    const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-    const to = f.pageServer ? `page server ${f.address}:${f.port}` : undefined;
-    out(f.json ? summaryJson(result, readStatus(process.pid).hwm) : summaryLine(result, to));
+    };
+    if (iterations > 1) {
+      const all = await preDumpIterations({
+        ...common,
+        imagesDir: f.imagesDir!,
+        iterations,
+        intervalMs: interval,
+        trackMem: track,
+        onIteration: (_k, r) => print(r),
+      });
+      return all[all.length - 1]!;
+    }
+    const result = await preDump({ ...common, imagesDir: f.dryRun ? undefined : f.imagesDir });
+    print(result);
     return result;
   } finally {
     bar?.close();
@@ -154,4 +195,24 @@ function faultHook(env: NodeJS.ProcessEnv, pid: number): ((i: number) => void) |
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
     }
   };
+}
+
+/**
+ * The tracking line of the summary: which tracker and why, full or incremental, pages written and left to
+ * the parent, and how long the target was stopped.
+ *
+ * @example
+ * trackingLine(result); // 'tracking: uffd-wp (async userfaultfd write-protect): incremental; ...'
+ */
+export function trackingLine(r: PreDumpResult): string | undefined {
+  const t = r.tracking;
+  if (!t) return undefined;
+  const mode = t.incremental > 0 && t.full > 0 ? 'mixed' : t.incremental > 0 ? 'incremental' : 'full';
+  const parts = [
+    `tracking: ${t.kind} (${t.reason}): ${mode}`,
+    `${r.pagesSkippedParent ?? 0} pages left to the parent`,
+    `target stopped ${((r.stoppedTime ?? 0) / 1000).toFixed(1)} ms`,
+  ];
+  for (const f of t.fallbacks) parts.push(`full dump: ${f}`);
+  return parts.join('; ');
 }

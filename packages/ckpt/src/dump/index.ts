@@ -6,6 +6,10 @@
  * const r = await preDump({ pid: 1234, imagesDir: '/ckpt/pre1', logger });
  */
 export * from './errors.js';
+export * from './iterations.js';
 export * from './logger.js';
+export * from './page-plan.js';
 export * from './pre-dump.js';
 export * from './stats.js';
+export * from './track-state.js';
+export * from './tracking.js';

@@ -18,13 +18,16 @@
  * const r = await preDump({ pid, imagesDir: '/ckpt/pre1' });
  * console.log(r.pagesWritten, r.memdumpTime);
  */
+import { resolve } from 'node:path';
 import { ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
 import {
   type FoundPages,
   findPages,
+  PageRanges,
   PageReader,
   type PagesMethod,
   planVmas,
+  type TrackerChoice,
   type VmaPlan,
 } from '../mem/index.js';
 import { listThreads, readMaps, readStatus, readUptimeMicros } from '../proc/index.js';
@@ -32,7 +35,10 @@ import { type FrozenProcess, freeze } from '../ptrace/index.js';
 import { LocalSink, type PageSink } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
-import { type PreDumpResult, type TaskResult, toDumpStatsEntry } from './stats.js';
+import { type PagePlan, writePlannedPages } from './page-plan.js';
+import { type PreDumpResult, type TaskResult, type TrackingResult, toDumpStatsEntry } from './stats.js';
+import { writeTrackState } from './track-state.js';
+import { type TaskTracking, TrackingSession } from './tracking.js';
 import { listTree } from './tree.js';
 
 /** Options of preDump (no global state: the CLI builds this from argv and env). */
@@ -61,6 +67,25 @@ export interface PreDumpOptions {
   readonly signal?: AbortSignal;
   /** Test hook, after each buffer went to the sink (index from 0). */
   readonly afterBuffer?: (index: number) => void;
+  /**
+   * The parent image set, relative to `imagesDir` as CRIU's --prev-images-dir (e.g. `../pre1`): creates
+   * the `parent` link; with tracking, pages unchanged since the parent become PE_PARENT holes.
+   */
+  readonly prevImagesDir?: string;
+  /**
+   * Track memory changes (see tracking.ts): with a parent, the tracking state left there
+   * (ckpt-track.json) is resumed; otherwise (or if unusable) tracking starts and the dump is full.
+   * Undefined (and no `tracking`): no tracking at all, every pre-dump is full.
+   */
+  readonly trackMem?: TrackerChoice;
+  /** A session carried over from the previous iteration of the same process (--iterations). */
+  readonly tracking?: TrackingSession;
+  /** Write ckpt-track.json for the next run (default: true when tracking into an images dir). */
+  readonly saveTracking?: boolean;
+  /** End tracking (close the target's userfaultfd): the chain's end. Default: `freeze`. */
+  readonly endTracking?: boolean;
+  /** Test hook: after the images are committed, before the target is thawed (with --freeze). */
+  readonly afterCommit?: (r: PreDumpResult) => void | Promise<void>;
 }
 
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
@@ -73,6 +98,9 @@ interface TaskScan {
   readonly vmas: number;
   readonly plan: VmaPlan;
   readonly found: FoundPages;
+  /** Pages to write: data and PE_PARENT holes. */
+  readonly pages: PagePlan;
+  readonly tracking?: TaskTracking;
 }
 
 /** Run one pre-dump. Throws DumpError for expected failures (see the module comment). */
@@ -86,8 +114,15 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
     throw new DumpError('EINVAL', `bad buffer size ${bufferSize} (4 KiB .. 1 GiB)`);
   }
 
+  if (o.prevImagesDir !== undefined && !o.imagesDir) {
+    throw new DumpError('EINVAL', '--prev-images-dir needs an images directory');
+  }
   const t0 = process.hrtime.bigint();
   const dumpUptime = readUptimeMicros();
+  const parent = o.prevImagesDir !== undefined ? openParent(o.imagesDir!, o.prevImagesDir) : undefined;
+  let session = o.tracking;
+  if (!session && o.trackMem !== undefined) session = TrackingSession.open(o.trackMem, parent, log);
+  const owned = session !== o.tracking;
   let pids: number[];
   try {
     pids = o.tree === false ? [pid] : listTree(pid);
@@ -112,10 +147,16 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
     const tFrozen = process.hrtime.bigint();
     const tasks: TaskScan[] = [];
     for (const p of pids) {
-      const t = scanTask(p, frozen.get(p), o, log, p === pid);
+      const t = scanTask(p, frozen.get(p), o, log, p === pid, { session, parent });
       if (t) tasks.push(t);
     }
-    return await dumpTasks(o, tasks, { bufferSize, dumpUptime, t0, tFrozen, log, frozen });
+    session?.keepOnly(tasks.map((t) => t.pid));
+    const r = await dumpTasks(o, tasks, { bufferSize, dumpUptime, t0, tFrozen, log, frozen, session });
+    if (owned) session?.close();
+    return r;
+  } catch (e) {
+    session?.release(frozen); // the chain is broken: leave nothing in the targets
+    throw e;
   } finally {
     for (const f of frozen.values()) f.thaw();
     if (frozen.size > 0) log.info('thawed %d processes', frozen.size);
@@ -129,6 +170,7 @@ function scanTask(
   o: PreDumpOptions,
   log: Logger,
   root: boolean,
+  tr: { session?: TrackingSession; parent?: ImageDir },
 ): TaskScan | undefined {
   try {
     const threads = frozen ? frozen.tids.length : listThreads(pid).length;
@@ -138,7 +180,32 @@ function scanTask(
     }
     const plan = planVmas(vmas);
     const tScan = process.hrtime.bigint();
-    const found = findPages(pid, plan, o.pagesMethod ? { method: o.pagesMethod } : {});
+    let found: FoundPages;
+    let pages: PagePlan;
+    let tracking: TaskTracking | undefined;
+    if (tr.session) {
+      const t = tr.session.planTask(pid, {
+        maps: vmas,
+        plan,
+        frozen,
+        parent: tr.parent,
+        pagesMethod: o.pagesMethod,
+      });
+      ({ found, pages, tracking } = t);
+      log.info(
+        'process %d: %s dump (%s): %d written, %d pages as data, %d as parent holes, stopped %d us',
+        pid,
+        t.tracking.mode,
+        tr.session.kind ?? '-',
+        t.tracking.pagesWritten,
+        t.pages.data.pages,
+        t.pages.holes.pages,
+        t.tracking.stoppedMicros,
+      );
+    } else {
+      found = findPages(pid, plan, o.pagesMethod ? { method: o.pagesMethod } : {});
+      pages = { data: found.ranges, holes: new PageRanges() };
+    }
     log.info(
       'process %d: %d threads, %d VMAs (%d to dump); %s: %d pages present in %d ranges (%d us)',
       pid,
@@ -164,7 +231,7 @@ function scanTask(
     for (const s of plan.skipped) {
       log.debug('skipped %d %s-%s %s (%s)', pid, hex(s.vma.start), hex(s.vma.end), s.vma.path, s.reason);
     }
-    return { pid, threads, vmas: vmas.length, plan, found };
+    return { pid, threads, vmas: vmas.length, plan, found, pages, tracking };
   } catch (e) {
     const err = dumpErrorFrom(e, pid);
     if (!root && err instanceof DumpError && err.code === 'ESRCH') {
@@ -182,6 +249,7 @@ interface DumpContext {
   readonly tFrozen: bigint;
   readonly log: Logger;
   readonly frozen: ReadonlyMap<number, FrozenProcess>;
+  readonly session?: TrackingSession;
 }
 
 /** Read every task's pages into the sink, one buffer for all, then write stats and inventory. */
@@ -192,7 +260,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
   let dir: ImageDir | undefined;
   let sink: PageSink;
   try {
-    if (o.imagesDir) dir = ImageDir.create(o.imagesDir);
+    if (o.imagesDir) dir = ImageDir.create(o.imagesDir, { parent: o.prevImagesDir });
     sink = o.sink ?? new LocalSink(dir!);
   } catch (e) {
     throw dumpErrorFrom(e, pid);
@@ -201,7 +269,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
   let current = pid;
   try {
     using reader = new PageReader(pid, { bufferSize: c.bufferSize });
-    const total = tasks.reduce((n, t) => n + t.found.ranges.pages, 0);
+    const total = tasks.reduce((n, t) => n + t.pages.data.pages, 0);
     let before = 0;
     let readNs = 0;
     let writeNs = 0;
@@ -211,20 +279,16 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
     for (const t of tasks) {
       current = t.pid;
       await sink.begin(t.pid);
-      const st = await reader.read(
-        t.found.ranges,
-        { pages: (va, n, bytes) => sink.addPages(va, n, bytes), flush: () => sink.flush() },
-        {
-          pid: t.pid,
-          onProgress: o.onProgress ? (done) => o.onProgress!(before + done, total) : undefined,
-          afterBuffer: o.afterBuffer,
-          signal: o.signal,
-        },
-      );
+      const st = await writePlannedPages(reader, sink, t.pages, {
+        pid: t.pid,
+        onProgress: o.onProgress ? (done) => o.onProgress!(before + done, total) : undefined,
+        afterBuffer: o.afterBuffer,
+        signal: o.signal,
+      });
       const tEnd = process.hrtime.bigint();
       await sink.end();
       writeNs += Number(process.hrtime.bigint() - tEnd);
-      before += t.found.ranges.pages;
+      before += t.pages.data.pages;
       readNs += st.readNs;
       writeNs += st.writeNs;
       calls += st.calls;
@@ -245,6 +309,10 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
         pagesPresent: t.found.ranges.pages,
         pagesWritten: st.pagesRead,
         pagesSkipped: st.pagesUnreadable,
+        pagesSkippedParent: st.holePages,
+        mode: t.tracking?.mode ?? 'full',
+        fallback: t.tracking?.fallback,
+        stoppedTime: t.tracking?.stoppedMicros ?? 0,
         deferred: t.found.deferred.map((d) => ({
           pid: t.pid,
           start: d.vma.start,
@@ -259,6 +327,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
     const sum = (f: (r: TaskResult) => number) => results.reduce((n, r) => n + f(r), 0);
     let freezingTime = 0;
     for (const f of c.frozen.values()) freezingTime += f.stats.freezeMicros;
+    const frozenTime = c.frozen.size > 0 ? usSince(c.tFrozen) : 0;
     const result: PreDumpResult = {
       pid,
       imagesDir: dir ? dir.path : null,
@@ -269,6 +338,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
       pagesPresent: total,
       pagesWritten: sum((r) => r.pagesWritten),
       pagesSkipped: sum((r) => r.pagesSkipped),
+      pagesSkippedParent: sum((r) => r.pagesSkippedParent ?? 0),
       bytesWritten: sink.bytesWritten,
       deferred: results.flatMap((r) => r.deferred),
       guardVmas: sum((r) => r.guardVmas),
@@ -279,7 +349,9 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
       frozen: c.frozen.size > 0,
       freezingTime,
       // up to the thaw, which follows right after the images are committed
-      frozenTime: c.frozen.size > 0 ? usSince(c.tFrozen) : 0,
+      frozenTime,
+      stoppedTime: frozenTime + sum((r) => r.stoppedTime ?? 0),
+      tracking: trackingResult(c.session, results),
       memdumpTime: scanUs + Math.round(readNs / 1000),
       memwriteTime: Math.round(writeNs / 1000),
       totalTime: usSince(c.t0),
@@ -289,8 +361,15 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
       dir.writeStats(toDumpStatsEntry(result));
       dir.writeIrmapCache();
       dir.setInventory(preDumpInventory(PRE_DUMP_MODE.READ, c.dumpUptime));
-      dir.commit();
     }
+    const end = o.endTracking ?? o.freeze === true;
+    if (c.session && (end || !dir)) c.session.release(c.frozen);
+    else if (c.session && dir && (o.saveTracking ?? true)) {
+      const state = c.session.save();
+      if (state) writeTrackState(dir.path, state);
+    }
+    if (dir) dir.commit();
+    await o.afterCommit?.(result);
     log.info(
       'pre-dump of %d done: %d processes, %d pages written, %d skipped, %d us',
       pid,
@@ -319,4 +398,34 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
     }
     throw err;
   }
+}
+
+/** The parent image set: must exist and be complete (its dump_uptime rules out pid reuse). */
+function openParent(imagesDir: string, prev: string): ImageDir {
+  const path = resolve(imagesDir, prev);
+  let d: ImageDir;
+  try {
+    d = ImageDir.open(path);
+  } catch {
+    throw new DumpError('EINVAL', `--prev-images-dir ${prev}: no image directory at ${path}`);
+  }
+  if (!d.complete) {
+    const why = d.incompleteReason;
+    throw new DumpError(
+      'EINVAL',
+      `--prev-images-dir ${prev}: ${path} is incomplete${why ? ` (${why})` : ''}`,
+    );
+  }
+  return d;
+}
+
+function trackingResult(s: TrackingSession | undefined, tasks: readonly TaskResult[]): TrackingResult | null {
+  if (!s) return null;
+  return {
+    kind: s.kind ?? 'none',
+    reason: s.reason,
+    incremental: tasks.filter((t) => t.mode === 'incremental').length,
+    full: tasks.filter((t) => t.mode === 'full').length,
+    fallbacks: tasks.flatMap((t) => (t.fallback ? [`process ${t.pid}: ${t.fallback}`] : [])),
+  };
 }

@@ -6,7 +6,7 @@
  * dir.writeStats(toDumpStatsEntry(result));
  */
 import type { DumpStatsEntry } from '../images/index.js';
-import type { DeferReason, PagesMethod } from '../mem/index.js';
+import type { DeferReason, PagesMethod, TrackerKind } from '../mem/index.js';
 
 /** A VMA left for a later (frozen) dump, with the reason and its present pages. */
 export interface DeferredVma {
@@ -43,6 +43,8 @@ export interface PreDumpResult {
   readonly pagesWritten: number;
   /** Pages found present but gone or unreadable when read (left out, never written as zeroes). */
   readonly pagesSkipped: number;
+  /** Pages left to the parent image set as PE_PARENT holes (CRIU's pages_skipped_parent). */
+  readonly pagesSkippedParent?: number;
   readonly bytesWritten: number;
   readonly deferred: readonly DeferredVma[];
   readonly guardVmas: number;
@@ -54,6 +56,10 @@ export interface PreDumpResult {
   /** µs */
   readonly freezingTime: number;
   readonly frozenTime: number;
+  /** µs the target was stopped in all: frozenTime, or the tracker's setup (injected syscalls). */
+  readonly stoppedTime?: number;
+  /** Memory tracking: which tracker, why, and how each process was dumped; null without tracking. */
+  readonly tracking?: TrackingResult | null;
   readonly memdumpTime: number;
   readonly memwriteTime: number;
   readonly totalTime: number;
@@ -70,8 +76,28 @@ export interface TaskResult {
   readonly pagesPresent: number;
   readonly pagesWritten: number;
   readonly pagesSkipped: number;
+  /** (Optional fields: absent from page sources without tracking, e.g. splice mode.) */
+  readonly pagesSkippedParent?: number;
+  /** 'incremental': written pages + parent holes; 'full': every present page. */
+  readonly mode?: 'full' | 'incremental';
+  /** Why full although a parent was given. */
+  readonly fallback?: string;
+  /** µs this process was stopped by its tracker (not counting --freeze). */
+  readonly stoppedTime?: number;
   readonly deferred: readonly DeferredVma[];
   readonly guardVmas: number;
+}
+
+/** The tracking part of a PreDumpResult. */
+export interface TrackingResult {
+  readonly kind: TrackerKind;
+  /** Why this tracker (e.g. 'async userfaultfd write-protect'). */
+  readonly reason: string;
+  /** Processes dumped incrementally / in full. */
+  readonly incremental: number;
+  readonly full: number;
+  /** Why processes were dumped in full although a parent was given. */
+  readonly fallbacks: readonly string[];
 }
 
 /**
@@ -87,7 +113,7 @@ export function toDumpStatsEntry(r: PreDumpResult): DumpStatsEntry {
     memdump_time: r.memdumpTime,
     memwrite_time: r.memwriteTime,
     pages_scanned: r.pagesScanned,
-    pages_skipped_parent: 0,
+    pages_skipped_parent: r.pagesSkippedParent ?? 0,
     pages_written: r.pagesWritten,
     pages_lazy: 0,
   };

@@ -1,0 +1,365 @@
+/**
+ * Chains of pre-dumps with memory tracking, end to end on the writer fixture (pseudo-random page writes
+ * by several threads at a known rate): separate `ckpt pre-dump` runs chained with --prev-images-dir, and
+ * `--iterations` in one run, then a final frozen pre-dump that ends the chain. Inside that frozen window
+ * (afterCommit hook: the target cannot run) every page resolved through the chain must equal the target's
+ * memory, and every present page must be in the chain. mmap, munmap, mremap and MADV_DONTNEED happen
+ * between iterations. Rounds: 3 (CKPT_STRESS=1: 20).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ImageDir, INCOMPLETE_MARKER, PageChain } from '../images/index.js';
+import { findPages, planVmas, uffdWpUnsupportedReason } from '../mem/index.js';
+import { readMaps } from '../proc/index.js';
+import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
+import { Fixture } from '../testing/index.js';
+import { preDump } from './pre-dump.js';
+import type { PreDumpResult } from './stats.js';
+import { TRACK_STATE_FILE } from './track-state.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ckpt.js');
+const ROUNDS = process.env.CKPT_STRESS === '1' ? 20 : 3;
+const noUffd = uffdWpUnsupportedReason();
+const root = mkdtempSync(join(tmpdir(), 'ckpt-chain-test-'));
+const fixtures: Fixture[] = [];
+after(() => {
+  const states = fixtures.map((f) => f.state());
+  for (const f of fixtures) f.kill();
+  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** The writer fixture with its command fifo. */
+class Writer {
+  private seq = 0;
+  constructor(
+    readonly f: Fixture,
+    private readonly fifo: string,
+  ) {}
+
+  static async start(mib: number, threads: number, rate: number): Promise<Writer> {
+    const fifo = join(root, `fifo-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    spawnSync('mkfifo', [fifo]);
+    const f = await Fixture.start('writer', [String(mib), String(threads), fifo, String(rate), '0']);
+    fixtures.push(f);
+    return new Writer(f, fifo);
+  }
+
+  get pid(): number {
+    return this.f.pid;
+  }
+
+  /** Send one command, wait for its OK line, return the result text. */
+  async cmd(line: string): Promise<string> {
+    const want = `OK ${++this.seq} `;
+    appendFileSync(this.fifo, `${line}\n`);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const hit = readFileSync(this.f.logFile, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(want));
+      if (hit) return hit.slice(want.length);
+      if (Date.now() > deadline) throw new Error(`writer: no answer to ${line}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async addr(line: string): Promise<number> {
+    const m = /addr=(0x[0-9a-f]+)/.exec(await this.cmd(line));
+    assert.ok(m, `no address from ${line}`);
+    return Number(m[1]);
+  }
+}
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function cliJson(args: string[]): PreDumpResult {
+  const r = cli([...args, '--json']);
+  assert.equal(r.status, 0, `ckpt ${args.join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as PreDumpResult;
+}
+
+/** Memory changes between iterations: new, unmapped, moved mappings, dropped pages, writes. */
+async function churn(w: Writer, k: number, maps: number[]): Promise<void> {
+  maps.push(await w.addr('m 32'));
+  if (maps.length > 2) await w.cmd(`u ${maps[0]! + 4 * PAGE_SIZE} 4`); // a hole in an older mapping
+  if (maps.length > 3) maps[1] = await w.addr(`r ${maps[1]} 32`); // moved elsewhere
+  await w.cmd(`d ${k * 100} 50`); // MADV_DONTNEED part of the region
+  await w.cmd(`w 300`);
+}
+
+/** Inside the frozen window: compare every page of the chain with the target's memory. */
+function compareChain(pid: number, dir: string): { pages: number; mismatched: number; missing: number } {
+  const plan = planVmas(readMaps(pid));
+  const present = findPages(pid, plan).ranges;
+  using chain = new PageChain(ImageDir.open(dir), pid);
+  let pages = 0;
+  let mismatched = 0;
+  let missing = 0;
+  for (let i = 0; i < present.length; i++) {
+    for (const l of chain.locate(present.starts[i]!, (present.ends[i]! - present.starts[i]!) / PAGE_SIZE)) {
+      if (l.where === 'absent') missing += l.nrPages;
+    }
+  }
+  const mem = Buffer.alloc(256 * PAGE_SIZE);
+  const img = Buffer.alloc(256 * PAGE_SIZE);
+  const local = new IovecArray(1);
+  const remote = new IovecArray(1);
+  for (const d of plan.dump) {
+    for (const l of chain.locate(d.vma.start, (d.vma.end - d.vma.start) / PAGE_SIZE)) {
+      if (l.where !== 'data') continue;
+      for (let off = 0; off < l.nrPages; off += 256) {
+        const n = Math.min(256, l.nrPages - off);
+        local.clear();
+        remote.clear();
+        local.push(addressOf(mem), n * PAGE_SIZE);
+        remote.push(l.vaddr + off * PAGE_SIZE, n * PAGE_SIZE);
+        assert.equal(processVmReadv(pid, local, remote), n * PAGE_SIZE);
+        const fd = openSync(l.pagesPath, 'r');
+        try {
+          assert.equal(readSync(fd, img, 0, n * PAGE_SIZE, l.offset + off * PAGE_SIZE), n * PAGE_SIZE);
+        } finally {
+          closeSync(fd);
+        }
+        for (let p = 0; p < n; p++) {
+          const a = p * PAGE_SIZE;
+          if (mem.compare(img, a, a + PAGE_SIZE, a, a + PAGE_SIZE) !== 0) mismatched++;
+        }
+        pages += n;
+      }
+    }
+  }
+  return { pages, mismatched, missing };
+}
+
+/** The chain's end, frozen, with the comparison inside the frozen window. */
+async function endChain(pid: number, dir: string, prev: string) {
+  let cmp: ReturnType<typeof compareChain> | undefined;
+  const r = await preDump({
+    pid,
+    imagesDir: dir,
+    prevImagesDir: prev,
+    trackMem: 'auto',
+    freeze: true,
+    afterCommit: () => {
+      cmp = compareChain(pid, dir);
+    },
+  });
+  assert.ok(cmp);
+  return { r, cmp };
+}
+
+function userfaultfds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+function assertExact(cmp: ReturnType<typeof compareChain>, r: PreDumpResult): void {
+  assert.equal(cmp.mismatched, 0, `${cmp.mismatched} of ${cmp.pages} pages differ from the frozen memory`);
+  assert.equal(cmp.missing, 0, `${cmp.missing} present pages are missing from the chain`);
+  assert.ok(cmp.pages > 4096);
+  assert.equal(r.tracking?.incremental, 1);
+  assert.ok((r.pagesSkippedParent ?? 0) > 0, 'the final pre-dump left nothing to its parent');
+}
+
+for (let round = 1; round <= ROUNDS; round++) {
+  test(`chain of 5 CLI pre-dumps + frozen end equals the frozen memory (round ${round})`, {
+    skip: noUffd ?? false,
+  }, async () => {
+    const w = await Writer.start(32, 3, 4000);
+    const base = join(root, `cli-${round}`);
+    const first = cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '1'), '--track-mem', 'auto']);
+    assert.equal(first.tracking?.kind, 'uffd-wp');
+    assert.equal(first.tracking?.full, 1);
+    assert.ok(existsSync(join(base, '1', TRACK_STATE_FILE)));
+    const maps: number[] = [];
+    for (let k = 2; k <= 5; k++) {
+      await churn(w, k, maps);
+      const r = cliJson([
+        'pre-dump',
+        '-t',
+        String(w.pid),
+        '-D',
+        join(base, String(k)),
+        '--prev-images-dir',
+        `../${k - 1}`,
+      ]);
+      assert.equal(r.tracking?.incremental, 1, JSON.stringify(r.tracking));
+      assert.equal(r.stoppedTime, 0, 'a later iteration stopped the target');
+      assert.ok(r.pagesWritten < first.pagesWritten, `iteration ${k} wrote ${r.pagesWritten} pages`);
+      assert.ok((r.pagesSkippedParent ?? 0) > 0);
+    }
+    assert.equal(userfaultfds(w.pid), 1); // kept in the target between runs
+    await churn(w, 6, maps);
+    const { r, cmp } = await endChain(w.pid, join(base, '6'), '../5');
+    assertExact(cmp, r);
+    assert.equal(userfaultfds(w.pid), 0, 'the chain end left the userfaultfd in the target');
+    assert.equal(existsSync(join(base, '6', TRACK_STATE_FILE)), false);
+    assert.match(w.f.state(), /^[SR]$/);
+    w.f.kill();
+  });
+}
+
+test('--iterations in one run, then a frozen end: exact', { skip: noUffd ?? false }, async () => {
+  for (let round = 1; round <= Math.max(1, ROUNDS / 3); round++) {
+    const w = await Writer.start(32, 2, 4000);
+    const base = join(root, `iter-${round}`);
+    const r = cli(['pre-dump', '-t', String(w.pid), '-D', base, '--iterations', '4', '--interval', '150']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.filter((l) => l.startsWith('tracking: uffd-wp')).length, 4, r.stdout);
+    assert.match(lines[3]!, /: incremental;/);
+    for (let k = 1; k <= 4; k++) assert.ok(existsSync(join(base, String(k), 'inventory.img')));
+    assert.equal(readlinkSync(join(base, '3', 'parent')), '../2');
+    assert.ok(existsSync(join(base, '4', TRACK_STATE_FILE)));
+    assert.equal(existsSync(join(base, '3', TRACK_STATE_FILE)), false);
+    await churn(w, 2, []);
+    const { r: end, cmp } = await endChain(w.pid, join(base, '5'), '../4');
+    assertExact(cmp, end);
+    w.f.kill();
+  }
+});
+
+test('the CLI --freeze pre-dump ends the chain: the paused writer region is exact', {
+  skip: noUffd ?? false,
+}, async () => {
+  const w = await Writer.start(16, 2, 4000);
+  const base = join(root, 'cli-freeze');
+  cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '1')]);
+  await w.cmd('w 500');
+  cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '2'), '--prev-images-dir', '../1']);
+  await w.cmd('p 0'); // the writers stop writing the region (the heartbeat goes on)
+  await w.cmd('w 200');
+  const end = cliJson([
+    'pre-dump',
+    '-t',
+    String(w.pid),
+    '-D',
+    join(base, '3'),
+    '--prev-images-dir',
+    '../2',
+    '--freeze',
+  ]);
+  assert.equal(end.tracking?.incremental, 1);
+  assert.equal(userfaultfds(w.pid), 0);
+  const b = w.f.num('base');
+  const n = w.f.num('len') / PAGE_SIZE;
+  using chain = new PageChain(ImageDir.open(join(base, '3')), w.pid);
+  const mem = Buffer.alloc(PAGE_SIZE);
+  const local = new IovecArray(1);
+  const remote = new IovecArray(1);
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const page = chain.page(b + i * PAGE_SIZE);
+    local.clear();
+    remote.clear();
+    local.push(addressOf(mem), PAGE_SIZE);
+    remote.push(b + i * PAGE_SIZE, PAGE_SIZE);
+    processVmReadv(w.pid, local, remote);
+    if (page === 'absent' ? !mem.equals(Buffer.alloc(PAGE_SIZE)) : !page.equals(mem)) bad++;
+  }
+  assert.equal(bad, 0);
+
+  // crit decodes every image of the chain; ckpt show --pages resolves through it
+  const crit = spawnSync('crit', ['--help'], { encoding: 'utf8' });
+  if (crit.error === undefined) {
+    for (const k of ['1', '2', '3']) {
+      for (const name of readdirSync(join(base, k))) {
+        if (!/\.img$|^stats-dump$|^irmap-cache$/.test(name) || name.startsWith('pages-')) continue;
+        const r = spawnSync('crit', ['decode', '-i', join(base, k, name)], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `crit decode ${k}/${name}: ${r.stderr}`);
+      }
+    }
+  }
+  const show = cli(['show', join(base, '3'), '--pages', '--json']);
+  assert.equal(show.status, 0, show.stderr);
+  assert.match(show.stdout, /"where":\s*"parent"/);
+  const verify = cli(['verify', join(base, '3')]);
+  assert.equal(verify.status, 0, verify.stderr + verify.stdout);
+  w.f.kill();
+});
+
+test('a target that exits between iterations: one clean line, the iteration marked incomplete', {
+  skip: noUffd ?? false,
+}, async () => {
+  const w = await Writer.start(8, 1, 1000);
+  const base = join(root, 'exit');
+  cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '1')]);
+  w.f.kill();
+  const r = cli(['pre-dump', '-t', String(w.pid), '-D', join(base, '2'), '--prev-images-dir', '../1']);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^ckpt: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+
+  const w2 = await Writer.start(8, 1, 1000);
+  const base2 = join(root, 'exit-iter');
+  const killer = setInterval(() => {
+    if (existsSync(join(base2, '1', 'inventory.img'))) {
+      w2.f.kill();
+      clearInterval(killer);
+    }
+  }, 20);
+  const r2 = await new Promise<{ status: number | null; stderr: string }>((res) => {
+    const c = spawn(process.execPath, [
+      CLI,
+      'pre-dump',
+      '-t',
+      String(w2.pid),
+      '-D',
+      base2,
+      '--iterations',
+      '5',
+      '--interval',
+      '400',
+    ]);
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    c.on('close', (status) => res({ status, stderr }));
+  });
+  clearInterval(killer);
+  assert.equal(r2.status, 1, r2.stderr);
+  assert.equal(r2.stderr.trim().split('\n').length, 1, r2.stderr);
+  assert.doesNotMatch(r2.stderr, /internal error|\n\s+at /);
+  assert.ok(existsSync(join(base2, '2', INCOMPLETE_MARKER)), 'iteration 2 not marked incomplete');
+});
+
+test('--track-mem soft-dirty on a kernel without it is one clean line', async () => {
+  if (existsSync('/proc/self/clear_refs') && !noUffd) {
+    const w = await Writer.start(4, 1, 0);
+    const r = cli(['pre-dump', '-t', String(w.pid), '-D', join(root, 'sd'), '--track-mem', 'soft-dirty']);
+    if (r.status === 0) return; // this kernel has soft-dirty
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /soft-dirty/);
+    assert.ok(
+      existsSync(join(root, 'sd', INCOMPLETE_MARKER)) || !existsSync(join(root, 'sd', 'inventory.img')),
+    );
+  }
+});

@@ -1,0 +1,149 @@
+/**
+ * Which pages of one process an iteration writes as data and which as PE_PARENT holes, and writing them
+ * out in pagemap order. Reusable by any page source (read mode here, splice mode elsewhere):
+ *
+ * ```
+ * present (findPages, taken AFTER collect)   ----------[=====]------[==========]----------
+ * known   (tracked ranges with a history)     ====================]      [================
+ * written (collect, since the previous one)   -------------[=]------------------[==]-------
+ *
+ * data  = present - known            (new VMAs, untracked ranges: nothing to compare with)
+ *       + present & known & written  (changed since the parent)
+ *       + present & known & !written & not covered by the parent chain
+ * holes = present & known & !written & covered by the parent chain (PageChain.covers)
+ * ```
+ * A page that is not present now gets no entry at all, neither data nor hole: restore leaves it
+ * unpopulated, which reads as zeroes (anonymous) or as the file (private file mapping), exactly what the
+ * process sees now. That is how MADV_DONTNEED'd pages (and pages of a VMA replaced in place) are kept from
+ * resurrecting their old content from the parent. Taking the present pages after collect() makes a page
+ * dropped in between disappear too; a page faulted in after collect() is reported by the next collect.
+ *
+ * @example
+ * const plan = planPages({ present: found.ranges, known: tracker.ranges(), written, parent: chain });
+ * await sink.begin(pid);
+ * await writePlannedPages(reader, sink, plan, { pid });
+ * await sink.end();
+ */
+import type { PageChain } from '../images/index.js';
+import {
+  type AddressRange,
+  PageRanges,
+  type PageReader,
+  type ReadOptions,
+  type ReadStats,
+} from '../mem/index.js';
+import { PAGE_SIZE } from '../sys/index.js';
+import type { PageSink } from '../xfer/index.js';
+
+/** Inputs of planPages; every list ascending and disjoint (as PageRanges or tracker ranges are). */
+export interface PagePlanInput {
+  /** Pages present now (taken after collect()). */
+  readonly present: PageRanges;
+  /** Ranges whose earlier content the parent chain holds and whose writes the tracker reports. */
+  readonly known: readonly AddressRange[];
+  /** Ranges reported written since the parent (present or not). */
+  readonly written: readonly AddressRange[];
+  /** The parent chain of this process, or undefined for a full dump. */
+  readonly parent?: PageChain;
+}
+
+/** What planPages decided: data to read, holes to write (both ascending). */
+export interface PagePlan {
+  readonly data: PageRanges;
+  readonly holes: PageRanges;
+}
+
+/** Ranges as [starts, ends] sweeps: a - b and a & b, both linear in the list sizes. */
+function sweep(
+  a: { starts: readonly number[]; ends: readonly number[] },
+  b: readonly AddressRange[],
+  onInside: (s: number, e: number) => void,
+  onOutside: (s: number, e: number) => void,
+): void {
+  let j = 0;
+  for (let i = 0; i < a.starts.length; i++) {
+    let pos = a.starts[i]!;
+    const end = a.ends[i]!;
+    while (j < b.length && b[j]!.end <= pos) j++;
+    let k = j;
+    while (pos < end) {
+      const r = b[k];
+      if (r === undefined || r.start >= end) {
+        onOutside(pos, end);
+        break;
+      }
+      if (r.start > pos) {
+        onOutside(pos, r.start);
+        pos = r.start;
+      }
+      const stop = Math.min(end, r.end);
+      if (stop > pos) onInside(pos, stop);
+      pos = stop;
+      if (r.end <= end) k++;
+    }
+  }
+}
+
+/** Split present pages into data and holes (see the module comment). */
+export function planPages(input: PagePlanInput): PagePlan {
+  const segs: [number, number, boolean][] = []; // [start, end, isHole], ascending
+  const data = (s: number, e: number) => segs.push([s, e, false]);
+  const known: PageRanges = new PageRanges();
+  sweep(input.present, input.known, (s, e) => known.push(s, e), data);
+  const parent = input.parent;
+  sweep(known, input.written, data, (s, e) => {
+    if (!parent) return data(s, e);
+    for (const loc of parent.locate(s, (e - s) / PAGE_SIZE)) {
+      const le = loc.vaddr + loc.nrPages * PAGE_SIZE;
+      segs.push([loc.vaddr, le, loc.where === 'data']);
+    }
+  });
+  segs.sort((x, y) => x[0] - y[0]);
+  const out = { data: new PageRanges(), holes: new PageRanges() };
+  for (const [s, e, hole] of segs) (hole ? out.holes : out.data).push(s, e);
+  return out;
+}
+
+/** ReadStats plus the holes written. */
+export interface WriteStats extends ReadStats {
+  holePages: number;
+}
+
+/**
+ * Read `plan.data` with `reader` into the sink and interleave `plan.holes` in ascending vaddr order, as a
+ * pagemap requires. The caller does sink.begin()/end().
+ *
+ * @example
+ * const st = await writePlannedPages(reader, sink, plan, { pid });
+ */
+export async function writePlannedPages(
+  reader: PageReader,
+  sink: PageSink,
+  plan: PagePlan,
+  o: ReadOptions = {},
+): Promise<WriteStats> {
+  const { starts, ends } = plan.holes;
+  let h = 0;
+  let holePages = 0;
+  const holesBefore = (va: number) => {
+    while (h < starts.length && starts[h]! < va) {
+      const n = (ends[h]! - starts[h]!) / PAGE_SIZE;
+      sink.addHole(starts[h]!, n);
+      holePages += n;
+      h++;
+    }
+  };
+  const st = await reader.read(
+    plan.data,
+    {
+      pages: (va, n, bytes) => {
+        holesBefore(va);
+        sink.addPages(va, n, bytes);
+      },
+      flush: () => sink.flush(),
+    },
+    o,
+  );
+  holesBefore(Number.POSITIVE_INFINITY);
+  return { ...st, holePages };
+}
