@@ -122,3 +122,33 @@ test('aborted directories and damaged images are reported; bad files raise Image
   writeFileSync(join(root, 'junk.img'), 'hello world');
   assert.throws(() => renderShow(join(root, 'junk.img')), { code: 'BAD_MAGIC' });
 });
+
+test('a directory lists our binlog log and other non-image files without calling them damaged', () => {
+  const dir = join(root, 'with-logs');
+  {
+    using d = ImageDir.create(dir);
+    d.pagemapWriter(PID).addPages(BASE, 1, Buffer.alloc(PAGE_SIZE, 3));
+    d.writeStats(stats);
+    d.setInventory(preDumpInventory(PRE_DUMP_MODE.READ, 1_000_000));
+    d.commit();
+  }
+  // a binlog file starts with its own header, not an image magic
+  writeFileSync(join(dir, 'pre-dump.log.bin'), Buffer.from('0142494e4c4f470000000000', 'hex'));
+  writeFileSync(join(dir, 'ckpt-track.json'), '{"generation":1}\n');
+  writeFileSync(join(dir, 'x'), ''); // empty: TRUNCATED as an image, still just "not an image"
+  writeFileSync(join(dir, 'core-9.img'), 'hello world'); // named like an image: a damaged image
+  const text = renderShow(dir);
+  assert.match(
+    text,
+    /pre-dump\.log\.bin +binlog log \(decode with npx binlog decode pre-dump\.log\.bin\) +\(12 bytes\)/,
+  );
+  assert.match(text, /ckpt-track\.json +not an image +\(17 bytes\)/);
+  assert.match(text, /\n {2}x +not an image +\(0 bytes\)/);
+  assert.match(text, /core-9\.img +BAD_MAGIC: /);
+  assert.match(text, /: complete\n/);
+  const json = JSON.parse(renderShow(dir, { json: true }));
+  const log = json.files.find((f: { file: string }) => f.file === 'pre-dump.log.bin');
+  assert.equal(log.error, undefined);
+  assert.match(log.note, /^binlog log/);
+  assert.match(renderShow(join(dir, 'pre-dump.log.bin')), /^pre-dump\.log\.bin: binlog log \(decode with/);
+});

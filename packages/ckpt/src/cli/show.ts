@@ -6,7 +6,10 @@
  * parent link, inventory and stats, and one line per image. `--pages` lists each pagemap's page ranges
  * with their flags and where their data lives: in this image set's pages file, in a parent's (following
  * the chain), or nowhere. `--json` prints the same report as JSON. A file that cannot be decoded raises
- * `ImageError`; inside a directory listing, a damaged image is reported on its line instead.
+ * `ImageError`; inside a directory listing, a damaged image is reported on its line instead. Files that
+ * are not images at all get a note instead of an error: ckpt's own binary log (`*.log.bin`, e.g.
+ * pre-dump.log.bin) says how to decode it, and any other file whose name is not an image's (e.g.
+ * ckpt-track.json) and that does not start with an image magic is "not an image".
  *
  * @example
  * showCommand('/ckpt/pre2', { pages: true });
@@ -73,7 +76,13 @@ interface FileReport {
   rawPages?: number;
   ranges?: RangeReport[];
   error?: string;
+  /** What a file that is not an image is (a binlog log, or "not an image"). */
+  note?: string;
 }
+
+/** Suffix of ckpt's binary logs (binlog format), kept in the image directory. */
+const BINLOG_SUFFIX = '.log.bin';
+const binlogNote = (name: string) => `binlog log (decode with npx binlog decode ${name})`;
 
 interface DirReport {
   dir: string;
@@ -100,6 +109,9 @@ function fileReport(path: string, opts: ShowOptions): FileReport {
   const bytes = fsCall(`read ${path}`, () => readFileSync(path));
   const name = basename(path);
   const kind = classifyImageName(name);
+  if (kind.kind === 'other' && name.endsWith(BINLOG_SUFFIX)) {
+    return { file: name, size: bytes.length, note: binlogNote(name) };
+  }
   if (kind.kind === 'pages') return { file: name, size: bytes.length, rawPages: bytes.length / PAGE_SIZE };
   const img = decodeImage(bytes);
   const words: number[] =
@@ -211,7 +223,11 @@ function dirReport(path: string, opts: ShowOptions): DirReport {
       report.files.push(fileReport(resolve(path, f.name), { pages: opts.pages }));
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
-      report.files.push({ file: f.name, size: f.size, error: `${e.code}: ${e.message}` });
+      // a file named like no image (ckpt-track.json, a note) that has no image magic: not a damaged image
+      const foreign =
+        f.kind === 'other' && !f.name.endsWith('.img') && (e.code === 'BAD_MAGIC' || e.code === 'TRUNCATED');
+      if (foreign) report.files.push({ file: f.name, size: f.size, note: 'not an image' });
+      else report.files.push({ file: f.name, size: f.size, error: `${e.code}: ${e.message}` });
     }
   }
   return report;
@@ -254,6 +270,7 @@ function rangeText(r: RangeReport): string {
 function fileText(r: FileReport, indent = ''): string {
   const lines: string[] = [];
   if (r.error) return `${indent}${r.file}: ${r.error}\n`;
+  if (r.note) return `${indent}${r.file}: ${r.note}\n`;
   if (r.rawPages !== undefined) {
     lines.push(`${r.file}: raw page data, ${r.rawPages} pages (${r.size} bytes)`);
   } else {
@@ -304,9 +321,10 @@ function dirText(r: DirReport): string {
   if (r.parent) lines.push(`parent -> ${r.parent.link} (${r.parent.exists ? r.parent.path : 'missing'})`);
   const width = Math.max(0, ...r.files.map((f) => f.file.length));
   for (const f of r.files) {
-    if (f.file === 'parent' || (f.error === undefined && f.header === undefined && f.rawPages === undefined))
+    const shown = f.error ?? f.note;
+    if (f.file === 'parent' || (shown === undefined && f.header === undefined && f.rawPages === undefined))
       continue;
-    lines.push(`  ${f.file.padEnd(width)}  ${f.error ?? summary(f)}  (${f.size} bytes)`);
+    lines.push(`  ${f.file.padEnd(width)}  ${shown ?? summary(f)}  (${f.size} bytes)`);
     for (const range of f.ranges ?? []) lines.push(`  ${rangeText(range)}`);
   }
   return `${lines.join('\n')}\n`;

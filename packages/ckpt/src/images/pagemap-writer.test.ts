@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { AlignedBuffer } from '../sys/buffer.js';
 import { PAGE_SIZE } from '../sys/constants.js';
 import { PE } from './magics.js';
 import { decodePagemapImage } from './pagemap.js';
@@ -82,4 +83,98 @@ test('disposing an unfinished writer deletes its files; a finished one keeps the
     w.finish();
   }
   assert.equal(decodePagemapImage(readFileSync(a.pagemapPath)).entries.length, 1);
+});
+
+/** A buffer whose page i starts with the word i + tag. */
+function pagesBuffer(n: number, tag: number): AlignedBuffer {
+  const b = new AlignedBuffer(n * PAGE_SIZE);
+  for (let i = 0; i < n; i++) b.bytes.writeUInt32LE(i + tag, i * PAGE_SIZE);
+  return b;
+}
+
+test('queued pieces: contiguous views merge into one write per flush, flushes may overlap', async () => {
+  const pagemapPath = join(dir, 'pagemap-21.img');
+  const pagesPath = join(dir, 'pages-21.img');
+  const w = new PagemapWriter({ pagemapPath, pagesPath, pagesId: 21 });
+  const a = pagesBuffer(64, 0);
+  const b = pagesBuffer(64, 1000);
+  // sparse: every other page of the address space, packed one after another in the buffer
+  for (let i = 0; i < 64; i++)
+    w.queuePages(0x10000000 + i * 2 * PAGE_SIZE, 1, a.bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+  assert.equal(w.queuedViews, 1, 'one iovec for 64 contiguous pieces');
+  assert.equal(w.pagesOffset, 64 * PAGE_SIZE);
+  const first = w.flush();
+  assert.equal(w.queuedViews, 0);
+  w.queuePages(0x20000000, 32, b.bytes.subarray(0, 32 * PAGE_SIZE));
+  w.queuePages(0x20000000 + 40 * PAGE_SIZE, 8, a.bytes.subarray(0, 8 * PAGE_SIZE)); // another buffer
+  w.queuePages(0x20000000 + 60 * PAGE_SIZE, 32, b.bytes.subarray(32 * PAGE_SIZE));
+  assert.equal(w.queuedViews, 3);
+  const second = w.flush(); // before the first settled
+  assert.throws(() => w.finish(), { code: 'BAD_STATE' }, 'finish() during a flush');
+  await Promise.all([first, second]);
+  assert.equal(w.settled(), undefined);
+  w.finish();
+  using r = PagemapReader.open(dir, 'pagemap-21.img');
+  assert.equal(statSync(pagesPath).size, (64 + 72) * PAGE_SIZE);
+  assert.equal(r.readPage(0x10000000 + 10 * 2 * PAGE_SIZE)!.readUInt32LE(0), 10);
+  assert.equal(r.readPage(0x10000000 + PAGE_SIZE), undefined);
+  assert.equal(r.readPage(0x20000000 + 31 * PAGE_SIZE)!.readUInt32LE(0), 1031);
+  assert.equal(r.readPage(0x20000000 + 47 * PAGE_SIZE)!.readUInt32LE(0), 7);
+  assert.equal(r.readPage(0x20000000 + 91 * PAGE_SIZE)!.readUInt32LE(0), 1063);
+});
+
+test('finish() writes what is still queued; addPages() after queued pieces keeps file order', () => {
+  const pagemapPath = join(dir, 'pagemap-22.img');
+  const pagesPath = join(dir, 'pages-22.img');
+  const w = new PagemapWriter({ pagemapPath, pagesPath, pagesId: 22 });
+  const a = pagesBuffer(4, 50);
+  w.queuePages(0x1000, 2, a.bytes.subarray(0, 2 * PAGE_SIZE));
+  w.addPages(0x3000, 1, a.bytes.subarray(3 * PAGE_SIZE)); // written now, after the queued two
+  w.queuePages(0x4000, 1, a.bytes.subarray(2 * PAGE_SIZE, 3 * PAGE_SIZE));
+  w.finish();
+  using r = PagemapReader.open(dir, 'pagemap-22.img');
+  assert.deepEqual(
+    [0x1000, 0x2000, 0x3000, 0x4000].map((va) => r.readPage(va)!.readUInt32LE(0)),
+    [50, 51, 53, 52],
+  );
+});
+
+test('O_DIRECT: aligned pieces go direct; an unaligned one turns the rest buffered, data intact', async (t) => {
+  const pagemapPath = join(dir, 'pagemap-23.img');
+  const pagesPath = join(dir, 'pages-23.img');
+  const w = new PagemapWriter({ pagemapPath, pagesPath, pagesId: 23 });
+  if (!w.useDirectIo()) {
+    w.discard();
+    t.skip(`${dir}: the file system refuses O_DIRECT`);
+    return;
+  }
+  assert.equal(w.directIo, true);
+  const a = pagesBuffer(16, 100);
+  w.queuePages(0x100000, 16, a.bytes);
+  await w.flush();
+  w.addPages(0x200000, 1, a.bytes.subarray(PAGE_SIZE, 2 * PAGE_SIZE));
+  const odd = new AlignedBuffer(2 * PAGE_SIZE);
+  const unaligned = odd.bytes.subarray(16, 16 + PAGE_SIZE);
+  unaligned.fill(7);
+  w.queuePages(0x300000, 1, unaligned);
+  assert.equal(w.directIo, false);
+  await w.flush();
+  w.finish();
+  assert.throws(() => w.useDirectIo(), { code: 'BAD_STATE' });
+  using r = PagemapReader.open(dir, 'pagemap-23.img');
+  assert.equal(r.readPage(0x100000 + 15 * PAGE_SIZE)!.readUInt32LE(0), 115);
+  assert.equal(r.readPage(0x200000)!.readUInt32LE(0), 101);
+  assert.deepEqual(r.readPage(0x300000), Buffer.alloc(PAGE_SIZE, 7));
+});
+
+test('discard() with a flush in flight deletes the files and closes the fd once the write settled', async () => {
+  const a2 = { pagemapPath: join(dir, 'pagemap-24.img'), pagesPath: join(dir, 'pages-24.img'), pagesId: 24 };
+  const w = new PagemapWriter(a2);
+  const a = pagesBuffer(256, 0);
+  w.queuePages(0x100000, 256, a.bytes);
+  const p = w.flush();
+  w.discard();
+  await p;
+  assert.throws(() => statSync(a2.pagesPath));
+  assert.throws(() => w.queuePages(0x800000, 1, a.bytes.subarray(0, PAGE_SIZE)), { code: 'BAD_STATE' });
 });

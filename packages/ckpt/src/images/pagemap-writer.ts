@@ -2,23 +2,46 @@
  * Streams one task's (or shmem segment's) pages into a pagemap image and its pages file.
  *
  * ```
- * addPages(vaddr, n, bytes) --> pages-<id>.img   += bytes          (written now, synchronously, no copy)
- *                           \-> pagemap-<pid>.img += entry          (buffered; merged with the previous
- * addHole(vaddr, n)         --> pagemap-<pid>.img += PE_PARENT entry  entry when adjacent, same flags)
+ * addPages(vaddr, n, bytes)   --> pages-<id>.img += bytes  (written now, synchronously, no copy)
+ * queuePages(vaddr, n, bytes) --> pages-<id>.img += bytes  (queued, no copy: written by the next flush(),
+ *                                                          one positioned writev of all queued pieces,
+ *                                                          contiguous views merged into one iovec)
+ *        both                 \-> pagemap-<pid>.img += entry  (buffered; merged with the previous entry
+ * addHole(vaddr, n)           --> pagemap-<pid>.img += PE_PARENT entry   when adjacent, same flags)
  * ```
+ * The pages file is nothing but the page data in pagemap order, so everything queued between two flushes
+ * is one contiguous stretch of it: one write call per flush. flush() runs that write on libuv's thread
+ * pool and may be called again before the previous one settled (each write has its own file position);
+ * queued bytes must stay untouched until the flush that took them settles.
+ *
  * Ranges must come in ascending vaddr and must not overlap (`BAD_ORDER` otherwise). The running offset
- * into the pages file is `pagesOffset`. `finish()` flushes and closes both files; `discard()` closes and
- * deletes them (and is what disposing an unfinished writer does). The writer writes to the paths it is given; `ImageDir` gives it temporary names and renames
- * them on commit.
+ * into the pages file is `pagesOffset`. `finish()` writes what is still queued, then closes both files
+ * (BAD_STATE while a flush is in flight: await `settled()` first); `discard()` closes and deletes them
+ * (and is what disposing an unfinished writer does; it waits for writes in flight before closing the
+ * fd). The writer writes to the paths it is given; `ImageDir` gives it temporary names and renames them
+ * on commit. `useDirectIo()` (before the first page) reopens the pages file with O_DIRECT: the page cache
+ * is bypassed, so every piece must be page-aligned in memory (a piece that is not turns the writer back to
+ * buffered writes for the rest of the file).
  *
  * @example
  * const w = new PagemapWriter({ pagemapPath, pagesPath, pagesId: 1 });
  * w.addPages(0x400000, 2, buf.subarray(0, 8192));       // PE_PRESENT
  * w.addHole(0x402000, 4);                               // PE_PARENT: the pages are in the parent dump
+ * w.queuePages(0x406000, 1, buf.subarray(8192, 12288)); // written by flush()
+ * await w.flush();
  * w.finish();
  */
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  openSync,
+  unlinkSync,
+  writeSync,
+  writev,
+  writevSync,
+} from 'node:fs';
 import { PAGE_SIZE } from '../sys/constants.js';
+import { libc } from '../sys/libc.js';
 import { fsCall, ImageError } from './errors.js';
 import { encodeHeader } from './image-file.js';
 import { MAGIC, PE } from './magics.js';
@@ -51,6 +74,14 @@ export class PagemapWriter {
   private staged = 0;
   private end = 0;
   private offset = 0;
+  /** Views queued by queuePages(), contiguous ones merged; they start at `queuedAt` in the pages file. */
+  private queue: Uint8Array[] = [];
+  private queuedAt = 0;
+  /** Writes in flight (flush() calls not settled yet). */
+  private readonly inflight = new Set<Promise<void>>();
+  /** The first failure of an asynchronous write, reported by the next call. */
+  private failure: ImageError | undefined;
+  private direct = false;
   private entryCount = 0;
   private pagesIn = 0;
   private holesIn = 0;
@@ -84,20 +115,149 @@ export class PagemapWriter {
     return { pagesWritten: this.pagesIn, holePages: this.holesIn, entries: this.entryCount };
   }
 
+  /**
+   * Reopen the pages file with O_DIRECT (before any page was added). Returns false, and stays buffered,
+   * when the file system refuses it (EINVAL).
+   */
+  useDirectIo(): boolean {
+    if (this.pagesFd === undefined || this.offset > 0) {
+      throw new ImageError('BAD_STATE', 'useDirectIo() after the first page');
+    }
+    let fd: number;
+    try {
+      fd = openSync(this.pagesPath, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+    } catch {
+      return false;
+    }
+    closeSync(this.pagesFd);
+    this.pagesFd = fd;
+    this.direct = true;
+    return true;
+  }
+
+  /** Write buffers (iovecs) the next flush will hand to writev: contiguous queued pieces count once. */
+  get queuedViews(): number {
+    return this.queue.length;
+  }
+
+  /** Whether pages go to the file with O_DIRECT. */
+  get directIo(): boolean {
+    return this.direct;
+  }
+
   /** Add `nrPages` pages at `vaddr` whose contents are `bytes` (exactly nrPages × 4096; a view is fine). */
   addPages(vaddr: number, nrPages: number, bytes: Uint8Array, flags: number = PE.PRESENT): void {
+    this.queuePages(vaddr, nrPages, bytes, flags);
+    this.flushSync();
+  }
+
+  /**
+   * Add pages like addPages(), but only queue their bytes (no copy): they are written by the next
+   * flush()/flushSync()/finish(), and must stay untouched until then.
+   */
+  queuePages(vaddr: number, nrPages: number, bytes: Uint8Array, flags: number = PE.PRESENT): void {
+    this.check();
     if ((flags & PE.PRESENT) === 0) throw new ImageError('BAD_STATE', 'page data needs PE_PRESENT in flags');
     if (bytes.length !== nrPages * PAGE_SIZE) {
       throw new ImageError('BAD_STATE', `${bytes.length} bytes given for ${nrPages} pages`);
     }
     this.addRange(vaddr, nrPages, flags);
-    const fd = this.pagesFd!;
-    fsCall(`write ${this.pagesPath}`, () => {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    });
+    if (this.direct && libc().address(bytes) % PAGE_SIZE !== 0) this.leaveDirectIo();
+    const q = this.queue;
+    const last = q[q.length - 1];
+    if (
+      last !== undefined &&
+      last.buffer === bytes.buffer &&
+      last.byteOffset + last.length === bytes.byteOffset
+    ) {
+      q[q.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + bytes.length);
+    } else {
+      q.push(bytes);
+    }
     this.offset += bytes.length;
     this.pagesIn += nrPages;
+  }
+
+  /** Take the queue: the pieces and where they go. */
+  private takeQueue(): { views: Uint8Array[]; at: number; len: number } {
+    const views = this.queue;
+    const at = this.queuedAt;
+    this.queue = [];
+    this.queuedAt = this.offset;
+    return { views, at, len: this.offset - at };
+  }
+
+  /** Write the queued pieces now, on this thread. */
+  flushSync(): void {
+    this.check();
+    if (this.queue.length === 0) return;
+    const { views, at, len } = this.takeQueue();
+    const fd = this.pagesFd!;
+    fsCall(`write ${this.pagesPath}`, () => {
+      let done = writevSync(fd, views, at);
+      while (done < len) done += writeRest(fd, views, at, done);
+    });
+  }
+
+  /**
+   * Write the queued pieces with one positioned writev on libuv's thread pool. Resolves when they are in
+   * the file (the page cache, or the disk with O_DIRECT); rejects with ImageError IO. Several may be in
+   * flight at once.
+   */
+  flush(): Promise<void> {
+    this.check();
+    if (this.queue.length === 0) return Promise.resolve();
+    const { views, at, len } = this.takeQueue();
+    const fd = this.pagesFd!;
+    const p = new Promise<void>((resolve, reject) => {
+      writev(fd, views, at, (e, n) => {
+        if (e) return reject(fsError(`write ${this.pagesPath}`, e));
+        try {
+          let done = n;
+          while (done < len) done += writeRest(fd, views, at, done);
+        } catch (e2) {
+          return reject(fsError(`write ${this.pagesPath}`, e2));
+        }
+        resolve();
+      });
+    }).then(
+      () => {
+        this.inflight.delete(p);
+      },
+      (e: ImageError) => {
+        this.inflight.delete(p);
+        this.failure ??= e;
+        throw e;
+      },
+    );
+    this.inflight.add(p);
+    return p;
+  }
+
+  /** Resolves when no flush() is in flight (rejects with the first failure), or undefined if none is. */
+  settled(): Promise<void> | undefined {
+    if (this.inflight.size === 0) {
+      if (this.failure) return Promise.reject(this.failure);
+      return undefined;
+    }
+    return Promise.allSettled([...this.inflight]).then(() => {
+      if (this.failure) throw this.failure;
+    });
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+    if (this.pagesFd === undefined) throw new ImageError('BAD_STATE', `${this.pagesPath} is closed`);
+  }
+
+  /** A piece not aligned for O_DIRECT: the rest of the file goes through the page cache. */
+  private leaveDirectIo(): void {
+    const old = this.pagesFd!;
+    this.pagesFd = fsCall(`open ${this.pagesPath}`, () => openSync(this.pagesPath, fsConstants.O_WRONLY));
+    this.direct = false;
+    const waits = this.settled();
+    if (waits) waits.finally(() => closeSync(old)).catch(() => {});
+    else closeSync(old);
   }
 
   /** Add a range with no data here: PE_PARENT (a hole: the parent has it) or PE_LAZY. */
@@ -164,10 +324,13 @@ export class PagemapWriter {
     });
   }
 
-  /** Flush the last entry and close both files. Safe to call twice. */
+  /** Write what is queued, flush the last entry and close both files. Safe to call twice. */
   finish(): void {
     if (this.pagemapFd === undefined) return;
+    if (this.inflight.size > 0)
+      throw new ImageError('BAD_STATE', `finish() of ${this.pagesPath} during a flush`);
     try {
+      this.flushSync();
       this.flushPending();
       this.flushStaging();
       this.done = true;
@@ -199,10 +362,45 @@ export class PagemapWriter {
   }
 
   private closeFds(): void {
-    for (const fd of [this.pagemapFd, this.pagesFd]) if (fd !== undefined) closeSync(fd);
+    const pages = this.pagesFd;
+    if (this.pagemapFd !== undefined) closeSync(this.pagemapFd);
+    // a write still in flight on the thread pool must not find its fd closed (or reused by another file)
+    const waits = this.inflight.size > 0 ? Promise.allSettled([...this.inflight]) : undefined;
+    if (pages !== undefined) {
+      if (waits) void waits.then(() => closeSync(pages));
+      else closeSync(pages);
+    }
+    this.queue = [];
     this.pagemapFd = undefined;
     this.pagesFd = undefined;
     this.pending = undefined;
     this.staged = 0;
+  }
+}
+
+/** Write what is left of `views` after the first `done` bytes (a short write), from file offset at + done. */
+function writeRest(fd: number, views: Uint8Array[], at: number, done: number): number {
+  let skip = done;
+  const rest: Uint8Array[] = [];
+  for (const v of views) {
+    if (skip >= v.length) skip -= v.length;
+    else {
+      rest.push(skip > 0 ? v.subarray(skip) : v);
+      skip = 0;
+    }
+  }
+  const n = writevSync(fd, rest, at + done);
+  if (n <= 0) throw new Error('short write');
+  return n;
+}
+
+/** Node's error of an asynchronous write, as the ImageError fsCall would give. */
+function fsError(what: string, e: unknown): ImageError {
+  try {
+    return fsCall(what, () => {
+      throw e;
+    });
+  } catch (err) {
+    return err as ImageError;
   }
 }

@@ -153,3 +153,80 @@ test('ESRCH when the target is gone', async () => {
   using reader = new PageReader(f.pid);
   await assert.rejects(reader.read(found.ranges, { pages: () => {}, flush: () => {} }), { code: 'ESRCH' });
 });
+
+test('an asynchronous consumer gets the buffers in rotation; each stays intact until its flush settles', async () => {
+  const f = await Fixture.start('static', ['8']);
+  fixtures.push(f);
+  const base = f.num('base');
+  const len = f.num('len');
+  const found = findPages(f.pid, planVmas(readMaps(f.pid)));
+  using reader = new PageReader(f.pid, { bufferSize: 64 * 1024, buffers: 2 });
+  let batch: { va: number; n: number; bytes: Uint8Array }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let pages = 0;
+  let checked = 0;
+  const st = await reader.read(found.ranges, {
+    pages: (va, n, bytes) => {
+      batch.push({ va, n, bytes });
+      pages += n;
+    },
+    flush: () => {
+      const mine = batch;
+      batch = [];
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      // "written" a turn later: the bytes must still be the pages they were handed as
+      return new Promise<void>((resolve) =>
+        setImmediate(() => {
+          for (const p of mine) {
+            const b = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.length);
+            for (let i = 0; i < p.n; i++) {
+              const addr = p.va + i * PAGE_SIZE;
+              if (addr < base || addr >= base + len) continue;
+              assert.equal(Number(b.readBigUInt64LE(i * PAGE_SIZE)), addr);
+              checked++;
+            }
+          }
+          inFlight--;
+          resolve();
+        }),
+      );
+    },
+  });
+  assert.equal(st.pagesRead, found.ranges.pages);
+  assert.equal(pages, found.ranges.pages);
+  assert.equal(checked, len / PAGE_SIZE);
+  assert.equal(inFlight, 0, 'read() returns once every flush settled');
+  assert.equal(maxInFlight, 2, 'the next buffer is read while the previous one is written');
+  assert.equal(reader.buffersInUse, 2);
+});
+
+test('a failing flush fails read() (once nothing is in flight); a synchronous consumer uses one buffer', async () => {
+  const f = await Fixture.start('static', ['4']);
+  fixtures.push(f);
+  const found = findPages(f.pid, planVmas(readMaps(f.pid)));
+  using reader = new PageReader(f.pid, { bufferSize: 64 * 1024, buffers: 3 });
+  let settled = 0;
+  let flushes = 0;
+  await assert.rejects(
+    reader.read(found.ranges, {
+      pages: () => {},
+      flush: () => {
+        const k = flushes++;
+        return new Promise<void>((resolve, reject) =>
+          setImmediate(() => {
+            settled++;
+            if (k === 2) reject(new Error('disk full'));
+            else resolve();
+          }),
+        );
+      },
+    }),
+    /disk full/,
+  );
+  assert.equal(settled, flushes, 'no flush left in flight');
+  using one = new PageReader(f.pid, { bufferSize: 64 * 1024, buffers: 3 });
+  await one.read(found.ranges, { pages: () => {}, flush: () => {} });
+  assert.equal(one.buffersInUse, 1);
+});

@@ -1,7 +1,16 @@
 /**
- * The "read" mode of a pre-dump: copy the target's pages with process_vm_readv into ONE page-aligned
- * buffer (allocated and touched once), up to IOV_MAX remote iovecs a call, and hand each filled buffer to
- * the consumer before reading the next. Memory held is the buffer, whatever the target's size.
+ * The "read" mode of a pre-dump: copy the target's pages with process_vm_readv into page-aligned buffers
+ * (allocated and touched once), up to IOV_MAX remote iovecs a call, and hand each filled buffer to the
+ * consumer. A consumer whose flush() returns a promise (a write on the thread pool) gets the buffers in
+ * rotation: buffer k+1 is read, synchronously on this thread, while buffer k is being written; a buffer
+ * is reused only once its flush settled. Memory held is at most `buffers` x `bufferSize`, whatever the
+ * target's size; a consumer whose flush() is synchronous (a dry run) uses one buffer.
+ *
+ * ```
+ * slot:    0        1        0        1
+ * read:  [ b0 ]   [ b1 ]   [ b2 ]   [ b3 ]      (b2 waits until flush(b0) settled)
+ * write:        [ flush b0 ][ flush b1 ][ ...
+ * ```
  *
  * The target keeps running, so a page can vanish between the scan and the read:
  * ```
@@ -15,7 +24,7 @@
  * ```
  *
  * @example
- * using reader = new PageReader(pid, { bufferSize: 4 << 20 });
+ * using reader = new PageReader(pid, { bufferSize: 4 << 20, buffers: 2 });
  * const st = await reader.read(found.ranges, { pages: (va, n, bytes) => sink(va, n, bytes), flush: () => {} });
  */
 import { readMaps, type Vma } from '../proc/index.js';
@@ -24,7 +33,9 @@ import { MemError, memErrorFrom } from './errors.js';
 import type { PageRanges } from './pages.js';
 
 /**
- * Where read pages go. `bytes` (nrPages * 4096 long) stays valid only until the next `flush()` settles.
+ * Where read pages go. `bytes` (nrPages * 4096 long) stays valid until the `flush()` that follows it
+ * settles. A flush() returning a promise may be followed by more pages (of another buffer) and another
+ * flush() before it settles; the consumer must keep them in order.
  *
  * @example
  * const consumer: PageConsumer = { pages: (va, n, bytes) => sink.addPages(va, n, bytes), flush: () => sink.flush() };
@@ -45,7 +56,7 @@ export interface ReadStats {
   faults: number;
   /** Time spent in process_vm_readv, ns. */
   readNs: number;
-  /** Time spent in the consumer (pages + flush), ns. */
+  /** Time spent in the consumer (pages + flush) and waiting for its flushes to settle, ns. */
   writeNs: number;
 }
 
@@ -73,24 +84,44 @@ const YIELD_EVERY = 8;
  * const st = await reader.read(ranges, consumer, { onProgress: (done) => bar.update(done) });
  */
 export class PageReader {
-  private buffer: AlignedBuffer | null;
+  /** The buffers in rotation, allocated when first needed; `null` after close(). */
+  private buffers: AlignedBuffer[] | null = [];
+  private readonly size: number;
+  private readonly count: number;
   private readonly remote = new IovecArray(IOV_MAX);
   private readonly local = new IovecArray(1);
   /** Range index of each remote iovec of the current call. */
   private readonly rangeOf = new Int32Array(IOV_MAX);
   private maps: Vma[] | null = null;
 
-  /** `bufferSize` is rounded up to whole pages (default 4 MiB). */
+  /**
+   * `bufferSize` is rounded up to whole pages (default 4 MiB); `buffers` (1-4, default 2) is how many
+   * rotate when the consumer writes asynchronously.
+   */
   constructor(
     readonly pid: number,
-    o: { bufferSize?: number } = {},
+    o: { bufferSize?: number; buffers?: number } = {},
   ) {
     const size = Math.ceil((o.bufferSize ?? 4 << 20) / PAGE_SIZE) * PAGE_SIZE;
-    this.buffer = new AlignedBuffer(Math.max(size, PAGE_SIZE));
+    this.size = Math.max(size, PAGE_SIZE);
+    this.count = Math.min(Math.max(Math.floor(o.buffers ?? 2), 1), 4);
+    this.buffers?.push(new AlignedBuffer(this.size));
   }
 
+  /** Bytes of one buffer. */
   get bufferSize(): number {
-    return this.buffer?.size ?? 0;
+    return this.buffers ? this.size : 0;
+  }
+
+  /** Buffers allocated so far (at most `buffers` of the constructor). */
+  get buffersInUse(): number {
+    return this.buffers?.length ?? 0;
+  }
+
+  private slot(k: number): AlignedBuffer {
+    const bufs = this.buffers!;
+    while (bufs.length <= k) bufs.push(new AlignedBuffer(this.size));
+    return bufs[k]!;
   }
 
   /** Where to resume after a fault at `addr`: the next page if still readable there, else the next VMA. */
@@ -106,18 +137,42 @@ export class PageReader {
 
   /** Read every page of `ranges` into `out`. Throws MemError (ESRCH, EPERM, EIO). */
   async read(ranges: PageRanges, out: PageConsumer, o: ReadOptions = {}): Promise<ReadStats> {
-    const buf = this.buffer;
-    if (!buf) throw new Error('PageReader used after close()');
+    if (!this.buffers) throw new Error('PageReader used after close()');
+    /** The flush of each slot's last buffer, while it may still be in flight. */
+    const pending: (Promise<void> | undefined)[] = new Array(this.count).fill(undefined);
+    try {
+      return await this.readInto(ranges, out, o, pending);
+    } catch (e) {
+      await Promise.allSettled(pending); // nothing may still write from our buffers once we return
+      throw e;
+    }
+  }
+
+  private async readInto(
+    ranges: PageRanges,
+    out: PageConsumer,
+    o: ReadOptions,
+    pending: (Promise<void> | undefined)[],
+  ): Promise<ReadStats> {
     const pid = o.pid ?? this.pid;
     const st: ReadStats = { pagesRead: 0, pagesUnreadable: 0, calls: 0, faults: 0, readNs: 0, writeNs: 0 };
     const { starts, ends } = ranges;
     const n = starts.length;
-    const cap = buf.size;
+    const cap = this.size;
     const remote = this.remote;
     let i = 0;
     let pos = n > 0 ? starts[0]! : 0;
     let buffers = 0;
+    let cur = 0;
     while (i < n) {
+      const waitFor = pending[cur];
+      if (waitFor) {
+        const tw = now();
+        pending[cur] = undefined;
+        await waitFor;
+        st.writeNs += Number(now() - tw);
+      }
+      const buf = this.slot(cur);
       remote.clear();
       let fill = 0;
       while (i < n && !remote.full && fill < cap) {
@@ -179,7 +234,11 @@ export class PageReader {
         }
       }
       const flushed = out.flush();
-      if (flushed) await flushed;
+      if (flushed) {
+        flushed.catch(() => {}); // awaited before the slot is reused, or at the end
+        pending[cur] = flushed;
+        cur = (cur + 1) % this.count;
+      }
       st.writeNs += Number(now() - t1);
       o.afterBuffer?.(buffers++);
       o.onProgress?.(st.pagesRead + st.pagesUnreadable);
@@ -188,12 +247,19 @@ export class PageReader {
         if (o.signal.aborted) throw new MemError('ECANCELED', 'cancelled');
       }
     }
+    const tw = now();
+    for (let k = 0; k < pending.length; k++) {
+      const p = pending[(cur + k) % pending.length]; // oldest first
+      if (p) await p;
+    }
+    pending.fill(undefined);
+    st.writeNs += Number(now() - tw);
     return st;
   }
 
-  /** Drop the buffer (safe to call twice). */
+  /** Drop the buffers (safe to call twice). */
   close(): void {
-    this.buffer = null;
+    this.buffers = null;
   }
 
   [Symbol.dispose](): void {
