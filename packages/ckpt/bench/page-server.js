@@ -7,7 +7,9 @@
 // the anchor's file go to the root filesystem; `sync` runs (untimed) before every run. Runs alternate
 // anchor/ckpt; medians of REPS. Ratio = anchor time / ckpt time (goal >= 0.9). Peak RSS (maxRSS) of the
 // page server and of the pre-dump client process are reported.
-// usage: npm run bench -w ckpt -- page-server [--size 4G] [--reps 3] [--modes plain,tls,checksums]
+// --dir D puts the images and the anchor's file under D instead of the repository root (e.g. /dev/shm to
+// take the disk out of the comparison).
+// usage: npm run bench -w ckpt -- page-server [--size 4G] [--reps 3] [--modes plain,tls,checksums] [--dir D]
 //    or: node bench/page-server.js --size 1G
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -32,6 +34,10 @@ const BUF = 4 << 20;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const maxRss = () => process.resourceUsage().maxRSS * 1024;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1000);
+};
 
 function opt(args, name, def) {
   const i = args.indexOf(`--${name}`);
@@ -78,7 +84,7 @@ async function rawRecv(args) {
   closeSync(fd);
   sock.end();
   await new Promise((r) => sock.on('close', r));
-  process.stdout.write(`${JSON.stringify({ bytes, maxRss: maxRss() })}\n`);
+  process.stdout.write(`${JSON.stringify({ bytes, maxRss: maxRss(), cpuMs: cpuMs() })}\n`);
 }
 
 async function rawSend(args) {
@@ -105,7 +111,7 @@ async function rawSend(args) {
   sock.end();
   await new Promise((r) => sock.on('close', r));
   const ns = Number(process.hrtime.bigint() - t0);
-  process.stdout.write(`${JSON.stringify({ ns, maxRss: maxRss() })}\n`);
+  process.stdout.write(`${JSON.stringify({ ns, maxRss: maxRss(), cpuMs: cpuMs() })}\n`);
 }
 
 async function psServer(args) {
@@ -123,7 +129,9 @@ async function psServer(args) {
     { imagesDir: opt(args, 'dir'), address: '127.0.0.1', port: '0', ...tls },
     { onListening: (_a, p) => process.stdout.write(`PORT ${p}\n`), log: () => {} },
   );
-  process.stdout.write(`${JSON.stringify({ ok: r.ok, bytes: r.counts.payloadBytes, maxRss: maxRss() })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ok: r.ok, bytes: r.counts.payloadBytes, maxRss: maxRss(), cpuMs: cpuMs() })}\n`,
+  );
 }
 
 async function psClient(args) {
@@ -148,7 +156,7 @@ async function psClient(args) {
   const r = await preDump({ pid: Number(opt(args, 'pid')), sink });
   const ns = Number(process.hrtime.bigint() - t0);
   process.stdout.write(
-    `${JSON.stringify({ ns, bytes: r.bytesWritten, checksums: sink.checksummed, maxRss: maxRss() })}\n`,
+    `${JSON.stringify({ ns, bytes: r.bytesWritten, checksums: sink.checksummed, maxRss: maxRss(), cpuMs: cpuMs() })}\n`,
   );
 }
 
@@ -214,7 +222,7 @@ export async function run(args) {
   const reps = Number(opt(args, 'reps', '3'));
   let modes = opt(args, 'modes', 'plain,tls,checksums').split(',');
   const { Fixture } = await import(join(dist, 'testing/index.js'));
-  const work = mkdtempSync(join(pkg, '..', '..', '.bench-page-server-'));
+  const work = mkdtempSync(join(opt(args, 'dir', join(pkg, '..', '..')), '.bench-page-server-'));
   const certs = join(work, 'certs');
   mkdirSync(certs);
   if (modes.includes('tls')) {
@@ -225,11 +233,11 @@ export async function run(args) {
       modes = modes.filter((m) => m !== 'tls');
     }
   }
-  const results = { date: new Date().toISOString(), size, reps, modes: [] };
+  const results = { date: new Date().toISOString(), size, reps, dir: work, modes: [] };
   const gbs = (bytes, ns) => (bytes / ns).toFixed(2);
   const mib = (b) => (b / 2 ** 20).toFixed(1);
   try {
-    console.log(`== page server: ${mib(size)} MiB static target, ${reps} reps`);
+    console.log(`== page server: ${mib(size)} MiB static target, ${reps} reps, files under ${dirname(work)}`);
     const f = await Fixture.start('static', [String(Math.round(size / 2 ** 20))], 600_000);
     try {
       // warm-up (untimed): one plain pre-dump through the server
@@ -247,6 +255,7 @@ export async function run(args) {
           serverRss: [],
           clientRss: [],
           anchorRecvRss: [],
+          cpu: [],
           bytes: 0,
         };
         for (let i = 0; i < reps; i++) {
@@ -282,6 +291,7 @@ export async function run(args) {
           const rr = await rcv.result;
           if (rr.bytes !== m.bytes) throw new Error(`anchor received ${rr.bytes} of ${m.bytes} bytes`);
           m.anchorNs.push(snd.ns);
+          m.cpu.push({ server: sr.cpuMs, client: c.cpuMs, rawRecv: rr.cpuMs, rawSend: snd.cpuMs });
           m.anchorRecvRss.push(rr.maxRss);
           rmSync(file, { force: true });
         }
@@ -291,6 +301,11 @@ export async function run(args) {
             `${gbs(m.bytes, median(m.ckptNs))} GB/s -> ratio ${m.ratio.toFixed(2)}; peak RSS server ` +
             `${mib(Math.max(...m.serverRss))} MiB, client ${mib(Math.max(...m.clientRss))} MiB ` +
             `(raw receiver ${mib(Math.max(...m.anchorRecvRss))} MiB)`,
+        );
+        const cpu = (k) => median(m.cpu.map((c) => c[k]));
+        console.log(
+          `${''.padEnd(9)}  CPU ms (median): ckpt server ${cpu('server')} + client ${cpu('client')}, ` +
+            `raw receiver ${cpu('rawRecv')} + sender ${cpu('rawSend')}`,
         );
         results.modes.push(m);
       }
