@@ -110,10 +110,15 @@ export interface PageServerSinkFlags extends TlsFlags {
   checksums?: boolean;
 }
 
-/** Connect the pre-dump's PageSink to a page server (`pre-dump --page-server --address A --port P`). */
+/**
+ * Connect the pre-dump's PageSink to a page server (`pre-dump --page-server --address A --port P`). By
+ * default the session ends (CLOSE) with the first task's `end()`; with `keepOpen` several tasks share it
+ * (one OPEN2 each, as CRIU) and the caller sends CLOSE with `close()` after the last.
+ */
 export async function pageServerSink(
   f: PageServerSinkFlags,
   log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  opts: { keepOpen?: boolean } = {},
 ): Promise<PageServerClient> {
   if (!f.address) throw new UsageError('--page-server needs --address');
   const port = parsePort(f.port);
@@ -124,5 +129,6 @@ export async function pageServerSink(
     tls: tlsFromFlags(f),
     checksums: f.checksums,
     log,
+    keepOpen: opts.keepOpen,
   });
 }

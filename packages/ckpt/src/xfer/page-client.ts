@@ -134,6 +134,12 @@ export class PageServerClient implements PageSink {
 
   private check(): void {
     if (this.failure) throw this.failure;
+    if (this.closed) {
+      throw new WireError(
+        'PROTOCOL',
+        `the session with ${this.where} is closed (end() sends CLOSE; for several tasks connect with keepOpen and call close() after the last)`,
+      );
+    }
   }
 
   private onReply(b: Buffer): void {

@@ -257,6 +257,24 @@ describe('page server over loopback', () => {
     assert.equal(existsSync(join(badDir, 'pagemap-5.img')), false);
   });
 
+  it('several tasks share one session with keepOpen; a task after CLOSE is a clear error', async () => {
+    const dir = fresh('tree');
+    const server = await PageServer.listen({ dir, address: '127.0.0.1', port: 0 });
+    const client = await PageServerClient.connect({
+      address: '127.0.0.1',
+      port: server.port,
+      keepOpen: true,
+    });
+    await produce(client, 100, PIECES, 1);
+    await produce(client, 101, PIECES, 2);
+    await client.close();
+    await assert.rejects(client.begin(102), { code: 'PROTOCOL' });
+    const [r] = await server.finished;
+    assert.equal(r!.ok, true);
+    assert.deepEqual(resolvePage(dir, 101, 0x401000), content(2, 0x401000, 1));
+    assert.equal(existsSync(join(dir, 'pages-65538.img')), true);
+  });
+
   it('an aborted client leaves the server directory incomplete', async () => {
     const dir = fresh('abort');
     const server = await PageServer.listen({ dir, address: '127.0.0.1', port: 0 });
