@@ -15,10 +15,11 @@
 //               (sampled every 5 ms from /proc/meminfo), not counting growth of Shmem meanwhile (tmpfs
 //               files of other programs on a shared machine); the raw drop is in the .raw.json
 //   (raw only)  churnedBytes: what the target freed and rewrote during the dump
-// Images go to a directory on the root filesystem (--sink null discards the pages instead), removed after
-// each dump. Prints a table and the splice ÷ read ratios; writes a RUN.json (report/schema.ts) for
+// Images go to a directory on the root filesystem (--sink shm: in /dev/shm, out of reach of other
+// programs' disk traffic; --sink null: discarded), removed after each dump. Heartbeat stalls include the
+// scheduling delays of a loaded machine: the load average is printed and goes into the title. Prints a table and the splice ÷ read ratios; writes a RUN.json (report/schema.ts) for
 // `ckpt report`.
-// usage: npm run bench -w ckpt -- modes [--sizes 1,4] [--churn 256] [--reps 1] [--sink disk|null] [--out FILE]
+// usage: npm run bench -w ckpt -- modes [--sizes 1,4] [--churn 256] [--reps 1] [--sink disk|shm|null] [--out FILE]
 import { spawn } from 'node:child_process';
 import {
   mkdirSync,
@@ -91,6 +92,9 @@ async function child([mode, pidText, dir]) {
       pagesWritten: r.pagesWritten,
       pipes: r.splice?.pipes ?? 0,
       pipeSize: r.splice?.pipeSize ?? 0,
+      injectedSyscalls: r.splice?.injectedSyscalls ?? 0,
+      injectMicros: r.splice?.injectMicros ?? 0,
+      vmspliceMicros: r.splice?.vmspliceMicros ?? 0,
       peakPipeBytes: r.splice?.peakPipeBytes ?? 0,
       peakRssBytes: Number(hwm[1]) * 1024,
     })}\n`,
@@ -191,9 +195,11 @@ function parseArgs(args) {
     o.sizes.some((s) => !(s > 0)) ||
     !(o.churn > 0) ||
     !(o.reps >= 1) ||
-    !['disk', 'null'].includes(o.sink)
+    !['disk', 'shm', 'null'].includes(o.sink)
   ) {
-    throw new Error('modes: --sizes GiB,.. (> 0), --churn MiB/s (> 0), --reps N (>= 1), --sink disk|null');
+    throw new Error(
+      'modes: --sizes GiB,.. (> 0), --churn MiB/s (> 0), --reps N (>= 1), --sink disk|shm|null',
+    );
   }
   return o;
 }
@@ -214,6 +220,7 @@ function printTable(rows) {
   }
 }
 
+const SINK_TEXT = { disk: 'on disk', shm: 'in /dev/shm', null: 'discarded' };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function printRatios(rows) {
@@ -243,11 +250,18 @@ function printRatios(rows) {
 export async function run(args) {
   const o = parseArgs(args);
   const { Fixture } = await import(join(pkg, 'dist/testing/index.js'));
-  const sinkRoot = o.sink === 'disk' ? mkdtempSync(join(pkg, '..', '..', '.bench-modes-')) : undefined;
+  const sinkRoot =
+    o.sink === 'disk'
+      ? mkdtempSync(join(pkg, '..', '..', '.bench-modes-'))
+      : o.sink === 'shm'
+        ? mkdtempSync('/dev/shm/ckpt-bench-modes-')
+        : undefined;
+  const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const loadBefore = load();
   const rows = [];
   console.log(
     `pre-dump modes: sizes ${o.sizes.join(', ')} GiB, churn ${o.churn} MiB/s, reps ${o.reps}, sink ${o.sink}` +
-      `, pipe-max-size ${readFileSync('/proc/sys/fs/pipe-max-size', 'utf8').trim()}`,
+      `, pipe-max-size ${readFileSync('/proc/sys/fs/pipe-max-size', 'utf8').trim()}, load ${loadBefore}`,
   );
   try {
     for (const gib of o.sizes) {
@@ -290,7 +304,9 @@ export async function run(args) {
     kind: 'ckpt-run',
     version: 1,
     createdAt: new Date().toISOString(),
-    title: `Pre-dump modes: splice (CRIU's old default) vs read (ckpt), ${o.sink === 'disk' ? 'images on disk' : 'pages discarded'}, churn ${o.churn} MiB/s`,
+    title:
+      `Pre-dump modes: splice (CRIU's old default) vs read (ckpt); images ${SINK_TEXT[o.sink]}; churn ${o.churn} MiB/s; ` +
+      `load average ${loadBefore} before, ${load()} after`,
     host: { kernel: os.release(), cpus: os.cpus().length, memBytes: os.totalmem() },
     modes: rows.map(({ extra: _extra, ...r }) => r),
     summary: {

@@ -110,6 +110,11 @@ test('splice mode, static 64 MiB target: images equal memory, crit decodes them,
   assert.ok(r.splice.peakPipeBytes >= 64 << 20);
   assert.ok(r.splice.peakFds > r.splice.pipes, 'every pipe was held at once');
   assert.equal(r.splice.peakTargetFds, 10);
+  // pipe2 + fcntl + vmsplice per pipe, one close_range per round (contiguous fds), mmap + munmap
+  assert.ok(
+    r.splice.injectedSyscalls <= 3 * r.splice.pipes + r.splice.rounds + 2,
+    `${r.splice.injectedSyscalls}`,
+  );
   assert.equal(r.pagesSkipped, 0);
   assert.equal(r.frozen, true);
   assert.ok(r.frozenTime > 0);
