@@ -195,6 +195,73 @@ for (const how of ['a fault hook throws', 'the target is killed'] as const) {
   });
 }
 
+test('a target that frees and rewrites its memory during the dump: every page is one it held', async () => {
+  const statsFile = join(root, 'churn-stats');
+  const f = await start('churn', ['64', statsFile]);
+  const rate = Buffer.alloc(8);
+  rate.writeBigUInt64LE(512n); // MiB/s
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const fd = openSync(statsFile, 'r+');
+  writeSync(fd, rate, 0, 8, 24);
+  closeSync(fd);
+  const base = f.num('base');
+  const len = f.num('len');
+  const dir = newDir();
+  const r = await preDumpSplice({ pid: f.pid, imagesDir: dir, pipeSize: 64 * 1024 });
+  using pm = ImageDir.open(dir).pagemap(f.pid);
+  let data = 0;
+  let torn = 0;
+  for (const range of pm) {
+    for (let i = 0; i < range.nrPages; i++) {
+      const va = range.vaddr + i * PAGE_SIZE;
+      if (va < base || va >= base + len) continue;
+      // a page of this address, as the target held it at the freeze (the pipe kept it when the target
+      // freed it); only the one page the churn thread was filling when frozen may be half written
+      if (Number(pm.readPage(va)!.readBigUInt64LE(0)) !== va) torn++;
+      data++;
+    }
+  }
+  assert.ok(torn <= 1, `${torn} pages hold another page's data`);
+  // pages freed and not yet refilled at the freeze are not present: at most the chunk being rewritten
+  assert.ok(data >= len / PAGE_SIZE - 256, `${data} data pages spliced`);
+  assert.equal(r.pagesSkipped, 0);
+  assert.ok(readFileSync(statsFile).readBigUInt64LE(16) > 0n, 'the target churned');
+});
+
+test("the target's fd limit: one pipe per round with 2 free fds, a clear error with 1", async (t) => {
+  if (spawnSync('prlimit', ['--version']).status !== 0) {
+    t.skip('prlimit(1) is not installed');
+    return;
+  }
+  const f = await start('static', ['4']);
+  const used = fdCount(f.pid);
+  // fds are allocated lowest first: with the limit at lo + 2, exactly lo and lo + 1 are free
+  const open = new Set(readdirSync(`/proc/${f.pid}/fd`).map(Number));
+  let lo = 0;
+  while (open.has(lo)) lo++;
+  assert.ok(!open.has(lo + 1), 'two free fds in a row');
+  const limit = (n: number) => {
+    const r = spawnSync('prlimit', ['--pid', String(f.pid), `--nofile=${n}:${n}`]);
+    assert.equal(r.status, 0, String(r.stderr));
+  };
+  limit(lo + 2);
+  const r = await preDumpSplice({ pid: f.pid, imagesDir: newDir() });
+  assert.equal(r.splice.peakTargetFds, 2);
+  assert.equal(r.splice.rounds, r.splice.pipes);
+  assert.ok(r.pagesWritten >= (4 << 20) / PAGE_SIZE);
+  limit(lo + 1);
+  const mapsBefore = maps(f.pid);
+  const dir = newDir();
+  await assert.rejects(
+    preDumpSplice({ pid: f.pid, imagesDir: dir }),
+    (e: unknown) => e instanceof DumpError && e.code === 'EIO' && /no free file descriptor/.test(e.message),
+  );
+  assert.equal(existsSync(join(dir, INCOMPLETE_MARKER)), true);
+  assert.equal(fdCount(f.pid), used);
+  assert.equal(maps(f.pid), mapsBefore);
+  assert.doesNotMatch(f.state(), /^[Tt]$/);
+});
+
 test('bad options and no such process', async () => {
   await assert.rejects(preDumpSplice({ pid: 0, imagesDir: newDir() }), { code: 'EINVAL' });
   await assert.rejects(preDumpSplice({ pid: 1, imagesDir: newDir(), pipeSize: 100 }), { code: 'EINVAL' });
