@@ -108,13 +108,17 @@ async function churn(w: Writer, k: number, maps: number[]): Promise<void> {
 }
 
 /** Inside the frozen window: compare every page of the chain with the target's memory. */
-function compareChain(pid: number, dir: string): { pages: number; mismatched: number; missing: number } {
+function compareChain(
+  pid: number,
+  dir: string,
+): { pages: number; mismatched: number; missing: number; bad: string } {
   const plan = planVmas(readMaps(pid));
   const present = findPages(pid, plan).ranges;
   using chain = new PageChain(ImageDir.open(dir), pid);
   let pages = 0;
   let mismatched = 0;
   let missing = 0;
+  const bad: string[] = [];
   for (let i = 0; i < present.length; i++) {
     for (const l of chain.locate(present.starts[i]!, (present.ends[i]! - present.starts[i]!) / PAGE_SIZE)) {
       if (l.where === 'absent') missing += l.nrPages;
@@ -142,13 +146,31 @@ function compareChain(pid: number, dir: string): { pages: number; mismatched: nu
         }
         for (let p = 0; p < n; p++) {
           const a = p * PAGE_SIZE;
-          if (mem.compare(img, a, a + PAGE_SIZE, a, a + PAGE_SIZE) !== 0) mismatched++;
+          if (mem.compare(img, a, a + PAGE_SIZE, a, a + PAGE_SIZE) !== 0) {
+            mismatched++;
+            const va = l.vaddr + (off + p) * PAGE_SIZE;
+            bad.push(
+              `0x${va.toString(16)} ${d.vma.path || '(anon)'} depth ${l.depth}: ` +
+                `memory ${mem.readBigUInt64LE(a).toString(16)}/${mem.readBigUInt64LE(a + 8)} image ${img.readBigUInt64LE(a).toString(16)}/${img.readBigUInt64LE(a + 8)} ` +
+                `first diff at ${firstDiff(mem, img, a)} vma 0x${d.vma.start.toString(16)}-0x${d.vma.end.toString(16)}`,
+            );
+          }
         }
         pages += n;
       }
     }
   }
-  return { pages, mismatched, missing };
+  return { pages, mismatched, missing, bad: bad.slice(0, 5).join('; ') };
+}
+
+function firstDiff(x: Buffer, y: Buffer, a: number): string {
+  for (let i = 0; i < PAGE_SIZE; i++) {
+    if (x[a + i] !== y[a + i]) {
+      const q = a + (i & ~7);
+      return `+${i}: ${x.readBigUInt64LE(q).toString(16)} vs ${y.readBigUInt64LE(q).toString(16)}`;
+    }
+  }
+  return '-';
 }
 
 /** The chain's end, frozen, with the comparison inside the frozen window. */
@@ -179,7 +201,11 @@ function userfaultfds(pid: number): number {
 }
 
 function assertExact(cmp: ReturnType<typeof compareChain>, r: PreDumpResult): void {
-  assert.equal(cmp.mismatched, 0, `${cmp.mismatched} of ${cmp.pages} pages differ from the frozen memory`);
+  assert.equal(
+    cmp.mismatched,
+    0,
+    `${cmp.mismatched} of ${cmp.pages} pages differ from the frozen memory: ${cmp.bad}`,
+  );
   assert.equal(cmp.missing, 0, `${cmp.missing} present pages are missing from the chain`);
   assert.ok(cmp.pages > 4096);
   assert.equal(r.tracking?.incremental, 1);

@@ -190,6 +190,7 @@ function scanTask(
         frozen,
         parent: tr.parent,
         pagesMethod: o.pagesMethod,
+        endTracking: frozen !== undefined && (o.endTracking ?? o.freeze === true),
       });
       ({ found, pages, tracking } = t);
       log.info(

@@ -32,6 +32,7 @@ import {
   normalizeRanges,
   PageRanges,
   type PagesMethod,
+  stateMismatch,
   subtractRanges,
   type TrackerChoice,
   type TrackerKind,
@@ -40,8 +41,8 @@ import {
   type VmaPlan,
 } from '../mem/index.js';
 import { CLOCK_TICKS, readStartTimeMicros, type Vma } from '../proc/index.js';
-import { type FrozenProcess, freeze } from '../ptrace/index.js';
-import { KernelUnsupportedError, PAGE_IS, PagemapScanner } from '../sys/index.js';
+import { type FrozenProcess, freeze, Injector } from '../ptrace/index.js';
+import { KernelUnsupportedError, PAGE_IS, PagemapScanner, SYS } from '../sys/index.js';
 import { DumpError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type PagePlan, planPages } from './page-plan.js';
@@ -74,6 +75,12 @@ export interface PlanTaskInput {
   /** The parent image set (holes only when it has this process's pagemap). */
   readonly parent?: ImageDir;
   readonly pagesMethod?: PagesMethod;
+  /**
+   * This iteration ends the chain (frozen): the target's userfaultfd is closed BEFORE collect(), so that
+   * what the injection itself changes (the kernel rewrites the injected thread's rseq area on its way back
+   * to user space) is reported and read; with no tracker yet, no tracking is set up at all.
+   */
+  readonly endTracking?: boolean;
 }
 
 const UNREGISTERED = {
@@ -87,6 +94,8 @@ export class TrackingSession {
   private readonly trackers = new Map<number, DirtyTracker>();
   /** Why each resumed process could not be resumed (reported on its first planTask). */
   private readonly resumeProblems = new Map<number, string>();
+  /** Trackers whose userfaultfd the target no longer holds (closeInTarget). */
+  private readonly closedInTarget = new Set<DirtyTracker>();
   private kindChosen: TrackerKind | undefined;
   private why = '';
 
@@ -164,6 +173,7 @@ export class TrackingSession {
       }
     }
     if (i.parent && !t && !fallback) fallback = 'no tracker for this process yet';
+    if (!t && i.endTracking) return this.untracked(pid, i, fallback);
     if (!t) return this.full(pid, i, fallback);
     return this.incremental(pid, t, i);
   }
@@ -195,7 +205,29 @@ export class TrackingSession {
     };
   }
 
+  /** A full dump without setting tracking up (the chain ends here anyway). */
+  private untracked(pid: number, i: PlanTaskInput, fallback: string | undefined): TaskPlan {
+    const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
+    if (fallback) this.log.warn('process %d: full dump: %s', pid, fallback);
+    return {
+      found,
+      pages: { data: found.ranges, holes: new PageRanges() },
+      tracking: { mode: 'full', fallback, pagesWritten: 0, stoppedMicros: 0 },
+    };
+  }
+
+  /** Close the target's userfaultfd (by injection, target frozen); our copy keeps tracking alive. */
+  private closeInTarget(t: UffdWpTracker, frozen: FrozenProcess): void {
+    const st = t.save();
+    if (stateMismatch(st) === null) {
+      using inj = Injector.infect(frozen);
+      inj.call('close', SYS.close, st.fd);
+    }
+    this.closedInTarget.add(t);
+  }
+
   private incremental(pid: number, t: DirtyTracker, i: PlanTaskInput): TaskPlan {
+    if (i.endTracking && i.frozen && t instanceof UffdWpTracker) this.closeInTarget(t, i.frozen);
     const untracked = t instanceof UffdWpTracker ? t.untrackedRanges() : [];
     const fresh = subtractRanges(trackableRanges(i.maps), [...t.ranges(), ...untracked]);
     if (fresh.length > 0) t.add(fresh);
@@ -272,7 +304,7 @@ export class TrackingSession {
   release(frozen?: ReadonlyMap<number, FrozenProcess>): void {
     for (const [pid, t] of this.trackers) {
       try {
-        if (t instanceof UffdWpTracker) t.release(frozen?.get(pid));
+        if (t instanceof UffdWpTracker && !this.closedInTarget.has(t)) t.release(frozen?.get(pid));
         else t.close();
       } catch (e) {
         this.log.warn('process %d: could not end tracking: %s', pid, (e as Error).message);
