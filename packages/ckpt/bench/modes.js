@@ -14,6 +14,9 @@
 //   memAvailableDropBytes  how far MemAvailable fell below its value at the start while the dump ran
 //               (sampled every 5 ms from /proc/meminfo), not counting growth of Shmem meanwhile (tmpfs
 //               files of other programs on a shared machine); the raw drop is in the .raw.json
+//   pinned      (splice) the most pages the target had freed and replaced while their old copy still sat
+//               in a pipe not yet written out: memory the pipes keep alive (PFNs from /proc/PID/pagemap,
+//               sampled 16 times during the write-out; free of other programs' noise, unlike MemAvailable)
 //   (raw only)  churnedBytes: what the target freed and rewrote during the dump
 // Images go to a directory on the root filesystem (--sink shm: in /dev/shm, out of reach of other
 // programs' disk traffic; --sink null: discarded), removed after each dump. Heartbeat stalls include the
@@ -27,6 +30,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   writeFileSync,
   writeSync,
@@ -72,15 +76,71 @@ class TargetStats {
 }
 
 // ---- the child: one dump, in its own process -------------------------------------------------------
-async function child([mode, pidText, dir]) {
+/**
+ * Pinned copies, measured: the PFN of every page of the target's data span [base, base + len) right after
+ * the thaw, then, every 1/16 of the pipes written out, how many pages not yet written out now have another
+ * PFN in the target (it freed the page and faulted a new one; the old one lives on in a pipe). Needs the
+ * PFNs of /proc/PID/pagemap (CAP_SYS_ADMIN). Pages are written out in address order, so the pipes written
+ * so far cover about (pipes done x pipe pages) pages from the low end (the few pages below the span
+ * shift this by a little).
+ */
+class PinnedCopies {
+  constructor(pid, base, len) {
+    this.fd = openSync(`/proc/${pid}/pagemap`, 'r');
+    this.base = base;
+    this.pages = len / 4096;
+    this.first = undefined;
+    this.now = Buffer.alloc(this.pages * 8);
+    this.peakBytes = 0;
+    this.samples = 0;
+  }
+  read(into, fromPage) {
+    const n = this.pages - fromPage;
+    if (n <= 0) return;
+    readSync(this.fd, into, fromPage * 8, n * 8, (this.base / 4096 + fromPage) * 8);
+  }
+  /** After `pipesDone` pipes of `pipePages` pages went out. */
+  sample(pipesDone, pipePages) {
+    if (!this.first) {
+      this.first = Buffer.alloc(this.pages * 8);
+      this.read(this.first, 0);
+      return;
+    }
+    const from = Math.min(this.pages, pipesDone * pipePages);
+    this.read(this.now, from);
+    let moved = 0;
+    for (let i = from; i < this.pages; i++) {
+      const hi0 = this.first.readUInt32LE(i * 8 + 4);
+      if (!(hi0 & 0x80000000)) continue; // not present at the start: nothing pinned
+      if (
+        this.first.readUInt32LE(i * 8) !== this.now.readUInt32LE(i * 8) ||
+        (hi0 & 0x7fffff) !== (this.now.readUInt32LE(i * 8 + 4) & 0x7fffff)
+      ) {
+        moved++;
+      }
+    }
+    this.samples++;
+    this.peakBytes = Math.max(this.peakBytes, moved * 4096);
+  }
+}
+
+async function child([mode, pidText, dir, baseText, lenText]) {
   const pid = Number(pidText);
+  const pinned = mode === 'splice' ? new PinnedCopies(pid, Number(baseText), Number(lenText)) : undefined;
+  const every = Math.max(1, Math.floor(Number(lenText) / (1 << 20) / 16));
   const { preDump } = await import(join(pkg, 'dist/dump/pre-dump.js'));
   const { preDumpSplice } = await import(join(pkg, 'dist/dump/splice-pre-dump.js'));
   const { NullSink } = await import(join(pkg, 'dist/xfer/index.js'));
   const where = dir === '-' ? { sink: new NullSink() } : { imagesDir: dir };
   const r =
     mode === 'splice'
-      ? await preDumpSplice({ pid, ...where })
+      ? await preDumpSplice({
+          pid,
+          ...where,
+          afterBuffer: (i) => {
+            if (i === 0 || (i + 1) % every === 0) pinned.sample(i + 1, 256);
+          },
+        })
       : await preDump({ pid, ...where, tree: false });
   const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
   process.stdout.write(
@@ -96,18 +156,24 @@ async function child([mode, pidText, dir]) {
       injectMicros: r.splice?.injectMicros ?? 0,
       vmspliceMicros: r.splice?.vmspliceMicros ?? 0,
       peakPipeBytes: r.splice?.peakPipeBytes ?? 0,
+      pinnedCopyBytes: pinned?.peakBytes ?? 0,
+      pinnedSamples: pinned?.samples ?? 0,
       peakRssBytes: Number(hwm[1]) * 1024,
     })}\n`,
   );
 }
 
 // ---- the parent ------------------------------------------------------------------------------------
-function runChild(mode, pid, dir) {
+function runChild(mode, f, dir) {
   let c;
   const done = new Promise((resolvePromise, reject) => {
-    c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, String(pid), dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    c = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--child', mode, String(f.pid), dir, f.info.base, f.info.len],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => {
@@ -118,7 +184,7 @@ function runChild(mode, pid, dir) {
     });
     c.on('error', reject);
     c.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${mode} dump of ${pid} failed (exit ${code}): ${err.trim()}`));
+      if (code !== 0) reject(new Error(`${mode} dump of ${f.pid} failed (exit ${code}): ${err.trim()}`));
       else resolvePromise(JSON.parse(out));
     });
   });
@@ -140,7 +206,7 @@ async function measure({ mode, scenario, f, stats, sizeBytes, churn, sinkRoot })
   let rawDrop = 0;
   let fds = 0;
   let tick = 0;
-  const { done, child: c } = runChild(mode, f.pid, dir);
+  const { done, child: c } = runChild(mode, f, dir);
   const timer = setInterval(() => {
     const m = meminfo();
     rawDrop = Math.max(rawDrop, base.avail - m.avail);
@@ -209,13 +275,13 @@ const fmt = (n, d = 0) => n.toFixed(d).padStart(9);
 function printTable(rows) {
   console.log(
     `${'mode'.padEnd(7)}${'scenario'.padEnd(9)}${'size'.padStart(6)}${'stopped ms'.padStart(11)}${'total ms'.padStart(10)}` +
-      `${'pipes'.padStart(7)}${'fds'.padStart(7)}${'pipe MiB'.padStart(10)}${'RSS MiB'.padStart(9)}${'MemAvail drop MiB'.padStart(19)}`,
+      `${'pipes'.padStart(7)}${'fds'.padStart(7)}${'pipe MiB'.padStart(10)}${'RSS MiB'.padStart(9)}${'MemAvail drop MiB'.padStart(19)}${'pinned MiB'.padStart(12)}`,
   );
   for (const r of rows) {
     console.log(
       `${r.mode.padEnd(7)}${r.scenario.padEnd(9)}${`${r.sizeBytes / 2 ** 30}G`.padStart(6)}${fmt(r.stoppedMs, 1).padStart(11)}` +
         `${fmt(r.totalMs).padStart(10)}${String(r.pipes).padStart(7)}${String(r.fds).padStart(7)}` +
-        `${fmt(r.peakPipeBytes / MiB).padStart(10)}${fmt(r.peakRssBytes / MiB).padStart(9)}${fmt(r.memAvailableDropBytes / MiB).padStart(19)}`,
+        `${fmt(r.peakPipeBytes / MiB).padStart(10)}${fmt(r.peakRssBytes / MiB).padStart(9)}${fmt(r.memAvailableDropBytes / MiB).padStart(19)}${fmt(r.extra.pinnedCopyBytes / MiB).padStart(12)}`,
     );
   }
 }
@@ -242,7 +308,8 @@ function printRatios(rows) {
     console.log(
       `  ${k.padEnd(14)} stopped ${ratio('stoppedMs')}, total ${ratio('totalMs')}, ` +
         `MemAvailable drop ${(m('splice', 'memAvailableDropBytes') / MiB).toFixed(0)} vs ${(m('read', 'memAvailableDropBytes') / MiB).toFixed(0)} MiB, ` +
-        `fds ${m('splice', 'fds')} vs ${m('read', 'fds')}`,
+        `fds ${m('splice', 'fds')} vs ${m('read', 'fds')}, ` +
+        `pinned copies ${(median(g.splice.map((r) => r.extra.pinnedCopyBytes)) / MiB).toFixed(0)} MiB`,
     );
   }
 }
