@@ -2,13 +2,17 @@
 // and finish (the loop bounds below would hang on a decoder that does not advance).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ArgKind } from '../format/index.js';
 import { Cursor } from './cursor.js';
 import { CodecError } from './errors.js';
 import { FRAME_HEAD, scanFrame, sealFrame } from './frame.js';
 import { decodeHeader, encodeHeader } from './header.js';
-import { R_FMTDEF, readRecord, writeDef } from './record.js';
-import { writeValue } from './value.js';
-import { writeVarint } from './varint.js';
+import { EV_PACKED, R_FMTDEF, readRecord, writeDef } from './record.js';
+import { writePackedString, writeValue } from './value.js';
+import { writeVarint, writeZigzag } from './varint.js';
+
+const KINDS: readonly ArgKind[] = ['d', 's', 'j'];
+const ALL_KINDS: readonly ArgKind[] = ['d', 's', 'f', 'j'];
 
 let seed = 12345;
 function rand(n: number): number {
@@ -27,6 +31,13 @@ function sample(): Buffer {
   p = writeVarint(b, p, 5);
   p = writeValue(b, p, 512, 42);
   p = writeValue(b, p, 512, 'héllo');
+  p = writeValue(b, p, 512, { a: [1, 2] });
+  // the same event, packed
+  b[p++] = 3 | EV_PACKED;
+  p = writeVarint(b, p, 0x100000);
+  p = writeVarint(b, p, 5);
+  p = writeZigzag(b, p, -42);
+  p = writePackedString(b, p, 512, 'héllo');
   p = writeValue(b, p, 512, { a: [1, 2] });
   sealFrame(b, 0, p - FRAME_HEAD);
   return b.subarray(0, p);
@@ -52,7 +63,7 @@ function readAll(buf: Buffer): void {
         let n = 0;
         while (!c.done()) {
           const before = c.pos;
-          readRecord(c, clock, (id) => (id === 0x100000 ? 3 : -1));
+          readRecord(c, clock, (id) => (id === 0x100000 ? KINDS : undefined));
           assert.ok(c.pos > before && ++n < 10000);
         }
       }
@@ -70,7 +81,7 @@ function decodeRaw(buf: Buffer): void {
     () => {
       const c = new Cursor(buf);
       const clock = { time: 0 };
-      for (let i = 0; i < 10000 && !c.done(); i++) readRecord(c, clock, (id) => id % 4);
+      for (let i = 0; i < 10000 && !c.done(); i++) readRecord(c, clock, (id) => ALL_KINDS.slice(0, id % 5));
     },
   ]) {
     try {

@@ -4,8 +4,8 @@
  * ```
  * header := 'H' "BINLOG" version:u8 originMs:f64le startMs:f64le pid:varint thread:varint
  * ```
- * Timestamps in blocks are microseconds on the writer's monotonic clock (performance.now()); the wall
- * time of a record is `originMs + t / 1000`. `originMs` is `Date.now() - performance.now()` sampled when
+ * Timestamps in blocks are microseconds on the writer's monotonic clock (process.hrtime(), in µs); the wall
+ * time of a record is `originMs + t / 1000`. `originMs` is `Date.now() - hrtime_ms` sampled when
  * the logger started; `startMs` is that Date.now().
  *
  * @example

@@ -5,8 +5,11 @@
  * block   := 'B' base:varint record*              ; base: µs timestamp the first delta starts from
  * record  := event | fmtdef | ctxdef | dict | drops | unknown
  * event   := evtag id:varint dt:varint [ctx:varint] [argc:varint] value*
- *            ; evtag = level(1..6: trace..fatal) | 0x08 if ctx follows | 0x10 if argc follows;
+ *            ; evtag = level(1..6: trace..fatal) | 0x08 if ctx follows | 0x10 if argc follows
+ *            ;         | 0x20 if the values are packed (then never with 0x10);
  *            ; without argc, the value count is the number of specifiers of format `id`
+ * packed  := one packed value per specifier of format `id` (see value.ts): no type tags, each value is
+ *            written as its specifier's kind; a writer packs a record only when every argument has that kind
  * fmtdef  := 0x40 id:varint len:varint utf8       ; a format interned at run time (id > 0xfffff)
  * ctxdef  := 0x41 ctx:varint len:varint utf8      ; bound fields of a (child) logger, a JSON object
  * dict    := 0x42 len:varint ascii                ; hash of the registered pre-compiled dictionary
@@ -19,13 +22,15 @@
  * // an info record of format 7 with one argument, 3 µs after the previous one
  * Buffer.from([3, 7, 3, 0x85]); // 3 = info; 0x85 is the integer 5 (see value.ts)
  */
+import type { ArgKind } from '../format/index.js';
 import type { Cursor } from './cursor.js';
 import { CodecError } from './errors.js';
-import { type ArgValue, readValue } from './value.js';
+import { type ArgValue, readPacked, readValue } from './value.js';
 import { writeVarint } from './varint.js';
 
 export const EV_CTX = 0x08;
 export const EV_ARGC = 0x10;
+export const EV_PACKED = 0x20;
 export const R_FMTDEF = 0x40;
 export const R_CTXDEF = 0x41;
 export const R_DICT = 0x42;
@@ -56,22 +61,30 @@ export interface BlockClock {
 }
 
 /**
- * Read one record. `argCount(id)` gives the specifier count of a known format, or -1; an event of an
+ * Read one record. `kindsOf(id)` gives the specifiers of a known format, or undefined; an event of an
  * unknown format without an explicit argc cannot be delimited and is a CodecError.
  */
-export function readRecord(c: Cursor, clock: BlockClock, argCount: (id: number) => number): LogRecord {
+export function readRecord(
+  c: Cursor,
+  clock: BlockClock,
+  kindsOf: (id: number) => readonly ArgKind[] | undefined,
+): LogRecord {
   const tag = c.u8();
-  if (tag < 0x20) {
+  if (tag < 0x40) {
     const lv = tag & 7;
-    if (lv < 1 || lv > 6) throw new CodecError('CORRUPT', `bad event tag 0x${tag.toString(16)}`);
+    if (lv < 1 || lv > 6 || (tag & (EV_PACKED | EV_ARGC)) === (EV_PACKED | EV_ARGC)) {
+      throw new CodecError('CORRUPT', `bad event tag 0x${tag.toString(16)}`);
+    }
     const id = c.varint();
     clock.time += c.varint();
     const ctx = tag & EV_CTX ? c.varint() : 0;
-    let n = tag & EV_ARGC ? c.varint() : argCount(id);
+    const kinds = kindsOf(id);
+    const n = tag & EV_ARGC ? c.varint() : kinds === undefined ? -1 : kinds.length;
     if (n < 0) throw new CodecError('CORRUPT', `event of undefined format id ${id}`);
     if (n > c.remaining()) throw new CodecError('SHORT_INPUT', `argument count ${n} exceeds the block`);
     const args: ArgValue[] = new Array(n);
-    for (let i = 0; n > 0; i++, n--) args[i] = readValue(c);
+    if (tag & EV_PACKED) for (let i = 0; i < n; i++) args[i] = readPacked(c, kinds![i]!);
+    else for (let i = 0; i < n; i++) args[i] = readValue(c);
     return { kind: 'event', level: LEVEL_NUMBERS[lv]!, id, time: clock.time, ctx, args };
   }
   switch (tag) {

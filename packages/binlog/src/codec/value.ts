@@ -1,7 +1,7 @@
 /**
- * One argument value: a tag byte, then its payload. Arguments carry a tag even when the format's
- * specifier is known, because a JavaScript value has no static type: a `%d` may receive NaN, a bigint or
- * a string, and the decoder must print exactly what was passed.
+ * One argument value: a tag byte, then its payload. A JavaScript value has no static type: a `%d` may
+ * receive NaN, a bigint or a string, and the decoder must print exactly what was passed. Records whose
+ * arguments all have their specifier's kind are packed (no tags, below); any other record is tagged.
  *
  * ```
  * value := 0x80..0xff                      ; integer 0..127 in the tag itself
@@ -13,11 +13,21 @@
  *        | 0x09 len:varint utf8            ; object or array, as JSON text (see safeJson)
  * ```
  *
+ * Packed values (an event with EV_PACKED, record.ts) have no tag: the format's specifier gives the kind.
+ *
+ * ```
+ * packed := zigzag-varint                 ; %d %i %u %x: an int32 (not -0)
+ *         | f64le                         ; %f: any number
+ *         | len:varint utf8               ; %s: a string
+ *         | value                         ; %o %j: a tagged value as above
+ * ```
+ *
  * @example
  * const b = Buffer.alloc(32);
  * const end = writeValue(b, 0, 32, -0); // 9
  * Object.is(readValue(new Cursor(b, 0, end)), -0); // true
  */
+import type { ArgKind } from '../format/index.js';
 import type { Cursor } from './cursor.js';
 import { CodecError } from './errors.js';
 import { safeJson } from './json-text.js';
@@ -168,4 +178,29 @@ export function readValue(c: Cursor): ArgValue {
     default:
       throw new CodecError('CORRUPT', `unknown value tag 0x${t.toString(16)} at offset ${c.pos - 1}`);
   }
+}
+
+/** Read one packed value of specifier kind `k` (see the grammar above). */
+export function readPacked(c: Cursor, k: ArgKind): ArgValue {
+  switch (k) {
+    case 'd':
+    case 'i':
+    case 'u':
+    case 'x':
+      return c.zigzag();
+    case 'f':
+      return c.f64();
+    case 's':
+      return c.str();
+    default:
+      return readValue(c);
+  }
+}
+
+/** Write a string as a packed `%s` value (len:varint utf8); -1 when it does not fit before `end`. */
+export function writePackedString(buf: Buffer, p: number, end: number, s: string): number {
+  const n = Buffer.byteLength(s, 'utf8');
+  if (p + n + 8 > end) return -1;
+  const q = writeVarint(buf, p, n);
+  return q + buf.write(s, q, 'utf8');
 }

@@ -25,6 +25,7 @@ import {
   readRecord,
   scanFrame,
 } from '../codec/index.js';
+import type { ArgKind } from '../format/index.js';
 import { DecodeError } from './errors.js';
 import { type CompiledFormat, compileFormat, formatMessage } from './message.js';
 
@@ -86,7 +87,7 @@ export class LogReader {
   private ctx = new Map<number, string>();
   private dictFormats: Map<number, CompiledFormat> | null = null;
   private segmentDrops = 0;
-  private readonly argCount = (id: number): number => this.format(id)?.specs.length ?? -1;
+  private readonly kindsOf = (id: number): readonly ArgKind[] | undefined => this.format(id)?.specs;
 
   constructor(private readonly opts: ReaderOptions) {}
 
@@ -177,7 +178,7 @@ export class LogReader {
       c.u8();
       const clock = { time: c.varint() };
       while (!c.done()) {
-        const r = readRecord(c, clock, this.argCount);
+        const r = readRecord(c, clock, this.kindsOf);
         switch (r.kind) {
           case 'event':
             this.stats.records++;

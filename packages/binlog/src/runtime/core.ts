@@ -17,7 +17,6 @@
  * core.log(3, null, 1, 'n=%d', 5, undefined, undefined, undefined, undefined, undefined);
  * core.close();
  */
-import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
 import {
   defSize,
@@ -36,9 +35,9 @@ import {
   writeUnknown,
   writeVarint,
 } from '../codec/index.js';
-import { type CoarseClock, coarseClock } from './clock.js';
+import { type CoarseClock, coarseClock, preciseMicros } from './clock.js';
 import type { Destination } from './destination.js';
-import { writeArgs } from './encoder.js';
+import { type RecordSink, writeArgs } from './encoder.js';
 import { track, untrack } from './exit-hooks.js';
 import { dictionaryFormat, type FormatEntry, registeredDictionary, runtimeFormat } from './format-table.js';
 
@@ -51,7 +50,7 @@ export interface CoreOptions {
   readonly bufferSize: number;
   readonly overload: 'block' | 'drop';
   readonly flushIntervalMs: number;
-  /** 'precise': performance.now() per record; 'coarse': a shared cell a clock thread updates (clock.ts). */
+  /** 'precise': process.hrtime() per record (µs); 'coarse': a shared cell a clock thread updates (clock.ts). */
   readonly clock: 'precise' | 'coarse';
 }
 
@@ -62,14 +61,20 @@ export interface Context {
   written: boolean;
 }
 
-export class Core {
-  private buf: Buffer;
+export class Core implements RecordSink {
+  /** @internal The buffer being filled (RecordSink, written by the per-format writers). */
+  buf: Buffer;
+  /** @internal A DataView over `buf`. */
+  view: DataView;
+  /** @internal Write offset in `buf`. */
+  pos = 0;
+  /** @internal End of `buf`. */
+  readonly end: number;
+  /** @internal Timestamp (µs) of the last record written. */
+  lastT = 0;
   private spare: Buffer | null;
   private inflight: { buf: Buffer; len: number; at: number; rewritten: boolean } | null = null;
-  private pos = 0;
   private contentStart = 0;
-  private readonly end: number;
-  private lastT = 0;
   private fmtSeen = new Uint8Array(64);
   private dictWritten = false;
   private nextCtx = 1;
@@ -87,15 +92,15 @@ export class Core {
     private readonly opts: CoreOptions,
   ) {
     this.buf = Buffer.allocUnsafe(opts.bufferSize);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.spare = opts.overload === 'drop' ? Buffer.allocUnsafe(opts.bufferSize) : null;
     this.end = opts.bufferSize;
     this.coarse = opts.clock === 'coarse' ? coarseClock() : null;
     const wall = Date.now();
-    const now = performance.now();
-    this.lastT = Math.round(now * 1000);
+    this.lastT = preciseMicros();
     const head = encodeHeader({
       version: FORMAT_VERSION,
-      originMs: wall - now,
+      originMs: wall - this.lastT / 1000,
       startMs: wall,
       pid: process.pid,
       thread: threadId,
@@ -135,24 +140,14 @@ export class Core {
     try {
       const fe =
         typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
-      if (fe === undefined || argc !== fe.n || !this.ready(fe, ctx)) {
+      if (
+        fe === undefined ||
+        argc !== fe.n ||
+        !this.ready(fe, ctx) ||
+        !fe.write(this, lv, ctx === null ? 0 : ctx.id, this.now(), a, b, c, d, e, g)
+      ) {
         this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
-        return;
       }
-      const t = this.now();
-      const buf = this.buf;
-      let p = this.pos;
-      buf[p] = ctx === null ? lv : lv | EV_CTX;
-      p = writeVarint(buf, p + 1, fe.id);
-      p = writeVarint(buf, p, t - this.lastT);
-      if (ctx !== null) p = writeVarint(buf, p, ctx.id);
-      p = fe.encode(buf, p, this.end, a, b, c, d, e, g);
-      if (p < 0) {
-        this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
-        return;
-      }
-      this.pos = p;
-      this.lastT = t;
     } catch {
       this.internalErrors++;
     }
@@ -212,7 +207,7 @@ export class Core {
 
   /** The current time in µs, never before the previous record's. */
   private now(): number {
-    const t = Math.round((this.coarse === null ? performance.now() : this.coarse.nowMs()) * 1000);
+    const t = this.coarse === null ? preciseMicros() : this.coarse.micros();
     return Math.max(t, this.lastT);
   }
 
@@ -224,6 +219,11 @@ export class Core {
         return;
       }
       if (!this.define(fe, ctx)) continue;
+      if (
+        args.length === fe.n &&
+        fe.write(this, lv, ctx === null ? 0 : ctx.id, t, args[0], args[1], args[2], args[3], args[4], args[5])
+      )
+        return;
       const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
       if (p >= 0) {
         this.pos = p;
@@ -358,6 +358,7 @@ export class Core {
       if (this.closed) this.dest.close();
     });
     this.buf = this.spare;
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.spare = null;
     this.startBlock();
     return true;

@@ -1,50 +1,132 @@
 /**
- * Per-format argument encoders. For a format with n <= MAX_FAST_ARGS specifiers, buildEncoder() generates
- * (with `new Function`, once per format) a function that writes exactly those n arguments, with the
- * fast path of each specifier inlined: numbers for `%d %i %u %x %f`, strings for `%s`, and the generic
- * tagged writer for anything else. This is what a pre-compiled call site costs at run time.
+ * Per-format record writers. For a format with n <= MAX_FAST_ARGS specifiers, buildWriter() generates
+ * (with `new Function`, once per format) a function that writes one whole packed event of that format
+ * (codec/record.ts): the event tag, the id as constant bytes, the time delta, the context id, then each
+ * argument without a type tag, with the exact stores its specifier needs: a zigzag varint loop for
+ * `%d %i %u %x`, a DataView store for `%f`, a charCodeAt loop for short ASCII `%s`. The room for the
+ * whole record is checked once, before the first store.
+ *
+ * It returns false, having written nothing that counts, when an argument does not have its specifier's
+ * kind (a `%d` given NaN, a bigint or a string...) or the record does not fit: the caller then writes a
+ * tagged event on its general path. This is what a pre-compiled call site costs at run time, and a
+ * mode-1 call once its format is interned.
  *
  * @example
- * const enc = buildEncoder(['d', 's']);
- * const b = Buffer.alloc(64);
- * enc(b, 0, 64, 5, 'hi'); // 5: [0x85, 0x03, 2, 'h', 'i']
+ * const w = buildWriter(7, ['d', 's']);
+ * w(sink, 3, 0, sink.lastT + 2, 5, 'hi'); // true: [0x23, 7, 2, 0x0a, 2, 'h', 'i'] at sink.pos
  */
-import { writeNumber, writeString, writeValue } from '../codec/index.js';
+import { writePackedString, writeValue, writeVarint } from '../codec/index.js';
 import type { ArgKind } from '../format/index.js';
 
-/** Arguments a generated encoder (and a log method's fast path) takes as named parameters. */
+/** Arguments a generated writer (and a log method's fast path) takes as named parameters. */
 export const MAX_FAST_ARGS = 6;
 
-/** Writes the format's arguments at `p`; returns the new offset, or -1 when `end` was reached. */
-export type Encoder = (
-  buf: Buffer,
-  p: number,
-  end: number,
-  a: unknown,
-  b: unknown,
-  c: unknown,
-  d: unknown,
-  e: unknown,
-  f: unknown,
-) => number;
+/** The buffer state a writer appends to (Core). */
+export interface RecordSink {
+  buf: Buffer;
+  /** A DataView over exactly `buf`. */
+  view: DataView;
+  pos: number;
+  readonly end: number;
+  /** Timestamp (µs) of the previous record of the block. */
+  lastT: number;
+}
+
+/**
+ * Appends one packed event at `sink.pos` (level index `lv`, context id `cx` or 0, timestamp `t` in µs)
+ * and advances `sink.pos` and `sink.lastT`; false when the caller must write it on its general path.
+ */
+export type RecordWriter = (
+  sink: RecordSink,
+  lv: number,
+  cx: number,
+  t: number,
+  a?: unknown,
+  b?: unknown,
+  c?: unknown,
+  d?: unknown,
+  e?: unknown,
+  f?: unknown,
+) => boolean;
 
 const NAMES = ['a', 'b', 'c', 'd', 'e', 'f'];
+/** EV_PACKED and EV_CTX of codec/record.ts. */
+const PACKED = 0x20;
+const CTX = 0x08;
 
-/** An encoder for these specifiers; formats with more than MAX_FAST_ARGS use writeArgs instead. */
-export function buildEncoder(specs: readonly ArgKind[]): Encoder {
-  if (specs.length > MAX_FAST_ARGS) {
-    return (buf, p, end, a, b, c, d, e, f) => writeArgs(buf, p, end, [a, b, c, d, e, f]);
-  }
-  const lines: string[] = [];
+const never: RecordWriter = () => false;
+
+/** The varint bytes of `v`. */
+function varintBytes(v: number): number[] {
+  const b = Buffer.alloc(8);
+  return [...b.subarray(0, writeVarint(b, 0, v))];
+}
+
+/** The writer of format `id` with these specifiers (one that always declines above MAX_FAST_ARGS). */
+export function buildWriter(id: number, specs: readonly ArgKind[]): RecordWriter {
+  if (specs.length > MAX_FAST_ARGS) return never;
+  const checks: string[] = [];
+  const writes: string[] = [];
+  let fixed = 1 + 8 + 8; // tag, dt, ctx; the id's bytes are added below
+  const strings: string[] = [];
   specs.forEach((k, i) => {
-    const v = NAMES[i];
-    if (k === 's') lines.push(`p = typeof ${v} === 'string' ? S(buf, p, end, ${v}) : V(buf, p, end, ${v});`);
-    else if (k === 'o' || k === 'j') lines.push(`p = V(buf, p, end, ${v});`);
-    else lines.push(`p = typeof ${v} === 'number' ? N(buf, p, end, ${v}) : V(buf, p, end, ${v});`);
-    lines.push('if (p < 0) return -1;');
+    const v = NAMES[i]!;
+    if (k === 's') {
+      checks.push(`typeof ${v} !== 'string'`);
+      strings.push(`${v}.length`);
+      fixed += 1;
+      writes.push(
+        `{ const n = ${v}.length;`,
+        '  if (n < 0x80) {',
+        '    let q = p + 1;',
+        '    for (let i = 0; i < n; i++) {',
+        `      const ch = ${v}.charCodeAt(i);`,
+        '      if (ch >= 0x80) { q = -1; break; }',
+        '      buf[q++] = ch;',
+        '    }',
+        `    if (q < 0) q = U(buf, p, end, ${v}); else buf[p] = n;`,
+        '    p = q;',
+        `  } else p = U(buf, p, end, ${v});`,
+        '  if (p < 0) return false; }',
+      );
+    } else if (k === 'f') {
+      checks.push(`typeof ${v} !== 'number'`);
+      fixed += 8;
+      writes.push(`sink.view.setFloat64(p, ${v}, true); p += 8;`);
+    } else if (k === 'o' || k === 'j') {
+      writes.push(`p = V(buf, p, end, ${v}); if (p < 0) return false;`);
+    } else {
+      checks.push(`typeof ${v} !== 'number' || (${v} | 0) !== ${v} || (${v} === 0 && 1 / ${v} < 0)`);
+      fixed += 5;
+      writes.push(
+        `{ let z = ((${v} << 1) ^ (${v} >> 31)) >>> 0;`,
+        '  while (z > 0x7f) { buf[p++] = (z & 0x7f) | 0x80; z >>>= 7; }',
+        '  buf[p++] = z; }',
+      );
+    }
   });
-  const body = `'use strict';\nreturn function encode(buf, p, end, ${NAMES.join(', ')}) {\n${lines.join('\n')}\nreturn p;\n};`;
-  return new Function('N', 'S', 'V', body)(writeNumber, writeString, writeValue) as Encoder;
+  const idBytes = varintBytes(id);
+  fixed += idBytes.length;
+  const room = [String(fixed), ...strings].join(' + ');
+  const body = `'use strict';
+return function writeRecord${id}(sink, lv, cx, t, ${NAMES.join(', ')}) {
+  if (${checks.length ? checks.map((c) => `(${c})`).join(' || ') : 'false'}) return false;
+  const buf = sink.buf;
+  const end = sink.end;
+  let p = sink.pos;
+  if (p + ${room} > end) return false;
+  buf[p] = cx === 0 ? lv | ${PACKED} : lv | ${PACKED | CTX};
+${idBytes.map((b, i) => `  buf[p + ${i + 1}] = ${b};`).join('\n')}
+  p += ${1 + idBytes.length};
+  const dt = t - sink.lastT;
+  if (dt < 0x80) buf[p++] = dt; else p = L(buf, p, dt);
+  if (cx !== 0) { if (cx < 0x80) buf[p++] = cx; else p = L(buf, p, cx); }
+  ${writes.join('\n  ')}
+  sink.pos = p;
+  sink.lastT = t;
+  return true;
+};`;
+  return new Function('L', 'U', 'V', body)(writeVarint, writePackedString, writeValue) as RecordWriter;
 }
 
 /** Write any number of arguments with the generic tagged writer; -1 when `end` was reached. */

@@ -11,7 +11,7 @@
  */
 import { type Dictionary, dictionaryHash, MAX_DICTIONARY_ID } from '../codec/index.js';
 import { type ArgKind, parseFormat } from '../format/index.js';
-import { buildEncoder, type Encoder } from './encoder.js';
+import { buildWriter, type RecordWriter } from './encoder.js';
 import { LoggerError } from './errors.js';
 
 export interface FormatEntry {
@@ -24,7 +24,8 @@ export interface FormatEntry {
   readonly specs: readonly ArgKind[];
   /** specs.length */
   readonly n: number;
-  readonly encode: Encoder;
+  /** Writes a packed event of this format (encoder.ts). */
+  readonly write: RecordWriter;
 }
 
 const interned = new Map<string, FormatEntry>();
@@ -40,7 +41,7 @@ function entry(id: number, index: number, text: string): FormatEntry {
     text = text.replaceAll('%', '%%');
     specs = [];
   }
-  return { id, index, text, specs, n: specs.length, encode: buildEncoder(specs) };
+  return { id, index, text, specs, n: specs.length, write: buildWriter(id, specs) };
 }
 
 /** The entry of a run-time format string, interned on first use. */

@@ -39,7 +39,7 @@ export interface LoggerOptions {
   /** Longest time a record waits in the buffer, in ms (1..60000). Default 100. */
   readonly flushIntervalMs?: number;
   /**
-   * 'precise' (default): performance.now() per record (µs resolution). 'coarse': a clock thread updates
+   * 'precise' (default): process.hrtime() per record (µs resolution). 'coarse': a clock thread updates
    * a shared cell every 0.5 ms and a record reads it (≈1 ms resolution, much cheaper per call).
    */
   readonly clock?: 'precise' | 'coarse';
