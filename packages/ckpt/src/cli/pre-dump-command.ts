@@ -123,8 +123,10 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
       bar = undefined;
       if (f.json) return out(summaryJson(r, readStatus(process.pid).hwm));
       out(summaryLine(r, to));
+      // the tracking line once a chain is involved (a plain first pre-dump keeps its one summary line;
+      // --json and the log always say which tracker)
       const t = trackingLine(r);
-      if (t) out(t);
+      if (t && (f.prevImagesDir !== undefined || iterations > 1 || f.trackMem !== undefined)) out(t);
     };
     const common = {
       pid,

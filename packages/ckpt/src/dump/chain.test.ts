@@ -389,3 +389,29 @@ test('--track-mem soft-dirty on a kernel without it is one clean line', async ()
     );
   }
 });
+
+test('tracking state: used once; a missing or foreign state means a full dump that says why', {
+  skip: noUffd ?? false,
+}, async () => {
+  const w = await Writer.start(8, 1, 500);
+  const base = join(root, 'state');
+  const pid = String(w.pid);
+  cliJson(['pre-dump', '-t', pid, '-D', join(base, '1')]);
+  const two = cliJson(['pre-dump', '-t', pid, '-D', join(base, '2'), '--prev-images-dir', '../1']);
+  assert.equal(two.tracking?.incremental, 1);
+  // a retry from the same parent must not resume the state a second time
+  const again = cli(['pre-dump', '-t', pid, '-D', join(base, '2b'), '--prev-images-dir', '../1']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /tracking: uffd-wp .*: full;.*already used/);
+  // a state that is not ours
+  appendFileSync(join(base, '2', TRACK_STATE_FILE), 'garbage');
+  const bad = cliJson(['pre-dump', '-t', pid, '-D', join(base, '3'), '--prev-images-dir', '../2']);
+  assert.equal(bad.tracking?.full, 1);
+  assert.match(bad.tracking?.fallbacks.join() ?? '', /not ours/);
+  // every image of the chain still verifies (crit and ckpt ignore ckpt-track*.json)
+  for (const k of ['1', '2', '3']) {
+    const v = cli(['verify', join(base, k)]);
+    assert.equal(v.status, 0, v.stderr + v.stdout);
+  }
+  w.f.kill();
+});

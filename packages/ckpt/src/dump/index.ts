@@ -1,6 +1,8 @@
 /**
  * dump/: orchestration. `preDump` runs one read-mode pre-dump of a process into an image directory (or any
- * PageSink) and returns its statistics.
+ * PageSink) and returns its statistics; with `trackMem` and `prevImagesDir` it writes only what changed
+ * since the parent (TrackingSession, planPages + writePlannedPages: reusable by other page sources),
+ * and `preDumpIterations` chains several in one run. Design: ../../docs/tracking.md.
  *
  * @example
  * const r = await preDump({ pid: 1234, imagesDir: '/ckpt/pre1', logger });
