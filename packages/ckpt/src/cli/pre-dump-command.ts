@@ -135,8 +135,8 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
       pagesMethod: method,
       freeze: f.freeze,
       prevImagesDir: f.prevImagesDir,
-      // a dry run keeps nothing, so it tracks only when asked to
-      trackMem: f.dryRun && f.trackMem === undefined ? undefined : track,
+      // a dry run keeps nothing, and a page-server run cannot be chained here: they track only if asked
+      trackMem: (f.dryRun || f.pageServer) && f.trackMem === undefined ? undefined : track,
       logger: log,
       signal: ctx.signal,
       afterBuffer,

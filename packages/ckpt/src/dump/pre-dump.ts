@@ -151,6 +151,7 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
       if (t) tasks.push(t);
     }
     session?.keepOnly(tasks.map((t) => t.pid));
+    if (session) log.info('memory tracking: %s (%s)', session.kind ?? 'none', session.reason);
     const r = await dumpTasks(o, tasks, { bufferSize, dumpUptime, t0, tFrozen, log, frozen, session });
     if (owned) session?.close();
     return r;
