@@ -102,3 +102,15 @@ test('a value that does not fit returns -1; short input is a CodecError', () => 
     (e: unknown) => e instanceof CodecError && e.code === 'CORRUPT',
   );
 });
+
+test('short strings (read without a native call) round-trip, ASCII or not', () => {
+  for (let n = 0; n <= 10; n++) {
+    for (const s of [
+      'abcdefghijk'.slice(0, n),
+      'é'.repeat(n >> 1),
+      `${'x'.repeat(Math.max(0, n - 1))}\u0080`,
+    ]) {
+      assert.equal(roundTrip(s), s);
+    }
+  }
+});

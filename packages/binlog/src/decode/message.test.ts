@@ -12,6 +12,13 @@ test('rendering per specifier', () => {
     '-0|7|1.5|-ff|1e+21|s|"s"|{"a":1}',
   );
   assert.equal(formatMessage(f, [10n, null, undefined, 255n, true]), '10|null|undefined|ff|true|%s|%o|%j');
+  assert.equal(
+    formatMessage(f, [Number.NaN, 2 ** 53 + 2, -1.5, 0, -0, 5, 7n, 'q']),
+    'NaN|9007199254740994|-1.5|0|-0|5|7|"q"',
+  );
+  assert.equal(formatMessage(f, [1, 2, 3, 4, 5, 6, 7, 8, 'extra']), '1|2|3|4|5|6|7|8 extra');
+  const g = compileFormat('a "quoted" \\ %s%d\n');
+  assert.equal(formatMessage(g, ['x', -7]), 'a "quoted" \\ x-7\n');
 });
 
 test('text and JSON lines', () => {

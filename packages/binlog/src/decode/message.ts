@@ -23,12 +23,31 @@ export interface CompiledFormat {
   readonly text: string;
   readonly parts: readonly string[];
   readonly specs: readonly ArgKind[];
+  /** The text for exactly specs.length arguments, generated for this format (see compileFormat). */
+  readonly render?: (args: readonly ArgValue[]) => string;
 }
 
-/** Parse a format for rendering (throws FormatError on a malformed one). */
+/**
+ * Parse a format for rendering (throws FormatError on a malformed one). Its `render` is generated once
+ * per format: the literal parts are constants, and the common kinds (a string for `%s`, an integer for
+ * `%d`) are printed inline.
+ */
 export function compileFormat(text: string): CompiledFormat {
   const p = parseFormat(text);
-  return { text, parts: p.parts, specs: p.specs };
+  const terms = [JSON.stringify(p.parts[0])];
+  p.specs.forEach((k, i) => {
+    const v = `a[${i}]`;
+    const spec = JSON.stringify(k);
+    if (k === 's') terms.push(`(typeof ${v} === 'string' ? ${v} : R(${v}, ${spec}))`);
+    else if (k === 'x' || k === 'o' || k === 'j') terms.push(`R(${v}, ${spec})`);
+    else terms.push(`(typeof ${v} === 'number' && ${v} !== 0 ? '' + ${v} : R(${v}, ${spec}))`);
+    if (p.parts[i + 1] !== '') terms.push(JSON.stringify(p.parts[i + 1]));
+  });
+  const render = new Function(
+    'R',
+    `'use strict';\nreturn function render(a) { return ${terms.join(' + ')}; };`,
+  )(renderArg) as (args: readonly ArgValue[]) => string;
+  return { text, parts: p.parts, specs: p.specs, render };
 }
 
 function num(v: number, k: ArgKind): string {
@@ -56,6 +75,7 @@ export function renderArg(v: ArgValue, k: ArgKind): string {
 /** The message text of a record. */
 export function formatMessage(f: CompiledFormat, args: readonly ArgValue[]): string {
   const { parts, specs } = f;
+  if (args.length === specs.length && f.render !== undefined) return f.render(args);
   let s = parts[0]!;
   for (let i = 0; i < specs.length; i++) {
     s += i < args.length ? renderArg(args[i]!, specs[i]!) : `%${specs[i]}`;
