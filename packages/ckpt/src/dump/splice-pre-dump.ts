@@ -182,7 +182,8 @@ export async function preDumpSplice(o: SplicePreDumpOptions): Promise<SplicePreD
     );
     const tEnd = process.hrtime.bigint();
     await sink.end();
-    const writeUs = Math.round(drained.writeNs / 1000) + usSince(tEnd);
+    // as CRIU's memwrite_time: taking the pages out of the pipes and writing them
+    const writeUs = Math.round((drained.readNs + drained.writeNs) / 1000) + usSince(tEnd);
     const deferred = found.deferred.map((d) => ({
       pid,
       start: d.vma.start,
