@@ -84,24 +84,43 @@ function sweep(
   }
 }
 
+/**
+ * The parts of `ranges` whose data the chain holds, ascending and merged: one locate() per range (the
+ * known present ranges are few and long), not one per candidate hole.
+ */
+function coveredBy(chain: PageChain | undefined, ranges: PageRanges): AddressRange[] {
+  const out: { start: number; end: number }[] = [];
+  if (!chain) return out;
+  for (let i = 0; i < ranges.length; i++) {
+    const s = ranges.starts[i]!;
+    for (const loc of chain.locate(s, (ranges.ends[i]! - s) / PAGE_SIZE)) {
+      if (loc.where !== 'data') continue;
+      const end = loc.vaddr + loc.nrPages * PAGE_SIZE;
+      const last = out[out.length - 1];
+      if (last && last.end === loc.vaddr) last.end = end;
+      else out.push({ start: loc.vaddr, end });
+    }
+  }
+  return out;
+}
+
 /** Split present pages into data and holes (see the module comment). */
 export function planPages(input: PagePlanInput): PagePlan {
-  const segs: [number, number, boolean][] = []; // [start, end, isHole], ascending
-  const data = (s: number, e: number) => segs.push([s, e, false]);
-  const known: PageRanges = new PageRanges();
+  const dataSegs: number[] = []; // start, end pairs from three ascending streams: sorted below
+  const data = (s: number, e: number) => {
+    dataSegs.push(s, e);
+  };
+  const known = new PageRanges();
   sweep(input.present, input.known, (s, e) => known.push(s, e), data);
-  const parent = input.parent;
-  sweep(known, input.written, data, (s, e) => {
-    if (!parent) return data(s, e);
-    for (const loc of parent.locate(s, (e - s) / PAGE_SIZE)) {
-      const le = loc.vaddr + loc.nrPages * PAGE_SIZE;
-      segs.push([loc.vaddr, le, loc.where === 'data']);
-    }
-  });
-  segs.sort((x, y) => x[0] - y[0]);
-  const out = { data: new PageRanges(), holes: new PageRanges() };
-  for (const [s, e, hole] of segs) (hole ? out.holes : out.data).push(s, e);
-  return out;
+  const unwritten = new PageRanges();
+  sweep(known, input.written, data, (s, e) => unwritten.push(s, e));
+  const holes = new PageRanges();
+  sweep(unwritten, coveredBy(input.parent, known), (s, e) => holes.push(s, e), data);
+  const order = Array.from({ length: dataSegs.length / 2 }, (_, i) => i);
+  order.sort((x, y) => dataSegs[2 * x]! - dataSegs[2 * y]!);
+  const out = new PageRanges();
+  for (const i of order) out.push(dataSegs[2 * i]!, dataSegs[2 * i + 1]!);
+  return { data: out, holes };
 }
 
 /** ReadStats plus the holes written. */
