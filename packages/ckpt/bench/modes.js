@@ -16,7 +16,7 @@
 //               files of other programs on a shared machine); the raw drop is in the .raw.json
 //   pinned      (splice) the most pages the target had freed and replaced while their old copy still sat
 //               in a pipe not yet written out: memory the pipes keep alive (PFNs from /proc/PID/pagemap,
-//               sampled 16 times during the write-out; free of other programs' noise, unlike MemAvailable)
+//               sampled 8 times during the write-out, time taken out of totalMs; free of other programs' noise, unlike MemAvailable)
 //   (raw only)  churnedBytes: what the target freed and rewrote during the dump
 // Images go to a directory on the root filesystem (--sink shm: in /dev/shm, out of reach of other
 // programs' disk traffic; --sink null: discarded), removed after each dump. Heartbeat stalls include the
@@ -78,7 +78,7 @@ class TargetStats {
 // ---- the child: one dump, in its own process -------------------------------------------------------
 /**
  * Pinned copies, measured: the PFN of every page of the target's data span [base, base + len) right after
- * the thaw, then, every 1/16 of the pipes written out, how many pages not yet written out now have another
+ * the thaw, then, every 1/8 of the pipes written out, how many pages not yet written out now have another
  * PFN in the target (it freed the page and faulted a new one; the old one lives on in a pipe). Needs the
  * PFNs of /proc/PID/pagemap (CAP_SYS_ADMIN). Pages are written out in address order, so the pipes written
  * so far cover about (pipes done x pipe pages) pages from the low end (the few pages below the span
@@ -90,44 +90,47 @@ class PinnedCopies {
     this.base = base;
     this.pages = len / 4096;
     this.first = undefined;
-    this.now = Buffer.alloc(this.pages * 8);
+    this.now = new Uint32Array(this.pages * 2);
     this.peakBytes = 0;
     this.samples = 0;
+    /** Time spent sampling, ms (taken out of the reported total). */
+    this.ms = 0;
   }
   read(into, fromPage) {
     const n = this.pages - fromPage;
     if (n <= 0) return;
-    readSync(this.fd, into, fromPage * 8, n * 8, (this.base / 4096 + fromPage) * 8);
+    const bytes = new Uint8Array(into.buffer, fromPage * 8, n * 8);
+    readSync(this.fd, bytes, 0, n * 8, (this.base / 4096 + fromPage) * 8);
   }
   /** After `pipesDone` pipes of `pipePages` pages went out. */
   sample(pipesDone, pipePages) {
+    const t0 = performance.now();
     if (!this.first) {
-      this.first = Buffer.alloc(this.pages * 8);
+      this.first = new Uint32Array(this.pages * 2);
       this.read(this.first, 0);
-      return;
-    }
-    const from = Math.min(this.pages, pipesDone * pipePages);
-    this.read(this.now, from);
-    let moved = 0;
-    for (let i = from; i < this.pages; i++) {
-      const hi0 = this.first.readUInt32LE(i * 8 + 4);
-      if (!(hi0 & 0x80000000)) continue; // not present at the start: nothing pinned
-      if (
-        this.first.readUInt32LE(i * 8) !== this.now.readUInt32LE(i * 8) ||
-        (hi0 & 0x7fffff) !== (this.now.readUInt32LE(i * 8 + 4) & 0x7fffff)
-      ) {
-        moved++;
+    } else {
+      const from = Math.min(this.pages, pipesDone * pipePages);
+      this.read(this.now, from);
+      const a = this.first;
+      const b = this.now;
+      let moved = 0;
+      for (let i = from; i < this.pages; i++) {
+        const hi = a[2 * i + 1];
+        // present at the start (bit 63) and now another PFN (bits 0-54)
+        if (hi & 0x80000000 && (a[2 * i] !== b[2 * i] || (hi & 0x7fffff) !== (b[2 * i + 1] & 0x7fffff)))
+          moved++;
       }
+      this.samples++;
+      this.peakBytes = Math.max(this.peakBytes, moved * 4096);
     }
-    this.samples++;
-    this.peakBytes = Math.max(this.peakBytes, moved * 4096);
+    this.ms += performance.now() - t0;
   }
 }
 
 async function child([mode, pidText, dir, baseText, lenText]) {
   const pid = Number(pidText);
   const pinned = mode === 'splice' ? new PinnedCopies(pid, Number(baseText), Number(lenText)) : undefined;
-  const every = Math.max(1, Math.floor(Number(lenText) / (1 << 20) / 16));
+  const every = Math.max(1, Math.floor(Number(lenText) / (1 << 20) / 8));
   const { preDump } = await import(join(pkg, 'dist/dump/pre-dump.js'));
   const { preDumpSplice } = await import(join(pkg, 'dist/dump/splice-pre-dump.js'));
   const { NullSink } = await import(join(pkg, 'dist/xfer/index.js'));
@@ -145,7 +148,8 @@ async function child([mode, pidText, dir, baseText, lenText]) {
   const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
   process.stdout.write(
     `${JSON.stringify({
-      totalUs: r.totalTime,
+      totalUs: r.totalTime - Math.round((pinned?.ms ?? 0) * 1000),
+      samplingUs: Math.round((pinned?.ms ?? 0) * 1000),
       frozenUs: r.frozenTime,
       memdumpUs: r.memdumpTime,
       memwriteUs: r.memwriteTime,
