@@ -35,11 +35,13 @@ import {
   closeSync,
   constants as fsConstants,
   openSync,
+  statfsSync,
   unlinkSync,
   writeSync,
   writev,
   writevSync,
 } from 'node:fs';
+import { dirname } from 'node:path';
 import { PAGE_SIZE } from '../sys/constants.js';
 import { libc } from '../sys/libc.js';
 import { fsCall, ImageError } from './errors.js';
@@ -59,6 +61,8 @@ export interface PagemapWriterOptions {
 }
 
 const STAGING_BYTES = 64 * 1024;
+/** statfs f_type of a tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
 
 /** Writes one pagemap image and its pages file (see the module comment). */
 export class PagemapWriter {
@@ -74,9 +78,15 @@ export class PagemapWriter {
   private staged = 0;
   private end = 0;
   private offset = 0;
-  /** Views queued by queuePages(), contiguous ones merged; they start at `queuedAt` in the pages file. */
+  /** Views queued by queuePages(); they start at `queuedAt` in the pages file. */
   private queue: Uint8Array[] = [];
   private queuedAt = 0;
+  /**
+   * The run being extended: queued pieces contiguous in memory, after `queue` (one view is made for the
+   * whole run when it ends, not one per piece).
+   */
+  private run: Uint8Array | undefined;
+  private runLength = 0;
   /** Writes in flight (flush() calls not settled yet). */
   private readonly inflight = new Set<Promise<void>>();
   /** The first failure of an asynchronous write, reported by the next call. */
@@ -117,11 +127,17 @@ export class PagemapWriter {
 
   /**
    * Reopen the pages file with O_DIRECT (before any page was added). Returns false, and stays buffered,
-   * when the file system refuses it (EINVAL).
+   * when the file system refuses it (EINVAL) or is a tmpfs (whose pages are the page cache: O_DIRECT
+   * there is the same copy, only later).
    */
   useDirectIo(): boolean {
     if (this.pagesFd === undefined || this.offset > 0) {
       throw new ImageError('BAD_STATE', 'useDirectIo() after the first page');
+    }
+    try {
+      if (statfsSync(dirname(this.pagesPath)).type === TMPFS_MAGIC) return false;
+    } catch {
+      return false;
     }
     let fd: number;
     try {
@@ -137,7 +153,7 @@ export class PagemapWriter {
 
   /** Write buffers (iovecs) the next flush will hand to writev: contiguous queued pieces count once. */
   get queuedViews(): number {
-    return this.queue.length;
+    return this.queue.length + (this.run ? 1 : 0);
   }
 
   /** Whether pages go to the file with O_DIRECT. */
@@ -162,24 +178,36 @@ export class PagemapWriter {
       throw new ImageError('BAD_STATE', `${bytes.length} bytes given for ${nrPages} pages`);
     }
     this.addRange(vaddr, nrPages, flags);
-    if (this.direct && libc().address(bytes) % PAGE_SIZE !== 0) this.leaveDirectIo();
-    const q = this.queue;
-    const last = q[q.length - 1];
+    const run = this.run;
     if (
-      last !== undefined &&
-      last.buffer === bytes.buffer &&
-      last.byteOffset + last.length === bytes.byteOffset
+      run !== undefined &&
+      run.byteOffset + this.runLength === bytes.byteOffset &&
+      run.buffer === bytes.buffer
     ) {
-      q[q.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + bytes.length);
+      this.runLength += bytes.length;
     } else {
-      q.push(bytes);
+      this.endRun();
+      // a run starting aligned stays aligned: its pieces are whole pages
+      if (this.direct && libc().address(bytes) % PAGE_SIZE !== 0) this.leaveDirectIo();
+      this.run = bytes;
+      this.runLength = bytes.length;
     }
     this.offset += bytes.length;
     this.pagesIn += nrPages;
   }
 
+  /** Move the run being extended to the queue, as one view. */
+  private endRun(): void {
+    const r = this.run;
+    if (r === undefined) return;
+    this.queue.push(this.runLength === r.length ? r : new Uint8Array(r.buffer, r.byteOffset, this.runLength));
+    this.run = undefined;
+    this.runLength = 0;
+  }
+
   /** Take the queue: the pieces and where they go. */
   private takeQueue(): { views: Uint8Array[]; at: number; len: number } {
+    this.endRun();
     const views = this.queue;
     const at = this.queuedAt;
     this.queue = [];
@@ -190,7 +218,7 @@ export class PagemapWriter {
   /** Write the queued pieces now, on this thread. */
   flushSync(): void {
     this.check();
-    if (this.queue.length === 0) return;
+    if (this.queuedViews === 0) return;
     const { views, at, len } = this.takeQueue();
     const fd = this.pagesFd!;
     fsCall(`write ${this.pagesPath}`, () => {
@@ -206,7 +234,7 @@ export class PagemapWriter {
    */
   flush(): Promise<void> {
     this.check();
-    if (this.queue.length === 0) return Promise.resolve();
+    if (this.queuedViews === 0) return Promise.resolve();
     const { views, at, len } = this.takeQueue();
     const fd = this.pagesFd!;
     const p = new Promise<void>((resolve, reject) => {
@@ -371,6 +399,8 @@ export class PagemapWriter {
       else closeSync(pages);
     }
     this.queue = [];
+    this.run = undefined;
+    this.runLength = 0;
     this.pagemapFd = undefined;
     this.pagesFd = undefined;
     this.pending = undefined;

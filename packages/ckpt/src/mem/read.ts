@@ -24,7 +24,7 @@
  * ```
  *
  * @example
- * using reader = new PageReader(pid, { bufferSize: 4 << 20, buffers: 2 });
+ * using reader = new PageReader(pid, { bufferSize: 4 << 20, buffers: 3 });
  * const st = await reader.read(found.ranges, { pages: (va, n, bytes) => sink(va, n, bytes), flush: () => {} });
  */
 import { readMaps, type Vma } from '../proc/index.js';
@@ -95,8 +95,9 @@ export class PageReader {
   private maps: Vma[] | null = null;
 
   /**
-   * `bufferSize` is rounded up to whole pages (default 4 MiB); `buffers` (1-4, default 2) is how many
-   * rotate when the consumer writes asynchronously.
+   * `bufferSize` is rounded up to whole pages (default 4 MiB); `buffers` (1-4, default 3) is how many
+   * rotate when the consumer writes asynchronously (3: two writes can be queued at the disk while the
+   * third buffer is read).
    */
   constructor(
     readonly pid: number,
@@ -104,7 +105,7 @@ export class PageReader {
   ) {
     const size = Math.ceil((o.bufferSize ?? 4 << 20) / PAGE_SIZE) * PAGE_SIZE;
     this.size = Math.max(size, PAGE_SIZE);
-    this.count = Math.min(Math.max(Math.floor(o.buffers ?? 2), 1), 4);
+    this.count = Math.min(Math.max(Math.floor(o.buffers ?? 3), 1), 4);
     this.buffers?.push(new AlignedBuffer(this.size));
   }
 
@@ -173,6 +174,8 @@ export class PageReader {
         st.writeNs += Number(now() - tw);
       }
       const buf = this.slot(cur);
+      // plain Uint8Array views: cheaper to make than Buffer ones, and there is one per piece
+      const bytes = new Uint8Array(buf.bytes.buffer, buf.bytes.byteOffset, buf.size);
       remote.clear();
       let fill = 0;
       while (i < n && !remote.full && fill < cap) {
@@ -205,7 +208,7 @@ export class PageReader {
         const len = remote.len(k);
         const take = Math.floor(Math.min(len, got - off) / PAGE_SIZE) * PAGE_SIZE;
         if (take > 0) {
-          out.pages(base, take / PAGE_SIZE, buf.bytes.subarray(off, off + take));
+          out.pages(base, take / PAGE_SIZE, bytes.subarray(off, off + take));
           st.pagesRead += take / PAGE_SIZE;
         }
         off += take;
