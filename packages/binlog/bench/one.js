@@ -1,12 +1,14 @@
 // One benchmark measurement in a fresh process; prints one JSON line.
 // usage: node --expose-gc bench/one.js <variant> <fmt|plain> <calls> <dir>
-// variants: binlog-m1, binlog-m2, proto (the research prototype's design), pino-sync, pino-async (write path); decode-binlog (records with their
-// arguments), decode-binlog-text (plus the message text), decode-pino (JSON.parse of each line).
+// variants: binlog-m1, binlog-m2, proto (the research prototype's design), pino-sync, pino-async (write path);
+// decode-binlog (records with their arguments), decode-binlog-text (plus a text line per record:
+// ISO time, level, message), decode-pino (JSON.parse of each line), decode-pino-text (JSON.parse plus the
+// same text line, built by the same LineFormatter code).
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { LogReader } from '../dist/decode/index.js';
+import { LineFormatter, LogReader } from '../dist/decode/index.js';
 import { createLogger, makeDictionary, registerDictionary } from '../dist/index.js';
 
 const [variant, msg, callsArg, dir] = process.argv.slice(2);
@@ -15,6 +17,7 @@ const FMT = 'user %d logged in from %s with score %f';
 const PLAIN = 'user logged in';
 const NAMES = ['alice', 'bobby', 'carol', 'david', 'erin_', 'frank', 'grace', 'heidi'];
 const gc = globalThis.gc ?? (() => {});
+const LEVELS = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
 /** Main-thread [on-CPU ns, run-queue wait ns] from the scheduler (contention on this 2-core box is high). */
 function sched() {
@@ -168,19 +171,23 @@ async function decode() {
   const t0 = process.hrtime.bigint();
   if (variant.startsWith('decode-binlog')) {
     const text = variant === 'decode-binlog-text';
+    const lf = new LineFormatter();
     const r = new LogReader({});
     r.feed(buf, (e) => {
-      chars += text ? e.msg.length : e.args.length + e.level;
+      chars += text ? lf.text(e).length : e.args.length + e.level;
       records++;
     });
     r.end();
   } else {
     const text = buf.toString('utf8');
+    const lf = new LineFormatter();
+    const lines = variant === 'decode-pino-text';
     let p = 0;
     for (;;) {
       const q = text.indexOf('\n', p);
       if (q < 0) break;
-      chars += JSON.parse(text.slice(p, q)).msg.length;
+      const o = JSON.parse(text.slice(p, q));
+      chars += lines ? `${lf.iso(o.time)} ${LEVELS[o.level]} ${o.msg}`.length : o.msg.length;
       records++;
       p = q + 1;
     }

@@ -29,8 +29,9 @@ const write = [
 ];
 const decode = [
   { name: 'binlog decode: records with their arguments', variant: 'decode-binlog' },
-  { name: 'binlog decode: records + message text', variant: 'decode-binlog-text' },
+  { name: 'binlog decode: records + text lines (time, level, message)', variant: 'decode-binlog-text' },
   { name: 'pino lines, JSON.parse', variant: 'decode-pino' },
+  { name: 'pino lines, JSON.parse + the same text lines', variant: 'decode-pino-text' },
 ];
 
 const dir = fs.mkdtempSync(join(tmpdir(), 'binlog-bench-'));
@@ -134,9 +135,9 @@ for (const msg of ['fmt', 'plain']) {
     };
   }
 }
-const pinoDec = get(decode[2].name, 'fmt').recordsPerSec;
-const dec = get(decode[0].name, 'fmt').recordsPerSec / pinoDec;
-const decText = get(decode[1].name, 'fmt').recordsPerSec / pinoDec;
+const cpuRate = (d) => get(d.name, 'fmt').cpuRecordsPerSec;
+const dec = cpuRate(decode[0]) / cpuRate(decode[2]);
+const decText = cpuRate(decode[1]) / cpuRate(decode[3]);
 lines.push('| ratio | speed-up (wall) | speed-up (cpu) | bytes binlog/pino |');
 lines.push('|---|---:|---:|---:|');
 for (const [k, v] of Object.entries(ratios)) {
@@ -144,8 +145,10 @@ for (const [k, v] of Object.entries(ratios)) {
     `| ${k} | ${v.speedupWall.toFixed(1)}x | ${v.speedupCpu.toFixed(1)}x | ${v.bytesRatio.toFixed(3)} |`,
   );
 }
-lines.push(`| decode: binlog records/s / pino JSON.parse lines/s | ${dec.toFixed(2)}x | | |`);
-lines.push(`| decode with text: binlog records/s / pino JSON.parse lines/s | ${decText.toFixed(2)}x | | |`);
+lines.push(`| decode: binlog records/s / pino JSON.parse lines/s | | ${dec.toFixed(2)}x | |`);
+lines.push(
+  `| decode to text lines: binlog / pino JSON.parse + the same lines | | ${decText.toFixed(2)}x | |`,
+);
 lines.push('');
 const m2 = get('binlog mode 2', 'fmt');
 const m2c = get('binlog mode 2, coarse clock', 'fmt');
@@ -168,7 +171,7 @@ const goals = [
     (get(decode[0].name, 'fmt').cpuRecordsPerSec / 1e6).toFixed(2),
   ],
   [
-    'decode with text >= 2 M records/s (cpu)',
+    'decode to text lines >= 2 M records/s (cpu; the goal is stated for records, this one is reported)',
     get(decode[1].name, 'fmt').cpuRecordsPerSec >= 2e6,
     (get(decode[1].name, 'fmt').cpuRecordsPerSec / 1e6).toFixed(2),
   ],
