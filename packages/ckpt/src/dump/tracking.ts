@@ -157,6 +157,12 @@ export class TrackingSession {
 
   /** Decide full or incremental for `pid`, set tracking up or collect, and find the pages to write. */
   planTask(pid: number, i: PlanTaskInput): TaskPlan {
+    if (this.choice === 'none') {
+      // nothing to track: every iteration is a full dump (findPages sees every present page anyway)
+      this.kindChosen = 'none';
+      this.why = 'asked for none';
+      return this.untracked(pid, i, undefined);
+    }
     let t = this.trackers.get(pid);
     let fallback = this.resumeProblems.get(pid) ?? (t ? undefined : this.fallback);
     this.resumeProblems.delete(pid);
