@@ -5,8 +5,9 @@
  * ```
  * SplicedPages (one owner)
  *   pipes[0] { fd, ranges: (vaddr, len)* }  pipes[1] ...   each holds references to the target's pages
- *   drain(consumer): per pipe: read(fd) all its bytes into one buffer -> consumer.pages per range
- *                    -> flush -> close(fd) (its pages are released)
+ *   drain(consumer): per pipe: read(fd) all its bytes into the current buffer, close(fd) (its pages are
+ *                    released); a full buffer -> consumer.pages per range -> flush, while the pipes
+ *                    that follow are read into the other buffer
  *   close(): closes every pipe not drained yet (safe twice)
  * ```
  *
@@ -44,8 +45,10 @@ export interface DrainOptions {
   /** After each pipe went out: pages written so far. */
   readonly onProgress?: (pagesDone: number) => void;
   readonly signal?: AbortSignal;
-  /** Test hook: after each pipe went out (index from 0). */
+  /** Test hook: after each pipe was copied out and closed (index from 0). */
   readonly afterPipe?: (index: number) => void;
+  /** Size of each of the two write buffers (default 4 MiB; at least the largest pipe). */
+  readonly batchBytes?: number;
 }
 
 const now = () => process.hrtime.bigint();
@@ -82,49 +85,80 @@ export class SplicedPages implements Disposable {
   }
 
   /**
-   * Write every pipe out, in order, closing each once its pages went to the consumer. Throws MemError EIO
-   * when a pipe holds fewer bytes than were spliced in (never expected), ECANCELED on `signal`.
+   * Write every pipe out, in order. Pipes are read into one of two page-aligned buffers (`batchBytes`,
+   * default 4 MiB, at least the largest pipe) and closed as soon as they are copied; a full buffer goes to
+   * the consumer (pages, then flush) while the other one is filled, as read mode rotates its buffers.
+   * Throws MemError EIO when a pipe holds fewer bytes than were spliced in (never expected), ECANCELED on
+   * `signal`.
    */
   async drain(out: PageConsumer, o: DrainOptions = {}): Promise<DrainStats> {
     const st: DrainStats = { pagesWritten: 0, readNs: 0, writeNs: 0 };
     if (this.pipes.length === 0) return st;
-    const buf = new AlignedBuffer(Math.max(this.largestPipe, PAGE_SIZE));
+    const size = Math.max(this.largestPipe, PAGE_SIZE, o.batchBytes ?? 4 << 20);
+    const bufs = [new AlignedBuffer(size), new AlignedBuffer(size)];
+    let cur = 0;
+    let used = 0;
+    let pending: void | Promise<void>;
+    let pieces: number[] = []; // vaddr, len, offset triples of the current buffer
+    const emit = async () => {
+      if (pieces.length === 0) return;
+      const t0 = now();
+      await pending; // the other buffer's flush: the consumer is free again
+      const bytes = bufs[cur]!.bytes;
+      let pages = 0;
+      for (let j = 0; j < pieces.length; j += 3) {
+        const len = pieces[j + 1]!;
+        out.pages(pieces[j]!, len / PAGE_SIZE, bytes.subarray(pieces[j + 2]!, pieces[j + 2]! + len));
+        pages += len / PAGE_SIZE;
+      }
+      pending = out.flush();
+      st.writeNs += Number(now() - t0);
+      st.pagesWritten += pages;
+      o.onProgress?.(st.pagesWritten);
+      pieces = [];
+      used = 0;
+      cur ^= 1; // fill the other buffer while this one is written
+    };
     for (let i = 0; i < this.pipes.length; i++) {
       const p = this.pipes[i]!;
       if (p.fd < 0) continue;
       if (o.signal?.aborted) throw new MemError('ECANCELED', 'cancelled while writing the pipes out');
+      if (used + p.bytes > size) await emit();
       const t0 = now();
-      let got = 0;
-      while (got < p.bytes) {
-        let n: number;
-        try {
-          n = readSync(p.fd, buf.bytes, got, p.bytes - got, null);
-        } catch (e) {
-          const code = (e as { code?: string }).code;
-          throw new MemError('EIO', `reading pipe ${i} (fd ${p.fd}): ${code ?? String(e)}`, { cause: e });
-        }
-        if (n === 0) break;
-        got += n;
-      }
-      if (got !== p.bytes) {
-        throw new MemError('EIO', `pipe ${i} held ${got} bytes, ${p.bytes} were spliced into it`);
-      }
-      const t1 = now();
-      let off = 0;
+      this.copyOut(p, i, bufs[cur]!.bytes, used);
+      let off = used;
       for (let j = 0; j < p.vaddrs.length; j++) {
-        const len = p.lens[j]!;
-        out.pages(p.vaddrs[j]!, len / PAGE_SIZE, buf.bytes.subarray(off, off + len));
-        off += len;
+        pieces.push(p.vaddrs[j]!, p.lens[j]!, off);
+        off += p.lens[j]!;
       }
-      await out.flush();
-      st.writeNs += Number(now() - t1);
-      st.readNs += Number(t1 - t0);
+      used = off;
       this.closePipe(p);
-      st.pagesWritten += p.bytes / PAGE_SIZE;
-      o.onProgress?.(st.pagesWritten);
+      st.readNs += Number(now() - t0);
       o.afterPipe?.(i);
     }
+    await emit();
+    const t1 = now();
+    await pending;
+    st.writeNs += Number(now() - t1);
     return st;
+  }
+
+  /** Read all of pipe `p`'s bytes into `into` at `at`. */
+  private copyOut(p: SplicedPipe, i: number, into: Uint8Array, at: number): void {
+    let got = 0;
+    while (got < p.bytes) {
+      let n: number;
+      try {
+        n = readSync(p.fd, into, at + got, p.bytes - got, null);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        throw new MemError('EIO', `reading pipe ${i} (fd ${p.fd}): ${code ?? String(e)}`, { cause: e });
+      }
+      if (n === 0) break;
+      got += n;
+    }
+    if (got !== p.bytes)
+      throw new MemError('EIO', `pipe ${i} held ${got} bytes, ${p.bytes} were spliced into it`);
   }
 
   private closePipe(p: SplicedPipe): void {
