@@ -5,7 +5,8 @@
  * ckpt pre-dump -t PID -D DIR [--buffer-size 4M] [--freeze] [--json] [-v0..-v4] [--log-file F]
  * ckpt pre-dump ... [--prev-images-dir ../PREV] [--track-mem auto|uffd-wp|soft-dirty|none]
  * ckpt pre-dump ... --iterations N [--interval MS]   (DIR/1 .. DIR/N)
- * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]
+ * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]   (all of the above too)
+ * ckpt pre-dump ... --pre-dump-mode read|splice      (splice: CRIU's default, frozen, one process, full)
  * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
  * ckpt show DIR [--json] [--pages]
  * ckpt verify DIR
@@ -58,6 +59,12 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
         '--track-mem <kind>',
         'memory-change tracking (default auto: the best the kernel has; none with --dry-run)',
       ).choices(['auto', 'uffd-wp', 'soft-dirty', 'none']),
+    )
+    .addOption(
+      new Option(
+        '--pre-dump-mode <mode>',
+        "read (default): process_vm_readv, target running; splice: CRIU's default, target frozen for vmsplice",
+      ).choices(['read', 'splice']),
     )
     .option('--iterations <n>', 'pre-dumps in this run: iteration k goes to DIR/k, chained (default 1)')
     .option('--interval <ms>', 'pause between iterations, ms (default 1000)')

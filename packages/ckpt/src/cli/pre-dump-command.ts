@@ -8,9 +8,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type PreDumpResult, preDump, preDumpIterations } from '../dump/index.js';
+import { preDumpSplice, type SplicePreDumpResult } from '../dump/splice-pre-dump.js';
+import { listTree } from '../dump/tree.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { listThreads, readStatus } from '../proc/index.js';
 import { NullSink, type PageSink } from '../xfer/index.js';
+import type { PageServerClient } from '../xfer/page-client.js';
 import { UsageError } from './failure.js';
 import { type ClosableLogger, LOG_FILE_NAME, openLog, parseVerbosity } from './log.js';
 import { pageServerSink } from './page-server.js';
@@ -45,6 +48,8 @@ export interface PreDumpFlags {
   iterations?: string;
   /** ms between iterations. */
   interval?: string;
+  /** read (default: process_vm_readv, target running) | splice (CRIU's default: frozen, vmsplice). */
+  preDumpMode?: string;
 }
 
 /**
@@ -88,11 +93,22 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   }
   const interval = f.interval === undefined ? 1000 : Number(f.interval);
   if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`bad --interval ${f.interval} (ms)`);
-  if (iterations > 1 && (f.dryRun || f.pageServer)) {
-    throw new UsageError('--iterations needs a local images directory (no --dry-run, no --page-server)');
+  if (iterations > 1 && f.dryRun)
+    throw new UsageError('--iterations needs an images directory (no --dry-run)');
+  if (f.prevImagesDir !== undefined && f.dryRun) {
+    throw new UsageError('--prev-images-dir needs an images directory (no --dry-run)');
   }
-  if (f.prevImagesDir !== undefined && (f.dryRun || f.pageServer)) {
-    throw new UsageError('--prev-images-dir needs a local images directory');
+  const mode = f.preDumpMode ?? 'read';
+  if (mode !== 'read' && mode !== 'splice') {
+    throw new UsageError(`bad --pre-dump-mode ${f.preDumpMode} (read or splice)`);
+  }
+  if (mode === 'splice' && (iterations > 1 || f.prevImagesDir !== undefined)) {
+    throw new UsageError(
+      '--pre-dump-mode splice dumps in full: no --iterations or --prev-images-dir (use read)',
+    );
+  }
+  if (mode === 'splice' && f.trackMem !== undefined && f.trackMem !== 'none') {
+    throw new UsageError('--pre-dump-mode splice does not track memory: no --track-mem (use read)');
   }
   const method = f.pagesMethod as PagesMethod | undefined;
   if (method !== undefined && method !== 'scan' && method !== 'pagemap') {
@@ -112,10 +128,16 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   const log: ClosableLogger | undefined = logPath ? openLog(logPath, level, { pid }) : undefined;
   const afterBuffer = faultHook(ctx.env, pid);
   let bar: ProgressBar | undefined;
+  let client: PageServerClient | undefined;
   try {
     let sink: PageSink | undefined;
+    // read mode: one session for the whole tree, closed by preDump after the last process
+    const connect = async () => {
+      client = await pageServerSink(f, undefined, { keepOpen: mode === 'read' });
+      return client;
+    };
     if (f.dryRun) sink = new NullSink();
-    else if (f.pageServer) sink = await pageServerSink(f);
+    else if (f.pageServer && iterations === 1) sink = await connect();
     const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
     const to = f.pageServer ? `page server ${f.address}:${f.port}` : undefined;
     const print = (r: PreDumpResult) => {
@@ -123,6 +145,8 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
       bar = undefined;
       if (f.json) return out(summaryJson(r, readStatus(process.pid).hwm));
       out(summaryLine(r, to));
+      const sp = (r as Partial<SplicePreDumpResult>).splice;
+      if (sp) out(spliceLine(r, sp));
       // the tracking line once a chain is involved (a plain first pre-dump keeps its one summary line;
       // --json and the log always say which tracker)
       const t = trackingLine(r);
@@ -135,8 +159,8 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
       pagesMethod: method,
       freeze: f.freeze,
       prevImagesDir: f.prevImagesDir,
-      // a dry run keeps nothing, and a page-server run cannot be chained here: they track only if asked
-      trackMem: (f.dryRun || f.pageServer) && f.trackMem === undefined ? undefined : track,
+      // a dry run keeps nothing to chain: it tracks only if asked
+      trackMem: f.dryRun && f.trackMem === undefined ? undefined : track,
       logger: log,
       signal: ctx.signal,
       afterBuffer,
@@ -150,9 +174,23 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
         bar.update(done);
       },
     };
+    if (mode === 'splice') {
+      const tree = listTree(pid);
+      if (tree.length > 1) {
+        log?.warn('--pre-dump-mode splice: %d descendants of %d not dumped', tree.length - 1, pid);
+        process.stderr.write(
+          `note: --pre-dump-mode splice dumps ${pid} only, not its ${tree.length - 1} descendants\n`,
+        );
+      }
+      const { prevImagesDir: _p, trackMem: _t, bufferSize: _b, freeze: _f, ...splice } = common;
+      const result = await preDumpSplice({ ...splice, imagesDir: f.dryRun ? undefined : f.imagesDir });
+      print(result);
+      return result;
+    }
     if (iterations > 1) {
       const all = await preDumpIterations({
         ...common,
+        openSink: f.pageServer ? connect : undefined,
         imagesDir: f.imagesDir!,
         iterations,
         intervalMs: interval,
@@ -167,7 +205,16 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   } finally {
     bar?.close();
     log?.close();
+    (client as PageServerClient | undefined)?.abort('pre-dump ended'); // a no-op once closed
   }
+}
+
+/** The splice line of the summary: the pipes, and how long the target was frozen for them. */
+function spliceLine(r: PreDumpResult, s: SplicePreDumpResult['splice']): string {
+  return (
+    `splice: ${s.pipes} pipes of ${s.pipeSize >> 10} KiB (peak ${(s.peakPipeBytes / 2 ** 20).toFixed(1)} MiB pinned), ` +
+    `${s.vmspliceCalls} vmsplice calls in ${s.injectedSyscalls} injected syscalls; target frozen ${(r.frozenTime / 1000).toFixed(1)} ms`
+  );
 }
 
 /**

@@ -12,6 +12,7 @@
  * ...
  * BASE/N  written pages + holes   (--freeze: frozen, consistent; tracking ends)   parent -> ../N-1
  * ```
+ * With `openSink` (a page server) each iteration opens its own connection; BASE/k keeps the metadata.
  *
  * @example
  * const results = await preDumpIterations({ pid, imagesDir: '/ckpt/run', iterations: 5, intervalMs: 1000, trackMem: 'auto' });
@@ -21,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageDir } from '../images/index.js';
 import type { TrackerChoice } from '../mem/index.js';
+import type { PageSink } from '../xfer/index.js';
 import { DumpError } from './errors.js';
 import { silentLogger } from './logger.js';
 import { type PreDumpOptions, preDump } from './pre-dump.js';
@@ -34,6 +36,11 @@ export interface IterationsOptions extends Omit<PreDumpOptions, 'tracking' | 'sa
   /** Pause between two iterations, ms. */
   readonly intervalMs: number;
   readonly trackMem: TrackerChoice;
+  /**
+   * A new sink per iteration (a page-server connection each: a `--daemon` server puts them in DIR/<n>);
+   * `sink` is ignored then. The sink of a failed iteration is aborted.
+   */
+  readonly openSink?: (k: number) => Promise<PageSink>;
   /** After each iteration (1-based). */
   readonly onIteration?: (k: number, r: PreDumpResult) => void;
 }
@@ -69,8 +76,18 @@ export async function preDumpIterations(o: IterationsOptions): Promise<PreDumpRe
     }
     const last = k === n;
     const dir = iterationDir(o.imagesDir, k);
+    let sink: PageSink | undefined = o.sink;
+    if (o.openSink) {
+      try {
+        sink = await o.openSink(k);
+      } catch (e) {
+        markIncomplete(dir, e);
+        throw e;
+      }
+    }
     const r = await preDump({
       ...o,
+      sink,
       imagesDir: dir,
       prevImagesDir: k === 1 ? o.prevImagesDir : `../${k - 1}`,
       tracking: session,
@@ -79,6 +96,7 @@ export async function preDumpIterations(o: IterationsOptions): Promise<PreDumpRe
       endTracking: last && o.freeze === true,
       afterCommit: last ? o.afterCommit : undefined,
     }).catch((e: unknown) => {
+      sink?.abort(e instanceof Error ? e.message : String(e));
       markIncomplete(dir, e);
       throw e;
     });

@@ -45,6 +45,11 @@ export interface PagePlanInput {
   readonly written: readonly AddressRange[];
   /** The parent chain of this process, or undefined for a full dump. */
   readonly parent?: PageChain;
+  /**
+   * Instead of `parent`, when the parent's pages are elsewhere (a page server): the ranges the parent
+   * chain holds for this process, ascending and disjoint (sent-pages.ts keeps them).
+   */
+  readonly covered?: readonly AddressRange[];
 }
 
 /** What planPages decided: data to read, holes to write (both ascending). */
@@ -115,12 +120,40 @@ export function planPages(input: PagePlanInput): PagePlan {
   const unwritten = new PageRanges();
   sweep(known, input.written, data, (s, e) => unwritten.push(s, e));
   const holes = new PageRanges();
-  sweep(unwritten, coveredBy(input.parent, known), (s, e) => holes.push(s, e), data);
+  const covered = input.covered ?? coveredBy(input.parent, known);
+  sweep(unwritten, covered, (s, e) => holes.push(s, e), data);
   const order = Array.from({ length: dataSegs.length / 2 }, (_, i) => i);
   order.sort((x, y) => dataSegs[2 * x]! - dataSegs[2 * y]!);
   const out = new PageRanges();
   for (const i of order) out.push(dataSegs[2 * i]!, dataSegs[2 * i + 1]!);
   return { data: out, holes };
+}
+
+/**
+ * The same pages with every hole turned into data: for a receiver whose parent lacks this process (a
+ * page server answering OPEN2 with has_parent 0), where a PE_PARENT entry would be refused. Reading a
+ * page is always correct; only its cost differs.
+ *
+ * @example
+ * if (sink.hasParent === false) plan = holesAsData(plan);
+ */
+export function holesAsData(plan: PagePlan): PagePlan {
+  if (plan.holes.length === 0) return plan;
+  const a = plan.data;
+  const b = plan.holes;
+  const out = new PageRanges();
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a.starts[i]! < b.starts[j]!)) {
+      out.push(a.starts[i]!, a.ends[i]!);
+      i++;
+    } else {
+      out.push(b.starts[j]!, b.ends[j]!);
+      j++;
+    }
+  }
+  return { data: out, holes: new PageRanges() };
 }
 
 /** ReadStats plus the holes written. */

@@ -5,8 +5,13 @@
  * ```
  * the tree under PID (each process: threads + /proc/PID/maps) -> mem/planVmas -> mem/findPages (PAGEMAP_SCAN | pagemap)
  *   -> mem/PageReader (process_vm_readv, one buffer) -> PageSink (per process: pagemap-PID.img + pages-N.img)
+ *   -> sink.close() (a page server: one session for the whole tree, CLOSE and its reply)
  *   -> stats-dump, irmap-cache, inventory.img (last: its presence marks the set complete)
  * ```
+ * Through a page server (`sink`) only pagemap/pages leave; the directory keeps inventory, stats-dump,
+ * irmap-cache, the parent link, ckpt-track.json and ckpt-sent.json (what was sent: the next pre-dump
+ * plans PE_PARENT holes inside it, and sends them as data anyway when OPEN2 says the server has no parent
+ * for the process).
  * With `freeze`, every thread is stopped (ptrace/freeze) before the VMAs are listed and thawed after
  * the images are committed (or on any failure, or on a signal: ptrace/'s registry), so the copy is
  * consistent; frozen_time then covers the whole copy.
@@ -35,7 +40,8 @@ import { type FrozenProcess, freeze } from '../ptrace/index.js';
 import { LocalSink, type PageSink } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
-import { type PagePlan, writePlannedPages } from './page-plan.js';
+import { holesAsData, type PagePlan, writePlannedPages } from './page-plan.js';
+import { readSentPages, type SentPages, SentPagesSink, writeSentPages } from './sent-pages.js';
 import { type PreDumpResult, type TaskResult, type TrackingResult, toDumpStatsEntry } from './stats.js';
 import { writeTrackState } from './track-state.js';
 import { type TaskTracking, TrackingSession } from './tracking.js';
@@ -123,6 +129,8 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
   let session = o.tracking;
   if (!session && o.trackMem !== undefined) session = TrackingSession.open(o.trackMem, parent, log);
   const owned = session !== o.tracking;
+  // pages going to a page server: the parent's coverage is what it sent, not a local pagemap
+  const sent = parent && o.sink ? readSentPages(parent.path) : undefined;
   let pids: number[];
   try {
     pids = o.tree === false ? [pid] : listTree(pid);
@@ -147,7 +155,7 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
     const tFrozen = process.hrtime.bigint();
     const tasks: TaskScan[] = [];
     for (const p of pids) {
-      const t = scanTask(p, frozen.get(p), o, log, p === pid, { session, parent });
+      const t = scanTask(p, frozen.get(p), o, log, p === pid, { session, parent, sent });
       if (t) tasks.push(t);
     }
     session?.keepOnly(tasks.map((t) => t.pid));
@@ -171,7 +179,7 @@ function scanTask(
   o: PreDumpOptions,
   log: Logger,
   root: boolean,
-  tr: { session?: TrackingSession; parent?: ImageDir },
+  tr: { session?: TrackingSession; parent?: ImageDir; sent?: SentPages },
 ): TaskScan | undefined {
   try {
     const threads = frozen ? frozen.tids.length : listThreads(pid).length;
@@ -190,6 +198,7 @@ function scanTask(
         plan,
         frozen,
         parent: tr.parent,
+        covered: tr.sent ? (tr.sent.get(pid) ?? []) : undefined,
         pagesMethod: o.pagesMethod,
         endTracking: frozen !== undefined && (o.endTracking ?? o.freeze === true),
       });
@@ -261,9 +270,12 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
   const scanUs = usSince(c.tFrozen);
   let dir: ImageDir | undefined;
   let sink: PageSink;
+  let sent: SentPagesSink | undefined;
   try {
     if (o.imagesDir) dir = ImageDir.create(o.imagesDir, { parent: o.prevImagesDir });
-    sink = o.sink ?? new LocalSink(dir!);
+    // pages elsewhere, metadata here: record what went, for the next pre-dump's holes
+    if (o.sink && dir) sent = new SentPagesSink(o.sink);
+    sink = sent ?? o.sink ?? new LocalSink(dir!);
   } catch (e) {
     throw dumpErrorFrom(e, pid);
   }
@@ -271,7 +283,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
   let current = pid;
   try {
     using reader = new PageReader(pid, { bufferSize: c.bufferSize });
-    const total = tasks.reduce((n, t) => n + t.pages.data.pages, 0);
+    let total = tasks.reduce((n, t) => n + t.pages.data.pages, 0);
     let before = 0;
     let readNs = 0;
     let writeNs = 0;
@@ -281,7 +293,20 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
     for (const t of tasks) {
       current = t.pid;
       await sink.begin(t.pid);
-      const st = await writePlannedPages(reader, sink, t.pages, {
+      let plan = t.pages;
+      let refused: string | undefined;
+      if (sink.hasParent === false && plan.holes.length > 0) {
+        // the receiver's parent lacks this process: it would refuse PE_PARENT entries
+        log.warn(
+          'process %d: the page server has no parent pagemap for it: %d parent pages sent as data',
+          t.pid,
+          plan.holes.pages,
+        );
+        total += plan.holes.pages;
+        plan = holesAsData(plan);
+        refused = 'the page server has no parent pagemap for it';
+      }
+      const st = await writePlannedPages(reader, sink, plan, {
         pid: t.pid,
         onProgress: o.onProgress ? (done) => o.onProgress!(before + done, total) : undefined,
         afterBuffer: o.afterBuffer,
@@ -290,7 +315,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
       const tEnd = process.hrtime.bigint();
       await sink.end();
       writeNs += Number(process.hrtime.bigint() - tEnd);
-      before += t.pages.data.pages;
+      before += plan.data.pages;
       readNs += st.readNs;
       writeNs += st.writeNs;
       calls += st.calls;
@@ -312,8 +337,8 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
         pagesWritten: st.pagesRead,
         pagesSkipped: st.pagesUnreadable,
         pagesSkippedParent: st.holePages,
-        mode: t.tracking?.mode ?? 'full',
-        fallback: t.tracking?.fallback,
+        mode: refused ? 'full' : (t.tracking?.mode ?? 'full'),
+        fallback: refused ?? t.tracking?.fallback,
         stoppedTime: t.tracking?.stoppedMicros ?? 0,
         deferred: t.found.deferred.map((d) => ({
           pid: t.pid,
@@ -326,6 +351,9 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
         guardVmas: t.found.guards,
       });
     }
+    const tClose = process.hrtime.bigint();
+    await sink.close?.(); // one session for the whole tree (page server: CLOSE and its reply)
+    writeNs += Number(process.hrtime.bigint() - tClose);
     const sum = (f: (r: TaskResult) => number) => results.reduce((n, r) => n + f(r), 0);
     let freezingTime = 0;
     for (const f of c.frozen.values()) freezingTime += f.stats.freezeMicros;
@@ -360,6 +388,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
       tasks: results,
     };
     if (dir) {
+      if (sent) writeSentPages(dir.path, sent.sent);
       dir.writeStats(toDumpStatsEntry(result));
       dir.writeIrmapCache();
       dir.setInventory(preDumpInventory(PRE_DUMP_MODE.READ, c.dumpUptime));

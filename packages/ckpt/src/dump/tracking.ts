@@ -74,6 +74,12 @@ export interface PlanTaskInput {
   readonly frozen?: FrozenProcess;
   /** The parent image set (holes only when it has this process's pagemap). */
   readonly parent?: ImageDir;
+  /**
+   * When the parent's pages went to a page server (no local pagemap): the ranges the parent sent for this
+   * process (sent-pages.ts, [] when it sent none); holes are planned only inside them, and the parent's
+   * local pagemap, if any, is not consulted. Undefined: the parent's own pagemap decides.
+   */
+  readonly covered?: readonly AddressRange[];
   readonly pagesMethod?: PagesMethod;
   /**
    * This iteration ends the chain (frozen): the target's userfaultfd is closed BEFORE collect(), so that
@@ -246,13 +252,14 @@ export class TrackingSession {
     });
     const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
     let chain: PageChain | undefined;
-    if (i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
+    if (i.covered === undefined && i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
     try {
       const planned = planPages({
         present: found.ranges,
         known,
         written: normalizeRanges(written),
         parent: chain,
+        covered: i.covered,
       });
       return {
         found,

@@ -1,9 +1,9 @@
 /**
  * Where a dump's pages go: a small interface with one file per backend (local image directory, discard,
- * later the page-server client). Mirrors CRIU's page_xfer:
+ * the page-server client). Mirrors CRIU's page_xfer:
  *
  * ```
- * begin(pid) -> (addPages | addHole)* in ascending vaddr, flush() after each buffer -> end()
+ * (begin(pid) -> (addPages | addHole)* in ascending vaddr, flush() after each buffer -> end())* -> close?()
  *            \-> abort(reason) at any point (the images are then incomplete)
  * ```
  * `addPages`' bytes are a view of the reader's buffer: valid only until the next `flush()` settles, so a
@@ -24,6 +24,17 @@ export interface PageSink {
   flush(): void | Promise<void>;
   /** Finish the task's pagemap. */
   end(): void | Promise<void>;
+  /**
+   * End the whole session after the last task (a page-server connection shared by several tasks: CLOSE
+   * and its reply). A sink without sessions leaves it out. A failure here fails the dump.
+   */
+  close?(): void | Promise<void>;
+  /**
+   * After begin(): whether the receiving side holds this task's pagemap in its parent image set (a page
+   * server's OPEN2 reply). `false` means a PE_PARENT hole would be refused there; undefined: not known
+   * (a local sink, whose parent the dump checks itself).
+   */
+  readonly hasParent?: boolean;
   /** Give up; safe to call twice and after end(). */
   abort(reason: string): void;
   /** Bytes of page data accepted so far. */

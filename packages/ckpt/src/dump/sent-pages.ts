@@ -1,0 +1,153 @@
+/**
+ * `ckpt-sent.json`: which pages a pre-dump whose pagemap and pages went elsewhere (a page server) handed
+ * over, per process, kept in the dump's own image directory. The next pre-dump of the chain has no local
+ * pagemap to ask which pages its parent covers; this file answers instead, so that a PE_PARENT hole is
+ * only planned where the server's chain has the data:
+ *
+ * ```
+ * iteration k:   data(k) + holes(k)  --SentPagesSink records--> DIR/k/ckpt-sent.json
+ * iteration k+1: holes only inside DIR/k/ckpt-sent.json's ranges (and only if OPEN2 says has_parent)
+ * ```
+ * Every entry sent (data, or a hole that itself resolves up the chain) is covered by the server's
+ * directory of that session, so the covered ranges of iteration k are exactly what it sent. Pages that
+ * vanished while read were never sent and are not recorded.
+ *
+ * Compact: per process, page numbers as deltas, `[gap, length, gap, length, ...]` (gap from the end of the
+ * previous range, in pages). Our own file, ignored by CRIU, crit, `ckpt show` and `ckpt verify`.
+ *
+ * ```
+ * { "format": "ckpt-sent", "version": 1, "tasks": { "1234": [1024, 16, 3, 512] } }
+ * ```
+ *
+ * @example
+ * const sink = new SentPagesSink(client);   // then preDump writes through it
+ * writeSentPages(dir, sink.sent);
+ * readSentPages(parentDir).get(pid);        // AddressRange[] | undefined
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../images/index.js';
+import type { AddressRange } from '../mem/index.js';
+import { PAGE_SIZE } from '../sys/index.js';
+import type { PageSink } from '../xfer/index.js';
+
+/** The file name in an image directory. */
+export const SENT_PAGES_FILE = 'ckpt-sent.json';
+
+/** Ranges per process, ascending and merged. */
+export type SentPages = Map<number, AddressRange[]>;
+
+/** A PageSink that passes everything on and records the ranges sent per process. */
+export class SentPagesSink implements PageSink {
+  readonly sent: SentPages = new Map();
+  private current: { start: number; end: number }[] = [];
+
+  constructor(private readonly inner: PageSink) {}
+
+  get bytesWritten(): number {
+    return this.inner.bytesWritten;
+  }
+
+  get hasParent(): boolean | undefined {
+    return this.inner.hasParent;
+  }
+
+  async begin(pid: number): Promise<void> {
+    await this.inner.begin(pid);
+    this.current = [];
+    this.sent.set(pid, this.current);
+  }
+
+  private note(vaddr: number, nrPages: number): void {
+    const end = vaddr + nrPages * PAGE_SIZE;
+    const last = this.current[this.current.length - 1];
+    if (last && last.end === vaddr) last.end = end;
+    else this.current.push({ start: vaddr, end });
+  }
+
+  addPages(vaddr: number, nrPages: number, bytes: Uint8Array): void {
+    this.inner.addPages(vaddr, nrPages, bytes);
+    this.note(vaddr, nrPages);
+  }
+
+  addHole(vaddr: number, nrPages: number): void {
+    this.inner.addHole(vaddr, nrPages);
+    this.note(vaddr, nrPages);
+  }
+
+  flush(): void | Promise<void> {
+    return this.inner.flush();
+  }
+
+  end(): void | Promise<void> {
+    return this.inner.end();
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+
+  abort(reason: string): void {
+    this.inner.abort(reason);
+  }
+}
+
+/** Write `sent` into image directory `dir` (atomically; before its inventory commits it). */
+export function writeSentPages(dir: string, sent: SentPages): void {
+  const tasks: Record<string, number[]> = {};
+  for (const [pid, ranges] of sent) {
+    const enc: number[] = [];
+    let at = 0;
+    for (const r of ranges) {
+      const s = r.start / PAGE_SIZE;
+      enc.push(s - at, (r.end - r.start) / PAGE_SIZE);
+      at = r.end / PAGE_SIZE;
+    }
+    tasks[String(pid)] = enc;
+  }
+  const doc = { format: 'ckpt-sent', version: 1, tasks };
+  writeFileAtomic(join(dir, SENT_PAGES_FILE), Buffer.from(`${JSON.stringify(doc)}\n`));
+}
+
+/**
+ * The ranges recorded in `dir`; an empty map when there is no (valid) file: then nothing is known to be
+ * covered and the next pre-dump writes every page as data.
+ */
+export function readSentPages(dir: string): SentPages {
+  const out: SentPages = new Map();
+  const p = join(dir, SENT_PAGES_FILE);
+  if (!existsSync(p)) return out;
+  let doc: { format?: unknown; version?: unknown; tasks?: unknown };
+  try {
+    doc = JSON.parse(readFileSync(p, 'utf8')) as typeof doc;
+  } catch {
+    return out;
+  }
+  if (doc?.format !== 'ckpt-sent' || doc.version !== 1 || typeof doc.tasks !== 'object' || !doc.tasks) {
+    return out;
+  }
+  for (const [pid, enc] of Object.entries(doc.tasks as Record<string, unknown>)) {
+    const ranges = decode(enc);
+    if (ranges && /^\d+$/.test(pid)) out.set(Number(pid), ranges);
+  }
+  return out;
+}
+
+/** [gap, length, ...] -> ranges; undefined unless well formed (whole, positive lengths, in range). */
+function decode(enc: unknown): AddressRange[] | undefined {
+  if (!Array.isArray(enc) || enc.length % 2 !== 0) return undefined;
+  const out: AddressRange[] = [];
+  let at = 0;
+  for (let i = 0; i < enc.length; i += 2) {
+    const gap = enc[i] as unknown;
+    const len = enc[i + 1] as unknown;
+    if (!Number.isSafeInteger(gap) || !Number.isSafeInteger(len)) return undefined;
+    if ((gap as number) < 0 || (len as number) <= 0) return undefined;
+    const start = at + (gap as number);
+    const end = start + (len as number);
+    if (end * PAGE_SIZE > Number.MAX_SAFE_INTEGER) return undefined;
+    out.push({ start: start * PAGE_SIZE, end: end * PAGE_SIZE });
+    at = end;
+  }
+  return out;
+}
