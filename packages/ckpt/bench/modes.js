@@ -9,12 +9,12 @@
 //               target, not by ckpt
 //   totalMs     ckpt's own totalTime (scan, splice/read, write)
 //   pipes       pipes held at the peak (splice: all of them at once)
-//   fds         most descriptors the ckpt process held (sampled every 20 ms from /proc/PID/fd)
+//   fds         most descriptors the ckpt process held (sampled every 100 ms from /proc/PID/fd)
 //   peakPipeBytes, peakRssBytes (VmHWM of the ckpt process)
 //   memAvailableDropBytes  how far MemAvailable fell below its value at the start while the dump ran
 //               (sampled every 5 ms from /proc/meminfo), not counting growth of Shmem meanwhile (tmpfs
 //               files of other programs on a shared machine); the raw drop is in the .raw.json
-//   pinned      (splice) the most pages the target had freed and replaced while their old copy still sat
+//   pinned      (splice, churn) the most pages the target had freed and replaced while their old copy still sat
 //               in a pipe not yet written out: memory the pipes keep alive (PFNs from /proc/PID/pagemap,
 //               sampled 8 times during the write-out, time taken out of totalMs; free of other programs' noise, unlike MemAvailable)
 //   (raw only)  churnedBytes: what the target freed and rewrote during the dump
@@ -127,9 +127,13 @@ class PinnedCopies {
   }
 }
 
-async function child([mode, pidText, dir, baseText, lenText]) {
+async function child([mode, pidText, dir, baseText, lenText, scenario]) {
   const pid = Number(pidText);
-  const pinned = mode === 'splice' ? new PinnedCopies(pid, Number(baseText), Number(lenText)) : undefined;
+  // a static target frees nothing, so nothing can be pinned: measured in the churn scenario only
+  const pinned =
+    mode === 'splice' && scenario === 'churn'
+      ? new PinnedCopies(pid, Number(baseText), Number(lenText))
+      : undefined;
   const every = Math.max(1, Math.floor(Number(lenText) / (1 << 20) / 8));
   const { preDump } = await import(join(pkg, 'dist/dump/pre-dump.js'));
   const { preDumpSplice } = await import(join(pkg, 'dist/dump/splice-pre-dump.js'));
@@ -141,7 +145,7 @@ async function child([mode, pidText, dir, baseText, lenText]) {
           pid,
           ...where,
           afterBuffer: (i) => {
-            if (i === 0 || (i + 1) % every === 0) pinned.sample(i + 1, 256);
+            if (pinned && (i === 0 || (i + 1) % every === 0)) pinned.sample(i + 1, 256);
           },
         })
       : await preDump({ pid, ...where, tree: false });
@@ -168,12 +172,21 @@ async function child([mode, pidText, dir, baseText, lenText]) {
 }
 
 // ---- the parent ------------------------------------------------------------------------------------
-function runChild(mode, f, dir) {
+function runChild(mode, scenario, f, dir) {
   let c;
   const done = new Promise((resolvePromise, reject) => {
     c = spawn(
       process.execPath,
-      [fileURLToPath(import.meta.url), '--child', mode, String(f.pid), dir, f.info.base, f.info.len],
+      [
+        fileURLToPath(import.meta.url),
+        '--child',
+        mode,
+        String(f.pid),
+        dir,
+        f.info.base,
+        f.info.len,
+        scenario,
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -210,12 +223,12 @@ async function measure({ mode, scenario, f, stats, sizeBytes, churn, sinkRoot })
   let rawDrop = 0;
   let fds = 0;
   let tick = 0;
-  const { done, child: c } = runChild(mode, f, dir);
+  const { done, child: c } = runChild(mode, scenario, f, dir);
   const timer = setInterval(() => {
     const m = meminfo();
     rawDrop = Math.max(rawDrop, base.avail - m.avail);
     drop = Math.max(drop, base.avail - m.avail - Math.max(0, m.shmem - base.shmem));
-    if (tick++ % 4 === 0) fds = Math.max(fds, fdCount(c.pid));
+    if (tick++ % 20 === 0) fds = Math.max(fds, fdCount(c.pid));
   }, 5);
   let r;
   try {
