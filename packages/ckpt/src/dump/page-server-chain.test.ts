@@ -1,0 +1,274 @@
+/**
+ * Pre-dump chains through a page server over loopback, end to end on real processes: separate pre-dumps
+ * chained with --prev-images-dir into a `--daemon` server (memory tracking on, PE_PARENT holes planned
+ * from the parent's ckpt-sent.json), then a frozen end; `preDumpIterations` with a connection per
+ * iteration; a server whose parent lacks the process (no hole may reach it); a process tree in one session.
+ * Every page resolved through the SERVER's chain must equal the target's memory.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { verifyImages } from '../cli/verify.js';
+import { ImageDir, PageChain } from '../images/index.js';
+import { findPages, planVmas, uffdWpUnsupportedReason } from '../mem/index.js';
+import { readMaps } from '../proc/index.js';
+import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
+import { Fixture } from '../testing/index.js';
+import { PageServerClient } from '../xfer/page-client.js';
+import { PageServer } from '../xfer/page-server.js';
+import { preDumpIterations } from './iterations.js';
+import { preDump } from './pre-dump.js';
+import { readSentPages, SENT_PAGES_FILE } from './sent-pages.js';
+
+const noUffd = uffdWpUnsupportedReason();
+const root = mkdtempSync(join(tmpdir(), 'ckpt-ps-chain-test-'));
+const fixtures: Fixture[] = [];
+after(() => {
+  const states = fixtures.map((f) => f.state());
+  for (const f of fixtures) f.kill();
+  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** The writer fixture (pages written at a steady rate by 2 threads) and its command fifo. */
+async function writer(): Promise<{ f: Fixture; cmd: (line: string) => Promise<void> }> {
+  const fifo = join(root, `fifo-${fixtures.length}`);
+  spawnSync('mkfifo', [fifo]);
+  const f = await Fixture.start('writer', ['16', '2', fifo, '100', '1']);
+  fixtures.push(f);
+  let seq = 0;
+  const cmd = async (line: string) => {
+    const want = `OK ${++seq} `;
+    appendFileSync(fifo, `${line}\n`);
+    const deadline = Date.now() + 10_000;
+    while (!readFileSync(f.logFile, 'utf8').includes(want)) {
+      if (Date.now() > deadline) throw new Error(`writer: no answer to ${line}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  return { f, cmd };
+}
+
+/** Compare every present page of `pid` with the chain at `dir` (call while the target cannot run). */
+function compareChain(pid: number, dir: string): { pages: number; mismatched: number; missing: number } {
+  const plan = planVmas(readMaps(pid));
+  const present = findPages(pid, plan).ranges;
+  using chain = new PageChain(ImageDir.open(dir), pid);
+  let pages = 0;
+  let mismatched = 0;
+  let missing = 0;
+  const mem = Buffer.alloc(PAGE_SIZE);
+  const img = Buffer.alloc(PAGE_SIZE);
+  const local = new IovecArray(1);
+  const remote = new IovecArray(1);
+  for (let i = 0; i < present.length; i++) {
+    const n = (present.ends[i]! - present.starts[i]!) / PAGE_SIZE;
+    for (const l of chain.locate(present.starts[i]!, n)) {
+      if (l.where !== 'data') {
+        missing += l.nrPages;
+        continue;
+      }
+      const fd = openSync(l.pagesPath, 'r');
+      try {
+        for (let p = 0; p < l.nrPages; p++) {
+          local.clear();
+          remote.clear();
+          local.push(addressOf(mem), PAGE_SIZE);
+          remote.push(l.vaddr + p * PAGE_SIZE, PAGE_SIZE);
+          assert.equal(processVmReadv(pid, local, remote), PAGE_SIZE);
+          assert.equal(readSync(fd, img, 0, PAGE_SIZE, l.offset + p * PAGE_SIZE), PAGE_SIZE);
+          if (!mem.equals(img)) mismatched++;
+          pages++;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+  return { pages, mismatched, missing };
+}
+
+async function connect(port: number): Promise<PageServerClient> {
+  return PageServerClient.connect({ address: '127.0.0.1', port, keepOpen: true });
+}
+
+function userfaultfds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+describe('pre-dump chains through a page server', () => {
+  it('3 tracked pre-dumps into a --daemon server, then a frozen end: the server chain equals memory', {
+    skip: noUffd ?? false,
+  }, async () => {
+    const { f, cmd } = await writer();
+    const srvDir = join(root, 'daemon');
+    const server = await PageServer.listen({ dir: srvDir, address: '127.0.0.1', port: 0, daemon: true });
+    try {
+      const results = [];
+      for (let k = 1; k <= 3; k++) {
+        if (k > 1) await cmd('w 30');
+        results.push(
+          await preDump({
+            pid: f.pid,
+            imagesDir: join(root, 'd', String(k)),
+            prevImagesDir: k > 1 ? `../${k - 1}` : undefined,
+            sink: await connect(server.port),
+            trackMem: 'auto',
+          }),
+        );
+        assert.ok(existsSync(join(root, 'd', String(k), SENT_PAGES_FILE)));
+        assert.ok(existsSync(join(root, 'd', String(k), 'inventory.img')));
+        assert.equal(existsSync(join(root, 'd', String(k), `pagemap-${f.pid}.img`)), false);
+      }
+      assert.equal(results[0]!.pagesSkippedParent, 0);
+      for (const r of results.slice(1)) {
+        assert.equal(r.tasks[0]!.mode, 'incremental');
+        assert.ok(r.pagesSkippedParent! > 1000, `${r.pagesSkippedParent} hole pages`);
+      }
+      await cmd('w 30');
+      let cmp: ReturnType<typeof compareChain> | undefined;
+      const end = await preDump({
+        pid: f.pid,
+        imagesDir: join(root, 'd', '4'),
+        prevImagesDir: '../3',
+        sink: await connect(server.port),
+        trackMem: 'auto',
+        freeze: true,
+        afterCommit: () => {
+          cmp = compareChain(f.pid, join(srvDir, '4'));
+        },
+      });
+      assert.equal(end.tasks[0]!.mode, 'incremental');
+      assert.ok(cmp);
+      assert.equal(cmp.mismatched, 0);
+      assert.equal(cmp.missing, 0);
+      assert.ok(cmp.pages >= 4096, `${cmp.pages} pages compared`);
+      assert.equal(readlinkSync(join(srvDir, '4', 'parent')), '../3');
+      assert.deepEqual(verifyImages(join(srvDir, '4')).problems, []);
+      assert.equal(userfaultfds(f.pid), 0, 'tracking ended with the frozen end');
+    } finally {
+      await server.close();
+    }
+    const reports = await server.finished;
+    assert.deepEqual(
+      reports.map((r) => r.ok),
+      [true, true, true, true],
+    );
+  });
+
+  it('--iterations: a connection per iteration, the chain in DIR/1..3 on the server', {
+    skip: noUffd ?? false,
+  }, async () => {
+    const { f } = await writer();
+    const srvDir = join(root, 'iter-srv');
+    const server = await PageServer.listen({ dir: srvDir, address: '127.0.0.1', port: 0, daemon: true });
+    const opened: number[] = [];
+    try {
+      let cmp: ReturnType<typeof compareChain> | undefined;
+      const rs = await preDumpIterations({
+        pid: f.pid,
+        imagesDir: join(root, 'iter'),
+        iterations: 3,
+        intervalMs: 50,
+        trackMem: 'auto',
+        freeze: true,
+        openSink: (k) => {
+          opened.push(k);
+          return connect(server.port);
+        },
+        afterCommit: () => {
+          cmp = compareChain(f.pid, join(srvDir, '3'));
+        },
+      });
+      assert.deepEqual(opened, [1, 2, 3]);
+      assert.equal(rs.length, 3);
+      assert.ok(rs[1]!.pagesSkippedParent! > 0 && rs[2]!.pagesSkippedParent! > 0);
+      assert.ok(cmp);
+      assert.equal(cmp.mismatched, 0);
+      assert.equal(cmp.missing, 0);
+      assert.deepEqual(verifyImages(join(srvDir, '3')).problems, []);
+    } finally {
+      await server.close();
+    }
+    assert.equal((await server.finished).filter((r) => r.ok).length, 3);
+  });
+
+  it('sends parent pages as data when the server has no parent for the process (never a refused hole)', {
+    skip: noUffd ?? false,
+  }, async () => {
+    const { f, cmd } = await writer();
+    const first = await PageServer.listen({ dir: join(root, 'np-1'), address: '127.0.0.1', port: 0 });
+    await preDump({
+      pid: f.pid,
+      imagesDir: join(root, 'np', '1'),
+      sink: await connect(first.port),
+      trackMem: 'auto',
+    });
+    assert.equal((await first.finished)[0]!.ok, true);
+    const covered = readSentPages(join(root, 'np', '1')).get(f.pid);
+    assert.ok(covered && covered.length > 0);
+    await cmd('w 30');
+    // a server without any parent: the local chain says "holes", the server's OPEN2 says has_parent 0
+    const second = await PageServer.listen({ dir: join(root, 'np-2'), address: '127.0.0.1', port: 0 });
+    let cmp: ReturnType<typeof compareChain> | undefined;
+    const r = await preDump({
+      pid: f.pid,
+      imagesDir: join(root, 'np', '2'),
+      prevImagesDir: '../1',
+      sink: await connect(second.port),
+      trackMem: 'auto',
+      freeze: true,
+      afterCommit: () => {
+        cmp = compareChain(f.pid, join(root, 'np-2'));
+      },
+    });
+    const [rep] = await second.finished;
+    assert.equal(rep!.ok, true, rep!.error?.message);
+    assert.equal(r.pagesSkippedParent, 0);
+    assert.match(r.tasks[0]!.fallback ?? '', /no parent pagemap/);
+    assert.ok(cmp);
+    assert.equal(cmp.mismatched, 0);
+    assert.equal(cmp.missing, 0);
+  });
+
+  it('a process tree shares one session (one OPEN2 per process, one CLOSE)', async () => {
+    await using f = await Fixture.start('mt', ['2', '2', '2']);
+    const pids = [f.pid, f.num('child0'), f.num('child1')];
+    const srvDir = join(root, 'tree-srv');
+    const server = await PageServer.listen({ dir: srvDir, address: '127.0.0.1', port: 0 });
+    const r = await preDump({ pid: f.pid, imagesDir: join(root, 'tree'), sink: await connect(server.port) });
+    const [rep] = await server.finished;
+    assert.equal(rep!.ok, true, rep!.error?.message);
+    assert.equal(r.processes, 3);
+    assert.ok(existsSync(join(root, 'tree', 'inventory.img')));
+    for (const pid of pids) {
+      assert.ok(existsSync(join(srvDir, `pagemap-${pid}.img`)), `pagemap of ${pid}`);
+      // mt does not write after READY: the images equal memory although it runs
+      const cmp = compareChain(pid, srvDir);
+      assert.equal(cmp.mismatched, 0, `process ${pid}`);
+      assert.equal(cmp.missing, 0, `process ${pid}`);
+      assert.ok(cmp.pages >= 512, `process ${pid}: ${cmp.pages} pages`);
+    }
+    assert.deepEqual(verifyImages(srvDir).problems, []);
+  });
+});
