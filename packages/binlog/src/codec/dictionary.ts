@@ -83,7 +83,7 @@ export function parseDictionary(text: string): Dictionary {
     throw new DictionaryError('dictionary is not JSON');
   }
   const d = raw as Partial<Dictionary> | null;
-  if (!d || d.binlogDictionary !== 1 || typeof d.hash !== 'string' || !Array.isArray(d.formats)) {
+  if (d?.binlogDictionary !== 1 || typeof d.hash !== 'string' || !Array.isArray(d.formats)) {
     throw new DictionaryError('not a binlog dictionary (version 1)');
   }
   const dict: Dictionary = {
