@@ -1,28 +1,37 @@
 /**
- * The demo's workload: demo/workload.c compiled with gcc (once, into the temp directory) and started as a
- * non-child (bash `setsid ... &`), so that it is an ordinary process owned by no one here, like any
- * target. It prints `READY pid=...` to its log file; `kill()` ends it.
+ * The demo's workload: demo/workload.c compiled with gcc (once per source change, into the temp
+ * directory) and started as a non-child (bash `setsid ... &`), so that it is an ordinary process owned by
+ * no one here, like any target (Node's child_process must not be a tracee: libuv reaps its stops). It
+ * prints `READY pid=... base=... len=...` to its log file and then keeps rewriting pages of its memory.
+ *
+ * ```
+ * start() -> running --kill()--> SIGKILL sent -> gone (reaped by init)
+ *               \-- the Node process exits (any way but SIGKILL) --> killed by the 'exit' hook
+ * ```
+ * `kill()` is safe to call twice and waits (up to 2 s) until the process is gone or a zombie, so that a
+ * caller that reports "killed" is telling the truth.
  *
  * @example
  * using w = await Workload.start(256);
  * w.pid; w.kill();
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../demo/workload.c');
+/** The C source of the workload (data shipped with the package). */
+export const WORKLOAD_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../demo/workload.c');
 
 function compile(): string {
   const dir = join(tmpdir(), `ckpt-demo-${process.getuid?.() ?? 0}`);
   const bin = join(dir, 'workload');
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(SOURCE).mtimeMs) return bin;
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(WORKLOAD_SOURCE).mtimeMs) return bin;
   mkdirSync(dir, { recursive: true });
   const tmp = `${bin}.${process.pid}`;
   try {
-    execFileSync('gcc', ['-O2', '-pthread', '-o', tmp, SOURCE], { stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', '-pthread', '-o', tmp, WORKLOAD_SOURCE], { stdio: 'pipe' });
   } catch (e) {
     const err = e as { code?: string; stderr?: Buffer };
     const why = err.code === 'ENOENT' ? 'gcc is not installed' : String(err.stderr ?? e).trim();
@@ -32,16 +41,42 @@ function compile(): string {
   return bin;
 }
 
+/** State letter of /proc/PID/stat, or undefined when the process is gone. */
+function stateOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+const live = new Set<Workload>();
+let exitHook = false;
+
 export class Workload {
   private alive = true;
+  /** Start address and length of its big mapping (from the READY line). */
+  private region = { base: 0, len: 0 };
 
   private constructor(
     readonly pid: number,
     readonly log: string,
-  ) {}
+  ) {
+    live.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const w of live) w.kill(false);
+      });
+    }
+  }
 
-  /** Build if needed, start with `mib` MiB, and wait for its READY line. */
-  static async start(mib: number): Promise<Workload> {
+  /**
+   * Build if needed, start with `mib` MiB, and wait for its READY line (filling the memory takes about
+   * a second per GiB here). `signal` abandons the wait (the workload is killed).
+   */
+  static async start(mib: number, signal?: AbortSignal): Promise<Workload> {
     const bin = compile();
     const log = join(dirname(bin), `workload-${process.pid}-${Date.now()}.log`);
     const r = spawnSync('bash', ['-c', `setsid '${bin}' ${mib} >'${log}' 2>&1 </dev/null & echo $!`], {
@@ -51,24 +86,53 @@ export class Workload {
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`cannot start the demo workload: ${r.stderr}`);
     const w = new Workload(pid, log);
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-      if (text.includes('READY ')) return w;
-      if (!existsSync(`/proc/${pid}`)) throw new Error(`the demo workload exited: ${text.trim()}`);
-      await new Promise((res) => setTimeout(res, 20));
+    try {
+      while (Date.now() < deadline) {
+        if (signal?.aborted) {
+          throw Object.assign(new Error('demo cancelled while the workload started'), { code: 'ECANCELED' });
+        }
+        const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+        const m = /READY pid=\d+ base=(0x[0-9a-f]+) len=(\d+)/.exec(text);
+        if (m) {
+          w.region = { base: Number(m[1]), len: Number(m[2]) };
+          return w;
+        }
+        const st = stateOf(pid);
+        if (st === undefined || st === 'Z') throw new Error(`the demo workload exited: ${text.trim()}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      throw new Error('the demo workload did not start in 60 s');
+    } catch (e) {
+      w.kill();
+      throw e;
     }
-    w.kill();
-    throw new Error('the demo workload did not start in 60 s');
   }
 
-  /** SIGKILL it (safe to call twice). */
-  kill(): void {
+  /** The workload's big mapping: start address and length in bytes. */
+  get base(): number {
+    return this.region.base;
+  }
+
+  get len(): number {
+    return this.region.len;
+  }
+
+  /** SIGKILL it and (with `wait`) wait until it is gone or a zombie, at most 2 s. Safe to call twice. */
+  kill(wait = true): void {
     if (!this.alive) return;
     this.alive = false;
+    live.delete(this);
     try {
       process.kill(this.pid, 'SIGKILL');
     } catch {
       // already gone
+    }
+    rmSync(this.log, { force: true });
+    const deadline = Date.now() + 2000;
+    while (wait && Date.now() < deadline) {
+      const st = stateOf(this.pid);
+      if (st === undefined || st === 'Z') return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }
 
