@@ -1,7 +1,11 @@
 /* The demo workload: MIB MiB (default 256) of page-unique data, a few threads, then it keeps rewriting
- * a small part of its memory (as a live service would) until killed.
+ * a small part of its memory (as a live service would) until killed, or until the OWNER pid (if given)
+ * is gone: a ckpt demo killed with SIGKILL leaves nothing running behind it.
+ * Usage: workload [MIB [OWNER]]
  * Prints: READY pid=P base=0x... len=BYTES */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,7 @@ static void *writer(void *arg)
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 256;
+	pid_t owner = argc > 2 ? (pid_t)strtol(argv[2], NULL, 0) : 0;
 	len = mib << 20;
 	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED) { perror("mmap"); return 1; }
@@ -48,5 +53,8 @@ int main(int argc, char **argv)
 	for (uintptr_t t = 0; t < 2; t++) { pthread_t th; pthread_create(&th, NULL, writer, (void *)t); }
 	printf("READY pid=%d base=%p len=%zu\n", getpid(), (void *)base, len);
 	fflush(stdout);
-	for (;;) pause();
+	for (;;) {
+		sleep(1);
+		if (owner > 0 && kill(owner, 0) != 0 && errno == ESRCH) return 0;
+	}
 }

@@ -118,6 +118,30 @@ test('ckpt demo interrupted (SIGINT) while it runs: status 130, one line, worklo
   assert.match(stderr, /^ckpt: .*cancelled/);
 });
 
+test('ckpt demo SIGKILLed: the workload notices its owner is gone and exits', {
+  skip: noGcc ?? false,
+}, async () => {
+  const c = spawn(process.execPath, [CLI, 'demo', '--size', '16', '--dir', join(root, 'run3')]);
+  let stdout = '';
+  const pid = await new Promise<number>((res, rej) => {
+    c.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /^workload: pid (\d+),/m.exec(stdout);
+      if (m) res(Number(m[1]));
+    });
+    c.on('close', () => rej(new Error(`ckpt demo ended before its workload started: ${stdout}`)));
+  });
+  c.kill('SIGKILL');
+  await new Promise((res) => c.on('close', res));
+  const deadline = Date.now() + 20_000; // the workload polls its owner once a second
+  while (Date.now() < deadline) {
+    const st = stateOf(pid);
+    if (st === undefined || st === 'Z') break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assertGone(pid);
+});
+
 test('ckpt demo --size 0 is one usage line, status 2, no workload started', () => {
   const r = spawnSync(process.execPath, [CLI, 'demo', '--size', '0', '--dir', join(root, 'bad')], {
     encoding: 'utf8',

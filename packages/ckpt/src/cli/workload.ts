@@ -6,7 +6,8 @@
  *
  * ```
  * start() -> running --kill()--> SIGKILL sent -> gone (reaped by init)
- *               \-- the Node process exits (any way but SIGKILL) --> killed by the 'exit' hook
+ *               |-- the Node process exits (any way but SIGKILL) --> killed by the 'exit' hook
+ *               \-- the Node process is SIGKILLed --> the workload sees its owner pid gone (1 s poll), exits
  * ```
  * `kill()` is safe to call twice and waits (up to 2 s) until the process is gone or a zombie, so that a
  * caller that reports "killed" is telling the truth.
@@ -79,9 +80,13 @@ export class Workload {
   static async start(mib: number, signal?: AbortSignal): Promise<Workload> {
     const bin = compile();
     const log = join(dirname(bin), `workload-${process.pid}-${Date.now()}.log`);
-    const r = spawnSync('bash', ['-c', `setsid '${bin}' ${mib} >'${log}' 2>&1 </dev/null & echo $!`], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'bash',
+      ['-c', `setsid '${bin}' ${mib} ${process.pid} >'${log}' 2>&1 </dev/null & echo $!`],
+      {
+        encoding: 'utf8',
+      },
+    );
     const pid = Number(r.stdout.trim());
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`cannot start the demo workload: ${r.stderr}`);
     const w = new Workload(pid, log);
