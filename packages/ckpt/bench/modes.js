@@ -9,7 +9,8 @@
 //               target, not by ckpt
 //   totalMs     ckpt's own totalTime (scan, splice/read, write)
 //   pipes       pipes held at the peak (splice: all of them at once)
-//   fds         most descriptors the ckpt process held (sampled every 100 ms from /proc/PID/fd)
+//   fds         most descriptors the ckpt process held (sampled every 100 ms from /proc/PID/fd; for
+//               splice at least its fds before the dump plus the pipes and pidfd it held at once)
 //   peakPipeBytes, peakRssBytes (VmHWM of the ckpt process)
 //   memAvailableDropBytes  how far MemAvailable fell below its value at the start while the dump ran
 //               (sampled every 5 ms from /proc/meminfo), not counting growth of Shmem meanwhile (tmpfs
@@ -139,6 +140,7 @@ async function child([mode, pidText, dir, baseText, lenText, scenario]) {
   const { preDumpSplice } = await import(join(pkg, 'dist/dump/splice-pre-dump.js'));
   const { NullSink } = await import(join(pkg, 'dist/xfer/index.js'));
   const where = dir === '-' ? { sink: new NullSink() } : { imagesDir: dir };
+  const baseFds = readdirSync('/proc/self/fd').length;
   const r =
     mode === 'splice'
       ? await preDumpSplice({
@@ -164,6 +166,8 @@ async function child([mode, pidText, dir, baseText, lenText, scenario]) {
       injectMicros: r.splice?.injectMicros ?? 0,
       vmspliceMicros: r.splice?.vmspliceMicros ?? 0,
       peakPipeBytes: r.splice?.peakPipeBytes ?? 0,
+      // splice: ckpt's own count of what it held at once (pipes + pidfd) on top of what the process had
+      peakFds: r.splice ? baseFds + r.splice.peakFds : 0,
       pinnedCopyBytes: pinned?.peakBytes ?? 0,
       pinnedSamples: pinned?.samples ?? 0,
       peakRssBytes: Number(hwm[1]) * 1024,
@@ -248,7 +252,7 @@ async function measure({ mode, scenario, f, stats, sizeBytes, churn, sinkRoot })
     stoppedMs: stallNs / 1e6,
     totalMs: r.totalUs / 1000,
     pipes: r.pipes,
-    fds,
+    fds: Math.max(fds, r.peakFds),
     peakPipeBytes: r.peakPipeBytes,
     peakRssBytes: r.peakRssBytes,
     memAvailableDropBytes: Math.max(0, drop),
