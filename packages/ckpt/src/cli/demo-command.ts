@@ -23,7 +23,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type PreDumpResult, preDumpIterations } from '../dump/index.js';
 import { formatBytes, formatCount, formatMs, renderReport, validateRun } from '../report/index.js';
 import { type ChainCheckResult, checkChain, prefetchPages } from './demo-chain-check.js';
@@ -73,7 +73,7 @@ export function addDemoCommand(
         'and once frozen, check the chain against the frozen memory, write a report, stop the workload',
     )
     .option('--size <mib>', 'size of the workload in MiB', '256')
-    .option('--mib <mib>', 'older name of --size')
+    .addOption(new Option('--mib <mib>', 'older name of --size').hideHelp())
     .option('--dir <dir>', 'output directory (default: a new one under the temp directory)')
     .option('--keep', 'keep the image directories (DIR/run/1..4); removed by default')
     .option('-v, --verbosity [level]', 'log level of the run (as pre-dump -v; default 3)')
