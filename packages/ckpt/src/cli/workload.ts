@@ -17,7 +17,7 @@
  * w.pid; w.kill();
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,14 @@ function compile(): string {
   }
   renameSync(tmp, bin);
   return bin;
+}
+
+/** Remove the logs of earlier demos that died without cleaning up (SIGKILL): their owner pid is gone. */
+function removeStaleLogs(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const m = /^workload-(\d+)-\d+\.log$/.exec(name);
+    if (m && stateOf(Number(m[1])) === undefined) rmSync(join(dir, name), { force: true });
+  }
 }
 
 /** State letter of /proc/PID/stat, or undefined when the process is gone. */
@@ -79,6 +87,7 @@ export class Workload {
    */
   static async start(mib: number, signal?: AbortSignal): Promise<Workload> {
     const bin = compile();
+    removeStaleLogs(dirname(bin));
     const log = join(dirname(bin), `workload-${process.pid}-${Date.now()}.log`);
     const r = spawnSync(
       'bash',
