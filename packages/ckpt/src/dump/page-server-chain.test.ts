@@ -251,6 +251,49 @@ describe('pre-dump chains through a page server', () => {
     assert.equal(cmp.missing, 0);
   });
 
+  it('a server whose parent is not our previous iteration refuses the hole: the dump fails, nothing is committed', {
+    skip: noUffd ?? false,
+  }, async () => {
+    const { f, cmd } = await writer();
+    // an older set of the same process, taken before a new mapping appeared
+    const old = await PageServer.listen({ dir: join(root, 'wp-old'), address: '127.0.0.1', port: 0 });
+    await preDump({ pid: f.pid, sink: await connect(old.port) });
+    assert.equal((await old.finished)[0]!.ok, true);
+    await cmd('m 32');
+    const one = await PageServer.listen({ dir: join(root, 'wp-1'), address: '127.0.0.1', port: 0 });
+    await preDump({
+      pid: f.pid,
+      imagesDir: join(root, 'wp', '1'),
+      sink: await connect(one.port),
+      trackMem: 'auto',
+    });
+    assert.equal((await one.finished)[0]!.ok, true);
+    // the server is pointed at the older set: it has the process (has_parent 1) but not the new mapping
+    const two = await PageServer.listen({
+      dir: join(root, 'wp-2'),
+      address: '127.0.0.1',
+      port: 0,
+      prevImagesDir: '../wp-old',
+    });
+    await assert.rejects(
+      preDump({
+        pid: f.pid,
+        imagesDir: join(root, 'wp', '2'),
+        prevImagesDir: '../1',
+        sink: await connect(two.port),
+        trackMem: 'auto',
+      }),
+      /page server 127\.0\.0\.1:\d+ (dropped the session|closed the connection)/,
+    );
+    const [rep] = await two.finished;
+    assert.equal(rep!.ok, false);
+    assert.match(rep!.error?.message ?? '', /not in the parent image set/);
+    assert.equal(existsSync(join(root, 'wp', '2', 'inventory.img')), false);
+    assert.ok(ImageDir.open(join(root, 'wp', '2')).incompleteReason);
+    assert.equal(existsSync(join(root, 'wp-2', `pagemap-${f.pid}.img`)), false);
+    assert.doesNotMatch(f.state(), /^[Tt]$/);
+  });
+
   it('a process tree shares one session (one OPEN2 per process, one CLOSE)', async () => {
     await using f = await Fixture.start('mt', ['2', '2', '2']);
     const pids = [f.pid, f.num('child0'), f.num('child1')];

@@ -76,12 +76,22 @@ export class PageServerClient implements PageSink {
   ) {
     sock.setNoDelay(true);
     sock.on('data', (b: Buffer) => this.onReply(b));
-    sock.on('error', (e) =>
-      this.broken(new WireError('IO', `page server ${this.where}: ${e.message}`, { cause: e })),
+    // the server drops a session it refuses (a bad range, a hole its parent lacks) without a reply:
+    // only its log says why
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      this.broken(
+        new WireError(
+          'IO',
+          `page server ${this.where} dropped the session (${e.code ?? e.message}; its log says why)`,
+          { cause: e },
+        ),
+      ),
     );
     this.closedPromise = new Promise((resolve) => {
       sock.on('close', () => {
-        this.broken(new WireError('IO', `page server ${this.where} closed the connection`));
+        this.broken(
+          new WireError('IO', `page server ${this.where} closed the connection (its log says why)`),
+        );
         resolve();
       });
     });
