@@ -12,5 +12,7 @@
 export * from './errors.js';
 export * from './pages.js';
 export * from './read.js';
+export * from './splice.js';
+export * from './splice-pipes.js';
 export * from './track/index.js';
 export * from './vma.js';
