@@ -12,6 +12,7 @@ export * from './iterations.js';
 export * from './logger.js';
 export * from './page-plan.js';
 export * from './pre-dump.js';
+export * from './sent-pages.js';
 export * from './stats.js';
 export * from './track-state.js';
 export * from './tracking.js';

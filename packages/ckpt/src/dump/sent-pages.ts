@@ -31,13 +31,30 @@ import type { AddressRange } from '../mem/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
 
-/** The file name in an image directory. */
+/**
+ * The file name in an image directory.
+ *
+ * @example
+ * existsSync(join(dir, SENT_PAGES_FILE)); // true after a page-server pre-dump into dir
+ */
 export const SENT_PAGES_FILE = 'ckpt-sent.json';
 
-/** Ranges per process, ascending and merged. */
+/**
+ * Ranges per process, ascending and merged.
+ *
+ * @example
+ * const sent: SentPages = new Map([[1234, [{ start: 0x400000, end: 0x402000 }]]]);
+ */
 export type SentPages = Map<number, AddressRange[]>;
 
-/** A PageSink that passes everything on and records the ranges sent per process. */
+/**
+ * A PageSink that passes everything on and records the ranges sent per process (data and holes).
+ *
+ * @example
+ * const sink = new SentPagesSink(client);
+ * await sink.begin(pid); sink.addPages(0x400000, 1, page); await sink.end(); await sink.close();
+ * sink.sent.get(pid); // [{ start: 0x400000, end: 0x401000 }]
+ */
 export class SentPagesSink implements PageSink {
   readonly sent: SentPages = new Map();
   private current: { start: number; end: number }[] = [];
@@ -92,7 +109,12 @@ export class SentPagesSink implements PageSink {
   }
 }
 
-/** Write `sent` into image directory `dir` (atomically; before its inventory commits it). */
+/**
+ * Write `sent` into image directory `dir` (atomically; before its inventory commits it).
+ *
+ * @example
+ * writeSentPages('/ckpt/run/1', sink.sent);
+ */
 export function writeSentPages(dir: string, sent: SentPages): void {
   const tasks: Record<string, number[]> = {};
   for (const [pid, ranges] of sent) {
@@ -112,6 +134,9 @@ export function writeSentPages(dir: string, sent: SentPages): void {
 /**
  * The ranges recorded in `dir`; an empty map when there is no (valid) file: then nothing is known to be
  * covered and the next pre-dump writes every page as data.
+ *
+ * @example
+ * readSentPages('/ckpt/run/1').get(1234); // [{ start, end }, ...] or undefined
  */
 export function readSentPages(dir: string): SentPages {
   const out: SentPages = new Map();
