@@ -11,7 +11,7 @@
  * ckpt show DIR [--json] [--pages]
  * ckpt verify DIR
  * ckpt report RUN.json [-o FILE]
- * ckpt demo [--mib 256] [--dir DIR]
+ * ckpt demo [--size MIB] [--dir DIR] [--keep]
  * ```
  * Every failure is one line `ckpt: <message>` on stderr and a non-zero status (see failure.ts).
  *
@@ -19,7 +19,7 @@
  * await main(['pre-dump', '-t', '1234', '-D', '/ckpt/pre1']);
  */
 import { Command, CommanderError, Option } from 'commander';
-import { demoCommand } from './demo-command.js';
+import { addDemoCommand } from './demo-command.js';
 import { describeFailure } from './failure.js';
 import { parseVerbosity } from './log.js';
 import { type PageServerFlags, pageServerCommand } from './page-server.js';
@@ -146,14 +146,7 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       reportCommand(run, o);
     });
 
-  p.command('demo')
-    .description('start a built-in workload, pre-dump it while it runs, show the images, stop the workload')
-    .option('--mib <n>', 'size of the workload in MiB', '256')
-    .option('--dir <dir>', 'image directory (default: a new one under the temp directory)')
-    .option('-v, --verbosity [level]', 'log level of the pre-dump (as pre-dump -v)')
-    .action(async (o: { mib?: string; dir?: string; verbosity?: string | boolean }) => {
-      await demoCommand({ mib: o.mib, dir: o.dir, v: o.verbosity }, ctx, (d) => runShow(d, {}));
-    });
+  addDemoCommand(p, ctx, (d) => runShow(d, {}));
   return p;
 }
 
