@@ -113,7 +113,8 @@ export interface PageServerSinkFlags extends TlsFlags {
 /**
  * Connect the pre-dump's PageSink to a page server (`pre-dump --page-server --address A --port P`). By
  * default the session ends (CLOSE) with the first task's `end()`; with `keepOpen` several tasks share it
- * (one OPEN2 each, as CRIU) and the caller sends CLOSE with `close()` after the last.
+ * (one OPEN2 each, as CRIU) and the caller sends CLOSE with `close()` after the last (`ckpt pre-dump` in
+ * read mode connects with keepOpen; dump/preDump calls close()).
  */
 export async function pageServerSink(
   f: PageServerSinkFlags,
