@@ -19,6 +19,7 @@ import {
   readSync,
   rmSync,
 } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -30,6 +31,7 @@ import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.j
 import { Fixture } from '../testing/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer } from '../xfer/page-server.js';
+import { PE_WIRE, PS } from '../xfer/wire.js';
 import { preDumpIterations } from './iterations.js';
 import { preDump } from './pre-dump.js';
 import { readSentPages, SENT_PAGES_FILE } from './sent-pages.js';
@@ -292,6 +294,49 @@ describe('pre-dump chains through a page server', () => {
     assert.ok(ImageDir.open(join(root, 'wp', '2')).incompleteReason);
     assert.equal(existsSync(join(root, 'wp-2', `pagemap-${f.pid}.img`)), false);
     assert.doesNotMatch(f.state(), /^[Tt]$/);
+  });
+
+  it('a failed CLOSE fails the dump: the local set stays incomplete', async () => {
+    await using f = await Fixture.start('static', ['1']);
+    // a page server that takes everything and then answers CLOSE with status 1 (real socket, real client)
+    const srv = createServer((c) => {
+      let buf = Buffer.alloc(0);
+      let skip = 0;
+      c.on('data', (b: Buffer) => {
+        buf = Buffer.concat([buf, b]);
+        for (;;) {
+          const n = Math.min(skip, buf.length);
+          buf = buf.subarray(n);
+          skip -= n;
+          if (skip > 0 || buf.length < 32) return;
+          const cmd = buf.readUInt32LE(0);
+          const pages = Number(buf.readBigUInt64LE(8));
+          buf = buf.subarray(32);
+          const op = cmd & 0xffff;
+          if (op === PS.IOV_PARENT) c.write(Buffer.alloc(4));
+          else if (op === PS.IOV_OPEN2) c.write(Buffer.alloc(1));
+          else if (op === PS.IOV_ADD_F && (cmd >>> 16) & PE_WIRE.PRESENT) skip = pages * PAGE_SIZE;
+          else if (op === PS.IOV_CLOSE) {
+            const st = Buffer.alloc(4);
+            st.writeInt32LE(1);
+            c.write(st);
+          }
+        }
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    const dir = join(root, 'bad-close');
+    try {
+      await assert.rejects(
+        preDump({ pid: f.pid, imagesDir: dir, sink: await connect(port) }),
+        /failed to close the images \(status 1\)/,
+      );
+    } finally {
+      srv.close();
+    }
+    assert.equal(existsSync(join(dir, 'inventory.img')), false);
+    assert.match(ImageDir.open(dir).incompleteReason ?? '', /status 1/);
   });
 
   it('a process tree shares one session (one OPEN2 per process, one CLOSE)', async () => {

@@ -250,8 +250,10 @@ export class PageServerClient implements PageSink {
     const h = encodePsHeader({ cmd: PS.IOV_CLOSE, flags: 0, nrPages: 0, vaddr: 0, dstId: 0 });
     const v = decodeI32Reply(await this.request(h, 4));
     this.closed = true;
-    if (v !== 0)
+    if (v !== 0) {
+      this.sock.destroy();
       throw new WireError('BAD_REPLY', `page server ${this.where} failed to close the images (status ${v})`);
+    }
     this.sock.end();
     await this.closedPromise;
   }
