@@ -54,8 +54,9 @@ export interface PreDumpOptions {
   readonly imagesDir?: string;
   /**
    * Where pages go instead of `imagesDir`'s pagemap and pages files: a page-server client (the directory
-   * still gets inventory, stats-dump and irmap-cache, as CRIU), or a NullSink for a dry run (then without
-   * `imagesDir`, nothing is written).
+   * still gets inventory, stats-dump and irmap-cache, as CRIU, and ckpt-sent.json for the next
+   * iteration's holes), or a NullSink for a dry run (then without `imagesDir`, nothing is written). Every
+   * process of the tree goes through it; its `close()`, if any, is called after the last one.
    */
   readonly sink?: PageSink;
   /** Size of the one read buffer, bytes (default 4 MiB). */
