@@ -149,6 +149,23 @@ describe('--pre-dump-mode', () => {
 });
 
 describe('pre-dump --page-server chains through the CLI', () => {
+  it('a process tree goes in one session (one OPEN2 per process, one CLOSE)', async () => {
+    const f = await Fixture.start('mt', ['2', '1', '2']);
+    fixtures.push(f);
+    const srv = join(root, 'tree-srv');
+    const server = await PageServer.listen({ dir: srv, address: '127.0.0.1', port: 0 });
+    const ps = ['--page-server', '--address', '127.0.0.1', '--port', String(server.port)];
+    const out = await ckptAsync(['pre-dump', '-t', String(f.pid), '-D', join(root, 'tree'), ...ps]);
+    assert.match(out.stdout, /^pre-dump of \d+ and 2 descendants: .* -> page server 127\.0\.0\.1:\d+ /);
+    const [rep] = await server.finished;
+    assert.equal(rep!.ok, true, rep!.error?.message);
+    for (const pid of [f.pid, f.num('child0'), f.num('child1')]) {
+      assert.ok(existsSync(join(srv, `pagemap-${pid}.img`)), `pagemap of ${pid}`);
+    }
+    assert.ok(existsSync(join(root, 'tree', 'inventory.img')));
+    assert.deepEqual(verifyImages(srv).problems, []);
+  });
+
   it('--iterations 3 then a --prev-images-dir run with --freeze, into a --daemon server', {
     skip: noUffd,
   }, async () => {
