@@ -98,7 +98,7 @@ export class SplicedPages implements Disposable {
     const bufs = [new AlignedBuffer(size), new AlignedBuffer(size)];
     let cur = 0;
     let used = 0;
-    let pending: void | Promise<void> = undefined;
+    let pending: Promise<void> | void | undefined;
     let pieces: number[] = []; // vaddr, len, offset triples of the current buffer
     const emit = async () => {
       if (pieces.length === 0) return;
