@@ -1,6 +1,8 @@
 /**
- * `ckpt pre-dump`: parse the flags, open the log, run dump/preDump with a progress bar, print the summary
- * (or JSON). CRIU's flags where CRIU has one.
+ * `ckpt pre-dump`: parse the flags, open the log, run dump/preDump (read mode, the default; with
+ * --iterations dump/preDumpIterations) or dump/preDumpSplice (--pre-dump-mode splice) with a progress
+ * bar, print the summary (or JSON). CRIU's flags where CRIU has one. With --page-server the pages go to a
+ * page server (one connection per pre-dump, the whole tree in one session) and -D keeps the rest.
  *
  * @example
  * await preDumpCommand({ tree: '1234', imagesDir: '/ckpt/pre1', v: '3' }, { env: process.env });
