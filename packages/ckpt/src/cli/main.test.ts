@@ -1,28 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Fixture } from '../testing/index.js';
+import { Fixture, Scratch } from '../testing/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CKPT = resolve(here, '../../bin/ckpt.js');
 const BINLOG = resolve(here, '../../../binlog/bin/binlog.js');
-const root = mkdtempSync(join(tmpdir(), 'ckpt-cli-test-'));
+const scratch = new Scratch('ckpt-cli-test-');
+const { root, fixtures } = scratch;
 chmodSync(root, 0o777);
-const fixtures: Fixture[] = [];
-let n = 0;
-const newDir = () => join(root, `d${n++}`);
-
-after(() => {
-  // kill first (a failed assertion must not leave fixtures running), then check none was left stopped
-  const states = fixtures.map((f) => f.state());
-  for (const f of fixtures) f.kill();
-  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
-  rmSync(root, { recursive: true, force: true });
-});
+const newDir = () => scratch.newDir();
 
 function ckpt(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []) {
   const cmd = prefix.length ? prefix[0]! : process.execPath;

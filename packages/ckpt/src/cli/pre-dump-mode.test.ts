@@ -5,45 +5,23 @@
  * `--prev-images-dir` run against a `--daemon` page server in this process.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
 import type { PreDumpResult } from '../dump/index.js';
 import { ImageDir, PageChain } from '../images/index.js';
 import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
-import { Fixture } from '../testing/index.js';
+import { Fixture, runCkpt, runCkptAsync, Scratch } from '../testing/index.js';
 import { PageServer } from '../xfer/page-server.js';
 import { verifyImages } from './verify.js';
 
-const CKPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ckpt.js');
-const root = mkdtempSync(join(tmpdir(), 'ckpt-mode-test-'));
-const fixtures: Fixture[] = [];
-after(() => {
-  const states = fixtures.map((f) => f.state());
-  for (const f of fixtures) f.kill();
-  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, fixtures } = new Scratch('ckpt-mode-test-');
 
 const critProbe = spawnSync('crit', ['--help'], { encoding: 'utf8' });
 const noCrit = critProbe.status === 0 ? false : 'crit is not installed';
 const noUffd = uffdWpUnsupportedReason() ?? false;
-
-/** Synchronous run (no server in this process meanwhile). */
-function ckpt(args: string[]) {
-  const r = spawnSync(process.execPath, [CKPT, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Asynchronous run: the page server in this process keeps serving meanwhile. */
-async function ckptAsync(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return promisify(execFile)(process.execPath, [CKPT, ...args], { encoding: 'utf8', timeout: 120_000 });
-}
 
 async function staticFixture(): Promise<Fixture> {
   const f = await Fixture.start('static', ['8']);
@@ -81,7 +59,7 @@ describe('--pre-dump-mode', () => {
   }, async () => {
     const f = await staticFixture();
     const dir = join(root, 'splice');
-    const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', dir, '--pre-dump-mode', 'splice', '--json']);
+    const r = runCkpt(['pre-dump', '-t', String(f.pid), '-D', dir, '--pre-dump-mode', 'splice', '--json']);
     assert.equal(r.status, 0, r.stderr);
     const res = JSON.parse(r.stdout.trim()) as PreDumpResult & { splice?: { pipes: number } };
     assert.ok(res.splice && res.splice.pipes > 0, 'splice figures in --json');
@@ -103,7 +81,7 @@ describe('--pre-dump-mode', () => {
     assert.equal(cmp.mismatched, 0);
     assert.deepEqual(verifyImages(dir).problems, []);
 
-    const text = ckpt([
+    const text = runCkpt([
       'pre-dump',
       '-t',
       String(f.pid),
@@ -118,7 +96,15 @@ describe('--pre-dump-mode', () => {
 
   it('read stays the default; splice refuses what it cannot do with one line', async () => {
     const f = await staticFixture();
-    const read = ckpt(['pre-dump', '-t', String(f.pid), '-D', join(root, 'read'), '--pre-dump-mode', 'read']);
+    const read = runCkpt([
+      'pre-dump',
+      '-t',
+      String(f.pid),
+      '-D',
+      join(root, 'read'),
+      '--pre-dump-mode',
+      'read',
+    ]);
     assert.equal(read.status, 0, read.stderr);
     const inv = ImageDir.open(join(root, 'read')).inventory();
     assert.equal(inv.pre_dump_mode, 2, 'read mode');
@@ -127,7 +113,7 @@ describe('--pre-dump-mode', () => {
       ['--prev-images-dir', '../read'],
       ['--track-mem', 'uffd-wp'],
     ]) {
-      const r = ckpt([
+      const r = runCkpt([
         'pre-dump',
         '-t',
         String(f.pid),
@@ -140,7 +126,15 @@ describe('--pre-dump-mode', () => {
       assert.notEqual(r.status, 0);
       assert.match(r.stderr, /^ckpt: --pre-dump-mode splice .*\n$/, r.stderr);
     }
-    const bad = ckpt(['pre-dump', '-t', String(f.pid), '-D', join(root, 'bad'), '--pre-dump-mode', 'mmap']);
+    const bad = runCkpt([
+      'pre-dump',
+      '-t',
+      String(f.pid),
+      '-D',
+      join(root, 'bad'),
+      '--pre-dump-mode',
+      'mmap',
+    ]);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /argument 'mmap' is invalid\. Allowed choices are read, splice/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
@@ -155,7 +149,7 @@ describe('pre-dump --page-server chains through the CLI', () => {
     const srv = join(root, 'tree-srv');
     const server = await PageServer.listen({ dir: srv, address: '127.0.0.1', port: 0 });
     const ps = ['--page-server', '--address', '127.0.0.1', '--port', String(server.port)];
-    const out = await ckptAsync(['pre-dump', '-t', String(f.pid), '-D', join(root, 'tree'), ...ps]);
+    const out = await runCkptAsync(['pre-dump', '-t', String(f.pid), '-D', join(root, 'tree'), ...ps]);
     assert.match(out.stdout, /^pre-dump of \d+ and 2 descendants: .* -> page server 127\.0\.0\.1:\d+ /);
     const [rep] = await server.finished;
     assert.equal(rep!.ok, true, rep!.error?.message);
@@ -174,7 +168,7 @@ describe('pre-dump --page-server chains through the CLI', () => {
     const server = await PageServer.listen({ dir: srv, address: '127.0.0.1', port: 0, daemon: true });
     const ps = ['--page-server', '--address', '127.0.0.1', '--port', String(server.port)];
     try {
-      const it3 = await ckptAsync([
+      const it3 = await runCkptAsync([
         'pre-dump',
         '-t',
         String(f.pid),
@@ -194,7 +188,7 @@ describe('pre-dump --page-server chains through the CLI', () => {
       assert.equal(rs.length, 3);
       assert.equal(rs[0]!.pagesSkippedParent, 0);
       assert.ok(rs[2]!.pagesSkippedParent! >= 2048, `${rs[2]!.pagesSkippedParent} hole pages`);
-      const end = await ckptAsync([
+      const end = await runCkptAsync([
         'pre-dump',
         '-t',
         String(f.pid),

@@ -8,42 +8,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  rmSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type ChainCheckResult, checkChain } from '../cli/demo-chain-check.js';
 import { ImageDir, INCOMPLETE_MARKER, PageChain } from '../images/index.js';
-import { findPages, planVmas, uffdWpUnsupportedReason } from '../mem/index.js';
-import { readMaps } from '../proc/index.js';
+import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
-import { Fixture } from '../testing/index.js';
+import { CKPT_BIN, countUserfaultfds, Fixture, runCkpt, Scratch } from '../testing/index.js';
 import { preDump } from './pre-dump.js';
 import type { PreDumpResult } from './stats.js';
 import { TRACK_STATE_FILE } from './track-state.js';
 
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ckpt.js');
 const ROUNDS = process.env.CKPT_STRESS === '1' ? 20 : 3;
 const noUffd = uffdWpUnsupportedReason();
-const root = mkdtempSync(join(tmpdir(), 'ckpt-chain-test-'));
-const fixtures: Fixture[] = [];
-after(() => {
-  const states = fixtures.map((f) => f.state());
-  for (const f of fixtures) f.kill();
-  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, fixtures } = new Scratch('ckpt-chain-test-');
 
 /** The writer fixture with its command fifo. */
 class Writer {
@@ -87,13 +66,8 @@ class Writer {
   }
 }
 
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 function cliJson(args: string[]): PreDumpResult {
-  const r = cli([...args, '--json']);
+  const r = runCkpt([...args, '--json']);
   assert.equal(r.status, 0, `ckpt ${args.join(' ')} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as PreDumpResult;
 }
@@ -107,75 +81,9 @@ async function churn(w: Writer, k: number, maps: number[]): Promise<void> {
   await w.cmd(`w 300`);
 }
 
-/** Inside the frozen window: compare every page of the chain with the target's memory. */
-function compareChain(
-  pid: number,
-  dir: string,
-): { pages: number; mismatched: number; missing: number; bad: string } {
-  const plan = planVmas(readMaps(pid));
-  const present = findPages(pid, plan).ranges;
-  using chain = new PageChain(ImageDir.open(dir), pid);
-  let pages = 0;
-  let mismatched = 0;
-  let missing = 0;
-  const bad: string[] = [];
-  for (let i = 0; i < present.length; i++) {
-    for (const l of chain.locate(present.starts[i]!, (present.ends[i]! - present.starts[i]!) / PAGE_SIZE)) {
-      if (l.where === 'absent') missing += l.nrPages;
-    }
-  }
-  const mem = Buffer.alloc(256 * PAGE_SIZE);
-  const img = Buffer.alloc(256 * PAGE_SIZE);
-  const local = new IovecArray(1);
-  const remote = new IovecArray(1);
-  for (const d of plan.dump) {
-    for (const l of chain.locate(d.vma.start, (d.vma.end - d.vma.start) / PAGE_SIZE)) {
-      if (l.where !== 'data') continue;
-      for (let off = 0; off < l.nrPages; off += 256) {
-        const n = Math.min(256, l.nrPages - off);
-        local.clear();
-        remote.clear();
-        local.push(addressOf(mem), n * PAGE_SIZE);
-        remote.push(l.vaddr + off * PAGE_SIZE, n * PAGE_SIZE);
-        assert.equal(processVmReadv(pid, local, remote), n * PAGE_SIZE);
-        const fd = openSync(l.pagesPath, 'r');
-        try {
-          assert.equal(readSync(fd, img, 0, n * PAGE_SIZE, l.offset + off * PAGE_SIZE), n * PAGE_SIZE);
-        } finally {
-          closeSync(fd);
-        }
-        for (let p = 0; p < n; p++) {
-          const a = p * PAGE_SIZE;
-          if (mem.compare(img, a, a + PAGE_SIZE, a, a + PAGE_SIZE) !== 0) {
-            mismatched++;
-            const va = l.vaddr + (off + p) * PAGE_SIZE;
-            bad.push(
-              `0x${va.toString(16)} ${d.vma.path || '(anon)'} depth ${l.depth}: ` +
-                `memory ${mem.readBigUInt64LE(a).toString(16)}/${mem.readBigUInt64LE(a + 8)} image ${img.readBigUInt64LE(a).toString(16)}/${img.readBigUInt64LE(a + 8)} ` +
-                `first diff at ${firstDiff(mem, img, a)} vma 0x${d.vma.start.toString(16)}-0x${d.vma.end.toString(16)}`,
-            );
-          }
-        }
-        pages += n;
-      }
-    }
-  }
-  return { pages, mismatched, missing, bad: bad.slice(0, 5).join('; ') };
-}
-
-function firstDiff(x: Buffer, y: Buffer, a: number): string {
-  for (let i = 0; i < PAGE_SIZE; i++) {
-    if (x[a + i] !== y[a + i]) {
-      const q = a + (i & ~7);
-      return `+${i}: ${x.readBigUInt64LE(q).toString(16)} vs ${y.readBigUInt64LE(q).toString(16)}`;
-    }
-  }
-  return '-';
-}
-
 /** The chain's end, frozen, with the comparison inside the frozen window. */
 async function endChain(pid: number, dir: string, prev: string) {
-  let cmp: ReturnType<typeof compareChain> | undefined;
+  let cmp: ChainCheckResult | undefined;
   const r = await preDump({
     pid,
     imagesDir: dir,
@@ -183,28 +91,18 @@ async function endChain(pid: number, dir: string, prev: string) {
     trackMem: 'auto',
     freeze: true,
     afterCommit: () => {
-      cmp = compareChain(pid, dir);
+      cmp = checkChain(pid, dir);
     },
   });
   assert.ok(cmp);
   return { r, cmp };
 }
 
-function userfaultfds(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
-    } catch {
-      return false;
-    }
-  }).length;
-}
-
-function assertExact(cmp: ReturnType<typeof compareChain>, r: PreDumpResult): void {
+function assertExact(cmp: ChainCheckResult, r: PreDumpResult): void {
   assert.equal(
     cmp.mismatched,
     0,
-    `${cmp.mismatched} of ${cmp.pages} pages differ from the frozen memory: ${cmp.bad}`,
+    `${cmp.mismatched} of ${cmp.pages} pages differ from the frozen memory: ${cmp.firstBad.map((va) => `0x${va.toString(16)}`).join(', ')}`,
   );
   assert.equal(cmp.missing, 0, `${cmp.missing} present pages are missing from the chain`);
   assert.ok(cmp.pages > 4096);
@@ -239,11 +137,11 @@ for (let round = 1; round <= ROUNDS; round++) {
       assert.ok(r.pagesWritten < first.pagesWritten, `iteration ${k} wrote ${r.pagesWritten} pages`);
       assert.ok((r.pagesSkippedParent ?? 0) > 0);
     }
-    assert.equal(userfaultfds(w.pid), 1); // kept in the target between runs
+    assert.equal(countUserfaultfds(w.pid), 1); // kept in the target between runs
     await churn(w, 6, maps);
     const { r, cmp } = await endChain(w.pid, join(base, '6'), '../5');
     assertExact(cmp, r);
-    assert.equal(userfaultfds(w.pid), 0, 'the chain end left the userfaultfd in the target');
+    assert.equal(countUserfaultfds(w.pid), 0, 'the chain end left the userfaultfd in the target');
     assert.equal(existsSync(join(base, '6', TRACK_STATE_FILE)), false);
     assert.match(w.f.state(), /^[SR]$/);
     w.f.kill();
@@ -254,7 +152,17 @@ test('--iterations in one run, then a frozen end: exact', { skip: noUffd ?? fals
   for (let round = 1; round <= Math.max(1, ROUNDS / 3); round++) {
     const w = await Writer.start(32, 2, 4000);
     const base = join(root, `iter-${round}`);
-    const r = cli(['pre-dump', '-t', String(w.pid), '-D', base, '--iterations', '4', '--interval', '150']);
+    const r = runCkpt([
+      'pre-dump',
+      '-t',
+      String(w.pid),
+      '-D',
+      base,
+      '--iterations',
+      '4',
+      '--interval',
+      '150',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.filter((l) => l.startsWith('tracking: uffd-wp')).length, 4, r.stdout);
@@ -291,7 +199,7 @@ test('the CLI --freeze pre-dump ends the chain: the paused writer region is exac
     '--freeze',
   ]);
   assert.equal(end.tracking?.incremental, 1);
-  assert.equal(userfaultfds(w.pid), 0);
+  assert.equal(countUserfaultfds(w.pid), 0);
   const b = w.f.num('base');
   const n = w.f.num('len') / PAGE_SIZE;
   using chain = new PageChain(ImageDir.open(join(base, '3')), w.pid);
@@ -321,10 +229,10 @@ test('the CLI --freeze pre-dump ends the chain: the paused writer region is exac
       }
     }
   }
-  const show = cli(['show', join(base, '3'), '--pages', '--json']);
+  const show = runCkpt(['show', join(base, '3'), '--pages', '--json']);
   assert.equal(show.status, 0, show.stderr);
   assert.match(show.stdout, /"where":\s*"parent"/);
-  const verify = cli(['verify', join(base, '3')]);
+  const verify = runCkpt(['verify', join(base, '3')]);
   assert.equal(verify.status, 0, verify.stderr + verify.stdout);
   w.f.kill();
 });
@@ -336,7 +244,7 @@ test('a target that exits between iterations: one clean line, the iteration mark
   const base = join(root, 'exit');
   cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '1')]);
   w.f.kill();
-  const r = cli(['pre-dump', '-t', String(w.pid), '-D', join(base, '2'), '--prev-images-dir', '../1']);
+  const r = runCkpt(['pre-dump', '-t', String(w.pid), '-D', join(base, '2'), '--prev-images-dir', '../1']);
   assert.equal(r.status, 1);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /^ckpt: /);
@@ -352,7 +260,7 @@ test('a target that exits between iterations: one clean line, the iteration mark
   }, 20);
   const r2 = await new Promise<{ status: number | null; stderr: string }>((res) => {
     const c = spawn(process.execPath, [
-      CLI,
+      CKPT_BIN,
       'pre-dump',
       '-t',
       String(w2.pid),
@@ -379,7 +287,7 @@ test('a target that exits between iterations: one clean line, the iteration mark
 test('--track-mem soft-dirty on a kernel without it is one clean line', async () => {
   if (existsSync('/proc/self/clear_refs') && !noUffd) {
     const w = await Writer.start(4, 1, 0);
-    const r = cli(['pre-dump', '-t', String(w.pid), '-D', join(root, 'sd'), '--track-mem', 'soft-dirty']);
+    const r = runCkpt(['pre-dump', '-t', String(w.pid), '-D', join(root, 'sd'), '--track-mem', 'soft-dirty']);
     if (r.status === 0) return; // this kernel has soft-dirty
     assert.equal(r.status, 1);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -400,7 +308,7 @@ test('tracking state: used once; a missing or foreign state means a full dump th
   const two = cliJson(['pre-dump', '-t', pid, '-D', join(base, '2'), '--prev-images-dir', '../1']);
   assert.equal(two.tracking?.incremental, 1);
   // a retry from the same parent must not resume the state a second time
-  const again = cli(['pre-dump', '-t', pid, '-D', join(base, '2b'), '--prev-images-dir', '../1']);
+  const again = runCkpt(['pre-dump', '-t', pid, '-D', join(base, '2b'), '--prev-images-dir', '../1']);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /tracking: uffd-wp .*: full;.*already used/);
   // a state that is not ours
@@ -410,7 +318,7 @@ test('tracking state: used once; a missing or foreign state means a full dump th
   assert.match(bad.tracking?.fallbacks.join() ?? '', /not ours/);
   // every image of the chain still verifies (crit and ckpt ignore ckpt-track*.json)
   for (const k of ['1', '2', '3']) {
-    const v = cli(['verify', join(base, k)]);
+    const v = runCkpt(['verify', join(base, k)]);
     assert.equal(v.status, 0, v.stderr + v.stdout);
   }
   w.f.kill();

@@ -7,28 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  rmSync,
-} from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { type ChainCheckResult, checkChain } from '../cli/demo-chain-check.js';
 import { verifyImages } from '../cli/verify.js';
-import { ImageDir, PageChain } from '../images/index.js';
-import { findPages, planVmas, uffdWpUnsupportedReason } from '../mem/index.js';
-import { readMaps } from '../proc/index.js';
-import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
-import { Fixture } from '../testing/index.js';
+import { ImageDir } from '../images/index.js';
+import { uffdWpUnsupportedReason } from '../mem/index.js';
+import { PAGE_SIZE } from '../sys/index.js';
+import { countUserfaultfds, Fixture, Scratch } from '../testing/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer } from '../xfer/page-server.js';
 import { PE_WIRE, PS } from '../xfer/wire.js';
@@ -37,14 +25,7 @@ import { preDump } from './pre-dump.js';
 import { readSentPages, SENT_PAGES_FILE } from './sent-pages.js';
 
 const noUffd = uffdWpUnsupportedReason();
-const root = mkdtempSync(join(tmpdir(), 'ckpt-ps-chain-test-'));
-const fixtures: Fixture[] = [];
-after(() => {
-  const states = fixtures.map((f) => f.state());
-  for (const f of fixtures) f.kill();
-  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, fixtures } = new Scratch('ckpt-ps-chain-test-');
 
 /** The writer fixture (pages written at a steady rate by 2 threads) and its command fifo. */
 async function writer(): Promise<{ f: Fixture; cmd: (line: string) => Promise<void> }> {
@@ -65,57 +46,8 @@ async function writer(): Promise<{ f: Fixture; cmd: (line: string) => Promise<vo
   return { f, cmd };
 }
 
-/** Compare every present page of `pid` with the chain at `dir` (call while the target cannot run). */
-function compareChain(pid: number, dir: string): { pages: number; mismatched: number; missing: number } {
-  const plan = planVmas(readMaps(pid));
-  const present = findPages(pid, plan).ranges;
-  using chain = new PageChain(ImageDir.open(dir), pid);
-  let pages = 0;
-  let mismatched = 0;
-  let missing = 0;
-  const mem = Buffer.alloc(PAGE_SIZE);
-  const img = Buffer.alloc(PAGE_SIZE);
-  const local = new IovecArray(1);
-  const remote = new IovecArray(1);
-  for (let i = 0; i < present.length; i++) {
-    const n = (present.ends[i]! - present.starts[i]!) / PAGE_SIZE;
-    for (const l of chain.locate(present.starts[i]!, n)) {
-      if (l.where !== 'data') {
-        missing += l.nrPages;
-        continue;
-      }
-      const fd = openSync(l.pagesPath, 'r');
-      try {
-        for (let p = 0; p < l.nrPages; p++) {
-          local.clear();
-          remote.clear();
-          local.push(addressOf(mem), PAGE_SIZE);
-          remote.push(l.vaddr + p * PAGE_SIZE, PAGE_SIZE);
-          assert.equal(processVmReadv(pid, local, remote), PAGE_SIZE);
-          assert.equal(readSync(fd, img, 0, PAGE_SIZE, l.offset + p * PAGE_SIZE), PAGE_SIZE);
-          if (!mem.equals(img)) mismatched++;
-          pages++;
-        }
-      } finally {
-        closeSync(fd);
-      }
-    }
-  }
-  return { pages, mismatched, missing };
-}
-
 async function connect(port: number): Promise<PageServerClient> {
   return PageServerClient.connect({ address: '127.0.0.1', port, keepOpen: true });
-}
-
-function userfaultfds(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
-    } catch {
-      return false;
-    }
-  }).length;
 }
 
 describe('pre-dump chains through a page server', () => {
@@ -148,7 +80,7 @@ describe('pre-dump chains through a page server', () => {
         assert.ok(r.pagesSkippedParent! > 1000, `${r.pagesSkippedParent} hole pages`);
       }
       await cmd('w 30');
-      let cmp: ReturnType<typeof compareChain> | undefined;
+      let cmp: ChainCheckResult | undefined;
       const end = await preDump({
         pid: f.pid,
         imagesDir: join(root, 'd', '4'),
@@ -157,7 +89,7 @@ describe('pre-dump chains through a page server', () => {
         trackMem: 'auto',
         freeze: true,
         afterCommit: () => {
-          cmp = compareChain(f.pid, join(srvDir, '4'));
+          cmp = checkChain(f.pid, join(srvDir, '4'));
         },
       });
       assert.equal(end.tasks[0]!.mode, 'incremental');
@@ -167,7 +99,7 @@ describe('pre-dump chains through a page server', () => {
       assert.ok(cmp.pages >= 4096, `${cmp.pages} pages compared`);
       assert.equal(readlinkSync(join(srvDir, '4', 'parent')), '../3');
       assert.deepEqual(verifyImages(join(srvDir, '4')).problems, []);
-      assert.equal(userfaultfds(f.pid), 0, 'tracking ended with the frozen end');
+      assert.equal(countUserfaultfds(f.pid), 0, 'tracking ended with the frozen end');
     } finally {
       await server.close();
     }
@@ -186,7 +118,7 @@ describe('pre-dump chains through a page server', () => {
     const server = await PageServer.listen({ dir: srvDir, address: '127.0.0.1', port: 0, daemon: true });
     const opened: number[] = [];
     try {
-      let cmp: ReturnType<typeof compareChain> | undefined;
+      let cmp: ChainCheckResult | undefined;
       const rs = await preDumpIterations({
         pid: f.pid,
         imagesDir: join(root, 'iter'),
@@ -199,7 +131,7 @@ describe('pre-dump chains through a page server', () => {
           return connect(server.port);
         },
         afterCommit: () => {
-          cmp = compareChain(f.pid, join(srvDir, '3'));
+          cmp = checkChain(f.pid, join(srvDir, '3'));
         },
       });
       assert.deepEqual(opened, [1, 2, 3]);
@@ -232,7 +164,7 @@ describe('pre-dump chains through a page server', () => {
     await cmd('w 30');
     // a server without any parent: the local chain says "holes", the server's OPEN2 says has_parent 0
     const second = await PageServer.listen({ dir: join(root, 'np-2'), address: '127.0.0.1', port: 0 });
-    let cmp: ReturnType<typeof compareChain> | undefined;
+    let cmp: ChainCheckResult | undefined;
     const r = await preDump({
       pid: f.pid,
       imagesDir: join(root, 'np', '2'),
@@ -241,7 +173,7 @@ describe('pre-dump chains through a page server', () => {
       trackMem: 'auto',
       freeze: true,
       afterCommit: () => {
-        cmp = compareChain(f.pid, join(root, 'np-2'));
+        cmp = checkChain(f.pid, join(root, 'np-2'));
       },
     });
     const [rep] = await second.finished;
@@ -352,7 +284,7 @@ describe('pre-dump chains through a page server', () => {
     for (const pid of pids) {
       assert.ok(existsSync(join(srvDir, `pagemap-${pid}.img`)), `pagemap of ${pid}`);
       // mt does not write after READY: the images equal memory although it runs
-      const cmp = compareChain(pid, srvDir);
+      const cmp = checkChain(pid, srvDir);
       assert.equal(cmp.mismatched, 0, `process ${pid}`);
       assert.equal(cmp.missing, 0, `process ${pid}`);
       assert.ok(cmp.pages >= 512, `process ${pid}: ${cmp.pages} pages`);

@@ -1,52 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ImageDir, INCOMPLETE_MARKER, PE } from '../images/index.js';
-import { findPages, PageReader, planVmas } from '../mem/index.js';
-import { readMaps } from '../proc/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
-import { Fixture } from '../testing/index.js';
+import { type Fixture, Scratch, snapshotPages } from '../testing/index.js';
 import { NullSink } from '../xfer/index.js';
 import { DumpError } from './errors.js';
 import { preDump } from './pre-dump.js';
 
-const root = mkdtempSync(join(tmpdir(), 'ckpt-predump-test-'));
-const fixtures: Fixture[] = [];
-let n = 0;
-const newDir = () => join(root, `d${n++}`);
-after(() => {
-  // kill first (a failed assertion must not leave fixtures running), then check none was left stopped
-  const states = fixtures.map((f) => f.state());
-  for (const f of fixtures) f.kill();
-  rmSync(`/tmp/ckpt-guard-d-${process.pid}`, { force: true }); // the guard fixture's file
-  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
-  rmSync(root, { recursive: true, force: true });
-});
-
-async function start(name: string, args: string[]): Promise<Fixture> {
-  const f = await Fixture.start(name, args);
-  fixtures.push(f);
-  return f;
-}
-
-/** The target's memory now, page by page, for the present ranges (the target must be static). */
-async function snapshot(pid: number): Promise<Map<number, Buffer>> {
-  const pages = new Map<number, Buffer>();
-  const found = findPages(pid, planVmas(readMaps(pid)));
-  using reader = new PageReader(pid, { bufferSize: 1 << 20 });
-  await reader.read(found.ranges, {
-    pages: (va, nr, bytes) => {
-      for (let i = 0; i < nr; i++) {
-        pages.set(va + i * PAGE_SIZE, Buffer.from(bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)));
-      }
-    },
-    flush: () => {},
-  });
-  return pages;
-}
+const scratch = new Scratch('ckpt-predump-test-', [`/tmp/ckpt-guard-d-${process.pid}`]); // the guard fixture's file
+const newDir = () => scratch.newDir();
+const start = (name: string, args: string[]) => scratch.start(name, args);
 
 /**
  * The fixture's own data: [start, end) spans that never change after READY. Other pages (stacks, libc
@@ -118,7 +84,7 @@ test('static 64 MiB target: images equal its memory; crit decodes them', async (
   const f = await start('static', ['64']);
   const dir = newDir();
   const r = await preDump({ pid: f.pid, imagesDir: dir });
-  const expected = await snapshot(f.pid);
+  const expected = await snapshotPages(f.pid);
   assert.equal(r.pagesWritten, expected.size);
   assert.equal(r.pagesSkipped, 0);
   assert.ok(r.pagesWritten >= (64 << 20) / PAGE_SIZE);
@@ -146,7 +112,7 @@ test('many VMAs, guard pages, a multi-threaded target: every page, nothing more'
     const f = await start(name, [...args]);
     const dir = newDir();
     const r = await preDump({ pid: f.pid, imagesDir: dir, bufferSize: 256 * 1024 });
-    assertImagesMatch(dir, f, await snapshot(f.pid));
+    assertImagesMatch(dir, f, await snapshotPages(f.pid));
     if (name === 'mt') assert.equal(r.threads, 5);
     if (name === 'guard') {
       assert.deepEqual(r.deferred.map((d) => [d.reason, d.pages]).sort(), [
@@ -164,7 +130,7 @@ test('--freeze: a consistent copy, the target is running again afterwards', asyn
   assert.equal(r.frozen, true);
   assert.ok(r.frozenTime > 0);
   assert.doesNotMatch(f.state(), /^[Tt]$/);
-  assertImagesMatch(dir, f, await snapshot(f.pid));
+  assertImagesMatch(dir, f, await snapshotPages(f.pid));
 });
 
 test('a target that changes its mappings during the dump: the dump completes with valid pages', async () => {
@@ -233,7 +199,7 @@ test('the process tree: each descendant gets its own pagemap (CRIU -t), unless t
       [f.pid, ...children].sort((a, b) => a - b),
     );
     for (const [i, child] of children.entries()) {
-      const expected = await snapshot(child);
+      const expected = await snapshotPages(child);
       using pm = d.pagemap(child);
       const cbase = f.num(`cbase${i}`);
       let data = 0;

@@ -1,53 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ImageDir, INCOMPLETE_MARKER, PE } from '../images/index.js';
-import { findPages, PageReader, planVmas } from '../mem/index.js';
-import { readMaps } from '../proc/index.js';
 import { PAGE_SIZE, SIG } from '../sys/index.js';
-import { Fixture } from '../testing/index.js';
+import { Scratch, snapshotPages } from '../testing/index.js';
 import { DumpError } from './errors.js';
 import { preDumpSplice } from './splice-pre-dump.js';
 
-const root = mkdtempSync(join(tmpdir(), 'ckpt-splice-test-'));
-const fixtures: Fixture[] = [];
-let n = 0;
-const newDir = () => join(root, `d${n++}`);
-after(() => {
-  const states = fixtures.map((f) => f.state());
-  for (const f of fixtures) f.kill();
-  rmSync(`/tmp/ckpt-guard-s-${process.pid}`, { force: true });
-  for (const s of states) assert.doesNotMatch(s, /^[Tt]$/, 'fixture left stopped');
-  rmSync(root, { recursive: true, force: true });
-});
-
-async function start(name: string, args: string[]): Promise<Fixture> {
-  const f = await Fixture.start(name, args);
-  fixtures.push(f);
-  return f;
-}
+const scratch = new Scratch('ckpt-splice-test-', [`/tmp/ckpt-guard-s-${process.pid}`]); // the guard fixture's file
+const { root } = scratch;
+const newDir = () => scratch.newDir();
+const start = (name: string, args: string[]) => scratch.start(name, args);
 
 const fdCount = (pid: number | 'self') => readdirSync(`/proc/${pid}/fd`).length;
 const maps = (pid: number) => readFileSync(`/proc/${pid}/maps`, 'utf8');
-
-/** The target's present pages now (it must be static). */
-async function snapshot(pid: number): Promise<Map<number, Buffer>> {
-  const pages = new Map<number, Buffer>();
-  const found = findPages(pid, planVmas(readMaps(pid)));
-  using reader = new PageReader(pid, { bufferSize: 1 << 20 });
-  await reader.read(found.ranges, {
-    pages: (va, nr, bytes) => {
-      for (let i = 0; i < nr; i++) {
-        pages.set(va + i * PAGE_SIZE, Buffer.from(bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)));
-      }
-    },
-    flush: () => {},
-  });
-  return pages;
-}
 
 /**
  * Every image page is present in the target, the data span [base, base+len) is there byte for byte, and
@@ -118,7 +86,7 @@ test('splice mode, static 64 MiB target: images equal memory, crit decodes them,
   assert.equal(r.pagesSkipped, 0);
   assert.equal(r.frozen, true);
   assert.ok(r.frozenTime > 0);
-  assertImagesMatch(dir, f.pid, span, await snapshot(f.pid));
+  assertImagesMatch(dir, f.pid, span, await snapshotPages(f.pid));
   critDecodesAll(t, dir);
 });
 
@@ -128,7 +96,7 @@ test('small pipes over many VMAs and a no-PROT_READ VMA: every page once', async
   const r = await preDumpSplice({ pid: f.pid, imagesDir: dir, pipeSize: 16 * 1024, pipesPerRound: 7 });
   assert.equal(r.splice.pipeSize, 16 * 1024);
   assert.ok(r.splice.pipes >= r.pagesWritten / 4);
-  const expected = await snapshot(f.pid);
+  const expected = await snapshotPages(f.pid);
   const base = f.num('base');
   const len = f.num('len');
   using pm = ImageDir.open(dir).pagemap(f.pid);
