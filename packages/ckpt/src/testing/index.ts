@@ -2,5 +2,6 @@
 export * from './cli.js';
 export * from './fixture.js';
 export * from './page-snapshot.js';
+export * from './rng.js';
 export * from './scratch.js';
 export * from './userfaultfds.js';

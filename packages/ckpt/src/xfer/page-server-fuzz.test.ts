@@ -5,23 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { INCOMPLETE_MARKER, PagemapReader } from '../images/index.js';
+import { rng } from '../testing/index.js';
 import { PageServerClient } from './page-client.js';
 import { PageServer } from './page-server.js';
 import { encodeDstId, encodePsHeader, PE_WIRE, PS } from './wire.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ckpt-psfuzz-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Built {
   bytes: Buffer;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { rng } from '../testing/index.js';
 import {
   checkRange,
   decodeDstId,
@@ -27,18 +28,6 @@ const h = (cmd: number, flags: number, nrPages: number, vaddr: number, dstId: nu
   vaddr,
   dstId,
 });
-
-/** A small deterministic PRNG, so a failing fuzz case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('page-server header codec', () => {
   it('matches the bytes CRIU sends (ADD_F PE_PRESENT, pid 16162)', () => {
