@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { copyProject, TEST_PROJECTS as projects } from './test-project.js';
 
-const projects = fileURLToPath(new URL('../../test-projects/', import.meta.url));
 const entry = new URL('./index.js', import.meta.url).href;
-const copies: string[] = [];
-after(() => {
-  for (const d of copies) rmSync(d, { recursive: true, force: true });
-});
 
 /** `binlog precompile ...args` in a child process. */
 function precompile(args: string[], cwd = projects) {
@@ -21,13 +16,6 @@ function precompile(args: string[], cwd = projects) {
   });
   assert.ok(!/\n\s+at /.test(r.stderr), `stack trace printed: ${r.stderr}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.trim().split('\n').filter(Boolean) };
-}
-
-function copyProject(name: string): string {
-  const dir = mkdtempSync(join(projects, `.tmp-${name}-`));
-  cpSync(join(projects, name), dir, { recursive: true });
-  copies.push(dir);
-  return dir;
 }
 
 test('--help prints the usage and exits 0', () => {

@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import { parseDictionary } from '../codec/dictionary.js';
 import { formatDiagnostic } from './diagnostic.js';
 import { precompileJsDir } from './emitted-js.js';
-
-const projects = fileURLToPath(new URL('../../test-projects/', import.meta.url));
-const copies: string[] = [];
-after(() => {
-  for (const d of copies) rmSync(d, { recursive: true, force: true });
-});
-
-function copyProject(name: string): string {
-  const dir = mkdtempSync(join(projects, `.tmp-${name}-`));
-  cpSync(join(projects, name), dir, { recursive: true });
-  copies.push(dir);
-  return dir;
-}
+import { copyProject } from './test-project.js';
 
 test('rewrites .mjs and .cjs files as text, keeping every line where it was', () => {
   const dir = copyProject('js');

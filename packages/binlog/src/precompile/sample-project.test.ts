@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { parseDictionary } from '../codec/dictionary.js';
 import { formatDiagnostic } from './diagnostic.js';
 import { precompileProject } from './project.js';
-
-const projects = fileURLToPath(new URL('../../test-projects/', import.meta.url));
-const copies: string[] = [];
-after(() => {
-  for (const d of copies) rmSync(d, { recursive: true, force: true });
-});
-
-/** A fresh copy of a sample project inside test-projects/ (so that `binlog` resolves). */
-function copyProject(name: string): string {
-  const dir = mkdtempSync(join(projects, `.tmp-${name}-`));
-  cpSync(join(projects, name), dir, { recursive: true });
-  copies.push(dir);
-  return dir;
-}
+import { copyProject } from './test-project.js';
 
 function build(dir: string, extra: { prune?: boolean } = {}) {
   const r = precompileProject({ project: join(dir, 'tsconfig.json'), ...extra });

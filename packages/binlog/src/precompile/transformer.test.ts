@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import ts from 'typescript';
 import { parseDictionary } from '../codec/dictionary.js';
 import { PrecompileError } from './errors.js';
+import { copyProject } from './test-project.js';
 import { binlogTransformer } from './transformer.js';
-
-const projects = fileURLToPath(new URL('../../test-projects/', import.meta.url));
-const copies: string[] = [];
-after(() => {
-  for (const d of copies) rmSync(d, { recursive: true, force: true });
-});
-
-function copyProject(name: string): string {
-  const dir = mkdtempSync(join(projects, `.tmp-${name}-`));
-  cpSync(join(projects, name), dir, { recursive: true });
-  copies.push(dir);
-  return dir;
-}
 
 /** What a build script does: parse the tsconfig, make the program, emit with the transformer. */
 function programOf(dir: string): ts.Program {
