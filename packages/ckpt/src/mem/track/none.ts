@@ -9,16 +9,12 @@
  */
 import { PAGE_IS, PagemapScanner } from '../../sys/index.js';
 import { MemError } from '../errors.js';
-import { normalizeRanges } from './range-list.js';
-import type { AddressRange, CollectResult, DirtyTracker, WrittenRangeCallback } from './tracker.js';
+import { PagemapTracker } from './pagemap-tracker.js';
+import type { AddressRange, CollectResult, WrittenRangeCallback } from './tracker.js';
 
-export class NoneTracker implements DirtyTracker {
+export class NoneTracker extends PagemapTracker {
   readonly kind = 'none' as const;
   readonly needsFreeze = false;
-  private scanner: PagemapScanner | undefined;
-  private list: AddressRange[] = [];
-
-  constructor(readonly pid: number) {}
 
   start(ranges: readonly AddressRange[]): void {
     try {
@@ -29,36 +25,10 @@ export class NoneTracker implements DirtyTracker {
     this.add(ranges);
   }
 
-  add(ranges: readonly AddressRange[]): void {
-    this.list = normalizeRanges([...this.list, ...ranges]);
-  }
-
   collect(onRange: WrittenRangeCallback): CollectResult {
-    if (!this.scanner) throw new MemError('EIO', 'tracker not started or closed');
     const t0 = performance.now();
-    let pages = 0;
-    const cb = (s: number, e: number) => onRange(s, e, true);
-    for (const r of this.list) {
-      pages += this.scanner.scan(
-        r.start,
-        r.end,
-        { categoryMask: PAGE_IS.PRESENT, returnMask: PAGE_IS.PRESENT },
-        cb,
-      );
-    }
+    const mask = { categoryMask: PAGE_IS.PRESENT, returnMask: PAGE_IS.PRESENT };
+    const pages = this.scanRanges(mask, (s, e) => onRange(s, e, true));
     return { pages, scanMicros: Math.round((performance.now() - t0) * 1000) };
-  }
-
-  ranges(): readonly AddressRange[] {
-    return this.list.map((r) => ({ ...r }));
-  }
-
-  close(): void {
-    this.scanner?.close();
-    this.scanner = undefined;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -21,8 +21,9 @@ import {
   PagemapScanner,
 } from '../../sys/index.js';
 import { MemError } from '../errors.js';
+import { PagemapTracker } from './pagemap-tracker.js';
 import { normalizeRanges } from './range-list.js';
-import type { AddressRange, CollectResult, DirtyTracker, WrittenRangeCallback } from './tracker.js';
+import type { AddressRange, CollectResult, WrittenRangeCallback } from './tracker.js';
 
 /**
  * Whether soft-dirty bits work here: a page we just wrote must show PAGE_IS_SOFT_DIRTY in our own pagemap
@@ -44,14 +45,14 @@ export function softDirtyUnsupportedReason(): string | null {
   }
 }
 
-export class SoftDirtyTracker implements DirtyTracker {
+/** add() (from PagemapTracker): new ranges' pages are soft-dirty already (VM_SOFTDIRTY), so the caller reads them in full. */
+export class SoftDirtyTracker extends PagemapTracker {
   readonly kind = 'soft-dirty' as const;
   readonly needsFreeze = true;
-  private scanner: PagemapScanner | undefined;
-  private list: AddressRange[] = [];
 
   /** Throws KernelUnsupportedError where soft-dirty bits do not exist. */
-  constructor(readonly pid: number) {
+  constructor(pid: number) {
+    super(pid);
     const why = softDirtyUnsupportedReason();
     if (why) throw new KernelUnsupportedError(why);
   }
@@ -75,32 +76,12 @@ export class SoftDirtyTracker implements DirtyTracker {
     this.clearRefs();
   }
 
-  /** New ranges: their pages are soft-dirty already (VM_SOFTDIRTY), so the caller reads them in full. */
-  add(ranges: readonly AddressRange[]): void {
-    this.list = normalizeRanges([...this.list, ...ranges]);
-  }
-
   collect(onRange: WrittenRangeCallback): CollectResult {
-    if (!this.scanner) throw new MemError('EIO', 'tracker not started or closed');
     const t0 = performance.now();
-    let pages = 0;
     const mask = { categoryMask: PAGE_IS.SOFT_DIRTY, returnMask: PAGE_IS.SOFT_DIRTY | PAGE_IS.PRESENT };
     const cb = (s: number, e: number, c: number) => onRange(s, e, (c & PAGE_IS.PRESENT) !== 0);
-    for (const r of this.list) pages += this.scanner.scan(r.start, r.end, mask, cb);
+    const pages = this.scanRanges(mask, cb);
     this.clearRefs();
     return { pages, scanMicros: Math.round((performance.now() - t0) * 1000) };
-  }
-
-  ranges(): readonly AddressRange[] {
-    return this.list.map((r) => ({ ...r }));
-  }
-
-  close(): void {
-    this.scanner?.close();
-    this.scanner = undefined;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
