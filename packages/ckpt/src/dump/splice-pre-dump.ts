@@ -31,7 +31,7 @@ import { LocalSink, type PageSink } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { PreDumpOptions } from './pre-dump.js';
-import type { DeferredVma } from './stats.js';
+import type { DumpCounts } from './stats.js';
 
 /**
  * Options of preDumpSplice: those of preDump that apply (no buffer size, no tree, no parent: it always
@@ -59,21 +59,14 @@ export interface SpliceResult extends SpliceStats {
 }
 
 /** The one process of a splice pre-dump (the fields of preDump's per-process result). */
-export interface SpliceTaskResult {
+export interface SpliceTaskResult extends DumpCounts {
   readonly pid: number;
-  readonly threads: number;
-  readonly vmas: number;
-  readonly pagesScanned: number;
-  readonly pagesPresent: number;
-  readonly pagesWritten: number;
   /** Present pages that vmsplice could not take (left out). */
   readonly pagesSkipped: number;
   /** Always 0 and 'full': splice mode dumps every present page. */
   readonly pagesSkippedParent: 0;
   readonly mode: 'full';
   readonly stoppedTime: number;
-  readonly deferred: readonly DeferredVma[];
-  readonly guardVmas: number;
 }
 
 /**

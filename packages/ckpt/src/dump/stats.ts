@@ -27,27 +27,14 @@ export interface DeferredVma {
  * const r: PreDumpResult = await preDump({ pid, imagesDir });
  * console.log(r.pagesWritten, r.deferred.length);
  */
-export interface PreDumpResult {
+export interface PreDumpResult extends DumpCounts {
   /** The root of the tree dumped. */
   readonly pid: number;
   /** The image directory, or null for a dry run. */
   readonly imagesDir: string | null;
-  /** Processes dumped (the root and its descendants); the counts below are their sums. */
+  /** Processes dumped (the root and its descendants); the DumpCounts are their sums. */
   readonly processes: number;
-  readonly threads: number;
-  readonly vmas: number;
-  /** Pages spanned by the VMAs dumped (CRIU's pages_scanned). */
-  readonly pagesScanned: number;
-  /** Pages found present (to read). */
-  readonly pagesPresent: number;
-  readonly pagesWritten: number;
-  /** Pages found present but gone or unreadable when read (left out, never written as zeroes). */
-  readonly pagesSkipped: number;
-  /** Pages left to the parent image set as PE_PARENT holes (CRIU's pages_skipped_parent). */
-  readonly pagesSkippedParent?: number;
   readonly bytesWritten: number;
-  readonly deferred: readonly DeferredVma[];
-  readonly guardVmas: number;
   readonly method: PagesMethod;
   readonly bufferSize: number;
   readonly readCalls: number;
@@ -67,25 +54,42 @@ export interface PreDumpResult {
   readonly tasks: readonly TaskResult[];
 }
 
-/** One process of a pre-dump. */
-export interface TaskResult {
-  readonly pid: number;
+/**
+ * What a pre-dump counts, for one process (TaskResult, SpliceTaskResult) and summed over the tree
+ * (PreDumpResult).
+ *
+ * @example
+ * const c: DumpCounts = r.tasks[0]!;
+ * console.log(c.pagesPresent, c.pagesWritten, c.pagesSkipped);
+ */
+export interface DumpCounts {
   readonly threads: number;
   readonly vmas: number;
+  /** Pages spanned by the VMAs dumped (CRIU's pages_scanned). */
   readonly pagesScanned: number;
+  /** Pages found present (to read). */
   readonly pagesPresent: number;
   readonly pagesWritten: number;
+  /** Pages found present but gone or unreadable when read (left out, never written as zeroes). */
   readonly pagesSkipped: number;
-  /** (Optional fields: absent from page sources without tracking, e.g. splice mode.) */
+  /**
+   * Pages left to the parent image set as PE_PARENT holes (CRIU's pages_skipped_parent); absent from
+   * page sources without tracking, e.g. splice mode.
+   */
   readonly pagesSkippedParent?: number;
+  readonly deferred: readonly DeferredVma[];
+  readonly guardVmas: number;
+}
+
+/** One process of a pre-dump. */
+export interface TaskResult extends DumpCounts {
+  readonly pid: number;
   /** 'incremental': written pages + parent holes; 'full': every present page. */
   readonly mode?: 'full' | 'incremental';
   /** Why full although a parent was given. */
   readonly fallback?: string;
   /** µs this process was stopped by its tracker (not counting --freeze). */
   readonly stoppedTime?: number;
-  readonly deferred: readonly DeferredVma[];
-  readonly guardVmas: number;
 }
 
 /** The tracking part of a PreDumpResult. */
