@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImageDir, INCOMPLETE_MARKER, PE } from '../images/index.js';
 import { PAGE_SIZE, SIG } from '../sys/index.js';
-import { Scratch, snapshotPages } from '../testing/index.js';
+import { critDecodesAll, Scratch, snapshotPages } from '../testing/index.js';
 import { DumpError } from './errors.js';
 import { preDumpSplice } from './splice-pre-dump.js';
 
@@ -47,18 +47,6 @@ function assertImagesMatch(dir: string, pid: number, span: [number, number], exp
   assert.equal(data, (span[1] - span[0]) / PAGE_SIZE, 'every data page is in the images');
   assert.ok(expected.size - pages <= 1, `${expected.size - pages} present pages missing from the images`);
   assert.equal(d.stats()?.dump?.pages_written, pages);
-}
-
-function critDecodesAll(t: { skip(m: string): void }, dir: string): void {
-  if (!existsSync('/usr/bin/crit')) {
-    t.skip('crit is not installed (/usr/bin/crit)');
-    return;
-  }
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith('pages-')) continue;
-    const r = spawnSync('/usr/bin/crit', ['decode', '-i', join(dir, name)], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `crit decode ${name}: ${r.stderr}`);
-  }
 }
 
 test('splice mode, static 64 MiB target: images equal memory, crit decodes them, nothing left behind', async (t) => {

@@ -1,5 +1,6 @@
 /** testing/: support for ckpt's tests (C fixtures, scratch space, the CLI, memory). Imported by *.test.ts only. */
 export * from './cli.js';
+export * from './crit.js';
 export * from './fixture.js';
 export * from './page-snapshot.js';
 export * from './rng.js';
