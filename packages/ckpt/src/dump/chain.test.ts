@@ -8,63 +8,22 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ChainCheckResult, checkChain } from '../cli/demo-chain-check.js';
 import { ImageDir, INCOMPLETE_MARKER, PageChain } from '../images/index.js';
 import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
-import { CKPT_BIN, countUserfaultfds, Fixture, runCkpt, Scratch } from '../testing/index.js';
+import { CKPT_BIN, countUserfaultfds, runCkpt, Scratch, Writer } from '../testing/index.js';
 import { preDump } from './pre-dump.js';
 import type { PreDumpResult } from './stats.js';
 import { TRACK_STATE_FILE } from './track-state.js';
 
 const ROUNDS = process.env.CKPT_STRESS === '1' ? 20 : 3;
 const noUffd = uffdWpUnsupportedReason();
-const { root, fixtures } = new Scratch('ckpt-chain-test-');
-
-/** The writer fixture with its command fifo. */
-class Writer {
-  private seq = 0;
-  constructor(
-    readonly f: Fixture,
-    private readonly fifo: string,
-  ) {}
-
-  static async start(mib: number, threads: number, rate: number): Promise<Writer> {
-    const fifo = join(root, `fifo-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-    spawnSync('mkfifo', [fifo]);
-    const f = await Fixture.start('writer', [String(mib), String(threads), fifo, String(rate), '0']);
-    fixtures.push(f);
-    return new Writer(f, fifo);
-  }
-
-  get pid(): number {
-    return this.f.pid;
-  }
-
-  /** Send one command, wait for its OK line, return the result text. */
-  async cmd(line: string): Promise<string> {
-    const want = `OK ${++this.seq} `;
-    appendFileSync(this.fifo, `${line}\n`);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const hit = readFileSync(this.f.logFile, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith(want));
-      if (hit) return hit.slice(want.length);
-      if (Date.now() > deadline) throw new Error(`writer: no answer to ${line}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  async addr(line: string): Promise<number> {
-    const m = /addr=(0x[0-9a-f]+)/.exec(await this.cmd(line));
-    assert.ok(m, `no address from ${line}`);
-    return Number(m[1]);
-  }
-}
+const scratch = new Scratch('ckpt-chain-test-');
+const { root } = scratch;
 
 function cliJson(args: string[]): PreDumpResult {
   const r = runCkpt([...args, '--json']);
@@ -114,7 +73,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   test(`chain of 5 CLI pre-dumps + frozen end equals the frozen memory (round ${round})`, {
     skip: noUffd ?? false,
   }, async () => {
-    const w = await Writer.start(32, 3, 4000);
+    const w = await Writer.start(scratch, 32, 3, 4000, false);
     const base = join(root, `cli-${round}`);
     const first = cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '1'), '--track-mem', 'auto']);
     assert.equal(first.tracking?.kind, 'uffd-wp');
@@ -150,7 +109,7 @@ for (let round = 1; round <= ROUNDS; round++) {
 
 test('--iterations in one run, then a frozen end: exact', { skip: noUffd ?? false }, async () => {
   for (let round = 1; round <= Math.max(1, ROUNDS / 3); round++) {
-    const w = await Writer.start(32, 2, 4000);
+    const w = await Writer.start(scratch, 32, 2, 4000, false);
     const base = join(root, `iter-${round}`);
     const r = runCkpt([
       'pre-dump',
@@ -181,7 +140,7 @@ test('--iterations in one run, then a frozen end: exact', { skip: noUffd ?? fals
 test('the CLI --freeze pre-dump ends the chain: the paused writer region is exact', {
   skip: noUffd ?? false,
 }, async () => {
-  const w = await Writer.start(16, 2, 4000);
+  const w = await Writer.start(scratch, 16, 2, 4000, false);
   const base = join(root, 'cli-freeze');
   cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '1')]);
   await w.cmd('w 500');
@@ -240,7 +199,7 @@ test('the CLI --freeze pre-dump ends the chain: the paused writer region is exac
 test('a target that exits between iterations: one clean line, the iteration marked incomplete', {
   skip: noUffd ?? false,
 }, async () => {
-  const w = await Writer.start(8, 1, 1000);
+  const w = await Writer.start(scratch, 8, 1, 1000, false);
   const base = join(root, 'exit');
   cliJson(['pre-dump', '-t', String(w.pid), '-D', join(base, '1')]);
   w.f.kill();
@@ -250,7 +209,7 @@ test('a target that exits between iterations: one clean line, the iteration mark
   assert.match(r.stderr, /^ckpt: /);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 
-  const w2 = await Writer.start(8, 1, 1000);
+  const w2 = await Writer.start(scratch, 8, 1, 1000, false);
   const base2 = join(root, 'exit-iter');
   const killer = setInterval(() => {
     if (existsSync(join(base2, '1', 'inventory.img'))) {
@@ -286,7 +245,7 @@ test('a target that exits between iterations: one clean line, the iteration mark
 
 test('--track-mem soft-dirty on a kernel without it is one clean line', async () => {
   if (existsSync('/proc/self/clear_refs') && !noUffd) {
-    const w = await Writer.start(4, 1, 0);
+    const w = await Writer.start(scratch, 4, 1, 0, false);
     const r = runCkpt(['pre-dump', '-t', String(w.pid), '-D', join(root, 'sd'), '--track-mem', 'soft-dirty']);
     if (r.status === 0) return; // this kernel has soft-dirty
     assert.equal(r.status, 1);
@@ -301,7 +260,7 @@ test('--track-mem soft-dirty on a kernel without it is one clean line', async ()
 test('tracking state: used once; a missing or foreign state means a full dump that says why', {
   skip: noUffd ?? false,
 }, async () => {
-  const w = await Writer.start(8, 1, 500);
+  const w = await Writer.start(scratch, 8, 1, 500, false);
   const base = join(root, 'state');
   const pid = String(w.pid);
   cliJson(['pre-dump', '-t', pid, '-D', join(base, '1')]);

@@ -6,8 +6,7 @@
  * Every page resolved through the SERVER's chain must equal the target's memory.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,7 +15,7 @@ import { verifyImages } from '../cli/verify.js';
 import { ImageDir } from '../images/index.js';
 import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
-import { countUserfaultfds, Fixture, Scratch } from '../testing/index.js';
+import { countUserfaultfds, Fixture, Scratch, Writer } from '../testing/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer } from '../xfer/page-server.js';
 import { PE_WIRE, PS } from '../xfer/wire.js';
@@ -25,25 +24,13 @@ import { preDump } from './pre-dump.js';
 import { readSentPages, SENT_PAGES_FILE } from './sent-pages.js';
 
 const noUffd = uffdWpUnsupportedReason();
-const { root, fixtures } = new Scratch('ckpt-ps-chain-test-');
+const scratch = new Scratch('ckpt-ps-chain-test-');
+const { root } = scratch;
 
-/** The writer fixture (pages written at a steady rate by 2 threads) and its command fifo. */
-async function writer(): Promise<{ f: Fixture; cmd: (line: string) => Promise<void> }> {
-  const fifo = join(root, `fifo-${fixtures.length}`);
-  spawnSync('mkfifo', [fifo]);
-  const f = await Fixture.start('writer', ['16', '2', fifo, '100', '1']);
-  fixtures.push(f);
-  let seq = 0;
-  const cmd = async (line: string) => {
-    const want = `OK ${++seq} `;
-    appendFileSync(fifo, `${line}\n`);
-    const deadline = Date.now() + 10_000;
-    while (!readFileSync(f.logFile, 'utf8').includes(want)) {
-      if (Date.now() > deadline) throw new Error(`writer: no answer to ${line}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  return { f, cmd };
+/** The writer fixture (pages written at a steady rate by 2 threads) and its command function. */
+async function writer(): Promise<{ f: Fixture; cmd: (line: string) => Promise<string> }> {
+  const w = await Writer.start(scratch, 16, 2, 100, true);
+  return { f: w.f, cmd: (line: string) => w.cmd(line) };
 }
 
 async function connect(port: number): Promise<PageServerClient> {

@@ -6,3 +6,4 @@ export * from './page-snapshot.js';
 export * from './rng.js';
 export * from './scratch.js';
 export * from './userfaultfds.js';
+export * from './writer.js';
