@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readState } from '../proc/index.js';
 import { parseRun } from '../report/index.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ckpt.js');
@@ -17,18 +18,8 @@ const root = mkdtempSync(join(tmpdir(), 'ckpt-demo-test-'));
 const noGcc = spawnSync('gcc', ['--version']).status === 0 ? undefined : 'gcc is not installed';
 after(() => rmSync(root, { recursive: true, force: true }));
 
-/** State letter of a process, or undefined when it is gone. */
-function stateOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
-  }
-}
-
 function assertGone(pid: number): void {
-  const st = stateOf(pid);
+  const st = readState(pid);
   assert.ok(st === undefined || st === 'Z', `workload ${pid} is still there (state ${st})`);
 }
 
@@ -135,7 +126,7 @@ test('ckpt demo SIGKILLed: the workload notices its owner is gone and exits', {
   await new Promise((res) => c.on('close', res));
   const deadline = Date.now() + 20_000; // the workload polls its owner once a second
   while (Date.now() < deadline) {
-    const st = stateOf(pid);
+    const st = readState(pid);
     if (st === undefined || st === 'Z') break;
     await new Promise((res) => setTimeout(res, 50));
   }

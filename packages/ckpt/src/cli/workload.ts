@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readState } from '../proc/index.js';
 
 /** The C source of the workload (data shipped with the package). */
 export const WORKLOAD_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../demo/workload.c');
@@ -46,17 +47,7 @@ function compile(): string {
 function removeStaleLogs(dir: string): void {
   for (const name of readdirSync(dir)) {
     const m = /^workload-(\d+)-\d+\.log$/.exec(name);
-    if (m && stateOf(Number(m[1])) === undefined) rmSync(join(dir, name), { force: true });
-  }
-}
-
-/** State letter of /proc/PID/stat, or undefined when the process is gone. */
-function stateOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
+    if (m && readState(Number(m[1])) === undefined) rmSync(join(dir, name), { force: true });
   }
 }
 
@@ -111,7 +102,7 @@ export class Workload {
           w.region = { base: Number(m[1]), len: Number(m[2]) };
           return w;
         }
-        const st = stateOf(pid);
+        const st = readState(pid);
         if (st === undefined || st === 'Z') throw new Error(`the demo workload exited: ${text.trim()}`);
         await new Promise((res) => setTimeout(res, 20));
       }
@@ -144,7 +135,7 @@ export class Workload {
     rmSync(this.log, { force: true });
     const deadline = Date.now() + 2000;
     while (wait && Date.now() < deadline) {
-      const st = stateOf(this.pid);
+      const st = readState(this.pid);
       if (st === undefined || st === 'Z') return;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }

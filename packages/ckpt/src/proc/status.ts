@@ -40,6 +40,22 @@ export function readStatus(pid: number, tid?: number): ProcStatus {
   };
 }
 
+/**
+ * State letter of a process from /proc/PID/stat (field 3: R, S, D, T, t, Z, X, I), or undefined when the
+ * process is gone (or its stat cannot be read).
+ *
+ * @example
+ * readState(pid) === 'Z'; // exited, not yet reaped
+ */
+export function readState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Clock ticks per second for /proc/PID/stat times (sysconf(_SC_CLK_TCK), 100 on Linux). */
 export const CLOCK_TICKS = 100;
 
