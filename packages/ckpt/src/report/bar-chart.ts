@@ -10,7 +10,7 @@
  *   series: [{ name: 'read', color: '#2563eb', values: [0.4] }, { name: 'splice', color: '#ea580c', values: [180] }],
  * });
  */
-import { chartFrame } from './chart-frame.js';
+import { seriesChartFrame } from './chart-frame.js';
 import { el, type Markup } from './markup.js';
 import { chooseScale } from './scale.js';
 
@@ -73,18 +73,7 @@ function uprightLabel(label: string, cx: number, top: number, plotTop: number, h
 export function barChart(spec: BarChartSpec): Markup {
   const all = spec.series.flatMap((s) => s.values.filter((v): v is number => v !== undefined));
   const scale = chooseScale(all, { binary: spec.binary ?? false });
-  const frame = chartFrame({
-    id: spec.id,
-    title: spec.title,
-    desc: spec.desc,
-    scale,
-    format: spec.format,
-    axisName: spec.axisName,
-    categories: spec.categories,
-    legend: spec.series.map((s) => ({ name: s.name, color: s.color })),
-    ...(spec.width ? { width: spec.width } : {}),
-    ...(spec.height ? { height: spec.height } : {}),
-  });
+  const frame = seriesChartFrame(spec, scale);
   const k = Math.max(1, spec.series.length);
   const barW = Math.min(56, (frame.bandWidth * 0.88) / k);
   const labelWidth = (text: string) => text.length * LABEL_CHAR_PX;

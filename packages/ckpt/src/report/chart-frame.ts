@@ -186,3 +186,38 @@ export function chartFrame(spec: FrameSpec): Frame {
       ),
   };
 }
+
+/** What the bar and line charts' specs share: the frame's texts, categories and size, and named series. */
+export interface SeriesChartSpec {
+  id: string;
+  title: string;
+  desc: string;
+  axisName: string;
+  categories: readonly (readonly string[])[];
+  series: readonly LegendEntry[];
+  format: (v: number) => string;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * The frame of a chart of series on `scale`: one legend entry per series.
+ *
+ * @example
+ * const f = seriesChartFrame(spec, chooseScale([1, 2, 3]));
+ * f.bandX(0); // left edge of the first category's band
+ */
+export function seriesChartFrame(spec: SeriesChartSpec, scale: Scale): Frame {
+  return chartFrame({
+    id: spec.id,
+    title: spec.title,
+    desc: spec.desc,
+    scale,
+    format: spec.format,
+    axisName: spec.axisName,
+    categories: spec.categories,
+    legend: spec.series.map((s) => ({ name: s.name, color: s.color })),
+    ...(spec.width ? { width: spec.width } : {}),
+    ...(spec.height ? { height: spec.height } : {}),
+  });
+}

@@ -1,7 +1,7 @@
 /**
  * Line chart over categories (e.g. the iterations of a pre-dump chain): one polyline per series, a dot on
  * every point, and the values printed next to the dots while there are few enough points to read them.
- * Shares its axes with the bar chart (`chartFrame`), log scale included.
+ * Shares its axes with the bar chart (`seriesChartFrame`), log scale included.
  *
  * @example
  * lineChart({
@@ -10,7 +10,7 @@
  *   series: [{ name: 'total', color: '#2563eb', values: [420, 80] }],
  * });
  */
-import { chartFrame } from './chart-frame.js';
+import { seriesChartFrame } from './chart-frame.js';
 import { coord, el, type Markup } from './markup.js';
 import { chooseScale } from './scale.js';
 
@@ -47,18 +47,7 @@ const MAX_LABELLED = 12;
  */
 export function lineChart(spec: LineChartSpec): Markup {
   const scale = chooseScale(spec.series.flatMap((s) => s.values));
-  const frame = chartFrame({
-    id: spec.id,
-    title: spec.title,
-    desc: spec.desc,
-    scale,
-    format: spec.format,
-    axisName: spec.axisName,
-    categories: spec.categories,
-    legend: spec.series.map((s) => ({ name: s.name, color: s.color })),
-    ...(spec.width ? { width: spec.width } : {}),
-    ...(spec.height ? { height: spec.height } : {}),
-  });
+  const frame = seriesChartFrame(spec, scale);
   const marks: Markup[] = [];
   for (const s of spec.series) {
     const pts = s.values.map((v, i) => ({ x: frame.bandX(i) + frame.bandWidth / 2, y: frame.y(v), v }));
