@@ -27,6 +27,7 @@ describe('page server against CRIU', { skip }, () => {
   it('ckpt client -> criu page-server (the checksum probe is declined harmlessly)', async () => {
     const dir = join(root, 'criu-ps');
     const port = 27000 + (process.pid % 1000);
+    spawnSync('mkdir', ['-p', dir]); // criu page-server needs -D to exist
     const server = spawn(
       criu!,
       ['page-server', '-D', dir, '--address', '127.0.0.1', '--port', String(port)],
@@ -34,7 +35,6 @@ describe('page server against CRIU', { skip }, () => {
         stdio: 'ignore',
       },
     );
-    spawnSync('mkdir', ['-p', dir]);
     const exited = new Promise<number | null>((r) => server.on('exit', r));
     let c: PageServerClient | undefined;
     for (let i = 0; c === undefined; i++) {
