@@ -70,7 +70,7 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     .option('--interval <ms>', 'pause between iterations, ms (default 1000)')
     .option(
       '--buffer-size <size>',
-      'size of the one read buffer (memory held whatever the target size)',
+      'size of each read buffer (3 in rotation while writes run: memory held stays bounded whatever the target size)',
       '4M',
     )
     .option('--freeze', 'take the copy while the target is frozen (consistent snapshot)')
