@@ -8,7 +8,7 @@
  * iteration 2  DIR/run/2  written pages + PE_PARENT holes        (not stopped)
  * iteration 3  DIR/run/3  written pages + PE_PARENT holes        (not stopped)
  * iteration 4  DIR/run/4  frozen: the chain's end; still frozen, every page resolved through the chain
- *                         is compared with the target's memory (demo-chain-check.ts)
+ *                         is compared with the target's memory (dump/chain-check.ts)
  * kill the workload (also on any failure, Ctrl-C, or exit)
  * table, DIR/RUN.json -> DIR/report.html, DIR/ckpt.log.bin decoded (first and last lines)
  * ```
@@ -24,9 +24,14 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type PreDumpResult, preDumpIterations } from '../dump/index.js';
+import {
+  type ChainCheckResult,
+  checkChain,
+  type PreDumpResult,
+  preDumpIterations,
+  prefetchPages,
+} from '../dump/index.js';
 import { formatBytes, formatCount, formatMs, renderReport, validateRun } from '../report/index.js';
-import { type ChainCheckResult, checkChain, prefetchPages } from './demo-chain-check.js';
 import { logExcerpt } from './demo-log-excerpt.js';
 import { DemoRun } from './demo-run.js';
 import { UsageError } from './failure.js';

@@ -7,6 +7,7 @@
  * @example
  * const r = await preDump({ pid: 1234, imagesDir: '/ckpt/pre1', logger });
  */
+export * from './chain-check.js';
 export * from './errors.js';
 export * from './iterations.js';
 export * from './logger.js';

@@ -10,7 +10,6 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type ChainCheckResult, checkChain } from '../cli/demo-chain-check.js';
 import { verifyImages } from '../cli/verify.js';
 import { ImageDir } from '../images/index.js';
 import { uffdWpUnsupportedReason } from '../mem/index.js';
@@ -19,6 +18,7 @@ import { countUserfaultfds, Fixture, Scratch, Writer } from '../testing/index.js
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer } from '../xfer/page-server.js';
 import { PE_WIRE, PS } from '../xfer/wire.js';
+import { type ChainCheckResult, checkChain } from './chain-check.js';
 import { preDumpIterations } from './iterations.js';
 import { preDump } from './pre-dump.js';
 import { readSentPages, SENT_PAGES_FILE } from './sent-pages.js';

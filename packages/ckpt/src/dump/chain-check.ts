@@ -1,6 +1,6 @@
 /**
- * The demo's proof: every page of a chain of pre-dumps, resolved through its PE_PARENT holes, compared
- * with the memory of the target read while it is still frozen (call it from preDump's `afterCommit`
+ * Proof that a chain restores exactly the target (the demo's check and the chain tests'): every page of
+ * a chain of pre-dumps, resolved through its PE_PARENT holes, compared with the memory of the target read while it is still frozen (call it from preDump's `afterCommit`
  * hook of the chain's frozen end: the target cannot change in between).
  *
  * ```
