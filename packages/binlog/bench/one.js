@@ -29,6 +29,18 @@ function sched() {
   }
 }
 
+// One run's figures, taken right after the logger finished: `loop` until the last call returned, `total`
+// until everything was written and closed, on-CPU and run-queue-wait time from schedstat.
+function timing(s0, t0, t1) {
+  const s1 = sched();
+  return {
+    loop: Number(t1 - t0),
+    total: Number(process.hrtime.bigint() - t0),
+    cpu: s1[0] - s0[0],
+    wait: s1[1] - s0[1],
+  };
+}
+
 function fresh(file) {
   fs.rmSync(file, { force: true }); // pino's destination appends
   return file;
@@ -46,13 +58,7 @@ function binlogRun(file, n, mode) {
   else for (let i = 0; i < n; i++) log.info(PLAIN);
   const t1 = process.hrtime.bigint();
   log.close();
-  const s1 = sched();
-  return {
-    loop: Number(t1 - t0),
-    total: Number(process.hrtime.bigint() - t0),
-    cpu: s1[0] - s0[0],
-    wait: s1[1] - s0[1],
-  };
+  return timing(s0, t0, t1);
 }
 
 // The research note's throwaway prototype, rebuilt as a same-run anchor: a precompiled encoder for this one
@@ -92,13 +98,7 @@ function protoRun(file, n) {
   const t1 = process.hrtime.bigint();
   flush();
   fs.closeSync(fd);
-  const s1 = sched();
-  return {
-    loop: Number(t1 - t0),
-    total: Number(process.hrtime.bigint() - t0),
-    cpu: s1[0] - s0[0],
-    wait: s1[1] - s0[1],
-  };
+  return timing(s0, t0, t1);
 }
 
 async function pinoRun(file, n, sync) {
@@ -115,13 +115,7 @@ async function pinoRun(file, n, sync) {
   const t1 = process.hrtime.bigint();
   dest.end();
   await once(dest, 'close');
-  const s1 = sched();
-  return {
-    loop: Number(t1 - t0),
-    total: Number(process.hrtime.bigint() - t0),
-    cpu: s1[0] - s0[0],
-    wait: s1[1] - s0[1],
-  };
+  return timing(s0, t0, t1);
 }
 
 async function write() {
