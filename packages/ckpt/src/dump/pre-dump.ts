@@ -38,6 +38,7 @@ import {
 import { listThreads, readMaps, readStatus, readUptimeMicros } from '../proc/index.js';
 import { type FrozenProcess, freeze } from '../ptrace/index.js';
 import { LocalSink, type PageSink } from '../xfer/index.js';
+import { abortDump } from './abort.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { holesAsData, type PagePlan, writePlannedPages } from './page-plan.js';
@@ -412,23 +413,7 @@ async function dumpTasks(o: PreDumpOptions, tasks: TaskScan[], c: DumpContext): 
     );
     return result;
   } catch (e) {
-    let err = dumpErrorFrom(e, current);
-    if (err instanceof DumpError && err.code === 'ESRCH') {
-      err = new DumpError('ESRCH', `process ${current} exited during the dump; ${where} is incomplete`, {
-        cause: e,
-      });
-    } else if (err instanceof DumpError && err.code === 'ECANCELED') {
-      err = new DumpError('ECANCELED', `pre-dump cancelled; ${where} is incomplete`, { cause: e });
-    }
-    const reason = err instanceof Error ? err.message : String(err);
-    log.error('pre-dump of %d failed: %s', pid, reason);
-    try {
-      sink.abort(reason);
-      dir?.abort(reason); // LocalSink already did; a page-server sink leaves the directory to us
-    } catch (abortError) {
-      log.error('could not mark %s incomplete: %s', where, String(abortError));
-    }
-    throw err;
+    throw abortDump(e, { pid, failedPid: current, what: 'pre-dump', where, sink, dir, log });
   }
 }
 

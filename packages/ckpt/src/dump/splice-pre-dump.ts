@@ -28,6 +28,7 @@ import { readMaps, readStatus, readUptimeMicros } from '../proc/index.js';
 import { freeze, Injector, injectionSite } from '../ptrace/index.js';
 import { raiseNofileLimit } from '../sys/index.js';
 import { LocalSink, type PageSink } from '../xfer/index.js';
+import { abortDump } from './abort.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { PreDumpOptions } from './pre-dump.js';
@@ -239,22 +240,6 @@ export async function preDumpSplice(o: SplicePreDumpOptions): Promise<SplicePreD
     return { ...result, totalTime: usSince(t0) };
   } catch (e) {
     pages?.close();
-    let err = dumpErrorFrom(e, pid);
-    if (err instanceof DumpError && err.code === 'ESRCH') {
-      err = new DumpError('ESRCH', `process ${pid} exited during the dump; ${where} is incomplete`, {
-        cause: e,
-      });
-    } else if (err instanceof DumpError && err.code === 'ECANCELED') {
-      err = new DumpError('ECANCELED', `pre-dump cancelled; ${where} is incomplete`, { cause: e });
-    }
-    const reason = err instanceof Error ? err.message : String(err);
-    log.error('splice pre-dump of %d failed: %s', pid, reason);
-    try {
-      sink.abort(reason);
-      dir?.abort(reason);
-    } catch (abortError) {
-      log.error('could not mark %s incomplete: %s', where, String(abortError));
-    }
-    throw err;
+    throw abortDump(e, { pid, failedPid: pid, what: 'splice pre-dump', where, sink, dir, log });
   }
 }
