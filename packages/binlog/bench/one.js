@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { LineFormatter, LogReader } from '../dist/decode/index.js';
 import { createLogger, makeDictionary, registerDictionary } from '../dist/index.js';
+import { processCpu, threadSched as sched } from './cpu.js';
 
 const [variant, msg, callsArg, dir] = process.argv.slice(2);
 const N = Number(callsArg);
@@ -19,24 +20,15 @@ const NAMES = ['alice', 'bobby', 'carol', 'david', 'erin_', 'frank', 'grace', 'h
 const gc = globalThis.gc ?? (() => {});
 const LEVELS = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
-/** Main-thread [on-CPU ns, run-queue wait ns] from the scheduler (contention on this 2-core box is high). */
-function sched() {
-  try {
-    const [cpu, wait] = fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
-    return [cpu, wait];
-  } catch {
-    return [0, 0];
-  }
-}
-
 // One run's figures, taken right after the logger finished: `loop` until the last call returned, `total`
 // until everything was written and closed, on-CPU and run-queue-wait time from schedstat.
-function timing(s0, t0, t1) {
+function timing(s0, t0, t1, p0) {
   const s1 = sched();
   return {
     loop: Number(t1 - t0),
     total: Number(process.hrtime.bigint() - t0),
     cpu: s1[0] - s0[0],
+    cpuAll: processCpu() - p0,
     wait: s1[1] - s0[1],
   };
 }
@@ -49,6 +41,7 @@ function fresh(file) {
 function binlogRun(file, n, mode) {
   fresh(file);
   const log = createLogger({ dest: file, clock: process.env.BINLOG_CLOCK ?? 'precise' });
+  const p0 = processCpu();
   const s0 = sched();
   const t0 = process.hrtime.bigint();
   if (mode === 2) {
@@ -58,7 +51,7 @@ function binlogRun(file, n, mode) {
   else for (let i = 0; i < n; i++) log.info(PLAIN);
   const t1 = process.hrtime.bigint();
   log.close();
-  return timing(s0, t0, t1);
+  return timing(s0, t0, t1, p0);
 }
 
 // The research note's throwaway prototype, rebuilt as a same-run anchor: a precompiled encoder for this one
@@ -91,6 +84,7 @@ function protoRun(file, n) {
     dv.setFloat64(p + 4, performance.now(), true);
     p += 12;
   };
+  const p0 = processCpu();
   const s0 = sched();
   const t0 = process.hrtime.bigint();
   if (msg === 'fmt') for (let i = 0; i < n; i++) fmtLog(i, NAMES[i & 7], i * 1.1);
@@ -98,7 +92,7 @@ function protoRun(file, n) {
   const t1 = process.hrtime.bigint();
   flush();
   fs.closeSync(fd);
-  return timing(s0, t0, t1);
+  return timing(s0, t0, t1, p0);
 }
 
 async function pinoRun(file, n, sync) {
@@ -108,6 +102,7 @@ async function pinoRun(file, n, sync) {
   );
   if (!sync) await once(dest, 'ready');
   const log = pino(dest);
+  const p0 = processCpu();
   const s0 = sched();
   const t0 = process.hrtime.bigint();
   if (msg === 'fmt') for (let i = 0; i < n; i++) log.info(FMT, i, NAMES[i & 7], i * 1.1);
@@ -115,7 +110,7 @@ async function pinoRun(file, n, sync) {
   const t1 = process.hrtime.bigint();
   dest.end();
   await once(dest, 'close');
-  return timing(s0, t0, t1);
+  return timing(s0, t0, t1, p0);
 }
 
 async function write() {
@@ -147,6 +142,7 @@ async function write() {
   return {
     nsPerCall: t.total / N,
     cpuNsPerCall: t.cpu / N,
+    processCpuNsPerCall: t.cpuAll / N,
     waitFraction: t.wait / t.total,
     nsLoop: t.loop / N,
     bytesPerRecord: bytes / N,

@@ -140,14 +140,14 @@ export class Core implements RecordSink {
     try {
       const fe =
         typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
-      if (
-        fe === undefined ||
-        argc !== fe.n ||
-        !this.ready(fe, ctx) ||
-        !fe.write(this, lv, ctx === null ? 0 : ctx.id, this.now(), a, b, c, d, e, g)
-      ) {
-        this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
+      if (fe !== undefined && argc === fe.n && this.ready(fe, ctx)) {
+        const t = this.now();
+        if (fe.write(this, lv, ctx === null ? 0 : ctx.id, t - this.lastT, a, b, c, d, e, g)) {
+          this.lastT = t;
+          return;
+        }
       }
+      this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
     } catch {
       this.internalErrors++;
     }
@@ -221,9 +221,22 @@ export class Core implements RecordSink {
       if (!this.define(fe, ctx)) continue;
       if (
         args.length === fe.n &&
-        fe.write(this, lv, ctx === null ? 0 : ctx.id, t, args[0], args[1], args[2], args[3], args[4], args[5])
-      )
+        fe.write(
+          this,
+          lv,
+          ctx === null ? 0 : ctx.id,
+          t - this.lastT,
+          args[0],
+          args[1],
+          args[2],
+          args[3],
+          args[4],
+          args[5],
+        )
+      ) {
+        this.lastT = t;
         return;
+      }
       const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
       if (p >= 0) {
         this.pos = p;
