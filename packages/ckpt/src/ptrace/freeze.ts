@@ -3,7 +3,7 @@
  *
  * Rounds: list /proc/PID/task, seize and interrupt the threads not seen yet, wait for each of them to stop;
  * repeat until a listing (taken while every known thread is stopped, so none can create another) shows no
- * new thread. Threads created meanwhile are therefore caught, and threads that exit meanwhile are dropped.
+ * new thread and the thread count of /proc/PID/status agrees with it (a listing can miss a thread). Threads created meanwhile are therefore caught, and threads that exit meanwhile are dropped.
  * Non-leader threads are waited for before the leader, so that a process killed during the freeze is
  * reported as ESRCH instead of hanging on the leader's delayed exit.
  *
@@ -126,6 +126,18 @@ function waitStopped(frozen: FrozenProcess, tid: number): boolean {
   return true;
 }
 
+/** Re-listings of /proc/PID/task when its entries and the thread count of /proc/PID/status disagree. */
+const MAX_RECHECKS = 100;
+
+/** The number of live threads of `pid` (signal->nr_threads, as /proc/PID/status prints it). */
+function threadCount(pid: number): number {
+  try {
+    return readStatus(pid).threads;
+  } catch (e) {
+    throw gone(pid, e);
+  }
+}
+
 /**
  * Freeze every thread of process `pid`. Returns the owner of the frozen process.
  * Throws PtraceError: ESRCH (no such process, or it exited meanwhile), EPERM, EBUSY (traced by someone
@@ -136,6 +148,7 @@ export function freeze(pid: number, options: FreezeOptions = {}): FrozenProcess 
   const frozen = new FrozenProcess(pid); // registers (and installs the handlers) before anything stops
   const t0 = performance.now();
   frozen.seizedAt = t0;
+  let rechecks = 0;
   try {
     for (;;) {
       let list: number[];
@@ -145,7 +158,13 @@ export function freeze(pid: number, options: FreezeOptions = {}): FrozenProcess 
         throw gone(pid, e);
       }
       const fresh = list.filter((t) => frozen.thread(t) === undefined);
-      if (fresh.length === 0) break;
+      if (fresh.length === 0) {
+        // readdir of /proc/PID/task walks the thread list by position, so it can skip a live thread while
+        // others exit: trust an empty round only when the kernel's thread count agrees (bounded, in case
+        // the count includes a thread that is exiting)
+        if (threadCount(pid) <= frozen.tids.length || ++rechecks > MAX_RECHECKS) break;
+        continue;
+      }
       frozen.stats.rounds++;
       const seized = fresh.filter((t) => seize(frozen, t));
       if (seized.length === 0 && fresh.includes(pid)) throw gone(pid);
