@@ -37,7 +37,7 @@ import {
 } from '../codec/index.js';
 import { type CoarseClock, coarseClock, preciseMicros } from './clock.js';
 import type { Destination } from './destination.js';
-import { type RecordSink, writeArgs } from './encoder.js';
+import { type Context, type RecordSink, writeArgs } from './encoder.js';
 import { track, untrack } from './exit-hooks.js';
 import { dictionaryFormat, type FormatEntry, registeredDictionary, runtimeFormat } from './format-table.js';
 
@@ -54,12 +54,7 @@ export interface CoreOptions {
   readonly clock: 'precise' | 'coarse';
 }
 
-/** Bound fields of a (child) logger: a JSON object, defined in the stream before its first use. */
-export interface Context {
-  readonly id: number;
-  readonly json: string;
-  written: boolean;
-}
+export type { Context } from './encoder.js';
 
 export class Core implements RecordSink {
   /** @internal The buffer being filled (RecordSink, written by the per-format writers). */
@@ -75,11 +70,14 @@ export class Core implements RecordSink {
   private spare: Buffer | null;
   private inflight: { buf: Buffer; len: number; at: number; rewritten: boolean } | null = null;
   private contentStart = 0;
-  private fmtSeen = new Uint8Array(64);
-  private dictWritten = false;
+  /** @internal fmtSeen[i] === 1: run-time format i is defined in the stream (RecordSink). */
+  fmtSeen = new Uint8Array(64);
+  /** @internal The dictionary hash is in the stream (RecordSink). */
+  dictWritten = false;
   private nextCtx = 1;
   private readonly timer: NodeJS.Timeout;
-  private readonly coarse: CoarseClock | null;
+  /** @internal The coarse clock, or null (RecordSink). */
+  readonly coarse: CoarseClock | null;
   /** Records dropped (overload, write errors, or after close). */
   dropped = 0;
   private droppedWritten = 0;
@@ -122,8 +120,9 @@ export class Core implements RecordSink {
 
   /**
    * Log `f` (a format string, a dictionary id, or any other value) with `argc` arguments a..g. The
-   * common case (a known format, the right argument count, room in the buffer, definitions written) is
-   * kept small enough for V8 to inline into the level method; everything else goes to logArray().
+   * common case (a known format, its argument count and kinds, room in the buffer, definitions written)
+   * is the format's generated writer (encoder.ts), which also reads the clock; everything else goes to
+   * logArray(). Kept small so that V8 inlines it into the level method; the writer stays one call.
    */
   log(
     lv: number,
@@ -140,27 +139,12 @@ export class Core implements RecordSink {
     try {
       const fe =
         typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
-      if (fe !== undefined && argc === fe.n && this.ready(fe, ctx)) {
-        const t = this.now();
-        if (fe.write(this, lv, ctx === null ? 0 : ctx.id, t - this.lastT, a, b, c, d, e, g)) {
-          this.lastT = t;
-          return;
-        }
+      if (fe === undefined || !fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) {
+        this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
       }
-      this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
     } catch {
       this.internalErrors++;
     }
-  }
-
-  /** True when an event of `fe` can go into the buffer as it is: open, room for a head, definitions written. */
-  private ready(fe: FormatEntry, ctx: Context | null): boolean {
-    return (
-      !this.closed &&
-      this.pos + HEAD_ROOM <= this.end &&
-      (fe.index < 0 ? this.dictWritten : this.fmtSeen[fe.index] === 1) &&
-      (ctx === null || ctx.written)
-    );
   }
 
   private rare(
@@ -219,24 +203,7 @@ export class Core implements RecordSink {
         return;
       }
       if (!this.define(fe, ctx)) continue;
-      if (
-        args.length === fe.n &&
-        fe.write(
-          this,
-          lv,
-          ctx === null ? 0 : ctx.id,
-          t - this.lastT,
-          args[0],
-          args[1],
-          args[2],
-          args[3],
-          args[4],
-          args[5],
-        )
-      ) {
-        this.lastT = t;
-        return;
-      }
+      if (fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5])) return;
       const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
       if (p >= 0) {
         this.pos = p;

@@ -1,49 +1,72 @@
 /**
  * Per-format record writers. For a format with n <= MAX_FAST_ARGS specifiers, buildWriter() generates
- * (with `new Function`, once per format) a function that writes one whole packed event of that format
+ * (with `new Function`, once per format) a function that is the whole common path of a log call of that
+ * format: it checks the argument count and kinds, that the format's definition (and the context's) is
+ * already in the stream and that the record fits, reads the clock, and writes one packed event
  * (codec/record.ts): the event tag, the id as constant bytes, the time delta, the context id, then each
  * argument without a type tag, with the exact stores its specifier needs: a zigzag varint loop for
- * `%d %i %u %x`, a DataView store for `%f`, a charCodeAt loop for short ASCII `%s` (writeString(), a
+ * `%d %i %u %x`, a DataView store for `%f`, a charCodeAt loop for short ASCII `%s` (writeAscii(), a
  * shared helper). The room for the whole record is checked once, before the first store.
- * The string loop lives in the helper so that a three-argument writer stays under V8's bytecode limit
- * for inlining (460 bytes; it was 485 with the loop written out, 366 now): TurboFan can then inline the
- * writer into the level method.
  *
- * It returns false, having written nothing that counts, when an argument does not have its specifier's
- * kind (a `%d` given NaN, a bigint or a string...) or the record does not fit: the caller then writes a
- * tagged event on its general path. This is what a pre-compiled call site costs at run time, and a
- * mode-1 call once its format is interned.
+ * It returns false, having written nothing that counts, when anything is not as expected (an argument of
+ * another kind, such as a `%d` given NaN, a bigint or a string; a missing definition; no room; a closed
+ * sink): the caller then takes its general path. This is what a pre-compiled call site costs at run time,
+ * and a mode-1 call once its format is interned.
+ *
+ * Why the clock is read here, in the generated code, rather than by the caller: the time in µs is above
+ * 2^31, so passing it into a call boxes it into a new heap number; and `process.hrtime()` returns an
+ * array, which only disappears when TurboFan inlines it. V8 inlines by bytecode budgets (460 bytes per
+ * inlinee, 920 in all per optimized function); a writer with a few arguments is above 460 bytes, so it is
+ * compiled on its own, and its own budget holds the clock (preciseMicros + hrtime: 286 bytes) and the
+ * string helper. The level method and Core.log are inlined into the call site and make one call: here.
+ * (With the clock read in Core.log, whichever of the clock and the writer lost the caller's budget was
+ * called instead: a boxed time or an hrtime array per record, measured at 2x the scavenges.)
  *
  * @example
- * const w = buildWriter(7, ['d', 's']);
- * w(sink, 3, 0, 2, 5, 'hi'); // true: [0x23, 7, 2, 0x0a, 2, 'h', 'i'] at sink.pos
+ * const w = buildWriter(7, -1, ['d', 's']);
+ * w(core, 3, null, 2, 5, 'hi'); // true: [0x23, 7, dt, 0x0a, 2, 'h', 'i'] at core.pos
  */
 import { writePackedString, writeValue, writeVarint } from '../codec/index.js';
 import type { ArgKind } from '../format/index.js';
+import { preciseMicros } from './clock.js';
 
 /** Arguments a generated writer (and a log method's fast path) takes as named parameters. */
 export const MAX_FAST_ARGS = 6;
 
-/** The buffer state a writer appends to (Core). */
+/** Bound fields of a (child) logger: a JSON object, defined in the stream before its first use. */
+export interface Context {
+  readonly id: number;
+  readonly json: string;
+  written: boolean;
+}
+
+/** The writer's state a record is appended to (Core). */
 export interface RecordSink {
   buf: Buffer;
   /** A DataView over exactly `buf`. */
   view: DataView;
   pos: number;
   readonly end: number;
+  /** Timestamp (µs) of the previous record; records never go back in time. */
+  lastT: number;
+  closed: boolean;
+  /** The registered dictionary's hash is in the stream (dictionary formats may be used). */
+  dictWritten: boolean;
+  /** fmtSeen[i] === 1: run-time format i has its definition in the stream. */
+  fmtSeen: Uint8Array;
+  /** The coarse clock, or null for process.hrtime() per record. */
+  readonly coarse: { micros(): number } | null;
 }
 
 /**
- * Appends one packed event at `sink.pos` (level index `lv`, context id `cx` or 0, `dt` = µs since the
- * previous record, >= 0) and advances `sink.pos`; false when the caller must write it on its general path.
- * The time goes in as a delta (a small integer) rather than the absolute µs: a number above 2^31 would be
- * boxed into a new heap number at every call to this (not inlined) function.
+ * Appends one packed event at `sink.pos` (level index `lv`, context `ctx`, `argc` arguments a..f) and
+ * advances `sink.pos` and `sink.lastT`; false when the caller must write it on its general path.
  */
 export type RecordWriter = (
   sink: RecordSink,
   lv: number,
-  cx: number,
-  dt: number,
+  ctx: Context | null,
+  argc: number,
   a?: unknown,
   b?: unknown,
   c?: unknown,
@@ -60,16 +83,17 @@ const CTX = 0x08;
 const never: RecordWriter = () => false;
 
 /**
- * A `%s` argument: a short ASCII string byte by byte (cheaper than a UTF-8 encoder call for a few
- * characters), anything else through the codec. The caller has checked room for `s.length + 1` bytes.
+ * A short ASCII `%s` argument, byte by byte (cheaper than a UTF-8 encoder call for a few characters):
+ * the position after it, or -1 when `s` is not short ASCII (the caller then uses the codec). The caller
+ * has checked room for `s.length + 1` bytes.
  */
-function writeString(buf: Buffer, p: number, end: number, s: string): number {
+function writeAscii(buf: Buffer, p: number, s: string): number {
   const n = s.length;
-  if (n >= 0x80) return writePackedString(buf, p, end, s);
+  if (n >= 0x80) return -1;
   let q = p + 1;
   for (let i = 0; i < n; i++) {
     const ch = s.charCodeAt(i);
-    if (ch >= 0x80) return writePackedString(buf, p, end, s);
+    if (ch >= 0x80) return -1;
     buf[q++] = ch;
   }
   buf[p] = n;
@@ -82,8 +106,12 @@ function varintBytes(v: number): number[] {
   return [...b.subarray(0, writeVarint(b, 0, v))];
 }
 
-/** The writer of format `id` with these specifiers (one that always declines above MAX_FAST_ARGS). */
-export function buildWriter(id: number, specs: readonly ArgKind[]): RecordWriter {
+/**
+ * The writer of format `id` with these specifiers; `index` is its run-time format index (whose definition
+ * must be in the stream), or -1 for a dictionary format (the dictionary's hash must be). One that always
+ * declines above MAX_FAST_ARGS.
+ */
+export function buildWriter(id: number, index: number, specs: readonly ArgKind[]): RecordWriter {
   if (specs.length > MAX_FAST_ARGS) return never;
   const checks: string[] = [];
   const writes: string[] = [];
@@ -95,7 +123,9 @@ export function buildWriter(id: number, specs: readonly ArgKind[]): RecordWriter
       checks.push(`typeof ${v} !== 'string'`);
       strings.push(`${v}.length`);
       fixed += 1;
-      writes.push(`p = S(buf, p, end, ${v}); if (p < 0) return false;`);
+      writes.push(
+        `{ const q = S(buf, p, ${v}); p = q >= 0 ? q : U(buf, p, end, ${v}); if (p < 0) return false; }`,
+      );
     } else if (k === 'f') {
       checks.push(`typeof ${v} !== 'number'`);
       fixed += 8;
@@ -115,23 +145,37 @@ export function buildWriter(id: number, specs: readonly ArgKind[]): RecordWriter
   const idBytes = varintBytes(id);
   fixed += idBytes.length;
   const room = [String(fixed), ...strings].join(' + ');
+  const defined = index < 0 ? 'sink.dictWritten' : `sink.fmtSeen[${index}] === 1`;
   const body = `'use strict';
-return function writeRecord${id}(sink, lv, cx, dt, ${NAMES.join(', ')}) {
-  if (${checks.length ? checks.map((c) => `(${c})`).join(' || ') : 'false'}) return false;
+return function writeRecord${id}(sink, lv, ctx, argc, ${NAMES.join(', ')}) {
+  if (argc !== ${specs.length}${checks.map((c) => ` || (${c})`).join('')}) return false;
+  if (sink.closed || !(${defined}) || (ctx !== null && !ctx.written)) return false;
   const buf = sink.buf;
   const end = sink.end;
   let p = sink.pos;
   if (p + ${room} > end) return false;
-  buf[p] = cx === 0 ? lv | ${PACKED} : lv | ${PACKED | CTX};
+  const cc = sink.coarse;
+  let t = cc === null ? P() : cc.micros();
+  const last = sink.lastT;
+  if (t < last) t = last;
+  const dt = t - last;
+  buf[p] = ctx === null ? lv | ${PACKED} : lv | ${PACKED | CTX};
 ${idBytes.map((b, i) => `  buf[p + ${i + 1}] = ${b};`).join('\n')}
   p += ${1 + idBytes.length};
   if (dt < 0x80) buf[p++] = dt; else p = L(buf, p, dt);
-  if (cx !== 0) { if (cx < 0x80) buf[p++] = cx; else p = L(buf, p, cx); }
+  if (ctx !== null) { const cx = ctx.id; if (cx < 0x80) buf[p++] = cx; else p = L(buf, p, cx); }
   ${writes.join('\n  ')}
   sink.pos = p;
+  sink.lastT = t;
   return true;
 };`;
-  return new Function('L', 'S', 'V', body)(writeVarint, writeString, writeValue) as RecordWriter;
+  return new Function('L', 'S', 'U', 'V', 'P', body)(
+    writeVarint,
+    writeAscii,
+    writePackedString,
+    writeValue,
+    preciseMicros,
+  ) as RecordWriter;
 }
 
 /** Write any number of arguments with the generic tagged writer; -1 when `end` was reached. */

@@ -41,7 +41,7 @@ function entry(id: number, index: number, text: string): FormatEntry {
     text = text.replaceAll('%', '%%');
     specs = [];
   }
-  return { id, index, text, specs, n: specs.length, write: buildWriter(id, specs) };
+  return { id, index, text, specs, n: specs.length, write: buildWriter(id, index, specs) };
 }
 
 /** The entry of a run-time format string, interned on first use. */
