@@ -145,11 +145,12 @@ export function buildWriter(id: number, index: number, specs: readonly ArgKind[]
   const idBytes = varintBytes(id);
   fixed += idBytes.length;
   const room = [String(fixed), ...strings].join(' + ');
-  const defined = index < 0 ? 'sink.dictWritten' : `sink.fmtSeen[${index}] === 1`;
+  // strict comparisons: a plain `if (flag)` on a field compiles to a generic ToBoolean
+  const defined = index < 0 ? 'sink.dictWritten !== true' : `sink.fmtSeen[${index}] !== 1`;
   const body = `'use strict';
 return function writeRecord${id}(sink, lv, ctx, argc, ${NAMES.join(', ')}) {
   if (argc !== ${specs.length}${checks.map((c) => ` || (${c})`).join('')}) return false;
-  if (sink.closed || !(${defined}) || (ctx !== null && !ctx.written)) return false;
+  if (sink.closed !== false || ${defined} || (ctx !== null && ctx.written !== true)) return false;
   const buf = sink.buf;
   const end = sink.end;
   let p = sink.pos;
