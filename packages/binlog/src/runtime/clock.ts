@@ -6,18 +6,18 @@
  * Two sources:
  * - `preciseMicros()` (the default, `clock: 'precise'`): one `process.hrtime()` per record, µs resolution.
  *   Of Node 20's clocks it is the cheapest here (measured on-CPU in a loop: hrtime 41-62 ns,
- *   performance.now() 63-66 ns, Date.now() 78-83 ns, hrtime.bigint() 89 ns; clock_gettime() itself costs
- *   29 ns from C on this machine); V8 inlines it and drops its array. It stays the largest single cost of
- *   a log call.
+ *   performance.now() 63-91 ns, Date.now() 65-83 ns, hrtime.bigint() 89-129 ns; clock_gettime() itself costs
+ *   29 ns from C on this machine). V8 drops its array where it inlines it (the record writers read it
+ *   themselves for that reason, encoder.ts). It stays the largest single cost of a log call.
  * - `CoarseClock` (`clock: 'coarse'`): while a thread logs in bursts, a helper thread writes the time into
- *   a shared cell every 0.5 ms and a log call reads that cell (about 1 ns). Timestamps then have about
+ *   a shared cell every 0.5 ms and a log call reads that cell (6-15 ns). Timestamps then have about
  *   0.5-1 ms resolution (more when the machine is overloaded and the helper waits for a CPU); record
  *   order is kept by the file. Outside bursts a call reads preciseMicros() itself, so:
  *   - the helper thread is started only at the first burst (BURST calls within BURST_US), never for a
  *     program that logs sparsely;
  *   - it stops ticking after IDLE_TICKS ticks without a read and sleeps until the next burst: each tick
- *     costs the process CPU (about 50 µs of CPU per wake-up in this VM, i.e. ~7 % of a core while it
- *     ticks), which only a burst repays.
+ *     costs the process CPU (about 50 µs of CPU per wake-up in this VM, i.e. ~10 % of a core while it
+ *     ticks), which only a dense burst repays (`node bench/clock.js`).
  *   One helper per JavaScript thread that asks for it, unref'd (it never keeps the process alive).
  *
  * @example
