@@ -189,7 +189,7 @@ export class Core implements RecordSink {
     }
   }
 
-  /** The current time in µs, never before the previous record's. */
+  /** The current time in µs, never before the previous record's (the generated writers read the clock and apply the same rule themselves: encoder.ts). */
   private now(): number {
     const t = this.coarse === null ? preciseMicros() : this.coarse.micros();
     return Math.max(t, this.lastT);
