@@ -107,7 +107,7 @@ export async function run(args) {
   const ratePct = Number(opt(args, 'rate', '1'));
   const reps = Number(opt(args, 'reps', '5'));
   const interval = Number(opt(args, 'interval', '1000'));
-  const root = mkdtempSync(join(opt(args, 'dir', pkg), '.bench-final-'));
+  const root = mkdtempSync(join(opt(args, 'dir', os.tmpdir()), 'ckpt-bench-final-'));
   const criu = process.env.CKPT_CRIU;
   const { Fixture } = await import(join(dist, 'testing', 'index.js'));
   const floorBin = build('floor');
