@@ -16,7 +16,7 @@ import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { listThreads, readStatus } from '../proc/index.js';
 import { NullSink, type PageSink } from '../xfer/index.js';
 import type { PageServerClient } from '../xfer/page-client.js';
-import { UsageError } from './failure.js';
+import { CommandError, UsageError } from './failure.js';
 import { type ClosableLogger, LOG_FILE_NAME, openLog, parseVerbosity } from './log.js';
 import { pageServerSink } from './page-server.js';
 import { ProgressBar } from './progress.js';
@@ -119,7 +119,7 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   const level = parseVerbosity(f.v);
   const bufferSize = f.bufferSize ? parseSize(f.bufferSize) : undefined;
   if (f.imagesDir && existsSync(join(f.imagesDir, 'inventory.img'))) {
-    throw Object.assign(new Error(`${f.imagesDir} already holds a complete image set`), { code: 'EEXIST' });
+    throw new CommandError('EEXIST', `${f.imagesDir} already holds a complete image set`);
   }
   listThreads(pid); // fails early (ESRCH, EPERM) before anything is created
   let logPath = f.logFile;

@@ -46,6 +46,7 @@ import {
 } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/constants.js';
 import { decodeChecksums } from '../xfer/wire-checksums.js';
+import { CommandError } from './failure.js';
 
 export interface VerifyProblem {
   readonly dir: string;
@@ -247,7 +248,7 @@ export function verifyCommand(
   dir: string,
   out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): VerifyReport {
-  if (!existsSync(dir)) throw Object.assign(new Error(`${dir}: no such directory`), { code: 'ENOENT' });
+  if (!existsSync(dir)) throw new CommandError('ENOENT', `${dir}: no such directory`);
   const report = verifyImages(dir);
   for (const d of report.dirs) {
     const server = d.checksums > 0 || existsSync(join(d.dir, `pages-${PAGE_SERVER_PAGES_ID_BASE}.img`));
@@ -258,9 +259,7 @@ export function verifyCommand(
   }
   for (const p of report.problems) out(`BAD ${join(p.dir, p.file)}: ${p.message}`);
   if (report.problems.length > 0) {
-    throw Object.assign(new Error(`${report.problems.length} problem(s) in ${dir} and its parents`), {
-      code: 'CORRUPT_IMAGE',
-    });
+    throw new CommandError('CORRUPT_IMAGE', `${report.problems.length} problem(s) in ${dir} and its parents`);
   }
   out(`ok: ${report.dirs.length} image set(s) verified`);
   return report;

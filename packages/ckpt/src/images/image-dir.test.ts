@@ -257,7 +257,7 @@ test('abort leaves no inventory, no temporaries, and a marker with the reason', 
     again.commit();
   }
   assert.deepEqual(readdirSync(path).sort(), ['inventory.img', 'parent']);
-  assert.throws(() => ImageDir.create(path), { code: 'BAD_STATE' });
+  assert.throws(() => ImageDir.create(path), { code: 'EXISTS' });
 });
 
 test('disposing an uncommitted directory aborts it', () => {

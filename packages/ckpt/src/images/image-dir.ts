@@ -36,6 +36,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { BugError } from '../sys/index.js';
 import { fsCall, ImageError } from './errors.js';
 import { encodeImage } from './image-file.js';
 import { readInventory, writeInventory } from './inventory.js';
@@ -102,7 +103,7 @@ export class ImageDir {
   static create(path: string, opts: CreateImageDirOptions = {}): ImageDir {
     fsCall(`mkdir ${path}`, () => mkdirSync(path, { recursive: true }));
     if (existsSync(join(path, imageFileName.inventory))) {
-      throw new ImageError('BAD_STATE', `${path} already holds a complete image set`);
+      throw new ImageError('EXISTS', `${path} already holds a complete image set`);
     }
     for (const name of fsCall(`list ${path}`, () => readdirSync(path))) {
       if (isTempName(name) || name === INCOMPLETE_MARKER || name === PARENT_LINK) {
@@ -137,7 +138,7 @@ export class ImageDir {
     const name = opts.shmem ? imageFileName.shmemPagemap(id) : imageFileName.pagemap(id);
     const pagemap = join(this.path, name);
     if (this.renames.some((r) => r.final === pagemap))
-      throw new ImageError('BAD_STATE', `${name} written twice`);
+      throw new BugError(`${name} written twice`, { code: 'BAD_STATE' });
     const pages = join(this.path, imageFileName.pages(pagesId));
     const w = new PagemapWriter({ pagemapPath: tempPath(pagemap), pagesPath: tempPath(pages), pagesId });
     this.writers.push(w);
@@ -210,7 +211,7 @@ export class ImageDir {
   }
 
   private expectWriting(): void {
-    if (this.state !== 'writing') throw new ImageError('BAD_STATE', `${this.path} is ${this.state}`);
+    if (this.state !== 'writing') throw new BugError(`${this.path} is ${this.state}`, { code: 'BAD_STATE' });
   }
 
   // ---- reading -------------------------------------------------------------------------------------
