@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Fixture, Scratch } from '../testing/index.js';
+import { Fixture, requireOrSkip, Scratch } from '../testing/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CKPT = resolve(here, '../../bin/ckpt.js');
@@ -136,8 +136,15 @@ test('bad usage: one line, status 2', () => {
 });
 
 test('EPERM: an unprivileged user against a root target gets one clean line', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to start a root-owned target');
-  if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv is not installed');
+  if (requireOrSkip(t, 'root', process.getuid?.() !== 0 && 'needs root to start a root-owned target')) return;
+  if (
+    requireOrSkip(
+      t,
+      'setpriv',
+      spawnSync('setpriv', ['--version']).status !== 0 && 'setpriv is not installed',
+    )
+  )
+    return;
   const f = await Fixture.start('static', ['4']);
   fixtures.push(f);
   // uid 65534 with only CAP_DAC_READ_SEARCH (ambient, so node keeps it): it reads the checkout wherever it

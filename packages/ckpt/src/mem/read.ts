@@ -37,7 +37,7 @@ import {
   processVmReadv,
   SysError,
 } from '../sys/index.js';
-import { MemError, memErrorFrom } from './errors.js';
+import { memErrorFrom } from './errors.js';
 import type { PageRanges } from './pages.js';
 
 /**
