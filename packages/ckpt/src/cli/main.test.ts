@@ -175,6 +175,59 @@ test('EPERM: an unprivileged user against a root target gets one clean line', as
   assertOneLine(r.stderr, new RegExp(`not permitted .*${f.pid}|${f.pid}.*not permitted`));
 });
 
+test('-D on procfs or sysfs: one line naming it, status 1, at once (no recursive mkdir spinning in /proc)', () => {
+  for (const [dir, fs] of [
+    ['/proc/ckpt-x', 'procfs'],
+    ['/sys/ckpt-x/y', 'sysfs'],
+  ] as const) {
+    const r = ckpt(['pre-dump', '-t', String(process.pid), '-D', dir], {}, ['timeout', '20']);
+    assert.equal(r.status, 1, r.stderr);
+    assertOneLine(r.stderr, new RegExp(`-D ${dir} is on ${fs}`));
+  }
+  const ps = ckpt(['page-server', '-D', '/proc/ckpt-x', '--port', '0'], {}, ['timeout', '20']);
+  assert.equal(ps.status, 1, ps.stderr);
+  assertOneLine(ps.stderr, /-D \/proc\/ckpt-x is on procfs/);
+});
+
+test('a kernel thread: one line saying so, status 1, nothing created', () => {
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', '2', '-D', dir]); // kthreadd
+  assert.equal(r.status, 1, r.stderr);
+  assertOneLine(r.stderr, /^ckpt: process 2 is a kernel thread: nothing to dump$/);
+  assert.equal(existsSync(dir), false);
+});
+
+test('a log file that cannot be written: one warning, the dump goes on and completes', async () => {
+  const f = await Fixture.start('static', ['4']);
+  fixtures.push(f);
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', dir, '--log-file', '/dev/full']); // writes: ENOSPC
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /^ckpt: warning: cannot write the log file \/dev\/full \(ENOSPC\): going on without a log\n$/,
+  );
+  assert.ok(existsSync(join(dir, 'inventory.img')));
+});
+
+test('show --pages into a pipe closed early (| head): a quiet exit, no EPIPE stack', async () => {
+  const f = await Fixture.start('manyvma', ['2000', '4']); // 2000 pagemap entries: more than a pipe holds
+  fixtures.push(f);
+  const dir = newDir();
+  assert.equal(ckpt(['pre-dump', '-t', String(f.pid), '-D', dir]).status, 0);
+  const child = spawn(process.execPath, [CKPT, 'show', dir, '--pages'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  child.stdout.once('data', () => child.stdout.destroy()); // as head -1 does
+  const status = await new Promise<number | null>((res) => child.once('close', (code) => res(code)));
+  assert.equal(err, '');
+  assert.equal(status, 0);
+});
+
 test('the target exits mid-dump: one line, status 1, directory marked incomplete', async () => {
   const f = await Fixture.start('static', ['64']);
   fixtures.push(f);

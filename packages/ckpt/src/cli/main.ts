@@ -154,8 +154,20 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
   return p;
 }
 
+/**
+ * A closed stdout (`ckpt show DIR --pages | head`) ends the output quietly: EPIPE is not a failure, and
+ * the stack trace Node would print for the unhandled 'error' event is not wanted.
+ */
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stream.destroy();
+  });
+}
+
 /** Run the CLI with `argv` (without node and script). Sets process.exitCode; never throws. */
 export async function main(argv: string[]): Promise<void> {
+  quietOnEpipe(process.stdout);
   const debugFlag = { on: process.env.CKPT_DEBUG === '1' };
   const ac = new AbortController();
   let received: NodeJS.Signals | undefined;

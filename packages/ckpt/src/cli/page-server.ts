@@ -14,6 +14,7 @@
  * await pageServerCommand({ imagesDir: '/srv/ps/1', port: '27000' }, { signal });
  * const sink = await pageServerSink({ address: '10.0.0.2', port: '27000' }); // a PageSink for preDump
  */
+import { refusePseudoFs } from '../images/index.js';
 import { cancelledBy } from '../sys/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer, type SessionReport } from '../xfer/page-server.js';
@@ -72,6 +73,7 @@ export async function pageServerCommand(
   ctx: PageServerContext = {},
 ): Promise<SessionReport[]> {
   if (!f.imagesDir) throw new UsageError('missing -D/--images-dir');
+  refusePseudoFs(f.imagesDir, '-D');
   const port = parsePort(f.port);
   const log = ctx.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const server = await PageServer.listen({

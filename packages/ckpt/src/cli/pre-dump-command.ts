@@ -19,6 +19,7 @@ import type { PageServerClient } from '../xfer/page-client.js';
 import { CommandError, UsageError } from './failure.js';
 import { type ClosableLogger, LOG_FILE_NAME, openLog, parseVerbosity } from './log.js';
 import { pageServerSink } from './page-server.js';
+import { checkPreDumpTarget } from './preflight.js';
 import { ProgressBar } from './progress.js';
 import { summaryJson, summaryLine } from './summary.js';
 
@@ -122,6 +123,7 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
     throw new CommandError('EEXIST', `${f.imagesDir} already holds a complete image set`);
   }
   listThreads(pid); // fails early (ESRCH, EPERM) before anything is created
+  checkPreDumpTarget(pid, { imagesDir: f.imagesDir, logFile: f.logFile });
   let logPath = f.logFile;
   if (!logPath && f.imagesDir) {
     mkdirSync(f.imagesDir, { recursive: true });

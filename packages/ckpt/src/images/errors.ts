@@ -12,6 +12,7 @@
  * - `BROKEN_CHAIN`   the `parent` link dangles, loops, or the parent lacks the pagemap
  * - `INCOMPLETE`     the directory was aborted or never committed
  * - `EXISTS`         the directory already holds a complete image set
+ * - `NOT_A_DISK`     the path is on procfs, sysfs or another pseudo file system (pseudo-fs.ts)
  * - `IO`             the file system failed (the message names the path; the `cause` carries the Node error)
  *
  * A writer or directory used after commit/abort/close is a bug, not an ImageError: `BugError` with code
@@ -34,6 +35,7 @@ export type ImageErrorCode =
   | 'BROKEN_CHAIN'
   | 'INCOMPLETE'
   | 'EXISTS'
+  | 'NOT_A_DISK'
   | 'IO';
 
 /** A CRIU image (file or directory) is malformed or missing, or the file system failed. */

@@ -50,6 +50,7 @@ import {
 } from './magics.js';
 import { PagemapReader } from './pagemap-reader.js';
 import { PagemapWriter } from './pagemap-writer.js';
+import { refusePseudoFs } from './pseudo-fs.js';
 import type { DumpStatsEntry, InventoryEntry, StatsEntry } from './schema.js';
 import { encodeStatsImage, readStats } from './stats.js';
 import { isTempName, tempPath, writeFileAtomic } from './temp-file.js';
@@ -101,6 +102,7 @@ export class ImageDir {
 
   /** Create (or reuse an unfinished) directory for a new image set; `parent` must be an existing dir. */
   static create(path: string, opts: CreateImageDirOptions = {}): ImageDir {
+    refusePseudoFs(path, 'image directory');
     fsCall(`mkdir ${path}`, () => mkdirSync(path, { recursive: true }));
     if (existsSync(join(path, imageFileName.inventory))) {
       throw new ImageError('EXISTS', `${path} already holds a complete image set`);

@@ -20,6 +20,7 @@ export * from './page-chain.js';
 export * from './pagemap.js';
 export * from './pagemap-reader.js';
 export * from './pagemap-writer.js';
+export * from './pseudo-fs.js';
 export * from './schema.js';
 export * from './stats.js';
 export * from './temp-file.js';
