@@ -3,11 +3,13 @@
  *
  * Per directory (then its `parent`, recursively; a loop or a dangling link is a problem):
  * ```
- * INCOMPLETE marker, .tmp leftovers           -> problem (the set was aborted / never committed)
+ * not a complete set (images/image-set-check.ts: -> problem: an INCOMPLETE marker, no inventory.img (an
+ *   empty directory, one a killed run left with its log only), a pages-<id>.img missing or not exactly
+ *   4096 × Σ PE_PRESENT pages of its pagemap long (truncated)
+ * .tmp leftovers                              -> problem (the set was never committed)
  * inventory.img, stats-*, irmap-cache, *.img  -> header magics and entry framing decode
- * pagemap-*.img                               -> entries ascending, not overlapping; pages-<id>.img exists
- *                                                and is exactly 4096 × Σ PE_PRESENT pages long; every
- *                                                PE_PARENT range resolves along the parent chain
+ * pagemap-*.img                               -> entries ascending, not overlapping; every PE_PARENT range
+ *                                                resolves along the parent chain
  * pages-<n>.img                               -> referenced by some pagemap
  * pages-<n>.crc32 (checksum extension)        -> every recorded crc32 matches the stored pages
  * ```
@@ -25,7 +27,6 @@ import {
   readlinkSync,
   readSync,
   realpathSync,
-  statSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -37,6 +38,7 @@ import {
   decodeStatsImage,
   ImageDir,
   INCOMPLETE_MARKER,
+  imageSetProblems,
   isTempName,
   PAGE_SERVER_PAGES_ID_BASE,
   PARENT_LINK,
@@ -111,16 +113,14 @@ function verifyOne(dir: string, problems: VerifyProblem[]): VerifiedDir {
   const out = { dir, files: 0, pagemaps: 0, presentPages: 0, holePages: 0, checksums: 0 };
   const bad = (file: string, msg: string) => problems.push({ dir, file, message: msg });
   const names = readdirSync(dir).sort();
+  for (const p of imageSetProblems(dir)) bad(p.file, p.message);
   const referenced = new Set<number>();
   const readers = new Map<number, PagemapReader>();
   try {
     for (const name of names) {
       const path = join(dir, name);
       if (name === PARENT_LINK) continue;
-      if (name === INCOMPLETE_MARKER) {
-        bad(name, `aborted: ${readFileSync(path, 'utf8').trim()}`);
-        continue;
-      }
+      if (name === INCOMPLETE_MARKER) continue; // one of imageSetProblems
       if (isTempName(name)) {
         bad(name, 'temporary file left over: the set was never committed');
         continue;
@@ -179,13 +179,6 @@ function checkPagemap(
   bad: (file: string, msg: string) => void,
 ): void {
   if (!r.sorted) bad(name, 'entries are not in ascending order or overlap');
-  if (!existsSync(r.pagesPath)) {
-    bad(name, `its pages file pages-${r.pagesId}.img is missing`);
-  } else {
-    const size = statSync(r.pagesPath).size;
-    const want = r.presentPages * PAGE_SIZE;
-    if (size !== want) bad(name, `pages-${r.pagesId}.img is ${size} bytes, the pagemap says ${want}`);
-  }
   out.presentPages += r.presentPages;
   const holes = r.ranges.filter((x) => x.flags & PE.PARENT);
   for (const h of holes) out.holePages += h.nrPages;

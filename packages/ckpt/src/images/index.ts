@@ -13,6 +13,7 @@
 export * from './errors.js';
 export * from './image-dir.js';
 export * from './image-file.js';
+export * from './image-set-check.js';
 export * from './inventory.js';
 export * from './irmap-cache.js';
 export * from './magics.js';
