@@ -18,17 +18,8 @@
  * const r = verifyImages('/srv/ps/3'); r.problems.length === 0;
  * verifyCommand('/srv/ps/3'); // prints one line per directory, throws CORRUPT_IMAGE if anything is wrong
  */
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-} from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
   classifyImageName,
@@ -38,6 +29,7 @@ import {
   decodeStatsImage,
   ImageDir,
   INCOMPLETE_MARKER,
+  imageChainDirs,
   imageSetProblems,
   isTempName,
   PAGE_SERVER_PAGES_ID_BASE,
@@ -79,34 +71,11 @@ const message = (e: unknown) => {
 export function verifyImages(dir: string): VerifyReport {
   const dirs: VerifiedDir[] = [];
   const problems: VerifyProblem[] = [];
-  const seen = new Set<string>();
-  let current: string | undefined = dir;
-  while (current !== undefined) {
-    let real: string;
-    try {
-      real = realpathSync(current);
-    } catch {
-      problems.push({ dir: current, file: '', message: 'no such directory' });
-      break;
-    }
-    if (seen.has(real)) {
-      problems.push({ dir: current, file: PARENT_LINK, message: 'parent links form a loop' });
-      break;
-    }
-    seen.add(real);
-    dirs.push(verifyOne(current, problems));
-    current = parentOf(current);
-  }
+  const walk = imageChainDirs(dir);
+  for (const d of walk.dirs) dirs.push(verifyOne(d, problems));
+  if (walk.broken)
+    problems.push({ dir: walk.broken.dir, file: walk.broken.file, message: walk.broken.message });
   return { dirs, problems };
-}
-
-/** Target of `dir/parent` (the link may dangle), or undefined without one. */
-function parentOf(dir: string): string | undefined {
-  try {
-    return resolve(dir, readlinkSync(join(dir, PARENT_LINK)));
-  } catch {
-    return undefined;
-  }
 }
 
 function verifyOne(dir: string, problems: VerifyProblem[]): VerifiedDir {

@@ -106,6 +106,59 @@ export function imageSetProblems(dir: string): ImageSetProblem[] {
   return problems;
 }
 
+/** The directories of a chain, `dir` first, and where the walk broke (a missing directory, a loop). */
+export interface ImageChainWalk {
+  readonly dirs: string[];
+  readonly broken?: {
+    readonly dir: string;
+    readonly file: string;
+    readonly message: string;
+    readonly code: ImageErrorCode;
+  };
+}
+
+/**
+ * Follow `dir`'s `parent` links: the directories in order, stopping at a dangling link or a loop.
+ *
+ * @example
+ * imageChainDirs('/ckpt/3').dirs; // ['/ckpt/3', '/ckpt/2', '/ckpt/1']
+ */
+export function imageChainDirs(dir: string): ImageChainWalk {
+  const dirs: string[] = [];
+  const seen = new Set<string>();
+  let current: string | undefined = dir;
+  while (current !== undefined) {
+    let real: string;
+    try {
+      real = realpathSync(current);
+    } catch {
+      const code = current === dir ? 'MISSING_IMAGE' : 'BROKEN_CHAIN';
+      return { dirs, broken: { dir: current, file: '', message: 'no such directory', code } };
+    }
+    if (seen.has(real)) {
+      return {
+        dirs,
+        broken: {
+          dir: current,
+          file: PARENT_LINK,
+          message: 'parent links form a loop',
+          code: 'BROKEN_CHAIN',
+        },
+      };
+    }
+    seen.add(real);
+    dirs.push(current);
+    let link: string | undefined;
+    try {
+      link = readlinkSync(join(current, PARENT_LINK));
+    } catch {
+      link = undefined;
+    }
+    current = link === undefined ? undefined : resolve(current, link);
+  }
+  return { dirs };
+}
+
 /**
  * Throw the first reason `dir` or one of its parents is not a complete set: ImageError INCOMPLETE,
  * MISSING_IMAGE, CORRUPT_IMAGE (a pages file of the wrong size), BROKEN_CHAIN (a dangling or looping
@@ -115,28 +168,15 @@ export function imageSetProblems(dir: string): ImageSetProblem[] {
  * checkImageChain(resolve(imagesDir, prevImagesDir));
  */
 export function checkImageChain(dir: string): void {
-  const seen = new Set<string>();
-  let current: string | undefined = dir;
-  while (current !== undefined) {
-    let real: string;
-    try {
-      real = realpathSync(current);
-    } catch {
-      throw new ImageError(
-        current === dir ? 'MISSING_IMAGE' : 'BROKEN_CHAIN',
-        `${current}: no such directory${current === dir ? '' : ' (a dangling parent link)'}`,
-      );
-    }
-    if (seen.has(real)) throw new ImageError('BROKEN_CHAIN', `${current}: the parent links form a loop`);
-    seen.add(real);
-    const p = imageSetProblems(current)[0];
-    if (p) throw new ImageError(p.code, current === dir ? p.message : `parent ${p.message}`);
-    let link: string | undefined;
-    try {
-      link = readlinkSync(join(current, PARENT_LINK));
-    } catch {
-      link = undefined;
-    }
-    current = link === undefined ? undefined : resolve(current, link);
+  const walk = imageChainDirs(dir);
+  for (const d of walk.dirs) {
+    const p = imageSetProblems(d)[0];
+    if (p) throw new ImageError(p.code, d === dir ? p.message : `parent ${p.message}`);
   }
+  const b = walk.broken;
+  if (b)
+    throw new ImageError(
+      b.code,
+      `${b.dir}: ${b.message}${b.dir === dir ? '' : ` (in the parent chain of ${dir})`}`,
+    );
 }
