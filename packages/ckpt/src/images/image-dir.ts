@@ -109,7 +109,7 @@ export class ImageDir {
     }
     for (const name of fsCall(`list ${path}`, () => readdirSync(path))) {
       if (isTempName(name) || name === INCOMPLETE_MARKER || name === PARENT_LINK) {
-        fsCall(`remove ${name}`, () => unlinkSync(join(path, name)));
+        fsCall(`remove ${join(path, name)}`, () => unlinkSync(join(path, name)));
       }
     }
     if (opts.parent !== undefined) {
@@ -120,7 +120,7 @@ export class ImageDir {
           `parent image directory ${opts.parent} (${target}) does not exist`,
         );
       }
-      fsCall(`symlink ${PARENT_LINK}`, () => symlinkSync(opts.parent!, join(path, PARENT_LINK)));
+      fsCall(`symlink ${join(path, PARENT_LINK)}`, () => symlinkSync(opts.parent!, join(path, PARENT_LINK)));
     }
     return new ImageDir(path, 'writing', opts.pagesIdBase ?? 1, opts.sync);
   }
@@ -171,7 +171,7 @@ export class ImageDir {
     this.expectWriting();
     const final = join(this.path, name);
     const tmp = tempPath(final);
-    fsCall(`write ${name}`, () => writeFileSync(tmp, bytes, { mode: 0o600 }));
+    fsCall(`write ${tmp}`, () => writeFileSync(tmp, bytes, { mode: 0o600 }));
     this.renames.push({ tmp, final });
   }
 
@@ -202,7 +202,8 @@ export class ImageDir {
     this.state = 'aborted';
     for (const w of this.writers) w.discard();
     for (const name of fsCall(`list ${this.path}`, () => readdirSync(this.path))) {
-      if (isTempName(name)) fsCall(`remove ${name}`, () => unlinkSync(join(this.path, name)));
+      if (isTempName(name))
+        fsCall(`remove ${join(this.path, name)}`, () => unlinkSync(join(this.path, name)));
     }
     writeFileAtomic(join(this.path, INCOMPLETE_MARKER), Buffer.from(`${reason}\n`));
   }
