@@ -32,9 +32,10 @@ import {
   prefetchPages,
 } from '../dump/index.js';
 import { formatBytes, formatCount, formatMs, renderReport, validateRun } from '../report/index.js';
+import { cancelledBy } from '../sys/index.js';
 import { logExcerpt } from './demo-log-excerpt.js';
 import { DemoRun } from './demo-run.js';
-import { UsageError } from './failure.js';
+import { CommandError, UsageError } from './failure.js';
 import { openLog, parseVerbosity } from './log.js';
 import type { CommandContext } from './pre-dump-command.js';
 import { ProgressBar } from './progress.js';
@@ -179,10 +180,7 @@ export async function demoCommand(
       });
     } catch (e) {
       if (ctx.signal?.aborted) {
-        throw Object.assign(new Error(`demo cancelled; the workload ${w.pid} is killed`), {
-          code: 'ECANCELED',
-          cause: e,
-        });
+        throw cancelledBy(ctx.signal, `demo cancelled; the workload ${w.pid} is killed`);
       }
       throw e;
     } finally {
@@ -229,9 +227,7 @@ export async function demoCommand(
     out(`images removed (--keep keeps ${runDir})`);
   }
   if (checkError !== undefined || !check || check.mismatched + check.missing > 0) {
-    throw Object.assign(new Error('the chain does not match the frozen memory (see above)'), {
-      code: 'CHAIN_MISMATCH',
-    });
+    throw new CommandError('CHAIN_MISMATCH', 'the chain does not match the frozen memory (see above)');
   }
 }
 

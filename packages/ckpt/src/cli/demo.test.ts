@@ -12,10 +12,14 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readState } from '../proc/index.js';
 import { parseRun } from '../report/index.js';
+import { skipUnlessAvailable } from '../testing/index.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ckpt.js');
 const root = mkdtempSync(join(tmpdir(), 'ckpt-demo-test-'));
-const noGcc = spawnSync('gcc', ['--version']).status === 0 ? undefined : 'gcc is not installed';
+const noGcc = skipUnlessAvailable(
+  'gcc',
+  spawnSync('gcc', ['--version']).status === 0 ? false : 'gcc is not installed',
+);
 after(() => rmSync(root, { recursive: true, force: true }));
 
 function assertGone(pid: number): void {

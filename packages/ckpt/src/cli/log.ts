@@ -5,14 +5,15 @@
  * -v0 nothing   -v1 errors   -v2 warnings (default)   -v3 info   -v4 debug   -v5 trace
  * -v alone = -v3; -vv = -v4 (each extra v adds one)
  * ```
- * The log is binary; read it with `npx binlog decode FILE`.
+ * The log is binary; read it with `npx binlog decode FILE`. A log that cannot be written (a full file
+ * system, a read-only one) never stops a dump: one warning line on stderr, and the dump goes on without it.
  *
  * @example
  * const log = openLog('/ckpt/pre1/pre-dump.log.bin', parseVerbosity('4'));
  * log.info('hello %d', 1); log.close();
  */
 import { createLogger, type LevelOption } from 'binlog';
-import type { Logger } from '../dump/index.js';
+import { type Logger, silentLogger } from '../dump/index.js';
 import { UsageError } from './failure.js';
 
 /** Default log file name inside the images directory (`DIR/pre-dump.log.bin`). */
@@ -37,6 +38,11 @@ export function parseVerbosity(v: string | boolean | undefined): number {
   return n;
 }
 
+function codeOf(e: unknown): string | undefined {
+  const c = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof c === 'string' ? c : undefined;
+}
+
 /** A Logger that also closes (flushes) its file: binlog's Logger. */
 export interface ClosableLogger extends Logger {
   close(): void;
@@ -48,6 +54,17 @@ export interface ClosableLogger extends Logger {
  * @example
  * const log = openLog('/tmp/x.log.bin', 3, { pid: 7 }); log.info('hi'); log.close();
  */
-export function openLog(path: string, level: number, fields: Record<string, unknown> = {}): ClosableLogger {
-  return createLogger({ dest: path, level: LEVEL_OF[level] ?? 'warn', fields });
+export function openLog(
+  path: string,
+  level: number,
+  fields: Record<string, unknown> = {},
+  warn: (line: string) => void = (l) => process.stderr.write(`ckpt: warning: ${l}\n`),
+): ClosableLogger {
+  try {
+    return createLogger({ dest: path, level: LEVEL_OF[level] ?? 'warn', fields });
+  } catch (e) {
+    const why = codeOf(e) ?? codeOf((e as { cause?: unknown }).cause) ?? String(e);
+    warn(`cannot write the log file ${path} (${why}): going on without a log`);
+    return { ...silentLogger, close: () => {} };
+  }
 }

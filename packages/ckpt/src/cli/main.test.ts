@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Fixture, Scratch } from '../testing/index.js';
+import { Fixture, requireOrSkip, Scratch } from '../testing/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CKPT = resolve(here, '../../bin/ckpt.js');
@@ -45,6 +45,54 @@ test('--help lists the flags', () => {
     assert.ok(r.stdout.includes(flag), `--help mentions ${flag}`);
   }
   assert.match(ckpt(['--help']).stdout, /pre-dump[\s\S]*show[\s\S]*demo/);
+});
+
+test('--help documents the exit statuses', () => {
+  const h = ckpt(['--help']).stdout;
+  for (const re of [
+    /^ {2}1 +the operation failed/m,
+    /^ {2}2 +bad usage/m,
+    /^ {2}70 +internal error/m,
+    /SIGTERM 143/,
+  ]) {
+    assert.match(h, re);
+  }
+});
+
+test('every usage error is status 2, whatever the flag (commander says 1 for some)', () => {
+  for (const args of [
+    ['pre-dump', '-t', '1', '--no-such-flag'],
+    ['pre-dump'], // missing required -t
+    ['show'], // missing argument
+    ['pre-dump', '-t', '1', '--track-mem', 'bogus'], // bad choice
+    ['no-such-command'],
+  ]) {
+    const r = ckpt(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test('SIGTERM cancels with status 143 (128 + 15), one line', async () => {
+  const child = spawn(
+    process.execPath,
+    [CKPT, 'page-server', '-D', newDir(), '--port', '0', '--address', '127.0.0.1'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let err = '';
+  await new Promise<void>((res, rej) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/listening on/.test(err)) res();
+    });
+    child.once('exit', () => rej(new Error(`page-server exited: ${err}`)));
+  });
+  err = '';
+  const status = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  child.kill('SIGTERM');
+  assert.equal(await status, 143, err);
+  assertOneLine(err, /stopped before any connection/);
 });
 
 test('pre-dump --json: statistics on stdout, images, a decodable binary log', async () => {
@@ -88,18 +136,96 @@ test('bad usage: one line, status 2', () => {
 });
 
 test('EPERM: an unprivileged user against a root target gets one clean line', async (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to start a root-owned target');
-  if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv is not installed');
+  if (requireOrSkip(t, 'root', process.getuid?.() !== 0 && 'needs root to start a root-owned target')) return;
+  if (
+    requireOrSkip(
+      t,
+      'setpriv',
+      spawnSync('setpriv', ['--version']).status !== 0 && 'setpriv is not installed',
+    )
+  )
+    return;
   const f = await Fixture.start('static', ['4']);
   fixtures.push(f);
-  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', newDir()], {}, [
+  // uid 65534 with only CAP_DAC_READ_SEARCH (ambient, so node keeps it): it reads the checkout wherever it
+  // is (a clone under root's mode-700 home included) and the target's /proc files, but cannot ptrace or
+  // process_vm_readv a root process (that needs CAP_SYS_PTRACE): EPERM for the right reason
+  const asNobody = [
     'setpriv',
     '--reuid=65534',
     '--regid=65534',
     '--clear-groups',
-  ]);
+    '--inh-caps=-all,+dac_read_search',
+    '--ambient-caps=+dac_read_search',
+    '--bounding-set=-all,+dac_read_search',
+  ];
+  const who = spawnSync(
+    asNobody[0]!,
+    [...asNobody.slice(1), 'sh', '-c', 'id -u; grep ^Cap /proc/self/status'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(who.status, 0, who.stderr);
+  assert.match(who.stdout, /^65534\n/);
+  const eff = BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(who.stdout)![1]}`);
+  assert.equal(eff, 1n << 2n, 'CAP_DAC_READ_SEARCH (2) only: no CAP_SYS_PTRACE');
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', newDir()], {}, asNobody);
   assert.equal(r.status, 1, r.stderr);
-  assertOneLine(r.stderr, /not permitted/);
+  assertOneLine(r.stderr, new RegExp(`not permitted .*${f.pid}|${f.pid}.*not permitted`));
+});
+
+test('-D on procfs or sysfs: one line naming it, status 1, at once (no recursive mkdir spinning in /proc)', () => {
+  for (const [dir, fs] of [
+    ['/proc/ckpt-x', 'procfs'],
+    ['/sys/ckpt-x/y', 'sysfs'],
+  ] as const) {
+    const r = ckpt(['pre-dump', '-t', String(process.pid), '-D', dir], {}, ['timeout', '20']);
+    assert.equal(r.status, 1, r.stderr);
+    assertOneLine(r.stderr, new RegExp(`-D ${dir} is on ${fs}`));
+  }
+  const ps = ckpt(['page-server', '-D', '/proc/ckpt-x', '--port', '0'], {}, ['timeout', '20']);
+  assert.equal(ps.status, 1, ps.stderr);
+  assertOneLine(ps.stderr, /-D \/proc\/ckpt-x is on procfs/);
+});
+
+test('a kernel thread: one line saying so, status 1, nothing created', () => {
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', '2', '-D', dir]); // kthreadd
+  assert.equal(r.status, 1, r.stderr);
+  assertOneLine(r.stderr, /^ckpt: process 2 is a kernel thread: nothing to dump$/);
+  assert.equal(existsSync(dir), false);
+});
+
+test('a log file that cannot be written: one warning, the dump goes on and completes', async () => {
+  const f = await Fixture.start('static', ['4']);
+  fixtures.push(f);
+  const dir = newDir();
+  const r = ckpt(['pre-dump', '-t', String(f.pid), '-D', dir, '--log-file', '/dev/full']); // writes: ENOSPC
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /^ckpt: warning: cannot write the log file \/dev\/full \(ENOSPC\): going on without a log\n$/,
+  );
+  assert.ok(existsSync(join(dir, 'inventory.img')));
+});
+
+test('show --pages into a pipe closed early (| head): a quiet exit, no EPIPE stack', async () => {
+  const f = await Fixture.start('manyvma', ['2000', '4']); // 2000 pagemap entries: more than a pipe holds
+  fixtures.push(f);
+  const dir = newDir();
+  assert.equal(ckpt(['pre-dump', '-t', String(f.pid), '-D', dir]).status, 0);
+  const child = spawn(process.execPath, [CKPT, 'show', dir, '--pages'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  child.stdout.once('data', () => child.stdout.destroy()); // as head -1 does
+  const status = await new Promise<number | null>((res) => child.once('close', (code) => res(code)));
+  assert.equal(err, '');
+  assert.equal(status, 0);
 });
 
 test('the target exits mid-dump: one line, status 1, directory marked incomplete', async () => {

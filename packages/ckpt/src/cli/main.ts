@@ -13,14 +13,17 @@
  * ckpt report RUN.json [-o FILE]
  * ckpt demo [--size MIB] [--dir DIR] [--keep]
  * ```
- * Every failure is one line `ckpt: <message>` on stderr and a non-zero status (see failure.ts).
+ * Every failure is one line `ckpt: <message>` on stderr and a status decided by the error's class
+ * (failure.ts): 1 expected failure, 2 bad usage, 70 a bug, 128+n cancelled by signal n (SIGINT 130,
+ * SIGTERM 143). `ckpt --help` lists them.
  *
  * @example
  * await main(['pre-dump', '-t', '1234', '-D', '/ckpt/pre1']);
  */
 import { Command, CommanderError, Option } from 'commander';
+import { CancelledError } from '../sys/index.js';
 import { addDemoCommand } from './demo-command.js';
-import { describeFailure } from './failure.js';
+import { describeFailure, EXIT_STATUS_HELP } from './failure.js';
 import { parseVerbosity } from './log.js';
 import { type PageServerFlags, pageServerCommand } from './page-server.js';
 import { type CommandContext, type PreDumpFlags, preDumpCommand } from './pre-dump-command.js';
@@ -38,7 +41,8 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_STATUS_HELP);
 
   p.command('pre-dump')
     .description(
@@ -150,28 +154,47 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
   return p;
 }
 
+/**
+ * A closed stdout (`ckpt show DIR --pages | head`) ends the output quietly: EPIPE is not a failure, and
+ * the stack trace Node would print for the unhandled 'error' event is not wanted.
+ */
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stream.destroy();
+  });
+}
+
 /** Run the CLI with `argv` (without node and script). Sets process.exitCode; never throws. */
 export async function main(argv: string[]): Promise<void> {
+  quietOnEpipe(process.stdout);
   const debugFlag = { on: process.env.CKPT_DEBUG === '1' };
   const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.once('SIGINT', onSigint);
-  process.once('SIGTERM', onSigint);
+  let received: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    received ??= sig;
+    ac.abort(new CancelledError(`interrupted by ${sig}`, { signal: sig }));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await program({ env: process.env, signal: ac.signal }, debugFlag).parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      // commander printed its own message (or help/version); keep its status
+      // commander printed its own message (or help/version)
+      // (commander says 1 for an unknown flag or a missing argument: every usage error is 2 here)
       process.exitCode =
-        e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : e.exitCode || 2;
+        e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help'
+          ? 0
+          : 2;
       return;
     }
-    const f = describeFailure(e, debugFlag.on);
+    const f = describeFailure(e, debugFlag.on, received);
     process.stderr.write(`ckpt: ${f.message}\n`);
     if (f.detail) process.stderr.write(`${f.detail}\n`);
     process.exitCode = f.status;
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    process.removeListener('SIGTERM', onSigint);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PagemapReader } from '../images/index.js';
-import { Fixture } from '../testing/index.js';
+import { Fixture, skipUnlessAvailable } from '../testing/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer } from '../xfer/page-server.js';
 import { verifyImages } from './verify.js';
@@ -13,12 +13,14 @@ import { verifyImages } from './verify.js';
 // Interoperability with a real CRIU 4.x (Debian's criu 3.17 does not start on this kernel): set
 // CKPT_CRIU=/path/to/criu to run these.
 const criu = process.env.CKPT_CRIU;
-const skip =
+const skip = skipUnlessAvailable(
+  'criu',
   criu === undefined
     ? 'CKPT_CRIU is not set (path to a CRIU 4.x binary that runs on this kernel)'
     : spawnSync(criu, ['--version']).status !== 0
       ? `${criu} --version fails`
-      : false;
+      : false,
+);
 
 const root = mkdtempSync(join(tmpdir(), 'ckpt-criu-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -14,6 +14,8 @@
  * await pageServerCommand({ imagesDir: '/srv/ps/1', port: '27000' }, { signal });
  * const sink = await pageServerSink({ address: '10.0.0.2', port: '27000' }); // a PageSink for preDump
  */
+import { refusePseudoFs } from '../images/index.js';
+import { cancelledBy } from '../sys/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer, type SessionReport } from '../xfer/page-server.js';
 import { loadTlsFiles, type TlsFiles } from '../xfer/tls.js';
@@ -71,6 +73,7 @@ export async function pageServerCommand(
   ctx: PageServerContext = {},
 ): Promise<SessionReport[]> {
   if (!f.imagesDir) throw new UsageError('missing -D/--images-dir');
+  refusePseudoFs(f.imagesDir, '-D');
   const port = parsePort(f.port);
   const log = ctx.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const server = await PageServer.listen({
@@ -93,8 +96,7 @@ export async function pageServerCommand(
     const reports = await server.finished;
     if (!f.daemon) {
       const r = reports[0];
-      if (r === undefined)
-        throw Object.assign(new Error('page-server: stopped before any connection'), { code: 'ECANCELED' });
+      if (r === undefined) throw cancelledBy(ctx.signal, 'page-server: stopped before any connection');
       if (!r.ok)
         throw new WireError((r.error?.code ?? 'IO') as WireError['code'], `page-server: ${r.error?.message}`);
     }

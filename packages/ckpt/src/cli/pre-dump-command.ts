@@ -16,9 +16,10 @@ import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { listThreads, readStatus } from '../proc/index.js';
 import { NullSink, type PageSink } from '../xfer/index.js';
 import type { PageServerClient } from '../xfer/page-client.js';
-import { UsageError } from './failure.js';
+import { CommandError, UsageError } from './failure.js';
 import { type ClosableLogger, LOG_FILE_NAME, openLog, parseVerbosity } from './log.js';
 import { pageServerSink } from './page-server.js';
+import { checkPreDumpTarget } from './preflight.js';
 import { ProgressBar } from './progress.js';
 import { summaryJson, summaryLine } from './summary.js';
 
@@ -119,9 +120,10 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   const level = parseVerbosity(f.v);
   const bufferSize = f.bufferSize ? parseSize(f.bufferSize) : undefined;
   if (f.imagesDir && existsSync(join(f.imagesDir, 'inventory.img'))) {
-    throw Object.assign(new Error(`${f.imagesDir} already holds a complete image set`), { code: 'EEXIST' });
+    throw new CommandError('EEXIST', `${f.imagesDir} already holds a complete image set`);
   }
   listThreads(pid); // fails early (ESRCH, EPERM) before anything is created
+  checkPreDumpTarget(pid, { imagesDir: f.imagesDir, logFile: f.logFile });
   let logPath = f.logFile;
   if (!logPath && f.imagesDir) {
     mkdirSync(f.imagesDir, { recursive: true });

@@ -13,15 +13,15 @@ import type { PreDumpResult } from '../dump/index.js';
 import { ImageDir, PageChain } from '../images/index.js';
 import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
-import { Fixture, runCkpt, runCkptAsync, Scratch } from '../testing/index.js';
+import { Fixture, runCkpt, runCkptAsync, Scratch, skipUnlessAvailable } from '../testing/index.js';
 import { PageServer } from '../xfer/page-server.js';
 import { verifyImages } from './verify.js';
 
 const { root, fixtures } = new Scratch('ckpt-mode-test-');
 
 const critProbe = spawnSync('crit', ['--help'], { encoding: 'utf8' });
-const noCrit = critProbe.status === 0 ? false : 'crit is not installed';
-const noUffd = uffdWpUnsupportedReason() ?? false;
+const noCrit = skipUnlessAvailable('crit', critProbe.status === 0 ? false : 'crit is not installed');
+const noUffd = skipUnlessAvailable('uffd-wp', uffdWpUnsupportedReason());
 
 async function staticFixture(): Promise<Fixture> {
   const f = await Fixture.start('static', ['8']);

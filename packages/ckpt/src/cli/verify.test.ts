@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
+import { checkImageChain, ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
 import { LocalSink } from '../xfer/local.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer } from '../xfer/page-server.js';
@@ -83,7 +93,9 @@ describe('ckpt verify', () => {
       assert.throws(() => verifyCommand(join(ps, '2'), () => {}), { code: 'CORRUPT_IMAGE' });
 
       truncateSync(pages1, orig.length - 4096);
-      assert.ok(verifyImages(join(ps, '2')).problems.some((p) => /bytes, the pagemap says/.test(p.message)));
+      assert.ok(
+        verifyImages(join(ps, '2')).problems.some((p) => /bytes, pagemap-10\.img says/.test(p.message)),
+      );
     } finally {
       writeFileSync(pages1, orig);
     }
@@ -102,6 +114,72 @@ describe('ckpt verify', () => {
     d.pagemapWriter(3).addPages(0x1000, 1, page(1));
     d.abort('target exited');
     const r = verifyImages(aborted);
-    assert.ok(r.problems.some((p) => /aborted: target exited/.test(p.message)));
+    assert.ok(r.problems.some((p) => /was aborted: target exited/.test(p.message)));
+  });
+
+  /** A committed local set in `dir` with 3 pages (parent link `parent` if given). */
+  function localSet(dir: string, parent?: string): void {
+    const d = ImageDir.create(dir, parent === undefined ? {} : { parent });
+    const sink = new LocalSink(d);
+    sink.begin(7);
+    if (parent === undefined) sink.addPages(0x1000, 3, page(9, 3));
+    else sink.addHole(0x1000, 3);
+    sink.end();
+    d.setInventory(preDumpInventory(PRE_DUMP_MODE.READ, 1000));
+    d.commit();
+  }
+
+  it('refuses what is not a complete set: an empty directory, a killed run with its log only', () => {
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    assert.throws(() => verifyCommand(empty, () => {}), { code: 'CORRUPT_IMAGE' });
+    assert.match(
+      verifyImages(empty).problems[0]!.message,
+      /no inventory\.img: not a complete image set \(empty\)/,
+    );
+    const killed = join(root, 'killed');
+    mkdirSync(killed);
+    writeFileSync(join(killed, 'pre-dump.log.bin'), 'log');
+    const lines: string[] = [];
+    assert.throws(() => verifyCommand(killed, (l) => lines.push(l)), { code: 'CORRUPT_IMAGE' });
+    assert.ok(!lines.some((l) => l.startsWith('ok')), lines.join('\n'));
+    assert.throws(() => checkImageChain(killed), { code: 'INCOMPLETE' });
+  });
+
+  it('refuses a chain whose parent lost inventory.img or has a truncated pages file', () => {
+    const base = join(root, 'chain');
+    localSet(join(base, '1'));
+    localSet(join(base, '2'), '../1');
+    assert.deepEqual(verifyImages(join(base, '2')).problems, []);
+    checkImageChain(join(base, '2')); // complete
+    const inv = join(base, '1', 'inventory.img');
+    const invBytes = readFileSync(inv);
+    unlinkSync(inv);
+    try {
+      assert.ok(
+        verifyImages(join(base, '2')).problems.some((p) => /1 has no inventory\.img/.test(p.message)),
+      );
+      assert.throws(() => verifyCommand(join(base, '2'), () => {}), { code: 'CORRUPT_IMAGE' });
+      assert.throws(() => checkImageChain(join(base, '2')), {
+        code: 'INCOMPLETE',
+        message: /^parent .*1 has no inventory/,
+      });
+    } finally {
+      writeFileSync(inv, invBytes);
+    }
+    const pages = join(base, '1', 'pages-1.img');
+    truncateSync(pages, 4096);
+    assert.ok(
+      verifyImages(join(base, '2')).problems.some((p) => /pages-1\.img is 4096 bytes/.test(p.message)),
+    );
+    assert.throws(() => checkImageChain(join(base, '2')), {
+      code: 'CORRUPT_IMAGE',
+      message: /4096 bytes, pagemap-7\.img says 12288/,
+    });
+    // a dangling and a looping parent link
+    const dangling = join(root, 'dangling');
+    localSet(dangling);
+    symlinkSync('../nowhere', join(dangling, 'parent'));
+    assert.throws(() => checkImageChain(dangling), { code: 'BROKEN_CHAIN' });
   });
 });

@@ -3,11 +3,13 @@
  *
  * Per directory (then its `parent`, recursively; a loop or a dangling link is a problem):
  * ```
- * INCOMPLETE marker, .tmp leftovers           -> problem (the set was aborted / never committed)
+ * not a complete set (images/image-set-check.ts: -> problem: an INCOMPLETE marker, no inventory.img (an
+ *   empty directory, one a killed run left with its log only), a pages-<id>.img missing or not exactly
+ *   4096 × Σ PE_PRESENT pages of its pagemap long (truncated)
+ * .tmp leftovers                              -> problem (the set was never committed)
  * inventory.img, stats-*, irmap-cache, *.img  -> header magics and entry framing decode
- * pagemap-*.img                               -> entries ascending, not overlapping; pages-<id>.img exists
- *                                                and is exactly 4096 × Σ PE_PRESENT pages long; every
- *                                                PE_PARENT range resolves along the parent chain
+ * pagemap-*.img                               -> entries ascending, not overlapping; every PE_PARENT range
+ *                                                resolves along the parent chain
  * pages-<n>.img                               -> referenced by some pagemap
  * pages-<n>.crc32 (checksum extension)        -> every recorded crc32 matches the stored pages
  * ```
@@ -16,18 +18,8 @@
  * const r = verifyImages('/srv/ps/3'); r.problems.length === 0;
  * verifyCommand('/srv/ps/3'); // prints one line per directory, throws CORRUPT_IMAGE if anything is wrong
  */
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-  statSync,
-} from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
   classifyImageName,
@@ -37,6 +29,8 @@ import {
   decodeStatsImage,
   ImageDir,
   INCOMPLETE_MARKER,
+  imageChainDirs,
+  imageSetProblems,
   isTempName,
   PAGE_SERVER_PAGES_ID_BASE,
   PARENT_LINK,
@@ -46,6 +40,7 @@ import {
 } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/constants.js';
 import { decodeChecksums } from '../xfer/wire-checksums.js';
+import { CommandError } from './failure.js';
 
 export interface VerifyProblem {
   readonly dir: string;
@@ -76,50 +71,25 @@ const message = (e: unknown) => {
 export function verifyImages(dir: string): VerifyReport {
   const dirs: VerifiedDir[] = [];
   const problems: VerifyProblem[] = [];
-  const seen = new Set<string>();
-  let current: string | undefined = dir;
-  while (current !== undefined) {
-    let real: string;
-    try {
-      real = realpathSync(current);
-    } catch {
-      problems.push({ dir: current, file: '', message: 'no such directory' });
-      break;
-    }
-    if (seen.has(real)) {
-      problems.push({ dir: current, file: PARENT_LINK, message: 'parent links form a loop' });
-      break;
-    }
-    seen.add(real);
-    dirs.push(verifyOne(current, problems));
-    current = parentOf(current);
-  }
+  const walk = imageChainDirs(dir);
+  for (const d of walk.dirs) dirs.push(verifyOne(d, problems));
+  if (walk.broken)
+    problems.push({ dir: walk.broken.dir, file: walk.broken.file, message: walk.broken.message });
   return { dirs, problems };
-}
-
-/** Target of `dir/parent` (the link may dangle), or undefined without one. */
-function parentOf(dir: string): string | undefined {
-  try {
-    return resolve(dir, readlinkSync(join(dir, PARENT_LINK)));
-  } catch {
-    return undefined;
-  }
 }
 
 function verifyOne(dir: string, problems: VerifyProblem[]): VerifiedDir {
   const out = { dir, files: 0, pagemaps: 0, presentPages: 0, holePages: 0, checksums: 0 };
   const bad = (file: string, msg: string) => problems.push({ dir, file, message: msg });
   const names = readdirSync(dir).sort();
+  for (const p of imageSetProblems(dir)) bad(p.file, p.message);
   const referenced = new Set<number>();
   const readers = new Map<number, PagemapReader>();
   try {
     for (const name of names) {
       const path = join(dir, name);
       if (name === PARENT_LINK) continue;
-      if (name === INCOMPLETE_MARKER) {
-        bad(name, `aborted: ${readFileSync(path, 'utf8').trim()}`);
-        continue;
-      }
+      if (name === INCOMPLETE_MARKER) continue; // one of imageSetProblems
       if (isTempName(name)) {
         bad(name, 'temporary file left over: the set was never committed');
         continue;
@@ -178,13 +148,6 @@ function checkPagemap(
   bad: (file: string, msg: string) => void,
 ): void {
   if (!r.sorted) bad(name, 'entries are not in ascending order or overlap');
-  if (!existsSync(r.pagesPath)) {
-    bad(name, `its pages file pages-${r.pagesId}.img is missing`);
-  } else {
-    const size = statSync(r.pagesPath).size;
-    const want = r.presentPages * PAGE_SIZE;
-    if (size !== want) bad(name, `pages-${r.pagesId}.img is ${size} bytes, the pagemap says ${want}`);
-  }
   out.presentPages += r.presentPages;
   const holes = r.ranges.filter((x) => x.flags & PE.PARENT);
   for (const h of holes) out.holePages += h.nrPages;
@@ -247,7 +210,7 @@ export function verifyCommand(
   dir: string,
   out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): VerifyReport {
-  if (!existsSync(dir)) throw Object.assign(new Error(`${dir}: no such directory`), { code: 'ENOENT' });
+  if (!existsSync(dir)) throw new CommandError('ENOENT', `${dir}: no such directory`);
   const report = verifyImages(dir);
   for (const d of report.dirs) {
     const server = d.checksums > 0 || existsSync(join(d.dir, `pages-${PAGE_SERVER_PAGES_ID_BASE}.img`));
@@ -258,9 +221,7 @@ export function verifyCommand(
   }
   for (const p of report.problems) out(`BAD ${join(p.dir, p.file)}: ${p.message}`);
   if (report.problems.length > 0) {
-    throw Object.assign(new Error(`${report.problems.length} problem(s) in ${dir} and its parents`), {
-      code: 'CORRUPT_IMAGE',
-    });
+    throw new CommandError('CORRUPT_IMAGE', `${report.problems.length} problem(s) in ${dir} and its parents`);
   }
   out(`ok: ${report.dirs.length} image set(s) verified`);
   return report;

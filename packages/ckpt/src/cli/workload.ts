@@ -22,6 +22,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readState } from '../proc/index.js';
+import { cancelledBy } from '../sys/index.js';
+import { CommandError } from './failure.js';
 
 /** The C source of the workload (data shipped with the package). */
 export const WORKLOAD_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../demo/workload.c');
@@ -37,7 +39,7 @@ function compile(): string {
   } catch (e) {
     const err = e as { code?: string; stderr?: Buffer };
     const why = err.code === 'ENOENT' ? 'gcc is not installed' : String(err.stderr ?? e).trim();
-    throw Object.assign(new Error(`cannot build the demo workload: ${why}`), { code: 'ENOENT' });
+    throw new CommandError('ENOENT', `cannot build the demo workload: ${why}`);
   }
   renameSync(tmp, bin);
   return bin;
@@ -88,13 +90,14 @@ export class Workload {
       },
     );
     const pid = Number(r.stdout.trim());
-    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`cannot start the demo workload: ${r.stderr}`);
+    if (!Number.isInteger(pid) || pid <= 0)
+      throw new CommandError('ESRCH', `cannot start the demo workload: ${r.stderr}`);
     const w = new Workload(pid, log);
     const deadline = Date.now() + 60_000;
     try {
       while (Date.now() < deadline) {
         if (signal?.aborted) {
-          throw Object.assign(new Error('demo cancelled while the workload started'), { code: 'ECANCELED' });
+          throw cancelledBy(signal, 'demo cancelled while the workload started');
         }
         const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
         const m = /READY pid=\d+ base=(0x[0-9a-f]+) len=(\d+)/.exec(text);
@@ -103,10 +106,11 @@ export class Workload {
           return w;
         }
         const st = readState(pid);
-        if (st === undefined || st === 'Z') throw new Error(`the demo workload exited: ${text.trim()}`);
+        if (st === undefined || st === 'Z')
+          throw new CommandError('ESRCH', `the demo workload exited: ${text.trim()}`);
         await new Promise((res) => setTimeout(res, 20));
       }
-      throw new Error('the demo workload did not start in 60 s');
+      throw new CommandError('ETIMEDOUT', 'the demo workload did not start in 60 s');
     } catch (e) {
       w.kill();
       throw e;

@@ -6,6 +6,7 @@
  * catch (e) { throw abortDump(e, { pid, failedPid: pid, what: 'pre-dump', where, sink, dir, log }) }
  */
 import type { ImageDir } from '../images/index.js';
+import { CancelledError } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import type { Logger } from './logger.js';
@@ -31,8 +32,8 @@ export function abortDump(e: unknown, c: AbortDumpContext): unknown {
     err = new DumpError('ESRCH', `process ${c.failedPid} exited during the dump; ${c.where} is incomplete`, {
       cause: e,
     });
-  } else if (err instanceof DumpError && err.code === 'ECANCELED') {
-    err = new DumpError('ECANCELED', `pre-dump cancelled; ${c.where} is incomplete`, { cause: e });
+  } else if (err instanceof CancelledError) {
+    err = new CancelledError(`pre-dump cancelled; ${c.where} is incomplete`, { cause: err });
   }
   const reason = err instanceof Error ? err.message : String(err);
   c.log.error('%s of %d failed: %s', c.what, c.pid, reason);

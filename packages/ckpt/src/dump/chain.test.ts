@@ -12,16 +12,23 @@ import { appendFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImageDir, INCOMPLETE_MARKER, PageChain } from '../images/index.js';
-import { uffdWpUnsupportedReason } from '../mem/index.js';
+import { softDirtyUnsupportedReason, uffdWpUnsupportedReason } from '../mem/index.js';
 import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
-import { CKPT_BIN, countUserfaultfds, runCkpt, Scratch, Writer } from '../testing/index.js';
+import {
+  CKPT_BIN,
+  countUserfaultfds,
+  runCkpt,
+  Scratch,
+  skipUnlessAvailable,
+  Writer,
+} from '../testing/index.js';
 import { type ChainCheckResult, checkChain } from './chain-check.js';
 import { preDump } from './pre-dump.js';
 import type { PreDumpResult } from './stats.js';
 import { TRACK_STATE_FILE } from './track-state.js';
 
 const ROUNDS = process.env.CKPT_STRESS === '1' ? 20 : 3;
-const noUffd = uffdWpUnsupportedReason();
+const noUffd = skipUnlessAvailable('uffd-wp', uffdWpUnsupportedReason());
 const scratch = new Scratch('ckpt-chain-test-');
 const { root } = scratch;
 
@@ -243,18 +250,16 @@ test('a target that exits between iterations: one clean line, the iteration mark
   assert.ok(existsSync(join(base2, '2', INCOMPLETE_MARKER)), 'iteration 2 not marked incomplete');
 });
 
-test('--track-mem soft-dirty on a kernel without it is one clean line', async () => {
-  if (existsSync('/proc/self/clear_refs') && !noUffd) {
-    const w = await Writer.start(scratch, 4, 1, 0, false);
-    const r = runCkpt(['pre-dump', '-t', String(w.pid), '-D', join(root, 'sd'), '--track-mem', 'soft-dirty']);
-    if (r.status === 0) return; // this kernel has soft-dirty
-    assert.equal(r.status, 1);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, /soft-dirty/);
-    assert.ok(
-      existsSync(join(root, 'sd', INCOMPLETE_MARKER)) || !existsSync(join(root, 'sd', 'inventory.img')),
-    );
-  }
+test('--track-mem soft-dirty on a kernel without it is one clean line', {
+  skip: softDirtyUnsupportedReason() === null ? 'this kernel has soft-dirty' : false,
+}, async () => {
+  const w = await Writer.start(scratch, 4, 1, 0, false);
+  const r = runCkpt(['pre-dump', '-t', String(w.pid), '-D', join(root, 'sd'), '--track-mem', 'soft-dirty']);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^ckpt: .*soft-dirty/);
+  assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+  assert.equal(existsSync(join(root, 'sd', 'inventory.img')), false, 'no complete image set');
 });
 
 test('tracking state: used once; a missing or foreign state means a full dump that says why', {

@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageDir } from '../images/index.js';
 import type { TrackerChoice } from '../mem/index.js';
+import { cancelledBy } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
 import { DumpError } from './errors.js';
 import { silentLogger } from './logger.js';
@@ -71,7 +72,7 @@ export async function preDumpIterations(o: IterationsOptions): Promise<PreDumpRe
       try {
         await sleep(o.intervalMs, undefined, { signal: o.signal });
       } catch {
-        throw new DumpError('ECANCELED', `pre-dump cancelled after iteration ${k - 1}`);
+        throw cancelledBy(o.signal, `pre-dump cancelled after iteration ${k - 1}`);
       }
     }
     const last = k === n;

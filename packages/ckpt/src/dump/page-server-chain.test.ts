@@ -14,7 +14,7 @@ import { verifyImages } from '../cli/verify.js';
 import { ImageDir } from '../images/index.js';
 import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
-import { countUserfaultfds, Fixture, Scratch, Writer } from '../testing/index.js';
+import { countUserfaultfds, Fixture, Scratch, skipUnlessAvailable, Writer } from '../testing/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer } from '../xfer/page-server.js';
 import { PE_WIRE, PS } from '../xfer/wire.js';
@@ -23,7 +23,7 @@ import { preDumpIterations } from './iterations.js';
 import { preDump } from './pre-dump.js';
 import { readSentPages, SENT_PAGES_FILE } from './sent-pages.js';
 
-const noUffd = uffdWpUnsupportedReason();
+const noUffd = skipUnlessAvailable('uffd-wp', uffdWpUnsupportedReason());
 const scratch = new Scratch('ckpt-ps-chain-test-');
 const { root } = scratch;
 

@@ -71,7 +71,7 @@ export interface PreDumpOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Dump the process's descendants too, each into its own pagemap (CRIU's `-t`; default true). */
   readonly tree?: boolean;
-  /** Cancels the dump (the images are marked incomplete; DumpError ECANCELED). */
+  /** Cancels the dump (the images are marked incomplete; sys/'s CancelledError). */
   readonly signal?: AbortSignal;
   /** Test hook, after each buffer went to the sink (index from 0). */
   readonly afterBuffer?: (index: number) => void;

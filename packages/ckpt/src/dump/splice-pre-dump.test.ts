@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImageDir, INCOMPLETE_MARKER, PE } from '../images/index.js';
 import { PAGE_SIZE, SIG } from '../sys/index.js';
-import { critDecodesAll, Scratch, snapshotPages } from '../testing/index.js';
+import { critDecodesAll, requireOrSkip, Scratch, snapshotPages } from '../testing/index.js';
 import { DumpError } from './errors.js';
 import { preDumpSplice } from './splice-pre-dump.js';
 
@@ -185,8 +185,13 @@ test('a target that frees and rewrites its memory during the dump: every page is
 });
 
 test("the target's fd limit: one pipe per round with 2 free fds, a clear error with 1", async (t) => {
-  if (spawnSync('prlimit', ['--version']).status !== 0) {
-    t.skip('prlimit(1) is not installed');
+  if (
+    requireOrSkip(
+      t,
+      'prlimit',
+      spawnSync('prlimit', ['--version']).status !== 0 && 'prlimit(1) is not installed',
+    )
+  ) {
     return;
   }
   const f = await start('static', ['4']);

@@ -11,12 +11,18 @@
  * - `MISSING_PARENT` a page lives in a parent image set, but the directory has no `parent` link
  * - `BROKEN_CHAIN`   the `parent` link dangles, loops, or the parent lacks the pagemap
  * - `INCOMPLETE`     the directory was aborted or never committed
- * - `BAD_STATE`      the writer/directory was used after commit/abort/close
- * - `IO`             the file system failed (the `cause` carries the Node error)
+ * - `EXISTS`         the directory already holds a complete image set
+ * - `NOT_A_DISK`     the path is on procfs, sysfs or another pseudo file system (pseudo-fs.ts)
+ * - `IO`             the file system failed (the message names the path; the `cause` carries the Node error)
+ *
+ * A writer or directory used after commit/abort/close is a bug, not an ImageError: `BugError` with code
+ * `BAD_STATE`. ImageError is an expected failure (sys/error-kinds.ts).
  *
  * @example
  * try { decodeImage(bytes) } catch (e) { if (e instanceof ImageError && e.code === 'BAD_MAGIC') ... }
  */
+
+import { ExpectedError, isNodeSystemError } from '../sys/index.js';
 
 export type ImageErrorCode =
   | 'TRUNCATED'
@@ -28,17 +34,17 @@ export type ImageErrorCode =
   | 'MISSING_PARENT'
   | 'BROKEN_CHAIN'
   | 'INCOMPLETE'
-  | 'BAD_STATE'
+  | 'EXISTS'
+  | 'NOT_A_DISK'
   | 'IO';
 
-/** A CRIU image (file or directory) is malformed, missing, or was misused. */
-export class ImageError extends Error {
-  readonly code: ImageErrorCode;
+/** A CRIU image (file or directory) is malformed or missing, or the file system failed. */
+export class ImageError extends ExpectedError {
+  declare readonly code: ImageErrorCode;
 
   constructor(code: ImageErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'ImageError';
-    this.code = code;
   }
 }
 
@@ -54,8 +60,9 @@ export function fsCall<T>(what: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ImageError('MISSING_IMAGE', `${what}: no such file`, { cause: e });
-    throw new ImageError('IO', `${what}: ${code ?? (e as Error).message}`, { cause: e });
+    if (!isNodeSystemError(e)) throw e; // not the file system: a bug
+    if (e.code === 'ENOENT') throw new ImageError('MISSING_IMAGE', `${what}: no such file`, { cause: e });
+    const text = /^[A-Z0-9_]+: ([^,]+)/.exec(e.message)?.[1];
+    throw new ImageError('IO', `${what}: ${e.code}${text ? ` (${text})` : ''}`, { cause: e });
   }
 }

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PAGE_SIZE } from '../sys/constants.js';
+import { skipUnlessAvailable } from '../testing/index.js';
 import { ImageDir } from './image-dir.js';
 import { preDumpInventory } from './inventory.js';
 import { PE, PRE_DUMP_MODE } from './magics.js';
@@ -257,7 +258,7 @@ test('abort leaves no inventory, no temporaries, and a marker with the reason', 
     again.commit();
   }
   assert.deepEqual(readdirSync(path).sort(), ['inventory.img', 'parent']);
-  assert.throws(() => ImageDir.create(path), { code: 'BAD_STATE' });
+  assert.throws(() => ImageDir.create(path), { code: 'EXISTS' });
 });
 
 test('disposing an uncommitted directory aborts it', () => {
@@ -288,8 +289,10 @@ test('the writer asserts ascending, non-overlapping, page-sized input', () => {
 });
 
 const critProbe = spawnSync('crit', ['--help'], { encoding: 'utf8' });
-const noCrit =
-  critProbe.status === 0 ? false : `crit is not installed (${critProbe.error?.message ?? critProbe.stderr})`;
+const noCrit = skipUnlessAvailable(
+  'crit',
+  critProbe.status === 0 ? false : `crit is not installed (${critProbe.error?.message ?? critProbe.stderr})`,
+);
 
 function crit(...args: string[]): unknown {
   const r = spawnSync('crit', args, { encoding: 'utf8' });

@@ -36,6 +36,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { BugError } from '../sys/index.js';
 import { fsCall, ImageError } from './errors.js';
 import { encodeImage } from './image-file.js';
 import { readInventory, writeInventory } from './inventory.js';
@@ -49,6 +50,7 @@ import {
 } from './magics.js';
 import { PagemapReader } from './pagemap-reader.js';
 import { PagemapWriter } from './pagemap-writer.js';
+import { refusePseudoFs } from './pseudo-fs.js';
 import type { DumpStatsEntry, InventoryEntry, StatsEntry } from './schema.js';
 import { encodeStatsImage, readStats } from './stats.js';
 import { isTempName, tempPath, writeFileAtomic } from './temp-file.js';
@@ -100,13 +102,14 @@ export class ImageDir {
 
   /** Create (or reuse an unfinished) directory for a new image set; `parent` must be an existing dir. */
   static create(path: string, opts: CreateImageDirOptions = {}): ImageDir {
+    refusePseudoFs(path, 'image directory');
     fsCall(`mkdir ${path}`, () => mkdirSync(path, { recursive: true }));
     if (existsSync(join(path, imageFileName.inventory))) {
-      throw new ImageError('BAD_STATE', `${path} already holds a complete image set`);
+      throw new ImageError('EXISTS', `${path} already holds a complete image set`);
     }
     for (const name of fsCall(`list ${path}`, () => readdirSync(path))) {
       if (isTempName(name) || name === INCOMPLETE_MARKER || name === PARENT_LINK) {
-        fsCall(`remove ${name}`, () => unlinkSync(join(path, name)));
+        fsCall(`remove ${join(path, name)}`, () => unlinkSync(join(path, name)));
       }
     }
     if (opts.parent !== undefined) {
@@ -117,7 +120,7 @@ export class ImageDir {
           `parent image directory ${opts.parent} (${target}) does not exist`,
         );
       }
-      fsCall(`symlink ${PARENT_LINK}`, () => symlinkSync(opts.parent!, join(path, PARENT_LINK)));
+      fsCall(`symlink ${join(path, PARENT_LINK)}`, () => symlinkSync(opts.parent!, join(path, PARENT_LINK)));
     }
     return new ImageDir(path, 'writing', opts.pagesIdBase ?? 1, opts.sync);
   }
@@ -137,7 +140,7 @@ export class ImageDir {
     const name = opts.shmem ? imageFileName.shmemPagemap(id) : imageFileName.pagemap(id);
     const pagemap = join(this.path, name);
     if (this.renames.some((r) => r.final === pagemap))
-      throw new ImageError('BAD_STATE', `${name} written twice`);
+      throw new BugError(`${name} written twice`, { code: 'BAD_STATE' });
     const pages = join(this.path, imageFileName.pages(pagesId));
     const w = new PagemapWriter({ pagemapPath: tempPath(pagemap), pagesPath: tempPath(pages), pagesId });
     this.writers.push(w);
@@ -168,7 +171,7 @@ export class ImageDir {
     this.expectWriting();
     const final = join(this.path, name);
     const tmp = tempPath(final);
-    fsCall(`write ${name}`, () => writeFileSync(tmp, bytes, { mode: 0o600 }));
+    fsCall(`write ${tmp}`, () => writeFileSync(tmp, bytes, { mode: 0o600 }));
     this.renames.push({ tmp, final });
   }
 
@@ -199,7 +202,8 @@ export class ImageDir {
     this.state = 'aborted';
     for (const w of this.writers) w.discard();
     for (const name of fsCall(`list ${this.path}`, () => readdirSync(this.path))) {
-      if (isTempName(name)) fsCall(`remove ${name}`, () => unlinkSync(join(this.path, name)));
+      if (isTempName(name))
+        fsCall(`remove ${join(this.path, name)}`, () => unlinkSync(join(this.path, name)));
     }
     writeFileAtomic(join(this.path, INCOMPLETE_MARKER), Buffer.from(`${reason}\n`));
   }
@@ -210,7 +214,7 @@ export class ImageDir {
   }
 
   private expectWriting(): void {
-    if (this.state !== 'writing') throw new ImageError('BAD_STATE', `${this.path} is ${this.state}`);
+    if (this.state !== 'writing') throw new BugError(`${this.path} is ${this.state}`, { code: 'BAD_STATE' });
   }
 
   // ---- reading -------------------------------------------------------------------------------------

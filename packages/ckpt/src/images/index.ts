@@ -13,6 +13,7 @@
 export * from './errors.js';
 export * from './image-dir.js';
 export * from './image-file.js';
+export * from './image-set-check.js';
 export * from './inventory.js';
 export * from './irmap-cache.js';
 export * from './magics.js';
@@ -20,6 +21,7 @@ export * from './page-chain.js';
 export * from './pagemap.js';
 export * from './pagemap-reader.js';
 export * from './pagemap-writer.js';
+export * from './pseudo-fs.js';
 export * from './schema.js';
 export * from './stats.js';
 export * from './temp-file.js';

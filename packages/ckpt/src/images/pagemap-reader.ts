@@ -13,6 +13,7 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { PAGE_SIZE } from '../sys/constants.js';
+import { BugError } from '../sys/index.js';
 import { fsCall, ImageError } from './errors.js';
 import { imageFileName, PE } from './magics.js';
 import { decodePagemapImage, entryFlags, entryPages } from './pagemap.js';
@@ -128,7 +129,7 @@ export class PagemapReader implements Iterable<PagemapRange> {
 
   /** All data bytes of a PE_PRESENT range. */
   readRange(r: PagemapRange): Buffer {
-    if (r.offset === undefined) throw new ImageError('BAD_STATE', 'range has no data in this image');
+    if (r.offset === undefined) throw new BugError('range has no data in this image', { code: 'BAD_STATE' });
     return this.readAt(r.offset, r.nrPages * PAGE_SIZE);
   }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { AlignedBuffer } from '../sys/buffer.js';
 import { PAGE_SIZE } from '../sys/constants.js';
+import { requireOrSkip } from '../testing/index.js';
 import { PE } from './magics.js';
 import { decodePagemapImage } from './pagemap.js';
 import { PagemapReader } from './pagemap-reader.js';
@@ -145,7 +146,7 @@ test('O_DIRECT: aligned pieces go direct; an unaligned one turns the rest buffer
   const w = new PagemapWriter({ pagemapPath, pagesPath, pagesId: 23 });
   if (!w.useDirectIo()) {
     w.discard();
-    t.skip(`${dir}: the file system refuses O_DIRECT`);
+    requireOrSkip(t, 'o-direct', `${dir}: the file system refuses O_DIRECT`);
     return;
   }
   assert.equal(w.directIo, true);

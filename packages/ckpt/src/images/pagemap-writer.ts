@@ -43,6 +43,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { PAGE_SIZE } from '../sys/constants.js';
+import { BugError } from '../sys/index.js';
 import { libc } from '../sys/libc.js';
 import { fsCall, ImageError } from './errors.js';
 import { encodeHeader } from './image-file.js';
@@ -132,7 +133,7 @@ export class PagemapWriter {
    */
   useDirectIo(): boolean {
     if (this.pagesFd === undefined || this.offset > 0) {
-      throw new ImageError('BAD_STATE', 'useDirectIo() after the first page');
+      throw new BugError('useDirectIo() after the first page', { code: 'BAD_STATE' });
     }
     try {
       if (statfsSync(dirname(this.pagesPath)).type === TMPFS_MAGIC) return false;
@@ -173,9 +174,10 @@ export class PagemapWriter {
    */
   queuePages(vaddr: number, nrPages: number, bytes: Uint8Array, flags: number = PE.PRESENT): void {
     this.check();
-    if ((flags & PE.PRESENT) === 0) throw new ImageError('BAD_STATE', 'page data needs PE_PRESENT in flags');
+    if ((flags & PE.PRESENT) === 0)
+      throw new BugError('page data needs PE_PRESENT in flags', { code: 'BAD_STATE' });
     if (bytes.length !== nrPages * PAGE_SIZE) {
-      throw new ImageError('BAD_STATE', `${bytes.length} bytes given for ${nrPages} pages`);
+      throw new BugError(`${bytes.length} bytes given for ${nrPages} pages`, { code: 'BAD_STATE' });
     }
     this.addRange(vaddr, nrPages, flags);
     const run = this.run;
@@ -275,7 +277,7 @@ export class PagemapWriter {
 
   private check(): void {
     if (this.failure) throw this.failure;
-    if (this.pagesFd === undefined) throw new ImageError('BAD_STATE', `${this.pagesPath} is closed`);
+    if (this.pagesFd === undefined) throw new BugError(`${this.pagesPath} is closed`, { code: 'BAD_STATE' });
   }
 
   /** A piece not aligned for O_DIRECT: the rest of the file goes through the page cache. */
@@ -290,18 +292,20 @@ export class PagemapWriter {
 
   /** Add a range with no data here: PE_PARENT (a hole: the parent has it) or PE_LAZY. */
   addHole(vaddr: number, nrPages: number, flags: number = PE.PARENT): void {
-    if (flags & PE.PRESENT) throw new ImageError('BAD_STATE', 'a range without data cannot be PE_PRESENT');
+    if (flags & PE.PRESENT)
+      throw new BugError('a range without data cannot be PE_PRESENT', { code: 'BAD_STATE' });
     this.addRange(vaddr, nrPages, flags);
     this.holesIn += nrPages;
   }
 
   private addRange(vaddr: number, nrPages: number, flags: number): void {
-    if (this.pagemapFd === undefined) throw new ImageError('BAD_STATE', `${this.pagemapPath} is closed`);
+    if (this.pagemapFd === undefined)
+      throw new BugError(`${this.pagemapPath} is closed`, { code: 'BAD_STATE' });
     if (!Number.isInteger(nrPages) || nrPages < 1) {
-      throw new ImageError('BAD_STATE', `bad page count ${nrPages}`);
+      throw new BugError(`bad page count ${nrPages}`, { code: 'BAD_STATE' });
     }
     if (!Number.isInteger(vaddr) || vaddr % PAGE_SIZE !== 0) {
-      throw new ImageError('BAD_STATE', `vaddr 0x${vaddr.toString(16)} not page-aligned`);
+      throw new BugError(`vaddr 0x${vaddr.toString(16)} not page-aligned`, { code: 'BAD_STATE' });
     }
     if (vaddr < this.end) {
       throw new ImageError(
@@ -356,7 +360,7 @@ export class PagemapWriter {
   finish(): void {
     if (this.pagemapFd === undefined) return;
     if (this.inflight.size > 0)
-      throw new ImageError('BAD_STATE', `finish() of ${this.pagesPath} during a flush`);
+      throw new BugError(`finish() of ${this.pagesPath} during a flush`, { code: 'BAD_STATE' });
     try {
       this.flushSync();
       this.flushPending();

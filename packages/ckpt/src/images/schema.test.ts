@@ -8,7 +8,9 @@ import {
   inventoryEntryCodec,
   pagemapEntryCodec,
   pagemapHeadCodec,
+  type SaEntry,
   type StatsEntry,
+  saEntryCodec,
   statsEntryCodec,
 } from './schema.js';
 
@@ -102,4 +104,72 @@ test('missing required fields and garbage are CORRUPT_IMAGE', () => {
   assert.throws(() => pagemapHeadCodec.decode(hex('')), { code: 'CORRUPT_IMAGE' });
   assert.throws(() => inventoryEntryCodec.decode(hex('ff ff ff')), ImageError);
   assert.throws(() => statsEntryCodec.decode(hex('0a 02 08 01')), { code: 'CORRUPT_IMAGE' });
+});
+
+/** A proto2 message by hand: (field number, varint value) pairs. */
+function varints(...fields: [number, bigint][]): Uint8Array {
+  const out: number[] = [];
+  const varint = (v: bigint) => {
+    let x = BigInt.asUintN(64, v);
+    do {
+      const b = Number(x & 0x7fn);
+      x >>= 7n;
+      out.push(x > 0n ? b | 0x80 : b);
+    } while (x > 0n);
+  };
+  for (const [n, v] of fields) {
+    varint(BigInt(n << 3));
+    varint(v);
+  }
+  return Uint8Array.from(out);
+}
+
+test('64-bit masks and addresses that are not sizes are bigint, exact both ways', () => {
+  const sa: SaEntry = {
+    sigaction: 0x7fff_ffff_ffff_f123n,
+    flags: 0x0400_0000_0000_0004n,
+    restorer: 0xffff_ffff_ff60_0000n,
+    mask: 0xffff_ffff_ffff_fffen, // every signal but SIGHUP: beyond 2^53, not representable as a number
+    compat_sigaction: false,
+  };
+  const bytes = saEntryCodec.encode(sa);
+  assert.deepEqual(saEntryCodec.decode(bytes), sa);
+  assert.deepEqual(saEntryCodec.decode(saEntryCodec.encodeTrusted(sa)), sa);
+  // the same bytes as a hand-built message: the encoding is the plain unsigned varint
+  assert.equal(
+    Buffer.from(bytes).toString('hex'),
+    Buffer.from(varints([1, sa.sigaction], [2, sa.flags], [3, sa.restorer], [4, sa.mask], [5, 0n])).toString(
+      'hex',
+    ),
+  );
+});
+
+test('64-bit sizes, addresses and counts are numbers, and one beyond 2^53 is CORRUPT_IMAGE', () => {
+  const ok = pagemapEntryCodec.decode(varints([1, 0x7fff_f000_0000n], [2, 1n], [5, 1n]));
+  assert.equal(ok.vaddr, 0x7fff_f000_0000);
+  assert.equal(typeof ok.nr_pages, 'number');
+  // 2^60 + 1 would silently become 2^60 as a number
+  assert.throws(() => pagemapEntryCodec.decode(varints([1, (1n << 60n) + 1n], [2, 1n])), {
+    code: 'CORRUPT_IMAGE',
+    message: /pagemap_entry\.vaddr = 1152921504606846977 is beyond 2\^53/,
+  });
+  assert.throws(() => pagemapEntryCodec.decode(varints([1, 0n], [2, 1n], [5, 1n << 55n])), {
+    code: 'CORRUPT_IMAGE',
+  });
+  assert.throws(() => pagemapEntryCodec.encode({ vaddr: 2 ** 53 + 2, compat_nr_pages: 1 }), {
+    code: 'CORRUPT_IMAGE',
+    message: /vaddr = 9007199254740994 is not a safe integer/,
+  });
+  const dump = {
+    freezing_time: 1,
+    frozen_time: 2,
+    memdump_time: 3,
+    memwrite_time: 4,
+    pages_scanned: 5,
+    pages_skipped_parent: 6,
+    pages_written: 2 ** 40,
+    pages_lazy: 0,
+  };
+  const st = statsEntryCodec.decode(statsEntryCodec.encode({ dump }));
+  assert.equal(st.dump?.pages_written, 2 ** 40);
 });

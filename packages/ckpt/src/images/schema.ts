@@ -3,7 +3,16 @@
  * sheet `shared/research/criu-formats.md`), compiled once with protobufjs, and a typed codec per message.
  *
  * Field names keep CRIU's snake_case, so decoded objects look like `crit decode` output.
- * 64-bit fields are JavaScript numbers (addresses < 2^47, counters < 2^53).
+ *
+ * 64-bit fields: exact, one of two ways (the rule for every message added here):
+ * ```
+ *  a size, an address or a count the code computes with     -> number, listed in NUMBER_64 below; decode
+ *   (vaddr, nr_pages, dump_uptime, the stats counters)          and encode check it is a safe integer
+ *                                                               (<= 2^53 - 1), else ImageError CORRUPT_IMAGE
+ *  anything else: flags, signal masks, registers, xsave     -> bigint (any 64-bit pattern, exact both ways;
+ *   words, handler addresses (sa_entry)                         a number is accepted on encode)
+ * ```
+ * A 64-bit field not listed in NUMBER_64 is a bigint: a new message is exact by default.
  *
  * @example
  * const bytes = pagemapEntryCodec.encode({ vaddr: 0x400000, compat_nr_pages: 1, flags: PE.PRESENT, nr_pages: 1 });
@@ -91,6 +100,14 @@ message restore_stats_entry {
   required uint32 forking_time = 3;
   required uint32 restore_time = 4;
   optional uint64 pages_restored = 5;
+}
+
+message sa_entry {
+  required uint64 sigaction = 1;
+  required uint64 flags = 2;
+  required uint64 restorer = 3;
+  required uint64 mask = 4;
+  optional bool compat_sigaction = 5;
 }
 
 message stats_entry {
@@ -188,6 +205,36 @@ export interface StatsEntry {
   restore?: RestoreStatsEntry;
 }
 
+/** `sa_entry`: one signal's disposition (a full dump's sigacts). Every 64-bit field is exact (bigint). */
+export interface SaEntry {
+  sigaction: bigint;
+  flags: bigint;
+  restorer: bigint;
+  mask: bigint;
+  compat_sigaction?: boolean;
+}
+
+/**
+ * The 64-bit fields that are numbers (sizes, addresses, counts), per message; every other 64-bit field
+ * is a bigint (see the module comment).
+ */
+const NUMBER_64: Readonly<Record<string, readonly string[]>> = {
+  inventory_entry: ['dump_uptime'],
+  pagemap_entry: ['vaddr', 'nr_pages'],
+  dump_stats_entry: [
+    'pages_scanned',
+    'pages_skipped_parent',
+    'pages_written',
+    'pages_lazy',
+    'page_pipes',
+    'page_pipe_bufs',
+    'shpages_scanned',
+    'shpages_skipped_parent',
+    'shpages_written',
+  ],
+  restore_stats_entry: ['pages_compared', 'pages_skipped_cow', 'pages_restored'],
+};
+
 /** Encode/decode pair for one message type. `decode` throws only `ImageError` (`CORRUPT_IMAGE`). */
 export interface MessageCodec<T> {
   readonly name: string;
@@ -199,25 +246,128 @@ export interface MessageCodec<T> {
 
 const root = protobuf.parse(PROTO, { keepCase: true }).root;
 
+const LONG_TYPES = new Set(['uint64', 'int64', 'sint64', 'fixed64', 'sfixed64']);
+
+/** How one message's 64-bit fields convert: its number fields, and its sub-messages' plans. */
+interface LongPlan {
+  readonly type: string;
+  readonly numbers: readonly string[];
+  readonly bigints: readonly string[];
+  readonly nested: readonly { readonly field: string; readonly plan: LongPlan }[];
+}
+
+function planOf(type: protobuf.Type): LongPlan | undefined {
+  const listed = NUMBER_64[type.name] ?? [];
+  const numbers: string[] = [];
+  const bigints: string[] = [];
+  const nested: { field: string; plan: LongPlan }[] = [];
+  for (const f of type.fieldsArray) {
+    f.resolve();
+    if (LONG_TYPES.has(f.type)) (listed.includes(f.name) ? numbers : bigints).push(f.name);
+    else if (f.resolvedType instanceof protobuf.Type) {
+      const p = planOf(f.resolvedType);
+      if (p) nested.push({ field: f.name, plan: p });
+    }
+  }
+  for (const n of listed)
+    if (!numbers.includes(n)) throw new Error(`NUMBER_64: ${type.name}.${n} is no 64-bit field`);
+  return numbers.length + bigints.length + nested.length > 0
+    ? { type: type.name, numbers, bigints, nested }
+    : undefined;
+}
+
+/** protobufjs's decoded 64-bit value: a Long (low and high words), or a number when it has no Long. */
+type Long64 = number | { low: number; high: number; unsigned: boolean };
+
+/** The exact value of a decoded 64-bit field. */
+function bigOf(v: Long64): bigint {
+  if (typeof v === 'number') return BigInt(v);
+  const u = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+  return v.unsigned ? u : BigInt.asIntN(64, u);
+}
+
+/**
+ * Decoded (64-bit fields as protobufjs's Longs): number fields become numbers, checked safe (|value| below
+ * 2^53: the high word within +-2^21); the others become bigints. In place.
+ */
+function convertDecoded(o: Record<string, unknown>, plan: LongPlan): void {
+  for (const f of plan.numbers) {
+    const v = o[f] as Long64 | undefined;
+    if (v === undefined || typeof v === 'number') continue;
+    const high = v.unsigned ? v.high >>> 0 : v.high | 0;
+    const n = high * 0x100000000 + (v.low >>> 0);
+    if (!Number.isSafeInteger(n) || high >= 0x200000 || high < -0x200000) {
+      throw new ImageError(
+        'CORRUPT_IMAGE',
+        `${plan.type}.${f} = ${bigOf(v)} is beyond 2^53: not a size, address or count`,
+      );
+    }
+    o[f] = n;
+  }
+  for (const f of plan.bigints) {
+    const v = o[f] as Long64 | undefined;
+    if (v !== undefined) o[f] = bigOf(v);
+  }
+  for (const { field, plan: p } of plan.nested) {
+    const v = o[field];
+    if (v && typeof v === 'object') convertDecoded(v as Record<string, unknown>, p);
+  }
+}
+
+/** For encoding: numbers checked safe, bigints as protobufjs's Long-like {low, high}. Returns a copy. */
+function toWire(value: Record<string, unknown>, plan: LongPlan): Record<string, unknown> {
+  const o = { ...value };
+  for (const f of plan.numbers) {
+    const v = o[f];
+    if (typeof v === 'number' && !Number.isSafeInteger(v)) {
+      throw new ImageError('CORRUPT_IMAGE', `${plan.type}.${f} = ${v} is not a safe integer`);
+    }
+    if (typeof v === 'bigint')
+      throw new ImageError('CORRUPT_IMAGE', `${plan.type}.${f} is a number field, got a bigint`);
+  }
+  for (const f of plan.bigints) {
+    const v = o[f];
+    if (typeof v === 'bigint') {
+      const u = BigInt.asUintN(64, v);
+      o[f] = { low: Number(u & 0xffffffffn) | 0, high: Number(u >> 32n) | 0, unsigned: true };
+    }
+  }
+  for (const { field, plan: p } of plan.nested) {
+    const v = o[field];
+    if (v && typeof v === 'object') o[field] = toWire(v as Record<string, unknown>, p);
+  }
+  return o;
+}
+
 function codec<T>(name: string): MessageCodec<T> {
   const type = root.lookupType(name);
+  const plan = planOf(type);
+  // only messages with bigint fields pay for the conversion on the trusted (hot) encode path
+  const hasBigints = (p: LongPlan | undefined): boolean =>
+    p !== undefined && (p.bigints.length > 0 || p.nested.some((n) => hasBigints(n.plan)));
+  const convertTrusted = hasBigints(plan);
   return {
     name,
     encode(value: T): Uint8Array {
-      const problem = type.verify(value as Record<string, unknown>);
+      const wire = plan ? toWire(value as Record<string, unknown>, plan) : (value as Record<string, unknown>);
+      const problem = type.verify(wire);
       if (problem) throw new ImageError('CORRUPT_IMAGE', `${name}: ${problem}`);
-      return type.encode(type.fromObject(value as Record<string, unknown>)).finish();
+      return type.encode(type.fromObject(wire)).finish();
     },
     encodeTrusted(value: T): Uint8Array {
-      return type.encode(value as Record<string, unknown>).finish();
+      const wire = convertTrusted ? toWire(value as Record<string, unknown>, plan!) : value;
+      return type.encode(wire as Record<string, unknown>).finish();
     },
     decode(bytes: Uint8Array): T {
+      let o: Record<string, unknown>;
       try {
         const message = type.decode(bytes);
-        return type.toObject(message, { longs: Number, enums: Number, arrays: false }) as T;
+        o = type.toObject(message, { enums: Number, arrays: false }); // 64-bit fields stay Longs
       } catch (e) {
         throw new ImageError('CORRUPT_IMAGE', `${name}: ${(e as Error).message}`, { cause: e });
       }
+      if (plan) convertDecoded(o, plan);
+      return o as T;
     },
   };
 }
@@ -230,3 +380,5 @@ export const pagemapHeadCodec = codec<PagemapHead>('pagemap_head');
 export const pagemapEntryCodec = codec<PagemapEntry>('pagemap_entry');
 /** Codec of `stats_entry`. */
 export const statsEntryCodec = codec<StatsEntry>('stats_entry');
+/** Codec of `sa_entry`. */
+export const saEntryCodec = codec<SaEntry>('sa_entry');

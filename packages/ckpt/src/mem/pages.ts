@@ -130,13 +130,16 @@ const ENTRIES = 65536; // pagemap entries read per call (512 KiB)
 const HI_PRESENT = 0x80000000;
 const HI_SWAPPED = 0x40000000;
 const HI_FILE = 0x20000000;
+/** PM_MMAP_EXCLUSIVE (bit 56): the page is mapped once; never set for the shared zero page. */
+const HI_EXCLUSIVE = 0x01000000;
 const TWO32 = 4294967296;
 
 let zeroPfnCache: number | undefined;
 
 /**
  * The PFN of the shared zero page, found by reading an untouched page of our own: 0 when PFNs are hidden
- * (not privileged), and then zero pages cannot be told apart.
+ * (not privileged) or when this kernel maps a fresh page on a read fault (then there are no zero pages to
+ * tell apart: untouched pages read are data, all zero).
  *
  * @example
  * const zero = zeroPagePfn(); // e.g. 0x2a06 as root, 0 otherwise
@@ -161,7 +164,11 @@ export function zeroPagePfn(): number {
       closeSync(fd);
     }
     const hi = e.readUInt32LE(4);
-    zeroPfnCache = hi & HI_PRESENT ? e.readUInt32LE(0) + (hi & 0x7fffff) * TWO32 : 0;
+    // some kernels answer a read fault with a fresh page of our own (PM_MMAP_EXCLUSIVE), not the shared
+    // zero page: its PFN is freed below and could come back as a target's data page, so then no zero page
+    // is known (every present page is kept)
+    const shared = (hi & HI_PRESENT) !== 0 && (hi & HI_EXCLUSIVE) === 0;
+    zeroPfnCache = shared ? e.readUInt32LE(0) + (hi & 0x7fffff) * TWO32 : 0;
   } finally {
     syscall(SYS.munmap, addr, PAGE_SIZE);
   }

@@ -28,8 +28,16 @@
  * const st = await reader.read(found.ranges, { pages: (va, n, bytes) => sink(va, n, bytes), flush: () => {} });
  */
 import { readMaps, type Vma } from '../proc/index.js';
-import { AlignedBuffer, IOV_MAX, IovecArray, PAGE_SIZE, processVmReadv, SysError } from '../sys/index.js';
-import { MemError, memErrorFrom } from './errors.js';
+import {
+  AlignedBuffer,
+  cancelledBy,
+  IOV_MAX,
+  IovecArray,
+  PAGE_SIZE,
+  processVmReadv,
+  SysError,
+} from '../sys/index.js';
+import { memErrorFrom } from './errors.js';
 import type { PageRanges } from './pages.js';
 
 /**
@@ -247,7 +255,7 @@ export class PageReader {
       o.onProgress?.(st.pagesRead + st.pagesUnreadable);
       if (o.signal && buffers % YIELD_EVERY === 0) {
         await new Promise((r) => setImmediate(r)); // let signal handlers run
-        if (o.signal.aborted) throw new MemError('ECANCELED', 'cancelled');
+        if (o.signal.aborted) throw cancelledBy(o.signal, 'cancelled');
       }
     }
     const tw = now();

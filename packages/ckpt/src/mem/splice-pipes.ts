@@ -17,7 +17,7 @@
  * await pages.drain({ pages: (va, n, b) => sink.addPages(va, n, b), flush: () => sink.flush() });
  */
 import { readSync } from 'node:fs';
-import { AlignedBuffer, closeFd, PAGE_SIZE, SysError } from '../sys/index.js';
+import { AlignedBuffer, cancelledBy, closeFd, PAGE_SIZE, SysError } from '../sys/index.js';
 import { MemError } from './errors.js';
 import type { PageConsumer } from './read.js';
 
@@ -88,7 +88,7 @@ export class SplicedPages implements Disposable {
    * Write every pipe out, in order. Pipes are read into one of two page-aligned buffers (`batchBytes`,
    * default 4 MiB, at least the largest pipe) and closed as soon as they are copied; a full buffer goes to
    * the consumer (pages, then flush) while the other one is filled, as read mode rotates its buffers.
-   * Throws MemError EIO when a pipe holds fewer bytes than were spliced in (never expected), ECANCELED on
+   * Throws MemError EIO when a pipe holds fewer bytes than were spliced in (never expected), CancelledError on
    * `signal`.
    */
   async drain(out: PageConsumer, o: DrainOptions = {}): Promise<DrainStats> {
@@ -122,7 +122,7 @@ export class SplicedPages implements Disposable {
     for (let i = 0; i < this.pipes.length; i++) {
       const p = this.pipes[i]!;
       if (p.fd < 0) continue;
-      if (o.signal?.aborted) throw new MemError('ECANCELED', 'cancelled while writing the pipes out');
+      if (o.signal?.aborted) throw cancelledBy(o.signal, 'cancelled while writing the pipes out');
       if (used + p.bytes > size) await emit();
       const t0 = now();
       this.copyOut(p, i, bufs[cur]!.bytes, used);

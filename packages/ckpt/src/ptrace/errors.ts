@@ -13,21 +13,23 @@
  * @example
  * try { freeze(pid) } catch (e) { if (e instanceof PtraceError && e.code === 'EBUSY') console.error(e.message) }
  */
-import { SysError } from '../sys/index.js';
+import { ExpectedError, SysError } from '../sys/index.js';
 
 export type PtraceErrorCode = 'ESRCH' | 'EPERM' | 'EBUSY' | 'EINVAL' | 'EINJECT' | 'ESTATE' | 'EUNEXPECTED';
 
-export class PtraceError extends Error {
+/** A ptrace operation failed (an expected failure: sys/error-kinds.ts). */
+export class PtraceError extends ExpectedError {
+  declare readonly code: PtraceErrorCode;
   /** For EINJECT: the errno name the injected call returned (`EBADF`, ...). For EBUSY: the tracer's pid. */
   readonly errno?: string;
   readonly tracerPid?: number;
 
   constructor(
-    readonly code: PtraceErrorCode,
+    code: PtraceErrorCode,
     message: string,
     options?: { cause?: unknown; errno?: string; tracerPid?: number },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = 'PtraceError';
     if (options?.errno !== undefined) this.errno = options.errno;
     if (options?.tracerPid !== undefined) this.tracerPid = options.tracerPid;

@@ -11,6 +11,8 @@
  * try { parseRun(text) } catch (e) { if (e instanceof ReportError && e.code === 'BAD_RUN_FILE') ... }
  */
 
+import { ExpectedError } from '../sys/index.js';
+
 export type ReportErrorCode = 'BAD_RUN_FILE' | 'IO';
 
 /**
@@ -19,12 +21,11 @@ export type ReportErrorCode = 'BAD_RUN_FILE' | 'IO';
  * @example
  * throw new ReportError('BAD_RUN_FILE', 'host.cpus: expected a whole number >= 0, got 1.5');
  */
-export class ReportError extends Error {
-  readonly code: ReportErrorCode;
+export class ReportError extends ExpectedError {
+  declare readonly code: ReportErrorCode;
 
   constructor(code: ReportErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'ReportError';
-    this.code = code;
   }
 }

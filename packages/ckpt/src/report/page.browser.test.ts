@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { skipUnlessAvailable } from '../testing/index.js';
 import { parseRun, renderReport } from './index.js';
 import { chromiumMissing, runChromium } from './testing/chromium.js';
 import { decodePng, type PngImage, pixelStats } from './testing/png.js';
 import { checkNesting, type Element, elements, findAll } from './testing/tag-scan.js';
 
 const SAMPLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../test/report-sample.json');
-const missing = chromiumMissing();
-const opts = { skip: missing ?? false, timeout: 240_000 };
+const opts = { skip: skipUnlessAvailable('chromium', chromiumMissing()), timeout: 240_000 };
 const RUN_LIMIT = { timeoutMs: 90_000 };
 
 const dir = mkdtempSync(join(tmpdir(), 'ckpt-report-test-'));

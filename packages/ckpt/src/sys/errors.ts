@@ -1,9 +1,13 @@
 /**
- * Errors of the sys/ layer: a failed system call, carrying the errno name as its code.
+ * Errors of the sys/ layer: a failed system call, carrying the errno name as its code. Both classes are
+ * expected failures (see error-kinds.ts); `SysError.fromNode` wraps one of Node's system errors (fs, net)
+ * with the path or peer it concerned.
  *
  * @example
  * try { processVmReadv(...) } catch (e) { if (e instanceof SysError && e.code === 'ESRCH') ... }
  */
+
+import { ExpectedError, isNodeSystemError } from './error-kinds.js';
 
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM',
@@ -34,26 +38,46 @@ export function errnoName(errno: number): string {
 }
 
 /** A system call failed. `code` is the errno name (`ESRCH`, `EPERM`, ...), `errno` the number. */
-export class SysError extends Error {
-  readonly code: string;
+export class SysError extends ExpectedError {
   readonly errno: number;
   readonly syscall: string;
 
-  constructor(syscall: string, errno: number, detail?: string) {
-    const name = errnoName(errno);
-    super(`${syscall}${detail ? ` (${detail})` : ''}: ${name}`);
+  constructor(
+    syscall: string,
+    errno: number,
+    detail?: string,
+    options?: { cause?: unknown; code?: string; message?: string },
+  ) {
+    const name = options?.code ?? errnoName(errno);
+    super(name, options?.message ?? `${syscall}${detail ? ` (${detail})` : ''}: ${name}`, options);
     this.name = 'SysError';
-    this.code = name;
     this.errno = errno;
     this.syscall = syscall;
+  }
+
+  /**
+   * One of Node's system errors (fs, net: it has `syscall` and `errno`) as a SysError whose message names
+   * `what` (the path or the peer): `write /ckpt/1/pages-1.img: ENOSPC (no space left on device)`. Anything
+   * else is returned unchanged.
+   *
+   * @example
+   * try { writeSync(fd, buf) } catch (e) { throw SysError.fromNode(e, `write ${path}`) }
+   */
+  static fromNode(e: unknown, what: string): unknown {
+    if (!isNodeSystemError(e)) return e;
+    const text = /^[A-Z0-9_]+: ([^,]+)/.exec(e.message)?.[1];
+    return new SysError(e.syscall, Math.abs(e.errno ?? 0), undefined, {
+      cause: e,
+      code: e.code,
+      message: `${what}: ${e.code}${text ? ` (${text})` : ''}`,
+    });
   }
 }
 
 /** The running kernel lacks something we need (`code` = `ENOTSUP_KERNEL`). */
-export class KernelUnsupportedError extends Error {
-  readonly code = 'ENOTSUP_KERNEL';
+export class KernelUnsupportedError extends ExpectedError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('ENOTSUP_KERNEL', message, options);
     this.name = 'KernelUnsupportedError';
   }
 }

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Fixture } from '../testing/index.js';
+import { Fixture, requireOrSkip } from '../testing/index.js';
 import { PAGE_IS, PAGE_SIZE, PagemapScanner } from './index.js';
 
 test('PAGEMAP_SCAN finds every present page of a fixture region', async (t) => {
-  if (!PagemapScanner.supported()) return t.skip('PAGEMAP_SCAN not supported by this kernel');
+  if (
+    requireOrSkip(
+      t,
+      'pagemap-scan',
+      !PagemapScanner.supported() && 'PAGEMAP_SCAN not supported by this kernel',
+    )
+  )
+    return;
   await using f = await Fixture.start('static', ['8']);
   const base = f.num('base');
   const len = f.num('len');

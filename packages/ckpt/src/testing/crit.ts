@@ -10,13 +10,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { requireOrSkip } from './require.js';
 
 /** Decode every file of `dir` whose name does not match `except` (default: the raw pages-N.img). */
 export function critDecodesAll(t: { skip(m: string): void }, dir: string, except = /^pages-/): void {
-  if (!existsSync('/usr/bin/crit')) {
-    t.skip('crit is not installed (/usr/bin/crit)');
+  if (requireOrSkip(t, 'crit', !existsSync('/usr/bin/crit') && 'crit is not installed (/usr/bin/crit)'))
     return;
-  }
   for (const name of readdirSync(dir)) {
     if (except.test(name)) continue;
     const r = spawnSync('/usr/bin/crit', ['decode', '-i', join(dir, name)], { encoding: 'utf8' });

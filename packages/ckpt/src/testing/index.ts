@@ -3,6 +3,7 @@ export * from './cli.js';
 export * from './crit.js';
 export * from './fixture.js';
 export * from './page-snapshot.js';
+export * from './require.js';
 export * from './rng.js';
 export * from './scratch.js';
 export * from './userfaultfds.js';

@@ -219,7 +219,13 @@ export class PageServer {
           failWith(e);
         }
       });
-      sock.on('error', (e) => failWith(new WireError('IO', `connection: ${e.message}`, { cause: e })));
+      sock.on('error', (e) =>
+        failWith(
+          new WireError('IO', `connection from ${sock.remoteAddress}:${sock.remotePort}: ${e.message}`, {
+            cause: e,
+          }),
+        ),
+      );
       sock.on('close', () => {
         if (error === undefined && session?.state !== 'closed') {
           failWith(new WireError('NOT_FLUSHED', 'connection closed before CLOSE: the data were not flushed'));

@@ -19,6 +19,8 @@
  * try { decodePsHeader(bytes) } catch (e) { if (e instanceof WireError && e.code === 'TRUNCATED') ... }
  */
 
+import { ExpectedError } from '../sys/index.js';
+
 export type WireErrorCode =
   | 'TRUNCATED'
   | 'TRAILING_BYTES'
@@ -34,12 +36,11 @@ export type WireErrorCode =
   | 'IO';
 
 /** A page-server message is malformed, arrives at the wrong time, or the connection failed. */
-export class WireError extends Error {
-  readonly code: WireErrorCode;
+export class WireError extends ExpectedError {
+  declare readonly code: WireErrorCode;
 
   constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'WireError';
-    this.code = code;
   }
 }

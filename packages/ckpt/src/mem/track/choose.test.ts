@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readMaps } from '../../proc/index.js';
 import { KernelUnsupportedError, PAGE_SIZE } from '../../sys/index.js';
-import { Fixture } from '../../testing/index.js';
+import { Fixture, skipUnlessAvailable } from '../../testing/index.js';
 import {
   chooseTracker,
   NoneTracker,
@@ -66,7 +66,7 @@ test('none reports every present page, every time', async () => {
   }
 });
 
-const noSoftDirty = softDirtyUnsupportedReason();
+const noSoftDirty = skipUnlessAvailable('soft-dirty', softDirtyUnsupportedReason());
 
 test('soft-dirty is refused with a reason where the kernel lacks it', {
   skip: noSoftDirty ? false : 'kernel has soft-dirty',

@@ -16,7 +16,7 @@ import { test } from 'node:test';
 import { readMaps, readStatus } from '../../proc/index.js';
 import { freeze } from '../../ptrace/index.js';
 import { AlignedBuffer, IovecArray, PAGE_SIZE, processVmReadv } from '../../sys/index.js';
-import { Fixture } from '../../testing/index.js';
+import { Fixture, skipUnlessAvailable } from '../../testing/index.js';
 import { MemError } from '../errors.js';
 import {
   type AddressRange,
@@ -27,7 +27,7 @@ import {
   uffdWpUnsupportedReason,
 } from './index.js';
 
-const skip = uffdWpUnsupportedReason() ?? false;
+const skip = skipUnlessAvailable('uffd-wp', uffdWpUnsupportedReason());
 
 /** The writer fixture and its command FIFO. */
 class Writer {
