@@ -5,6 +5,7 @@
  */
 export * from './errors.js';
 export * from './freeze.js';
+export * from './freeze-tree.js';
 export * from './frozen-process.js';
 export * from './injector.js';
 export * from './registers.js';

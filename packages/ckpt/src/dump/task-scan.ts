@@ -1,0 +1,138 @@
+/**
+ * One process of a dump, scanned: threads, VMAs (mem/planVmas), present pages (mem/findPages), and with
+ * tracking the pages to write as data or as PE_PARENT holes (TrackingSession.planTask: collect the written
+ * set). With a frozen tree this runs inside the frozen window: it reads /proc and the page tables and
+ * allocates only what the plan itself is.
+ *
+ * ```
+ * /proc/PID/maps -> planVmas -> (tracking: planTask = collect + findPages + planPages | findPages)
+ *   -> TaskScan { plan, found, pages: { data, holes }, tracking }
+ * ```
+ * A descendant that exited before its scan is left out (undefined, logged); the root's exit is ESRCH.
+ *
+ * @example
+ * const t = scanTask(pid, { root: true, log });
+ * t?.pages.data.pages; // pages to read
+ */
+import type { ImageDir } from '../images/index.js';
+import {
+  type FoundPages,
+  findPages,
+  PageRanges,
+  type PagesMethod,
+  planVmas,
+  type VmaPlan,
+} from '../mem/index.js';
+import { listThreads, readMaps, readStatus } from '../proc/index.js';
+import type { FrozenProcess } from '../ptrace/index.js';
+import { DumpError, dumpErrorFrom } from './errors.js';
+import type { Logger } from './logger.js';
+import type { PagePlan } from './page-plan.js';
+import type { SentPages } from './sent-pages.js';
+import type { TaskTracking, TrackingSession } from './tracking.js';
+
+/** One process of the tree, planned and scanned. */
+export interface TaskScan {
+  readonly pid: number;
+  readonly threads: number;
+  readonly vmas: number;
+  readonly plan: VmaPlan;
+  readonly found: FoundPages;
+  /** Pages to write: data and PE_PARENT holes. */
+  readonly pages: PagePlan;
+  readonly tracking?: TaskTracking;
+  /** The process as frozen for this dump, if it is. */
+  readonly frozen?: FrozenProcess;
+}
+
+export interface ScanContext {
+  /** The dump's root (its exit fails the dump; a descendant's only drops it). */
+  readonly root: boolean;
+  readonly log: Logger;
+  readonly frozen?: FrozenProcess;
+  readonly pagesMethod?: PagesMethod;
+  readonly session?: TrackingSession;
+  readonly parent?: ImageDir;
+  /** The parent's coverage when its pages went to a page server. */
+  readonly sent?: SentPages;
+  /** This dump ends the tracking chain (frozen): see PlanTaskInput.endTracking. */
+  readonly endTracking?: boolean;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
+
+/** Scan one process; undefined for a descendant that exited (see the module comment). */
+export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
+  const { log, frozen } = c;
+  try {
+    const threads = frozen ? frozen.tids.length : listThreads(pid).length;
+    const vmas = readMaps(pid);
+    if (vmas.length === 0 && readStatus(pid).state === 'Z') {
+      throw new DumpError('ESRCH', `process ${pid} has exited (a zombie: no memory left)`);
+    }
+    const plan = planVmas(vmas);
+    const tScan = process.hrtime.bigint();
+    let found: FoundPages;
+    let pages: PagePlan;
+    let tracking: TaskTracking | undefined;
+    if (c.session) {
+      const t = c.session.planTask(pid, {
+        maps: vmas,
+        plan,
+        frozen,
+        parent: c.parent,
+        covered: c.sent ? (c.sent.get(pid) ?? []) : undefined,
+        pagesMethod: c.pagesMethod,
+        endTracking: frozen !== undefined && c.endTracking === true,
+      });
+      ({ found, pages, tracking } = t);
+      log.info(
+        'process %d: %s dump (%s): %d written, %d pages as data, %d as parent holes, stopped %d us',
+        pid,
+        t.tracking.mode,
+        c.session.kind ?? '-',
+        t.tracking.pagesWritten,
+        t.pages.data.pages,
+        t.pages.holes.pages,
+        t.tracking.stoppedMicros,
+      );
+    } else {
+      found = findPages(pid, plan, c.pagesMethod ? { method: c.pagesMethod } : {});
+      pages = { data: found.ranges, holes: new PageRanges() };
+    }
+    log.info(
+      'process %d: %d threads, %d VMAs (%d to dump); %s: %d pages present in %d ranges (%d us)',
+      pid,
+      threads,
+      vmas.length,
+      plan.dump.length,
+      found.method,
+      found.ranges.pages,
+      found.ranges.length,
+      usSince(tScan),
+    );
+    for (const d of found.deferred) {
+      log.warn(
+        'deferred %d %s-%s %s: %d present pages (%s)',
+        pid,
+        hex(d.vma.start),
+        hex(d.vma.end),
+        d.vma.path,
+        d.pages,
+        d.reason,
+      );
+    }
+    for (const s of plan.skipped) {
+      log.debug('skipped %d %s-%s %s (%s)', pid, hex(s.vma.start), hex(s.vma.end), s.vma.path, s.reason);
+    }
+    return { pid, threads, vmas: vmas.length, plan, found, pages, tracking, frozen };
+  } catch (e) {
+    const err = dumpErrorFrom(e, pid);
+    if (!c.root && err instanceof DumpError && err.code === 'ESRCH') {
+      log.warn('process %d exited before its pages were scanned', pid);
+      return undefined;
+    }
+    throw err;
+  }
+}
