@@ -7,7 +7,8 @@
  * ImageSet.open(o)  create DIR (parent link), open the session (a page server: connect; pages going
  *      |            elsewhere are recorded for the next pre-dump's holes: SentPagesSink)
  *      v
- *   writing --commit(meta)--> committed   sent pages, stats-dump, irmap-cache, tracking state, inventory.img
+ *   writing --commit(meta)--> committed   sent pages, stats-dump, irmap-cache, tracking state, process
+ *      |                                  identities (ckpt-procs.json), inventory.img
  *      |                                  last (its presence marks the set complete), fsync
  *      +----fail(e)-------> aborted       the session aborted (a page server discards its images), DIR gets
  *                                         its INCOMPLETE marker; the error becomes a DumpError saying so
@@ -22,9 +23,11 @@
 import { resolve } from 'node:path';
 import type { DumpStatsEntry, InventoryEntry } from '../images/index.js';
 import { ImageDir } from '../images/index.js';
+import type { ProcessIdentity } from '../proc/index.js';
 import { openPageSession, type PageSink, type PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import type { Logger } from './logger.js';
+import { writeProcessIds } from './process-ids.js';
 import { SentPagesSink, writeSentPages } from './sent-pages.js';
 import { type TrackStateFile, writeTrackState } from './track-state.js';
 
@@ -50,6 +53,8 @@ export interface ImageSetMeta {
   readonly inventory: InventoryEntry;
   /** ckpt-track.json for the next pre-dump of the chain. */
   readonly track?: TrackStateFile;
+  /** ckpt-procs.json: which program each process ran (the next pre-dump checks it). */
+  readonly processIds?: ReadonlyMap<number, ProcessIdentity>;
 }
 
 type State = 'writing' | 'committed' | 'aborted';
@@ -121,6 +126,7 @@ export class ImageSet {
       dir.writeStats(meta.stats);
       dir.writeIrmapCache();
       if (meta.track) writeTrackState(dir.path, meta.track);
+      if (meta.processIds) writeProcessIds(dir.path, meta.processIds);
       dir.setInventory(meta.inventory);
       dir.commit();
     }
@@ -137,13 +143,10 @@ export class ImageSet {
     if (this.state !== 'writing') return err;
     this.state = 'aborted';
     if (err instanceof DumpError && err.code === 'ESRCH') {
-      err = new DumpError(
-        'ESRCH',
-        `process ${failedPid} exited during the dump; ${this.where} is incomplete`,
-        {
-          cause: e,
-        },
-      );
+      // 'no such process' / 'has exited': say when; a more specific message (exec) is kept
+      const plain = /^no such process|has exited/.test(err.message);
+      const msg = plain ? `process ${failedPid} exited during the dump` : err.message;
+      err = new DumpError('ESRCH', `${msg}; ${this.where} is incomplete`, { cause: e });
     } else if (err instanceof DumpError && err.code === 'ECANCELED') {
       err = new DumpError('ECANCELED', `${this.o.what} cancelled; ${this.where} is incomplete`, { cause: e });
     }

@@ -19,6 +19,7 @@ export * from './page-plan.js';
 export * from './page-source.js';
 export * from './pipeline.js';
 export * from './pre-dump.js';
+export * from './process-ids.js';
 export * from './read-source.js';
 export * from './sent-pages.js';
 export * from './splice-pre-dump.js';

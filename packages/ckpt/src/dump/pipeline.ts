@@ -31,13 +31,20 @@
  */
 import { type ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
-import { readUptimeMicros } from '../proc/index.js';
+import {
+  ProcError,
+  type ProcessIdentity,
+  readIdentity,
+  readUptimeMicros,
+  sameProgram,
+} from '../proc/index.js';
 import type { FrozenTree } from '../ptrace/index.js';
 import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
 import { PageProgress, type PageSource } from './page-source.js';
+import { readProcessIds } from './process-ids.js';
 import { readSentPages, type SentPages } from './sent-pages.js';
 import { type PreDumpResult, resultOf, type TaskResult, toDumpStatsEntry } from './stats.js';
 import { scanTask, type TaskScan } from './task-scan.js';
@@ -83,6 +90,8 @@ export class DumpPipeline {
   private scanUs = 0;
   private current: number;
   private released = false;
+  /** Descendants that exited before they could be frozen or scanned: left out. */
+  private readonly exited: number[] = [];
   private readonly log: Logger;
 
   private constructor(
@@ -92,6 +101,7 @@ export class DumpPipeline {
     private readonly session: TrackingSession | undefined,
     private readonly parent: ImageDir | undefined,
     private readonly sent: SentPages | undefined,
+    private readonly known: ReadonlyMap<number, ProcessIdentity>,
     private readonly t0: bigint,
     private readonly dumpUptime: number,
   ) {
@@ -134,7 +144,8 @@ export class DumpPipeline {
     }
     // pages going to a page server: the parent's coverage is what it sent, not a local pagemap
     const sent = parent && set.sendsElsewhere ? readSentPages(parent.path) : undefined;
-    return new DumpPipeline(o, source, set, session, parent, sent, t0, dumpUptime);
+    const known = parent ? readProcessIds(parent.path) : new Map<number, ProcessIdentity>();
+    return new DumpPipeline(o, source, set, session, parent, sent, known, t0, dumpUptime);
   }
 
   /** The image set (its directory and page session). */
@@ -171,9 +182,12 @@ export class DumpPipeline {
         parent: this.parent,
         sent: this.sent,
         endTracking,
+        known: this.known.get(pid),
       });
       if (t) this.tasks.push(t);
+      else this.exited.push(pid);
     }
+    if (tree) this.exited.unshift(...tree.exited);
     this.session?.keepOnly(this.tasks.map((t) => t.pid));
     if (this.session) log.info('memory tracking: %s (%s)', this.session.kind ?? 'none', this.session.reason);
     this.scanUs = usSince(tScan);
@@ -184,6 +198,7 @@ export class DumpPipeline {
     for (const t of this.tasks) {
       this.current = t.pid;
       await this.source.copy(t, this.set.sink, this.progress);
+      if (!t.frozen) checkSameProgram(t.pid, t.identity); // a frozen process cannot exec
     }
     this.current = o.pid;
     if (tree && endTracking && this.session) {
@@ -208,8 +223,8 @@ export class DumpPipeline {
         pagesWritten: p.pagesWritten,
         pagesSkipped: p.pagesSkipped,
         pagesSkippedParent: p.holePages,
-        mode: p.refused ? 'full' : (t.tracking?.mode ?? 'full'),
-        fallback: p.refused ?? t.tracking?.fallback,
+        mode: p.refused || t.changed ? 'full' : (t.tracking?.mode ?? 'full'),
+        fallback: p.refused ?? t.changed ?? t.tracking?.fallback,
         stoppedTime: t.tracking?.stoppedMicros ?? 0,
         deferred: t.found.deferred.map((d) => ({
           pid: t.pid,
@@ -239,6 +254,7 @@ export class DumpPipeline {
       scanUs: this.scanUs,
       closeNs,
       session: this.session,
+      exited: this.exited,
       t0: this.t0,
     });
     const end = o.endTracking ?? tree !== undefined;
@@ -256,6 +272,7 @@ export class DumpPipeline {
         this.dumpUptime,
       ),
       track,
+      processIds: new Map(this.tasks.map((t) => [t.pid, t.identity])),
     });
     if (this.session !== o.tracking) this.session?.close();
     this.source.close();
@@ -282,6 +299,40 @@ export class DumpPipeline {
       this.log.warn('could not end tracking: %s', String(re));
     }
     this.source.close();
-    return this.set.fail(e, this.current);
+    return this.set.fail(this.execOr(e), this.current);
   }
+
+  /** A read that failed because the process exec'd (its old mm gone) says so, not "exited". */
+  private execOr(e: unknown): unknown {
+    const t = this.tasks.find((x) => x.pid === this.current);
+    const err = dumpErrorFrom(e, this.current);
+    if (!t || !(err instanceof DumpError) || err.code !== 'ESRCH') return e;
+    try {
+      checkSameProgram(t.pid, t.identity);
+    } catch (x) {
+      return x;
+    }
+    return e;
+  }
+}
+
+/**
+ * After a running process's copy: the same program as at its scan, or the dump fails (its images would
+ * mix two programs). A process that exited after its copy is fine: what was copied is one program's.
+ */
+function checkSameProgram(pid: number, before: ProcessIdentity): void {
+  let now: ProcessIdentity;
+  try {
+    now = readIdentity(pid);
+  } catch (e) {
+    if (e instanceof ProcError && e.code === 'ESRCH') return;
+    throw e;
+  }
+  if (sameProgram(before, now)) return;
+  throw new DumpError(
+    'ESRCH',
+    now.startTime !== before.startTime
+      ? `process ${pid} exited during the dump and its pid was reused`
+      : `process ${pid} ran a new program (exec) during the dump: its images would mix two programs`,
+  );
 }

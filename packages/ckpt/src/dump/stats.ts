@@ -59,6 +59,8 @@ export interface PreDumpResult extends DumpCounts {
   readonly tasks: readonly TaskResult[];
   /** Splice mode: what the pipes used. */
   readonly splice?: SpliceResult;
+  /** Descendants seen in the tree that exited before they could be frozen or scanned (left out). */
+  readonly exited?: readonly number[];
 }
 
 /**
@@ -151,6 +153,8 @@ export interface ResultInputs {
   /** ns closing the page session. */
   readonly closeNs: number;
   readonly session?: TrackingSession;
+  /** Descendants left out because they exited. */
+  readonly exited: readonly number[];
   /** hrtime at the start of the dump. */
   readonly t0: bigint;
 }
@@ -192,6 +196,7 @@ export function resultOf(i: ResultInputs): PreDumpResult {
     memwriteTime: Math.round((f.writeNs + i.closeNs) / 1000),
     totalTime: Math.round(Number(process.hrtime.bigint() - i.t0) / 1000),
     tasks: i.tasks,
+    exited: i.exited,
     ...(f.splice ? { splice: f.splice } : {}),
   };
 }

@@ -9,6 +9,8 @@
  *   -> TaskScan { plan, found, pages: { data, holes }, tracking }
  * ```
  * A descendant that exited before its scan is left out (undefined, logged); the root's exit is ESRCH.
+ * The process's identity (proc/readIdentity) is taken first: the driver compares it after the copy (an
+ * exec meanwhile fails the dump), and a pid the parent recorded as another program is dumped in full.
  *
  * @example
  * const t = scanTask(pid, { root: true, log });
@@ -23,7 +25,14 @@ import {
   planVmas,
   type VmaPlan,
 } from '../mem/index.js';
-import { listThreads, readMaps, readStatus } from '../proc/index.js';
+import {
+  listThreads,
+  type ProcessIdentity,
+  readIdentity,
+  readMaps,
+  readStatus,
+  sameProgram,
+} from '../proc/index.js';
 import type { FrozenProcess } from '../ptrace/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import type { Logger } from './logger.js';
@@ -43,6 +52,10 @@ export interface TaskScan {
   readonly tracking?: TaskTracking;
   /** The process as frozen for this dump, if it is. */
   readonly frozen?: FrozenProcess;
+  /** Which process and program, taken before its maps (compared after the copy and by the next dump). */
+  readonly identity: ProcessIdentity;
+  /** Set when the parent's record of this pid is another program (exec) or process: dumped in full. */
+  readonly changed?: string;
 }
 
 export interface ScanContext {
@@ -57,6 +70,8 @@ export interface ScanContext {
   readonly sent?: SentPages;
   /** This dump ends the tracking chain (frozen): see PlanTaskInput.endTracking. */
   readonly endTracking?: boolean;
+  /** The parent's record of this pid (process-ids.ts), if any. */
+  readonly known?: ProcessIdentity;
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -66,6 +81,17 @@ const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 
 export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
   const { log, frozen } = c;
   try {
+    const identity = readIdentity(pid);
+    let changed: string | undefined;
+    if (c.known && !sameProgram(c.known, identity)) {
+      changed =
+        c.known.startTime !== identity.startTime
+          ? `pid ${pid} is another process than in the parent`
+          : 'it ran a new program (exec) since the parent';
+      // never PE_PARENT holes into another program's pages: its tracker (if any) is void
+      c.session?.drop(pid);
+      log.warn('process %d: full dump: %s', pid, changed);
+    }
     const threads = frozen ? frozen.tids.length : listThreads(pid).length;
     const vmas = readMaps(pid);
     if (vmas.length === 0 && readStatus(pid).state === 'Z') {
@@ -81,8 +107,8 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
         maps: vmas,
         plan,
         frozen,
-        parent: c.parent,
-        covered: c.sent ? (c.sent.get(pid) ?? []) : undefined,
+        parent: changed ? undefined : c.parent,
+        covered: c.sent && !changed ? (c.sent.get(pid) ?? []) : undefined,
         pagesMethod: c.pagesMethod,
         endTracking: frozen !== undefined && c.endTracking === true,
       });
@@ -126,7 +152,7 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
     for (const s of plan.skipped) {
       log.debug('skipped %d %s-%s %s (%s)', pid, hex(s.vma.start), hex(s.vma.end), s.vma.path, s.reason);
     }
-    return { pid, threads, vmas: vmas.length, plan, found, pages, tracking, frozen };
+    return { pid, threads, vmas: vmas.length, plan, found, pages, tracking, frozen, identity, changed };
   } catch (e) {
     const err = dumpErrorFrom(e, pid);
     if (!c.root && err instanceof DumpError && err.code === 'ESRCH') {
