@@ -14,40 +14,24 @@
  * writeProcessIds(dir.path, ids);
  * readProcessIds(parent.path).get(pid); // ProcessIdentity | undefined
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../images/index.js';
 import type { ProcessIdentity } from '../proc/index.js';
+import { readTaskFile, writeTaskFile } from './task-file.js';
 
 export const PROCESS_IDS_FILE = 'ckpt-procs.json';
 
 /** Write the identities into image directory `dir` (atomically; before its inventory commits it). */
 export function writeProcessIds(dir: string, ids: ReadonlyMap<number, ProcessIdentity>): void {
-  const tasks: Record<string, ProcessIdentity> = {};
-  for (const [pid, id] of ids) tasks[String(pid)] = id;
-  const doc = { format: 'ckpt-procs', version: 1, tasks };
-  writeFileAtomic(join(dir, PROCESS_IDS_FILE), Buffer.from(`${JSON.stringify(doc)}\n`));
+  writeTaskFile(dir, PROCESS_IDS_FILE, 'ckpt-procs', ids);
 }
 
 /** The identities recorded in `dir`; empty when there is no (valid) file. */
 export function readProcessIds(dir: string): Map<number, ProcessIdentity> {
-  const out = new Map<number, ProcessIdentity>();
-  const p = join(dir, PROCESS_IDS_FILE);
-  if (!existsSync(p)) return out;
-  let doc: { format?: unknown; version?: unknown; tasks?: unknown };
-  try {
-    doc = JSON.parse(readFileSync(p, 'utf8')) as typeof doc;
-  } catch {
-    return out;
-  }
-  if (doc?.format !== 'ckpt-procs' || doc.version !== 1 || typeof doc.tasks !== 'object' || !doc.tasks) {
-    return out;
-  }
-  for (const [pid, v] of Object.entries(doc.tasks as Record<string, unknown>)) {
+  return readTaskFile(dir, PROCESS_IDS_FILE, 'ckpt-procs', (v) => {
     const id = v as Partial<ProcessIdentity> | null;
-    if (!/^\d+$/.test(pid) || !id || typeof id !== 'object') continue;
-    if (typeof id.startTime !== 'number' || typeof id.exe !== 'string' || typeof id.mm !== 'string') continue;
-    out.set(Number(pid), { startTime: id.startTime, exe: id.exe, mm: id.mm });
-  }
-  return out;
+    if (!id || typeof id !== 'object') return undefined;
+    if (typeof id.startTime !== 'number' || typeof id.exe !== 'string' || typeof id.mm !== 'string') {
+      return undefined;
+    }
+    return { startTime: id.startTime, exe: id.exe, mm: id.mm };
+  });
 }

@@ -30,12 +30,14 @@ export interface ProcessIdentity {
   readonly mm: string;
 }
 
-/** Read the identity of `pid`. Throws ProcError (ESRCH when gone). */
+/** Read the identity of `pid`. Throws ProcError (ESRCH when gone or a zombie). */
 export function readIdentity(pid: number): ProcessIdentity {
   const text = readProcFile(pid, 'stat');
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): field k is fields[k - 3]
   const f = (k: number) => fields[k - 3] ?? '';
+  // a zombie has no address space and no executable left: it is gone, not another program
+  if (f(3) === 'Z' || f(3) === 'X') throw new ProcError('ESRCH', `process ${pid} has exited`);
   const ticks = Number(f(22));
   if (!Number.isFinite(ticks) || fields.length < 49) {
     throw new ProcError('EPARSE', `malformed /proc/${pid}/stat`);
