@@ -143,9 +143,9 @@ export class ImageSet {
     if (this.state !== 'writing') return err;
     this.state = 'aborted';
     if (err instanceof DumpError && err.code === 'ESRCH') {
-      // 'no such process' / 'has exited': say when; a more specific message (exec) is kept
-      const plain = /^no such process|has exited/.test(err.message);
-      const msg = plain ? `process ${failedPid} exited during the dump` : err.message;
+      // the process is gone: say when; unless it is still there running another program (exec, pid reuse)
+      const replaced = /\(exec\)|pid was reused/.test(err.message);
+      const msg = replaced ? err.message : `process ${failedPid} exited during the dump`;
       err = new DumpError('ESRCH', `${msg}; ${this.where} is incomplete`, { cause: e });
     } else if (err instanceof DumpError && err.code === 'ECANCELED') {
       err = new DumpError('ECANCELED', `${this.o.what} cancelled; ${this.where} is incomplete`, { cause: e });

@@ -16,6 +16,10 @@
  * fail(e)     any step: end tracking (through the freeze while still frozen), release the source, abort the
  *             image set once; returns the error to throw (a DumpError for expected failures)
  * ```
+ * `ckpt dump` (next) is this driver plus one step between capture() and the thaw: read the rest of each
+ * process's state (registers, fds, mm, ...) through the caller's FrozenTree, encode it after the thaw and
+ * write it through `images.dir` before finish() (which then writes a dump's inventory, not a pre-dump's).
+ *
  * Without a freeze (a read pre-dump of a running tree), capture() runs on the running processes and the
  * tracker stops each only for its injected syscalls. Read mode writes while it copies (bounded buffers), so
  * a frozen read dump writes in the window; everything else waits for finish().
@@ -31,13 +35,7 @@
  */
 import { type ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
-import {
-  ProcError,
-  type ProcessIdentity,
-  readIdentity,
-  readUptimeMicros,
-  sameProgram,
-} from '../proc/index.js';
+import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
 import type { FrozenTree } from '../ptrace/index.js';
 import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
@@ -46,8 +44,8 @@ import { type Logger, silentLogger } from './logger.js';
 import { PageProgress, type PageSource } from './page-source.js';
 import { readProcessIds } from './process-ids.js';
 import { readSentPages, type SentPages } from './sent-pages.js';
-import { type PreDumpResult, resultOf, type TaskResult, toDumpStatsEntry } from './stats.js';
-import { scanTask, type TaskScan } from './task-scan.js';
+import { type PreDumpResult, resultOf, taskResult, toDumpStatsEntry } from './stats.js';
+import { checkSameProgram, scanTask, type TaskScan } from './task-scan.js';
 import { TrackingSession } from './tracking.js';
 import { listTree } from './tree.js';
 
@@ -183,6 +181,7 @@ export class DumpPipeline {
         sent: this.sent,
         endTracking,
         known: this.known.get(pid),
+        dumpPids: pids,
       });
       if (t) this.tasks.push(t);
       else this.exited.push(pid);
@@ -212,31 +211,7 @@ export class DumpPipeline {
     const { o, log, set } = this;
     await this.source.drain(set.sink, this.progress);
     const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
-    const tasks: TaskResult[] = this.tasks.map((t) => {
-      const p = this.source.taskPages(t.pid);
-      return {
-        pid: t.pid,
-        threads: t.threads,
-        vmas: t.vmas,
-        pagesScanned: t.found.pagesScanned,
-        pagesPresent: t.found.ranges.pages,
-        pagesWritten: p.pagesWritten,
-        pagesSkipped: p.pagesSkipped,
-        pagesSkippedParent: p.holePages,
-        mode: p.refused || t.changed ? 'full' : (t.tracking?.mode ?? 'full'),
-        fallback: p.refused ?? t.changed ?? t.tracking?.fallback,
-        stoppedTime: t.tracking?.stoppedMicros ?? 0,
-        deferred: t.found.deferred.map((d) => ({
-          pid: t.pid,
-          start: d.vma.start,
-          end: d.vma.end,
-          path: d.vma.path,
-          reason: d.reason,
-          pages: d.pages,
-        })),
-        guardVmas: t.found.guards,
-      };
-    });
+    const tasks = this.tasks.map((t) => taskResult(t, this.source.taskPages(t.pid)));
     const fig = this.source.figures();
     const tree = this.tree;
     const result = resultOf({
@@ -314,25 +289,4 @@ export class DumpPipeline {
     }
     return e;
   }
-}
-
-/**
- * After a running process's copy: the same program as at its scan, or the dump fails (its images would
- * mix two programs). A process that exited after its copy is fine: what was copied is one program's.
- */
-function checkSameProgram(pid: number, before: ProcessIdentity): void {
-  let now: ProcessIdentity;
-  try {
-    now = readIdentity(pid);
-  } catch (e) {
-    if (e instanceof ProcError && e.code === 'ESRCH') return;
-    throw e;
-  }
-  if (sameProgram(before, now)) return;
-  throw new DumpError(
-    'ESRCH',
-    now.startTime !== before.startTime
-      ? `process ${pid} exited during the dump and its pid was reused`
-      : `process ${pid} ran a new program (exec) during the dump: its images would mix two programs`,
-  );
 }

@@ -7,7 +7,8 @@
  */
 import type { DumpStatsEntry } from '../images/index.js';
 import type { DeferReason, PagesMethod, TrackerKind } from '../mem/index.js';
-import type { SourceFigures, SpliceResult } from './page-source.js';
+import type { SourceFigures, SpliceResult, TaskPages } from './page-source.js';
+import type { TaskScan } from './task-scan.js';
 import type { TrackingSession } from './tracking.js';
 
 /** A VMA left for a later (frozen) dump, with the reason and its present pages. */
@@ -129,6 +130,37 @@ export function toDumpStatsEntry(r: PreDumpResult): DumpStatsEntry {
     pages_skipped_parent: r.pagesSkippedParent ?? 0,
     pages_written: r.pagesWritten,
     pages_lazy: 0,
+  };
+}
+
+/**
+ * One process's result: what its scan found and what the page source wrote.
+ *
+ * @example
+ * const r = taskResult(scan, source.taskPages(scan.pid));
+ */
+export function taskResult(t: TaskScan, p: TaskPages): TaskResult {
+  return {
+    pid: t.pid,
+    threads: t.threads,
+    vmas: t.vmas,
+    pagesScanned: t.found.pagesScanned,
+    pagesPresent: t.found.ranges.pages,
+    pagesWritten: p.pagesWritten,
+    pagesSkipped: p.pagesSkipped,
+    pagesSkippedParent: p.holePages,
+    mode: p.refused || t.changed ? 'full' : (t.tracking?.mode ?? 'full'),
+    fallback: p.refused ?? t.changed ?? t.tracking?.fallback,
+    stoppedTime: t.tracking?.stoppedMicros ?? 0,
+    deferred: t.found.deferred.map((d) => ({
+      pid: t.pid,
+      start: d.vma.start,
+      end: d.vma.end,
+      path: d.vma.path,
+      reason: d.reason,
+      pages: d.pages,
+    })),
+    guardVmas: t.found.guards,
   };
 }
 

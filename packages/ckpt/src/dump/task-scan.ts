@@ -27,6 +27,7 @@ import {
 } from '../mem/index.js';
 import {
   listThreads,
+  ProcError,
   type ProcessIdentity,
   readIdentity,
   readMaps,
@@ -72,6 +73,8 @@ export interface ScanContext {
   readonly endTracking?: boolean;
   /** The parent's record of this pid (process-ids.ts), if any. */
   readonly known?: ProcessIdentity;
+  /** Every process of this dump (a changed one's tracker is dropped by keeping the others'). */
+  readonly dumpPids: readonly number[];
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -89,7 +92,7 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
           ? `pid ${pid} is another process than in the parent`
           : 'it ran a new program (exec) since the parent';
       // never PE_PARENT holes into another program's pages: its tracker (if any) is void
-      c.session?.drop(pid);
+      c.session?.keepOnly(c.dumpPids.filter((p) => p !== pid));
       log.warn('process %d: full dump: %s', pid, changed);
     }
     const threads = frozen ? frozen.tids.length : listThreads(pid).length;
@@ -160,5 +163,43 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
       return undefined;
     }
     throw err;
+  }
+}
+
+/**
+ * After a running process's copy: the same program as at its scan, or the dump fails (its images would
+ * mix two programs). A process that exited after its copy is fine: what was copied is one program's.
+ */
+export function checkSameProgram(pid: number, before: ProcessIdentity): void {
+  const now = settledIdentity(pid);
+  if (now === undefined || sameProgram(before, now)) return;
+  throw new DumpError(
+    'ESRCH',
+    now.startTime !== before.startTime
+      ? `process ${pid} exited during the dump and its pid was reused`
+      : `process ${pid} ran a new program (exec) during the dump: its images would mix two programs`,
+  );
+}
+
+/** Layout marks of a process without an address space (exiting, or between two programs in exec). */
+const NO_MM = /^[0,]*$/;
+
+/**
+ * The identity of `pid` once it has an address space again (a process that is exiting or in the middle
+ * of an exec shows none for a moment: wait up to 200 ms for it to become a zombie or the new program);
+ * undefined when it is gone.
+ */
+function settledIdentity(pid: number): ProcessIdentity | undefined {
+  const deadline = Date.now() + 200;
+  for (;;) {
+    let id: ProcessIdentity;
+    try {
+      id = readIdentity(pid);
+    } catch (e) {
+      if (e instanceof ProcError && e.code === 'ESRCH') return undefined;
+      throw e;
+    }
+    if (!NO_MM.test(id.mm) || Date.now() > deadline) return id;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
   }
 }
