@@ -1,6 +1,9 @@
 /**
- * ckpt: process memory checkpointing, CRIU-compatible. The library surface: run a read-mode pre-dump of a
- * running process into a CRIU image directory (or any PageSink), and the pieces it is made of.
+ * ckpt: process memory checkpointing, CRIU-compatible. The library surface (the package's only export:
+ * `exports` maps `ckpt` here and nothing else, so dist/testing and the tests are not part of it): run a
+ * read- or splice-mode pre-dump of a running process tree into a CRIU image directory or a page server,
+ * the driver they share (DumpPipeline), the freeze a caller owns (freezeTree), and the pieces they are
+ * made of.
  *
  * @example
  * import { preDump } from 'ckpt';
@@ -12,10 +15,19 @@ export {
   type DeferredVma,
   DumpError,
   type DumpErrorCode,
+  DumpPipeline,
+  ImageSet,
   type Logger,
+  type PageSource,
+  type PipelineOptions,
   type PreDumpOptions,
   type PreDumpResult,
   preDump,
+  preDumpSplice,
+  ReadSource,
+  type SplicePreDumpOptions,
+  type SplicePreDumpResult,
+  SpliceSource,
   silentLogger,
   toDumpStatsEntry,
 } from './dump/index.js';
@@ -28,4 +40,5 @@ export {
   planVmas,
   type VmaPlan,
 } from './mem/index.js';
-export { LocalSink, NullSink, type PageSink } from './xfer/index.js';
+export { type FreezeTreeOptions, FrozenTree, freezeTree } from './ptrace/index.js';
+export { LocalSink, NullSink, openPageSession, type PageSink, type PageTarget } from './xfer/index.js';

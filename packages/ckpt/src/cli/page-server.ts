@@ -12,12 +12,13 @@
  *
  * @example
  * await pageServerCommand({ imagesDir: '/srv/ps/1', port: '27000' }, { signal });
- * const sink = await pageServerSink({ address: '10.0.0.2', port: '27000' }); // a PageSink for preDump
+ * await preDump({ pid, imagesDir, target: pageServerTarget({ address: '10.0.0.2', port: '27000' }) });
  */
 import { refusePseudoFs } from '../images/index.js';
 import { cancelledBy } from '../sys/index.js';
 import { PageServerClient } from '../xfer/page-client.js';
 import { PageServer, type SessionReport } from '../xfer/page-server.js';
+import type { PageServerTarget } from '../xfer/page-target.js';
 import { loadTlsFiles, type TlsFiles } from '../xfer/tls.js';
 import { WireError } from '../xfer/wire-errors.js';
 import { UsageError } from './failure.js';
@@ -113,25 +114,32 @@ export interface PageServerSinkFlags extends TlsFlags {
 }
 
 /**
- * Connect the pre-dump's PageSink to a page server (`pre-dump --page-server --address A --port P`). By
- * default the session ends (CLOSE) with the first task's `end()`; with `keepOpen` several tasks share it
- * (one OPEN2 each, as CRIU) and the caller sends CLOSE with `close()` after the last (`ckpt pre-dump` in
- * read mode connects with keepOpen; dump/preDump calls close()).
+ * Where `pre-dump --page-server --address A --port P [--tls ...]` sends pages: a PageTarget that the dump
+ * opens itself (one session for the whole tree, closed after the last process). Throws UsageError.
+ *
+ * @example
+ * await preDump({ pid, imagesDir, target: pageServerTarget({ address: '10.0.0.2', port: '27000' }) });
+ */
+export function pageServerTarget(
+  f: PageServerSinkFlags,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): PageServerTarget {
+  if (!f.address) throw new UsageError('--page-server needs --address');
+  const port = parsePort(f.port);
+  if (port === 0) throw new UsageError('--page-server needs a non-zero --port');
+  return { kind: 'page-server', address: f.address, port, tls: tlsFromFlags(f), checksums: f.checksums, log };
+}
+
+/**
+ * A connected PageSink for code that drives tasks itself (tests, benchmarks). By default the session ends
+ * (CLOSE) with the first task's `end()`; with `keepOpen` several tasks share it and `close()` ends it.
+ * A dump takes `pageServerTarget()` instead and opens its session itself.
  */
 export async function pageServerSink(
   f: PageServerSinkFlags,
   log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
   opts: { keepOpen?: boolean } = {},
 ): Promise<PageServerClient> {
-  if (!f.address) throw new UsageError('--page-server needs --address');
-  const port = parsePort(f.port);
-  if (port === 0) throw new UsageError('--page-server needs a non-zero --port');
-  return PageServerClient.connect({
-    address: f.address,
-    port,
-    tls: tlsFromFlags(f),
-    checksums: f.checksums,
-    log,
-    keepOpen: opts.keepOpen,
-  });
+  const { kind: _k, ...t } = pageServerTarget(f, log);
+  return PageServerClient.connect({ ...t, keepOpen: opts.keepOpen });
 }

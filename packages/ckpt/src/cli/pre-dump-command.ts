@@ -2,23 +2,20 @@
  * `ckpt pre-dump`: parse the flags, open the log, run dump/preDump (read mode, the default; with
  * --iterations dump/preDumpIterations) or dump/preDumpSplice (--pre-dump-mode splice) with a progress
  * bar, print the summary (or JSON). CRIU's flags where CRIU has one. With --page-server the pages go to a
- * page server (one connection per pre-dump, the whole tree in one session) and -D keeps the rest.
+ * page server (a PageTarget: each pre-dump opens one session for the whole tree) and -D keeps the rest.
  *
  * @example
  * await preDumpCommand({ tree: '1234', imagesDir: '/ckpt/pre1', v: '3' }, { env: process.env });
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PreDumpResult, preDump, preDumpIterations } from '../dump/index.js';
-import { preDumpSplice, type SplicePreDumpResult } from '../dump/splice-pre-dump.js';
-import { listTree } from '../dump/tree.js';
+import { listTree, type PreDumpResult, preDump, preDumpIterations, preDumpSplice } from '../dump/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { listThreads, readStatus } from '../proc/index.js';
-import { NullSink, type PageSink } from '../xfer/index.js';
-import type { PageServerClient } from '../xfer/page-client.js';
+import type { PageTarget } from '../xfer/index.js';
 import { CommandError, UsageError } from './failure.js';
 import { type ClosableLogger, LOG_FILE_NAME, openLog, parseVerbosity } from './log.js';
-import { pageServerSink } from './page-server.js';
+import { pageServerTarget } from './page-server.js';
 import { checkPreDumpTarget } from './preflight.js';
 import { ProgressBar } from './progress.js';
 import { summaryJson, summaryLine } from './summary.js';
@@ -132,16 +129,11 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   const log: ClosableLogger | undefined = logPath ? openLog(logPath, level, { pid }) : undefined;
   const afterBuffer = faultHook(ctx.env, pid);
   let bar: ProgressBar | undefined;
-  let client: PageServerClient | undefined;
   try {
-    let sink: PageSink | undefined;
-    // read mode: one session for the whole tree, closed by preDump after the last process
-    const connect = async () => {
-      client = await pageServerSink(f, undefined, { keepOpen: mode === 'read' });
-      return client;
-    };
-    if (f.dryRun) sink = new NullSink();
-    else if (f.pageServer && iterations === 1) sink = await connect();
+    // every pre-dump (each iteration) opens its own session there and closes it after the last process
+    let target: PageTarget | undefined;
+    if (f.dryRun) target = { kind: 'discard' };
+    else if (f.pageServer) target = pageServerTarget(f);
     const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
     const to = f.pageServer ? `page server ${f.address}:${f.port}` : undefined;
     const print = (r: PreDumpResult) => {
@@ -149,8 +141,7 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
       bar = undefined;
       if (f.json) return out(summaryJson(r, readStatus(process.pid).hwm));
       out(summaryLine(r, to));
-      const sp = (r as Partial<SplicePreDumpResult>).splice;
-      if (sp) out(spliceLine(r, sp));
+      if (r.splice) out(spliceLine(r, r.splice));
       // the tracking line once a chain is involved (a plain first pre-dump keeps its one summary line;
       // --json and the log always say which tracker)
       const t = trackingLine(r);
@@ -158,7 +149,7 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
     };
     const common = {
       pid,
-      sink,
+      target,
       bufferSize,
       pagesMethod: method,
       freeze: f.freeze,
@@ -194,7 +185,6 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
     if (iterations > 1) {
       const all = await preDumpIterations({
         ...common,
-        openSink: f.pageServer ? connect : undefined,
         imagesDir: f.imagesDir!,
         iterations,
         intervalMs: interval,
@@ -209,12 +199,11 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   } finally {
     bar?.close();
     log?.close();
-    (client as PageServerClient | undefined)?.abort('pre-dump ended'); // a no-op once closed
   }
 }
 
 /** The splice line of the summary: the pipes, and how long the target was frozen for them. */
-function spliceLine(r: PreDumpResult, s: SplicePreDumpResult['splice']): string {
+function spliceLine(r: PreDumpResult, s: NonNullable<PreDumpResult['splice']>): string {
   return (
     `splice: ${s.pipes} pipes of ${s.pipeSize >> 10} KiB (peak ${(s.peakPipeBytes / 2 ** 20).toFixed(1)} MiB pinned), ` +
     `${s.vmspliceCalls} vmsplice calls in ${s.injectedSyscalls} injected syscalls; target frozen ${(r.frozenTime / 1000).toFixed(1)} ms`

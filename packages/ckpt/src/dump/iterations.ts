@@ -12,7 +12,8 @@
  * ...
  * BASE/N  written pages + holes   (--freeze: frozen, consistent; tracking ends)   parent -> ../N-1
  * ```
- * With `openSink` (a page server) each iteration opens its own connection; BASE/k keeps the metadata.
+ * With a page-server `target` each iteration opens its own session (a `--daemon` server puts them in
+ * DIR/<n>); BASE/k keeps the metadata.
  *
  * @example
  * const results = await preDumpIterations({ pid, imagesDir: '/ckpt/run', iterations: 5, intervalMs: 1000, trackMem: 'auto' });
@@ -38,8 +39,8 @@ export interface IterationsOptions extends Omit<PreDumpOptions, 'tracking' | 'sa
   readonly intervalMs: number;
   readonly trackMem: TrackerChoice;
   /**
-   * A new sink per iteration (a page-server connection each: a `--daemon` server puts them in DIR/<n>);
-   * `sink` is ignored then. The sink of a failed iteration is aborted.
+   * Instead of `target`, a session the caller opens per iteration (handed over to that iteration's
+   * pre-dump, which closes or aborts it); `sink` is ignored then.
    */
   readonly openSink?: (k: number) => Promise<PageSink>;
   /** After each iteration (1-based). */

@@ -24,12 +24,10 @@
  * writeSentPages(dir, sink.sent);
  * readSentPages(parentDir).get(pid);        // AddressRange[] | undefined
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../images/index.js';
 import type { AddressRange } from '../mem/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
+import { readTaskFile, writeTaskFile } from './task-file.js';
 
 /**
  * The file name in an image directory.
@@ -116,7 +114,7 @@ export class SentPagesSink implements PageSink {
  * writeSentPages('/ckpt/run/1', sink.sent);
  */
 export function writeSentPages(dir: string, sent: SentPages): void {
-  const tasks: Record<string, number[]> = {};
+  const tasks = new Map<number, number[]>();
   for (const [pid, ranges] of sent) {
     const enc: number[] = [];
     let at = 0;
@@ -125,10 +123,9 @@ export function writeSentPages(dir: string, sent: SentPages): void {
       enc.push(s - at, (r.end - r.start) / PAGE_SIZE);
       at = r.end / PAGE_SIZE;
     }
-    tasks[String(pid)] = enc;
+    tasks.set(pid, enc);
   }
-  const doc = { format: 'ckpt-sent', version: 1, tasks };
-  writeFileAtomic(join(dir, SENT_PAGES_FILE), Buffer.from(`${JSON.stringify(doc)}\n`));
+  writeTaskFile(dir, SENT_PAGES_FILE, 'ckpt-sent', tasks);
 }
 
 /**
@@ -139,23 +136,7 @@ export function writeSentPages(dir: string, sent: SentPages): void {
  * readSentPages('/ckpt/run/1').get(1234); // [{ start, end }, ...] or undefined
  */
 export function readSentPages(dir: string): SentPages {
-  const out: SentPages = new Map();
-  const p = join(dir, SENT_PAGES_FILE);
-  if (!existsSync(p)) return out;
-  let doc: { format?: unknown; version?: unknown; tasks?: unknown };
-  try {
-    doc = JSON.parse(readFileSync(p, 'utf8')) as typeof doc;
-  } catch {
-    return out;
-  }
-  if (doc?.format !== 'ckpt-sent' || doc.version !== 1 || typeof doc.tasks !== 'object' || !doc.tasks) {
-    return out;
-  }
-  for (const [pid, enc] of Object.entries(doc.tasks as Record<string, unknown>)) {
-    const ranges = decode(enc);
-    if (ranges && /^\d+$/.test(pid)) out.set(Number(pid), ranges);
-  }
-  return out;
+  return readTaskFile(dir, SENT_PAGES_FILE, 'ckpt-sent', decode);
 }
 
 /** [gap, length, ...] -> ranges; undefined unless well formed (whole, positive lengths, in range). */

@@ -1,12 +1,15 @@
 /**
- * What one pre-dump did: counts, times (µs, as CRIU's stats-dump) and what was left for later, and its
- * conversion to CRIU's `dump_stats_entry`.
+ * What one dump did: counts, times (µs, as CRIU's stats-dump) and what was left for later, built in one
+ * place for every page source (resultOf), and its conversion to CRIU's `dump_stats_entry`.
  *
  * @example
  * dir.writeStats(toDumpStatsEntry(result));
  */
 import type { DumpStatsEntry } from '../images/index.js';
 import type { DeferReason, PagesMethod, TrackerKind } from '../mem/index.js';
+import type { SourceFigures, SpliceResult, TaskPages } from './page-source.js';
+import type { TaskScan } from './task-scan.js';
+import type { TrackingSession } from './tracking.js';
 
 /** A VMA left for a later (frozen) dump, with the reason and its present pages. */
 export interface DeferredVma {
@@ -30,6 +33,8 @@ export interface DeferredVma {
 export interface PreDumpResult extends DumpCounts {
   /** The root of the tree dumped. */
   readonly pid: number;
+  /** The page source: 'read' (process_vm_readv) or 'splice' (vmsplice into pipes, frozen). */
+  readonly mode?: 'read' | 'splice';
   /** The image directory, or null for a dry run. */
   readonly imagesDir: string | null;
   /** Processes dumped (the root and its descendants); the DumpCounts are their sums. */
@@ -40,10 +45,11 @@ export interface PreDumpResult extends DumpCounts {
   readonly readCalls: number;
   readonly faults: number;
   readonly frozen: boolean;
-  /** µs */
+  /** µs to freeze the tree (every process and thread). */
   readonly freezingTime: number;
+  /** µs the tree was stopped by the dump's freeze: from the first seize to the thaw (or to now). */
   readonly frozenTime: number;
-  /** µs the target was stopped in all: frozenTime, or the tracker's setup (injected syscalls). */
+  /** µs the target was stopped in all: frozenTime, and the tracker's setup (injected syscalls). */
   readonly stoppedTime?: number;
   /** Memory tracking: which tracker, why, and how each process was dumped; null without tracking. */
   readonly tracking?: TrackingResult | null;
@@ -52,6 +58,10 @@ export interface PreDumpResult extends DumpCounts {
   readonly totalTime: number;
   /** Per process. */
   readonly tasks: readonly TaskResult[];
+  /** Splice mode: what the pipes used. */
+  readonly splice?: SpliceResult;
+  /** Descendants seen in the tree that exited before they could be frozen or scanned (left out). */
+  readonly exited?: readonly number[];
 }
 
 /**
@@ -120,5 +130,116 @@ export function toDumpStatsEntry(r: PreDumpResult): DumpStatsEntry {
     pages_skipped_parent: r.pagesSkippedParent ?? 0,
     pages_written: r.pagesWritten,
     pages_lazy: 0,
+  };
+}
+
+/**
+ * One process's result: what its scan found and what the page source wrote.
+ *
+ * @example
+ * const r = taskResult(scan, source.taskPages(scan.pid));
+ */
+export function taskResult(t: TaskScan, p: TaskPages): TaskResult {
+  return {
+    pid: t.pid,
+    threads: t.threads,
+    vmas: t.vmas,
+    pagesScanned: t.found.pagesScanned,
+    pagesPresent: t.found.ranges.pages,
+    pagesWritten: p.pagesWritten,
+    pagesSkipped: p.pagesSkipped,
+    pagesSkippedParent: p.holePages,
+    mode: p.refused || t.changed ? 'full' : (t.tracking?.mode ?? 'full'),
+    fallback: p.refused ?? t.changed ?? t.tracking?.fallback,
+    stoppedTime: t.tracking?.stoppedMicros ?? 0,
+    deferred: t.found.deferred.map((d) => ({
+      pid: t.pid,
+      start: d.vma.start,
+      end: d.vma.end,
+      path: d.vma.path,
+      reason: d.reason,
+      pages: d.pages,
+    })),
+    guardVmas: t.found.guards,
+  };
+}
+
+/** The inputs of resultOf: what the driver measured and what the page source reports. */
+export interface ResultInputs {
+  readonly pid: number;
+  readonly imagesDir: string | null;
+  readonly mode: 'read' | 'splice';
+  readonly tasks: readonly TaskResult[];
+  /** Pages planned as data (with holes a receiver refused). */
+  readonly pagesPresent: number;
+  readonly bytesWritten: number;
+  readonly method: PagesMethod;
+  readonly figures: SourceFigures;
+  /** Whether the dump ran frozen. */
+  readonly frozen: boolean;
+  readonly freezingTime: number;
+  /** 0 when not frozen. */
+  readonly frozenTime: number;
+  /** µs scanning the processes (maps, pages, the tracker's collect). */
+  readonly scanUs: number;
+  /** ns closing the page session. */
+  readonly closeNs: number;
+  readonly session?: TrackingSession;
+  /** Descendants left out because they exited. */
+  readonly exited: readonly number[];
+  /** hrtime at the start of the dump. */
+  readonly t0: bigint;
+}
+
+/**
+ * The result of a dump, summed over its processes (the one place results are built).
+ *
+ * @example
+ * const r = resultOf({ pid, imagesDir, mode: 'read', tasks, ... });
+ */
+export function resultOf(i: ResultInputs): PreDumpResult {
+  const sum = (f: (r: TaskResult) => number) => i.tasks.reduce((n, r) => n + f(r), 0);
+  const f = i.figures;
+  return {
+    pid: i.pid,
+    mode: i.mode,
+    imagesDir: i.imagesDir,
+    processes: i.tasks.length,
+    threads: sum((r) => r.threads),
+    vmas: sum((r) => r.vmas),
+    pagesScanned: sum((r) => r.pagesScanned),
+    pagesPresent: i.pagesPresent,
+    pagesWritten: sum((r) => r.pagesWritten),
+    pagesSkipped: sum((r) => r.pagesSkipped),
+    pagesSkippedParent: sum((r) => r.pagesSkippedParent ?? 0),
+    bytesWritten: i.bytesWritten,
+    deferred: i.tasks.flatMap((r) => r.deferred),
+    guardVmas: sum((r) => r.guardVmas),
+    method: i.method,
+    bufferSize: f.bufferSize,
+    readCalls: f.readCalls,
+    faults: f.faults,
+    frozen: i.frozen,
+    freezingTime: i.freezingTime,
+    frozenTime: i.frozenTime,
+    stoppedTime: i.frozenTime + sum((r) => r.stoppedTime ?? 0),
+    tracking: trackingResult(i.session, i.tasks),
+    memdumpTime: i.scanUs + Math.round(f.copyNs / 1000),
+    memwriteTime: Math.round((f.writeNs + i.closeNs) / 1000),
+    totalTime: Math.round(Number(process.hrtime.bigint() - i.t0) / 1000),
+    tasks: i.tasks,
+    exited: i.exited,
+    ...(f.splice ? { splice: f.splice } : {}),
+  };
+}
+
+function trackingResult(s: TrackingSession | undefined, tasks: readonly TaskResult[]): TrackingResult | null {
+  if (!s) return null;
+  return {
+    kind: s.kind ?? 'none',
+    reason: s.reason,
+    incremental: tasks.filter((t) => t.mode === 'incremental').length,
+    full: tasks.filter((t) => t.mode === 'full').length,
+    fallbacks: tasks.flatMap((t) => (t.fallback ? [`process ${t.pid}: ${t.fallback}`] : [])),
   };
 }

@@ -122,6 +122,14 @@ export class PageReader {
     return this.buffers ? this.size : 0;
   }
 
+  /**
+   * Allocate every buffer of the rotation now (they are otherwise allocated when first needed): before a
+   * freeze, so that the frozen window allocates nothing.
+   */
+  reserve(): void {
+    if (this.buffers) this.slot(this.count - 1);
+  }
+
   /** Buffers allocated so far (at most `buffers` of the constructor). */
   get buffersInUse(): number {
     return this.buffers?.length ?? 0;

@@ -90,7 +90,8 @@ function seize(frozen: FrozenProcess, tid: number): boolean {
   } catch (e) {
     if (e instanceof SysError && e.code === 'ESRCH') return false;
     if (e instanceof SysError && e.code === 'EPERM') {
-      if (tid !== frozen.pid && exiting(frozen.pid, tid)) return false;
+      // an exiting thread (a leader too: a process exiting while we freeze it is gone, not forbidden)
+      if (exiting(frozen.pid, tid)) return false;
       throw busyOrPerm(frozen.pid, e);
     }
     throw ptraceErrorFrom(e, tid, 'seize');

@@ -1,10 +1,12 @@
 /**
  * ptrace/: compel's job. freeze() seizes and stops every thread of a process; FrozenProcess.thaw()
- * detaches; Injector runs system calls inside a frozen thread and cures it; the registry guarantees the
+ * detaches; freezeTree() freezes a whole process tree (re-listing children until none is new) into a
+ * FrozenTree that owns and thaws them all; Injector runs system calls inside a frozen thread and cures it; the registry guarantees the
  * target is cured and detached on every way out of this process. Lifecycle: see frozen-process.ts.
  */
 export * from './errors.js';
 export * from './freeze.js';
+export * from './freeze-tree.js';
 export * from './frozen-process.js';
 export * from './injector.js';
 export * from './registers.js';

@@ -97,8 +97,12 @@ export class LocalSink implements PageSink {
     this.writer = undefined;
   }
 
-  abort(reason: string): void {
+  /** Nothing to end: the directory's owner (dump/'s ImageSet) commits it. */
+  close(): void {}
+
+  /** Discard the task being written; the directory's owner marks it incomplete. */
+  abort(_reason: string): void {
     this.writer?.discard();
-    this.dir.abort(reason);
+    this.writer = undefined;
   }
 }

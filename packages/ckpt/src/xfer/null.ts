@@ -27,5 +27,7 @@ export class NullSink implements PageSink {
 
   end(): void {}
 
+  close(): void {}
+
   abort(_reason: string): void {}
 }

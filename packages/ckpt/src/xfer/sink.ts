@@ -3,9 +3,12 @@
  * the page-server client). Mirrors CRIU's page_xfer:
  *
  * ```
- * (begin(pid) -> (addPages | addHole)* in ascending vaddr, flush() after each buffer -> end())* -> close?()
+ * (begin(pid) -> (addPages | addHole)* in ascending vaddr, flush() after each buffer -> end())* -> close()
  *            \-> abort(reason) at any point (the images are then incomplete)
  * ```
+ * A sink is one session of a dump: opened for it (page-target.ts: openPageSession), one task after another,
+ * then close() once after the last task (or abort()). Both are safe to call twice and after each other. The
+ * image directory is not the sink's: the dump's image set commits or aborts it.
  * `addPages`' bytes are a view of the reader's buffer: valid only until the next `flush()` settles, so a
  * sink writes or copies them by then.
  *
@@ -26,9 +29,9 @@ export interface PageSink {
   end(): void | Promise<void>;
   /**
    * End the whole session after the last task (a page-server connection shared by several tasks: CLOSE
-   * and its reply). A sink without sessions leaves it out. A failure here fails the dump.
+   * and its reply; nothing for a local directory). A failure here fails the dump. Safe to call twice.
    */
-  close?(): void | Promise<void>;
+  close(): void | Promise<void>;
   /**
    * After begin(): whether the receiving side holds this task's pagemap in its parent image set (a page
    * server's OPEN2 reply). `false` means a PE_PARENT hole would be refused there; undefined: not known

@@ -1,0 +1,292 @@
+/**
+ * The one driver of every dump: read and splice pre-dumps today, the final dump next. It owns the order of
+ * the steps and what runs where; the caller owns the freeze (ptrace/freezeTree), so that a dump can take
+ * memory and the rest of a process's state under one freeze.
+ *
+ * ```
+ * prepare()   before the freeze: validate, open the parent chain and the tracking session, allocate the
+ *             source's buffers (or pipes' limits), create the directory and open the page session
+ *             (ImageSet: a directory or a page server alike)
+ *   caller:   tree = freezeTree(pid)                                   (optional for read, required for splice)
+ * capture()   THE FROZEN WINDOW (when frozen): per process scan (maps, pages, the tracker's written set),
+ *             source.copy() (read: pages to the session; splice: pages into pipes), end tracking
+ *   caller:   a full dump collects the rest of the state here, under the same freeze; then tree.thaw()
+ * finish()    after the thaw: source.drain() (splice: the pipes), close the session, statistics, tracking
+ *             state, inventory, commit + fsync (ImageSet.commit)
+ * fail(e)     any step: end tracking (through the freeze while still frozen), release the source, abort the
+ *             image set once; returns the error to throw (a DumpError for expected failures)
+ * ```
+ * `ckpt dump` (next) is this driver plus one step between capture() and the thaw: read the rest of each
+ * process's state (registers, fds, mm, ...) through the caller's FrozenTree, encode it after the thaw and
+ * write it through `images.dir` before finish() (which then writes a dump's inventory, not a pre-dump's).
+ *
+ * Without a freeze (a read pre-dump of a running tree), capture() runs on the running processes and the
+ * tracker stops each only for its injected syscalls. Read mode writes while it copies (bounded buffers), so
+ * a frozen read dump writes in the window; everything else waits for finish().
+ *
+ * @example
+ * const p = await DumpPipeline.prepare({ pid, imagesDir, what: 'pre-dump' }, (pid) => new ReadSource(pid, o));
+ * try {
+ *   using tree = freezeTree(pid);
+ *   await p.capture(tree);
+ *   tree.thaw();
+ *   return await p.finish();
+ * } catch (e) { throw p.fail(e); }
+ */
+import { type ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
+import type { PagesMethod, TrackerChoice } from '../mem/index.js';
+import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
+import type { FrozenTree } from '../ptrace/index.js';
+import type { PageSink, PageTarget } from '../xfer/index.js';
+import { DumpError, dumpErrorFrom } from './errors.js';
+import { ImageSet, openParent } from './image-set.js';
+import { type Logger, silentLogger } from './logger.js';
+import { PageProgress, type PageSource } from './page-source.js';
+import { readProcessIds } from './process-ids.js';
+import { readSentPages, type SentPages } from './sent-pages.js';
+import { type PreDumpResult, resultOf, taskResult, toDumpStatsEntry } from './stats.js';
+import { checkSameProgram, scanTask, type TaskScan } from './task-scan.js';
+import { TrackingSession } from './tracking.js';
+import { listTree } from './tree.js';
+
+/** What the driver needs; the CLI builds it from argv and env (no global state). */
+export interface PipelineOptions {
+  readonly pid: number;
+  /** Image directory to create (inventory, stats; pagemap and pages too when the target is the images). */
+  readonly imagesDir?: string;
+  /** Where pages go (default: `imagesDir`; 'discard' without one). */
+  readonly target?: PageTarget;
+  /** Instead of `target`, a session the caller opened: handed over (closed or aborted by the dump). */
+  readonly sink?: PageSink;
+  /** How present pages are found (default: PAGEMAP_SCAN when the kernel has it). */
+  readonly pagesMethod?: PagesMethod;
+  readonly logger?: Logger;
+  /** Progress: pages handled so far, of `total`. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Dump the process's descendants too (CRIU's `-t`; default true). Unfrozen: listed once. */
+  readonly tree?: boolean;
+  /** The parent image set, relative to `imagesDir` as CRIU's --prev-images-dir. */
+  readonly prevImagesDir?: string;
+  /** Track memory changes (tracking.ts); undefined (and no `tracking`): every dump is full. */
+  readonly trackMem?: TrackerChoice;
+  /** A session carried over from the previous iteration (--iterations); the caller closes it. */
+  readonly tracking?: TrackingSession;
+  /** Write ckpt-track.json for the next run (default true when tracking into an images dir). */
+  readonly saveTracking?: boolean;
+  /** End tracking (close the targets' userfaultfds): the chain's end. Default: when frozen. */
+  readonly endTracking?: boolean;
+  /** Names the dump in messages ('pre-dump', 'splice pre-dump'). */
+  readonly what?: string;
+}
+
+const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
+
+export class DumpPipeline {
+  private tasks: TaskScan[] = [];
+  private progress = new PageProgress(0);
+  private tree: FrozenTree | undefined;
+  private scanUs = 0;
+  private current: number;
+  private released = false;
+  /** Descendants that exited before they could be frozen or scanned: left out. */
+  private readonly exited: number[] = [];
+  private readonly log: Logger;
+
+  private constructor(
+    private readonly o: PipelineOptions,
+    private readonly source: PageSource,
+    private readonly set: ImageSet,
+    private readonly session: TrackingSession | undefined,
+    private readonly parent: ImageDir | undefined,
+    private readonly sent: SentPages | undefined,
+    private readonly known: ReadonlyMap<number, ProcessIdentity>,
+    private readonly t0: bigint,
+    private readonly dumpUptime: number,
+  ) {
+    this.log = o.logger ?? silentLogger;
+    this.current = o.pid;
+  }
+
+  /**
+   * Everything that can happen before the freeze. `makeSource` allocates the source's buffers. Throws
+   * DumpError (EINVAL for bad options; the directory, if created, is then marked incomplete).
+   */
+  static async prepare(o: PipelineOptions, makeSource: (pid: number) => PageSource): Promise<DumpPipeline> {
+    const log = o.logger ?? silentLogger;
+    const pid = o.pid;
+    if (!Number.isInteger(pid) || pid <= 0) throw new DumpError('EINVAL', `bad pid: ${pid}`);
+    if (!o.sink && !o.imagesDir && (o.target === undefined || o.target.kind === 'images')) {
+      throw new DumpError('EINVAL', 'no images directory given');
+    }
+    if (o.prevImagesDir !== undefined && !o.imagesDir) {
+      throw new DumpError('EINVAL', '--prev-images-dir needs an images directory');
+    }
+    const t0 = process.hrtime.bigint();
+    const dumpUptime = readUptimeMicros();
+    const parent = o.prevImagesDir !== undefined ? openParent(o.imagesDir!, o.prevImagesDir) : undefined;
+    let source: PageSource;
+    try {
+      source = makeSource(pid);
+    } catch (e) {
+      throw dumpErrorFrom(e, pid);
+    }
+    let session = o.tracking;
+    let set: ImageSet;
+    try {
+      if (!session && o.trackMem !== undefined) session = TrackingSession.open(o.trackMem, parent, log);
+      set = await ImageSet.open({ ...o, what: o.what ?? 'pre-dump', log });
+    } catch (e) {
+      if (session !== o.tracking) session?.close();
+      source.close();
+      throw e;
+    }
+    // pages going to a page server: the parent's coverage is what it sent, not a local pagemap
+    const sent = parent && set.sendsElsewhere ? readSentPages(parent.path) : undefined;
+    const known = parent ? readProcessIds(parent.path) : new Map<number, ProcessIdentity>();
+    return new DumpPipeline(o, source, set, session, parent, sent, known, t0, dumpUptime);
+  }
+
+  /** The image set (its directory and page session). */
+  get images(): ImageSet {
+    return this.set;
+  }
+
+  /**
+   * THE FROZEN WINDOW when `tree` is given (it must hold the root; every process it holds is dumped):
+   * scan each process, copy its pages, end tracking. Without `tree`, the same on the running tree.
+   */
+  async capture(tree?: FrozenTree): Promise<void> {
+    const { o, log } = this;
+    if (this.source.needsFreeze && !tree) {
+      throw new DumpError('EINVAL', `${this.source.mode} mode needs the target frozen`);
+    }
+    this.tree = tree;
+    const tScan = process.hrtime.bigint();
+    let pids: number[];
+    try {
+      pids = tree ? tree.pids : o.tree === false ? [o.pid] : listTree(o.pid);
+    } catch (e) {
+      throw dumpErrorFrom(e, o.pid);
+    }
+    const endTracking = o.endTracking ?? tree !== undefined;
+    for (const pid of pids) {
+      this.current = pid;
+      const t = scanTask(pid, {
+        root: pid === o.pid,
+        log,
+        frozen: tree?.get(pid),
+        pagesMethod: o.pagesMethod,
+        session: this.session,
+        parent: this.parent,
+        sent: this.sent,
+        endTracking,
+        known: this.known.get(pid),
+        dumpPids: pids,
+      });
+      if (t) this.tasks.push(t);
+      else this.exited.push(pid);
+    }
+    if (tree) this.exited.unshift(...tree.exited);
+    this.session?.keepOnly(this.tasks.map((t) => t.pid));
+    if (this.session) log.info('memory tracking: %s (%s)', this.session.kind ?? 'none', this.session.reason);
+    this.scanUs = usSince(tScan);
+    this.progress = new PageProgress(
+      this.tasks.reduce((n, t) => n + t.pages.data.pages, 0),
+      o.onProgress,
+    );
+    for (const t of this.tasks) {
+      this.current = t.pid;
+      await this.source.copy(t, this.set.sink, this.progress);
+      if (!t.frozen) checkSameProgram(t.pid, t.identity); // a frozen process cannot exec
+    }
+    this.current = o.pid;
+    if (tree && endTracking && this.session) {
+      this.session.release(tree.processes); // through the freeze: no stop of its own
+      this.released = true;
+    }
+  }
+
+  /** After the thaw (where the mode allows): write what is left, statistics, inventory, commit. */
+  async finish(): Promise<PreDumpResult> {
+    const { o, log, set } = this;
+    await this.source.drain(set.sink, this.progress);
+    const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
+    const tasks = this.tasks.map((t) => taskResult(t, this.source.taskPages(t.pid)));
+    const fig = this.source.figures();
+    const tree = this.tree;
+    const result = resultOf({
+      pid: o.pid,
+      imagesDir: set.path,
+      mode: this.source.mode,
+      tasks,
+      pagesPresent: this.progress.total,
+      bytesWritten: set.sink.bytesWritten,
+      method: this.tasks[0]?.found.method ?? 'scan',
+      figures: fig,
+      frozen: tree !== undefined,
+      freezingTime: tree ? tree.stats.freezeMicros : 0,
+      frozenTime: tree ? tree.stoppedMicros : 0,
+      scanUs: this.scanUs,
+      closeNs,
+      session: this.session,
+      exited: this.exited,
+      t0: this.t0,
+    });
+    const end = o.endTracking ?? tree !== undefined;
+    let track: ReturnType<TrackingSession['save']>;
+    if (this.session && !this.released && (end || !set.dir)) {
+      this.session.release(tree?.frozen ? tree.processes : undefined);
+      this.released = true;
+    } else if (this.session && set.dir && !this.released && (o.saveTracking ?? true)) {
+      track = this.session.save();
+    }
+    set.commit({
+      stats: { ...toDumpStatsEntry(result), ...fig.stats },
+      inventory: preDumpInventory(
+        this.source.mode === 'splice' ? PRE_DUMP_MODE.SPLICE : PRE_DUMP_MODE.READ,
+        this.dumpUptime,
+      ),
+      track,
+      processIds: new Map(this.tasks.map((t) => [t.pid, t.identity])),
+    });
+    if (this.session !== o.tracking) this.session?.close();
+    this.source.close();
+    log.info(
+      '%s of %d done: %d processes, %d pages written, %d skipped, %d us',
+      o.what ?? 'pre-dump',
+      o.pid,
+      tasks.length,
+      result.pagesWritten,
+      result.pagesSkipped,
+      result.totalTime,
+    );
+    return { ...result, totalTime: usSince(this.t0) };
+  }
+
+  /**
+   * Any failure: end tracking (the chain is broken: leave nothing in the targets; through the freeze while
+   * it holds), release the source, abort the image set. Returns the error to throw; safe twice.
+   */
+  fail(e: unknown): unknown {
+    try {
+      this.session?.release(this.tree?.frozen ? this.tree.processes : undefined);
+    } catch (re) {
+      this.log.warn('could not end tracking: %s', String(re));
+    }
+    this.source.close();
+    return this.set.fail(this.execOr(e), this.current);
+  }
+
+  /** A read that failed because the process exec'd (its old mm gone) says so, not "exited". */
+  private execOr(e: unknown): unknown {
+    const t = this.tasks.find((x) => x.pid === this.current);
+    const err = dumpErrorFrom(e, this.current);
+    if (!t || !(err instanceof DumpError) || err.code !== 'ESRCH') return e;
+    try {
+      checkSameProgram(t.pid, t.identity);
+    } catch (x) {
+      return x;
+    }
+    return e;
+  }
+}
