@@ -46,3 +46,16 @@ export function chooseTracker(
   }
   return { tracker: new SoftDirtyTracker(pid), reason: 'soft-dirty bits' };
 }
+
+/**
+ * Take tracking over from a previous run's saved state (TrackStateFile.tasks[pid]) of a tracker of `kind`.
+ * Returns the tracker, or null with the reason (then a new tracker starts and the process is dumped in full).
+ */
+export function resumeTracker(
+  kind: TrackerKind,
+  state: unknown,
+): { tracker: DirtyTracker; reason?: undefined } | { tracker: null; reason: string } {
+  if (kind !== 'uffd-wp')
+    return { tracker: null, reason: `${kind} tracking does not carry over between runs` };
+  return UffdWpTracker.resume(state);
+}

@@ -25,6 +25,8 @@ export interface UffdWpState {
   readonly ranges: readonly (readonly [number, number])[];
   /** Ranges that could not be registered (reported in full by every collect). */
   readonly untracked: readonly (readonly [number, number])[];
+  /** Parts that were huge pages when armed (collapsed again when tracking ends); absent in older states. */
+  readonly huge?: readonly (readonly [number, number])[];
 }
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -38,6 +40,7 @@ export function stateShapeProblem(s: unknown): string | null {
   if (o.version !== 1) return `unknown version ${String(o.version)}`;
   for (const k of ['pid', 'fd', 'startTimeMicros', 'inode']) if (!isNum(o[k])) return `bad ${k}`;
   if (!isPairs(o.ranges) || !isPairs(o.untracked)) return 'bad ranges';
+  if (o.huge !== undefined && !isPairs(o.huge)) return 'bad huge ranges';
   return null;
 }
 
