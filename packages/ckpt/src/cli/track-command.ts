@@ -68,6 +68,7 @@ export function trackCommand(f: TrackFlags, out: (line: string) => void): void {
       `process ${pid}: no userfaultfd of ckpt found${f.force ? '' : ' (no record; --force scans its fds)'}`,
     );
   for (const c of r.closed) out(`process ${pid}: closed userfaultfd fd ${c.fd}`);
+  if (r.collapsed) out(`process ${pid}: ${r.collapsed.bytes >> 20} MiB collapsed into huge pages again`);
 }
 
 /** Register `ckpt track` on the program (one line in main.ts). */

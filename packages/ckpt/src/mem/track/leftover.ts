@@ -12,7 +12,8 @@
  * ```
  * Every check runs with the target frozen (it cannot close and reuse fd N under us), then one injection
  * closes them all. A record whose owner (a ckpt process) is still running is in use: left alone unless
- * `force`. The record is removed afterwards.
+ * `force`. The record is removed afterwards, and the huge pages it names (split by write-protection)
+ * are collapsed again (huge-pages.ts).
  *
  * @example
  * const r = closeLeftovers(pid);          // { closed: [{ fd: 3, inode: 1234 }] }
@@ -20,7 +21,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { type FrozenProcess, freeze, Injector } from '../../ptrace/index.js';
-import { SYS, UFFD } from '../../sys/index.js';
+import { closeFd, pidfdOpen, SYS, UFFD } from '../../sys/index.js';
+import { type CollapseResult, collapseHuge } from './huge-pages.js';
 import {
   findRecord,
   isSameUserfaultfd,
@@ -45,6 +47,8 @@ export interface LeftoverResult {
   readonly closed: readonly UffdRef[];
   /** Why nothing was closed although a record exists (its owner runs), if so. */
   readonly skipped?: string;
+  /** The huge pages tracking had split, collapsed again (when the record names them). */
+  readonly collapsed?: CollapseResult;
 }
 
 /** Does fd `ref` of `pid` have async write-protect enabled (fdinfo's API features)? */
@@ -104,5 +108,15 @@ export function closeLeftovers(pid: number, o: LeftoverOptions = {}): LeftoverRe
     if (!o.frozen) f.thaw();
   }
   removeRecord(record);
-  return { closed };
+  const huge = (record?.huge ?? []).map(([start, end]) => ({ start, end }));
+  if (closed.length === 0 || huge.length === 0) return { closed };
+  let pidfd = -1;
+  try {
+    pidfd = pidfdOpen(pid);
+    return { closed, collapsed: collapseHuge(pidfd, huge) };
+  } catch {
+    return { closed }; // gone meanwhile
+  } finally {
+    if (pidfd >= 0) closeFd(pidfd);
+  }
 }

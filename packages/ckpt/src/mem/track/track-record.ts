@@ -62,6 +62,8 @@ export interface TrackRecord {
   /** The target's own userfaultfds before the injection (never closed on a record's account). */
   readonly before: readonly UffdRef[];
   readonly uffd?: UffdRef;
+  /** Parts that were huge pages when tracking armed them (collapsed again when it ends). */
+  readonly huge?: readonly (readonly [number, number])[];
   /** The ckpt process that last held it (pid + start time), to tell a live run from a dead one. */
   readonly owner: { readonly pid: number; readonly startTimeMicros: number };
   /** Where the record file is (not stored). */
@@ -147,9 +149,13 @@ export function recordIntent(pid: number, dir = TRACK_RECORD_DIR): TrackRecord {
   return r;
 }
 
-/** The injected userfaultfd is `uffd` in the target. */
-export function recordTracking(r: TrackRecord, uffd: UffdRef): TrackRecord {
-  const next: TrackRecord = { ...r, phase: 'tracking', uffd };
+/** The injected userfaultfd is `uffd` in the target (and these parts were huge pages). */
+export function recordTracking(
+  r: TrackRecord,
+  uffd: UffdRef,
+  huge?: readonly (readonly [number, number])[],
+): TrackRecord {
+  const next: TrackRecord = { ...r, phase: 'tracking', uffd, ...(huge ? { huge } : {}) };
   writeRecord(next);
   return next;
 }
