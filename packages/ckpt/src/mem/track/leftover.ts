@@ -19,9 +19,8 @@
  * const r = closeLeftovers(pid);          // { closed: [{ fd: 3, inode: 1234 }] }
  * closeLeftovers(pid, { force: true });   // also userfaultfds without a record
  */
-import { readFileSync } from 'node:fs';
 import { type FrozenProcess, freeze, Injector } from '../../ptrace/index.js';
-import { closeFd, pidfdOpen, SYS, UFFD } from '../../sys/index.js';
+import { closeFd, pidfdOpen, SYS } from '../../sys/index.js';
 import { type CollapseResult, collapseHuge } from './huge-pages.js';
 import {
   findRecord,
@@ -33,6 +32,7 @@ import {
   type UffdRef,
   userfaultfdsOf,
 } from './track-record.js';
+import { hasAsyncWp } from './uffd-wp-state.js';
 
 export interface LeftoverOptions {
   /** The target is frozen already (the caller thaws it). */
@@ -49,17 +49,6 @@ export interface LeftoverResult {
   readonly skipped?: string;
   /** The huge pages tracking had split, collapsed again (when the record names them). */
   readonly collapsed?: CollapseResult;
-}
-
-/** Does fd `ref` of `pid` have async write-protect enabled (fdinfo's API features)? */
-function hasAsyncWp(pid: number, ref: UffdRef): boolean {
-  try {
-    const info = readFileSync(`/proc/${pid}/fdinfo/${ref.fd}`, 'latin1');
-    const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
-    return m !== null && (Number.parseInt(m[1]!, 16) & UFFD.FEATURE_WP_ASYNC) !== 0;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -97,7 +86,7 @@ export function closeLeftovers(pid: number, o: LeftoverOptions = {}): LeftoverRe
   try {
     // frozen: the target cannot close fd N and open something else there between check and close
     const now = userfaultfdsOf(pid);
-    closed = leftoverCandidates(record, now, o.force === true, (r) => hasAsyncWp(pid, r)).filter((r) =>
+    closed = leftoverCandidates(record, now, o.force === true, (r) => hasAsyncWp(pid, r.fd)).filter((r) =>
       isSameUserfaultfd(pid, r),
     );
     if (closed.length > 0) {

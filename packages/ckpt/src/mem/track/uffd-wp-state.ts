@@ -65,13 +65,19 @@ export function stateMismatch(state: UffdWpState): string | null {
   if (link !== 'anon_inode:[userfaultfd]') return `fd ${fd} of ${pid} is now ${link}`;
   try {
     if (statSync(`/proc/${pid}/fd/${fd}`).ino !== state.inode) return `fd ${fd} is a different userfaultfd`;
-    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
-    const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
-    if (!m || (Number.parseInt(m[1]!, 16) & UFFD.FEATURE_WP_ASYNC) === 0) {
-      return `fd ${fd} is a userfaultfd without async write-protect`;
-    }
   } catch {
     return `fd ${fd} of ${pid} vanished`;
   }
-  return null;
+  return hasAsyncWp(pid, fd) ? null : `fd ${fd} is a userfaultfd without async write-protect (or vanished)`;
+}
+
+/** Does fd `fd` of `pid` have async write-protect enabled (the API features in its fdinfo)? */
+export function hasAsyncWp(pid: number, fd: number): boolean {
+  try {
+    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
+    const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
+    return m !== null && (Number.parseInt(m[1]!, 16) & UFFD.FEATURE_WP_ASYNC) !== 0;
+  } catch {
+    return false;
+  }
 }

@@ -136,7 +136,7 @@ const isEperm = (e: unknown) => e instanceof SysError && e.code === 'EPERM';
  * process alive until then).
  */
 function afterThaw(frozen: FrozenProcess | undefined, f: () => void): void {
-  if (!frozen || frozen.state !== 'frozen') {
+  if (frozen?.state !== 'frozen') {
     f();
     return;
   }
