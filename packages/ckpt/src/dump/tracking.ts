@@ -150,7 +150,7 @@ export class TrackingSession {
       if (r.tracker) {
         s.trackers.set(Number(pid), r.tracker);
         s.kindChosen = r.tracker.kind;
-        s.why = `${r.tracker.kind} (resumed)`;
+        s.why = r.reason;
       } else s.resumeProblems.set(Number(pid), r.reason);
     }
     return s;

@@ -49,13 +49,16 @@ export function chooseTracker(
 
 /**
  * Take tracking over from a previous run's saved state (TrackStateFile.tasks[pid]) of a tracker of `kind`.
- * Returns the tracker, or null with the reason (then a new tracker starts and the process is dumped in full).
+ * Returns the tracker and how it tracks, or null with the reason it cannot be resumed (then a new tracker
+ * starts and the process is dumped in full).
  */
 export function resumeTracker(
   kind: TrackerKind,
   state: unknown,
-): { tracker: DirtyTracker; reason?: undefined } | { tracker: null; reason: string } {
-  if (kind !== 'uffd-wp')
+): { tracker: DirtyTracker; reason: string } | { tracker: null; reason: string } {
+  if (kind !== 'uffd-wp') {
     return { tracker: null, reason: `${kind} tracking does not carry over between runs` };
-  return UffdWpTracker.resume(state);
+  }
+  const r = UffdWpTracker.resume(state);
+  return r.tracker ? { tracker: r.tracker, reason: 'async userfaultfd write-protect (resumed)' } : r;
 }

@@ -151,7 +151,8 @@ function afterThaw(frozen: FrozenProcess | undefined, f: () => void): void {
 function refusalReason(e: unknown): string {
   const code = e instanceof SysError ? e.code : (e as Error).message;
   return code === 'EBUSY'
-    ? 'EBUSY: another userfaultfd already tracks them (one an interrupted ckpt run left: `ckpt track --stop -t PID`)'
+    ? "EBUSY: another userfaultfd already tracks them (the target's own, a running ckpt's, or one left " +
+        'without a record: `ckpt track --stop -t PID --force`)'
     : `the kernel refused to track them (${code})`;
 }
 
