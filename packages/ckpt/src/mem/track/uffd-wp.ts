@@ -201,7 +201,7 @@ export class UffdWpTracker implements DirtyTracker {
       if (this.options.persist) {
         closeLeftovers(this.pid, { frozen: this.options.frozen });
         this.record = recordIntent(this.pid);
-        this.unhook = addCleanup(() => this.release());
+        this.unhook = addCleanup(() => this.releaseOnWayOut());
       }
       this.infect();
       this.inode = fstatSync(this.uffd!.fd).ino;
@@ -437,7 +437,7 @@ export class UffdWpTracker implements DirtyTracker {
       t.close();
       return { tracker: null, reason: `cannot write the track record: ${(e as Error).message}` };
     }
-    t.unhook = addCleanup(() => t.release());
+    t.unhook = addCleanup(() => t.releaseOnWayOut());
     return { tracker: t };
   }
 
@@ -489,6 +489,18 @@ export class UffdWpTracker implements DirtyTracker {
         });
       }
     } finally {
+      this.close();
+    }
+  }
+
+  /**
+   * release() on a way out (signal, exception, exit): quiet when it cannot (the target is gone or being
+   * killed); the record then stays for a later run.
+   */
+  private releaseOnWayOut(): void {
+    try {
+      this.release();
+    } catch {
       this.close();
     }
   }
