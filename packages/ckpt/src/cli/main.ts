@@ -12,6 +12,7 @@
  * ckpt verify DIR
  * ckpt report RUN.json [-o FILE]
  * ckpt demo [--size MIB] [--dir DIR] [--keep]
+ * ckpt track --list | --stop -t PID [--force]     (tracking left in targets: track-command.ts)
  * ```
  * Every failure is one line `ckpt: <message>` on stderr and a status decided by the error's class
  * (failure.ts): 1 expected failure, 2 bad usage, 70 a bug, 128+n cancelled by signal n (SIGINT 130,
@@ -29,6 +30,7 @@ import { type PageServerFlags, pageServerCommand } from './page-server.js';
 import { type CommandContext, type PreDumpFlags, preDumpCommand } from './pre-dump-command.js';
 import { reportCommand } from './report.js';
 import { showCommand } from './show.js';
+import { addTrackCommand, PRE_DUMP_TRACKING_HELP } from './track-command.js';
 import { verifyCommand } from './verify.js';
 
 async function runShow(target: string, o: { json?: boolean; pages?: boolean }): Promise<void> {
@@ -103,6 +105,7 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     .option('--tls-key <file>', 'our private key (with --tls)')
     .option('--checksums', 'ask the page server to verify a crc32 of every range')
     .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)')
+    .addHelpText('after', PRE_DUMP_TRACKING_HELP)
     .action(async (o: PreDumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
       await preDumpCommand({ ...o, v: o.verbosity }, ctx);
@@ -151,6 +154,7 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     });
 
   addDemoCommand(p, ctx, (d) => runShow(d, {}));
+  addTrackCommand(p);
   return p;
 }
 

@@ -12,9 +12,11 @@
  *                   -> add(new trackable VMAs)  -> probe: registered ranges whose VMA was replaced
  *                   -> collect()  -> findPages  -> planPages: written/new = data, the rest = holes
  *                                                  (only where the parent chain covers them) ("incremental")
- * end of run: save() -> ckpt-track.json   |  chain end (--freeze) or failure: release() (closes the
- *                                            target's userfaultfd by injection)
+ * end of run: save() -> ckpt-track.json   |  chain end (--freeze) or failure: release() (the tracker
+ *                                            leaves nothing in the target: uffd-wp closes its fd)
  * ```
+ * The decisions are pure functions in track-decision.ts; everything tracker-specific is behind the
+ * DirtyTracker interface (mem/track/tracker.ts): no concrete tracker class is named here.
  *
  * @example
  * const s = TrackingSession.create('auto');        // or TrackingSession.resume(parentDir, 'auto', log)
@@ -32,21 +34,29 @@ import {
   normalizeRanges,
   PageRanges,
   type PagesMethod,
-  stateMismatch,
+  resumeTracker,
   subtractRanges,
   type TrackerChoice,
   type TrackerKind,
   trackableRanges,
-  UffdWpTracker,
+  type UffdWpOptions,
   type VmaPlan,
 } from '../mem/index.js';
 import { CLOCK_TICKS, readStartTimeMicros, type Vma } from '../proc/index.js';
-import { type FrozenProcess, freeze, Injector } from '../ptrace/index.js';
-import { KernelUnsupportedError, PAGE_IS, PagemapScanner, SYS } from '../sys/index.js';
+import { type FrozenProcess, freeze } from '../ptrace/index.js';
+import { KernelUnsupportedError } from '../sys/index.js';
 import { DumpError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type PagePlan, planPages } from './page-plan.js';
+import { decideTask, effectiveMode, startProblem } from './track-decision.js';
 import { type TrackStateFile, takeTrackState } from './track-state.js';
+
+/** Builds a tracker (not started) for a process: chooseTracker, or a test's fake. */
+export type TrackerFactory = (
+  choice: TrackerChoice,
+  pid: number,
+  options: UffdWpOptions,
+) => { tracker: DirtyTracker; reason: string };
 
 /** How one process was dumped in one iteration. */
 export interface TaskTracking {
@@ -89,19 +99,11 @@ export interface PlanTaskInput {
   readonly endTracking?: boolean;
 }
 
-const UNREGISTERED = {
-  categoryInverted: PAGE_IS.WPALLOWED,
-  categoryMask: PAGE_IS.WPALLOWED,
-  returnMask: PAGE_IS.WPALLOWED,
-};
-
 /** The trackers of one chain; close() (or release()) when done. */
 export class TrackingSession {
   private readonly trackers = new Map<number, DirtyTracker>();
   /** Why each resumed process could not be resumed (reported on its first planTask). */
   private readonly resumeProblems = new Map<number, string>();
-  /** Trackers whose userfaultfd the target no longer holds (closeInTarget). */
-  private readonly closedInTarget = new Set<DirtyTracker>();
   private kindChosen: TrackerKind | undefined;
   private why = '';
 
@@ -110,11 +112,17 @@ export class TrackingSession {
     private readonly log: Logger,
     /** Why the session starts without the parent's trackers, if it was asked to resume. */
     readonly fallback?: string,
+    private readonly newTracker: TrackerFactory = chooseTracker,
   ) {}
 
-  /** A session without history (first pre-dump of a chain). */
-  static create(choice: TrackerChoice, log: Logger, fallback?: string): TrackingSession {
-    return new TrackingSession(choice, log, fallback);
+  /** A session without history (first pre-dump of a chain). `newTracker`: for tests (a fake tracker). */
+  static create(
+    choice: TrackerChoice,
+    log: Logger,
+    fallback?: string,
+    newTracker?: TrackerFactory,
+  ): TrackingSession {
+    return new TrackingSession(choice, log, fallback, newTracker);
   }
 
   /**
@@ -136,16 +144,13 @@ export class TrackingSession {
     if (choice !== 'auto' && choice !== state.kind) {
       return new TrackingSession(choice, log, `the parent tracked with ${state.kind}, ${choice} asked`);
     }
-    if (state.kind !== 'uffd-wp') {
-      return new TrackingSession(choice, log, `${state.kind} tracking does not carry over between runs`);
-    }
     const s = new TrackingSession(choice, log);
     for (const [pid, st] of Object.entries(state.tasks)) {
-      const r = UffdWpTracker.resume(st);
+      const r = resumeTracker(state.kind, st);
       if (r.tracker) {
         s.trackers.set(Number(pid), r.tracker);
-        s.kindChosen = 'uffd-wp';
-        s.why = 'async userfaultfd write-protect (resumed)';
+        s.kindChosen = r.tracker.kind;
+        s.why = r.reason;
       } else s.resumeProblems.set(Number(pid), r.reason);
     }
     return s;
@@ -161,39 +166,35 @@ export class TrackingSession {
     return this.why;
   }
 
-  /** Decide full or incremental for `pid`, set tracking up or collect, and find the pages to write. */
+  /** Decide full or incremental for `pid` (track-decision.ts), set tracking up or collect, find the pages. */
   planTask(pid: number, i: PlanTaskInput): TaskPlan {
     if (this.choice === 'none') {
-      // nothing to track: every iteration is a full dump (findPages sees every present page anyway)
       this.kindChosen = 'none';
       this.why = 'asked for none';
-      return this.untracked(pid, i, undefined);
     }
-    let t = this.trackers.get(pid);
-    let fallback = this.resumeProblems.get(pid) ?? (t ? undefined : this.fallback);
+    const resumeProblem = this.resumeProblems.get(pid);
     this.resumeProblems.delete(pid);
-    if (t && i.parent) {
-      const uptime = i.parent.inventory().dump_uptime;
-      const ticks = Math.round((readStartTimeMicros(pid) * CLOCK_TICKS) / 1e6);
-      if (uptime === undefined || isPidReused(ticks, uptime, CLOCK_TICKS)) {
-        fallback =
-          uptime === undefined
-            ? 'the parent has no dump_uptime (pid reuse cannot be ruled out)'
-            : `pid ${pid} was reused since the parent`;
-        this.drop(pid);
-        t = undefined;
-      }
-    }
-    if (i.parent && !t && !fallback) fallback = 'no tracker for this process yet';
-    if (!t && i.endTracking) return this.untracked(pid, i, fallback);
-    if (!t) return this.full(pid, i, fallback);
-    return this.incremental(pid, t, i);
+    const t = this.trackers.get(pid);
+    const d = decideTask({
+      choice: this.choice,
+      tracker: t !== undefined,
+      resumeProblem,
+      sessionFallback: this.fallback,
+      parent: i.parent !== undefined,
+      sameProcess: t && i.parent ? sameProcess(pid, i.parent) : undefined,
+      pid,
+      endTracking: i.endTracking === true,
+    });
+    if (d.drop) this.drop(pid);
+    if (d.action === 'untracked') return this.untracked(pid, i, d.fallback);
+    if (d.action === 'start') return this.full(pid, i, d.fallback);
+    return this.incremental(pid, t!, i);
   }
 
   private full(pid: number, i: PlanTaskInput, fallback: string | undefined): TaskPlan {
-    let choice: ReturnType<typeof chooseTracker>;
+    let choice: ReturnType<TrackerFactory>;
     try {
-      choice = chooseTracker(this.kindChosen ?? this.choice, pid, { persist: true, frozen: i.frozen });
+      choice = this.newTracker(this.kindChosen ?? this.choice, pid, { persist: true, frozen: i.frozen });
     } catch (e) {
       if (e instanceof KernelUnsupportedError) {
         throw new DumpError('ENOTSUP_KERNEL', `--track-mem ${this.choice}: ${e.message}`, { cause: e });
@@ -207,17 +208,24 @@ export class TrackingSession {
     }
     this.trackers.set(pid, t);
     const stopped = this.underFreeze(pid, t, i.frozen, () => t.start(trackableRanges(i.maps)));
-    const setup = t instanceof UffdWpTracker ? t.setup.stoppedMicros : 0;
+    const problem = startProblem(coverage(t.ranges(), t));
+    if (problem) this.log.warn('process %d: %s', pid, problem);
     const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
+    const why = fallback ?? problem;
     if (fallback) this.log.warn('process %d: full dump: %s', pid, fallback);
     return {
       found,
       pages: { data: found.ranges, holes: new PageRanges() },
-      tracking: { mode: 'full', fallback, pagesWritten: 0, stoppedMicros: stopped + setup },
+      tracking: {
+        mode: 'full',
+        fallback: why,
+        pagesWritten: 0,
+        stoppedMicros: stopped + t.setupStoppedMicros,
+      },
     };
   }
 
-  /** A full dump without setting tracking up (the chain ends here anyway). */
+  /** A full dump without setting tracking up (the chain ends here anyway, or none was asked). */
   private untracked(pid: number, i: PlanTaskInput, fallback: string | undefined): TaskPlan {
     const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
     if (fallback) this.log.warn('process %d: full dump: %s', pid, fallback);
@@ -228,29 +236,19 @@ export class TrackingSession {
     };
   }
 
-  /** Close the target's userfaultfd (by injection, target frozen); our copy keeps tracking alive. */
-  private closeInTarget(t: UffdWpTracker, frozen: FrozenProcess): void {
-    const st = t.save();
-    if (stateMismatch(st) === null) {
-      using inj = Injector.infect(frozen);
-      inj.call('close', SYS.close, st.fd);
-    }
-    this.closedInTarget.add(t);
-  }
-
   private incremental(pid: number, t: DirtyTracker, i: PlanTaskInput): TaskPlan {
-    if (i.endTracking && i.frozen && t instanceof UffdWpTracker) this.closeInTarget(t, i.frozen);
-    const untracked = t instanceof UffdWpTracker ? t.untrackedRanges() : [];
-    const fresh = subtractRanges(trackableRanges(i.maps), [...t.ranges(), ...untracked]);
+    if (i.endTracking && i.frozen) t.endInTarget(i.frozen);
+    const fresh = subtractRanges(trackableRanges(i.maps), [...t.ranges(), ...t.untrackedRanges()]);
     if (fresh.length > 0) t.add(fresh);
-    let known: AddressRange[] = subtractRanges(t.ranges(), fresh);
-    if (t.kind === 'uffd-wp') known = subtractRanges(known, unregistered(pid, known));
+    const known: AddressRange[] = subtractRanges(t.knownRanges(), fresh);
+    const mode = effectiveMode(coverage(known, t));
     const written: AddressRange[] = [];
     let pages = 0;
     const stopped = this.underFreeze(pid, t, i.frozen, () => {
       pages = t.collect((start, end) => written.push({ start, end })).pages;
     });
     const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
+    if (mode.fallback) this.log.warn('process %d: full dump: %s', pid, mode.fallback);
     let chain: PageChain | undefined;
     if (i.covered === undefined && i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
     try {
@@ -264,7 +262,7 @@ export class TrackingSession {
       return {
         found,
         pages: planned,
-        tracking: { mode: 'incremental', pagesWritten: pages, stoppedMicros: stopped },
+        tracking: { ...mode, pagesWritten: pages, stoppedMicros: stopped },
       };
     } finally {
       chain?.close();
@@ -302,23 +300,28 @@ export class TrackingSession {
     for (const pid of [...this.trackers.keys()]) if (!pids.includes(pid)) this.drop(pid);
   }
 
-  /** The state to store for the next run (uffd-wp trackers only); undefined when nothing carries over. */
+  /** The state to store for the next run; undefined when nothing carries over (see track-state.ts). */
   save(): TrackStateFile | undefined {
-    if (this.kindChosen !== 'uffd-wp') return undefined;
+    const kind = this.kindChosen;
+    if (kind === undefined || kind === 'none') return undefined;
     const tasks: Record<string, unknown> = {};
-    for (const [pid, t] of this.trackers) if (t instanceof UffdWpTracker) tasks[String(pid)] = t.save();
-    return { format: 'ckpt-track', version: 1, kind: 'uffd-wp', tasks };
+    for (const [pid, t] of this.trackers) {
+      const st = t.save();
+      if (st !== undefined) tasks[String(pid)] = st;
+    }
+    if (Object.keys(tasks).length === 0) return undefined;
+    return { format: 'ckpt-track', version: 1, kind, tasks };
   }
 
   /**
-   * End tracking: close the targets' userfaultfds (by injection, through `frozen` when given) and our
-   * side. For the chain's end (--freeze) and for failures. Never throws (a target that exited is fine).
+   * End tracking: leave nothing in the targets (uffd-wp: close their userfaultfds by injection, through
+   * `frozen` when given; collapse the huge pages tracking split) and close our side. For the chain's end
+   * (--freeze) and for failures. Never throws (a target that exited is fine).
    */
   release(frozen?: ReadonlyMap<number, FrozenProcess>): void {
     for (const [pid, t] of this.trackers) {
       try {
-        if (t instanceof UffdWpTracker && !this.closedInTarget.has(t)) t.release(frozen?.get(pid));
-        else t.close();
+        t.release(frozen?.get(pid));
       } catch (e) {
         this.log.warn('process %d: could not end tracking: %s', pid, (e as Error).message);
         t.close();
@@ -338,10 +341,16 @@ export class TrackingSession {
   }
 }
 
-/** Parts of `ranges` whose VMAs are not uffd-wp registered (unmapped and mapped again, mremapped in). */
-function unregistered(pid: number, ranges: readonly AddressRange[]): AddressRange[] {
-  const out: AddressRange[] = [];
-  using s = PagemapScanner.open(pid);
-  for (const r of ranges) s.scan(r.start, r.end, UNREGISTERED, (start, end) => out.push({ start, end }));
-  return out;
+/** Is `pid` the process the parent dumped? (start time vs the parent's dump_uptime, as CRIU.) */
+function sameProcess(pid: number, parent: ImageDir): 'same' | 'reused' | 'unknown' {
+  const uptime = parent.inventory().dump_uptime;
+  if (uptime === undefined) return 'unknown';
+  const ticks = Math.round((readStartTimeMicros(pid) * CLOCK_TICKS) / 1e6);
+  return isPidReused(ticks, uptime, CLOCK_TICKS) ? 'reused' : 'same';
+}
+
+/** What `t` covers, for the mode decisions (track-decision.ts). */
+function coverage(known: readonly AddressRange[], t: DirtyTracker) {
+  const untracked = t.untrackedRanges().length;
+  return { known: known.length, untracked, untrackedReason: t.untrackedReason };
 }

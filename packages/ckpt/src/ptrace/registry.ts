@@ -15,6 +15,8 @@
  * When the registry becomes empty, the handlers are removed again, so a program with nothing frozen keeps
  * Node's default signal behaviour.
  *
+ * Cleanups (addCleanup) run on the same ways out, after the tracees are thawed.
+ *
  * SIGKILL of this process cannot be caught: the kernel then detaches the tracees itself, but an infected
  * thread keeps its injected code bytes (an `int3` will kill it). Keep infections short.
  *
@@ -30,6 +32,8 @@ export interface Tracee {
 }
 
 const live = new Set<Tracee>();
+/** Other things to undo on the same ways out (addCleanup), run after every tracee is thawed. */
+const cleanups = new Set<() => void>();
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 let installed = false;
 
@@ -42,6 +46,14 @@ export function thawAll(): void {
       process.stderr.write(`ckpt: could not detach from ${t.pid}: ${(e as Error).message}\n`);
     }
     live.delete(t);
+  }
+  for (const f of [...cleanups]) {
+    cleanups.delete(f);
+    try {
+      f();
+    } catch (e) {
+      process.stderr.write(`ckpt: cleanup failed: ${(e as Error).message}\n`);
+    }
   }
   uninstall();
 }
@@ -80,7 +92,20 @@ export function registerTracee(t: Tracee): void {
 /** Forget a tracee that was thawed (removes the handlers when none is left). */
 export function unregisterTracee(t: Tracee): void {
   live.delete(t);
-  if (live.size === 0) uninstall();
+  if (live.size === 0 && cleanups.size === 0) uninstall();
+}
+
+/**
+ * Run `f` (synchronous, may freeze and thaw) on the ways out above, even with nothing frozen; the
+ * returned function forgets it. E.g. tracking that must not outlive an interrupted run.
+ */
+export function addCleanup(f: () => void): () => void {
+  cleanups.add(f);
+  install();
+  return () => {
+    cleanups.delete(f);
+    if (live.size === 0 && cleanups.size === 0) uninstall();
+  };
 }
 
 /** The pids currently frozen by this process. */

@@ -46,3 +46,19 @@ export function chooseTracker(
   }
   return { tracker: new SoftDirtyTracker(pid), reason: 'soft-dirty bits' };
 }
+
+/**
+ * Take tracking over from a previous run's saved state (TrackStateFile.tasks[pid]) of a tracker of `kind`.
+ * Returns the tracker and how it tracks, or null with the reason it cannot be resumed (then a new tracker
+ * starts and the process is dumped in full).
+ */
+export function resumeTracker(
+  kind: TrackerKind,
+  state: unknown,
+): { tracker: DirtyTracker; reason: string } | { tracker: null; reason: string } {
+  if (kind !== 'uffd-wp') {
+    return { tracker: null, reason: `${kind} tracking does not carry over between runs` };
+  }
+  const r = UffdWpTracker.resume(state);
+  return r.tracker ? { tracker: r.tracker, reason: 'async userfaultfd write-protect (resumed)' } : r;
+}

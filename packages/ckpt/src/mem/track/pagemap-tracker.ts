@@ -14,6 +14,7 @@
  *   }
  * }
  */
+import type { FrozenProcess } from '../../ptrace/index.js';
 import type { PagemapScanner, RegionCallback, ScanOptions } from '../../sys/index.js';
 import { MemError } from '../errors.js';
 import { normalizeRanges } from './range-list.js';
@@ -51,6 +52,32 @@ export abstract class PagemapTracker implements DirtyTracker {
 
   ranges(): readonly AddressRange[] {
     return this.list.map((r) => ({ ...r }));
+  }
+
+  /** Every range is tracked: none is refused. */
+  untrackedRanges(): readonly AddressRange[] {
+    return [];
+  }
+
+  readonly untrackedReason = undefined;
+
+  knownRanges(): readonly AddressRange[] {
+    return this.ranges();
+  }
+
+  /** start() stops nothing itself (soft-dirty's caller freezes). */
+  readonly setupStoppedMicros = 0;
+
+  /** Nothing of ours is in the target. */
+  endInTarget(_frozen: FrozenProcess): void {}
+
+  /** Nothing carries over between runs. */
+  save(): undefined {
+    return undefined;
+  }
+
+  release(_frozen?: FrozenProcess): void {
+    this.close();
   }
 
   close(): void {

@@ -15,7 +15,11 @@
  *    t.collect(cb)            written ranges since the previous collect (re-armed in the same walk)
  *    read the reported pages  AFTER collect() returned; present=false means "now reads as zeroes"
  *  t.close()                  (or save() for a later run: see uffd-wp.ts and README.md)
+ *  t.release(frozen?)         the chain's end or a failure: nothing of ours left in the target
  * ```
+ * Everything tracker-specific stays behind this interface: the dump layer never tests for a concrete
+ * tracker class (untrackedRanges, knownRanges, setupStoppedMicros, endInTarget, save and release say what
+ * it needs to know or do).
  * A page may be reported more than once over the iterations (it was written again); a page that was
  * written is never missed: zero false negatives is the contract, false positives are allowed.
  *
@@ -24,6 +28,7 @@
  * t.start(trackableRanges(readMaps(pid)));
  * const { pages } = t.collect((start, end, present) => plan.push({ start, end, present }));
  */
+import type { FrozenProcess } from '../../ptrace/index.js';
 
 /** A half-open page-aligned address range [start, end). */
 export interface AddressRange {
@@ -65,6 +70,34 @@ export interface DirtyTracker extends Disposable {
   readonly needsFreeze: boolean;
   /** The ranges currently tracked. */
   ranges(): readonly AddressRange[];
-  /** Release our side. Safe to call twice. */
+  /** Ranges the kernel refused to track: every collect() reports all their present pages. */
+  untrackedRanges(): readonly AddressRange[];
+  /**
+   * Why ranges are untracked (the first refusal, e.g. "EBUSY: ..."), or undefined when none is.
+   */
+  readonly untrackedReason: string | undefined;
+  /**
+   * The tracked ranges whose history the tracker knows right now: ranges() minus the parts that stopped
+   * being tracked behind its back (uffd-wp: VMAs unmapped and mapped again, not registered any more). Call
+   * it before collect() (collect() adopts such parts again, reporting them in full).
+   */
+  knownRanges(): readonly AddressRange[];
+  /** µs the target was stopped by start() itself (0 when the caller froze it, or no stop). */
+  readonly setupStoppedMicros: number;
+  /**
+   * The target is frozen (`frozen`) and this is the chain's last collect: end what tracking keeps in the
+   * target now (uffd-wp: close its userfaultfd by injection), so that what ending it changes in the
+   * target is reported by the collect() that follows. Our side keeps collecting until release().
+   */
+  endInTarget(frozen: FrozenProcess): void;
+  /** A JSON-able state for a later run (see uffd-wp-state.ts), or undefined if this kind does not carry over. */
+  save(): unknown;
+  /**
+   * End tracking for good (the chain's end, or a failure): leave nothing of ours in the target (through
+   * `frozen` when the caller froze it) and give back what tracking cost it (uffd-wp: huge pages split by
+   * write-protection are collapsed again), then close our side. Safe to call twice.
+   */
+  release(frozen?: FrozenProcess): void;
+  /** Release our side only (a persisting tracker stays in the target for a later run). Safe to call twice. */
   close(): void;
 }

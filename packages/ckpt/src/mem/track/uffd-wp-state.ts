@@ -25,6 +25,8 @@ export interface UffdWpState {
   readonly ranges: readonly (readonly [number, number])[];
   /** Ranges that could not be registered (reported in full by every collect). */
   readonly untracked: readonly (readonly [number, number])[];
+  /** Parts that were huge pages when armed (collapsed again when tracking ends); absent in older states. */
+  readonly huge?: readonly (readonly [number, number])[];
 }
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -38,6 +40,7 @@ export function stateShapeProblem(s: unknown): string | null {
   if (o.version !== 1) return `unknown version ${String(o.version)}`;
   for (const k of ['pid', 'fd', 'startTimeMicros', 'inode']) if (!isNum(o[k])) return `bad ${k}`;
   if (!isPairs(o.ranges) || !isPairs(o.untracked)) return 'bad ranges';
+  if (o.huge !== undefined && !isPairs(o.huge)) return 'bad huge ranges';
   return null;
 }
 
@@ -62,13 +65,19 @@ export function stateMismatch(state: UffdWpState): string | null {
   if (link !== 'anon_inode:[userfaultfd]') return `fd ${fd} of ${pid} is now ${link}`;
   try {
     if (statSync(`/proc/${pid}/fd/${fd}`).ino !== state.inode) return `fd ${fd} is a different userfaultfd`;
-    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
-    const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
-    if (!m || (Number.parseInt(m[1]!, 16) & UFFD.FEATURE_WP_ASYNC) === 0) {
-      return `fd ${fd} is a userfaultfd without async write-protect`;
-    }
   } catch {
     return `fd ${fd} of ${pid} vanished`;
   }
-  return null;
+  return hasAsyncWp(pid, fd) ? null : `fd ${fd} is a userfaultfd without async write-protect (or vanished)`;
+}
+
+/** Does fd `fd` of `pid` have async write-protect enabled (the API features in its fdinfo)? */
+export function hasAsyncWp(pid: number, fd: number): boolean {
+  try {
+    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
+    const m = /^API:\s*[0-9a-f]+:([0-9a-f]+):/m.exec(info);
+    return m !== null && (Number.parseInt(m[1]!, 16) & UFFD.FEATURE_WP_ASYNC) !== 0;
+  } catch {
+    return false;
+  }
 }

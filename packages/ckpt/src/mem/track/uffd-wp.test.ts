@@ -13,14 +13,15 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readMaps, readStatus } from '../../proc/index.js';
+import { ProcError, readMaps, readStatus } from '../../proc/index.js';
 import { freeze } from '../../ptrace/index.js';
-import { AlignedBuffer, IovecArray, PAGE_SIZE, processVmReadv } from '../../sys/index.js';
+import { AlignedBuffer, IovecArray, PAGE_SIZE, processVmReadv, SysError } from '../../sys/index.js';
 import { Fixture, skipUnlessAvailable } from '../../testing/index.js';
 import { MemError } from '../errors.js';
 import {
   type AddressRange,
   type DirtyTracker,
+  memError,
   subtractRanges,
   trackableRanges,
   UffdWpTracker,
@@ -300,4 +301,13 @@ test('uffd-wp: a target that exits gives MemError ESRCH, on collect and on start
   t.close();
   t.close();
   assert.throws(() => new UffdWpTracker(f.pid).start([]), esrch);
+});
+
+test('tracker errors keep their class: EPERM stays EPERM, a vanished process is ESRCH', () => {
+  const eperm = memError(new ProcError('EPERM', 'not permitted to read maps of process 1'), 1, 'scan');
+  assert.ok(eperm instanceof MemError);
+  assert.equal(eperm.code, 'EPERM');
+  assert.equal((memError(new ProcError('ESRCH', 'no such process: 1'), 1, 'scan') as MemError).code, 'ESRCH');
+  assert.equal((memError(new SysError('ioctl', 1), 1, 'scan') as MemError).code, 'EPERM');
+  assert.equal((memError(new ProcError('EPARSE', 'bad'), 1, 'scan') as MemError).code, 'EIO');
 });

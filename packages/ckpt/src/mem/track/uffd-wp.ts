@@ -24,7 +24,13 @@
  *
  * Persistence across runs (see README.md): with `persist`, the target keeps the userfaultfd open; save()
  * returns a JSON-able state; resume(state) takes it again (no injection) or returns why it cannot;
- * release() closes the target's fd by injection.
+ * release() closes the target's fd by injection. What stays in the target is written down BEFORE the
+ * injection (track-record.ts, /run/ckpt/track): start() first closes what an earlier run left in the same
+ * process (leftover.ts), and until close() or release(), SIGINT/SIGTERM/SIGHUP and uncaught exceptions
+ * release it (ptrace/registry.ts addCleanup). A SIGKILL leaves the record: the next run closes it.
+ *
+ * Huge pages (huge-pages.ts): write-protection splits a THP on its first write; release() collapses the
+ * parts that were huge when armed, once the userfaultfd is gone.
  *
  * @example
  * using t = new UffdWpTracker(pid);
@@ -33,8 +39,15 @@
  * t.collect((start, end, present) => toRead.push([start, end, present]));
  */
 import { fstatSync } from 'node:fs';
-import { ProcError, readMaps, readStartTimeMicros, type Vma } from '../../proc/index.js';
-import { type FrozenProcess, freeze, Injector, injectionSite, PtraceError } from '../../ptrace/index.js';
+import { readMaps, readStartTimeMicros, type Vma } from '../../proc/index.js';
+import {
+  addCleanup,
+  type FrozenProcess,
+  freeze,
+  Injector,
+  injectionSite,
+  PtraceError,
+} from '../../ptrace/index.js';
 import {
   closeFd,
   KernelUnsupportedError,
@@ -48,7 +61,18 @@ import {
   SysError,
 } from '../../sys/index.js';
 import { MemError } from '../errors.js';
+import { collapseHuge, hugeRanges } from './huge-pages.js';
+import { closeLeftovers } from './leftover.js';
 import { intersectRanges, normalizeRanges, subtractRanges } from './range-list.js';
+import {
+  findRecord,
+  isSameUserfaultfd,
+  recordIntent,
+  recordOwner,
+  recordTracking,
+  removeRecord,
+  type TrackRecord,
+} from './track-record.js';
 import { isTrackable } from './trackable.js';
 import type { AddressRange, CollectResult, DirtyTracker, WrittenRangeCallback } from './tracker.js';
 import { stateMismatch, stateShapeProblem, type UffdWpState } from './uffd-wp-state.js';
@@ -91,7 +115,11 @@ const UNREGISTERED = {
   returnMask: PAGE_IS.WPALLOWED,
 };
 
-function memError(e: unknown, pid: number, what: string): Error {
+/**
+ * The MemError for a failure of the tracker on `pid` (ESRCH and EPERM keep their meaning, from a SysError,
+ * a ProcError or an fs error alike; the rest is EIO).
+ */
+export function memError(e: unknown, pid: number, what: string): Error {
   if (e instanceof MemError || e instanceof KernelUnsupportedError) return e;
   const code = (e as { code?: string }).code;
   if (code === 'ESRCH' || code === 'ECHILD')
@@ -101,6 +129,32 @@ function memError(e: unknown, pid: number, what: string): Error {
 }
 
 const isEperm = (e: unknown) => e instanceof SysError && e.code === 'EPERM';
+
+/**
+ * Run `f` once `frozen` (the caller's) is thawed: now if it is not frozen (or not given), else from a
+ * timer polling its state (the dump thaws right after the images are committed; the timer keeps the
+ * process alive until then).
+ */
+function afterThaw(frozen: FrozenProcess | undefined, f: () => void): void {
+  if (frozen?.state !== 'frozen') {
+    f();
+    return;
+  }
+  const poll = () => {
+    if (frozen.state === 'frozen') setTimeout(poll, 1);
+    else f();
+  };
+  setTimeout(poll, 1);
+}
+
+/** Why UFFDIO_REGISTER refused a range, for the fallback message. */
+function refusalReason(e: unknown): string {
+  const code = e instanceof SysError ? e.code : (e as Error).message;
+  return code === 'EBUSY'
+    ? "EBUSY: another userfaultfd already tracks them (the target's own, a running ckpt's, or one left " +
+        'without a record: `ckpt track --stop -t PID --force`)'
+    : `the kernel refused to track them (${code})`;
+}
 
 export class UffdWpTracker implements DirtyTracker {
   readonly kind = 'uffd-wp' as const;
@@ -123,6 +177,15 @@ export class UffdWpTracker implements DirtyTracker {
   private targetFd = -1;
   private inode = 0;
   private started = false;
+  /** Parts of the registered ranges that were huge pages when armed (collapsed again by release()). */
+  private huge: AddressRange[] = [];
+  private refusal: string | undefined;
+  /** What the target holds, on disk (persist only). */
+  private record: TrackRecord | undefined;
+  /** Forgets the release-on-signal hook. */
+  private unhook: (() => void) | undefined;
+  /** What release() gave back (huge pages collapsed); set after the caller's thaw when it passed `frozen`. */
+  collapsed: ReturnType<typeof collapseHuge> | undefined;
 
   constructor(
     readonly pid: number,
@@ -135,8 +198,14 @@ export class UffdWpTracker implements DirtyTracker {
     try {
       this.pidfd = pidfdOpen(this.pid);
       this.scanner = PagemapScanner.open(this.pid);
+      if (this.options.persist) {
+        closeLeftovers(this.pid, { frozen: this.options.frozen });
+        this.record = recordIntent(this.pid);
+        this.unhook = addCleanup(() => this.releaseOnWayOut());
+      }
       this.infect();
       this.inode = fstatSync(this.uffd!.fd).ino;
+      if (this.record) this.record = recordTracking(this.record, { fd: this.targetFd, inode: this.inode });
       this.uffd!.enableAsyncWp();
     } catch (e) {
       try {
@@ -147,6 +216,10 @@ export class UffdWpTracker implements DirtyTracker {
       throw memError(e, this.pid, 'set up tracking in');
     }
     this.add(ranges);
+    if (this.record && this.huge.length > 0 && this.record.uffd) {
+      const huge = this.huge.map((r) => [r.start, r.end] as const);
+      this.record = recordTracking(this.record, this.record.uffd, huge); // for a later `ckpt track --stop`
+    }
   }
 
   /** Stop the target (or use the caller's frozen process) for the injected syscalls only. */
@@ -194,11 +267,13 @@ export class UffdWpTracker implements DirtyTracker {
         this.setup.registered++;
       } catch (e) {
         if (e instanceof SysError && e.code === 'ESRCH') throw memError(e, this.pid, 'register ranges of');
+        this.refusal ??= refusalReason(e);
         this.untracked.push(r);
         this.setup.refused++;
       }
     }
     const t1 = performance.now();
+    this.huge = normalizeRanges([...this.huge, ...hugeRanges(this.scanner!, ok)]);
     for (const r of ok) this.arm(r);
     this.setup.registerMicros += Math.round((t1 - t0) * 1000);
     this.setup.armMicros += Math.round((performance.now() - t1) * 1000);
@@ -238,7 +313,7 @@ export class UffdWpTracker implements DirtyTracker {
       }
       for (const r of this.untracked) pages += s.scan(r.start, r.end, PRESENT, present);
     } catch (e) {
-      throw memError(e instanceof ProcError ? new SysError('maps', 3) : e, this.pid, 'scan');
+      throw memError(e, this.pid, 'scan');
     }
     return { pages, scanMicros: Math.round((performance.now() - t0) * 1000) };
   }
@@ -285,6 +360,28 @@ export class UffdWpTracker implements DirtyTracker {
     return this.untracked.map((r) => ({ ...r }));
   }
 
+  get untrackedReason(): string | undefined {
+    return this.untracked.length > 0 ? (this.refusal ?? 'refused by the kernel') : undefined;
+  }
+
+  /** The registered ranges minus the VMAs in them that are not registered any more (replaced in place). */
+  knownRanges(): readonly AddressRange[] {
+    if (!this.scanner) throw new MemError('EIO', 'tracker not started or closed');
+    const gone: AddressRange[] = [];
+    try {
+      for (const r of this.registered) {
+        this.scanner.scan(r.start, r.end, UNREGISTERED, (start, end) => gone.push({ start, end }));
+      }
+    } catch (e) {
+      throw memError(e, this.pid, 'scan');
+    }
+    return subtractRanges(this.registered, gone);
+  }
+
+  get setupStoppedMicros(): number {
+    return this.setup.stoppedMicros;
+  }
+
   /**
    * State for a later run (needs `persist`). The target keeps the userfaultfd at fd `state.fd`. Call it
    * after the run's last add()/collect(): a range registered after save() would be unknown to the next run.
@@ -299,6 +396,7 @@ export class UffdWpTracker implements DirtyTracker {
       inode: this.inode,
       ranges: this.registered.map((r) => [r.start, r.end] as const),
       untracked: this.untracked.map((r) => [r.start, r.end] as const),
+      huge: this.huge.map((r) => [r.start, r.end] as const),
     };
   }
 
@@ -329,42 +427,91 @@ export class UffdWpTracker implements DirtyTracker {
     t.inode = st.inode;
     t.registered = st.ranges.map(([start, end]) => ({ start, end }));
     t.untracked = st.untracked.map(([start, end]) => ({ start, end }));
+    t.huge = (st.huge ?? []).map(([start, end]) => ({ start, end }));
+    try {
+      const uffd = { fd: st.fd, inode: st.inode };
+      const rec = findRecord(st.pid);
+      t.record = rec?.uffd?.fd === st.fd && rec.uffd.inode === st.inode ? recordOwner(rec) : undefined;
+      t.record ??= recordTracking(recordIntent(st.pid), uffd);
+    } catch (e) {
+      t.close();
+      return { tracker: null, reason: `cannot write the track record: ${(e as Error).message}` };
+    }
+    t.unhook = addCleanup(() => t.releaseOnWayOut());
     return { tracker: t };
   }
 
   /**
-   * End a persisted tracking: close the target's userfaultfd by injection (if it is still ours), then
-   * close our side. For the final dump; `frozen` may be the dump's own frozen process.
+   * Close the target's userfaultfd (if it still is ours: checked while frozen, the target cannot swap the
+   * fd under us) by injection through `frozen`; our copy keeps tracking alive until release()/close().
    */
-  release(frozen?: FrozenProcess): void {
-    if (this.targetFd >= 0) {
-      const fd = this.targetFd;
-      this.targetFd = -1;
-      const f = frozen ?? freeze(this.pid);
-      try {
-        // checked while frozen: the target cannot swap the fd under us
-        const still = stateMismatch({
-          version: 1,
-          pid: this.pid,
-          fd,
-          startTimeMicros: readStartTimeMicros(this.pid),
-          inode: this.inode,
-          ranges: [],
-          untracked: [],
-        });
-        if (!still) {
-          using inj = Injector.infect(f);
-          inj.call('close', SYS.close, fd);
-        }
-      } finally {
-        if (!frozen) f.thaw();
-      }
+  endInTarget(frozen: FrozenProcess): void {
+    if (this.targetFd < 0) return;
+    const fd = this.targetFd;
+    this.targetFd = -1;
+    // our copy keeps the inode alive: fd `fd` with this inode can only be the one we injected
+    if (isSameUserfaultfd(this.pid, { fd, inode: this.inode })) {
+      using inj = Injector.infect(frozen);
+      inj.call('close', SYS.close, fd);
     }
-    this.close();
+    removeRecord(this.record);
+    this.record = undefined;
   }
 
-  /** Close our side (our userfaultfd copy, pidfd, pagemap). Safe to call twice. */
+  /**
+   * End tracking for good: close the target's userfaultfd by injection (through `frozen`, the dump's own
+   * frozen process, or a brief freeze), close our side, then collapse the huge pages write-protection
+   * split (nothing holds the ranges registered any more). For the chain's end and for failures.
+   */
+  release(frozen?: FrozenProcess): void {
+    try {
+      if (this.targetFd >= 0) {
+        const f = frozen ?? freeze(this.pid);
+        try {
+          this.endInTarget(f);
+        } finally {
+          if (!frozen) f.thaw();
+        }
+      }
+      removeRecord(this.record); // nothing of ours is left in the target
+      this.record = undefined;
+      this.uffd?.close(); // the last reference: the kernel unregisters the ranges
+      if (this.pidfd >= 0 && this.huge.length > 0) {
+        // the pidfd goes with the collapse, which waits for the caller's thaw (it takes ~0.4 s per fully
+        // split 256 MiB here: never inside the frozen window)
+        const pidfd = this.pidfd;
+        const huge = this.huge;
+        this.pidfd = -1;
+        this.huge = [];
+        afterThaw(frozen, () => {
+          this.collapsed = collapseHuge(pidfd, huge);
+          closeFd(pidfd);
+        });
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /**
+   * release() on a way out (signal, exception, exit): quiet when it cannot (the target is gone or being
+   * killed); the record then stays for a later run.
+   */
+  private releaseOnWayOut(): void {
+    try {
+      this.release();
+    } catch {
+      this.close();
+    }
+  }
+
+  /**
+   * Close our side (our userfaultfd copy, pidfd, pagemap); a persisting tracker stays in the target (and
+   * in its record) for a later run. Safe to call twice.
+   */
   close(): void {
+    this.unhook?.();
+    this.unhook = undefined;
     this.uffd?.close();
     if (this.pidfd >= 0) {
       closeFd(this.pidfd);

@@ -1,0 +1,91 @@
+/**
+ * Leftovers: what an earlier run left in a target is found through its track record and closed, with
+ * the target frozen; a userfaultfd no record names is closed only with `force`.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { readMaps } from '../../proc/index.js';
+import { countUserfaultfds, Fixture } from '../../testing/index.js';
+import {
+  closeLeftovers,
+  findRecord,
+  leftoverCandidates,
+  trackableRanges,
+  UffdWpTracker,
+  uffdWpUnsupportedReason,
+  userfaultfdsOf,
+} from './index.js';
+
+test('leftoverCandidates: by record, by what was there before, by force', () => {
+  const a = { fd: 3, inode: 100 };
+  const b = { fd: 4, inode: 200 };
+  const wp = (r: { fd: number }) => r.fd === 4;
+  assert.deepEqual(leftoverCandidates({ phase: 'tracking', before: [], uffd: a }, [a, b], false, wp), [a]);
+  assert.deepEqual(
+    leftoverCandidates({ phase: 'tracking', before: [], uffd: { fd: 3, inode: 9 } }, [a], false, wp),
+    [],
+  );
+  assert.deepEqual(leftoverCandidates({ phase: 'injecting', before: [a] }, [a, b], false, wp), [b]);
+  assert.deepEqual(leftoverCandidates(undefined, [a, b], false, wp), []);
+  assert.deepEqual(leftoverCandidates(undefined, [a, b], true, wp), [b]);
+});
+
+const noUffd = uffdWpUnsupportedReason() ?? false;
+
+/** A run that set tracking up and exited keeping it (as a pre-dump of a chain does). */
+function leave(pid: number) {
+  const t = new UffdWpTracker(pid, { persist: true });
+  t.start(trackableRanges(readMaps(pid)));
+  const st = t.save();
+  t.close();
+  return st;
+}
+
+test('a new tracker closes what an earlier run left; release() leaves nothing', {
+  skip: noUffd,
+}, async () => {
+  await using f = await Fixture.start('static', ['4']);
+  const old = leave(f.pid);
+  assert.equal(findRecord(f.pid)?.uffd?.fd, old.fd);
+  const t = new UffdWpTracker(f.pid, { persist: true });
+  try {
+    t.start(trackableRanges(readMaps(f.pid)));
+    const now = userfaultfdsOf(f.pid);
+    assert.equal(now.length, 1, 'the old userfaultfd is gone');
+    assert.notEqual(now[0]!.inode, old.inode);
+    assert.equal(t.untrackedRanges().length, 0, 'no EBUSY: nothing else tracks the ranges');
+    assert.equal(findRecord(f.pid)?.uffd?.inode, now[0]!.inode);
+  } finally {
+    t.release();
+  }
+  assert.equal(countUserfaultfds(f.pid), 0);
+  assert.equal(findRecord(f.pid), undefined);
+});
+
+test('closeLeftovers: by record (phases tracking and injecting); without one, only with force', {
+  skip: noUffd,
+}, async () => {
+  await using f = await Fixture.start('static', ['4']);
+  leave(f.pid);
+  assert.deepEqual(closeLeftovers(f.pid).closed.length, 1);
+  assert.equal(countUserfaultfds(f.pid), 0);
+  assert.equal(findRecord(f.pid), undefined);
+
+  // killed between the injection and the record's update: the record names no fd yet
+  leave(f.pid);
+  const r = findRecord(f.pid)!;
+  const { path, uffd: _uffd, ...rest } = r;
+  writeFileSync(path, JSON.stringify({ ...rest, phase: 'injecting' }));
+  assert.equal(closeLeftovers(f.pid).closed.length, 1);
+  assert.equal(countUserfaultfds(f.pid), 0);
+
+  // no record at all
+  leave(f.pid);
+  unlinkSync(findRecord(f.pid)!.path);
+  assert.deepEqual(closeLeftovers(f.pid).closed, []);
+  assert.equal(countUserfaultfds(f.pid), 1, 'the target may own it: left alone');
+  assert.equal(closeLeftovers(f.pid, { force: true }).closed.length, 1);
+  assert.equal(countUserfaultfds(f.pid), 0);
+  assert.equal(existsSync(path), false);
+});

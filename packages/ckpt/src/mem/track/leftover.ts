@@ -1,0 +1,111 @@
+/**
+ * Leftovers: a userfaultfd an earlier ckpt run left in a target (it was interrupted, killed, or its chain
+ * was abandoned without a `--freeze` end). While it is there, the target pays for write-protect faults,
+ * `criu dump` refuses the process, and a new chain's registration gets EBUSY. Closing it needs the track
+ * record (track-record.ts) that the run wrote before injecting:
+ *
+ * ```
+ *  record phase "tracking" (fd N, inode I)   close fd N if it still is anon_inode:[userfaultfd], inode I
+ *  record phase "injecting"                   close the userfaultfds that are not in the record's `before`
+ *  no record, `force`                         close every userfaultfd with async write-protect (as ckpt
+ *                                             makes them; the target may own one: hence only on request)
+ * ```
+ * Every check runs with the target frozen (it cannot close and reuse fd N under us), then one injection
+ * closes them all. A record whose owner (a ckpt process) is still running is in use: left alone unless
+ * `force`. The record is removed afterwards, and the huge pages it names (split by write-protection)
+ * are collapsed again (huge-pages.ts).
+ *
+ * @example
+ * const r = closeLeftovers(pid);          // { closed: [{ fd: 3, inode: 1234 }] }
+ * closeLeftovers(pid, { force: true });   // also userfaultfds without a record
+ */
+import { type FrozenProcess, freeze, Injector } from '../../ptrace/index.js';
+import { closeFd, pidfdOpen, SYS } from '../../sys/index.js';
+import { type CollapseResult, collapseHuge } from './huge-pages.js';
+import {
+  findRecord,
+  isSameUserfaultfd,
+  ownerRunning,
+  removeRecord,
+  TRACK_RECORD_DIR,
+  type TrackRecord,
+  type UffdRef,
+  userfaultfdsOf,
+} from './track-record.js';
+import { hasAsyncWp } from './uffd-wp-state.js';
+
+export interface LeftoverOptions {
+  /** The target is frozen already (the caller thaws it). */
+  readonly frozen?: FrozenProcess;
+  /** Also close userfaultfds no record names (async write-protect ones), and records in use. */
+  readonly force?: boolean;
+  readonly dir?: string;
+}
+
+export interface LeftoverResult {
+  /** The userfaultfds closed in the target. */
+  readonly closed: readonly UffdRef[];
+  /** Why nothing was closed although a record exists (its owner runs), if so. */
+  readonly skipped?: string;
+  /** The huge pages tracking had split, collapsed again (when the record names them). */
+  readonly collapsed?: CollapseResult;
+}
+
+/**
+ * Which of the target's userfaultfds `now` are ckpt's leftovers. Pure (`asyncWp` answers the fdinfo
+ * question): the rules of the module comment.
+ */
+export function leftoverCandidates(
+  record: Pick<TrackRecord, 'phase' | 'before' | 'uffd'> | undefined,
+  now: readonly UffdRef[],
+  force: boolean,
+  asyncWp: (r: UffdRef) => boolean,
+): UffdRef[] {
+  const same = (a: UffdRef, b: UffdRef) => a.fd === b.fd && a.inode === b.inode;
+  const out: UffdRef[] = [];
+  for (const r of now) {
+    const byRecord =
+      record !== undefined &&
+      (record.uffd
+        ? same(record.uffd, r)
+        : record.phase === 'injecting' && !record.before.some((b) => same(b, r)));
+    if (byRecord || (force && asyncWp(r))) out.push(r);
+  }
+  return out;
+}
+
+/** Close what an earlier run left in `pid` (see the module comment). Throws if the target cannot be frozen. */
+export function closeLeftovers(pid: number, o: LeftoverOptions = {}): LeftoverResult {
+  const record = findRecord(pid, o.dir ?? TRACK_RECORD_DIR);
+  if (!record && !o.force) return { closed: [] };
+  if (record && !o.force && ownerRunning(record)) {
+    return { closed: [], skipped: `in use by the running ckpt process ${record.owner.pid}` };
+  }
+  const f = o.frozen ?? freeze(pid);
+  let closed: UffdRef[];
+  try {
+    // frozen: the target cannot close fd N and open something else there between check and close
+    const now = userfaultfdsOf(pid);
+    closed = leftoverCandidates(record, now, o.force === true, (r) => hasAsyncWp(pid, r.fd)).filter((r) =>
+      isSameUserfaultfd(pid, r),
+    );
+    if (closed.length > 0) {
+      using inj = Injector.infect(f);
+      for (const r of closed) inj.call('close', SYS.close, r.fd);
+    }
+  } finally {
+    if (!o.frozen) f.thaw();
+  }
+  removeRecord(record);
+  const huge = (record?.huge ?? []).map(([start, end]) => ({ start, end }));
+  if (closed.length === 0 || huge.length === 0) return { closed };
+  let pidfd = -1;
+  try {
+    pidfd = pidfdOpen(pid);
+    return { closed, collapsed: collapseHuge(pidfd, huge) };
+  } catch {
+    return { closed }; // gone meanwhile
+  } finally {
+    if (pidfd >= 0) closeFd(pidfd);
+  }
+}
