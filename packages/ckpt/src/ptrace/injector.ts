@@ -35,9 +35,11 @@
  * inj.call('getpid', SYS.getpid) === pid;
  * const addr = inj.mmap(1 << 20);         // unmapped again by cure
  */
-import { readMaps } from '../proc/index.js';
+import { readMaps, type Vma } from '../proc/index.js';
 import {
   errnoName,
+  getSigmask,
+  getXstate,
   syscall as hostSyscall,
   PTRACE,
   ptrace,
@@ -51,6 +53,7 @@ import {
 } from '../sys/index.js';
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import type { Curable, FrozenProcess } from './frozen-process.js';
+import { findGadgets, type Gadgets } from './gadgets.js';
 import { Registers } from './registers.js';
 import { type MemoryAccess, RemoteMemory } from './remote-memory.js';
 import { AFTER_SYSCALL, restoreFrame, resumeRegisters, resumeStub, STUB_SIZE } from './resume-stub.js';
@@ -63,6 +66,7 @@ import {
   STUB_OFFSET,
   scratchSignature,
 } from './scratch-mapping.js';
+import { sigFrame, sigFrameSize } from './sigframe.js';
 
 /** Bytes saved below the red zone: the site call's restore frame (FRAME_SIZE) goes there. */
 const STACK_AREA = 256;
@@ -97,6 +101,8 @@ export interface InjectOptions {
    * 'parked', 'exit'): a test tracer SIGKILLs itself there to check that the target survives it.
    */
   readonly onStep?: (step: string) => void;
+  /** Test hook: run the first and last calls from a stub patched at the site, as without gadgets. */
+  readonly patchSite?: boolean;
 }
 
 /**
@@ -104,8 +110,8 @@ export interface InjectOptions {
  * kernel special mapping. Read it before freezing and pass it to infect() to keep the /proc/PID/maps read
  * out of the stopped time.
  */
-export function injectionSite(pid: number): number | undefined {
-  for (const v of readMaps(pid)) {
+export function injectionSite(pid: number, maps: readonly Vma[] = readMaps(pid)): number | undefined {
+  for (const v of maps) {
     if (v.exec && v.end - v.start >= STUB_SIZE && !v.path.startsWith('[')) return v.start;
   }
   return undefined;
@@ -117,14 +123,19 @@ export class Injector implements Curable, Disposable {
   private readonly resume: Registers;
   private readonly work = new Registers();
   private readonly mem: RemoteMemory;
-  private readonly savedCode: Buffer;
-  private readonly savedStack: Buffer;
-  private readonly stackArea: number;
+  /** The code at the site (patch path only: no gadgets in the target). */
+  private savedCode: Buffer = Buffer.alloc(0);
+  private savedStack: Buffer = Buffer.alloc(0);
+  /** Below the red zone: the restore frame of the first and last calls. */
+  private stackArea = 0;
+  /** `syscall; ret` and the signal restorer in the target, and the rt_sigreturn frame using them. */
+  private gadgets: Gadgets | undefined;
+  private sigFrameBytes: Uint8Array | undefined;
   private readonly mappings = new Map<number, number>();
   private readonly onStep: (step: string) => void;
   /** Address of the scratch mapping (0: none). */
   private base = 0;
-  /** The site code and stack area hold our stub and frame. */
+  /** The stack area (and, on the patch path, the site code) hold our frame (and stub). */
   private sitePatched = false;
   /** The thread's registers were changed (it stands in a stub). */
   private moved = false;
@@ -146,24 +157,22 @@ export class Injector implements Curable, Disposable {
     this.saved = frozen.regs(tid);
     this.resume = resumeRegisters(this.saved);
     let site = options.site;
-    if (site === undefined) {
-      try {
-        site = injectionSite(frozen.pid);
-      } catch (e) {
-        throw ptraceErrorFrom(e, frozen.pid, 'read the mappings of');
-      }
+    let maps: Vma[] = [];
+    try {
+      maps = readMaps(frozen.pid);
+    } catch (e) {
+      throw ptraceErrorFrom(e, frozen.pid, 'read the mappings of');
     }
+    site ??= injectionSite(frozen.pid, maps);
     if (site === undefined)
       throw new PtraceError('EINVAL', `process ${frozen.pid} has no executable mapping`);
     this.site = site;
-    const sp = this.saved.address('rsp');
-    this.stackArea = sp - RED_ZONE - STACK_AREA - ((sp - RED_ZONE - STACK_AREA) % 16);
+    this.gadgets = options.patchSite ? undefined : findGadgets(maps);
     frozen.adopt(this); // throws if another injector is active
     try {
       this.mem = RemoteMemory.open(frozen.pid, tid, options.memoryAccess);
       try {
-        this.savedCode = this.mem.read(this.site, STUB_SIZE);
-        this.savedStack = this.mem.read(this.stackArea, STACK_AREA);
+        this.prepareFirstCall(maps);
       } catch (e) {
         this.mem.close();
         throw e;
@@ -243,18 +252,58 @@ export class Injector implements Curable, Disposable {
       anonNames = false;
   }
 
-  /** Run one call from the site: stub at the site, its frame on the thread's stack, below the red zone. */
+  /**
+   * Choose how the first and last calls run and save what they overwrite: with the gadgets, an
+   * rt_sigreturn frame below the red zone (no code byte changes); without, the stub at the site and its
+   * small frame below the red zone. Falls back to the site when the stack has no room for the frame.
+   */
+  private prepareFirstCall(maps: readonly Vma[]): void {
+    const sp = this.saved.address('rsp');
+    if (this.gadgets) {
+      const xstate = getXstate(this.tid);
+      const at = sp - RED_ZONE - sigFrameSize(xstate.length);
+      const frameAt = at - (at % 64);
+      if (maps.some((v) => v.write && v.start <= frameAt && sp <= v.end)) {
+        this.stackArea = frameAt;
+        this.sigFrameBytes = sigFrame(
+          this.resume,
+          xstate,
+          getSigmask(this.tid),
+          this.gadgets.sigreturn,
+          frameAt,
+        );
+        this.savedStack = this.mem.read(frameAt, sp - RED_ZONE - frameAt);
+        return;
+      }
+      this.gadgets = undefined;
+    }
+    const at = sp - RED_ZONE - STACK_AREA;
+    this.stackArea = at - (at % 16);
+    this.savedCode = this.mem.read(this.site, STUB_SIZE);
+    this.savedStack = this.mem.read(this.stackArea, STACK_AREA);
+  }
+
+  /**
+   * Run the first or last call, from the target's own `syscall; ret` with an rt_sigreturn frame on the
+   * thread's stack; or, without gadgets, from our stub written at the site with its frame on the stack.
+   */
   private siteCall(nr: number, a1: number, a2: number, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
+    if (this.gadgets && this.sigFrameBytes) {
+      this.mem.write(this.stackArea, this.sigFrameBytes);
+      this.sitePatched = true;
+      this.onStep('site-patched');
+      return this.run('site-', this.gadgets.syscallRet, nr, [a1, a2, a3, a4, a5, a6], this.stackArea);
+    }
     this.mem.write(this.stackArea, restoreFrame(this.resume));
     this.mem.write(this.site, resumeStub(this.stackArea, this.resume.address('rip')));
     this.sitePatched = true;
     this.onStep('site-patched');
-    return this.run('site-', this.site, nr, a1, a2, a3, a4, a5, a6);
+    return this.run('site-', this.site, nr, [a1, a2, a3, a4, a5, a6]);
   }
 
   private restoreSite(): void {
     if (!this.sitePatched) return;
-    this.mem.write(this.site, this.savedCode);
+    if (this.savedCode.length > 0) this.mem.write(this.site, this.savedCode);
     this.mem.write(this.stackArea, this.savedStack);
     this.sitePatched = false;
   }
@@ -267,7 +316,7 @@ export class Injector implements Curable, Disposable {
   }
 
   /** SETREGS, PTRACE_SYSCALL to syscall-entry and to syscall-exit, GETREGS: the result. */
-  private run(step: string, entry: number, nr: number, ...args: number[]): number {
+  private run(step: string, entry: number, nr: number, args: readonly number[], rsp?: number): number {
     this.frozen.assertFrozen();
     const t0 = performance.now();
     const r = this.work;
@@ -275,6 +324,7 @@ export class Injector implements Curable, Disposable {
     r.set('rip', entry);
     r.set('rax', nr);
     r.set('orig_rax', -1);
+    if (rsp !== undefined) r.set('rsp', rsp);
     r.set('rdi', args[0] ?? 0);
     r.set('rsi', args[1] ?? 0);
     r.set('rdx', args[2] ?? 0);
@@ -305,7 +355,7 @@ export class Injector implements Curable, Disposable {
   syscall(nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
     if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
     if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
-    return this.run('', this.base + STUB_OFFSET, nr, a1, a2, a3, a4, a5, a6);
+    return this.run('', this.base + STUB_OFFSET, nr, [a1, a2, a3, a4, a5, a6]);
   }
 
   /** Like syscall(), but throws PtraceError EINJECT (with the errno name) when the call fails. */

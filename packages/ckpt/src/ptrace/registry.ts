@@ -15,8 +15,8 @@
  * When the registry becomes empty, the handlers are removed again, so a program with nothing frozen keeps
  * Node's default signal behaviour.
  *
- * SIGKILL of this process cannot be caught: the kernel then detaches the tracees itself, but an infected
- * thread keeps its injected code bytes (an `int3` will kill it). Keep infections short.
+ * SIGKILL of this process cannot be caught: the kernel then detaches the tracees itself and each thread
+ * runs on from its stop; the injector keeps every stop a state the thread survives alone (injector.ts).
  *
  * @example
  * registerTracee(frozen);    // done by freeze()

@@ -167,7 +167,11 @@ function busySleep(ms: number): void {
 
 async function calibrate(bin: string, t: Target, s: Scenario, root: string): Promise<Calibration> {
   const prev = s === 'chained' ? await firstDump(bin, t, join(root, 'cal-a')) : undefined;
-  const run = launch(bin, ckptArgs(s, t.pid, join(root, 'cal-b'), prev ? '../cal-a' : undefined), join(root, 'cal-b'));
+  const run = launch(
+    bin,
+    ckptArgs(s, t.pid, join(root, 'cal-b'), prev ? '../cal-a' : undefined),
+    join(root, 'cal-b'),
+  );
   let traced = -1;
   let untraced = -1;
   for (;;) {
@@ -179,7 +183,8 @@ async function calibrate(bin: string, t: Target, s: Scenario, root: string): Pro
   }
   const exit = now() - run.started;
   const status = await run.done;
-  if (status !== '0') throw new Error(`calibration run (${s}) of ${t.kind} failed: ${readFileSync(run.stderrFile, 'utf8')}`);
+  if (status !== '0')
+    throw new Error(`calibration run (${s}) of ${t.kind} failed: ${readFileSync(run.stderrFile, 'utf8')}`);
   if (untraced < 0) untraced = traced < 0 ? -1 : exit;
   rmSync(join(root, 'cal-a'), { recursive: true, force: true });
   rmSync(join(root, 'cal-b'), { recursive: true, force: true });
@@ -188,7 +193,10 @@ async function calibrate(bin: string, t: Target, s: Scenario, root: string): Pro
 
 /** An uninterrupted first pre-dump into `dir` (the parent of a chained trial). */
 async function firstDump(bin: string, t: Target, dir: string): Promise<string> {
-  const r = spawnSync(process.execPath, [bin, ...ckptArgs('first', t.pid, dir)], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [bin, ...ckptArgs('first', t.pid, dir)], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (r.status !== 0) throw new Error(`first pre-dump of ${t.kind} failed: ${r.stderr}`);
   return dir;
 }

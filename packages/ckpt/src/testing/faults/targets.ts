@@ -63,7 +63,9 @@ function startOrphan(argv: string[], log: string): number {
     subreaper = true;
   }
   const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const r = spawnSync('bash', ['-c', `setsid ${quoted} >'${log}' 2>&1 </dev/null & echo $!`], { encoding: 'utf8' });
+  const r = spawnSync('bash', ['-c', `setsid ${quoted} >'${log}' 2>&1 </dev/null & echo $!`], {
+    encoding: 'utf8',
+  });
   const pid = Number(r.stdout.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`could not start ${argv[0]}: ${r.stderr}`);
   return pid;
@@ -102,7 +104,9 @@ async function waitLine(log: string, re: RegExp, pid: number, what: string): Pro
     if (stateOf(pid) === '' || stateOf(pid) === 'Z') break;
     await sleep(10);
   }
-  throw new Error(`${what}: no ${re} from ${pid}: ${existsSync(log) ? readFileSync(log, 'utf8').slice(-500) : ''}`);
+  throw new Error(
+    `${what}: no ${re} from ${pid}: ${existsSync(log) ? readFileSync(log, 'utf8').slice(-500) : ''}`,
+  );
 }
 
 /** Start a target of `kind` and wait until it is ready. */
@@ -131,13 +135,18 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
       ...base,
       pid,
       checksum: sumBySignal,
-      selfReport: () => (/READ-RETURNED.*/.exec(readFileSync(log, 'utf8'))?.[0] ?? ''),
+      selfReport: () => /READ-RETURNED.*/.exec(readFileSync(log, 'utf8'))?.[0] ?? '',
     };
   }
   if (kind === 'python') {
     pid = startOrphan(['python3', join(FIXTURE_DIR, 'py_holder.py'), '16'], log);
     await waitLine(log, /^READY /m, pid, kind);
-    return { ...base, pid, checksum: sumBySignal, selfReport: () => (/Traceback.*/.exec(readFileSync(log, 'utf8'))?.[0] ?? '') };
+    return {
+      ...base,
+      pid,
+      checksum: sumBySignal,
+      selfReport: () => /Traceback.*/.exec(readFileSync(log, 'utf8'))?.[0] ?? '',
+    };
   }
   const sock = join(dir, 'redis.sock');
   pid = startOrphan(
@@ -152,6 +161,6 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
     ...base,
     pid,
     checksum: async () => `${cli('DBSIZE')} ${cli('DEBUG', 'DIGEST')}`,
-    selfReport: () => (/# (Redis crashed|=== REDIS BUG REPORT).*/.exec(readFileSync(log, 'utf8'))?.[0] ?? ''),
+    selfReport: () => /# (Redis crashed|=== REDIS BUG REPORT).*/.exec(readFileSync(log, 'utf8'))?.[0] ?? '',
   };
 }
