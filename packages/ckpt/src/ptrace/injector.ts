@@ -105,16 +105,19 @@ export interface InjectOptions {
   readonly patchSite?: boolean;
 }
 
+/** Mappings read by injectionSite() before freezing, taken by the next infect() of that process. */
+const preread = new Map<number, readonly Vma[]>();
+
 /**
- * Where Injector runs its first and last call: the start of the first executable mapping that is not a
- * kernel special mapping. Read it before freezing and pass it to infect() to keep the /proc/PID/maps read
- * out of the stopped time.
+ * Where Injector runs its first and last call without gadgets: the start of the first executable mapping
+ * that is not a kernel special mapping. Call it before freezing and pass the result to infect(): the
+ * /proc/PID/maps read and the search of the libraries for the gadgets (read once per file) then stay out
+ * of the stopped time.
  */
 export function injectionSite(pid: number, maps: readonly Vma[] = readMaps(pid)): number | undefined {
-  for (const v of maps) {
-    if (v.exec && v.end - v.start >= STUB_SIZE && !v.path.startsWith('[')) return v.start;
-  }
-  return undefined;
+  preread.set(pid, maps);
+  findGadgets(maps);
+  return firstExecutable(maps);
 }
 
 export class Injector implements Curable, Disposable {
@@ -157,13 +160,14 @@ export class Injector implements Curable, Disposable {
     this.saved = frozen.regs(tid);
     this.resume = resumeRegisters(this.saved);
     let site = options.site;
-    let maps: Vma[] = [];
+    let maps = site === undefined ? undefined : preread.get(frozen.pid);
+    preread.delete(frozen.pid);
     try {
-      maps = readMaps(frozen.pid);
+      maps ??= readMaps(frozen.pid);
     } catch (e) {
       throw ptraceErrorFrom(e, frozen.pid, 'read the mappings of');
     }
-    site ??= injectionSite(frozen.pid, maps);
+    site ??= firstExecutable(maps);
     if (site === undefined)
       throw new PtraceError('EINVAL', `process ${frozen.pid} has no executable mapping`);
     this.site = site;
@@ -494,4 +498,8 @@ export class Injector implements Curable, Disposable {
   [Symbol.dispose](): void {
     this.cure();
   }
+}
+
+function firstExecutable(maps: readonly Vma[]): number | undefined {
+  return maps.find((v) => v.exec && v.end - v.start >= STUB_SIZE && !v.path.startsWith('['))?.start;
 }

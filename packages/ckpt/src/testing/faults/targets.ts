@@ -128,9 +128,15 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  /** Wait for the ready line; a target that never gets there is killed. */
+  const ready = (re: RegExp) =>
+    waitLine(log, re, pid, kind).catch((e) => {
+      base.stop();
+      throw e;
+    });
   if (kind === 'injectee') {
     pid = startOrphan([fixtureBinary('injectee'), '8'], log);
-    await waitLine(log, /^READY /m, pid, kind);
+    await ready(/^READY /m);
     return {
       ...base,
       pid,
@@ -140,7 +146,7 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
   }
   if (kind === 'python') {
     pid = startOrphan(['python3', join(FIXTURE_DIR, 'py_holder.py'), '16'], log);
-    await waitLine(log, /^READY /m, pid, kind);
+    await ready(/^READY /m);
     return {
       ...base,
       pid,
@@ -153,7 +159,7 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
     ['redis-server', '--port', '0', '--unixsocket', sock, '--save', '', '--appendonly', 'no', '--dir', dir],
     log,
   );
-  await waitLine(log, /Ready to accept connections/, pid, kind);
+  await ready(/ready to accept connections/i);
   const cli = (...args: string[]) =>
     execFileSync('redis-cli', ['-s', sock, ...args], { encoding: 'utf8', timeout: 20_000 }).trim();
   cli('DEBUG', 'POPULATE', '1000000');
