@@ -14,7 +14,8 @@
  * ```
  *  spawn ---------- traced (freeze + injection) ---------- untraced: read | write ------- exit
  *  attach:    trigger = traced,   delay U(0, 0.3 ms)
- *  injection: trigger = traced,   delay U(0, traced window)       first pre-dump, or splice mode
+ *  injection: trigger = injecting, delay U(0, 1.5 ms)             first pre-dump, or splice mode
+ *             (injecting: traced, and the target's fd count changed: its userfaultfd or pipes exist)
  *  freeze:    trigger = traced,   delay U(0, traced window)       --freeze (frozen for the whole copy)
  *  read:      trigger = untraced, delay U(0, rest / 2)            first pre-dump
  *  write:     trigger = untraced, delay U(rest / 2, rest)         first pre-dump
@@ -27,7 +28,16 @@
  * console.log(formatReport(r)); r.totals.harmed === 0;
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkChain } from '../../dump/index.js';
@@ -41,7 +51,7 @@ import { startTarget, type Target, type TargetKind, unavailable } from './target
 export type Phase = 'attach' | 'injection' | 'read' | 'collect' | 'freeze' | 'write';
 export const PHASES: readonly Phase[] = ['attach', 'injection', 'read', 'collect', 'freeze', 'write'];
 type Scenario = 'first' | 'chained' | 'freeze' | 'splice';
-type Trigger = 'spawn' | 'traced' | 'untraced';
+type Trigger = 'spawn' | 'traced' | 'untraced' | 'injecting';
 const SIGNALS = ['SIGKILL', 'SIGKILL', 'SIGINT', 'SIGTERM'] as const;
 
 export interface CampaignOptions {
@@ -104,6 +114,14 @@ function procState(pid: number): string {
     return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
   } catch {
     return '';
+  }
+}
+
+function fdCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return -1;
   }
 }
 
@@ -208,6 +226,7 @@ function aim(phase: Phase, c: Calibration, rand: () => number): { trigger: Trigg
     case 'attach':
       return { trigger: 'traced', delay: rand() * 0.3 };
     case 'injection':
+      return { trigger: 'injecting', delay: rand() * 1.5 };
     case 'freeze':
       return { trigger: 'traced', delay: rand() * traced };
     case 'read':
@@ -277,6 +296,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
     targets.set(k, entry);
     return entry;
   };
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const e of targets.values()) e.t.stop();
+    rmSync(root, { recursive: true, force: true });
+    process.kill(process.pid, sig);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (let n = 0; n < o.trials && kinds.length > 0; n++) {
       const kind = kinds[Math.floor(rand() * kinds.length)]!;
@@ -296,7 +322,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       const before = leftovers(e.t.pid);
       const run = launch(bin, ckptArgs(scenario, e.t.pid, dir, prev ? `../t${n}-parent` : undefined), dir);
       let fired = true;
-      if (trigger === 'traced') fired = busyUntil(run, () => tracerPid(e.t.pid) === run.pid, 30_000);
+      const fds0 = fdCount(e.t.pid);
+      if (trigger === 'injecting') {
+        fired = busyUntil(run, () => tracerPid(e.t.pid) === run.pid && fdCount(e.t.pid) !== fds0, 30_000);
+      } else if (trigger === 'traced') fired = busyUntil(run, () => tracerPid(e.t.pid) === run.pid, 30_000);
       else if (trigger === 'untraced') {
         fired =
           busyUntil(run, () => tracerPid(e.t.pid) === run.pid, 30_000) &&
@@ -368,6 +397,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       if (r.harm) await fresh(kind); // a harmed target is not reused
     }
   } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     for (const e of targets.values()) e.t.stop();
     rmSync(root, { recursive: true, force: true });
   }
