@@ -45,7 +45,7 @@ import { freeze } from '../../ptrace/index.js';
 import { kill as sysKill } from '../../sys/index.js';
 import { CKPT_BIN } from '../cli.js';
 import { rng } from '../rng.js';
-import { codeDiffers, type Leftovers, leftovers, tracerPid } from './probes.js';
+import { codeDiffers, type Leftovers, leftovers, procState, tracerPid } from './probes.js';
 import { startTarget, type Target, type TargetKind, unavailable } from './targets.js';
 
 export type Phase = 'attach' | 'injection' | 'read' | 'collect' | 'freeze' | 'write';
@@ -108,14 +108,6 @@ interface Calibration {
 }
 
 const now = () => performance.now();
-
-function procState(pid: number): string {
-  try {
-    return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
-  } catch {
-    return '';
-  }
-}
 
 function fdCount(pid: number): number {
   try {

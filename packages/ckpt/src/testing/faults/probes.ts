@@ -11,6 +11,15 @@ import { readMaps } from '../../proc/index.js';
 import { findScratchMappings, RemoteMemory } from '../../ptrace/index.js';
 import { countUserfaultfds } from '../userfaultfds.js';
 
+/** One-letter state of /proc/PID/status ('' once gone). */
+export function procState(pid: number): string {
+  try {
+    return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** TracerPid of /proc/PID/status (0: not traced; -1: gone). */
 export function tracerPid(pid: number): number {
   try {

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prctl, SIG, kill as sysKill, WAIT, WStatus, waitpid } from '../../sys/index.js';
 import { FIXTURE_DIR, fixtureBinary } from '../fixture.js';
+import { procState } from './probes.js';
 
 export type TargetKind = 'injectee' | 'redis' | 'python';
 
@@ -71,14 +72,6 @@ function startOrphan(argv: string[], log: string): number {
   return pid;
 }
 
-function stateOf(pid: number): string {
-  try {
-    return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
-  } catch {
-    return '';
-  }
-}
-
 function reapAfterKill(pid: number): void {
   try {
     sysKill(pid, SIG.SIGKILL);
@@ -101,7 +94,7 @@ async function waitLine(log: string, re: RegExp, pid: number, what: string): Pro
   for (let i = 0; i < 3000; i++) {
     const m = re.exec(existsSync(log) ? readFileSync(log, 'utf8') : '');
     if (m) return m;
-    if (stateOf(pid) === '' || stateOf(pid) === 'Z') break;
+    if (procState(pid) === '' || procState(pid) === 'Z') break;
     await sleep(10);
   }
   throw new Error(
@@ -122,7 +115,7 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
   };
   const base = {
     kind,
-    state: () => stateOf(pid),
+    state: () => procState(pid),
     stop: () => {
       reapAfterKill(pid);
       rmSync(dir, { recursive: true, force: true });
