@@ -20,8 +20,8 @@ const frozen = freeze(pid);
 const inj = Injector.infect(frozen);
 const addr = inj.mmap(65536);
 console.log(JSON.stringify({ addr }));
-if (mode === 'throw') setTimeout(() => { throw new Error('boom'); }, 30);
-else if (mode === 'exit') setTimeout(() => process.exit(7), 30);
+if (mode === 'throw') setTimeout(() => { throw new Error('boom'); }, 300);
+else if (mode === 'exit') setTimeout(() => process.exit(7), 300);
 else setInterval(() => {}, 1000);
 `;
 
