@@ -7,12 +7,12 @@
  * ```
  *            freeze(pid)                       Injector.infect(frozen)
  *  running ----------------> seized --> frozen ------------------------> infected
- *     ^     SEIZE+INTERRUPT      waitpid: |  ^    save regs + code bytes,     |  syscall(nr, ...)
- *     |     every thread,      every tid  |  |    write `syscall; int3`       |  (SETREGS, CONT,
- *     |     re-list /proc/PID/task        |  |                                |   wait SIGTRAP)
+ *     ^     SEIZE+INTERRUPT      waitpid: |  ^    save regs, xstate, sigmask; |  syscall(nr, ...)
+ *     |     every thread,      every tid  |  |    mmap a scratch page (from   |  (SETREGS, SYSCALL,
+ *     |     re-list /proc/PID/task        |  |    libc's `syscall; ret`)      |   wait entry + exit)
  *     |     until stable                  |  +---------- cured <--------------+
- *     |                                   |     restore code, scratch, regs;  cure()
- *     |       thaw(): DETACH each thread  |     munmap injected mappings
+ *     |                                   |     munmap ours, back to an       cure()
+ *     |       thaw(): DETACH each thread  |     EVENT_STOP, SETREGS saved
  *     +---------- detached <--------------+
  *                 (re-delivers remembered signals; an error or a signal on our side thaws too)
  * ```

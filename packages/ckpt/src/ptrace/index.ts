@@ -12,3 +12,4 @@ export * from './injector.js';
 export * from './registers.js';
 export * from './registry.js';
 export * from './remote-memory.js';
+export * from './scratch-mapping.js';

@@ -1,25 +1,33 @@
 /**
- * Syscall injection into a frozen thread (CRIU's infect/cure), see the lifecycle in frozen-process.ts.
+ * Syscall injection into a frozen thread (CRIU's infect/cure), see the lifecycle in frozen-process.ts,
+ * built so that SIGKILL of ckpt at any moment leaves the target running as if nothing happened: between
+ * two ptrace stops the thread is always in a state it survives on its own (resume-stub.ts).
  *
- * infect: save the thread's registers, the 8 code bytes at the injection site and the 256-byte scratch area
- * below the thread's red zone (`(rsp - 128 - 256) & ~15`); write `0f 05 cc` (`syscall; int3`) at the site.
- * The site is the start of the target's first executable mapping (as compel's `find_executable_area`), not
- * RIP: RIP may sit in the vDSO or 1-2 bytes before the end of a mapping. Every thread is frozen, so nothing
- * else runs the patched bytes.
- *
- * each call: rip = site, rax = nr, orig_rax = -1, arguments in rdi rsi rdx r10 r8 r9; SETREGS; CONT; wait
- * for the SIGTRAP of the `int3` (rip = site + 3); GETREGS; the result is rax (-errno on failure).
- * Signals that arrive meanwhile are remembered and re-delivered at detach.
- *
- * cure: munmap the scratch mappings we created, restore the scratch area, the code bytes and the saved
- * registers. Cure runs on every way out: cure() / `using`, thaw() of the FrozenProcess, and the registry's
- * SIGINT/SIGTERM/exit/uncaught-exception handlers.
+ * ```
+ * infect:  save regs, 51 code bytes at the site, 256 stack bytes below the red zone
+ *   1. site call: write the resume stub at the site, its frame on the stack; mmap(3 pages, r-x)
+ *      (the only call run from the target's own code, ~50 µs; the site is the start of the first
+ *      executable mapping, `_init`, which no thread runs again)
+ *   2. write signature + stub into the new page, its frame into the data pages; park the thread on the
+ *      page's stub (rip = stub + 2: "restore and resume"); put the site code and stack bytes back
+ *   3. from the page: mprotect(data pages, rw), prctl(PR_SET_VMA_ANON_NAME, "ckpt-injector")
+ * each call: regs = resume state, rip = stub, rax = nr, orig_rax = -1, args in rdi rsi rdx r10 r8 r9;
+ *   SETREGS; PTRACE_SYSCALL; wait syscall-entry; PTRACE_SYSCALL; wait syscall-exit; GETREGS: rax
+ * cure: munmap our data mappings (from the page); site call munmap(scratch mapping) as in 1;
+ *   PTRACE_INTERRUPT + CONT: back into the kernel's signal path (an EVENT_STOP, as after freeze);
+ *   SETREGS the saved registers; put the site code and stack bytes back; re-queue remembered signals
+ * ```
+ * If ckpt dies at any step, the kernel detaches the thread and it runs on from its stop: through the stub
+ * (finishing the injected call, then restoring its registers) or from its own registers. What can remain:
+ * the scratch mapping (3 pages, `[anon:ckpt-injector]`, signed: findScratchMappings()), a data mapping or
+ * fd an injected call had just made, and the 51 bytes at the site when ckpt died within a site call (the
+ * thread does not run them). Signals caught in signal-delivery-stops while frozen are lost then.
  *
  * Syscall restart: a thread stopped inside a blocking syscall (e.g. `read()`) was interrupted with
- * rax = -ERESTARTSYS (or another -ERESTART* code) and orig_rax = the syscall number; the kernel has not yet
- * applied its restart logic. Injected calls run with orig_rax = -1, so the kernel never "restarts" them;
- * cure restores the saved rax/orig_rax/rip, so when the thread resumes after detach the kernel applies the
- * restart to the original syscall (rip -= 2, rax = orig_rax) and the `read()` simply continues.
+ * rax = -ERESTARTSYS and orig_rax = the syscall number. Injected calls run with orig_rax = -1, so the
+ * kernel never "restarts" them; the stub resumes with the restart applied (rip -= 2, rax = orig_rax), and
+ * cure goes back to an EVENT_STOP with the saved registers, so the kernel applies the restart itself on
+ * detach and the `read()` simply continues.
  *
  * @example
  * using frozen = freeze(pid);
@@ -27,9 +35,12 @@
  * inj.call('getpid', SYS.getpid) === pid;
  * const addr = inj.mmap(1 << 20);         // unmapped again by cure
  */
-import { readMaps } from '../proc/index.js';
+import { readMaps, type Vma } from '../proc/index.js';
 import {
   errnoName,
+  getSigmask,
+  getXstate,
+  syscall as hostSyscall,
   PTRACE,
   ptrace,
   SIG,
@@ -42,81 +53,151 @@ import {
 } from '../sys/index.js';
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import type { Curable, FrozenProcess } from './frozen-process.js';
+import { findGadgets, type Gadgets } from './gadgets.js';
 import { Registers } from './registers.js';
 import { type MemoryAccess, RemoteMemory } from './remote-memory.js';
+import { AFTER_SYSCALL, restoreFrame, resumeRegisters, resumeStub, STUB_SIZE } from './resume-stub.js';
+import {
+  DATA_OFFSET,
+  DATA_SIZE,
+  FRAME_OFFSET,
+  SCRATCH_NAME,
+  SCRATCH_SIZE,
+  STUB_OFFSET,
+  scratchSignature,
+} from './scratch-mapping.js';
+import { sigFrame, sigFrameSize } from './sigframe.js';
 
-const SCRATCH = 256;
+/** Bytes saved below the red zone: the site call's restore frame (FRAME_SIZE) goes there. */
+const STACK_AREA = 256;
 const RED_ZONE = 128;
-const STUB = Uint8Array.of(0x0f, 0x05, 0xcc); // syscall; int3
 const PROT_RW = 3;
+const PROT_RX = 5;
 const MAP_PRIVATE_ANON = 0x22;
+const PR_SET_VMA = 0x53564d41;
+const PR_SET_VMA_ANON_NAME = 0;
+const SYSCALL_STOP = SIG.SIGTRAP | 0x80;
+const EINVAL = 22;
+/** False once a kernel refused PR_SET_VMA_ANON_NAME (no CONFIG_ANON_VMA_NAME): not asked again. */
+let anonNames = true;
+/** Where the anon name strings live in the data page (the end of it; callers get the rest). */
+const NAME_AREA = 64;
 
 export interface InjectStats {
-  /** Injected system calls so far. */
+  /** Injected system calls so far (including the injector's own: mmap, mprotect, prctl, munmap). */
   syscalls: number;
   /** Time spent in them (SETREGS to GETREGS), in microseconds. */
   micros: number;
 }
 
+/** Options of Injector.infect. */
+export interface InjectOptions {
+  /** From injectionSite(), read before freezing (default: read now). */
+  readonly site?: number;
+  /** 'pokedata' forces the PTRACE_POKEDATA path for writes. */
+  readonly memoryAccess?: MemoryAccess;
+  /**
+   * Test hook, called at every point where the thread is stopped in a state of ours (e.g. 'site-entry',
+   * 'parked', 'exit'): a test tracer SIGKILLs itself there to check that the target survives it.
+   */
+  readonly onStep?: (step: string) => void;
+  /** Test hook: run the first and last calls from a stub patched at the site, as without gadgets. */
+  readonly patchSite?: boolean;
+}
+
+/** Mappings read by injectionSite() before freezing, taken by the next infect() of that process. */
+const preread = new Map<number, readonly Vma[]>();
+
 /**
- * Where Injector puts its stub: the start of the first executable mapping that is not a kernel special
- * mapping. Read it before freezing and pass it to infect() to keep the /proc/PID/maps read out of the
- * stopped time.
+ * Where Injector runs its first and last call without gadgets: the start of the first executable mapping
+ * that is not a kernel special mapping. Call it before freezing and pass the result to infect(): the
+ * /proc/PID/maps read and the search of the libraries for the gadgets (read once per file) then stay out
+ * of the stopped time.
  */
-export function injectionSite(pid: number): number | undefined {
-  for (const v of readMaps(pid)) {
-    if (v.exec && v.end - v.start >= 8 && !v.path.startsWith('[')) return v.start;
-  }
-  return undefined;
+export function injectionSite(pid: number, maps: readonly Vma[] = readMaps(pid)): number | undefined {
+  preread.set(pid, maps);
+  findGadgets(maps);
+  return firstExecutable(maps);
 }
 
 export class Injector implements Curable, Disposable {
   private readonly saved: Registers;
+  /** The registers the thread resumes with on its own (syscall restart applied, orig_rax = -1). */
+  private readonly resume: Registers;
   private readonly work = new Registers();
   private readonly mem: RemoteMemory;
-  private readonly savedCode: Buffer;
-  private readonly savedScratch: Buffer;
+  /** The code at the site (patch path only: no gadgets in the target). */
+  private savedCode: Buffer = Buffer.alloc(0);
+  private savedStack: Buffer = Buffer.alloc(0);
+  /** Below the red zone: the restore frame of the first and last calls. */
+  private stackArea = 0;
+  /** `syscall; ret` and the signal restorer in the target, and the rt_sigreturn frame using them. */
+  private gadgets: Gadgets | undefined;
+  private sigFrameBytes: Uint8Array | undefined;
   private readonly mappings = new Map<number, number>();
+  private readonly onStep: (step: string) => void;
+  /** Address of the scratch mapping (0: none). */
+  private base = 0;
+  /** The stack area (and, on the patch path, the site code) hold our frame (and stub). */
+  private sitePatched = false;
+  /** The thread's registers were changed (it stands in a stub). */
+  private moved = false;
   private cured = false;
-  /** Address of the `syscall; int3` stub in the target. */
+  /** Address of the first executable mapping, where the first and last calls run. */
   readonly site: number;
-  /** A 256-byte, 16-aligned area below the thread's red zone, free for small argument structs. */
+  /** A 16-aligned area of the scratch mapping, free for small argument structs (0 size after cure). */
   readonly scratch: { readonly address: number; readonly size: number };
   readonly stats: InjectStats = { syscalls: 0, micros: 0 };
 
   private constructor(
     readonly frozen: FrozenProcess,
     readonly tid: number,
-    site?: number,
-    memoryAccess: MemoryAccess = 'proc-mem',
+    options: InjectOptions,
   ) {
     frozen.assertFrozen();
     if (!frozen.thread(tid)) throw new PtraceError('EINVAL', `thread ${tid} is not frozen`);
+    this.onStep = options.onStep ?? (() => {});
     this.saved = frozen.regs(tid);
-    if (site === undefined) {
-      try {
-        site = injectionSite(frozen.pid);
-      } catch (e) {
-        throw ptraceErrorFrom(e, frozen.pid, 'read the mappings of');
-      }
-    }
-    this.site = site ?? this.saved.get('rip');
-    const sp = this.saved.get('rsp');
-    const address = sp - RED_ZONE - SCRATCH - ((sp - RED_ZONE - SCRATCH) % 16);
-    this.scratch = { address, size: SCRATCH };
-    frozen.adopt(this); // throws if another injector is active
-    let mem: RemoteMemory | undefined;
+    this.resume = resumeRegisters(this.saved);
+    let site = options.site;
+    let maps = site === undefined ? undefined : preread.get(frozen.pid);
+    preread.delete(frozen.pid);
     try {
-      mem = RemoteMemory.open(frozen.pid, tid, memoryAccess);
-      this.savedCode = mem.read(this.site, 8);
-      this.savedScratch = mem.read(address, SCRATCH);
-      mem.write(this.site, STUB);
+      maps ??= readMaps(frozen.pid);
+    } catch (e) {
+      throw ptraceErrorFrom(e, frozen.pid, 'read the mappings of');
+    }
+    site ??= firstExecutable(maps);
+    if (site === undefined)
+      throw new PtraceError('EINVAL', `process ${frozen.pid} has no executable mapping`);
+    this.site = site;
+    this.gadgets = options.patchSite ? undefined : findGadgets(maps);
+    frozen.adopt(this); // throws if another injector is active
+    try {
+      this.mem = RemoteMemory.open(frozen.pid, tid, options.memoryAccess);
+      try {
+        this.prepareFirstCall(maps);
+      } catch (e) {
+        this.mem.close();
+        throw e;
+      }
     } catch (e) {
       this.frozen.release(this);
-      mem?.close();
       throw e;
     }
-    this.mem = mem;
+    try {
+      ptrace(PTRACE.SETOPTIONS, tid, 0, PTRACE.O_TRACESYSGOOD);
+      this.base = this.mapScratch();
+      this.scratch = { address: this.base + DATA_OFFSET, size: DATA_SIZE - NAME_AREA };
+    } catch (e) {
+      this.scratch = { address: 0, size: 0 };
+      try {
+        this.cure();
+      } catch {
+        /* the original error matters more */
+      }
+      throw e instanceof SysError ? ptraceErrorFrom(e, frozen.pid, 'infect') : e;
+    }
   }
 
   /**
@@ -129,8 +210,9 @@ export class Injector implements Curable, Disposable {
     tid = frozen.pid,
     site?: number,
     memoryAccess?: MemoryAccess,
+    options: Omit<InjectOptions, 'site' | 'memoryAccess'> = {},
   ): Injector {
-    return new Injector(frozen, tid, site, memoryAccess);
+    return new Injector(frozen, tid, { ...options, site, memoryAccess });
   }
 
   /** True until cure(). */
@@ -138,34 +220,146 @@ export class Injector implements Curable, Disposable {
     return !this.cured;
   }
 
-  /** Run one system call in the target; returns rax as is (negative errno on failure). */
-  syscall(nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
-    if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
+  /** Address of the resume stub every call after the first runs from (0 before infect finished). */
+  get stub(): number {
+    return this.base === 0 ? 0 : this.base + STUB_OFFSET;
+  }
+
+  /** Steps 1-3 of infect: returns the scratch mapping's address; the site is restored. */
+  private mapScratch(): number {
+    const base = this.siteCall(SYS.mmap, 0, SCRATCH_SIZE, PROT_RX, MAP_PRIVATE_ANON, -1, 0);
+    if (base < 0 && base > -4096) {
+      throw new PtraceError('EINJECT', `mmap in process ${this.frozen.pid}: ${errnoName(-base)}`, {
+        errno: errnoName(-base),
+      });
+    }
+    this.base = base;
+    const stub = base + STUB_OFFSET;
+    this.mem.write(base, scratchSignature(process.pid));
+    this.mem.write(stub, resumeStub(base + FRAME_OFFSET, this.resume.address('rip')));
+    this.mem.write(base + FRAME_OFFSET, restoreFrame(this.resume));
+    this.park(stub + AFTER_SYSCALL);
+    this.onStep('parked');
+    this.restoreSite();
+    this.onStep('site-restored');
+    this.call('mprotect', SYS.mprotect, base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW);
+    this.name(base, SCRATCH_SIZE, SCRATCH_NAME);
+    return base;
+  }
+
+  /** Name a mapping of ours in /proc/PID/maps; kernels without CONFIG_ANON_VMA_NAME refuse (ignored). */
+  private name(addr: number, len: number, name: string): void {
+    if (!anonNames) return;
+    const at = this.base + DATA_OFFSET + DATA_SIZE - NAME_AREA;
+    this.mem.write(at, Buffer.from(`${name}\0`, 'latin1'));
+    if (this.syscall(SYS.prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, at) === -EINVAL)
+      anonNames = false;
+  }
+
+  /**
+   * Choose how the first and last calls run and save what they overwrite: with the gadgets, an
+   * rt_sigreturn frame below the red zone (no code byte changes); without, the stub at the site and its
+   * small frame below the red zone. Falls back to the site when the stack has no room for the frame.
+   */
+  private prepareFirstCall(maps: readonly Vma[]): void {
+    const sp = this.saved.address('rsp');
+    if (this.gadgets) {
+      const xstate = getXstate(this.tid);
+      const at = sp - RED_ZONE - sigFrameSize(xstate.length);
+      const frameAt = at - (at % 64);
+      if (maps.some((v) => v.write && v.start <= frameAt && sp <= v.end)) {
+        this.stackArea = frameAt;
+        this.sigFrameBytes = sigFrame(
+          this.resume,
+          xstate,
+          getSigmask(this.tid),
+          this.gadgets.sigreturn,
+          frameAt,
+        );
+        this.savedStack = this.mem.read(frameAt, sp - RED_ZONE - frameAt);
+        return;
+      }
+      this.gadgets = undefined;
+    }
+    const at = sp - RED_ZONE - STACK_AREA;
+    this.stackArea = at - (at % 16);
+    this.savedCode = this.mem.read(this.site, STUB_SIZE);
+    this.savedStack = this.mem.read(this.stackArea, STACK_AREA);
+  }
+
+  /**
+   * Run the first or last call, from the target's own `syscall; ret` with an rt_sigreturn frame on the
+   * thread's stack; or, without gadgets, from our stub written at the site with its frame on the stack.
+   */
+  private siteCall(nr: number, a1: number, a2: number, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
+    if (this.gadgets && this.sigFrameBytes) {
+      this.mem.write(this.stackArea, this.sigFrameBytes);
+      this.sitePatched = true;
+      this.onStep('site-patched');
+      return this.run('site-', this.gadgets.syscallRet, nr, [a1, a2, a3, a4, a5, a6], this.stackArea);
+    }
+    this.mem.write(this.stackArea, restoreFrame(this.resume));
+    this.mem.write(this.site, resumeStub(this.stackArea, this.resume.address('rip')));
+    this.sitePatched = true;
+    this.onStep('site-patched');
+    return this.run('site-', this.site, nr, [a1, a2, a3, a4, a5, a6]);
+  }
+
+  private restoreSite(): void {
+    if (!this.sitePatched) return;
+    if (this.savedCode.length > 0) this.mem.write(this.site, this.savedCode);
+    this.mem.write(this.stackArea, this.savedStack);
+    this.sitePatched = false;
+  }
+
+  /** Leave the thread at `rip` of a stub with the resume registers (a state it survives on its own). */
+  private park(rip: number): void {
+    this.work.copyFrom(this.resume);
+    this.work.set('rip', rip);
+    setRegs(this.tid, this.work.bytes);
+  }
+
+  /** SETREGS, PTRACE_SYSCALL to syscall-entry and to syscall-exit, GETREGS: the result. */
+  private run(step: string, entry: number, nr: number, args: readonly number[], rsp?: number): number {
     this.frozen.assertFrozen();
     const t0 = performance.now();
     const r = this.work;
-    r.copyFrom(this.saved);
-    r.set('rip', this.site);
+    r.copyFrom(this.resume);
+    r.set('rip', entry);
     r.set('rax', nr);
     r.set('orig_rax', -1);
-    r.set('rdi', a1);
-    r.set('rsi', a2);
-    r.set('rdx', a3);
-    r.set('r10', a4);
-    r.set('r8', a5);
-    r.set('r9', a6);
+    if (rsp !== undefined) r.set('rsp', rsp);
+    r.set('rdi', args[0] ?? 0);
+    r.set('rsi', args[1] ?? 0);
+    r.set('rdx', args[2] ?? 0);
+    r.set('r10', args[3] ?? 0);
+    r.set('r8', args[4] ?? 0);
+    r.set('r9', args[5] ?? 0);
     try {
       setRegs(this.tid, r.bytes);
-      ptrace(PTRACE.CONT, this.tid, 0, 0);
-      this.waitTrap();
+      this.moved = true;
+      ptrace(PTRACE.SYSCALL, this.tid, 0, 0);
+      this.waitFor('syscall', PTRACE.SYSCALL);
+      this.onStep(`${step}entry`);
+      ptrace(PTRACE.SYSCALL, this.tid, 0, 0);
+      this.waitFor('syscall', PTRACE.SYSCALL);
+      this.frozen.regs(this.tid, r);
     } catch (e) {
       const err = ptraceErrorFrom(e, this.frozen.pid, `inject syscall ${nr} into`);
       if (err instanceof PtraceError && err.code === 'ESRCH' && this.frozen.isDead()) this.frozen.markGone();
       throw err;
     }
+    this.onStep(`${step}exit`);
     this.stats.syscalls++;
     this.stats.micros += Math.round((performance.now() - t0) * 1000);
-    return r.getSigned('rax');
+    return r.result('rax');
+  }
+
+  /** Run one system call in the target; returns rax as is (negative errno on failure). */
+  syscall(nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
+    if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
+    if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
+    return this.run('', this.base + STUB_OFFSET, nr, [a1, a2, a3, a4, a5, a6]);
   }
 
   /** Like syscall(), but throws PtraceError EINJECT (with the errno name) when the call fails. */
@@ -178,10 +372,14 @@ export class Injector implements Curable, Disposable {
     return r;
   }
 
-  /** Inject mmap of a private anonymous read-write mapping of `len` bytes; cure() unmaps it. */
+  /**
+   * Inject mmap of a private anonymous read-write mapping of `len` bytes, named `[anon:ckpt-injector]`
+   * where the kernel can; cure() unmaps it.
+   */
   mmap(len: number): number {
     const addr = this.call('mmap', SYS.mmap, 0, len, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
     this.mappings.set(addr, len);
+    this.name(addr, len, SCRATCH_NAME);
     return addr;
   }
 
@@ -201,7 +399,11 @@ export class Injector implements Curable, Disposable {
     return this.mem.read(addr, len);
   }
 
-  private waitTrap(): void {
+  /**
+   * Wait for the next stop of the kind wanted ('syscall': a syscall-stop; 'event': an EVENT_STOP), resuming
+   * with `resume` past others. Signals are remembered (re-delivered at detach); a group-stop is noted.
+   */
+  private waitFor(kind: 'syscall' | 'event', resume: number): void {
     const thread = this.frozen.thread(this.tid)!;
     for (;;) {
       let s: number;
@@ -218,19 +420,40 @@ export class Injector implements Curable, Disposable {
       }
       const sig = WStatus.stopSig(s);
       const ev = WStatus.event(s);
-      if (ev === 0 && sig === SIG.SIGTRAP) {
-        this.frozen.regs(this.tid, this.work);
-        if (this.work.get('rip') === this.site + STUB.length) return;
+      if (ev === 0 && sig === SYSCALL_STOP) {
+        if (kind === 'syscall') return;
+      } else if (ev === PTRACE.EVENT_STOP) {
+        if (sig !== SIG.SIGTRAP) thread.groupStop = sig;
+        if (kind === 'event') return;
+      } else if (ev === 0) {
+        thread.signals.push(sig);
       }
-      if (ev === 0) thread.signals.push(sig);
-      else if (ev === PTRACE.EVENT_STOP && sig !== SIG.SIGTRAP) thread.groupStop = sig;
-      ptrace(PTRACE.CONT, this.tid, 0, 0);
+      ptrace(resume, this.tid, 0, 0);
     }
   }
 
   /**
-   * Undo the infection: unmap our mappings, restore scratch, code and registers. Safe to call twice; a
-   * target that is gone needs nothing. Throws the first failure after trying every step.
+   * From a syscall-exit stop back to an EVENT_STOP in the kernel's signal path, where the saved registers
+   * (with a pending syscall restart) mean what they meant when the thread was frozen.
+   */
+  private toEventStop(): void {
+    ptrace(PTRACE.INTERRUPT, this.tid, 0, 0);
+    ptrace(PTRACE.CONT, this.tid, 0, 0);
+    this.waitFor('event', PTRACE.CONT);
+    this.onStep('event-stop');
+  }
+
+  /** Signals remembered while injecting: queued again, since a DETACH from an EVENT_STOP drops its signal. */
+  private requeueSignals(): void {
+    const thread = this.frozen.thread(this.tid);
+    if (!thread) return;
+    for (const sig of thread.signals.splice(0)) hostSyscall(SYS.tgkill, this.frozen.pid, this.tid, sig);
+  }
+
+  /**
+   * Undo the infection: unmap our mappings and the scratch mapping, put back registers, code and stack
+   * bytes. Safe to call twice; a target that is gone needs nothing. Throws the first failure after trying
+   * every step.
    */
   cure(): void {
     if (this.cured) return;
@@ -243,11 +466,28 @@ export class Injector implements Curable, Disposable {
       }
     };
     if (this.frozen.state === 'frozen') {
-      for (const [addr, len] of [...this.mappings]) step(() => this.munmap(addr, len));
+      if (this.base !== 0) for (const [addr, len] of [...this.mappings]) step(() => this.munmap(addr, len));
+      if (this.base !== 0) {
+        const base = this.base;
+        step(() => {
+          this.siteCall(SYS.munmap, base, SCRATCH_SIZE);
+          this.base = 0;
+        });
+      }
       this.cured = true;
-      step(() => this.mem.write(this.scratch.address, this.savedScratch));
-      step(() => this.mem.write(this.site, this.savedCode));
-      step(() => setRegs(this.tid, this.saved.bytes));
+      if (this.moved) {
+        // at an EVENT_STOP the saved registers restart an interrupted syscall on detach; at a
+        // syscall-exit stop only the resume registers (restart applied) do
+        let atEventStop = false;
+        if (first === undefined)
+          step(() => {
+            this.toEventStop();
+            atEventStop = true;
+          });
+        step(() => setRegs(this.tid, (atEventStop ? this.saved : this.resume).bytes));
+      }
+      step(() => this.restoreSite());
+      if (this.moved) step(() => this.requeueSignals());
     }
     this.cured = true;
     this.frozen.release(this);
@@ -258,4 +498,8 @@ export class Injector implements Curable, Disposable {
   [Symbol.dispose](): void {
     this.cure();
   }
+}
+
+function firstExecutable(maps: readonly Vma[]): number | undefined {
+  return maps.find((v) => v.exec && v.end - v.start >= STUB_SIZE && !v.path.startsWith('['))?.start;
 }

@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readMaps, readStatus } from '../proc/index.js';
 import { Fixture } from '../testing/index.js';
-import { freeze, PtraceError, RemoteMemory } from './index.js';
+import { findScratchMappings, freeze, PtraceError, RemoteMemory } from './index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** A tracer in a separate Node process: freezes pid, infects it (code patched, a mapping), then `mode`. */
+/** A tracer in a separate Node process: freezes pid, infects it (scratch mapping, a mapping), then `mode`. */
 const TRACER = `
 import { freeze, Injector } from ${JSON.stringify(join(here, 'index.js'))};
 const [pid, mode] = [Number(process.argv[2]), process.argv[3]];
@@ -20,8 +20,8 @@ const frozen = freeze(pid);
 const inj = Injector.infect(frozen);
 const addr = inj.mmap(65536);
 console.log(JSON.stringify({ addr }));
-if (mode === 'throw') setTimeout(() => { throw new Error('boom'); }, 30);
-else if (mode === 'exit') setTimeout(() => process.exit(7), 30);
+if (mode === 'throw') setTimeout(() => { throw new Error('boom'); }, 300);
+else if (mode === 'exit') setTimeout(() => process.exit(7), 300);
 else setInterval(() => {}, 1000);
 `;
 
@@ -85,7 +85,12 @@ for (const mode of Object.keys(expected)) {
     const code = peek(f.pid, site, 8);
     const o = await runTracer(f.pid, mode, (child) => {
       assert.equal(f.state(), 't');
-      assert.deepEqual([...peek(f.pid, site, 3)], [0x0f, 0x05, 0xcc]);
+      assert.deepEqual(peek(f.pid, site, 8), code, 'no code byte is patched while infected');
+      assert.deepEqual(
+        findScratchMappings(f.pid).map((m) => m.tracer),
+        [child],
+        'the scratch mapping is signed by the tracer',
+      );
       assert.throws(
         () => freeze(f.pid),
         (e: unknown) => e instanceof PtraceError && e.code === 'EBUSY' && e.tracerPid === child,
@@ -97,6 +102,7 @@ for (const mode of Object.keys(expected)) {
     assert.equal(readStatus(f.pid).tracerPid, 0);
     assert.deepEqual(peek(f.pid, site, 8), code);
     assert.ok(!readMaps(f.pid).some((v) => v.start <= o.addr && o.addr < v.end), 'injected mapping removed');
+    assert.deepEqual(findScratchMappings(f.pid), [], 'the scratch mapping too');
     assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
   });
 }

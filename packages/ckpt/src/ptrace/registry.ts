@@ -17,8 +17,8 @@
  *
  * Cleanups (addCleanup) run on the same ways out, after the tracees are thawed.
  *
- * SIGKILL of this process cannot be caught: the kernel then detaches the tracees itself, but an infected
- * thread keeps its injected code bytes (an `int3` will kill it). Keep infections short.
+ * SIGKILL of this process cannot be caught: the kernel then detaches the tracees itself and each thread
+ * runs on from its stop; the injector keeps every stop a state the thread survives alone (injector.ts).
  *
  * @example
  * registerTracee(frozen);    // done by freeze()

@@ -17,6 +17,9 @@ export const SYS = {
   mmap: 9,
   mprotect: 10,
   munmap: 11,
+  rt_sigreturn: 15,
+  prctl: 157,
+  restart_syscall: 219,
   ioctl: 16,
   pipe2: 293,
   getpid: 39,
@@ -42,6 +45,11 @@ export const PTRACE = {
   SEIZE: 0x4206,
   INTERRUPT: 0x4207,
   LISTEN: 0x4208,
+  SYSCALL: 24,
+  SETOPTIONS: 0x4200,
+  GETSIGMASK: 0x420a,
+  /** PTRACE_O_TRACESYSGOOD: syscall-stops report SIGTRAP | 0x80. */
+  O_TRACESYSGOOD: 1,
   EVENT_STOP: 128,
 } as const;
 

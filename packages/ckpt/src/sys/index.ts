@@ -9,6 +9,7 @@ export * from './error-kinds.js';
 export * from './errors.js';
 export * from './iovec.js';
 export * from './pagemap-scan.js';
+export * from './ptrace-regset.js';
 export * from './ptrace-word.js';
 export * from './rlimit.js';
 export * from './syscalls.js';

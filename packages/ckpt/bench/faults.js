@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/**
+ * The fault campaign (src/testing/faults/campaign.ts): SIGKILL/SIGINT/SIGTERM of `ckpt pre-dump` at
+ * random moments of each phase against real targets; prints one line per trial and the per-phase table.
+ *
+ *   npm run faults -w ckpt -- [--trials 300] [--seed 1] [--targets injectee,redis,python] [--ckpt bin/ckpt.js]
+ *
+ * --ckpt runs another build of ckpt (e.g. an older one) against the same trials: same seed, same draws.
+ * Exit status 1 when a target was harmed or an image set was wrong.
+ */
+import { parseArgs } from 'node:util';
+import { formatReport, runCampaign } from '../dist/testing/faults/campaign.js';
+
+const { values } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '300' },
+    seed: { type: 'string', default: '1' },
+    targets: { type: 'string', default: 'injectee,redis,python' },
+    ckpt: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+const report = await runCampaign({
+  trials: Number(values.trials),
+  seed: Number(values.seed),
+  targets: values.targets.split(','),
+  ckptBin: values.ckpt,
+  log: values.quiet ? undefined : (line) => console.log(line),
+});
+console.log(formatReport(report));
+process.exitCode = report.totals.harmed > 0 || report.totals.wrongImages > 0 ? 1 : 0;
