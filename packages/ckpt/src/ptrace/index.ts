@@ -10,3 +10,4 @@ export * from './injector.js';
 export * from './registers.js';
 export * from './registry.js';
 export * from './remote-memory.js';
+export * from './thread-state.js';

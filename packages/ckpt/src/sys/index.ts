@@ -11,3 +11,4 @@ export * from './pagemap-scan.js';
 export * from './ptrace-word.js';
 export * from './rlimit.js';
 export * from './syscalls.js';
+export * from './task-calls.js';
