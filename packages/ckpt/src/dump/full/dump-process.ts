@@ -76,7 +76,12 @@ export async function fullDumpProcess(o: FullDumpOptions): Promise<FullDumpResul
     await sink.end();
     dir.setInventory(writeTaskImages(dir, [state]));
     dir.commit();
-    if (!o.leaveRunning) kill(o.pid, SIG.SIGKILL);
+    if (!o.leaveRunning) {
+      kill(o.pid, SIG.SIGKILL);
+      // reap the threads we trace (a detach could race with their exit and leave zombies that hold the
+      // pids a restore needs)
+      frozen.markGone();
+    }
     return { state, pagesWritten: st.pagesRead };
   } catch (e) {
     dir?.abort(`full dump failed: ${(e as Error).message}`);
