@@ -45,6 +45,11 @@ function killRestored(pid: number): void {
   } catch {
     return;
   }
+  reap(pid);
+}
+
+/** Wait (up to ~1 s) for `pid`, a child of ours, to exit and reap it. */
+function reap(pid: number): void {
   for (let i = 0; i < 500; i++) {
     try {
       const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
@@ -76,6 +81,8 @@ interface Case {
   readonly name: string;
   readonly args: (dir: string) => string[];
   readonly check?: (f: Fixture, r: Awaited<ReturnType<typeof fullDumpProcess>>) => void;
+  /** A child process prints CHILD lines. */
+  readonly child?: boolean;
 }
 
 const CASES: Case[] = [
@@ -83,13 +90,13 @@ const CASES: Case[] = [
   {
     name: 'many threads',
     args: () => ['1', '6', '-'],
-    check: (_f, r) => assert.equal(r.state.threads.length, 7),
+    check: (_f, r) => assert.equal(r.states[0]!.threads.length, 7),
   },
   {
     name: 'a regular file at an offset',
     args: (d) => ['1', '0', join(d, 'data.txt')],
     check: (_f, r) => {
-      const fd = r.state.fds.find((x) => x.path.endsWith('data.txt'));
+      const fd = r.states[0]!.fds.find((x) => x.path.endsWith('data.txt'));
       assert.equal(fd?.pos, 37);
     },
   },
@@ -97,7 +104,7 @@ const CASES: Case[] = [
     name: 'a blocked signal mask',
     args: () => ['1', '0', '-', 'mask'],
     check: (_f, r) => {
-      const blocked = r.state.threads[0]!.state.blocked;
+      const blocked = r.states[0]!.threads[0]!.state.blocked;
       assert.equal(blocked & ((1n << 11n) | (1n << 12n)), (1n << 11n) | (1n << 12n)); // SIGUSR2, SIGPIPE
     },
   },
@@ -105,8 +112,20 @@ const CASES: Case[] = [
     name: 'a pipe holding data',
     args: () => ['1', '0', '-', 'pipe'],
     check: (_f, r) => {
-      const datas = [...r.state.pipes.values()].map((p) => p.data.toString());
+      const datas = [...r.states[0]!.pipes.values()].map((p) => p.data.toString());
       assert.ok(datas.includes('hello'), `pipe contents ${JSON.stringify(datas)}`);
+    },
+  },
+  {
+    name: 'a child process sharing a pipe holding data',
+    args: () => ['1', '2', '-', 'pipe', 'child'],
+    child: true,
+    check: (f, r) => {
+      assert.deepEqual(
+        r.states.map((s) => s.pid),
+        [f.pid, f.num('child')],
+      );
+      assert.equal(r.states[1]!.ppid, f.pid);
     },
   },
 ];
@@ -120,10 +139,11 @@ for (const c of CASES) {
     const before = await report(f.pid, f, 1);
     const r = await fullDumpProcess({ pid: f.pid, imagesDir: dir });
     f.kill(); // reap: the pid must be free for the restore
+    if (c.child) reap(f.num('child')); // orphaned to us, a child subreaper
     for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
     assert.equal(existsSync(`/proc/${f.pid}`), false, 'the dumped process is gone');
     // every fixture installs a SIGUSR1 handler (SA_RESTART)
-    const usr1 = r.state.injected.sigactions[9]!;
+    const usr1 = r.states[0]!.injected.sigactions[9]!;
     assert.notEqual(usr1.handler, 0n);
     assert.equal(usr1.flags & 0x10000000n, 0x10000000n);
     c.check?.(f, r);
@@ -137,6 +157,7 @@ for (const c of CASES) {
       return;
     }
     const beats = lines(f, /^BEAT /).length;
+    const childBeats = lines(f, /^CHILD /).length;
     const res = criuRestore(dir);
     try {
       assert.ok(res.ok, `criu restore failed:\n${res.log}`);
@@ -144,7 +165,12 @@ for (const c of CASES) {
       assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
       const after = await report(f.pid, f, 2);
       assert.deepEqual(after, before);
+      if (c.child) {
+        for (let i = 0; i < 200 && lines(f, /^CHILD /).length <= childBeats + 2; i++) await sleep(10);
+        assert.ok(lines(f, /^CHILD /).length > childBeats + 2, 'no child heartbeat after restore');
+      }
     } finally {
+      if (c.child) killRestored(f.num('child'));
       killRestored(f.pid);
     }
   });

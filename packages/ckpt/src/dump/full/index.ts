@@ -10,5 +10,6 @@ export * from './injected-state.js';
 export * from './pipe-data.js';
 export * from './refuse.js';
 export * from './task-state.js';
+export * from './vdso-pages.js';
 export * from './vmas.js';
 export * from './write-images.js';

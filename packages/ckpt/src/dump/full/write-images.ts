@@ -40,7 +40,6 @@ import {
   pipeDataEntryCodec,
   pstreeEntryCodec,
 } from '../../images/index.js';
-import { sameOpenFile } from '../../sys/index.js';
 import { coreEntries } from './core-entry.js';
 import { FileTable } from './file-table.js';
 import type { TaskState } from './task-state.js';
@@ -59,26 +58,12 @@ function savedAuxv(words: readonly bigint[]): bigint[] {
 
 /** fdinfo entries of one process; open file descriptions shared between fds get one id. */
 function fdinfoEntries(s: TaskState, files: FileTable): FdinfoEntry[] {
-  const out: FdinfoEntry[] = [];
-  const seen: { fd: number; id: number; target: string }[] = [];
-  for (const fd of s.fds) {
-    const shared = seen.find((o) => o.target === fd.target && sameOpenFile(s.pid, o.fd, s.pid, fd.fd));
-    const statusFlags = fd.flags & ~O_CLOEXEC;
-    let id: number;
-    if (shared) id = shared.id;
-    else if (fd.kind === 'pipe') id = files.pipe(fd.inode, statusFlags);
-    else {
-      id = files.regFile({ path: fd.path, flags: statusFlags, pos: fd.pos, mode: fd.mode, size: fd.size });
-    }
-    seen.push({ fd: fd.fd, id, target: fd.target });
-    out.push({
-      id,
-      flags: fd.flags & O_CLOEXEC ? FD_CLOEXEC : 0,
-      type: fd.kind === 'pipe' ? FD_TYPE.PIPE : FD_TYPE.REG,
-      fd: fd.fd,
-    });
-  }
-  return out;
+  return s.fds.map((fd) => ({
+    id: files.openFile(s.pid, fd),
+    flags: fd.flags & O_CLOEXEC ? FD_CLOEXEC : 0,
+    type: fd.kind === 'pipe' ? FD_TYPE.PIPE : FD_TYPE.REG,
+    fd: fd.fd,
+  }));
 }
 
 /** Write the images of the module comment for `states` (root first) into `dir`; see there. */
