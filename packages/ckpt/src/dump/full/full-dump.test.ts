@@ -190,3 +190,18 @@ test('a process holding a socket is refused before anything is frozen or written
   for (let i = 0; i < 100 && lines(f, /^BEAT /).length === beats; i++) await sleep(10);
   assert.ok(lines(f, /^BEAT /).length > beats, 'the refused target kept running');
 });
+
+test('--leave-running: the process goes on unharmed (same memory, no mapping left, not stopped)', async (t) => {
+  const dir = scratch.newDir();
+  const f = await scratch.start('restorable', ['1', '2', '-']);
+  const before = await report(f.pid, f, 1);
+  const maps = readFileSync(`/proc/${f.pid}/maps`, 'utf8');
+  await fullDumpProcess({ pid: f.pid, imagesDir: dir, leaveRunning: true });
+  assert.match(f.state(), /^[RS]$/);
+  assert.equal(readFileSync(`/proc/${f.pid}/maps`, 'utf8'), maps);
+  const beats = lines(f, /^BEAT /).length;
+  for (let i = 0; i < 200 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
+  assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after the dump');
+  assert.deepEqual(await report(f.pid, f, 2), before);
+  critDecodesAll(t, dir);
+});
