@@ -17,7 +17,9 @@
  * coreEntryCodec.decode(bytes).thread_info?.gpregs.ip === core.thread_info?.gpregs.ip; // true
  */
 import protobuf from 'protobufjs';
+import type { Fxsave, TlsDesc, XsaveParts } from '../ptrace/index.js';
 import { bigintCodec } from './bigint-codec.js';
+import type { TaskKobjIdsEntry } from './schema.js';
 
 const PROTO = `
 syntax = "proto2";
@@ -212,47 +214,15 @@ export interface UserX86RegsEntry {
   /** 1 NATIVE, 2 COMPAT */
   mode?: number;
 }
-export interface UserX86XsaveEntry {
-  xstate_bv: bigint;
-  /** 16 YMM upper halves, 4 u32 each. */
-  ymmh_space?: number[];
-  bndreg_state?: bigint[];
-  bndcsr_state?: bigint[];
-  opmask_reg?: bigint[];
-  zmm_upper?: bigint[];
-  hi16_zmm?: bigint[];
-  pkru?: number[];
-}
-/** The fxsave area (512 bytes) and, optionally, the xsave components. */
-export interface UserX86FpregsEntry {
-  cwd: number;
-  swd: number;
-  twd: number;
-  fop: number;
-  rip: bigint;
-  rdp: bigint;
-  mxcsr: number;
-  mxcsr_mask: number;
-  /** 8 x87 registers, 16 bytes each: 32 u32. */
-  st_space: number[];
-  /** 16 XMM registers: 64 u32. */
-  xmm_space: number[];
+/** The xsave header's xstate_bv and the components the CPU has (ymmh 64 u32, opmask 8 u64, ...). */
+export type UserX86XsaveEntry = XsaveParts;
+/** The fxsave area (512 bytes: 32 u32 of x87 registers, 64 u32 of XMM) and, optionally, the xsave parts. */
+export interface UserX86FpregsEntry extends Fxsave {
   padding?: number[];
   xsave?: UserX86XsaveEntry;
 }
 /** A GDT TLS entry (`struct user_desc`). */
-export interface UserDescT {
-  entry_number: number;
-  base_addr: number;
-  limit: number;
-  seg_32bit: boolean;
-  contents_h: boolean;
-  contents_l: boolean;
-  read_exec_only: boolean;
-  limit_in_pages: boolean;
-  seg_not_present: boolean;
-  usable: boolean;
-}
+export type UserDescT = TlsDesc;
 export interface ThreadInfoX86 {
   clear_tid_addr: bigint;
   gpregs: UserX86RegsEntry;
@@ -296,27 +266,12 @@ export interface ThreadCoreEntry {
   comm?: string;
   rseq_entry?: RseqEntry;
 }
-/** The ids a task shares (same message as images/schema.ts's TaskKobjIdsEntry). */
-export interface CoreKobjIds {
-  vm_id: number;
-  files_id: number;
-  fs_id: number;
-  sighand_id: number;
-  pid_ns_id?: number;
-  net_ns_id?: number;
-  ipc_ns_id?: number;
-  uts_ns_id?: number;
-  mnt_ns_id?: number;
-  user_ns_id?: number;
-  cgroup_ns_id?: number;
-  time_ns_id?: number;
-}
 /** One `core-<tid>.img` entry. Non-leader threads carry no `tc` and no `ids`. */
 export interface CoreEntry {
   mtype: number;
   thread_info?: ThreadInfoX86;
   tc?: TaskCoreEntry;
-  ids?: CoreKobjIds;
+  ids?: TaskKobjIdsEntry;
   thread_core?: ThreadCoreEntry;
 }
 
@@ -325,4 +280,4 @@ const root = protobuf.parse(PROTO, { keepCase: true }).root;
 /** Codec of `core_entry` (core-<tid>.img). */
 export const coreEntryCodec = bigintCodec<CoreEntry>(root, 'core_entry');
 /** Codec of `task_kobj_ids_entry` (ids-<pid>.img), with this file's types. */
-export const kobjIdsCodec = bigintCodec<CoreKobjIds>(root, 'task_kobj_ids_entry');
+export const kobjIdsCodec = bigintCodec<TaskKobjIdsEntry>(root, 'task_kobj_ids_entry');

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { GPREG_NAMES } from '../ptrace/index.js';
 import { type CoreEntry, coreEntryCodec, MTYPE_X86_64, TASK_ALIVE } from './core-schema.js';
 import { ImageError } from './errors.js';
 import { encodeImage } from './image-file.js';
@@ -12,37 +13,9 @@ import { FD_TYPE, fileEntryCodec, type MmEntry, mmEntryCodec, VMA_STATUS } from 
 
 const BIG = 0xfedcba9876543210n; // beyond 2^53: a number would lose its low bits
 const regs = (v: bigint) =>
-  Object.fromEntries(
-    [
-      'r15',
-      'r14',
-      'r13',
-      'r12',
-      'bp',
-      'bx',
-      'r11',
-      'r10',
-      'r9',
-      'r8',
-      'ax',
-      'cx',
-      'dx',
-      'si',
-      'di',
-      'orig_ax',
-      'ip',
-      'cs',
-      'flags',
-      'sp',
-      'ss',
-      'fs_base',
-      'gs_base',
-      'ds',
-      'es',
-      'fs',
-      'gs',
-    ].map((k, i) => [k, v + BigInt(i)]),
-  ) as unknown as NonNullable<CoreEntry['thread_info']>['gpregs'];
+  Object.fromEntries(GPREG_NAMES.map((k, i) => [k, v + BigInt(i)])) as unknown as NonNullable<
+    CoreEntry['thread_info']
+  >['gpregs'];
 
 function core(): CoreEntry {
   return {

@@ -35,8 +35,13 @@ export interface MmFields {
   readonly exitCode: number;
 }
 
-/** The fields of /proc/PID/stat after the comm, field 3 first. */
-function statFields(pid: number): string[] {
+/**
+ * The fields of /proc/PID/stat after the comm, field 3 (state) first: field n is at index n - 3.
+ *
+ * @example
+ * readStatFields(pid)[5 - 3]; // the process group id
+ */
+export function readStatFields(pid: number): string[] {
   const text = readProcFile(pid, 'stat');
   return text
     .slice(text.lastIndexOf(')') + 2)
@@ -46,7 +51,7 @@ function statFields(pid: number): string[] {
 
 /** Parse the mm fields of /proc/PID/stat. */
 export function readMmFields(pid: number): MmFields {
-  const f = statFields(pid);
+  const f = readStatFields(pid);
   const at = (n: number) => f[n - 3] ?? '0';
   const big = (n: number) => BigInt(at(n));
   return {

@@ -4,7 +4,7 @@
  *
  * ```
  * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours,
- *           pending signals
+ *           pending signals, POSIX timers (/proc/PID/timers)
  * fds       sockets, anon inodes (eventfd, epoll, inotify, signalfd, timerfd, userfaultfd, io_uring, pidfd),
  *           deleted files, FIFOs, character devices other than /dev/null /dev/zero /dev/urandom /dev/random
  * mappings  anonymous shared memory, hugetlb, deleted or memfd files, SysV shm, AIO rings, io_uring
@@ -15,7 +15,7 @@
  * if (problems.length > 0) throw new DumpError('EUNSUPPORTED', problems.join('\n'));
  */
 import { readlinkSync } from 'node:fs';
-import { type FdInfo, readFds, readMaps, readStatus, readTaskCreds } from '../../proc/index.js';
+import { type FdInfo, readFds, readMaps, readProcFile, readStatus, readTaskCreds } from '../../proc/index.js';
 
 const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
 const S_IFMT = 0o170000;
@@ -38,14 +38,15 @@ export function fdRefusal(fd: FdInfo): string | undefined {
 
 /** Why the mapping with this maps path / sharing cannot be dumped, or undefined. */
 export function mappingRefusal(path: string, isPrivate: boolean, inode: number): string | undefined {
-  if (path.endsWith(' (deleted)')) {
-    return path.startsWith('/SYSV') ? 'SysV shared memory' : 'a deleted file';
-  }
+  if (path.startsWith('/SYSV')) return 'SysV shared memory';
   if (path.startsWith('/memfd:')) return 'a memfd mapping';
-  if (path === '/anon_hugepage' || path.startsWith('/anon_hugepage')) return 'hugetlb memory';
-  if (path === '/[aio]' || path === '[aio]') return 'an AIO ring';
+  if (path.startsWith('/anon_hugepage')) return 'hugetlb memory';
+  if (path.startsWith('/[aio]') || path === '[aio]') return 'an AIO ring';
   if (path.startsWith('anon_inode:')) return `${path.slice('anon_inode:'.length)} mapping`;
-  if (!isPrivate && (inode === 0 || path === '/dev/zero' || path === '')) return 'anonymous shared memory';
+  if (!isPrivate && (inode === 0 || path === '' || path.startsWith('/dev/zero'))) {
+    return 'anonymous shared memory';
+  }
+  if (path.endsWith(' (deleted)')) return 'a deleted file';
   return undefined;
 }
 
@@ -62,6 +63,8 @@ export function findRefusals(pid: number, tracer = 0): string[] {
   const creds = readTaskCreds(pid);
   if (creds.seccomp !== 0) out.push(`${who}: seccomp mode ${creds.seccomp}`);
   if (creds.shdPnd !== 0n || creds.sigPnd !== 0n) out.push(`${who}: pending signals`);
+  const timers = readProcFile(pid, 'timers').match(/^ID: /gm)?.length ?? 0;
+  if (timers > 0) out.push(`${who}: ${timers} POSIX timers (timer_create)`);
   for (const ns of NAMESPACES) {
     let theirs: string;
     let ours: string;

@@ -30,6 +30,7 @@ import {
   readProcFile,
   readProcLink,
   readProcNumber,
+  readStatFields,
   readTaskCreds,
   readVmFlags,
   type TaskCreds,
@@ -113,7 +114,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     creds: readTaskCreds(pid, state.tid),
     comm: readProcFile(pid, `task/${state.tid}/comm`).trim(),
   }));
-  const f = statFields(pid);
+  const f = readStatFields(pid);
   const fds = readFds(pid);
   const pipes = new Map<number, { data: Buffer; size: number }>();
   for (const fd of fds) {
