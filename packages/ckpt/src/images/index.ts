@@ -10,6 +10,9 @@
  * d.commit();
  * resolvePage('/ckpt/pre1', pid, 0x400000); // the page
  */
+
+export * from './bigint-codec.js';
+export * from './core-schema.js';
 export * from './errors.js';
 export * from './image-dir.js';
 export * from './image-file.js';
@@ -24,4 +27,5 @@ export * from './pagemap-writer.js';
 export * from './pseudo-fs.js';
 export * from './schema.js';
 export * from './stats.js';
+export * from './task-schema.js';
 export * from './temp-file.js';

@@ -13,3 +13,4 @@ export * from './registers.js';
 export * from './registry.js';
 export * from './remote-memory.js';
 export * from './scratch-mapping.js';
+export * from './thread-state.js';

@@ -13,3 +13,4 @@ export * from './ptrace-regset.js';
 export * from './ptrace-word.js';
 export * from './rlimit.js';
 export * from './syscalls.js';
+export * from './task-calls.js';

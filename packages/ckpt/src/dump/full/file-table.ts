@@ -1,0 +1,96 @@
+/**
+ * The files.img entries of one dump: every regular file (mapped, open, exe, cwd, root) and every pipe gets
+ * one id, shared by whoever refers to it:
+ *
+ * ```
+ * mapped files, exe        one REG entry per file (dev, ino), O_RDONLY, pos 0  <- vma_entry.shmid, mm.exe_file_id
+ * open descriptors         one entry per open file description, across the processes of the tree (kcmp:
+ *                          fd 1 and 2 after 2>&1, or a parent's and a child's inherited fds, share it)
+ * cwd, root                one REG entry each (directories)                  <- fs_entry
+ * pipes                    one PIPE entry per description, pipe_id = inode   <- fdinfo_entry.id
+ * ```
+ * Ids start at 1 and follow the order of registration, as CRIU's.
+ *
+ * @example
+ * const files = new FileTable();
+ * const exeId = files.regFile({ path: '/bin/cat', flags: 0, pos: 0, mode: 0o100755, size: 1234 });
+ * files.entries; // [{ type: REG, id: 1, reg: { ... } }]
+ */
+import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
+import type { FdInfo } from '../../proc/index.js';
+import { sameOpenFile } from '../../sys/index.js';
+
+/** What a REG entry needs. `size` is written for regular files only (CRIU checks it on restore). */
+export interface RegFileFacts {
+  readonly path: string;
+  readonly flags: number;
+  readonly pos: number;
+  readonly mode: number;
+  readonly size: number;
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const NO_FOWN: FownEntry = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
+
+export class FileTable {
+  private readonly list: FileEntry[] = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly opened: { pid: number; fd: number; target: string; id: number }[] = [];
+  private static readonly O_CLOEXEC = 0o2000000;
+
+  /** The entries registered so far, in id order. */
+  get entries(): readonly FileEntry[] {
+    return this.list;
+  }
+
+  /** The id for `key` (e.g. `map:dev:ino`), registering a REG entry the first time. */
+  regFile(f: RegFileFacts, key?: string): number {
+    if (key !== undefined) {
+      const id = this.byKey.get(key);
+      if (id !== undefined) return id;
+    }
+    const id = this.list.length + 1;
+    this.list.push({
+      type: FD_TYPE.REG,
+      id,
+      reg: {
+        id,
+        flags: f.flags,
+        pos: BigInt(f.pos),
+        fown: NO_FOWN,
+        name: f.path,
+        ...((f.mode & S_IFMT) === S_IFREG ? { size: BigInt(f.size) } : {}),
+        mode: f.mode,
+      },
+    });
+    if (key !== undefined) this.byKey.set(key, id);
+    return id;
+  }
+
+  /**
+   * The id of the open file description behind descriptor `fd` of process `pid`: the one registered for
+   * an earlier descriptor of the same description (any process), or a new REG / PIPE entry.
+   */
+  openFile(pid: number, fd: FdInfo): number {
+    const same = this.opened.find((o) => o.target === fd.target && sameOpenFile(o.pid, o.fd, pid, fd.fd));
+    let id: number;
+    if (same) id = same.id;
+    else {
+      const flags = fd.flags & ~FileTable.O_CLOEXEC;
+      id =
+        fd.kind === 'pipe'
+          ? this.pipe(fd.inode, flags)
+          : this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
+    }
+    this.opened.push({ pid, fd: fd.fd, target: fd.target, id });
+    return id;
+  }
+
+  /** A PIPE entry for one end of pipe `inode` (flags: O_RDONLY / O_WRONLY | O_NONBLOCK ...). */
+  pipe(inode: number, flags: number): number {
+    const id = this.list.length + 1;
+    this.list.push({ type: FD_TYPE.PIPE, id, pipe: { id, pipe_id: inode, flags, fown: NO_FOWN } });
+    return id;
+  }
+}

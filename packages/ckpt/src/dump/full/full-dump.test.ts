@@ -1,0 +1,207 @@
+/**
+ * Full dumps of fixtures of growing difficulty (restorable.c): the images decode with crit, the state
+ * collected is what the fixture set up, and, with CKPT_CRIU=/path/to/criu (CRIU 4.x), `criu restore -d`
+ * brings the killed process back: same pid, heartbeat alive, memory checksum equal, file offset and pipe
+ * contents kept.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { decodeImageOf, imageFileName, MAGIC, mmEntryCodec, VMA_STATUS } from '../../images/index.js';
+import { kill as sysKill, WAIT, WStatus, waitpid } from '../../sys/index.js';
+import { critDecodesAll, type Fixture, Scratch } from '../../testing/index.js';
+import { DumpError } from '../errors.js';
+import { fullDumpProcess } from './dump-process.js';
+
+const scratch = new Scratch('ckpt-fulldump-test-');
+const criu = process.env.CKPT_CRIU;
+const noCriu = criu ? false : 'CKPT_CRIU is not set (path to a CRIU 4.x binary that runs on this kernel)';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Lines of the fixture's log that match `re`. */
+function lines(f: Fixture, re: RegExp): string[] {
+  return readFileSync(f.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => re.test(l));
+}
+
+/** Send SIGUSR1 and wait for the `n`-th report (SUM line). */
+async function report(pid: number, f: Fixture, n: number): Promise<string[]> {
+  sysKill(pid, 10);
+  for (let i = 0; i < 300 && lines(f, /^SUM /).length < n; i++) await sleep(10);
+  const sums = lines(f, /^SUM /);
+  assert.ok(sums.length >= n, `no SUM report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
+  const nth = (re: RegExp) => lines(f, re)[n - 1] ?? '-';
+  return [sums[n - 1]!, nth(/^POS /), nth(/^PIPE /)];
+}
+
+/** Kill and reap a restored process (our child again: we are a child subreaper). */
+function killRestored(pid: number): void {
+  try {
+    sysKill(pid, 9);
+  } catch {
+    return;
+  }
+  reap(pid);
+}
+
+/** Wait (up to ~1 s) for `pid`, a child of ours, to exit and reap it. */
+function reap(pid: number): void {
+  for (let i = 0; i < 500; i++) {
+    try {
+      const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
+      if (w.pid === pid && !WStatus.stopped(w.status)) return;
+    } catch {
+      return;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+  }
+}
+
+/** `criu restore -D dir -d`; returns the error lines of its log on failure. */
+function criuRestore(dir: string): { ok: boolean; log: string } {
+  const r = spawnSync(
+    'bash',
+    ['-c', `ulimit -n 20000 && exec "$0" restore -D "$1" -d -o restore.log -v4`, criu!, dir],
+    { encoding: 'utf8' },
+  );
+  const logPath = join(dir, 'restore.log');
+  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : r.stderr;
+  const errors = log
+    .split('\n')
+    .filter((l) => /Error|FAIL/.test(l) && !/RLIMIT_NOFILE/.test(l))
+    .join('\n');
+  return { ok: r.status === 0, log: errors || log.slice(-2000) };
+}
+
+interface Case {
+  readonly name: string;
+  readonly args: (dir: string) => string[];
+  readonly check?: (f: Fixture, r: Awaited<ReturnType<typeof fullDumpProcess>>) => void;
+  /** A child process prints CHILD lines. */
+  readonly child?: boolean;
+}
+
+const CASES: Case[] = [
+  { name: 'single thread', args: () => ['1', '0', '-'] },
+  {
+    name: 'many threads',
+    args: () => ['1', '6', '-'],
+    check: (_f, r) => assert.equal(r.states[0]!.threads.length, 7),
+  },
+  {
+    name: 'a regular file at an offset',
+    args: (d) => ['1', '0', join(d, 'data.txt')],
+    check: (_f, r) => {
+      const fd = r.states[0]!.fds.find((x) => x.path.endsWith('data.txt'));
+      assert.equal(fd?.pos, 37);
+    },
+  },
+  {
+    name: 'a blocked signal mask',
+    args: () => ['1', '0', '-', 'mask'],
+    check: (_f, r) => {
+      const blocked = r.states[0]!.threads[0]!.state.blocked;
+      assert.equal(blocked & ((1n << 11n) | (1n << 12n)), (1n << 11n) | (1n << 12n)); // SIGUSR2, SIGPIPE
+    },
+  },
+  {
+    name: 'a pipe holding data',
+    args: () => ['1', '0', '-', 'pipe'],
+    check: (_f, r) => {
+      const datas = [...r.states[0]!.pipes.values()].map((p) => p.data.toString());
+      assert.ok(datas.includes('hello'), `pipe contents ${JSON.stringify(datas)}`);
+    },
+  },
+  {
+    name: 'a child process sharing a pipe holding data',
+    args: () => ['1', '2', '-', 'pipe', 'child'],
+    child: true,
+    check: (f, r) => {
+      assert.deepEqual(
+        r.states.map((s) => s.pid),
+        [f.pid, f.num('child')],
+      );
+      assert.equal(r.states[1]!.ppid, f.pid);
+    },
+  },
+];
+
+for (const c of CASES) {
+  test(`full dump of ${c.name}: crit decodes every image; criu restore brings it back`, async (t) => {
+    const dir = scratch.newDir();
+    const work = scratch.newDir();
+    spawnSync('mkdir', ['-p', work]);
+    const f = await scratch.start('restorable', c.args(work));
+    const before = await report(f.pid, f, 1);
+    const r = await fullDumpProcess({ pid: f.pid, imagesDir: dir });
+    f.kill(); // reap: the pid must be free for the restore
+    if (c.child) reap(f.num('child')); // orphaned to us, a child subreaper
+    for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
+    assert.equal(existsSync(`/proc/${f.pid}`), false, 'the dumped process is gone');
+    // every fixture installs a SIGUSR1 handler (SA_RESTART)
+    const usr1 = r.states[0]!.injected.sigactions[9]!;
+    assert.notEqual(usr1.handler, 0n);
+    assert.equal(usr1.flags & 0x10000000n, 0x10000000n);
+    c.check?.(f, r);
+    const mm = mmEntryCodec.decode(
+      decodeImageOf(readFileSync(join(dir, imageFileName.mm(f.pid))), MAGIC.MM)[0]!,
+    );
+    assert.ok(mm.vmas.some((v) => v.status & VMA_STATUS.HEAP || v.flags & 0x100)); // heap or stack seen
+    critDecodesAll(t, dir);
+    if (noCriu) {
+      t.diagnostic(`restore skipped: ${noCriu}`);
+      return;
+    }
+    const beats = lines(f, /^BEAT /).length;
+    const childBeats = lines(f, /^CHILD /).length;
+    const res = criuRestore(dir);
+    try {
+      assert.ok(res.ok, `criu restore failed:\n${res.log}`);
+      for (let i = 0; i < 200 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
+      assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
+      const after = await report(f.pid, f, 2);
+      assert.deepEqual(after, before);
+      if (c.child) {
+        for (let i = 0; i < 200 && lines(f, /^CHILD /).length <= childBeats + 2; i++) await sleep(10);
+        assert.ok(lines(f, /^CHILD /).length > childBeats + 2, 'no child heartbeat after restore');
+      }
+    } finally {
+      if (c.child) killRestored(f.num('child'));
+      killRestored(f.pid);
+    }
+  });
+}
+
+test('a process holding a socket is refused before anything is frozen or written', async () => {
+  const dir = scratch.newDir();
+  const f = await scratch.start('restorable', ['1', '0', '-', 'socket']);
+  await assert.rejects(fullDumpProcess({ pid: f.pid, imagesDir: dir }), (e: unknown) => {
+    assert.ok(e instanceof DumpError && e.code === 'ENOTSUP');
+    assert.match(e.message, new RegExp(`process ${f.pid} fd \\d+: a socket: socket:\\[\\d+\\]`));
+    return true;
+  });
+  assert.equal(existsSync(dir), false);
+  assert.match(f.state(), /^[RS]$/);
+  const beats = lines(f, /^BEAT /).length;
+  for (let i = 0; i < 100 && lines(f, /^BEAT /).length === beats; i++) await sleep(10);
+  assert.ok(lines(f, /^BEAT /).length > beats, 'the refused target kept running');
+});
+
+test('--leave-running: the process goes on unharmed (same memory, no mapping left, not stopped)', async (t) => {
+  const dir = scratch.newDir();
+  const f = await scratch.start('restorable', ['1', '2', '-']);
+  const before = await report(f.pid, f, 1);
+  const maps = readFileSync(`/proc/${f.pid}/maps`, 'utf8');
+  await fullDumpProcess({ pid: f.pid, imagesDir: dir, leaveRunning: true });
+  assert.match(f.state(), /^[RS]$/);
+  assert.equal(readFileSync(`/proc/${f.pid}/maps`, 'utf8'), maps);
+  const beats = lines(f, /^BEAT /).length;
+  for (let i = 0; i < 200 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
+  assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after the dump');
+  assert.deepEqual(await report(f.pid, f, 2), before);
+  critDecodesAll(t, dir);
+});

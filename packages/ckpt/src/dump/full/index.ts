@@ -1,0 +1,15 @@
+/**
+ * dump/full/: the groundwork of the final dump (CRIU's full image set): what a process is besides its
+ * memory (collectTaskState), its images (writeTaskImages), what cannot be dumped (findRefusals), and a
+ * single-process prototype driver (fullDumpProcess) that the tree driver replaces.
+ */
+export * from './core-entry.js';
+export * from './dump-process.js';
+export * from './file-table.js';
+export * from './injected-state.js';
+export * from './pipe-data.js';
+export * from './refuse.js';
+export * from './task-state.js';
+export * from './vdso-pages.js';
+export * from './vmas.js';
+export * from './write-images.js';

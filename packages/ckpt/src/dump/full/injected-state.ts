@@ -1,0 +1,171 @@
+/**
+ * What only the target can tell: collected by injecting system calls into each frozen thread (ptrace/'s
+ * Injector), their answers written into one injected scratch page and read back through RemoteMemory.
+ *
+ * ```
+ * leader thread                          every thread (its own injector, one after another)
+ *  rt_sigaction(sig, NULL, page+32*(sig-1), 8)  x 64 (SIGKILL, SIGSTOP skipped)
+ *  getitimer(REAL/VIRTUAL/PROF, page+2048+32*w)  sigaltstack(NULL, page+2200)
+ *  brk(0)                                        prctl(PR_GET_TID_ADDRESS, page+2240)
+ *  prctl(PR_GET_DUMPABLE), PR_GET_SECUREBITS,    prctl(PR_GET_PDEATHSIG, page+2248)
+ *  PR_GET_CHILD_SUBREAPER (page+2256), PR_GET_THP_DISABLE
+ * ```
+ * Runs while the process is frozen; every injector is cured (scratch page unmapped, code and registers
+ * restored) before this returns, also on failure. Uses only Injector.infect / call / mmap / cure and
+ * RemoteMemory, so it survives changes of the injector's internals.
+ *
+ * @example
+ * using frozen = freeze(pid);
+ * const s = collectInjectedState(frozen);
+ * s.sigactions[10 - 1]?.handler; // SIGUSR1's handler address
+ */
+import { type FrozenProcess, Injector, RemoteMemory } from '../../ptrace/index.js';
+
+const SYS_RT_SIGACTION = 13;
+const SYS_BRK = 12;
+const SYS_GETITIMER = 36;
+const SYS_SIGALTSTACK = 131;
+const SYS_PRCTL = 157;
+const PR_GET_PDEATHSIG = 2;
+const PR_GET_DUMPABLE = 3;
+const PR_GET_SECUREBITS = 27;
+const PR_GET_CHILD_SUBREAPER = 37;
+const PR_GET_TID_ADDRESS = 40;
+const PR_GET_THP_DISABLE = 42;
+
+const PAGE = 4096;
+const OFF_ITIMERS = 2048;
+const OFF_SAS = 2200;
+const OFF_TID_ADDRESS = 2240;
+const OFF_PDEATHSIG = 2248;
+const OFF_SUBREAPER = 2256;
+
+/** One signal's disposition (kernel `struct sigaction` on x86-64). */
+export interface Sigaction {
+  readonly handler: bigint;
+  readonly flags: bigint;
+  readonly restorer: bigint;
+  readonly mask: bigint;
+}
+
+/** An interval timer: interval and current value, seconds + microseconds. */
+export interface Itimer {
+  readonly isec: bigint;
+  readonly iusec: bigint;
+  readonly vsec: bigint;
+  readonly vusec: bigint;
+}
+
+/** Per-thread answers. */
+export interface InjectedThreadState {
+  readonly tid: number;
+  readonly sigaltstack: { sp: bigint; size: bigint; flags: number };
+  readonly clearChildTid: bigint;
+  readonly pdeathSig: number;
+}
+
+/** Per-process answers (from the leader) and every thread's. */
+export interface InjectedState {
+  /** Index sig-1 for signal sig (1..64); SIGKILL and SIGSTOP hold the default (zeros). */
+  readonly sigactions: readonly Sigaction[];
+  readonly itimers: { real: Itimer; virt: Itimer; prof: Itimer };
+  readonly brk: bigint;
+  readonly dumpable: number;
+  readonly securebits: number;
+  readonly childSubreaper: boolean;
+  readonly thpDisabled: boolean;
+  readonly threads: ReadonlyMap<number, InjectedThreadState>;
+}
+
+/** Run `f` with an injector on `tid` and a scratch page; cures on every way out. */
+function withInjector<T>(
+  frozen: FrozenProcess,
+  tid: number,
+  site: number | undefined,
+  f: (inj: Injector, page: number, mem: RemoteMemory) => T,
+): T {
+  const inj = Injector.infect(frozen, tid, site);
+  try {
+    const page = inj.mmap(PAGE);
+    const mem = RemoteMemory.open(frozen.pid, tid);
+    try {
+      return f(inj, page, mem);
+    } finally {
+      mem.close();
+    }
+  } finally {
+    inj.cure();
+  }
+}
+
+function threadPart(inj: Injector, page: number, mem: RemoteMemory, tid: number): InjectedThreadState {
+  inj.call('sigaltstack', SYS_SIGALTSTACK, 0, page + OFF_SAS);
+  inj.call('prctl(PR_GET_TID_ADDRESS)', SYS_PRCTL, PR_GET_TID_ADDRESS, page + OFF_TID_ADDRESS);
+  inj.call('prctl(PR_GET_PDEATHSIG)', SYS_PRCTL, PR_GET_PDEATHSIG, page + OFF_PDEATHSIG);
+  const b = mem.read(page + OFF_SAS, 64);
+  return {
+    tid,
+    sigaltstack: { sp: b.readBigUInt64LE(0), flags: b.readInt32LE(8), size: b.readBigUInt64LE(16) },
+    clearChildTid: b.readBigUInt64LE(OFF_TID_ADDRESS - OFF_SAS),
+    pdeathSig: b.readInt32LE(OFF_PDEATHSIG - OFF_SAS),
+  };
+}
+
+/**
+ * Inject the calls of the module comment into every thread of `frozen`. `site`: the injection site read
+ * before freezing (ptrace/injectionSite), or undefined to read it now. Throws PtraceError (EINJECT when a
+ * call fails in the target, ESRCH when the target died).
+ */
+export function collectInjectedState(frozen: FrozenProcess, site?: number): InjectedState {
+  const threads = new Map<number, InjectedThreadState>();
+  const leader = withInjector(frozen, frozen.pid, site, (inj, page, mem) => {
+    for (let sig = 1; sig <= 64; sig++) {
+      if (sig === 9 || sig === 19) continue;
+      inj.call('rt_sigaction', SYS_RT_SIGACTION, sig, 0, page + 32 * (sig - 1), 8);
+    }
+    for (let w = 0; w < 3; w++) inj.call('getitimer', SYS_GETITIMER, w, page + OFF_ITIMERS + 32 * w);
+    const brk = inj.call('brk', SYS_BRK, 0);
+    const dumpable = inj.call('prctl(PR_GET_DUMPABLE)', SYS_PRCTL, PR_GET_DUMPABLE);
+    const securebits = inj.call('prctl(PR_GET_SECUREBITS)', SYS_PRCTL, PR_GET_SECUREBITS);
+    inj.call('prctl(PR_GET_CHILD_SUBREAPER)', SYS_PRCTL, PR_GET_CHILD_SUBREAPER, page + OFF_SUBREAPER);
+    const thp = inj.call('prctl(PR_GET_THP_DISABLE)', SYS_PRCTL, PR_GET_THP_DISABLE);
+    threads.set(frozen.pid, threadPart(inj, page, mem, frozen.pid));
+    const b = mem.read(page, OFF_SUBREAPER + 8);
+    const sigactions: Sigaction[] = [];
+    for (let i = 0; i < 64; i++) {
+      const o = 32 * i;
+      sigactions.push({
+        handler: b.readBigUInt64LE(o),
+        flags: b.readBigUInt64LE(o + 8),
+        restorer: b.readBigUInt64LE(o + 16),
+        mask: b.readBigUInt64LE(o + 24),
+      });
+    }
+    const timer = (w: number): Itimer => {
+      const o = OFF_ITIMERS + 32 * w;
+      return {
+        isec: b.readBigUInt64LE(o),
+        iusec: b.readBigUInt64LE(o + 8),
+        vsec: b.readBigUInt64LE(o + 16),
+        vusec: b.readBigUInt64LE(o + 24),
+      };
+    };
+    return {
+      sigactions,
+      itimers: { real: timer(0), virt: timer(1), prof: timer(2) },
+      brk: BigInt(brk),
+      dumpable,
+      securebits,
+      childSubreaper: b.readInt32LE(OFF_SUBREAPER) !== 0,
+      thpDisabled: thp !== 0,
+    };
+  });
+  for (const tid of frozen.tids) {
+    if (tid === frozen.pid) continue;
+    threads.set(
+      tid,
+      withInjector(frozen, tid, site, (inj, page, mem) => threadPart(inj, page, mem, tid)),
+    );
+  }
+  return { ...leader, threads };
+}

@@ -1,0 +1,88 @@
+/**
+ * What a full dump cannot bring back yet, found from /proc before anything is frozen or written: one line
+ * per problem naming the process, the fd or mapping and the kind. An empty list means go.
+ *
+ * ```
+ * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours,
+ *           pending signals, POSIX timers (/proc/PID/timers)
+ * fds       sockets, anon inodes (eventfd, epoll, inotify, signalfd, timerfd, userfaultfd, io_uring, pidfd),
+ *           deleted files, FIFOs, character devices other than /dev/null /dev/zero /dev/urandom /dev/random
+ * mappings  anonymous shared memory, hugetlb, deleted or memfd files, SysV shm, AIO rings, io_uring
+ * ```
+ *
+ * @example
+ * const problems = findRefusals(pid);
+ * if (problems.length > 0) throw new DumpError('EUNSUPPORTED', problems.join('\n'));
+ */
+import { readlinkSync } from 'node:fs';
+import { type FdInfo, readFds, readMaps, readProcFile, readStatus, readTaskCreds } from '../../proc/index.js';
+
+const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFSOCK = 0o140000;
+const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random']);
+
+/** Why descriptor `fd` cannot be dumped, or undefined when it can. */
+export function fdRefusal(fd: FdInfo): string | undefined {
+  if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK) return 'a socket';
+  if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
+  if (fd.kind === 'pipe') return undefined;
+  if (fd.deleted) return 'a deleted file';
+  if (fd.path.startsWith('/memfd:')) return 'a memfd';
+  if ((fd.mode & S_IFMT) === S_IFIFO) return 'a FIFO';
+  if ((fd.mode & S_IFMT) === S_IFCHR && !PLAIN_DEVICES.has(fd.path)) return `a character device (${fd.path})`;
+  return undefined;
+}
+
+/** Why the mapping with this maps path / sharing cannot be dumped, or undefined. */
+export function mappingRefusal(path: string, isPrivate: boolean, inode: number): string | undefined {
+  if (path.startsWith('/SYSV')) return 'SysV shared memory';
+  if (path.startsWith('/memfd:')) return 'a memfd mapping';
+  if (path.startsWith('/anon_hugepage')) return 'hugetlb memory';
+  if (path.startsWith('/[aio]') || path === '[aio]') return 'an AIO ring';
+  if (path.startsWith('anon_inode:')) return `${path.slice('anon_inode:'.length)} mapping`;
+  if (!isPrivate && (inode === 0 || path === '' || path.startsWith('/dev/zero'))) {
+    return 'anonymous shared memory';
+  }
+  if (path.endsWith(' (deleted)')) return 'a deleted file';
+  return undefined;
+}
+
+/**
+ * Every reason process `pid` cannot be fully dumped, each on one line. `tracer`: the pid allowed as its
+ * tracer (ours while frozen).
+ */
+export function findRefusals(pid: number, tracer = 0): string[] {
+  const out: string[] = [];
+  const who = `process ${pid}`;
+  const st = readStatus(pid);
+  if (st.tracerPid !== 0 && st.tracerPid !== tracer) out.push(`${who}: traced by process ${st.tracerPid}`);
+  if (st.state === 'T') out.push(`${who}: stopped (job control)`);
+  const creds = readTaskCreds(pid);
+  if (creds.seccomp !== 0) out.push(`${who}: seccomp mode ${creds.seccomp}`);
+  if (creds.shdPnd !== 0n || creds.sigPnd !== 0n) out.push(`${who}: pending signals`);
+  const timers = readProcFile(pid, 'timers').match(/^ID: /gm)?.length ?? 0;
+  if (timers > 0) out.push(`${who}: ${timers} POSIX timers (timer_create)`);
+  for (const ns of NAMESPACES) {
+    let theirs: string;
+    let ours: string;
+    try {
+      theirs = readlinkSync(`/proc/${pid}/ns/${ns}`);
+      ours = readlinkSync(`/proc/self/ns/${ns}`);
+    } catch {
+      continue; // the kernel lacks this namespace kind
+    }
+    if (theirs !== ours) out.push(`${who}: ${ns} namespace ${theirs} differs from ours (${ours})`);
+  }
+  for (const fd of readFds(pid)) {
+    const why = fdRefusal(fd);
+    if (why) out.push(`${who} fd ${fd.fd}: ${why}: ${fd.target}`);
+  }
+  for (const v of readMaps(pid)) {
+    const why = mappingRefusal(v.path, v.private, v.inode);
+    if (why) out.push(`${who} mapping ${v.start.toString(16)}-${v.end.toString(16)} ${v.path}: ${why}`);
+  }
+  return out;
+}

@@ -1,0 +1,145 @@
+/**
+ * collectTaskState: everything a full dump needs of one frozen process, except its memory pages.
+ *
+ * ```
+ * frozen process
+ *   |- every thread, from outside (ptrace/readThreadState): gpregs (restart fixup), FPU/xsave, TLS,
+ *   |  blocked mask, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
+ *   |- by injection (injected-state.ts): sigactions, itimers, brk, dumpable, securebits, subreaper,
+ *   |  THP, per thread sigaltstack, clear_child_tid, pdeath signal     (cured before going on)
+ *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags, fds + fdinfo,
+ *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits, loginuid, oom_score_adj, umask
+ * ```
+ * Registers are read before any injection; /proc is read after the injectors are cured, so the maps do
+ * not show the injected scratch page. Everything runs while the process is frozen.
+ *
+ * @example
+ * using frozen = freeze(pid);
+ * const state = collectTaskState(frozen);
+ * state.threads.length === frozen.tids.length; // true
+ */
+import { statSync } from 'node:fs';
+import {
+  type FdInfo,
+  type MmFields,
+  readAuxv,
+  readFds,
+  readMaps,
+  readMmFields,
+  readPersonality,
+  readProcFile,
+  readProcLink,
+  readProcNumber,
+  readStatFields,
+  readTaskCreds,
+  readVmFlags,
+  type TaskCreds,
+  type Vma,
+} from '../../proc/index.js';
+import { type FrozenProcess, readThreadState, type ThreadState } from '../../ptrace/index.js';
+import { getRlimits } from '../../sys/index.js';
+import { collectInjectedState, type InjectedState } from './injected-state.js';
+import { peekPipe } from './pipe-data.js';
+
+/** A thread: ptrace state, its creds and name. */
+export interface TaskThread {
+  readonly state: ThreadState;
+  readonly creds: TaskCreds;
+  readonly comm: string;
+}
+
+/** A file or directory a process refers to by path, with the stat facts files.img records. */
+export interface PathFacts {
+  readonly path: string;
+  readonly mode: number;
+  readonly size: number;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export interface TaskState {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly sid: number;
+  readonly comm: string;
+  /** Leader first. */
+  readonly threads: readonly TaskThread[];
+  readonly injected: InjectedState;
+  readonly mm: MmFields;
+  /** Raw /proc/PID/auxv words. */
+  readonly auxv: readonly bigint[];
+  readonly exe: PathFacts;
+  readonly cwd: PathFacts;
+  readonly root: PathFacts;
+  readonly maps: readonly Vma[];
+  readonly vmFlags: ReadonlyMap<number, ReadonlySet<string>>;
+  readonly fds: readonly FdInfo[];
+  /** Buffered bytes and capacity of each pipe (by inode), read through one of its descriptors. */
+  readonly pipes: ReadonlyMap<number, { data: Buffer; size: number }>;
+  readonly personality: number;
+  readonly rlimits: readonly { cur: bigint; max: bigint }[];
+  readonly loginuid: number;
+  readonly oomScoreAdj: number;
+}
+
+export interface CollectOptions {
+  /** Injection site read before freezing (ptrace/injectionSite). */
+  readonly site?: number;
+}
+
+function pathFacts(pid: number, link: string): PathFacts {
+  const path = readProcLink(pid, link);
+  const st = statSync(`/proc/${pid}/${link}`);
+  return { path, mode: Number(st.mode), size: Number(st.size), dev: Number(st.dev), ino: Number(st.ino) };
+}
+
+/** The stat fields after the comm, field 3 first. */
+function statFields(pid: number): string[] {
+  const text = readProcFile(pid, 'stat');
+  return text
+    .slice(text.lastIndexOf(')') + 2)
+    .trim()
+    .split(' ');
+}
+
+/** Collect the state of frozen process `frozen` (see the module comment). Throws PtraceError/ProcError. */
+export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}): TaskState {
+  const pid = frozen.pid;
+  const tids = [pid, ...frozen.tids.filter((t) => t !== pid)];
+  const ptraceStates = tids.map((tid) => readThreadState(frozen, tid));
+  const injected = collectInjectedState(frozen, o.site);
+  const threads = ptraceStates.map((state) => ({
+    state,
+    creds: readTaskCreds(pid, state.tid),
+    comm: readProcFile(pid, `task/${state.tid}/comm`).trim(),
+  }));
+  const f = readStatFields(pid);
+  const fds = readFds(pid);
+  const pipes = new Map<number, { data: Buffer; size: number }>();
+  for (const fd of fds) {
+    if (fd.kind === 'pipe' && !pipes.has(fd.inode)) pipes.set(fd.inode, peekPipe(pid, fd.fd));
+  }
+  return {
+    pid,
+    ppid: Number(f[1]),
+    pgid: Number(f[2]),
+    sid: Number(f[3]),
+    comm: readProcFile(pid, 'comm').trim(),
+    threads,
+    injected,
+    mm: readMmFields(pid),
+    auxv: readAuxv(pid),
+    exe: pathFacts(pid, 'exe'),
+    cwd: pathFacts(pid, 'cwd'),
+    root: pathFacts(pid, 'root'),
+    maps: readMaps(pid),
+    vmFlags: readVmFlags(pid),
+    fds,
+    pipes,
+    personality: readPersonality(pid),
+    rlimits: getRlimits(pid),
+    loginuid: readProcNumber(pid, 'loginuid', 0xffffffff),
+    oomScoreAdj: readProcNumber(pid, 'oom_score_adj', 0),
+  };
+}

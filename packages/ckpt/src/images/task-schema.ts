@@ -1,0 +1,182 @@
+/**
+ * Our protobuf schema of the per-process images of a full dump besides core (CRIU 4.2's `mm.proto`,
+ * `vma.proto`, `pstree.proto`, `fs.proto`, `regfile.proto`, `fown.proto`, `fdinfo.proto`, `pipe.proto`,
+ * `pipe-data.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
+ *
+ * ```
+ * mm-<pid>.img        mm_entry { mm fields, exe_file_id, mm_saved_auxv[44], vmas[], dumpable, aios[] }
+ * pstree.img          pstree_entry per process { pid, ppid, pgid, sid, threads[] }
+ * fs-<pid>.img        fs_entry { cwd_id, root_id, umask }       (ids of reg-file entries)
+ * files.img           file_entry per open file { type, id, reg | pipe }
+ * fdinfo-<files>.img  fdinfo_entry per descriptor { id, flags (FD_CLOEXEC), type, fd }
+ * pipes-data.img      pipe_data_entry { pipe_id, bytes, size } + `bytes` raw bytes after each entry
+ * ```
+ *
+ * @example
+ * const bytes = mmEntryCodec.encode(mm);
+ * mmEntryCodec.decode(bytes).vmas?.length === mm.vmas?.length; // true
+ */
+import protobuf from 'protobufjs';
+import { bigintCodec } from './bigint-codec.js';
+
+const PROTO = `
+syntax = "proto2";
+
+message vma_entry {
+  required uint64 start = 1; required uint64 end = 2; required uint64 pgoff = 3; required uint64 shmid = 4;
+  required uint32 prot = 5; required uint32 flags = 6; required uint32 status = 7; required sint64 fd = 8;
+  optional uint64 madv = 9; optional uint32 fdflags = 10;
+}
+message aio_ring_entry { required uint64 id = 1; required uint32 nr_req = 2; required uint32 ring_len = 3; }
+message mm_entry {
+  required uint64 mm_start_code = 1; required uint64 mm_end_code = 2; required uint64 mm_start_data = 3;
+  required uint64 mm_end_data = 4; required uint64 mm_start_stack = 5; required uint64 mm_start_brk = 6;
+  required uint64 mm_brk = 7; required uint64 mm_arg_start = 8; required uint64 mm_arg_end = 9;
+  required uint64 mm_env_start = 10; required uint64 mm_env_end = 11; required uint32 exe_file_id = 12;
+  repeated uint64 mm_saved_auxv = 13; repeated vma_entry vmas = 14; optional int32 dumpable = 15;
+  repeated aio_ring_entry aios = 16; optional bool thp_disabled = 17;
+}
+message pstree_entry {
+  required uint32 pid = 1; required uint32 ppid = 2; required uint32 pgid = 3; required uint32 sid = 4;
+  repeated uint32 threads = 5;
+}
+message fs_entry { required uint32 cwd_id = 1; required uint32 root_id = 2; optional uint32 umask = 3; }
+message fown_entry {
+  required uint32 uid = 1; required uint32 euid = 2; required uint32 signum = 3; required uint32 pid_type = 4;
+  required uint32 pid = 5;
+}
+message reg_file_entry {
+  required uint32 id = 1; required uint32 flags = 2; required uint64 pos = 3; required fown_entry fown = 5;
+  required string name = 6; optional sint32 mnt_id = 7; optional uint64 size = 8; optional bool ext = 9;
+  optional uint32 mode = 10; repeated uint32 build_id = 11;
+}
+message pipe_entry {
+  required uint32 id = 1; required uint32 pipe_id = 2; required uint32 flags = 3; required fown_entry fown = 4;
+}
+message fdinfo_entry { required uint32 id = 1; required uint32 flags = 2; required uint32 type = 3; required uint32 fd = 4; }
+message file_entry {
+  required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3; optional pipe_entry pipe = 18;
+}
+message pipe_data_entry { required uint32 pipe_id = 1; required uint32 bytes = 2; optional uint32 size = 3; }
+`;
+
+/** `fd_types` of fdinfo.proto (the ones we write). */
+export const FD_TYPE = {
+  REG: 1,
+  PIPE: 2,
+  FIFO: 3,
+  TTY: 11,
+} as const;
+
+/** `vma_entry.status` bits (CRIU's include/image.h). */
+export const VMA_STATUS = {
+  REGULAR: 1 << 0,
+  STACK: 1 << 1,
+  VSYSCALL: 1 << 2,
+  VDSO: 1 << 3,
+  HEAP: 1 << 5,
+  FILE_PRIVATE: 1 << 6,
+  FILE_SHARED: 1 << 7,
+  ANON_SHARED: 1 << 8,
+  ANON_PRIVATE: 1 << 9,
+  VVAR: 1 << 12,
+} as const;
+
+export interface VmaEntry {
+  start: bigint;
+  end: bigint;
+  pgoff: bigint;
+  /** The reg-file id of a file mapping, 0 for anonymous memory. */
+  shmid: bigint;
+  prot: number;
+  flags: number;
+  status: number;
+  /** Unused, always -1. */
+  fd: bigint;
+  /** Bitmap of 1 << MADV_* (MADV_DONTDUMP for vvar, ...). */
+  madv?: bigint;
+  fdflags?: number;
+}
+export interface MmEntry {
+  mm_start_code: bigint;
+  mm_end_code: bigint;
+  mm_start_data: bigint;
+  mm_end_data: bigint;
+  mm_start_stack: bigint;
+  mm_start_brk: bigint;
+  mm_brk: bigint;
+  mm_arg_start: bigint;
+  mm_arg_end: bigint;
+  mm_env_start: bigint;
+  mm_env_end: bigint;
+  exe_file_id: number;
+  mm_saved_auxv: bigint[];
+  vmas: VmaEntry[];
+  dumpable?: number;
+  thp_disabled?: boolean;
+}
+export interface PstreeEntry {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  threads: number[];
+}
+export interface FsEntry {
+  cwd_id: number;
+  root_id: number;
+  umask?: number;
+}
+export interface FownEntry {
+  uid: number;
+  euid: number;
+  signum: number;
+  pid_type: number;
+  pid: number;
+}
+export interface RegFileEntry {
+  id: number;
+  /** open(2) status flags (O_ACCMODE | O_APPEND | O_LARGEFILE ...), no O_CLOEXEC. */
+  flags: number;
+  pos: bigint;
+  fown: FownEntry;
+  /** Absolute path. */
+  name: string;
+  mnt_id?: number;
+  size?: bigint;
+  mode?: number;
+}
+export interface PipeEntry {
+  id: number;
+  /** The pipe's inode number: both ends share it. */
+  pipe_id: number;
+  flags: number;
+  fown: FownEntry;
+}
+export interface FdinfoEntry {
+  id: number;
+  /** FD_CLOEXEC (1) or 0. */
+  flags: number;
+  type: number;
+  fd: number;
+}
+export interface FileEntry {
+  type: number;
+  id: number;
+  reg?: RegFileEntry;
+  pipe?: PipeEntry;
+}
+export interface PipeDataEntry {
+  pipe_id: number;
+  bytes: number;
+  size?: number;
+}
+
+const root = protobuf.parse(PROTO, { keepCase: true }).root;
+
+export const mmEntryCodec = bigintCodec<MmEntry>(root, 'mm_entry');
+export const pstreeEntryCodec = bigintCodec<PstreeEntry>(root, 'pstree_entry');
+export const fsEntryCodec = bigintCodec<FsEntry>(root, 'fs_entry');
+export const fileEntryCodec = bigintCodec<FileEntry>(root, 'file_entry');
+export const fdinfoEntryCodec = bigintCodec<FdinfoEntry>(root, 'fdinfo_entry');
+export const pipeDataEntryCodec = bigintCodec<PipeDataEntry>(root, 'pipe_data_entry');
