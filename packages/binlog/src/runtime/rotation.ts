@@ -1,0 +1,48 @@
+/**
+ * Names of rotated pieces and their retention. A rotated piece is `<path>.<UTC time>-<pid>`, e.g.
+ * `app.blog.20261205T235901.123Z-4242`: names sort in time order (a shell glob lists them oldest
+ * first), and two writers rotating in the same millisecond do not collide.
+ *
+ * @example
+ * rotatedName('/var/log/app.blog', Date.UTC(2026, 11, 5, 23, 59, 1, 123)); // '/var/log/app.blog.20261205T235901.123Z-<pid>'
+ * pruneRotated('/var/log/app.blog', 5); // deletes all but the 5 newest pieces
+ */
+import * as fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+const PIECE = /^\.\d{8}T\d{6}\.\d{3}Z-\d+$/;
+
+/** The name a file rotated at `ms` gets. */
+export function rotatedName(path: string, ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2026-12-05T23:59:01.123Z
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17)}`;
+  return `${path}.${stamp}-${process.pid}`;
+}
+
+/** The rotated pieces of `path`, oldest first. */
+export function rotatedPieces(path: string): string[] {
+  const dir = dirname(path);
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.startsWith(base) && PIECE.test(n.slice(base.length)))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** Delete all but the newest `keep` rotated pieces (errors ignored: another writer may prune too). */
+export function pruneRotated(path: string, keep: number): void {
+  const pieces = rotatedPieces(path);
+  for (const p of pieces.slice(0, Math.max(0, pieces.length - keep))) {
+    try {
+      fs.unlinkSync(p);
+    } catch {
+      // already gone
+    }
+  }
+}
