@@ -64,7 +64,7 @@ function isSyncPrefix(buf: Buffer, pos: number, end: number): boolean {
 }
 
 /** Offset of the next SYNC at or after `from`, or of a SYNC prefix cut by `end`, or `end`. */
-function nextSync(buf: Buffer, from: number, end: number): number {
+export function nextSync(buf: Buffer, from: number, end: number): number {
   const i = buf.subarray(0, end).indexOf(SYNC, from);
   if (i >= 0) return i;
   for (let p = Math.max(from, end - 3); p < end; p++) if (isSyncPrefix(buf, p, end)) return p;

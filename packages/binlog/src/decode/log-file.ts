@@ -41,7 +41,7 @@ export function readLogFile(path: string, reader: LogReader, onEvent: (e: Decode
   const fd = openLog(path);
   try {
     drain(fd, reader, 0, onEvent);
-    reader.end();
+    reader.end(onEvent);
   } finally {
     fs.closeSync(fd);
   }

@@ -31,6 +31,7 @@ import {
   dictionaryPrefixHashes,
   type LogHeader,
   MAX_DICTIONARY_ID,
+  nextSync,
   PAYLOAD_BLOCK,
   PAYLOAD_BLOCK2,
   PAYLOAD_HEADER,
@@ -122,12 +123,23 @@ export class LogReader {
   /** Decode what `chunk` completes; a frame cut at the end waits for the next feed() or end(). */
   feed(chunk: Buffer, onEvent: (e: DecodedEvent) => void): void {
     this.stats.bytes += chunk.length;
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.scan(this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk, false, onEvent);
+  }
+
+  /** Decode the frames of `buf` (pending bytes first); at the input's end (`final`) a cut frame is skipped and scanning goes on after it. */
+  private scan(buf: Buffer, final: boolean, onEvent: (e: DecodedEvent) => void): void {
     const base = this.offset;
     let pos = 0;
     while (pos < buf.length) {
       const s = scanFrame(buf, pos);
-      if (s.kind === 'partial') break;
+      if (s.kind === 'partial') {
+        if (!final) break;
+        // a torn frame (a write cut by a full disk, a crash) with whole frames after it
+        const next = nextSync(buf, pos + 1, buf.length);
+        this.skip(base + pos, next - pos);
+        pos = next;
+        continue;
+      }
       if (s.kind === 'garbage') {
         this.skip(base + pos, s.next - pos);
         pos = s.next;
@@ -142,13 +154,11 @@ export class LogReader {
   }
 
   /**
-   * The input is complete: a frame still cut is a torn tail (skipped). Throws NOT_BINLOG if nothing was a
-   * frame, NO_DICTIONARY if the log needs a dictionary and not one record decoded without it.
+   * The input is complete: a frame still cut is a torn tail (skipped; whole frames after it still go to
+   * `onEvent`). Throws NOT_BINLOG if nothing was a frame, NO_DICTIONARY if the log needs a dictionary and not one record decoded without it.
    */
-  end(): void {
-    if (this.pending.length) this.skip(this.offset, this.pending.length);
-    this.offset += this.pending.length;
-    this.pending = Buffer.alloc(0);
+  end(onEvent: (e: DecodedEvent) => void = () => {}): void {
+    this.nextFile(onEvent);
     if (this.stats.frames === 0 && this.stats.bytes > 0) {
       throw new DecodeError('NOT_BINLOG', 'not a binlog file (no valid frame found)');
     }
@@ -162,8 +172,8 @@ export class LogReader {
   }
 
   /** Start reading another file: a cut frame at the end of the previous one is skipped, stream state is kept. */
-  nextFile(): void {
-    if (this.pending.length) this.skip(this.offset, this.pending.length);
+  nextFile(onEvent: (e: DecodedEvent) => void = () => {}): void {
+    if (this.pending.length) this.scan(this.pending, true, onEvent);
     this.offset += this.pending.length;
     this.pending = Buffer.alloc(0);
   }

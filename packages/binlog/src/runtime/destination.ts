@@ -114,7 +114,7 @@ export class Destination {
   }
 
   /**
-   * Rename the file aside (`<path>.<UTC time>-<pid>`), open a new one, and keep the newest `keep`
+   * Rename the file aside (`<path>.<UTC time>-<pid>-<n>`), open a new one, and keep the newest `keep`
    * rotated pieces (0: keep all). A no-op for an fd destination.
    */
   rotate(keep: number): void {

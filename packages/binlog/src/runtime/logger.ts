@@ -47,7 +47,7 @@ export interface LoggerOptions {
   /**
    * Built-in rotation of a path `dest` (README "Files, rotation and loss"): before a write that would
    * take the file past `size` bytes, or once it is `intervalMs` old, it is renamed to
-   * `<dest>.<UTC time>-<pid>` and a new file is opened; the newest `keep` pieces are kept (0: all).
+   * `<dest>.<UTC time>-<pid>-<n>` and a new file is opened; the newest `keep` pieces are kept (0: all).
    */
   readonly rotate?: { readonly size?: number; readonly intervalMs?: number; readonly keep?: number };
 }
