@@ -29,14 +29,18 @@ function assertComplete(events: readonly DecodedEvent[], writers: string[], n: n
   const by = new Map<string, number[]>();
   for (const e of events) {
     const w = JSON.parse(e.fields ?? '{}').w as string;
-    let a = by.get(w);
-    if (a === undefined) by.set(w, (a = []));
+    const a = by.get(w) ?? [];
+    by.set(w, a);
     a.push(e.args[1] as number);
   }
   assert.deepEqual([...by.keys()].sort(), [...writers].sort());
   for (const [w, seq] of by) {
     assert.equal(seq.length, n, `writer ${w}: ${seq.length} of ${n}`);
-    seq.forEach((v, i) => assert.equal(v, i, `writer ${w}`));
+    assert.deepEqual(
+      seq,
+      Array.from({ length: n }, (_, i) => i),
+      `writer ${w}`,
+    );
   }
 }
 
@@ -164,7 +168,8 @@ test('built-in rotation by size keeps the newest pieces; each piece decodes on i
     return events.map((e) => e.args[0] as number);
   });
   const all = seqs.flat();
-  all.forEach((v, i) => i > 0 && assert.equal(v, all[i - 1]! + 1, 'the kept pieces are contiguous'));
+  for (let i = 1; i < all.length; i++)
+    assert.equal(all[i], all[i - 1]! + 1, 'the kept pieces are contiguous');
   assert.equal(all[all.length - 1], total - 1);
   assert.ok(existsSync(file));
 });
