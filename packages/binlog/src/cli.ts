@@ -8,7 +8,7 @@
  * @example
  * await main(['decode', 'app.blog', '--json']); // prints one pino-style JSON object per line
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Dictionary, DictionaryError, parseDictionary } from './codec/index.js';
 import {
@@ -73,7 +73,13 @@ function loadDict(path: string | undefined): Dictionary | undefined {
   }
 }
 
-/** Buffered stdout: one write per 64 KiB of lines. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Buffered stdout: one write per 64 KiB of lines, written synchronously to fd 1. A slow reader (a pipe
+ * into pino-pretty) makes the decoder wait rather than queue its output in memory (process.stdout
+ * queued it: 450 MB of RSS for 1 M records into a pipe read late). A closed pipe (EPIPE) ends quietly.
+ */
 class Out {
   private lines: string[] = [];
   private size = 0;
@@ -84,9 +90,19 @@ class Out {
   }
   flush(): void {
     if (this.lines.length === 0) return;
-    process.stdout.write(`${this.lines.join('\n')}\n`);
+    const b = Buffer.from(`${this.lines.join('\n')}\n`);
     this.lines = [];
     this.size = 0;
+    for (let done = 0; done < b.length; ) {
+      try {
+        done += writeSync(1, b, done, b.length - done);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+        if (code !== 'EAGAIN') throw e;
+        Atomics.wait(pause, 0, 0, 1);
+      }
+    }
   }
 }
 

@@ -29,6 +29,8 @@ const NAMES: Record<number, string> = {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it replaces
 const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: what JSON must escape
+const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** `s` with its control characters written as escapes (`\n`, `\r`, `\t`, `\u001b`...). */
@@ -65,6 +67,7 @@ export class LineFormatter {
     const head = `{"level":${e.level},"time":${Math.floor(e.time)},"pid":${e.pid}`;
     const f =
       e.fields !== null && e.fields.length > 2 && e.fields[0] === '{' ? `,${e.fields.slice(1, -1)}` : '';
-    return `${head}${f},"msg":${JSON.stringify(e.msg)}}`;
+    const msg = e.msg;
+    return `${head}${f},"msg":${NEEDS_JSON_ESCAPE.test(msg) ? JSON.stringify(msg) : `"${msg}"`}}`;
   }
 }

@@ -111,6 +111,7 @@ export class LogReader {
   private readonly streams = new Map<number, StreamState>();
   private dictFormats: Map<number, CompiledFormat> | null = null;
   private readonly dictHashes = new Set<string>();
+  private readonly compiled = new Map<string, CompiledFormat>();
   private readonly kindsOf = (id: number): readonly ArgKind[] | undefined => this.format(id)?.specs;
 
   constructor(private readonly opts: ReaderOptions) {}
@@ -291,12 +292,17 @@ export class LogReader {
     }
   }
 
+  /** The compiled format of a fmtdef's text (cached: every write of every writer repeats its definitions). */
   private compile(text: string): CompiledFormat {
+    let f = this.compiled.get(text);
+    if (f !== undefined) return f;
     try {
-      return compileFormat(text);
+      f = compileFormat(text);
     } catch (e) {
       throw new CodecError('CORRUPT', `bad format text in the log: ${(e as Error).message}`);
     }
+    this.compiled.set(text, f);
+    return f;
   }
 
   /** Version-1 blocks: the state of the segment the last version-1 header started. */

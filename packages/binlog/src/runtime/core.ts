@@ -68,6 +68,8 @@ const MAX_RECORD = 1 << 30;
 export const CHUNK = 4096;
 /** Frame head + block head + the largest base varint. */
 const CHUNK_HEAD = FRAME_HEAD + BLOCK2_FIXED + 8;
+/** A frame with less room than this left is closed when a record does not fit (rare()). */
+const FRAME_NEAR_FULL = 512;
 /** A new frame in the same buffer only when at least this much room is left for records. */
 const MIN_CHUNK_ROOM = 256;
 
@@ -219,6 +221,13 @@ export class Core implements RecordSink {
     e: unknown,
     g: unknown,
   ): void {
+    // The current 4 KiB frame is (nearly) full: open the next one and retry the generated writer
+    // (once per frame; the general path below would allocate and re-dispatch).
+    if (this.end - this.pos < FRAME_NEAR_FULL && this.pos > this.contentStart && this.closed === false) {
+      const fe =
+        typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
+      if (fe !== undefined && this.makeRoom() && fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+    }
     this.logArray(lv, ctx, [f, a, b, c, d, e, g].slice(0, argc + 1));
   }
 
