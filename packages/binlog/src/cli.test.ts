@@ -1,10 +1,11 @@
 // The binlog command, run as a real process.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { makeDictionary } from './codec/index.js';
 import { createLogger, registerDictionary } from './runtime/index.js';
 
@@ -170,4 +171,127 @@ test('tail / decode --follow prints records appended later', async () => {
   await new Promise((r) => child.on('exit', r));
   log.close();
   assert.ok(ok, `tail output: ${out}`);
+});
+
+test('text output escapes control characters: one record is one line (no log forging)', () => {
+  const f = join(dir, 'forge.blog');
+  const log = createLogger({ dest: f });
+  log.info('user %s logged in', 'bob\n2026-01-01T00:00:00.000Z INFO admin logged in\u001b[2J');
+  log.close();
+  const r = binlog('decode', f);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trimEnd().split('\n');
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0]!,
+    / INFO user bob\\n2026-01-01T00:00:00\.000Z INFO admin logged in\\u001b\[2J logged in$/,
+  );
+  assert.equal(
+    JSON.parse(binlog('decode', f, '--json').out).msg.split('\n').length,
+    2,
+    'JSON keeps the text',
+  );
+});
+
+test('stdout as a destination: a pipe into `binlog decode -`', () => {
+  const app = join(dir, 'to-stdout.mjs');
+  writeFileSync(
+    app,
+    `import { createLogger } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'index.js')).href)};
+const log = createLogger({ dest: 1 });
+for (let i = 0; i < 5000; i++) log.info('to stdout %d', i);
+`,
+  );
+  const r = spawnSync(
+    'sh',
+    ['-c', `'${process.execPath}' '${app}' | '${process.execPath}' '${bin}' decode -`],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 5000);
+  assert.match(lines[4999]!, / INFO to stdout 4999$/);
+});
+
+test('several files decode in a row (rotated pieces, then the live file)', () => {
+  const a = join(dir, 'piece-a.blog');
+  const b = join(dir, 'piece-b.blog');
+  for (const [f, m] of [
+    [a, 'first'],
+    [b, 'second'],
+  ] as const) {
+    const log = createLogger({ dest: f });
+    log.info(m);
+    log.close();
+  }
+  const r = binlog('decode', a, b);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(
+    r.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(' ').slice(2).join(' ')),
+    ['first', 'second'],
+  );
+});
+
+test('a mixed log without its dictionary: the run-time records print, a warning names the dictionary', () => {
+  const f = join(dir, 'mixed.blog');
+  const log = createLogger({ dest: f });
+  log.info('run-time %d', 1);
+  log.flush();
+  log.info(1, 'compiled');
+  log.close();
+  const r = binlog('decode', f);
+  assert.equal(r.code, 3);
+  assert.match(r.out, / INFO run-time 1\n$/);
+  assert.match(r.err, new RegExp(`dictionary ${dict.hash} were skipped: pass it with --dict`));
+});
+
+test('tail waits for a missing file, follows it across rotation and re-creation (tail -F), no listener leak', async () => {
+  const f = join(dir, 'later.blog');
+  const child = spawn(process.execPath, [bin, 'tail', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const until = (s: string): Promise<boolean> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), 10000);
+      const check = (): void => {
+        if (out.includes(s)) {
+          clearTimeout(t);
+          resolve(true);
+        }
+      };
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        check();
+      });
+      check();
+    });
+  for (let i = 0; i < 200 && !err.includes('waiting for'); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(err, /waiting for/);
+  await new Promise((r) => setTimeout(r, 1500)); // >1 s of polling a missing file (was: a listener per poll)
+  const log = createLogger({ dest: f });
+  log.info('created %d', 1);
+  log.flush();
+  assert.ok(await until('created 1'), `${out}\n${err}`);
+  renameSync(f, `${f}.1`); // logrotate: rename; the logger opens a new file at its next write
+  log.info('rotated %d', 2);
+  log.flush();
+  assert.ok(await until('rotated 2'), `${out}\n${err}`);
+  unlinkSync(f);
+  log.info('recreated %d', 3);
+  log.flush();
+  assert.ok(await until('recreated 3'), `${out}\n${err}`);
+  child.kill('SIGINT');
+  await new Promise((r) => child.on('exit', r));
+  log.close();
+  assert.match(err, /waiting for/);
+  assert.doesNotMatch(err, /MaxListeners|Warning/);
 });

@@ -8,7 +8,7 @@
  * @example
  * await main(['decode', 'app.blog', '--json']); // prints one pino-style JSON object per line
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Dictionary, DictionaryError, parseDictionary } from './codec/index.js';
 import {
@@ -20,15 +20,17 @@ import {
   LogStats,
   makeFilter,
   type ReaderStats,
-  readLogFile,
+  readLogFiles,
 } from './decode/index.js';
 
 const HELP = `usage: binlog <command> [options]
 
 commands:
-  decode FILE [options]   print the records of a binlog file as text (default) or JSON lines
+  decode FILE... [options]  print the records of binlog files as text (default) or JSON lines;
+                          several files are read in the order given (rotated pieces, then the live
+                          file: 'binlog decode app.blog.* app.blog'); '-' reads standard input
   tail FILE [options]     decode --follow: print the records, then those appended, until Ctrl-C
-  stats FILE [options]    records, counts per level and per format, bytes, skipped bytes, drops
+  stats FILE... [options] records, counts per level and per format, bytes, skipped bytes, drops, losses
   precompile ...          rewrite log calls to dictionary ids (see 'binlog precompile --help')
 
 decode / tail options:
@@ -39,13 +41,15 @@ decode / tail options:
   --since T       only records at or after T: ISO 8601 (2026-11-25T21:00:00Z), epoch ms, or an age
                   before now (30s, 15m, 2h, 1d)
   --grep RE       only records whose message or fields match the JavaScript regular expression RE
-  --follow, -f    keep reading as the file grows (like tail -F)
+  --follow, -f    keep reading as the file grows, following the name across rotation, deletion and
+                  re-creation, and waiting for it while it does not exist (like tail -F)
 stats options:
   --dict FILE     as above
   --json          print the statistics as one JSON object
   -h, --help      this text
 
 text line: 2026-11-25T21:04:05.123Z INFO user bob paid 1200 cents in 0.35 s {"req":7}
+           (control characters in messages and fields print escaped: \n, \u001b)
 exit status: 0 ok, 1 cannot decode (error line on stderr), 2 bad usage, 3 decoded but bytes were skipped
 `;
 
@@ -69,7 +73,13 @@ function loadDict(path: string | undefined): Dictionary | undefined {
   }
 }
 
-/** Buffered stdout: one write per 64 KiB of lines. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Buffered stdout: one write per 64 KiB of lines, written synchronously to fd 1. A slow reader (a pipe
+ * into pino-pretty) makes the decoder wait rather than queue its output in memory (process.stdout
+ * queued it: 450 MB of RSS for 1 M records into a pipe read late). A closed pipe (EPIPE) ends quietly.
+ */
 class Out {
   private lines: string[] = [];
   private size = 0;
@@ -80,9 +90,19 @@ class Out {
   }
   flush(): void {
     if (this.lines.length === 0) return;
-    process.stdout.write(`${this.lines.join('\n')}\n`);
+    const b = Buffer.from(`${this.lines.join('\n')}\n`);
     this.lines = [];
     this.size = 0;
+    for (let done = 0; done < b.length; ) {
+      try {
+        done += writeSync(1, b, done, b.length - done);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+        if (code !== 'EAGAIN') throw e;
+        Atomics.wait(pause, 0, 0, 1);
+      }
+    }
   }
 }
 
@@ -92,15 +112,23 @@ function warn(s: ReaderStats): number {
     notes.push(
       `skipped ${s.skippedBytes} byte(s) in ${s.skippedRegions} place(s) that were not valid records (corrupt or torn)`,
     );
-  if (s.drops) notes.push(`the writer dropped ${s.drops} record(s) under overload`);
+  if (s.drops) notes.push(`the writers dropped ${s.drops} record(s) under overload`);
+  if (s.lost)
+    notes.push(`${s.lost} record(s) were lost to write errors (disk full, closed or broken destination)`);
+  if (s.needsDictionary !== null)
+    notes.push(
+      `records written with the pre-compiled dictionary ${s.needsDictionary} were skipped: pass it with --dict FILE`,
+    );
   if (s.unknownIds) notes.push(`${s.unknownIds} call(s) used an id no dictionary defines`);
   if (notes.length) process.stderr.write(`binlog: warning: ${notes.join('; ')}\n`);
   return s.skippedBytes ? 3 : 0;
 }
 
-function fileArg(positionals: string[], cmd: string): string {
-  if (positionals.length !== 1) throw new UsageError(`${cmd} needs exactly one FILE (see binlog --help)`);
-  return positionals[0]!;
+function fileArgs(positionals: string[], cmd: string, one: boolean): string[] {
+  if (positionals.length === 0 || (one && positionals.length !== 1)) {
+    throw new UsageError(`${cmd} needs ${one ? 'exactly one FILE' : 'a FILE'} (see binlog --help)`);
+  }
+  return positionals;
 }
 
 async function decode(args: string[], follow: boolean): Promise<number> {
@@ -116,7 +144,8 @@ async function decode(args: string[], follow: boolean): Promise<number> {
       follow: { type: 'boolean', short: 'f' },
     },
   });
-  const file = fileArg(positionals, follow ? 'tail' : 'decode');
+  const following = follow || values.follow === true;
+  const files = fileArgs(positionals, follow ? 'tail' : 'decode', following);
   const dictionary = loadDict(values.dict);
   const keep = makeFilter(values);
   const fmt = new LineFormatter();
@@ -125,7 +154,8 @@ async function decode(args: string[], follow: boolean): Promise<number> {
     ? (e: DecodedEvent) => keep(e) && out.line(fmt.json(e))
     : (e: DecodedEvent) => keep(e) && out.line(fmt.text(e));
   const opts = dictionary ? { dictionary } : {};
-  if (follow || values.follow) {
+  if (following && files[0] !== '-') {
+    const file = files[0]!;
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     process.once('SIGINT', stop);
@@ -137,6 +167,8 @@ async function decode(args: string[], follow: boolean): Promise<number> {
         signal: ac.signal,
         onTruncate: () =>
           process.stderr.write(`binlog: ${file} was truncated; reading it again from the start\n`),
+        onNewFile: () => process.stderr.write(`binlog: ${file} is a new file; following it\n`),
+        onWait: () => process.stderr.write(`binlog: waiting for ${file} to appear\n`),
       });
       out.flush();
       return warn(reader.stats);
@@ -148,7 +180,7 @@ async function decode(args: string[], follow: boolean): Promise<number> {
   }
   const reader = new LogReader(opts);
   try {
-    readLogFile(file, reader, onEvent);
+    readLogFiles(files, reader, onEvent);
   } finally {
     out.flush();
   }
@@ -161,23 +193,25 @@ function stats(args: string[]): number {
     allowPositionals: true,
     options: { dict: { type: 'string' }, json: { type: 'boolean' } },
   });
-  const file = fileArg(positionals, 'stats');
+  const files = fileArgs(positionals, 'stats', false);
   const dictionary = loadDict(values.dict);
   const reader = new LogReader(dictionary ? { dictionary } : {});
   const st = new LogStats();
-  readLogFile(file, reader, (e) => st.add(e));
+  readLogFiles(files, reader, (e) => st.add(e));
   const r = st.report(reader.stats);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return r.skippedBytes ? 3 : 0;
   }
   const lines = [
-    `file            ${file}`,
+    `file            ${files.join(' ')}`,
     `bytes           ${r.bytes}`,
     `frames          ${r.frames} (${r.headers} header(s))`,
     `records         ${r.records}`,
     `skipped bytes   ${r.skippedBytes} in ${r.skippedRegions} place(s)`,
+    `writers         ${r.writers}`,
     `dropped         ${r.drops}`,
+    `lost (errors)   ${r.lost}`,
     `unknown ids     ${r.unknownIds}`,
     `first / last    ${r.firstTime ?? '-'} / ${r.lastTime ?? '-'}`,
     'per level',

@@ -50,6 +50,20 @@ export function dictionaryHash(formats: readonly Pick<DictionaryEntry, 'id' | 'f
   return h.digest('hex').slice(0, 16);
 }
 
+/**
+ * The hashes of every prefix of a dictionary (its entries up to each id, in id order): the hashes of
+ * the older dictionaries it extends, when a build only added formats. The last one is its own hash.
+ */
+export function dictionaryPrefixHashes(formats: readonly Pick<DictionaryEntry, 'id' | 'fmt'>[]): string[] {
+  const h = createHash('sha256');
+  const out: string[] = [];
+  for (const f of [...formats].sort((a, b) => a.id - b.id)) {
+    h.update(`${f.id}\u0000${f.fmt}\u0000`);
+    out.push(h.copy().digest('hex').slice(0, 16));
+  }
+  return out;
+}
+
 /** Build a dictionary (computes its hash); checks ids and formats. */
 export function makeDictionary(formats: readonly DictionaryEntry[]): Dictionary {
   const dict = { binlogDictionary: 1 as const, hash: dictionaryHash(formats), formats: [...formats] };

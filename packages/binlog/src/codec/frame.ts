@@ -6,7 +6,8 @@
  * ```
  * 0xF5 never occurs in UTF-8 text, so string arguments cannot imitate a frame start; a false match inside
  * numeric bytes fails its CRC. A reader that meets anything but a valid frame scans forward to the next
- * SYNC and counts the bytes it skipped.
+ * SYNC and counts the bytes it skipped. Writers (format version 2) keep frames to 4 KiB, so the CRC
+ * localises damage to 4 KiB, and a frame written to a pipe is one atomic write (PIPE_BUF).
  *
  * @example
  * const payload = Buffer.from('Bxyz');
@@ -64,7 +65,7 @@ function isSyncPrefix(buf: Buffer, pos: number, end: number): boolean {
 }
 
 /** Offset of the next SYNC at or after `from`, or of a SYNC prefix cut by `end`, or `end`. */
-function nextSync(buf: Buffer, from: number, end: number): number {
+export function nextSync(buf: Buffer, from: number, end: number): number {
   const i = buf.subarray(0, end).indexOf(SYNC, from);
   if (i >= 0) return i;
   for (let p = Math.max(from, end - 3); p < end; p++) if (isSyncPrefix(buf, p, end)) return p;

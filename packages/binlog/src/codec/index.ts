@@ -2,11 +2,13 @@
  * codec/: the binlog file format, shared by the writer (runtime/) and the reader (decode/).
  *
  * ```
- * file    := frame*                                  ; the first frame carries a header payload
+ * file    := frame*                                  ; frames of one or several writers, in write order
  * frame   := F5 7B 10 6C len:u32le crc32:u32le payload
- * payload := header | block
- * header  := 'H' "BINLOG" version:u8 originMs:f64le startMs:f64le pid:varint thread:varint
- * block   := 'B' base:varint record*
+ * payload := header | block2 | block1
+ * header  := 'H' "BINLOG" version:u8 originMs:f64le startMs:f64le pid:varint thread:varint  ; one per writer start
+ * block2  := 'b' stream:u32le originMs:f64le pid:u32le thread:u32le dropped:u32le lost:u32le
+ *            base:varint record*                     ; version 2: the frame stands on its own
+ * block1  := 'B' base:varint record*                 ; version 1 (read, not written): relies on the header
  * record  := event | fmtdef | ctxdef | dict | drops | unknown
  * event   := evtag id:varint dt:varint [ctx:varint] [argc:varint] value*
  * fmtdef  := 0x40 id:varint len:varint utf8
@@ -17,9 +19,16 @@
  * value   := 0x80|n | 0x01 zigzag | 0x02 f64le | 0x03 str | 0x04..0x07 | 0x08 str | 0x09 str
  * varint  := unsigned LEB128, at most 8 bytes; u32le/f64le are little-endian
  * ```
- * Details per part: frame.ts, header.ts, record.ts, value.ts. One writer flush is one frame; a reader
- * skips whatever is not a valid frame (torn tail, flipped bytes, inserted garbage) and resynchronises on
- * the next SYNC, counting the skipped bytes.
+ * Details per part: frame.ts, header.ts, record.ts, value.ts.
+ *
+ * Version 2 (FORMAT_VERSION): one writer flush is one write(2) of frames of at most 4 KiB
+ * (runtime/core.ts), each carrying its writer's stream id, clock anchor and drop/loss totals; the
+ * definitions its records use (fmtdef, ctxdef, dict) are repeated in every write. So any sequence of
+ * whole writes decodes on its own (rotated pieces, a file after copytruncate, writes of several writers
+ * interleaved by O_APPEND), a damaged header re-dates nothing, and damage loses only the 4 KiB frames it
+ * touches. A reader keeps state per stream id. A reader skips whatever is not a valid frame (torn tail,
+ * flipped bytes, inserted garbage) and resynchronises on the next SYNC, counting the skipped bytes.
+ * Version-1 files (one header with the anchor, then 'B' blocks of up to a whole buffer) still decode.
  */
 export * from './cursor.js';
 export * from './dictionary.js';

@@ -7,6 +7,9 @@
  * json: {"level":30,"time":1795641845123,"pid":42,"req":7,"msg":"user bob paid 1200 cents in 0.35 s"}
  * ```
  * `time` is integral ms (pino's); the ISO text keeps ms too. Fields follow pino's order (before msg).
+ * Text lines escape control characters (C0, DEL, C1, U+2028/U+2029) in the message and fields: a
+ * newline in a message prints as `\n`, so one record is always one line and cannot pose as several
+ * (log forging). JSON lines are escaped by JSON itself.
  *
  * @example
  * new LineFormatter().text(event); // '2026-11-25T21:04:05.123Z INFO user bob ...'
@@ -21,6 +24,20 @@ const NAMES: Record<number, string> = {
   50: 'ERROR',
   60: 'FATAL',
 };
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it replaces
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: what JSON must escape
+const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** `s` with its control characters written as escapes (`\n`, `\r`, `\t`, `\u001b`...). */
+export function escapeControls(s: string): string {
+  if (!CONTROL.test(s)) return s;
+  return s.replace(CONTROL_ALL, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 export class LineFormatter {
   private second = Number.NaN;
@@ -40,15 +57,17 @@ export class LineFormatter {
 
   text(e: DecodedEvent): string {
     const lv = NAMES[e.level] ?? String(e.level);
+    const msg = escapeControls(e.msg);
     return e.fields === null || e.fields === '{}'
-      ? `${this.iso(e.time)} ${lv} ${e.msg}`
-      : `${this.iso(e.time)} ${lv} ${e.msg} ${e.fields}`;
+      ? `${this.iso(e.time)} ${lv} ${msg}`
+      : `${this.iso(e.time)} ${lv} ${msg} ${escapeControls(e.fields)}`;
   }
 
   json(e: DecodedEvent): string {
     const head = `{"level":${e.level},"time":${Math.floor(e.time)},"pid":${e.pid}`;
     const f =
       e.fields !== null && e.fields.length > 2 && e.fields[0] === '{' ? `,${e.fields.slice(1, -1)}` : '';
-    return `${head}${f},"msg":${JSON.stringify(e.msg)}}`;
+    const msg = e.msg;
+    return `${head}${f},"msg":${NEEDS_JSON_ESCAPE.test(msg) ? JSON.stringify(msg) : `"${msg}"`}}`;
   }
 }

@@ -1,11 +1,19 @@
 /**
- * Reading a log file into a LogReader: whole (in 4 MiB chunks), or following it as it grows (polling
- * its size, like `tail -F`: a file that shrinks is read again from its start with a fresh reader state).
+ * Reading log files into a LogReader: whole (in 4 MiB chunks; `-` is standard input, a pipe), several
+ * in a row (rotated pieces, oldest first), or following a name as it grows, as `tail -F` does.
+ *
+ * Following (followLogFile), checked every `intervalMs`:
+ * ```
+ *   waiting (no file) --created--> reading --grew--> decode what was appended
+ *        ^                            | name now another file (rotated, recreated): finish the old one, open the new
+ *        +---- name deleted: finish --+ size shrank (copytruncate): read again from the start
+ * ```
+ * One abort listener is registered for the whole follow, not one per poll.
  *
  * @example
  * const r = new LogReader({});
  * readLogFile('app.blog', r, (e) => console.log(e.msg));
- * await followLogFile('app.blog', new LogReader({}), (e) => console.log(e.msg), { signal: ac.signal });
+ * await followLogFile('app.blog', (e) => console.log(e.msg), { signal: ac.signal });
  */
 import * as fs from 'node:fs';
 import { DecodeError } from './errors.js';
@@ -14,6 +22,7 @@ import { type DecodedEvent, LogReader, type ReaderOptions, type ReaderStats } fr
 const CHUNK = 4 * 1024 * 1024;
 
 function openLog(path: string): number {
+  if (path === '-') return 0;
   try {
     return fs.openSync(path, 'r');
   } catch (e) {
@@ -24,27 +33,54 @@ function openLog(path: string): number {
   }
 }
 
-/** Read `from` onwards into the reader; returns the offset reached. */
-function drain(fd: number, reader: LogReader, from: number, onEvent: (e: DecodedEvent) => void): number {
+/** Read from `from` (null: the fd's own position, for pipes) into the reader; returns the offset reached. */
+function drain(
+  fd: number,
+  reader: LogReader,
+  from: number | null,
+  onEvent: (e: DecodedEvent) => void,
+): number {
   const buf = Buffer.allocUnsafe(CHUNK);
-  let at = from;
+  let at = from ?? 0;
   for (;;) {
-    const n = fs.readSync(fd, buf, 0, CHUNK, at);
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, CHUNK, from === null ? null : at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        continue;
+      }
+      if ((e as NodeJS.ErrnoException).code === 'EOF') return at;
+      throw e;
+    }
     if (n <= 0) return at;
     at += n;
     reader.feed(buf.subarray(0, n), onEvent);
   }
 }
 
-/** Decode a whole file; the reader's stats tell what was skipped. */
+/** Decode a whole file (`-`: standard input); the reader's stats tell what was skipped. */
 export function readLogFile(path: string, reader: LogReader, onEvent: (e: DecodedEvent) => void): void {
-  const fd = openLog(path);
-  try {
-    drain(fd, reader, 0, onEvent);
-    reader.end();
-  } finally {
-    fs.closeSync(fd);
+  readLogFiles([path], reader, onEvent);
+}
+
+/** Decode files one after the other (rotated pieces, then the live file): writers' state carries over. */
+export function readLogFiles(
+  paths: readonly string[],
+  reader: LogReader,
+  onEvent: (e: DecodedEvent) => void,
+): void {
+  for (const path of paths) {
+    const fd = openLog(path);
+    try {
+      drain(fd, reader, path === '-' ? null : 0, onEvent);
+      reader.nextFile(onEvent);
+    } finally {
+      if (path !== '-') fs.closeSync(fd);
+    }
   }
+  reader.end(onEvent);
 }
 
 /**
@@ -70,40 +106,83 @@ export interface FollowOptions extends ReaderOptions {
   readonly intervalMs?: number;
   /** Called when the file shrank and is read again from its start. */
   readonly onTruncate?: () => void;
+  /** Called when the name leads to a new file (rotated, deleted and created again). */
+  readonly onNewFile?: () => void;
+  /** Called once while the name does not exist yet (or any more): following waits for it. */
+  readonly onWait?: () => void;
 }
 
-/** Decode a file, then keep decoding what is appended until `signal` aborts. */
+interface Open {
+  fd: number;
+  ino: number;
+  dev: number;
+  at: number;
+}
+
+/** Decode a file, then keep decoding what is appended, following the name, until `signal` aborts. */
 export async function followLogFile(
   path: string,
   onEvent: (e: DecodedEvent) => void,
   opts: FollowOptions,
 ): Promise<LogReader> {
-  let reader = new LogReader(opts);
-  const fd = openLog(path);
+  const reader = new LogReader(opts);
+  const { signal } = opts;
+  let wake: (() => void) | null = null;
+  const onAbort = (): void => wake?.();
+  signal.addEventListener('abort', onAbort, { once: true });
+  let cur: Open | null = null;
+  let waiting = false;
+  const finish = (): void => {
+    if (cur === null) return;
+    drain(cur.fd, reader, cur.at, onEvent);
+    reader.nextFile(onEvent);
+    fs.closeSync(cur.fd);
+    cur = null;
+  };
   try {
-    let at = drain(fd, reader, 0, onEvent);
-    while (!opts.signal.aborted) {
+    while (!signal.aborted) {
+      const st = fs.statSync(path, { throwIfNoEntry: false });
+      if (cur !== null && (st === undefined || st.ino !== cur.ino || st.dev !== cur.dev)) finish();
+      if (cur === null && st !== undefined) {
+        let fd: number;
+        try {
+          fd = fs.openSync(path, 'r');
+        } catch {
+          fd = -1; // removed between stat and open: next poll
+        }
+        if (fd >= 0) {
+          const fst = fs.fstatSync(fd);
+          if (waiting || reader.stats.bytes > 0) opts.onNewFile?.();
+          cur = { fd, ino: fst.ino, dev: fst.dev, at: 0 };
+          waiting = false;
+        }
+      }
+      if (cur === null && !waiting) {
+        waiting = true;
+        opts.onWait?.();
+      }
+      if (cur !== null) {
+        const size = fs.fstatSync(cur.fd).size;
+        if (size < cur.at) {
+          opts.onTruncate?.();
+          reader.nextFile(onEvent);
+          cur.at = 0;
+        }
+        if (size > cur.at) cur.at = drain(cur.fd, reader, cur.at, onEvent);
+      }
+      if (signal.aborted) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, opts.intervalMs ?? 100);
-        opts.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
       });
-      const size = fs.fstatSync(fd).size;
-      if (size < at) {
-        opts.onTruncate?.();
-        reader = new LogReader(opts);
-        at = 0;
-      }
-      if (size > at) at = drain(fd, reader, at, onEvent);
+      wake = null;
     }
     return reader;
   } finally {
-    fs.closeSync(fd);
+    signal.removeEventListener('abort', onAbort);
+    if (cur !== null) fs.closeSync((cur as Open).fd);
   }
 }

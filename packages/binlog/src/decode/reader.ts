@@ -1,10 +1,20 @@
 /**
- * LogReader: bytes of a binlog file (all at once, or as they are appended) -> decoded events.
+ * LogReader: bytes of binlog files (all at once, or as they are appended) -> decoded events.
  *
  * It verifies each frame (SYNC, length, CRC), resynchronises on the next SYNC after anything else and
  * counts what it skipped: bytes outside valid frames, and the rest of a block whose records cannot be
- * read (for example an event whose format definition was in a lost frame). A new header starts a new
- * segment (fresh ids). Blocks seen before any header decode with time origin 0.
+ * read (for example an event whose format definition was in a lost frame).
+ *
+ * Version-2 blocks (codec/header.ts) carry their writer's stream id and clock anchor: the reader keeps
+ * per-stream state (run-time formats, context fields, drop and loss totals), so frames of several writers
+ * interleaved in one file decode, and a file that starts anywhere at a frame boundary decodes. Version-1
+ * files (a header, then blocks that rely on it) still decode: a version-1 header starts a new segment
+ * with fresh ids, and version-1 blocks before any header decode with time origin 0.
+ *
+ * Dictionaries: a log written with one records its hash. The given dictionary must have that hash, or
+ * be a newer one whose entries up to some id hash to it (what `binlog precompile` produces when it only
+ * adds formats). Without a dictionary, run-time (mode-1) records still decode; the records of a frame
+ * from its first pre-compiled one on are skipped, and `stats.needsDictionary` names the hash.
  *
  * @example
  * const r = new LogReader({});
@@ -18,10 +28,14 @@ import {
   Cursor,
   type Dictionary,
   decodeHeader,
+  dictionaryPrefixHashes,
   type LogHeader,
   MAX_DICTIONARY_ID,
+  nextSync,
   PAYLOAD_BLOCK,
+  PAYLOAD_BLOCK2,
   PAYLOAD_HEADER,
+  readBlockHead,
   readRecord,
   scanFrame,
 } from '../codec/index.js';
@@ -54,8 +68,14 @@ export interface ReaderStats {
   skippedBytes: number;
   /** Places where bytes were skipped. */
   skippedRegions: number;
-  /** Records the writer reported dropped (highest drops record, summed over segments). */
+  /** Records the writers reported dropped under overload (highest total per writer, summed). */
   drops: number;
+  /** Records the writers reported lost to write errors (disk full...; highest total per writer, summed). */
+  lost: number;
+  /** Writers (streams) seen. */
+  writers: number;
+  /** Hash of the dictionary the log needs and that was not given (its pre-compiled records were skipped), or null. */
+  needsDictionary: string | null;
   /** Calls with an id no dictionary defines. */
   unknownIds: number;
   headers: number;
@@ -74,6 +94,9 @@ export class LogReader {
     skippedBytes: 0,
     skippedRegions: 0,
     drops: 0,
+    lost: 0,
+    writers: 0,
+    needsDictionary: null,
     unknownIds: 0,
     headers: 0,
     bytes: 0,
@@ -83,10 +106,12 @@ export class LogReader {
   private offset = 0;
   private lastSkipEnd = -1;
   private header: LogHeader | null = null;
-  private formats = new Map<number, CompiledFormat>();
-  private ctx = new Map<number, string>();
+  /** State of the stream being decoded (a version-2 writer, or the version-1 segment). */
+  private cur: StreamState = newStream(0, 0);
+  private readonly streams = new Map<number, StreamState>();
   private dictFormats: Map<number, CompiledFormat> | null = null;
-  private segmentDrops = 0;
+  private readonly dictHashes = new Set<string>();
+  private readonly compiled = new Map<string, CompiledFormat>();
   private readonly kindsOf = (id: number): readonly ArgKind[] | undefined => this.format(id)?.specs;
 
   constructor(private readonly opts: ReaderOptions) {}
@@ -99,12 +124,23 @@ export class LogReader {
   /** Decode what `chunk` completes; a frame cut at the end waits for the next feed() or end(). */
   feed(chunk: Buffer, onEvent: (e: DecodedEvent) => void): void {
     this.stats.bytes += chunk.length;
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.scan(this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk, false, onEvent);
+  }
+
+  /** Decode the frames of `buf` (pending bytes first); at the input's end (`final`) a cut frame is skipped and scanning goes on after it. */
+  private scan(buf: Buffer, final: boolean, onEvent: (e: DecodedEvent) => void): void {
     const base = this.offset;
     let pos = 0;
     while (pos < buf.length) {
       const s = scanFrame(buf, pos);
-      if (s.kind === 'partial') break;
+      if (s.kind === 'partial') {
+        if (!final) break;
+        // a torn frame (a write cut by a full disk, a crash) with whole frames after it
+        const next = nextSync(buf, pos + 1, buf.length);
+        this.skip(base + pos, next - pos);
+        pos = next;
+        continue;
+      }
       if (s.kind === 'garbage') {
         this.skip(base + pos, s.next - pos);
         pos = s.next;
@@ -118,14 +154,29 @@ export class LogReader {
     this.offset = base + pos;
   }
 
-  /** The input is complete: a frame still cut is a torn tail (skipped). Throws NOT_BINLOG if nothing was a frame. */
-  end(): void {
-    if (this.pending.length) this.skip(this.offset, this.pending.length);
-    this.offset += this.pending.length;
-    this.pending = Buffer.alloc(0);
+  /**
+   * The input is complete: a frame still cut is a torn tail (skipped; whole frames after it still go to
+   * `onEvent`). Throws NOT_BINLOG if nothing was a frame, NO_DICTIONARY if the log needs a dictionary and not one record decoded without it.
+   */
+  end(onEvent: (e: DecodedEvent) => void = () => {}): void {
+    this.nextFile(onEvent);
     if (this.stats.frames === 0 && this.stats.bytes > 0) {
       throw new DecodeError('NOT_BINLOG', 'not a binlog file (no valid frame found)');
     }
+    const need = this.stats.needsDictionary;
+    if (need !== null && this.stats.records === 0) {
+      throw new DecodeError(
+        'NO_DICTIONARY',
+        `this log was written with a pre-compiled dictionary${need ? ` (hash ${need})` : ''}: pass it with --dict FILE`,
+      );
+    }
+  }
+
+  /** Start reading another file: a cut frame at the end of the previous one is skipped, stream state is kept. */
+  nextFile(onEvent: (e: DecodedEvent) => void = () => {}): void {
+    if (this.pending.length) this.scan(this.pending, true, onEvent);
+    this.offset += this.pending.length;
+    this.pending = Buffer.alloc(0);
   }
 
   /** Count `n` skipped bytes at absolute offset `at` (adjacent ranges count as one place). */
@@ -137,24 +188,27 @@ export class LogReader {
   }
 
   private format(id: number): CompiledFormat | undefined {
-    if (id > MAX_DICTIONARY_ID) return this.formats.get(id);
+    if (id > MAX_DICTIONARY_ID) return this.cur.formats.get(id);
     if (this.dictFormats === null) this.loadDictionary(null);
     return this.dictFormats!.get(id);
   }
 
+  /** Check the log's dictionary `hash` (null: an id record without one) against the given dictionary. */
   private loadDictionary(hash: string | null): void {
     const d = this.opts.dictionary;
     if (d === undefined) {
-      throw new DecodeError(
-        'NO_DICTIONARY',
-        `this log was written with a pre-compiled dictionary${hash ? ` (hash ${hash})` : ''}: pass it with --dict FILE`,
-      );
+      this.stats.needsDictionary ??= hash ?? '';
+      throw new CodecError('CORRUPT', 'a pre-compiled record and no dictionary');
     }
-    if (hash !== null && hash !== d.hash) {
-      throw new DecodeError(
-        'DICTIONARY_MISMATCH',
-        `the log was written with dictionary ${hash}, not ${d.hash} (the --dict file)`,
-      );
+    if (hash !== null && hash !== d.hash && !this.dictHashes.has(hash)) {
+      if (this.dictHashes.size === 0)
+        for (const h of dictionaryPrefixHashes(d.formats)) this.dictHashes.add(h);
+      if (!this.dictHashes.has(hash)) {
+        throw new DecodeError(
+          'DICTIONARY_MISMATCH',
+          `the log was written with dictionary ${hash}, which neither is ${d.hash} (the --dict file) nor is contained in it`,
+        );
+      }
     }
     if (this.dictFormats === null)
       this.dictFormats = new Map(d.formats.map((f) => [f.id, compileFormat(f.fmt)]));
@@ -174,9 +228,32 @@ export class LogReader {
         this.newSegment(c);
         return;
       }
-      if (kind !== PAYLOAD_BLOCK) throw new CodecError('CORRUPT', 'unknown payload kind');
-      c.u8();
-      const clock = { time: c.varint() };
+      let clock: { time: number };
+      if (kind === PAYLOAD_BLOCK2) {
+        const h = readBlockHead(c);
+        let st = this.streams.get(h.stream);
+        if (st === undefined) {
+          st = newStream(h.originMs, h.pid);
+          this.streams.set(h.stream, st);
+          this.stats.writers++;
+        }
+        st.originMs = h.originMs;
+        st.pid = h.pid;
+        if (h.dropped > st.drops) {
+          this.stats.drops += h.dropped - st.drops;
+          st.drops = h.dropped;
+        }
+        if (h.lost > st.lost) {
+          this.stats.lost += h.lost - st.lost;
+          st.lost = h.lost;
+        }
+        this.cur = st;
+        clock = { time: h.base };
+      } else if (kind === PAYLOAD_BLOCK) {
+        this.cur = this.legacy;
+        c.u8();
+        clock = { time: c.varint() };
+      } else throw new CodecError('CORRUPT', 'unknown payload kind');
       while (!c.done()) {
         const r = readRecord(c, clock, this.kindsOf);
         switch (r.kind) {
@@ -187,18 +264,19 @@ export class LogReader {
           case 'fmtdef':
             if (r.id <= MAX_DICTIONARY_ID)
               throw new CodecError('CORRUPT', 'run-time format id in the dictionary range');
-            this.formats.set(r.id, this.compile(r.fmt));
+            this.cur.formats.set(r.id, this.compile(r.fmt));
             break;
           case 'ctxdef':
-            this.ctx.set(r.ctx, r.json);
+            this.cur.ctx.set(r.ctx, r.json);
             break;
           case 'dict':
-            this.loadDictionary(r.hash);
+            if (this.opts.dictionary === undefined) this.stats.needsDictionary ??= r.hash;
+            else this.loadDictionary(r.hash);
             break;
           case 'drops':
-            if (r.total > this.segmentDrops) {
-              this.stats.drops += r.total - this.segmentDrops;
-              this.segmentDrops = r.total;
+            if (r.total > this.cur.drops) {
+              this.stats.drops += r.total - this.cur.drops;
+              this.cur.drops = r.total;
             }
             break;
           case 'unknown':
@@ -214,47 +292,60 @@ export class LogReader {
     }
   }
 
+  /** The compiled format of a fmtdef's text (cached: every write of every writer repeats its definitions). */
   private compile(text: string): CompiledFormat {
+    let f = this.compiled.get(text);
+    if (f !== undefined) return f;
     try {
-      return compileFormat(text);
+      f = compileFormat(text);
     } catch (e) {
       throw new CodecError('CORRUPT', `bad format text in the log: ${(e as Error).message}`);
     }
+    this.compiled.set(text, f);
+    return f;
   }
 
+  /** Version-1 blocks: the state of the segment the last version-1 header started. */
+  private legacy: StreamState = newStream(0, 0);
+
   private newSegment(c: Cursor): void {
-    this.header = decodeHeader(c);
+    const h = decodeHeader(c);
+    this.header = h;
     this.stats.headers++;
-    this.formats = new Map();
-    this.ctx = new Map();
-    this.segmentDrops = 0;
+    if (h.version === 1) this.legacy = newStream(h.originMs, h.pid);
   }
 
   private event(level: number, t: number, id: number, ctx: number, args: ArgValue[]): DecodedEvent {
+    const st = this.cur;
     return new Event(
       level,
-      (this.header?.originMs ?? 0) + t / 1000,
-      ctx === 0 ? null : (this.ctx.get(ctx) ?? null),
+      st.originMs + t / 1000,
+      ctx === 0 ? null : (st.ctx.get(ctx) ?? null),
       id,
       this.format(id)!,
       args,
-      this.header?.pid ?? 0,
+      st.pid,
     );
   }
 
   private unknown(level: number, t: number, id: number): DecodedEvent {
     const text = `[binlog: a call with format id ${id}, which no registered dictionary defines]`;
-    return new Event(
-      level,
-      (this.header?.originMs ?? 0) + t / 1000,
-      null,
-      id,
-      UNKNOWN,
-      [],
-      this.header?.pid ?? 0,
-      text,
-    );
+    return new Event(level, this.cur.originMs + t / 1000, null, id, UNKNOWN, [], this.cur.pid, text);
   }
+}
+
+/** What the reader keeps per writer: its anchor, run-time formats, contexts and reported totals. */
+interface StreamState {
+  originMs: number;
+  pid: number;
+  readonly formats: Map<number, CompiledFormat>;
+  readonly ctx: Map<number, string>;
+  drops: number;
+  lost: number;
+}
+
+function newStream(originMs: number, pid: number): StreamState {
+  return { originMs, pid, formats: new Map(), ctx: new Map(), drops: 0, lost: 0 };
 }
 
 const UNKNOWN: CompiledFormat = { text: '', parts: [''], specs: [] };

@@ -1,37 +1,54 @@
 /**
- * The writer behind a logger and its children: one preallocated buffer holding the frame being built,
+ * The writer behind a logger and its children: one preallocated buffer holding the frames being built,
  * handed to the kernel in one write when it is full, when its age passes the flush interval, on
  * flush()/close() and when the thread ends.
  *
- * Buffer layout: `[frame head: 12][ 'B' base:varint ][records...]` (see codec/index.ts).
+ * Buffer layout (codec/header.ts, codec/index.ts): a write is a run of frames of at most CHUNK bytes,
+ * each one a version-2 block that carries the writer's identity and clock anchor:
+ * ```
+ * [SYNC len crc 'b' head base records...][SYNC len crc 'b' head base records...]...
+ *  ^chunkStart                ^contentStart             ^pos      ^end (soft: chunkStart + CHUNK)
+ * ```
+ * A record never straddles a frame: the generated writers check room against `end`, so when a record
+ * does not fit, the general path seals the frame (its CRC) and opens the next one in the same buffer.
+ * Cost: one general-path call per 4 KiB, nothing per record; gain: damage loses at most the 4 KiB frame
+ * it touches, and each frame is at most PIPE_BUF bytes (written whole to a pipe).
+ *
+ * Each write is self-contained: the definitions (format texts, context fields, dictionary hash) are
+ * reset when a write starts, so every write defines what its records use. Any file made of whole writes
+ * decodes on its own: a rotated piece, the file left by copytruncate, writes of several writers
+ * interleaved by O_APPEND.
  *
  * Overload policies:
- * - `block`: a full buffer is written synchronously (fs.writeSync): the caller waits for a slow disk.
- * - `drop`: a full buffer is written asynchronously while records go to a second buffer; when that one
- *   is full too before the write completes, records are dropped and counted, and the running total is
- *   written as a `drops` record at the start of the next block. Memory: two buffers. A synchronous
- *   flush (exit) rewrites the in-flight buffer at its own offset first, so nothing written is lost.
+ * - `block`: a full buffer is written synchronously (the caller waits for a slow disk).
+ * - `drop`: also synchronous; when a non-blocking pipe or socket takes only part (EAGAIN), the rest waits
+ *   in a second buffer, and while it cannot be written, new records that do not fit are dropped and
+ *   counted. A regular file never refuses a write, so it never drops.
+ * Write errors (ENOSPC, EBADF, EPIPE...) count the records of the unwritten frames as `lost`, and are
+ * reported on the logger's 'error' listeners (write-stats.ts).
  *
  * @example
- * const core = new Core(Destination.open('/tmp/a.blog'), { bufferSize: 65536, overload: 'block', flushIntervalMs: 100 });
+ * const core = new Core(Destination.open('/tmp/a.blog'), { bufferSize: 65536, overload: 'block', flushIntervalMs: 100, clock: 'precise' });
  * core.log(3, null, 1, 'n=%d', 5, undefined, undefined, undefined, undefined, undefined);
  * core.close();
  */
 import { threadId } from 'node:worker_threads';
 import {
+  BLOCK2_FIXED,
+  type BlockOrigin,
   defSize,
   EV_ARGC,
   EV_CTX,
   encodeHeader,
   FORMAT_VERSION,
   FRAME_HEAD,
-  PAYLOAD_BLOCK,
   R_CTXDEF,
   R_DICT,
   R_FMTDEF,
+  sealBlockCounters,
   sealFrame,
+  writeBlockHead,
   writeDef,
-  writeDrops,
   writeUnknown,
   writeVarint,
 } from '../codec/index.js';
@@ -40,11 +57,31 @@ import type { Destination } from './destination.js';
 import { type Context, type RecordSink, writeArgs } from './encoder.js';
 import { track, untrack } from './exit-hooks.js';
 import { dictionaryFormat, type FormatEntry, registeredDictionary, runtimeFormat } from './format-table.js';
+import { countLostRecords } from './lost-records.js';
+import { ErrorChannel, type LoggerStats } from './write-stats.js';
 
 /** Room an event head needs: tag, id, dt, ctx, argc. */
 const HEAD_ROOM = 1 + 4 + 8 + 8 + 8;
-/** Largest single record (an oversized record gets a frame of its own, up to this). */
+/** Largest single record (an oversized record gets a buffer of its own, up to this). */
 const MAX_RECORD = 1 << 30;
+/** Size of a frame in a write (PIPE_BUF: the kernel keeps a pipe write of this size whole). */
+export const CHUNK = 4096;
+/** Frame head + block head + the largest base varint. */
+const CHUNK_HEAD = FRAME_HEAD + BLOCK2_FIXED + 8;
+/** A frame with less room than this left is closed when a record does not fit (rare()). */
+const FRAME_NEAR_FULL = 512;
+/** A new frame in the same buffer only when at least this much room is left for records. */
+const MIN_CHUNK_ROOM = 256;
+
+/** Size/time rotation of a path destination (checked before each write). */
+export interface RotateOptions {
+  /** Rotate before a write that would take the file past this many bytes (0: no size limit). */
+  readonly size: number;
+  /** Rotate before a write when the file was opened this long ago (0: no time limit). */
+  readonly intervalMs: number;
+  /** Rotated pieces to keep (0: all). */
+  readonly keep: number;
+}
 
 export interface CoreOptions {
   readonly bufferSize: number;
@@ -52,6 +89,8 @@ export interface CoreOptions {
   readonly flushIntervalMs: number;
   /** 'precise': process.hrtime() per record (µs); 'coarse': a shared cell a clock thread updates (clock.ts). */
   readonly clock: 'precise' | 'coarse';
+  /** Built-in rotation (path destinations), or undefined. */
+  readonly rotate?: RotateOptions | undefined;
 }
 
 export type { Context } from './encoder.js';
@@ -63,27 +102,43 @@ export class Core implements RecordSink {
   view: DataView;
   /** @internal Write offset in `buf`. */
   pos = 0;
-  /** @internal End of `buf`. */
-  readonly end: number;
+  /** @internal End of the current frame's room (a soft end: see the module comment). */
+  end = 0;
   /** @internal Timestamp (µs) of the last record written. */
   lastT = 0;
-  private spare: Buffer | null;
-  private inflight: { buf: Buffer; len: number; at: number; rewritten: boolean } | null = null;
+  private bufEnd: number;
+  private chunkStart = 0;
   private contentStart = 0;
-  /** @internal fmtSeen[i] === 1: run-time format i is defined in the stream (RecordSink). */
+  /** 'drop': bytes of a write a pipe did not take yet (written before anything else). */
+  private pending: Buffer | null;
+  private pendingStart = 0;
+  private pendingEnd = 0;
+  private readonly origin: BlockOrigin;
+  /** @internal fmtSeen[i] === 1: run-time format i is defined in the current write (RecordSink). */
   fmtSeen = new Uint8Array(64);
-  /** @internal The dictionary hash is in the stream (RecordSink). */
+  /** @internal The dictionary hash is in the current write (RecordSink). */
   dictWritten = false;
+  /** Contexts defined in the current write (their `written` is reset when the next write starts). */
+  private ctxWritten: Context[] = [];
   private nextCtx = 1;
   private readonly timer: NodeJS.Timeout;
   /** @internal The coarse clock, or null (RecordSink). */
   readonly coarse: CoarseClock | null;
-  /** Records dropped (overload, write errors, or after close). */
+  /** Records dropped (overload 'drop', or after close). */
   dropped = 0;
-  private droppedWritten = 0;
+  /** Records in writes that failed. */
+  lost = 0;
+  private droppedSealed = 0;
+  private lostSealed = 0;
+  private bytes = 0;
+  private writes = 0;
+  private writeErrors = 0;
+  private lastError: string | null = null;
   /** Log calls that failed inside binlog (never thrown to the caller). */
   internalErrors = 0;
   closed = false;
+  /** The logger's 'error' listeners. */
+  readonly errors = new ErrorChannel();
 
   constructor(
     private readonly dest: Destination,
@@ -91,14 +146,21 @@ export class Core implements RecordSink {
   ) {
     this.buf = Buffer.allocUnsafe(opts.bufferSize);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
-    this.spare = opts.overload === 'drop' ? Buffer.allocUnsafe(opts.bufferSize) : null;
-    this.end = opts.bufferSize;
+    this.pending = opts.overload === 'drop' ? Buffer.allocUnsafe(opts.bufferSize) : null;
+    this.bufEnd = opts.bufferSize;
     this.coarse = opts.clock === 'coarse' ? coarseClock() : null;
     const wall = Date.now();
     this.lastT = preciseMicros();
+    const originMs = wall - this.lastT / 1000;
+    this.origin = {
+      stream: (Math.random() * 0x100000000) >>> 0,
+      originMs,
+      pid: process.pid,
+      thread: threadId,
+    };
     const head = encodeHeader({
       version: FORMAT_VERSION,
-      originMs: wall - this.lastT / 1000,
+      originMs,
       startMs: wall,
       pid: process.pid,
       thread: threadId,
@@ -106,8 +168,8 @@ export class Core implements RecordSink {
     const frame = Buffer.alloc(FRAME_HEAD + head.length);
     head.copy(frame, FRAME_HEAD);
     sealFrame(frame, 0, head.length);
-    dest.writeSync(frame, frame.length);
-    this.startBlock();
+    this.output(frame, frame.length, true);
+    this.startChunk();
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs);
     this.timer.unref();
     track(this);
@@ -159,6 +221,13 @@ export class Core implements RecordSink {
     e: unknown,
     g: unknown,
   ): void {
+    // The current 4 KiB frame is (nearly) full: open the next one and retry the generated writer
+    // (once per frame; the general path below would allocate and re-dispatch).
+    if (this.end - this.pos < FRAME_NEAR_FULL && this.pos > this.contentStart && this.closed === false) {
+      const fe =
+        typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
+      if (fe !== undefined && this.makeRoom() && fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+    }
     this.logArray(lv, ctx, [f, a, b, c, d, e, g].slice(0, argc + 1));
   }
 
@@ -195,35 +264,56 @@ export class Core implements RecordSink {
     return Math.max(t, this.lastT);
   }
 
-  /** The general path: retries in an empty buffer, then in a frame of its own. */
+  /** The general path: retries after making room (a new frame, a flush), then in a buffer of its own. */
   private slow(lv: number, ctx: Context | null, fe: FormatEntry, args: unknown[], t: number): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt === 1 && !this.makeRoom()) {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      if (this.define(fe, ctx)) {
+        if (fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5]))
+          return;
+        const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
+        if (p >= 0) {
+          this.pos = p;
+          this.lastT = t;
+          return;
+        }
+      }
+      if (this.chunkStart === 0 && this.pos === this.contentStart && this.end === this.bufEnd) break;
+      if (!this.makeRoom()) {
         this.dropped++;
         return;
       }
-      if (!this.define(fe, ctx)) continue;
-      if (fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5])) return;
-      const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
-      if (p >= 0) {
+    }
+    this.bigRecord(lv, ctx, fe, args, t);
+  }
+
+  /** A record larger than the buffer: written alone from a larger buffer. */
+  private bigRecord(lv: number, ctx: Context | null, fe: FormatEntry, args: unknown[], t: number): void {
+    this.flushBuffer(true);
+    const normal = this.buf;
+    try {
+      for (let size = this.bufEnd * 4; size <= MAX_RECORD; size *= 2) {
+        this.useBuffer(Buffer.allocUnsafe(size));
+        this.end = size; // one frame: a record never straddles frames
+        if (!this.define(fe, ctx)) continue;
+        const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
+        if (p < 0) continue;
         this.pos = p;
         this.lastT = t;
+        this.flushBuffer(true);
         return;
       }
+      this.dropped++;
+    } finally {
+      this.useBuffer(normal);
     }
-    this.flushSync();
-    for (let size = this.end * 4; size <= MAX_RECORD; size *= 2) {
-      const big = Buffer.allocUnsafe(size);
-      big[FRAME_HEAD] = PAYLOAD_BLOCK;
-      const start = writeVarint(big, FRAME_HEAD + 1, this.lastT);
-      const p = this.writeEvent(big, start, size, lv, ctx, fe, args, t - this.lastT);
-      if (p < 0) continue;
-      sealFrame(big, 0, p - FRAME_HEAD);
-      this.write(big, p);
-      // lastT stays: it is the base of the (empty) block now in this.buf, which later deltas start from
-      return;
-    }
-    this.dropped++;
+  }
+
+  /** Switch to buffer `b` and start a new write in it. */
+  private useBuffer(b: Buffer): void {
+    this.buf = b;
+    this.view = new DataView(b.buffer, b.byteOffset, b.length);
+    this.bufEnd = b.length;
+    this.newWrite();
   }
 
   private writeEvent(
@@ -246,10 +336,10 @@ export class Core implements RecordSink {
     return writeArgs(buf, p, end, args);
   }
 
-  /** Write the definitions an event needs before it (format text, dictionary hash, context fields). */
+  /** Write the definitions an event needs before it (format text, dictionary hash, context fields); false when they or the event head do not fit. */
   private define(fe: FormatEntry, ctx: Context | null): boolean {
     if (fe.index >= 0 && this.fmtSeen[fe.index] !== 1) {
-      if (!this.room(defSize(fe.text))) return false;
+      if (this.pos + defSize(fe.text) > this.end) return false;
       this.pos = writeDef(this.buf, this.pos, R_FMTDEF, fe.id, fe.text);
       if (fe.index >= this.fmtSeen.length) {
         const grown = new Uint8Array(Math.max(fe.index + 1, this.fmtSeen.length * 2));
@@ -260,23 +350,17 @@ export class Core implements RecordSink {
     }
     if (fe.index < 0 && !this.dictWritten) {
       const hash = registeredDictionary()?.hash ?? '';
-      if (!this.room(defSize(hash))) return false;
+      if (this.pos + defSize(hash) > this.end) return false;
       this.pos = writeDef(this.buf, this.pos, R_DICT, 0, hash);
       this.dictWritten = true;
     }
     if (ctx !== null && !ctx.written) {
-      if (!this.room(defSize(ctx.json))) return false;
+      if (this.pos + defSize(ctx.json) > this.end) return false;
       this.pos = writeDef(this.buf, this.pos, R_CTXDEF, ctx.id, ctx.json);
       ctx.written = true;
+      this.ctxWritten.push(ctx);
     }
-    return this.pos + HEAD_ROOM <= this.end || this.makeRoom();
-  }
-
-  /** Make `n` bytes of room; a definition larger than a buffer is an error. */
-  private room(n: number): boolean {
-    if (this.pos + n <= this.end) return true;
-    if (n + FRAME_HEAD + 16 > this.end) throw new RangeError('definition larger than the buffer');
-    return this.makeRoom();
+    return this.pos + HEAD_ROOM <= this.end;
   }
 
   private unknown(lv: number, id: number): void {
@@ -295,78 +379,177 @@ export class Core implements RecordSink {
     this.lastT = t;
   }
 
-  private startBlock(): void {
-    const buf = this.buf;
-    buf[FRAME_HEAD] = PAYLOAD_BLOCK;
-    this.pos = this.contentStart = writeVarint(buf, FRAME_HEAD + 1, this.lastT);
-    if (this.dropped !== this.droppedWritten) {
-      this.pos = writeDrops(buf, this.pos, this.dropped);
-      this.droppedWritten = this.dropped;
+  /** Open a frame at `pos` (the caller left CHUNK_HEAD bytes of room). */
+  private startChunk(): void {
+    const p = this.pos;
+    this.chunkStart = p;
+    this.pos = this.contentStart = writeBlockHead(this.buf, p + FRAME_HEAD, this.origin, this.lastT);
+    this.end = Math.min(p + CHUNK, this.bufEnd);
+  }
+
+  /** Close the current frame (CRC, counters); an empty one is discarded unless the counters moved. */
+  private sealChunk(): void {
+    if (
+      this.pos === this.contentStart &&
+      this.dropped === this.droppedSealed &&
+      this.lost === this.lostSealed
+    ) {
+      this.pos = this.chunkStart;
+      return;
     }
+    sealBlockCounters(this.buf, this.chunkStart + FRAME_HEAD, this.dropped, this.lost);
+    this.droppedSealed = this.dropped;
+    this.lostSealed = this.lost;
+    sealFrame(this.buf, this.chunkStart, this.pos - this.chunkStart - FRAME_HEAD);
   }
 
-  private seal(): number {
-    sealFrame(this.buf, 0, this.pos - FRAME_HEAD);
-    return this.pos;
+  /** Start a new write at the buffer's start: no definitions in it yet. */
+  private newWrite(): void {
+    this.pos = 0;
+    this.fmtSeen.fill(0);
+    this.dictWritten = false;
+    for (const c of this.ctxWritten) c.written = false;
+    this.ctxWritten.length = 0;
+    this.startChunk();
   }
 
-  private write(buf: Buffer, len: number): void {
-    try {
-      this.dest.writeSync(buf, len);
-    } catch {
-      this.internalErrors++;
-    }
-  }
-
-  /** Empty the current buffer; false when it cannot be done now ('drop' with a write in flight). */
+  /** Room for more records: a new frame in the buffer, a larger frame, or a flush; false while 'drop' waits for a pipe. */
   private makeRoom(): boolean {
-    if (this.opts.overload === 'block') {
-      this.write(this.buf, this.seal());
-      this.startBlock();
+    if (this.pos > this.contentStart) {
+      if (this.bufEnd - this.pos < CHUNK_HEAD + MIN_CHUNK_ROOM)
+        return this.flushBuffer(this.opts.overload === 'block');
+      this.sealChunk();
+      this.startChunk();
       return true;
     }
-    if (this.inflight !== null || this.spare === null) return false;
-    const len = this.seal();
-    const buf = this.buf;
-    const at = this.dest.reserve(len) ?? 0;
-    const job = { buf, len, at, rewritten: false };
-    this.inflight = job;
-    this.dest.writeAsync(buf, len, at, (err) => {
-      if (err) this.internalErrors++;
-      if (this.inflight === job) this.inflight = null;
-      this.spare = buf;
-      if (this.closed) this.dest.close();
-    });
-    this.buf = this.spare;
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
-    this.spare = null;
-    this.startBlock();
+    if (this.end < this.bufEnd) {
+      this.end = this.bufEnd; // an empty frame grows to the buffer's end for a large record
+      return true;
+    }
+    return this.chunkStart > 0 && this.flushBuffer(this.opts.overload === 'block');
+  }
+
+  /**
+   * Write the buffer's frames and start a new write. With `block` false ('drop'), a pipe that cannot take
+   * the previous write's rest yet leaves everything in place and returns false.
+   */
+  private flushBuffer(block: boolean): boolean {
+    if (!this.writePending(block)) return false;
+    this.sealChunk();
+    if (this.pos > 0) this.output(this.buf, this.pos, block);
+    this.newWrite();
     return true;
   }
 
+  /** Write what a pipe did not take last time; true when nothing is left. */
+  private writePending(block: boolean): boolean {
+    const pb = this.pending;
+    if (pb === null || this.pendingStart === this.pendingEnd) return true;
+    try {
+      this.pendingStart += this.dest.write(pb, this.pendingStart, this.pendingEnd - this.pendingStart, block);
+    } catch (e) {
+      this.failed(e, pb, 0, this.pendingEnd, this.pendingStart);
+      this.pendingStart = this.pendingEnd;
+    }
+    return this.pendingStart === this.pendingEnd;
+  }
+
+  /**
+   * Hand `buf[0..len)` to the destination: check its name and rotation first; to a pipe, one frame per
+   * write. Errors count the records of the frames not written.
+   */
+  private output(buf: Buffer, len: number, block: boolean): void {
+    const d = this.dest;
+    let done = 0;
+    try {
+      d.checkName();
+      const r = this.opts.rotate;
+      if (
+        r !== undefined &&
+        d.size > 0 &&
+        ((r.size > 0 && d.size + len > r.size) ||
+          (r.intervalMs > 0 && Date.now() - d.openedAt >= r.intervalMs))
+      ) {
+        d.rotate(r.keep);
+      }
+      if (!d.stream) done = d.write(buf, 0, len, block);
+      else {
+        while (done < len) {
+          const n = Math.min(len - done, FRAME_HEAD + buf.readUInt32LE(done + 4));
+          const w = d.write(buf, done, n, block);
+          done += w;
+          if (w < n) break;
+        }
+      }
+    } catch (e) {
+      this.failed(e, buf, 0, len, done + ((e as { written?: number }).written ?? 0));
+      return;
+    }
+    this.bytes += done;
+    if (done === len) this.writes++;
+    else if (this.pending !== null) {
+      buf.copy(this.pending, 0, done, len);
+      this.pendingStart = 0;
+      this.pendingEnd = len - done;
+    }
+  }
+
+  /** A write failed after `written` bytes of `buf[start..end)`: count, remember and report it. */
+  private failed(e: unknown, buf: Buffer, start: number, end: number, written: number): void {
+    const err = e as NodeJS.ErrnoException;
+    this.bytes += written;
+    this.writeErrors++;
+    this.lastError = err.code ?? err.name ?? 'Error';
+    try {
+      this.lost += countLostRecords(buf, start, end, written);
+    } catch {
+      this.internalErrors++;
+    }
+    this.errors.report(err);
+  }
+
   private tick(): void {
-    if (this.pos > this.contentStart || this.dropped !== this.droppedWritten) this.makeRoom();
+    if (
+      this.pos > this.contentStart ||
+      this.chunkStart > 0 ||
+      this.dropped !== this.droppedSealed ||
+      this.lost !== this.lostSealed
+    ) {
+      this.flushBuffer(this.opts.overload === 'block');
+    }
   }
 
   /** Write everything buffered now, synchronously (also what exit and signal hooks call). */
   flushSync(): void {
-    const job = this.inflight;
-    if (job !== null && !job.rewritten) {
-      job.rewritten = true;
-      try {
-        this.dest.writeSync(job.buf, job.len, job.at);
-      } catch {
-        this.internalErrors++;
-      }
+    if (this.closed) return;
+    this.flushBuffer(true);
+  }
+
+  /** Flush, then open the path again (logrotate's postrotate, SIGHUP handlers). */
+  reopen(): void {
+    this.flushSync();
+    try {
+      this.dest.reopen();
+    } catch (e) {
+      this.writeErrors++;
+      this.lastError = (e as NodeJS.ErrnoException).code ?? 'OPEN_FAILED';
+      this.errors.report(e as NodeJS.ErrnoException);
     }
-    if (this.dropped !== this.droppedWritten && this.pos + 10 <= this.end) {
-      this.pos = writeDrops(this.buf, this.pos, this.dropped);
-      this.droppedWritten = this.dropped;
-    }
-    if (this.pos > this.contentStart) {
-      this.write(this.buf, this.seal());
-      this.startBlock();
-    }
+  }
+
+  /** The counters of this writer (write-stats.ts). */
+  stats(): LoggerStats {
+    return {
+      bytes: this.bytes,
+      writes: this.writes,
+      dropped: this.dropped,
+      lost: this.lost,
+      writeErrors: this.writeErrors,
+      lastError: this.lastError,
+      reopens: this.dest.reopens,
+      rotations: this.dest.rotations,
+      internalErrors: this.internalErrors,
+    };
   }
 
   /** Flush, stop the timer and release the destination; safe to call twice. */
@@ -376,6 +559,6 @@ export class Core implements RecordSink {
     this.closed = true;
     clearInterval(this.timer);
     untrack(this);
-    if (this.inflight === null) this.dest.close();
+    this.dest.close();
   }
 }

@@ -80,7 +80,7 @@ test('natural end of the program', async () => {
   assertAll(r.file, 'end');
 });
 
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   test(`${sig} without a handler: flushed, then the default action (killed by ${sig})`, async () => {
     const r = await run('signal', sig);
     assert.equal(r.sig, sig);

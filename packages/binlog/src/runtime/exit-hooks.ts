@@ -2,10 +2,12 @@
  * Flush every open logger of this thread when the thread ends:
  * - `exit` (process.exit(), the end of the event loop, an uncaught exception or an unhandled rejection:
  *   Node emits `exit` in each case; `uncaughtExceptionMonitor` flushes even earlier);
- * - SIGINT and SIGTERM (main thread only; Node does not deliver signals to workers): binlog flushes,
+ * - SIGINT, SIGTERM and SIGHUP (main thread only; Node does not deliver signals to workers): binlog flushes,
  *   then, if no other listener for that signal exists, removes its own and re-raises the signal so the
  *   default action (termination by that signal) happens. If the program installed its own handler,
- *   binlog only flushes and leaves the rest to that handler.
+ *   binlog only flushes and leaves the rest to that handler. (SIGHUP's default action also ends the
+ *   process; a program that wants logrotate's SIGHUP to reopen installs its own handler calling
+ *   `log.reopen()`, and binlog then only flushes.)
  *
  * @example
  * track({ flushSync() {} }); // flushed at exit until untrack()ed
@@ -29,7 +31,9 @@ function flushAll(): void {
   }
 }
 
-function onSignal(sig: 'SIGINT' | 'SIGTERM'): void {
+type Sig = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+
+function onSignal(sig: Sig): void {
   flushAll();
   if (process.listenerCount(sig) === 1) {
     process.removeListener(sig, handlers[sig]);
@@ -37,9 +41,10 @@ function onSignal(sig: 'SIGINT' | 'SIGTERM'): void {
   }
 }
 
-const handlers: Record<'SIGINT' | 'SIGTERM', () => void> = {
+const handlers: Record<Sig, () => void> = {
   SIGINT: () => onSignal('SIGINT'),
   SIGTERM: () => onSignal('SIGTERM'),
+  SIGHUP: () => onSignal('SIGHUP'),
 };
 
 /** Flush `f` when the thread ends, until untrack(f). */
@@ -52,6 +57,7 @@ export function track(f: Flushable): void {
   if (isMainThread) {
     process.on('SIGINT', handlers.SIGINT);
     process.on('SIGTERM', handlers.SIGTERM);
+    process.on('SIGHUP', handlers.SIGHUP);
   }
 }
 

@@ -24,15 +24,16 @@ import { type Context, Core } from './core.js';
 import { Destination } from './destination.js';
 import { LoggerError } from './errors.js';
 import { type LevelOption, levelNumber } from './level.js';
+import type { ErrorListener, LoggerStats } from './write-stats.js';
 
 export interface LoggerOptions {
-  /** A file path (created or truncated; closed by close()) or an open fd number (never closed by binlog). */
+  /** A file path (created or appended to; closed by close()) or an open fd number (never closed by binlog). */
   readonly dest: string | number;
   /** Lowest level recorded: a name, 'silent' or a pino number. Default 'info'. */
   readonly level?: LevelOption;
   /** Fields bound to every record (a JSON-serialisable object). */
   readonly fields?: Record<string, unknown>;
-  /** What a full buffer does when the disk is slow: 'block' (default) or 'drop' (path destinations only). */
+  /** What a full buffer does when a pipe cannot take it: 'block' (default: wait) or 'drop' (drop new records, counted). */
   readonly onOverload?: 'block' | 'drop';
   /** Buffer size in bytes, 4 KiB..64 MiB. Default 64 KiB. */
   readonly bufferSize?: number;
@@ -43,6 +44,12 @@ export interface LoggerOptions {
    * a shared cell every 0.5 ms and a record reads it (≈1 ms resolution, much cheaper per call).
    */
   readonly clock?: 'precise' | 'coarse';
+  /**
+   * Built-in rotation of a path `dest` (README "Files, rotation and loss"): before a write that would
+   * take the file past `size` bytes, or once it is `intervalMs` old, it is renamed to
+   * `<dest>.<UTC time>-<pid>-<n>` and a new file is opened; the newest `keep` pieces are kept (0: all).
+   */
+  readonly rotate?: { readonly size?: number; readonly intervalMs?: number; readonly keep?: number };
 }
 
 /** Merge and serialise fields; throws BAD_OPTION on something that is not a plain object. */
@@ -82,6 +89,28 @@ export class Logger {
   /** Records dropped so far (overload 'drop', write errors, calls after close). */
   get dropped(): number {
     return this.core.dropped;
+  }
+
+  /** Counters of the shared writer: bytes, writes, dropped, lost to write errors... (write-stats.ts). */
+  stats(): LoggerStats {
+    return this.core.stats();
+  }
+
+  /** Listen for write errors (ENOSPC, EPIPE, EBADF...), delivered on the next tick as pino's destinations emit them. */
+  on(event: 'error', fn: ErrorListener): this {
+    if (event === 'error') this.core.errors.on(fn);
+    return this;
+  }
+
+  /** Remove an 'error' listener. */
+  off(event: 'error', fn: ErrorListener): this {
+    if (event === 'error') this.core.errors.off(fn);
+    return this;
+  }
+
+  /** Flush and open the path again (after an external rotation; e.g. `process.on('SIGHUP', () => log.reopen())`). */
+  reopen(): void {
+    this.core.reopen();
   }
 
   /** Write everything buffered, synchronously. */
@@ -189,15 +218,13 @@ export function createLogger(options: LoggerOptions): Logger {
     bufferSize = 65536,
     flushIntervalMs = 100,
     clock = 'precise',
+    rotate,
   } = options;
   if (!(typeof dest === 'string' && dest.length > 0) && !(Number.isInteger(dest) && (dest as number) >= 0)) {
     throw new LoggerError('BAD_OPTION', 'dest must be a file path or an fd number');
   }
   if (onOverload !== 'block' && onOverload !== 'drop') {
     throw new LoggerError('BAD_OPTION', `onOverload must be 'block' or 'drop', got ${String(onOverload)}`);
-  }
-  if (onOverload === 'drop' && typeof dest !== 'string') {
-    throw new LoggerError('BAD_OPTION', "onOverload 'drop' needs a file path dest (positional writes)");
   }
   if (!Number.isInteger(bufferSize) || bufferSize < 4096 || bufferSize > 64 * 1024 * 1024) {
     throw new LoggerError(
@@ -214,8 +241,32 @@ export function createLogger(options: LoggerOptions): Logger {
   if (clock !== 'precise' && clock !== 'coarse') {
     throw new LoggerError('BAD_OPTION', `clock must be 'precise' or 'coarse', got ${String(clock)}`);
   }
+  const rot = rotateOptions(rotate, dest);
   const min = levelNumber(level);
   const f = fieldsJson(fields, {});
-  const core = new Core(Destination.open(dest), { bufferSize, overload: onOverload, flushIntervalMs, clock });
+  const core = new Core(Destination.open(dest), {
+    bufferSize,
+    overload: onOverload,
+    flushIntervalMs,
+    clock,
+    rotate: rot,
+  });
   return new Logger(core, min, f?.merged ?? {}, f ? core.context(f.json) : null, true);
+}
+
+function rotateOptions(
+  r: LoggerOptions['rotate'],
+  dest: string | number,
+): { size: number; intervalMs: number; keep: number } | undefined {
+  if (r === undefined) return undefined;
+  if (typeof r !== 'object' || r === null) throw new LoggerError('BAD_OPTION', 'rotate must be an object');
+  if (typeof dest !== 'string') throw new LoggerError('BAD_OPTION', 'rotate needs a file path dest');
+  const { size = 0, intervalMs = 0, keep = 0 } = r;
+  for (const [k, v] of Object.entries({ size, intervalMs, keep })) {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new LoggerError('BAD_OPTION', `rotate.${k} must be a non-negative integer, got ${String(v)}`);
+    }
+  }
+  if (size === 0 && intervalMs === 0) throw new LoggerError('BAD_OPTION', 'rotate needs size or intervalMs');
+  return { size, intervalMs, keep };
 }
