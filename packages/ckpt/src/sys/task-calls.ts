@@ -47,7 +47,6 @@ export function getThreadArea(tid: number, index: number): Uint8Array {
   return desc;
 }
 
-
 /** The rseq area a thread registered; `size` 0 when it registered none. */
 export interface RseqConfig {
   readonly pointer: bigint;

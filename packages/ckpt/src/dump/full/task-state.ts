@@ -94,14 +94,6 @@ function pathFacts(pid: number, link: string): PathFacts {
   return { path, mode: Number(st.mode), size: Number(st.size), dev: Number(st.dev), ino: Number(st.ino) };
 }
 
-/** The stat fields after the comm, field 3 first. */
-function statFields(pid: number): string[] {
-  const text = readProcFile(pid, 'stat');
-  return text
-    .slice(text.lastIndexOf(')') + 2)
-    .trim()
-    .split(' ');
-}
 
 /** Collect the state of frozen process `frozen` (see the module comment). Throws PtraceError/ProcError. */
 export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}): TaskState {
