@@ -61,7 +61,15 @@ export function openLog(
   warn: (line: string) => void = (l) => process.stderr.write(`ckpt: warning: ${l}\n`),
 ): ClosableLogger {
   try {
-    return createLogger({ dest: path, level: LEVEL_OF[level] ?? 'warn', fields });
+    const log = createLogger({ dest: path, level: LEVEL_OF[level] ?? 'warn', fields });
+    // binlog counts records it could not write and reports each failure here; say it once, go on
+    let warned = false;
+    log.on('error', (e: unknown) => {
+      if (warned) return;
+      warned = true;
+      warn(`cannot write the log file ${path} (${codeOf(e) ?? String(e)}): going on without a log`);
+    });
+    return log;
   } catch (e) {
     const why = codeOf(e) ?? codeOf((e as { cause?: unknown }).cause) ?? String(e);
     warn(`cannot write the log file ${path} (${why}): going on without a log`);

@@ -34,10 +34,10 @@ test('readThreadState: a thread blocked in read() is saved to re-enter it; FPU, 
   using frozen = freeze(f.pid);
   const raw = frozen.regs(f.pid);
   const s = readThreadState(frozen, f.pid);
-  assert.equal(raw.getSigned('rax'), -512); // -ERESTARTSYS: read() interrupted by the freeze
+  assert.equal(raw.getSigned('rax'), -512n); // -ERESTARTSYS: read() interrupted by the freeze
   assert.equal(s.gpregs.ax, 0n); // __NR_read, re-entered on restore
   assert.equal(s.gpregs.ip, raw.get('rip') - 2n);
-  assert.equal(s.gpregs.fs_base, BigInt(raw.get('fs_base')));
+  assert.equal(s.gpregs.fs_base, raw.get('fs_base'));
   assert.equal(s.fpregs.st_space.length, 32);
   assert.equal(s.fpregs.xmm_space.length, 64);
   assert.equal(s.fpregs.mxcsr & 0xffc0, 0x1f80); // default masks
