@@ -94,7 +94,6 @@ function pathFacts(pid: number, link: string): PathFacts {
   return { path, mode: Number(st.mode), size: Number(st.size), dev: Number(st.dev), ino: Number(st.ino) };
 }
 
-
 /** Collect the state of frozen process `frozen` (see the module comment). Throws PtraceError/ProcError. */
 export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}): TaskState {
   const pid = frozen.pid;
