@@ -52,8 +52,15 @@ export class ErrorChannel {
     this.listeners.delete(fn);
   }
 
-  /** Deliver `err` on the next tick; without listeners, warn once per code. */
+  /**
+   * Deliver `err` on the next tick, to the listeners there are then (a listener added right after
+   * createLogger still hears an error of the logger's first write); without listeners, warn once per code.
+   */
   report(err: NodeJS.ErrnoException): void {
+    process.nextTick(() => this.deliver(err));
+  }
+
+  private deliver(err: NodeJS.ErrnoException): void {
     if (this.listeners.size === 0) {
       const code = err.code ?? err.name;
       if (this.warned.has(code)) return;
@@ -61,6 +68,6 @@ export class ErrorChannel {
       process.emitWarning(`binlog: write failed (${code}): ${err.message}; see logger.stats().lost`);
       return;
     }
-    for (const fn of this.listeners) process.nextTick(fn, err);
+    for (const fn of this.listeners) fn(err);
   }
 }
