@@ -422,7 +422,10 @@ export function formatReport(r: CampaignReport): string {
   out.push(line('**all**', r.totals));
   for (const s of r.skipped) out.push(`skipped ${s}`);
   for (const t of r.trials) {
-    if (t.harm) out.push(`harmed: #${t.n} ${t.target} ${t.phase} ${t.signal} +${t.delayMs} ms: ${t.harm}`);
+    const what = `#${t.n} ${t.target} ${t.phase} ${t.signal} +${t.delayMs} ms exit=${t.exit}`;
+    if (t.harm) out.push(`harmed: ${what}: ${t.harm}`);
+    if (t.wrongImages) out.push(`wrong images: ${what}: ${t.wrongImages}`);
+    if (t.unclear) out.push(`unclear error: ${what}: ${t.unclear}`);
   }
   return out.join('\n');
 }
