@@ -4,7 +4,8 @@
  * a chain that is abandoned, or a run that was killed, leaves it there (the target then pays a
  * write-protect fault per page written, and `criu dump` refuses it). Every run writes down what it leaves
  * before leaving it (mem/track/track-record.ts, /run/ckpt/track), so this command (and any later
- * pre-dump of the same process) can find it and close it (mem/track/leftover.ts).
+ * pre-dump of the same process) can find it and close it (mem/track/leftover.ts). `--stop` also unmaps
+ * the injector's scratch mapping a ckpt killed inside an injection left behind (3 signed pages).
  *
  * ```
  * $ ckpt track --list
@@ -59,7 +60,7 @@ export function trackCommand(f: TrackFlags, out: (line: string) => void): void {
     throw new UsageError(`bad or missing pid: -t ${f.tree ?? ''}`);
   const r = closeLeftovers(pid, { force: f.force === true });
   if (f.json) {
-    out(JSON.stringify({ pid, closed: r.closed, skipped: r.skipped ?? null }));
+    out(JSON.stringify({ pid, closed: r.closed, unmapped: r.unmapped, skipped: r.skipped ?? null }));
     return;
   }
   if (r.skipped) out(`process ${pid}: left alone: ${r.skipped} (--force to close it anyway)`);
@@ -68,6 +69,10 @@ export function trackCommand(f: TrackFlags, out: (line: string) => void): void {
       `process ${pid}: no userfaultfd of ckpt found${f.force ? '' : ' (no record; --force scans its fds)'}`,
     );
   for (const c of r.closed) out(`process ${pid}: closed userfaultfd fd ${c.fd}`);
+  for (const m of r.unmapped) {
+    const by = m.tracer > 0 ? ` (left by ckpt ${m.tracer})` : '';
+    out(`process ${pid}: unmapped the injector's scratch mapping at 0x${m.start.toString(16)}${by}`);
+  }
   if (r.collapsed) out(`process ${pid}: ${r.collapsed.bytes >> 20} MiB collapsed into huge pages again`);
 }
 
@@ -84,7 +89,8 @@ export function addTrackCommand(
     .option('--list', 'the processes that hold a userfaultfd of ckpt, from /run/ckpt/track')
     .option(
       '--stop',
-      'close the userfaultfd ckpt left in -t PID (frozen briefly for the check and the close)',
+      'close the userfaultfd ckpt left in -t PID and unmap the injector mapping a killed ckpt left there ' +
+        '(frozen briefly for the check and the close)',
     )
     .option('-t, --tree <pid>', 'the process (with --stop)')
     .addOption(
@@ -104,4 +110,6 @@ export const PRE_DUMP_TRACKING_HELP = `
 Memory tracking (--track-mem uffd-wp, the default where the kernel has it) keeps a userfaultfd open in
 each target (and write-protects its memory) until the chain ends with --freeze or \`ckpt track --stop -t
 PID\`. Interrupted runs close it; a killed one leaves a record in /run/ckpt/track that the next pre-dump
-of that process, or \`ckpt track --stop\`, uses to close it (\`ckpt track --list\` shows them).`;
+of that process, or \`ckpt track --stop\`, uses to close it (\`ckpt track --list\` shows them).
+A ckpt killed inside an injection can leave its 3-page injector mapping ([anon:ckpt-injector]) in the
+target: harmless, and removed by the next tracked pre-dump of that process or \`ckpt track --stop -t PID\`.`;

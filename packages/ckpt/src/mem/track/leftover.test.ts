@@ -1,11 +1,17 @@
 /**
  * Leftovers: what an earlier run left in a target is found through its track record and closed, with
- * the target frozen; a userfaultfd no record names is closed only with `force`.
+ * the target frozen; a userfaultfd no record names is closed only with `force`; the scratch mapping of
+ * an injector killed mid-injection is unmapped.
  */
 import assert from 'node:assert/strict';
-import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readMaps } from '../../proc/index.js';
+import { findScratchMappings } from '../../ptrace/index.js';
 import { countUserfaultfds, Fixture } from '../../testing/index.js';
 import {
   closeLeftovers,
@@ -88,4 +94,43 @@ test('closeLeftovers: by record (phases tracking and injecting); without one, on
   assert.equal(closeLeftovers(f.pid, { force: true }).closed.length, 1);
   assert.equal(countUserfaultfds(f.pid), 0);
   assert.equal(existsSync(path), false);
+});
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** A tracer that SIGKILLs itself once its injector parked the thread on the signed scratch page. */
+const KILLED_INJECTOR = `
+import { freeze, Injector } from ${JSON.stringify(pathToFileURL(join(here, '../../ptrace/index.js')).href)};
+const pid = Number(process.argv[2]);
+const onStep = (s) => { if (s === 'site-restored') process.kill(process.pid, 'SIGKILL'); };
+const frozen = freeze(pid);
+Injector.infect(frozen, pid, undefined, undefined, { onStep });
+`;
+
+test('closeLeftovers: unmaps the scratch mapping of an injector killed mid-injection, nothing else', async () => {
+  await using f = await Fixture.start('static', ['4']);
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-leftover-'));
+  try {
+    const script = join(dir, 'tracer.mjs');
+    writeFileSync(script, KILLED_INJECTOR);
+    const before = readMaps(f.pid).length;
+    const r = spawnSync(process.execPath, [script, String(f.pid)], { encoding: 'utf8' });
+    assert.equal(r.signal, 'SIGKILL', r.stderr);
+    let left = findScratchMappings(f.pid);
+    for (let i = 0; i < 100 && left.length === 0; i++) left = findScratchMappings(f.pid);
+    assert.equal(left.length, 1, 'the killed injector left its scratch mapping');
+    assert.equal(left[0]!.tracer, r.pid, 'signed with the dead tracer');
+    const out = closeLeftovers(f.pid, { dir });
+    assert.deepEqual(
+      out.unmapped.map((m) => m.start),
+      [left[0]!.start],
+    );
+    assert.deepEqual(out.closed, []);
+    assert.deepEqual(findScratchMappings(f.pid), []);
+    assert.equal(readMaps(f.pid).length, before, 'the mappings are as before the killed injection');
+    assert.match(f.state(), /^[RS]$/, 'running');
+    assert.deepEqual(closeLeftovers(f.pid, { dir }).unmapped, [], 'a second call finds nothing');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

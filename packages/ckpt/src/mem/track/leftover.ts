@@ -11,7 +11,10 @@
  *                                             makes them; the target may own one: hence only on request)
  * ```
  * Every check runs with the target frozen (it cannot close and reuse fd N under us), then one injection
- * closes them all. A record whose owner (a ckpt process) is still running is in use: left alone unless
+ * closes them all. The same injection unmaps the injector's scratch mappings an earlier ckpt left when it
+ * died inside an injection (signed or named: ptrace/scratch-mapping.ts); while we hold the target frozen
+ * no other injector can be at work, so every one found is a leftover, unless a thread still runs in it
+ * (its resume stub, right after that ckpt died): such a one is left for the next run. A record whose owner (a ckpt process) is still running is in use: left alone unless
  * `force`. The record is removed afterwards, and the huge pages it names (split by write-protection)
  * are collapsed again (huge-pages.ts).
  *
@@ -19,7 +22,13 @@
  * const r = closeLeftovers(pid);          // { closed: [{ fd: 3, inode: 1234 }] }
  * closeLeftovers(pid, { force: true });   // also userfaultfds without a record
  */
-import { type FrozenProcess, freeze, Injector } from '../../ptrace/index.js';
+import {
+  type FrozenProcess,
+  findScratchMappings,
+  freeze,
+  Injector,
+  type ScratchMapping,
+} from '../../ptrace/index.js';
 import { closeFd, pidfdOpen, SYS } from '../../sys/index.js';
 import { type CollapseResult, collapseHuge } from './huge-pages.js';
 import {
@@ -45,6 +54,8 @@ export interface LeftoverOptions {
 export interface LeftoverResult {
   /** The userfaultfds closed in the target. */
   readonly closed: readonly UffdRef[];
+  /** The injector scratch mappings an earlier ckpt left, unmapped. */
+  readonly unmapped: readonly ScratchMapping[];
   /** Why nothing was closed although a record exists (its owner runs), if so. */
   readonly skipped?: string;
   /** The huge pages tracking had split, collapsed again (when the record names them). */
@@ -74,37 +85,49 @@ export function leftoverCandidates(
   return out;
 }
 
+/** Scratch mappings of a frozen process that no thread is running in (all are leftovers then). */
+function staleScratch(f: FrozenProcess): ScratchMapping[] {
+  const found = findScratchMappings(f.pid);
+  if (found.length === 0) return found;
+  const ips = f.tids.map((t) => f.regs(t).address('rip'));
+  return found.filter((m) => !ips.some((ip) => ip >= m.start && ip < m.end));
+}
+
 /** Close what an earlier run left in `pid` (see the module comment). Throws if the target cannot be frozen. */
 export function closeLeftovers(pid: number, o: LeftoverOptions = {}): LeftoverResult {
   const record = findRecord(pid, o.dir ?? TRACK_RECORD_DIR);
-  if (!record && !o.force) return { closed: [] };
+  const scratchSeen = findScratchMappings(pid).length > 0; // before freezing: most runs find none
+  if (!record && !o.force && !scratchSeen) return { closed: [], unmapped: [] };
   if (record && !o.force && ownerRunning(record)) {
-    return { closed: [], skipped: `in use by the running ckpt process ${record.owner.pid}` };
+    return { closed: [], unmapped: [], skipped: `in use by the running ckpt process ${record.owner.pid}` };
   }
   const f = o.frozen ?? freeze(pid);
   let closed: UffdRef[];
+  let unmapped: ScratchMapping[];
   try {
     // frozen: the target cannot close fd N and open something else there between check and close
     const now = userfaultfdsOf(pid);
     closed = leftoverCandidates(record, now, o.force === true, (r) => hasAsyncWp(pid, r.fd)).filter((r) =>
       isSameUserfaultfd(pid, r),
     );
-    if (closed.length > 0) {
+    unmapped = staleScratch(f); // before infect(): our own scratch mapping is not there yet
+    if (closed.length > 0 || unmapped.length > 0) {
       using inj = Injector.infect(f);
       for (const r of closed) inj.call('close', SYS.close, r.fd);
+      for (const m of unmapped) inj.munmap(m.start, m.end - m.start);
     }
   } finally {
     if (!o.frozen) f.thaw();
   }
   removeRecord(record);
   const huge = (record?.huge ?? []).map(([start, end]) => ({ start, end }));
-  if (closed.length === 0 || huge.length === 0) return { closed };
+  if (closed.length === 0 || huge.length === 0) return { closed, unmapped };
   let pidfd = -1;
   try {
     pidfd = pidfdOpen(pid);
-    return { closed, collapsed: collapseHuge(pidfd, huge) };
+    return { closed, unmapped, collapsed: collapseHuge(pidfd, huge) };
   } catch {
-    return { closed }; // gone meanwhile
+    return { closed, unmapped }; // gone meanwhile
   } finally {
     if (pidfd >= 0) closeFd(pidfd);
   }
