@@ -4,9 +4,11 @@
  * random moments of each phase against real targets; prints one line per trial and the per-phase table.
  *
  *   npm run faults -w ckpt -- [--trials 300] [--seed 1] [--targets injectee,redis,python] [--ckpt bin/ckpt.js]
+ *                             [--phases attach,injection,read,collect,freeze,write]
  *
  * --ckpt runs another build of ckpt (e.g. an older one) against the same trials: same seed, same draws.
- * Exit status 1 when a target was harmed or an image set was wrong.
+ * Exit status 1 when a target was harmed, an image set was wrong, SIGINT/SIGTERM left something in a
+ * target, or something was still left after `ckpt track --stop`.
  */
 import { parseArgs } from 'node:util';
 import { formatReport, runCampaign } from '../dist/testing/faults/campaign.js';
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     targets: { type: 'string', default: 'injectee,redis,python' },
     ckpt: { type: 'string' },
+    phases: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -24,8 +27,10 @@ const report = await runCampaign({
   trials: Number(values.trials),
   seed: Number(values.seed),
   targets: values.targets.split(','),
+  phases: values.phases?.split(','),
   ckptBin: values.ckpt,
   log: values.quiet ? undefined : (line) => console.log(line),
 });
 console.log(formatReport(report));
-process.exitCode = report.totals.harmed > 0 || report.totals.wrongImages > 0 ? 1 : 0;
+const t = report.totals;
+process.exitCode = t.harmed + t.wrongImages + t.leftByCatchable + t.leftAfterStop > 0 ? 1 : 0;

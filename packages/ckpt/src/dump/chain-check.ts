@@ -9,6 +9,11 @@
  *   'data' runs: pread the image | process_vm_readv the target -> compare page by page
  * present pages of the target (mem/findPages) that the chain does not hold -> `missing`
  * ```
+ * What the kernel itself rewrites in a thread's memory whenever the thread returns to user space on
+ * another CPU (each thread's rseq area: cpu_id_start, cpu_id, node_id, mm_cid; rseq_cs, which the kernel
+ * clears) is not the dump's to keep still: bytes there that differ count in `kernelWritten`, not as a
+ * mismatch. The areas are asked of the kernel (PTRACE_GET_RSEQ_CONFIGURATION) for threads we have
+ * stopped; a target not frozen by the caller has none known, and every difference counts.
  *
  * @example
  * const c = checkChain(pid, '/tmp/demo/run/4');
@@ -18,8 +23,8 @@ import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageDir, PageChain } from '../images/index.js';
 import { findPages, planVmas } from '../mem/index.js';
-import { readMaps } from '../proc/index.js';
-import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
+import { listThreads, readMaps } from '../proc/index.js';
+import { addressOf, getRseqConfig, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
 
 /** What checkChain found. */
 export interface ChainCheckResult {
@@ -33,6 +38,47 @@ export interface ChainCheckResult {
   readonly fromParents: number;
   /** Up to 3 mismatched addresses, for the message. */
   readonly firstBad: readonly number[];
+  /** Pages that differed only in bytes the kernel rewrites on its own (rseq areas): not mismatched. */
+  readonly kernelWritten: number;
+}
+
+/** [start, end) of each stopped thread's registered rseq area (none for threads not stopped by us). */
+function rseqAreas(pid: number): Array<readonly [number, number]> {
+  const out: Array<readonly [number, number]> = [];
+  let tids: number[];
+  try {
+    tids = listThreads(pid);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const c = getRseqConfig(tid);
+      if (c && c.size > 0) out.push([Number(c.pointer), Number(c.pointer) + c.size]);
+    } catch {
+      /* not stopped by us (ESRCH): nothing known */
+    }
+  }
+  return out;
+}
+
+/** Whether the pages at `a` of `mem` and `img` (page `vaddr`) differ only inside `areas`. */
+function sameButAreas(
+  mem: Buffer,
+  img: Buffer,
+  a: number,
+  vaddr: number,
+  areas: ReadonlyArray<readonly [number, number]>,
+): boolean {
+  let touched = false;
+  for (const [start, end] of areas) {
+    const from = Math.max(start, vaddr);
+    const to = Math.min(end, vaddr + PAGE_SIZE);
+    if (from >= to) continue;
+    img.copy(mem, a + (from - vaddr), a + (from - vaddr), a + (to - vaddr));
+    touched = true;
+  }
+  return touched && mem.compare(img, a, a + PAGE_SIZE, a, a + PAGE_SIZE) === 0;
 }
 
 /** Pages compared per batch; remote runs per process_vm_readv call. */
@@ -115,6 +161,8 @@ export function checkChain(
   onProgress?: (done: number, total: number) => void,
 ): ChainCheckResult {
   const plan = planVmas(readMaps(pid));
+  const areas = rseqAreas(pid);
+  let kernelWritten = 0;
   const present = findPages(pid, plan).ranges;
   using chain = new PageChain(ImageDir.open(dir), pid);
   let missing = 0;
@@ -151,6 +199,12 @@ export function checkChain(
         a + PAGE_SIZE <= got &&
         a + PAGE_SIZE <= imgBytes &&
         mem.compare(img, a, a + PAGE_SIZE, a, a + PAGE_SIZE) === 0;
+      if (!same && a + PAGE_SIZE <= got && a + PAGE_SIZE <= imgBytes) {
+        if (sameButAreas(mem, img, a, vaddrs[p]!, areas)) {
+          kernelWritten++;
+          continue;
+        }
+      }
       if (!same) {
         mismatched++;
         if (firstBad.length < 3) firstBad.push(vaddrs[p]!);
@@ -191,5 +245,5 @@ export function checkChain(
   } finally {
     for (const f of files.values()) f.close();
   }
-  return { pages, mismatched, missing, fromParents, firstBad };
+  return { pages, mismatched, missing, fromParents, firstBad, kernelWritten };
 }

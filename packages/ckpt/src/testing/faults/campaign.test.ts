@@ -1,7 +1,8 @@
 /**
  * The fault campaign, reduced (`npm run faults -w ckpt` runs the full one): 20 trials against the C
  * injectee, ckpt killed by SIGKILL/SIGINT/SIGTERM at random moments of each phase. No target may be
- * harmed and no complete-marked image set may differ from the target's memory.
+ * harmed, no complete-marked image set may differ from the target's memory, SIGINT/SIGTERM leave nothing
+ * in the target, and `ckpt track --stop` removes whatever a SIGKILL left.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,4 +20,6 @@ test('20 random kills of ckpt pre-dump: no target harmed, no wrong images', {
   );
   assert.equal(r.totals.harmed, 0, table);
   assert.equal(r.totals.wrongImages, 0, table);
+  assert.equal(r.totals.leftByCatchable, 0, table);
+  assert.equal(r.totals.leftAfterStop, 0, table);
 });

@@ -4,7 +4,8 @@
  * unharmed: running (not crashed, not stopped, not traced), its code bytes those of its files, its own
  * memory check unchanged. Also counted: what a trial left in the target (userfaultfds, anonymous and
  * scratch mappings, only for runs that did not complete: a complete first pre-dump keeps its tracking
- * userfaultfd by design), wrong images (a complete-marked set that differs from the memory of a target
+ * userfaultfd by design), by SIGINT/SIGTERM (goal: nothing) and what is still there after the real
+ * `ckpt track --stop -t PID` (run whenever something was left; goal: nothing), wrong images (a complete-marked set that differs from the memory of a target
  * that does not change: injectee only), unclear errors (stderr not empty nor one `ckpt: ` line, or a
  * stack trace).
  *
@@ -41,6 +42,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkChain } from '../../dump/index.js';
+import { readMaps } from '../../proc/index.js';
 import { freeze } from '../../ptrace/index.js';
 import { kill as sysKill } from '../../sys/index.js';
 import { CKPT_BIN } from '../cli.js';
@@ -58,6 +60,8 @@ export interface CampaignOptions {
   readonly trials: number;
   readonly seed: number;
   readonly targets: readonly TargetKind[];
+  /** Phases to draw from (default: all of PHASES). */
+  readonly phases?: readonly Phase[];
   /** bin/ckpt.js to run (default: this package's). */
   readonly ckptBin?: string;
   /** A line per trial. */
@@ -77,6 +81,8 @@ export interface TrialResult {
   /** What harmed the target ('' when nothing). */
   readonly harm: string;
   readonly left: Leftovers;
+  /** What was still left after `ckpt track --stop -t PID` (run only when something was left). */
+  readonly leftAfterStop: Leftovers;
   readonly wrongImages: string;
   readonly unclear: string;
 }
@@ -88,6 +94,10 @@ export interface PhaseRow {
   userfaultfdsLeft: number;
   anonLeft: number;
   scratchLeft: number;
+  /** Trials ended by SIGINT/SIGTERM that left anything (goal: none, without `ckpt track --stop`). */
+  leftByCatchable: number;
+  /** Trials that left anything even after `ckpt track --stop`. */
+  leftAfterStop: number;
   wrongImages: number;
   unclear: number;
 }
@@ -108,6 +118,7 @@ interface Calibration {
 }
 
 const now = () => performance.now();
+const any = (l: Leftovers) => l.anon > 0 || l.userfaultfds > 0 || l.scratch > 0;
 
 function fdCount(pid: number): number {
   try {
@@ -246,7 +257,14 @@ function imagesWrong(t: Target, dir: string): string {
   try {
     using _frozen = freeze(t.pid);
     const c = checkChain(t.pid, dir);
-    if (c.mismatched > 0 || c.missing > 0) return `${c.mismatched} pages differ, ${c.missing} missing`;
+    if (c.mismatched > 0 || c.missing > 0) {
+      const maps = readMaps(t.pid);
+      const where = c.firstBad.map((a) => {
+        const v = maps.find((m) => m.start <= a && a < m.end);
+        return `0x${a.toString(16)} (${v ? `${v.path || 'anon'}+0x${(a - v.start).toString(16)}` : 'unmapped'})`;
+      });
+      return `${c.mismatched} pages differ${where.length ? ` at ${where.join(', ')}` : ''}, ${c.missing} missing`;
+    }
   } catch (e) {
     return `check failed: ${(e as Error).message}`;
   }
@@ -264,6 +282,8 @@ const emptyRow = (): PhaseRow => ({
   userfaultfdsLeft: 0,
   anonLeft: 0,
   scratchLeft: 0,
+  leftByCatchable: 0,
+  leftAfterStop: 0,
   wrongImages: 0,
   unclear: 0,
 });
@@ -298,7 +318,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   try {
     for (let n = 0; n < o.trials && kinds.length > 0; n++) {
       const kind = kinds[Math.floor(rand() * kinds.length)]!;
-      const phase = PHASES[Math.floor(rand() * PHASES.length)]!;
+      const phases = o.phases ?? PHASES;
+      const phase = phases[Math.floor(rand() * phases.length)]!;
       const signal = SIGNALS[Math.floor(rand() * SIGNALS.length)]!;
       const scenario = scenarioOf(phase, rand);
       const draw = rand();
@@ -341,7 +362,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       const self = e.t.selfReport();
       if (self) harms.push(self);
       let code = '';
-      let left: Leftovers = { anon: 0, userfaultfds: 0, scratch: 0 };
+      const none: Leftovers = { anon: 0, userfaultfds: 0, scratch: 0 };
+      let left = none;
+      let leftAfterStop = none;
       let wrong = '';
       if (harms.length === 0 || harms[0]!.startsWith('stopped')) {
         if (state === 'T') sysKill(e.t.pid, 18); // SIGCONT, so that the checks can run
@@ -349,12 +372,15 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
         if (code) harms.push(`code bytes: ${code}`);
         wrong = imagesWrong(e.t, dir);
         const after = leftovers(e.t.pid);
-        if (exit !== '0') {
-          left = {
-            anon: Math.max(0, after.anon - before.anon),
-            userfaultfds: Math.max(0, after.userfaultfds - before.userfaultfds),
-            scratch: Math.max(0, after.scratch - before.scratch),
-          };
+        const since = (now: Leftovers): Leftovers => ({
+          anon: Math.max(0, now.anon - before.anon),
+          userfaultfds: Math.max(0, now.userfaultfds - before.userfaultfds),
+          scratch: Math.max(0, now.scratch - before.scratch),
+        });
+        if (exit !== '0') left = since(after);
+        if (any(left)) {
+          spawnSync(process.execPath, [bin, 'track', '--stop', '-t', String(e.t.pid)], { timeout: 60_000 });
+          leftAfterStop = since(leftovers(e.t.pid));
         }
         try {
           const sum = await e.t.checksum();
@@ -374,15 +400,22 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
         exit,
         harm: harms.join('; '),
         left,
+        leftAfterStop,
         wrongImages: wrong,
         unclear,
       };
       trials.push(r);
       o.log?.(
         `#${n} ${kind} ${phase}(${scenario}) ${signal} +${r.delayMs}ms ${hit ? 'hit' : 'missed'} exit=${exit}` +
-          `${r.harm ? ` HARM: ${r.harm}` : ''}${left.userfaultfds || left.anon || left.scratch ? ` left=${JSON.stringify(left)}` : ''}` +
+          `${r.harm ? ` HARM: ${r.harm}` : ''}${any(left) ? ` left=${JSON.stringify(left)}` : ''}` +
+          `${any(leftAfterStop) ? ` LEFT AFTER track --stop=${JSON.stringify(leftAfterStop)}` : ''}` +
           `${wrong ? ` WRONG IMAGES: ${wrong}` : ''}${unclear ? ` UNCLEAR: ${unclear}` : ''}`,
       );
+      if (wrong && process.env.CKPT_FAULTS_KEEP) {
+        const kept = `${process.env.CKPT_FAULTS_KEEP}/t${n}`;
+        spawnSync('cp', ['-a', dir, kept]);
+        o.log?.(`#${n}: images kept in ${kept}`);
+      }
       rmSync(dir, { recursive: true, force: true });
       rmSync(`${dir}.stderr`, { force: true });
       rmSync(join(root, `t${n}-parent`), { recursive: true, force: true });
@@ -404,6 +437,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       if (t.left.userfaultfds > 0) row.userfaultfdsLeft++;
       if (t.left.anon > 0) row.anonLeft++;
       if (t.left.scratch > 0) row.scratchLeft++;
+      if (any(t.left) && t.signal !== 'SIGKILL') row.leftByCatchable++;
+      if (any(t.leftAfterStop)) row.leftAfterStop++;
       if (t.wrongImages) row.wrongImages++;
       if (t.unclear) row.unclear++;
     }
@@ -414,10 +449,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
 /** The per-phase table (markdown) and the harmful trials. */
 export function formatReport(r: CampaignReport): string {
   const head =
-    '| phase | trials | ckpt hit | targets harmed | userfaultfd left | anon mappings left | scratch left | wrong images | unclear errors |';
+    '| phase | trials | ckpt hit | targets harmed | userfaultfd left | anon mappings left | scratch left | left by SIGINT/TERM | left after track --stop | wrong images | unclear errors |';
   const line = (name: string, x: PhaseRow) =>
-    `| ${name} | ${x.trials} | ${x.hits} | ${x.harmed} | ${x.userfaultfdsLeft} | ${x.anonLeft} | ${x.scratchLeft} | ${x.wrongImages} | ${x.unclear} |`;
-  const out = [`seed ${r.seed}`, head, '|---|---|---|---|---|---|---|---|---|'];
+    `| ${name} | ${x.trials} | ${x.hits} | ${x.harmed} | ${x.userfaultfdsLeft} | ${x.anonLeft} | ${x.scratchLeft} | ${x.leftByCatchable} | ${x.leftAfterStop} | ${x.wrongImages} | ${x.unclear} |`;
+  const out = [`seed ${r.seed}`, head, '|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const p of PHASES) out.push(line(p, r.rows[p]));
   out.push(line('**all**', r.totals));
   for (const s of r.skipped) out.push(`skipped ${s}`);
