@@ -15,7 +15,7 @@ import { checkChain } from './chain-check.js';
 import { preDump } from './pre-dump.js';
 
 function rseqArea(pid: number): number | undefined {
-  using f = freeze(pid);
+  using _f = freeze(pid);
   const c = getRseqConfig(pid);
   return c && c.size > 0 ? Number(c.pointer) : undefined;
 }
