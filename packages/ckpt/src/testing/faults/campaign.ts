@@ -3,8 +3,8 @@
  * SIGKILL/SIGINT/SIGTERM of ckpt at random moments of each phase. After each trial the target must be
  * unharmed: running (not crashed, not stopped, not traced), its code bytes those of its files, its own
  * memory check unchanged. Also counted: what a trial left in the target (userfaultfds, anonymous and
- * scratch mappings, only for runs that did not complete: a complete first pre-dump keeps its tracking
- * userfaultfd by design), by SIGINT/SIGTERM (goal: nothing) and what is still there after the real
+ * scratch mappings, only for runs that did not complete, i.e. left no complete image set: a complete first
+ * pre-dump keeps its tracking userfaultfd by design), by SIGINT/SIGTERM (goal: nothing) and what is still there after the real
  * `ckpt track --stop -t PID` (run whenever something was left; goal: nothing), wrong images (a complete-marked set that differs from the memory of a target
  * that does not change: injectee only), unclear errors (stderr not empty nor one `ckpt: ` line, or a
  * stack trace).
@@ -377,7 +377,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
           userfaultfds: Math.max(0, now.userfaultfds - before.userfaultfds),
           scratch: Math.max(0, now.scratch - before.scratch),
         });
-        if (exit !== '0') left = since(after);
+        // a complete first pre-dump keeps its tracking userfaultfd by design, whatever its exit status
+        // (a signal after the commit ends it without undoing the chain it started)
+        if (exit !== '0' && !existsSync(join(dir, 'inventory.img'))) left = since(after);
         if (any(left)) {
           spawnSync(process.execPath, [bin, 'track', '--stop', '-t', String(e.t.pid)], { timeout: 60_000 });
           leftAfterStop = since(leftovers(e.t.pid));
