@@ -71,7 +71,10 @@ export function trackCommand(f: TrackFlags, out: (line: string) => void): void {
   for (const c of r.closed) out(`process ${pid}: closed userfaultfd fd ${c.fd}`);
   for (const m of r.unmapped) {
     const by = m.tracer > 0 ? ` (left by ckpt ${m.tracer})` : '';
-    out(`process ${pid}: unmapped the injector's scratch mapping at 0x${m.start.toString(16)}${by}`);
+    const kib = (m.end - m.start) >> 10;
+    out(
+      `process ${pid}: unmapped a mapping of ckpt's injector at 0x${m.start.toString(16)} (${kib} KiB)${by}`,
+    );
   }
   if (r.collapsed) out(`process ${pid}: ${r.collapsed.bytes >> 20} MiB collapsed into huge pages again`);
 }

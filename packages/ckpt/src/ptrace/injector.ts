@@ -65,6 +65,8 @@ import {
   SCRATCH_SIZE,
   STUB_OFFSET,
   scratchSignature,
+  TABLE_SLOTS,
+  tableSlot,
 } from './scratch-mapping.js';
 import { sigFrame, sigFrameSize } from './sigframe.js';
 
@@ -135,6 +137,8 @@ export class Injector implements Curable, Disposable {
   private gadgets: Gadgets | undefined;
   private sigFrameBytes: Uint8Array | undefined;
   private readonly mappings = new Map<number, number>();
+  /** Slot of each data mapping in the scratch mapping's table (scratch-mapping.ts). */
+  private readonly slots = new Map<number, number>();
   private readonly onStep: (step: string) => void;
   /** Address of the scratch mapping (0: none). */
   private base = 0;
@@ -379,14 +383,36 @@ export class Injector implements Curable, Disposable {
   mmap(len: number): number {
     const addr = this.call('mmap', SYS.mmap, 0, len, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
     this.mappings.set(addr, len);
+    this.listData(addr, len);
     this.name(addr, len, SCRATCH_NAME);
     return addr;
   }
 
   /** Inject munmap of a mapping made by mmap() (or of any range, at the caller's risk). */
   munmap(addr: number, len = this.mappings.get(addr) ?? 0): void {
+    this.unlistData(addr); // first: a ckpt killed now leaks the mapping, a later run never unmaps it
     this.call('munmap', SYS.munmap, addr, len);
     this.mappings.delete(addr);
+  }
+
+  /** Write a data mapping into the scratch mapping's table (for a later run, should we die). */
+  private listData(addr: number, len: number): void {
+    if (this.base === 0) return;
+    const used = new Set(this.slots.values());
+    let i = 0;
+    while (used.has(i)) i++;
+    if (i >= TABLE_SLOTS) return; // full: this one would only leak
+    const slot = tableSlot(addr, len);
+    this.mem.write(this.base + slot.offset + i * slot.bytes.length, slot.bytes);
+    this.slots.set(addr, i);
+  }
+
+  private unlistData(addr: number): void {
+    const i = this.slots.get(addr);
+    if (i === undefined || this.base === 0) return;
+    const slot = tableSlot(0, 0);
+    this.mem.write(this.base + slot.offset + i * slot.bytes.length, slot.bytes);
+    this.slots.delete(addr);
   }
 
   /** Write into the target's memory (scratch area, injected mappings). */

@@ -4,13 +4,20 @@
  *
  * ```
  * +0x0000  r-x  SIGNATURE ("ckpt-injector-scratch v1 tracer=<pid>")   resume stub at +0x40
+ *               +0x800: table of the injector's live data mappings (Injector.mmap): 32 slots of
+ *               (address, length) u64 pairs, an entry written after its mmap returned and cleared
+ *               before its munmap (a ckpt killed in between leaks the mapping, never unmaps another)
  * +0x1000  rw-  data area: argument structs of injected calls (Injector.scratch), the anon name
  * +0x2000  rw-  restore frame at the top (+0x2f00); room below it for a signal frame
  * ```
  * The injector unmaps it at cure. If ckpt dies (SIGKILL) while a thread is infected, the mapping stays
  * behind, harmless (nothing points into it once the thread resumed): findScratchMappings() recognises it
- * by name or signature, so a later run can report it, or remove it by injecting munmap. Not recognised:
- * a mapping whose mmap had just returned when ckpt died (3 anonymous r-x pages of zeros, unsigned yet).
+ * by name or signature, and its table names the data mappings that were live, so a later run can report
+ * them, or remove them by injecting munmap (mem/track/leftover.ts). Not recognised: a mapping whose mmap
+ * had just returned when ckpt died (3 anonymous r-x pages of zeros, unsigned yet), a data mapping whose
+ * mmap had just returned (not in the table yet). Trusted: that the target did not map memory of its own
+ * over a leaked data range with MAP_FIXED after ckpt died (a range still covered by private anonymous
+ * rw- mappings is taken to be ours).
  *
  * @example
  * for (const m of findScratchMappings(pid)) console.log(`left by ckpt ${m.tracer}: 0x${m.start.toString(16)}`);
@@ -27,6 +34,30 @@ export const DATA_OFFSET = PAGE_SIZE;
 export const DATA_SIZE = PAGE_SIZE;
 export const FRAME_OFFSET = 3 * PAGE_SIZE - 0x100;
 const MAGIC = 'ckpt-injector-scratch v1 tracer=';
+/** The table of live data mappings in the code page. */
+export const TABLE_OFFSET = 0x800;
+export const TABLE_SLOTS = 32;
+const SLOT_SIZE = 16;
+
+/** The bytes of table slot `i` (address and length; zeros: free). */
+export function tableSlot(address: number, length: number): { offset: number; bytes: Uint8Array } {
+  const b = Buffer.alloc(SLOT_SIZE);
+  b.writeBigUInt64LE(BigInt(address), 0);
+  b.writeBigUInt64LE(BigInt(length), 8);
+  return { offset: TABLE_OFFSET, bytes: b };
+}
+
+/** The live data mappings a table lists. */
+function readTable(bytes: Buffer): Array<{ start: number; end: number }> {
+  const out: Array<{ start: number; end: number }> = [];
+  for (let i = 0; i + SLOT_SIZE <= bytes.length; i += SLOT_SIZE) {
+    const a = bytes.readBigUInt64LE(i);
+    const n = bytes.readBigUInt64LE(i + 8);
+    if (a === 0n || n === 0n || a + n > 0x8000_0000_0000n) continue;
+    out.push({ start: Number(a), end: Number(a + n) });
+  }
+  return out;
+}
 
 /** The signature written at the start of the mapping (< STUB_OFFSET bytes). */
 export function scratchSignature(tracerPid: number): Uint8Array {
@@ -39,6 +70,8 @@ export interface ScratchMapping {
   readonly end: number;
   /** Pid of the ckpt process that made it (0 when only the name identified it). */
   readonly tracer: number;
+  /** The data mappings its table lists as live (signed mappings only). */
+  readonly data: ReadonlyArray<{ readonly start: number; readonly end: number }>;
 }
 
 /**
@@ -56,18 +89,34 @@ export function findScratchMappings(pid: number): ScratchMapping[] {
       const named = v.path === `[anon:${SCRATCH_NAME}]`;
       if (!named && v.path !== '') continue;
       let tracer = 0;
+      let data: Array<{ start: number; end: number }> = [];
       try {
         mem ??= RemoteMemory.open(pid);
         const head = mem.read(v.start, STUB_OFFSET).toString('latin1');
-        if (head.startsWith(MAGIC)) tracer = Number.parseInt(head.slice(MAGIC.length), 10) || 0;
-        else if (!named) continue;
+        if (head.startsWith(MAGIC)) {
+          tracer = Number.parseInt(head.slice(MAGIC.length), 10) || 0;
+          data = readTable(mem.read(v.start + TABLE_OFFSET, TABLE_SLOTS * SLOT_SIZE));
+        } else if (!named) continue;
       } catch {
         if (!named) continue;
       }
-      out.push({ start: v.start, end: Math.max(v.end, v.start + SCRATCH_SIZE), tracer });
+      out.push({ start: v.start, end: Math.max(v.end, v.start + SCRATCH_SIZE), tracer, data });
     }
   } finally {
     mem?.close();
   }
   return out;
+}
+
+/**
+ * Data mappings an injector made with Injector.mmap() (named `[anon:ckpt-injector]`, not executable)
+ * outside any scratch mapping: what a ckpt killed between such an mmap and its munmap left behind.
+ * Unnamed ones (killed between the mmap and the naming, a few microseconds) cannot be told from the
+ * target's own.
+ */
+export function findInjectorData(pid: number, scratch = findScratchMappings(pid)): ScratchMapping[] {
+  const inScratch = (a: number) => scratch.some((m) => m.start <= a && a < m.start + SCRATCH_SIZE);
+  return readMaps(pid)
+    .filter((v) => v.path === `[anon:${SCRATCH_NAME}]` && !v.exec && !inScratch(v.start))
+    .map((v) => ({ start: v.start, end: v.end, tracer: 0, data: [] }));
 }

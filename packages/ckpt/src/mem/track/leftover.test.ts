@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readMaps } from '../../proc/index.js';
-import { findScratchMappings } from '../../ptrace/index.js';
+import { findInjectorData, findScratchMappings } from '../../ptrace/index.js';
 import { countUserfaultfds, Fixture } from '../../testing/index.js';
 import {
   closeLeftovers,
@@ -102,35 +102,49 @@ const here = dirname(fileURLToPath(import.meta.url));
 const KILLED_INJECTOR = `
 import { freeze, Injector } from ${JSON.stringify(pathToFileURL(join(here, '../../ptrace/index.js')).href)};
 const pid = Number(process.argv[2]);
-const onStep = (s) => { if (s === 'site-restored') process.kill(process.pid, 'SIGKILL'); };
+const data = process.argv[3] === 'data';
+const onStep = (s) => { if (s === 'site-restored' && !data) process.kill(process.pid, 'SIGKILL'); };
 const frozen = freeze(pid);
-Injector.infect(frozen, pid, undefined, undefined, { onStep });
+const inj = Injector.infect(frozen, pid, undefined, undefined, { onStep });
+inj.mmap(65536);
+process.kill(process.pid, 'SIGKILL');
 `;
 
-test('closeLeftovers: unmaps the scratch mapping of an injector killed mid-injection, nothing else', async () => {
-  await using f = await Fixture.start('static', ['4']);
-  const dir = mkdtempSync(join(tmpdir(), 'ckpt-leftover-'));
-  try {
-    const script = join(dir, 'tracer.mjs');
-    writeFileSync(script, KILLED_INJECTOR);
-    const before = readMaps(f.pid).length;
-    const r = spawnSync(process.execPath, [script, String(f.pid)], { encoding: 'utf8' });
-    assert.equal(r.signal, 'SIGKILL', r.stderr);
-    let left = findScratchMappings(f.pid);
-    for (let i = 0; i < 100 && left.length === 0; i++) left = findScratchMappings(f.pid);
-    assert.equal(left.length, 1, 'the killed injector left its scratch mapping');
-    assert.equal(left[0]!.tracer, r.pid, 'signed with the dead tracer');
-    const out = closeLeftovers(f.pid, { dir });
-    assert.deepEqual(
-      out.unmapped.map((m) => m.start),
-      [left[0]!.start],
-    );
-    assert.deepEqual(out.closed, []);
-    assert.deepEqual(findScratchMappings(f.pid), []);
-    assert.equal(readMaps(f.pid).length, before, 'the mappings are as before the killed injection');
-    assert.match(f.state(), /^[RS]$/, 'running');
-    assert.deepEqual(closeLeftovers(f.pid, { dir }).unmapped, [], 'a second call finds nothing');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const data of [false, true]) {
+  test(`closeLeftovers: unmaps what an injector killed mid-injection left (${data ? 'its scratch mapping and a data mapping it had made' : 'its scratch mapping'}), nothing else`, async () => {
+    await using f = await Fixture.start('static', ['4']);
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-leftover-'));
+    try {
+      const script = join(dir, 'tracer.mjs');
+      writeFileSync(script, KILLED_INJECTOR);
+      const before = readMaps(f.pid).length;
+      const r = spawnSync(process.execPath, [script, String(f.pid), data ? 'data' : ''], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.signal, 'SIGKILL', r.stderr);
+      let left = findScratchMappings(f.pid);
+      for (let i = 0; i < 100 && left.length === 0; i++) left = findScratchMappings(f.pid);
+      assert.equal(left.length, 1, 'the killed injector left its scratch mapping');
+      assert.equal(left[0]!.tracer, r.pid, 'signed with the dead tracer');
+      // named where the kernel names anonymous mappings, else listed in the scratch mapping's table
+      const extra = [...findInjectorData(f.pid), ...left[0]!.data];
+      assert.equal(extra.length, data ? 1 : 0);
+      const out = closeLeftovers(f.pid, { dir });
+      assert.deepEqual(
+        out.unmapped.map((m) => m.start).sort(),
+        [left[0]!.start, ...extra.map((m) => m.start)].sort(),
+      );
+      assert.deepEqual(out.closed, []);
+      assert.deepEqual(findScratchMappings(f.pid), []);
+      assert.deepEqual(findInjectorData(f.pid), []);
+      for (const d of extra) {
+        assert.ok(!readMaps(f.pid).some((v) => v.start < d.end && d.start < v.end), 'data range unmapped');
+      }
+      assert.equal(readMaps(f.pid).length, before, 'the mappings are as before the killed injection');
+      assert.match(f.state(), /^[RS]$/, 'running');
+      assert.deepEqual(closeLeftovers(f.pid, { dir }).unmapped, [], 'a second call finds nothing');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

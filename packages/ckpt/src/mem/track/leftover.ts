@@ -12,7 +12,8 @@
  * ```
  * Every check runs with the target frozen (it cannot close and reuse fd N under us), then one injection
  * closes them all. The same injection unmaps the injector's scratch mappings an earlier ckpt left when it
- * died inside an injection (signed or named: ptrace/scratch-mapping.ts); while we hold the target frozen
+ * died inside an injection (signed or named: ptrace/scratch-mapping.ts), and the named data mappings its
+ * injected mmap() calls had made; while we hold the target frozen
  * no other injector can be at work, so every one found is a leftover, unless a thread still runs in it
  * (its resume stub, right after that ckpt died): such a one is left for the next run. A record whose owner (a ckpt process) is still running is in use: left alone unless
  * `force`. The record is removed afterwards, and the huge pages it names (split by write-protection)
@@ -22,11 +23,15 @@
  * const r = closeLeftovers(pid);          // { closed: [{ fd: 3, inode: 1234 }] }
  * closeLeftovers(pid, { force: true });   // also userfaultfds without a record
  */
+
+import { readMaps } from '../../proc/index.js';
 import {
   type FrozenProcess,
+  findInjectorData,
   findScratchMappings,
   freeze,
   Injector,
+  SCRATCH_NAME,
   type ScratchMapping,
 } from '../../ptrace/index.js';
 import { closeFd, pidfdOpen, SYS } from '../../sys/index.js';
@@ -54,7 +59,7 @@ export interface LeftoverOptions {
 export interface LeftoverResult {
   /** The userfaultfds closed in the target. */
   readonly closed: readonly UffdRef[];
-  /** The injector scratch mappings an earlier ckpt left, unmapped. */
+  /** The injector scratch (and named data) mappings an earlier ckpt left, unmapped. */
   readonly unmapped: readonly ScratchMapping[];
   /** Why nothing was closed although a record exists (its owner runs), if so. */
   readonly skipped?: string;
@@ -88,15 +93,47 @@ export function leftoverCandidates(
 /** Scratch mappings of a frozen process that no thread is running in (all are leftovers then). */
 function staleScratch(f: FrozenProcess): ScratchMapping[] {
   const found = findScratchMappings(f.pid);
-  if (found.length === 0) return found;
+  const named = findInjectorData(f.pid, found);
+  if (found.length === 0) return named;
   const ips = f.tids.map((t) => f.regs(t).address('rip'));
-  return found.filter((m) => !ips.some((ip) => ip >= m.start && ip < m.end));
+  const stale = found.filter((m) => !ips.some((ip) => ip >= m.start && ip < m.end));
+  // the data mappings their tables list, where private anonymous rw- memory still covers them
+  const maps = readMaps(f.pid);
+  const anonRw = (a: number) =>
+    maps.find(
+      (v) =>
+        v.start <= a &&
+        a < v.end &&
+        v.read &&
+        v.write &&
+        !v.exec &&
+        v.private &&
+        (v.path === '' || v.path === `[anon:${SCRATCH_NAME}]`),
+    );
+  const covered = (start: number, end: number) => {
+    for (let a = start; a < end; ) {
+      const v = anonRw(a);
+      if (!v) return false;
+      a = v.end;
+    }
+    return true;
+  };
+  const listed: ScratchMapping[] = [];
+  for (const m of stale) {
+    for (const d of m.data) {
+      if (covered(d.start, d.end) && !named.some((n) => n.start === d.start)) {
+        listed.push({ start: d.start, end: d.end, tracer: m.tracer, data: [] });
+      }
+    }
+  }
+  return [...named, ...listed, ...stale]; // data first, the scratch mappings (and their tables) last
 }
 
 /** Close what an earlier run left in `pid` (see the module comment). Throws if the target cannot be frozen. */
 export function closeLeftovers(pid: number, o: LeftoverOptions = {}): LeftoverResult {
   const record = findRecord(pid, o.dir ?? TRACK_RECORD_DIR);
-  const scratchSeen = findScratchMappings(pid).length > 0; // before freezing: most runs find none
+  const scratch = findScratchMappings(pid); // before freezing: most runs find none
+  const scratchSeen = scratch.length > 0 || findInjectorData(pid, scratch).length > 0;
   if (!record && !o.force && !scratchSeen) return { closed: [], unmapped: [] };
   if (record && !o.force && ownerRunning(record)) {
     return { closed: [], unmapped: [], skipped: `in use by the running ckpt process ${record.owner.pid}` };
