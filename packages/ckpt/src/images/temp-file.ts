@@ -5,8 +5,8 @@
  * @example
  * writeFileAtomic('/tmp/d/stats-dump', bytes); // writes /tmp/d/.stats-dump.tmp, then renames it
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { writeDurable } from '../sys/index.js';
 import { fsCall } from './errors.js';
 
 /** The temporary path for `path`. */
@@ -19,18 +19,15 @@ export function isTempName(name: string): boolean {
   return name.startsWith('.') && name.endsWith('.tmp');
 }
 
-/** Write `bytes` to `path` through its temporary name (fsync'ed, then renamed). */
+/** Write `bytes` to `path` through its temporary name (fsync'ed, then renamed: sys/durable-file.ts). */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = tempPath(path);
-  fsCall(`write ${tmp}`, () => {
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  });
-  fsCall(`rename ${tmp}`, () => renameSync(tmp, path));
+  const temp = tempPath(path);
+  let step = 'write';
+  try {
+    writeDurable(path, bytes, { temp, onStep: (s) => void (step = s) });
+  } catch (e) {
+    fsCall(`${step} ${temp}`, () => {
+      throw e; // as an ImageError naming the step and the file
+    });
+  }
 }

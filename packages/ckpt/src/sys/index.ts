@@ -5,6 +5,7 @@
  */
 export * from './buffer.js';
 export * from './constants.js';
+export * from './durable-file.js';
 export * from './error-kinds.js';
 export * from './errors.js';
 export * from './iovec.js';

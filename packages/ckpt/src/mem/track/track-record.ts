@@ -25,21 +25,10 @@
  * recordTracking(r, fd, inode);          // right after it
  * removeRecord(r);                       // tracking ended, nothing left in the target
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readStartTimeMicros } from '../../proc/index.js';
+import { writeDurable } from '../../sys/index.js';
 
 /** Where the records live (tmpfs: they describe running processes, which do not survive a reboot). */
 export const TRACK_RECORD_DIR = '/run/ckpt/track';
@@ -106,26 +95,14 @@ function recordPath(pid: number, startTimeMicros: number, dir: string): string {
   return join(dir, `${pid}-${startTimeMicros}.json`);
 }
 
-/** Write `r` durably (temp file, fsync, rename, fsync of the directory). */
+/** Write `r` durably (temp file, fsync, rename, fsync of the directory: sys/durable-file.ts). */
 function writeRecord(r: TrackRecord): void {
   const { path, ...body } = r;
-  const dir = path.slice(0, path.lastIndexOf('/'));
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(body)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const d = openSync(dir, 'r');
-  try {
-    fsyncSync(d);
-  } finally {
-    closeSync(d);
-  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeDurable(path, Buffer.from(`${JSON.stringify(body)}\n`), {
+    temp: `${path}.${process.pid}.tmp`,
+    syncDir: true,
+  });
 }
 
 function self(): TrackRecord['owner'] {
