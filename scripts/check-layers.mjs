@@ -17,6 +17,7 @@ const packages = {
     'xfer',
     'dump',
     'restore',
+    'migrate',
     'report',
     'cli',
     'testing',
