@@ -61,6 +61,7 @@ import {
   DATA_OFFSET,
   DATA_SIZE,
   FRAME_OFFSET,
+  SCRATCH_ADDRESS,
   SCRATCH_NAME,
   SCRATCH_SIZE,
   STUB_OFFSET,
@@ -231,7 +232,9 @@ export class Injector implements Curable, Disposable {
 
   /** Steps 1-3 of infect: returns the scratch mapping's address; the site is restored. */
   private mapScratch(): number {
-    const base = this.siteCall(SYS.mmap, 0, SCRATCH_SIZE, PROT_RX, MAP_PRIVATE_ANON, -1, 0);
+    // SCRATCH_ADDRESS as a hint: there where it is free (known as ours even before it is signed), else
+    // where the kernel chooses; one call either way
+    const base = this.siteCall(SYS.mmap, SCRATCH_ADDRESS, SCRATCH_SIZE, PROT_RX, MAP_PRIVATE_ANON, -1, 0);
     if (base < 0 && base > -4096) {
       throw new PtraceError('EINJECT', `mmap in process ${this.frozen.pid}: ${errnoName(-base)}`, {
         errno: errnoName(-base),

@@ -12,9 +12,10 @@
  * ```
  * The injector unmaps it at cure. If ckpt dies (SIGKILL) while a thread is infected, the mapping stays
  * behind, harmless (nothing points into it once the thread resumed): findScratchMappings() recognises it
- * by name or signature, and its table names the data mappings that were live, so a later run can report
+ * by name, signature, or (unsigned yet) its address, and its table names the data mappings that were live, so a later run can report
  * them, or remove them by injecting munmap (mem/track/leftover.ts). Not recognised: a mapping whose mmap
- * had just returned when ckpt died (3 anonymous r-x pages of zeros, unsigned yet), a data mapping whose
+ * had just returned when ckpt died (3 anonymous r-x pages of zeros, unsigned yet) where SCRATCH_ADDRESS
+ * was taken, a data mapping whose
  * mmap had just returned (not in the table yet). Trusted: that the target did not map memory of its own
  * over a leaked data range with MAP_FIXED after ckpt died (a range still covered by private anonymous
  * rw- mappings is taken to be ours).
@@ -34,6 +35,12 @@ export const DATA_OFFSET = PAGE_SIZE;
 export const DATA_SIZE = PAGE_SIZE;
 export const FRAME_OFFSET = 3 * PAGE_SIZE - 0x100;
 const MAGIC = 'ckpt-injector-scratch v1 tracer=';
+/**
+ * Where the injector asks for its scratch mapping (a hint: the kernel maps it elsewhere when taken): an
+ * address far from where the kernel places mappings by itself, so that a mapping a ckpt killed right after
+ * its mmap left unsigned (3 anonymous r-x pages of zeros) is still known as ours by where it is.
+ */
+export const SCRATCH_ADDRESS = 0x7e5c_0000_0000;
 /** The table of live data mappings in the code page. */
 export const TABLE_OFFSET = 0x800;
 export const TABLE_SLOTS = 32;
@@ -96,7 +103,7 @@ export function findScratchMappings(pid: number): ScratchMapping[] {
         if (head.startsWith(MAGIC)) {
           tracer = Number.parseInt(head.slice(MAGIC.length), 10) || 0;
           data = readTable(mem.read(v.start + TABLE_OFFSET, TABLE_SLOTS * SLOT_SIZE));
-        } else if (!named) continue;
+        } else if (!named && !(v.start === SCRATCH_ADDRESS && /^\0+$/.test(head))) continue;
       } catch {
         if (!named) continue;
       }

@@ -102,30 +102,38 @@ const here = dirname(fileURLToPath(import.meta.url));
 const KILLED_INJECTOR = `
 import { freeze, Injector } from ${JSON.stringify(pathToFileURL(join(here, '../../ptrace/index.js')).href)};
 const pid = Number(process.argv[2]);
-const data = process.argv[3] === 'data';
-const onStep = (s) => { if (s === 'site-restored' && !data) process.kill(process.pid, 'SIGKILL'); };
+const how = process.argv[3];
+const onStep = (s) => {
+  if (s === (how === 'unsigned' ? 'site-exit' : 'site-restored') && how !== 'data') process.kill(process.pid, 'SIGKILL');
+};
 const frozen = freeze(pid);
 const inj = Injector.infect(frozen, pid, undefined, undefined, { onStep });
 inj.mmap(65536);
 process.kill(process.pid, 'SIGKILL');
 `;
 
-for (const data of [false, true]) {
-  test(`closeLeftovers: unmaps what an injector killed mid-injection left (${data ? 'its scratch mapping and a data mapping it had made' : 'its scratch mapping'}), nothing else`, async () => {
+const WHAT = {
+  signed: 'its scratch mapping',
+  data: 'its scratch mapping and a data mapping it had made',
+  unsigned: 'its scratch mapping, right after the mmap: not signed yet',
+};
+for (const how of ['signed', 'data', 'unsigned'] as const) {
+  const data = how === 'data';
+  test(`closeLeftovers: unmaps what an injector killed mid-injection left (${WHAT[how]}), nothing else`, async () => {
     await using f = await Fixture.start('static', ['4']);
     const dir = mkdtempSync(join(tmpdir(), 'ckpt-leftover-'));
     try {
       const script = join(dir, 'tracer.mjs');
       writeFileSync(script, KILLED_INJECTOR);
       const before = readMaps(f.pid).length;
-      const r = spawnSync(process.execPath, [script, String(f.pid), data ? 'data' : ''], {
+      const r = spawnSync(process.execPath, [script, String(f.pid), how], {
         encoding: 'utf8',
       });
       assert.equal(r.signal, 'SIGKILL', r.stderr);
       let left = findScratchMappings(f.pid);
       for (let i = 0; i < 100 && left.length === 0; i++) left = findScratchMappings(f.pid);
       assert.equal(left.length, 1, 'the killed injector left its scratch mapping');
-      assert.equal(left[0]!.tracer, r.pid, 'signed with the dead tracer');
+      assert.equal(left[0]!.tracer, how === 'unsigned' ? 0 : r.pid, 'signed with the dead tracer');
       // named where the kernel names anonymous mappings, else listed in the scratch mapping's table
       const extra = [...findInjectorData(f.pid), ...left[0]!.data];
       assert.equal(extra.length, data ? 1 : 0);
