@@ -20,7 +20,13 @@ import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
 import type { FdInfo } from '../../proc/index.js';
 import { sameOpenFile } from '../../sys/index.js';
 
-/** What a REG entry needs. `size` is written for regular files only (CRIU checks it on restore). */
+/** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
+const appendOnly = (flags: number) => (flags & O_ACCMODE) === O_WRONLY && (flags & O_APPEND) !== 0;
+
+/**
+ * What a REG entry needs. `size` is written for regular files only (CRIU checks it on restore), and not
+ * for a file open O_WRONLY|O_APPEND (a log: it grows after a --leave-running dump; CRIU's should_check_size).
+ */
 export interface RegFileFacts {
   readonly path: string;
   readonly flags: number;
@@ -31,6 +37,9 @@ export interface RegFileFacts {
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_APPEND = 0o2000;
 const NO_FOWN: FownEntry = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
 
 export class FileTable {
@@ -60,7 +69,7 @@ export class FileTable {
         pos: BigInt(f.pos),
         fown: NO_FOWN,
         name: f.path,
-        ...((f.mode & S_IFMT) === S_IFREG ? { size: BigInt(f.size) } : {}),
+        ...((f.mode & S_IFMT) === S_IFREG && !appendOnly(f.flags) ? { size: BigInt(f.size) } : {}),
         mode: f.mode,
       },
     });

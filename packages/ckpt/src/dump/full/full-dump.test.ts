@@ -10,72 +10,28 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeImageOf, imageFileName, MAGIC, mmEntryCodec, VMA_STATUS } from '../../images/index.js';
-import { kill as sysKill, WAIT, WStatus, waitpid } from '../../sys/index.js';
-import { critDecodesAll, type Fixture, Scratch } from '../../testing/index.js';
+import {
+  CKPT_CRIU,
+  critDecodesAll,
+  type Fixture,
+  killRestored,
+  logLines,
+  NO_CRIU,
+  reap,
+  criuRestore as restore,
+  Scratch,
+  sleep,
+  sumReport,
+} from '../../testing/index.js';
 import { DumpError } from '../errors.js';
 import { fullDumpProcess } from './dump-process.js';
 
 const scratch = new Scratch('ckpt-fulldump-test-');
-const criu = process.env.CKPT_CRIU;
-const noCriu = criu ? false : 'CKPT_CRIU is not set (path to a CRIU 4.x binary that runs on this kernel)';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Lines of the fixture's log that match `re`. */
-function lines(f: Fixture, re: RegExp): string[] {
-  return readFileSync(f.logFile, 'utf8')
-    .split('\n')
-    .filter((l) => re.test(l));
-}
-
-/** Send SIGUSR1 and wait for the `n`-th report (SUM line). */
-async function report(pid: number, f: Fixture, n: number): Promise<string[]> {
-  sysKill(pid, 10);
-  for (let i = 0; i < 300 && lines(f, /^SUM /).length < n; i++) await sleep(10);
-  const sums = lines(f, /^SUM /);
-  assert.ok(sums.length >= n, `no SUM report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
-  const nth = (re: RegExp) => lines(f, re)[n - 1] ?? '-';
-  return [sums[n - 1]!, nth(/^POS /), nth(/^PIPE /)];
-}
-
-/** Kill and reap a restored process (our child again: we are a child subreaper). */
-function killRestored(pid: number): void {
-  try {
-    sysKill(pid, 9);
-  } catch {
-    return;
-  }
-  reap(pid);
-}
-
-/** Wait (up to ~1 s) for `pid`, a child of ours, to exit and reap it. */
-function reap(pid: number): void {
-  for (let i = 0; i < 500; i++) {
-    try {
-      const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
-      if (w.pid === pid && !WStatus.stopped(w.status)) return;
-    } catch {
-      return;
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-  }
-}
-
-/** `criu restore -D dir -d`; returns the error lines of its log on failure. */
-function criuRestore(dir: string): { ok: boolean; log: string } {
-  const r = spawnSync(
-    'bash',
-    ['-c', `ulimit -n 20000 && exec "$0" restore -D "$1" -d -o restore.log -v4`, criu!, dir],
-    { encoding: 'utf8' },
-  );
-  const logPath = join(dir, 'restore.log');
-  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : r.stderr;
-  const errors = log
-    .split('\n')
-    .filter((l) => /Error|FAIL/.test(l) && !/RLIMIT_NOFILE/.test(l))
-    .join('\n');
-  return { ok: r.status === 0, log: errors || log.slice(-2000) };
-}
+const criu = CKPT_CRIU;
+const noCriu = NO_CRIU;
+const lines = logLines;
+const report = (pid: number, f: Fixture, n: number) => sumReport(f, n, pid);
+const criuRestore = (dir: string) => restore(criu!, dir);
 
 interface Case {
   readonly name: string;

@@ -6,6 +6,7 @@
 export * from './core-entry.js';
 export * from './dump-process.js';
 export * from './file-table.js';
+export * from './final-dump.js';
 export * from './injected-state.js';
 export * from './pipe-data.js';
 export * from './refuse.js';

@@ -52,9 +52,9 @@ export function mappingRefusal(path: string, isPrivate: boolean, inode: number):
 
 /**
  * Every reason process `pid` cannot be fully dumped, each on one line. `tracer`: the pid allowed as its
- * tracer (ours while frozen).
+ * tracer (ours while frozen). `ours`: descriptors the dump closes itself (ckpt's tracking userfaultfds).
  */
-export function findRefusals(pid: number, tracer = 0): string[] {
+export function findRefusals(pid: number, tracer = 0, ours: ReadonlySet<number> = new Set()): string[] {
   const out: string[] = [];
   const who = `process ${pid}`;
   const st = readStatus(pid);
@@ -77,6 +77,7 @@ export function findRefusals(pid: number, tracer = 0): string[] {
     if (theirs !== ours) out.push(`${who}: ${ns} namespace ${theirs} differs from ours (${ours})`);
   }
   for (const fd of readFds(pid)) {
+    if (ours.has(fd.fd) && fd.target === 'anon_inode:[userfaultfd]') continue;
     const why = fdRefusal(fd);
     if (why) out.push(`${who} fd ${fd.fd}: ${why}: ${fd.target}`);
   }
