@@ -29,8 +29,8 @@ export function fdRefusal(fd: FdInfo): string | undefined {
   if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK) return 'a socket';
   if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
   if (fd.kind === 'pipe') return undefined;
+  if (fd.path.startsWith('/memfd:')) return 'a memfd'; // before 'deleted': /proc says both
   if (fd.deleted) return 'a deleted file';
-  if (fd.path.startsWith('/memfd:')) return 'a memfd';
   if ((fd.mode & S_IFMT) === S_IFIFO) return 'a FIFO';
   if ((fd.mode & S_IFMT) === S_IFCHR && !PLAIN_DEVICES.has(fd.path)) return `a character device (${fd.path})`;
   return undefined;
