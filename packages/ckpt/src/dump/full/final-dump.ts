@@ -5,7 +5,8 @@
  * ```
  * up front      listTree; findRefusals of each (ckpt's own tracking userfaultfds excepted): a refusal
  *   (running)   throws here, before anything is created or frozen (targets untouched); injection sites;
- *               the [vdso] faulted in (vdso-pages.ts)
+ *               the [vdso] faulted in (vdso-pages.ts); VmFlags (smaps: slow, read here, used if the VMAs
+ *               are the same when frozen)
  * prepare()     DumpPipeline: parent chain, tracking session (resumed from the parent: PE_PARENT holes),
  *               directory, page session
  * freezeTree    every thread of every process; children forked meanwhile are caught
@@ -38,7 +39,7 @@ import { ReadSource } from '../read-source.js';
 import type { PreDumpResult } from '../stats.js';
 import { listTree } from '../tree.js';
 import { findRefusals } from './refuse.js';
-import { collectTaskState, type TaskState } from './task-state.js';
+import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState } from './task-state.js';
 import { writeTaskImages } from './write-images.js';
 
 export interface FinalDumpOptions {
@@ -95,6 +96,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   const log = o.logger ?? silentLogger;
   const bufferSize = o.bufferSize ?? 4 << 20;
   const sites = new Map<number, number | undefined>();
+  const early = new Map<number, EarlyVmFlags>();
   try {
     const pids = listTree(o.pid);
     refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p))));
@@ -102,6 +104,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     for (const p of pids) {
       sites.set(p, injectionSite(p));
       await faultInVdso(reader, p);
+      early.set(p, readEarlyVmFlags(p));
     }
   } catch (e) {
     throw dumpErrorFrom(e, o.pid);
@@ -128,15 +131,23 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     });
     const frozen = tree;
     log.info('froze %d processes in %d us', frozen.pids.length, frozen.stats.freezeMicros);
+    const phase = phaseTimer(log);
     await p.capture(frozen);
+    phase('capture (pages, tracking ended)');
     for (const [pid, f] of frozen.processes) {
       const c = closeLeftovers(pid, { frozen: f });
       if (c.closed.length > 0) log.info('process %d: closed %d leftover userfaultfds', pid, c.closed.length);
     }
+    phase('leftovers');
     refuse(frozen.pids.flatMap((pid) => findRefusals(pid, process.pid)));
-    const states = frozen.pids.map((pid) => collectTaskState(frozen.get(pid)!, { site: sites.get(pid) }));
+    phase('refusals');
+    const states = frozen.pids.map((pid) =>
+      collectTaskState(frozen.get(pid)!, { site: sites.get(pid), early: early.get(pid) }),
+    );
+    phase('task state');
     o.afterCollect?.(frozen);
     if (o.leaveRunning) frozen.thaw();
+    phase('thaw');
     const dir = p.images.dir;
     if (!dir) throw new Error('finalDump: the image set has no directory');
     const inventory: InventoryEntry = writeTaskImages(dir, states);
@@ -148,6 +159,16 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   } finally {
     tree?.thaw();
   }
+}
+
+/** Logs the µs each frozen phase took (info), from the previous call. */
+function phaseTimer(log: Logger): (name: string) => void {
+  let t = process.hrtime.bigint();
+  return (name) => {
+    const now = process.hrtime.bigint();
+    log.info('frozen phase %s: %d us', name, Number((now - t) / 1000n));
+    t = now;
+  };
 }
 
 /**

@@ -7,7 +7,8 @@
  *   |  blocked mask, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
  *   |- by injection (injected-state.ts): sigactions, itimers, brk, dumpable, securebits, subreaper,
  *   |  THP, per thread sigaltstack, clear_child_tid, pdeath signal     (cured before going on)
- *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags, fds + fdinfo,
+ *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags (smaps: read
+ *      before the freeze when the caller can, CollectOptions.early), fds + fdinfo,
  *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits, loginuid, oom_score_adj, umask
  * ```
  * Registers are read before any injection; /proc is read after the injectors are cured, so the maps do
@@ -86,6 +87,40 @@ export interface TaskState {
 export interface CollectOptions {
   /** Injection site read before freezing (ptrace/injectionSite). */
   readonly site?: number;
+  /**
+   * The maps and VmFlags read before freezing (readEarlyVmFlags): smaps walks every page table (50-100 ms
+   * a GiB), so its VmFlags are taken from this read when the frozen maps show the same VMAs.
+   */
+  readonly early?: EarlyVmFlags;
+}
+
+/** /proc/PID/maps and the VmFlags of smaps, read while the process runs. */
+export interface EarlyVmFlags {
+  readonly maps: readonly Vma[];
+  readonly vmFlags: ReadonlyMap<number, ReadonlySet<string>>;
+}
+
+/**
+ * Read the VmFlags of `pid` before freezing (see CollectOptions.early). A flag changed meanwhile without
+ * changing the VMAs (a madvise on a whole VMA) is missed: a hint (hugepage, dontdump), never the memory.
+ */
+export function readEarlyVmFlags(pid: number): EarlyVmFlags {
+  return { maps: readMaps(pid), vmFlags: readVmFlags(pid) };
+}
+
+const vmaKey = (v: Vma) =>
+  `${v.start}-${v.end} ${v.read}${v.write}${v.exec}${v.private} ${v.inode} ${v.path}`;
+
+/** The early VmFlags if `maps` (read frozen) shows the same VMAs; else smaps now. */
+function vmFlagsFor(pid: number, maps: readonly Vma[], early: EarlyVmFlags | undefined) {
+  if (
+    early &&
+    early.maps.length === maps.length &&
+    early.maps.every((v, i) => vmaKey(v) === vmaKey(maps[i]!))
+  ) {
+    return early.vmFlags;
+  }
+  return readVmFlags(pid);
 }
 
 function pathFacts(pid: number, link: string): PathFacts {
@@ -99,13 +134,15 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   const pid = frozen.pid;
   const tids = [pid, ...frozen.tids.filter((t) => t !== pid)];
   const ptraceStates = tids.map((tid) => readThreadState(frozen, tid));
-  const injected = collectInjectedState(frozen, o.site);
+  const proc = readTaskCreds(pid);
+  const injected = collectInjectedState(frozen, o.site, proc.sigCgt | proc.sigIgn);
   const threads = ptraceStates.map((state) => ({
     state,
     creds: readTaskCreds(pid, state.tid),
     comm: readProcFile(pid, `task/${state.tid}/comm`).trim(),
   }));
   const f = readStatFields(pid);
+  const maps = readMaps(pid);
   const fds = readFds(pid);
   const pipes = new Map<number, { data: Buffer; size: number }>();
   for (const fd of fds) {
@@ -124,8 +161,8 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     exe: pathFacts(pid, 'exe'),
     cwd: pathFacts(pid, 'cwd'),
     root: pathFacts(pid, 'root'),
-    maps: readMaps(pid),
-    vmFlags: readVmFlags(pid),
+    maps,
+    vmFlags: vmFlagsFor(pid, maps, o.early),
     fds,
     pipes,
     personality: readPersonality(pid),
