@@ -44,7 +44,8 @@ function ckpt(args) {
 
 /** The fixture's longest heartbeat gap since the previous call, µs (SIGUSR1, then its STALL line). */
 async function stall(f) {
-  const n = (f.stalls = (f.stalls ?? 0) + 1);
+  f.stalls = (f.stalls ?? 0) + 1;
+  const n = f.stalls;
   process.kill(f.pid, 'SIGUSR1');
   const want = `STALL ${n} `;
   for (let i = 0; i < 3000; i++) {

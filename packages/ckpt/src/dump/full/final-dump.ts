@@ -27,8 +27,7 @@
  * // the tree is gone; criu restore -D /ckpt/final brings it back
  */
 import type { InventoryEntry } from '../../images/index.js';
-import { closeLeftovers, listRecords, PageRanges, PageReader, type TrackerChoice } from '../../mem/index.js';
-import { readMaps } from '../../proc/index.js';
+import { closeLeftovers, listRecords, PageReader, type TrackerChoice } from '../../mem/index.js';
 import { type FrozenTree, freezeTree, injectionSite } from '../../ptrace/index.js';
 import { kill, SIG } from '../../sys/index.js';
 import type { PageTarget } from '../../xfer/index.js';
@@ -40,6 +39,7 @@ import type { PreDumpResult } from '../stats.js';
 import { listTree } from '../tree.js';
 import { findRefusals } from './refuse.js';
 import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState } from './task-state.js';
+import { faultInVdso } from './vdso-pages.js';
 import { writeTaskImages } from './write-images.js';
 
 export interface FinalDumpOptions {
@@ -80,15 +80,6 @@ function ourUserfaultfds(pid: number): Set<number> {
   const fds = new Set<number>();
   for (const r of listRecords()) if (r.pid === pid && r.uffd) fds.add(r.uffd.fd);
   return fds;
-}
-
-/** Read the [vdso] of `pid` once: process_vm_readv faults its pages in (see vdso-pages.ts). */
-async function faultInVdso(reader: PageReader, pid: number): Promise<void> {
-  const vdso = readMaps(pid).find((v) => v.path === '[vdso]');
-  if (!vdso) return;
-  const r = new PageRanges();
-  r.push(vdso.start, vdso.end);
-  await reader.read(r, { pages: () => {}, flush: () => {} }, { pid });
 }
 
 /** Dump `o.pid` and its descendants in full (see the module comment). Throws DumpError. */

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeImageOf, imageFileName, MAGIC, mmEntryCodec, VMA_STATUS } from '../../images/index.js';
+import { SYS, syscall, kill as sysKill } from '../../sys/index.js';
 import {
   CKPT_CRIU,
   critDecodesAll,
@@ -39,7 +40,21 @@ interface Case {
   readonly check?: (f: Fixture, r: Awaited<ReturnType<typeof fullDumpProcess>>) => void;
   /** A child process prints CHILD lines. */
   readonly child?: boolean;
+  /** Before the dump (after the first report). */
+  readonly before?: (f: Fixture) => void;
+  /** After the restore (the restored process runs). */
+  readonly restored?: (f: Fixture) => void;
 }
+
+/** Pending signals of /proc/PID/status: the thread's (SigPnd) and the process's (ShdPnd). */
+function pendingMasks(pid: number): { sigPnd: bigint; shdPnd: bigint } {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hex = (k: string) => BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)`, 'm').exec(st)?.[1] ?? '0'}`);
+  return { sigPnd: hex('SigPnd'), shdPnd: hex('ShdPnd') };
+}
+
+const SIGUSR2_BIT = 1n << 11n;
+const SIGPIPE_BIT = 1n << 12n;
 
 const CASES: Case[] = [
   { name: 'single thread', args: () => ['1', '0', '-'] },
@@ -63,6 +78,21 @@ const CASES: Case[] = [
       const blocked = r.states[0]!.threads[0]!.state.blocked;
       assert.equal(blocked & ((1n << 11n) | (1n << 12n)), (1n << 11n) | (1n << 12n)); // SIGUSR2, SIGPIPE
     },
+  },
+  {
+    name: 'pending signals (blocked: one for the process, one for a thread)',
+    args: () => ['1', '2', '-', 'mask'],
+    before: (f) => {
+      sysKill(f.pid, 12); // SIGUSR2 to the process: shared pending
+      syscall(SYS.tgkill, f.pid, f.pid, 13); // SIGPIPE to the leader: its own
+      assert.deepEqual(pendingMasks(f.pid), { sigPnd: SIGPIPE_BIT, shdPnd: SIGUSR2_BIT });
+    },
+    check: (_f, r) => {
+      const signo = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getInt32(0, true);
+      assert.deepEqual(r.states[0]!.sharedPending.map(signo), [12]);
+      assert.deepEqual(r.states[0]!.threads[0]!.state.pending.map(signo), [13]);
+    },
+    restored: (f) => assert.deepEqual(pendingMasks(f.pid), { sigPnd: SIGPIPE_BIT, shdPnd: SIGUSR2_BIT }),
   },
   {
     name: 'a pipe holding data',
@@ -93,6 +123,7 @@ for (const c of CASES) {
     spawnSync('mkdir', ['-p', work]);
     const f = await scratch.start('restorable', c.args(work));
     const before = await report(f.pid, f, 1);
+    c.before?.(f);
     const r = await fullDumpProcess({ pid: f.pid, imagesDir: dir });
     f.kill(); // reap: the pid must be free for the restore
     if (c.child) reap(f.num('child')); // orphaned to us, a child subreaper
@@ -121,6 +152,7 @@ for (const c of CASES) {
       assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
       const after = await report(f.pid, f, 2);
       assert.deepEqual(after, before);
+      c.restored?.(f);
       if (c.child) {
         for (let i = 0; i < 200 && lines(f, /^CHILD /).length <= childBeats + 2; i++) await sleep(10);
         assert.ok(lines(f, /^CHILD /).length > childBeats + 2, 'no child heartbeat after restore');

@@ -4,7 +4,7 @@
  *
  * ```
  * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours,
- *           pending signals, POSIX timers (/proc/PID/timers)
+ *           POSIX timers (/proc/PID/timers)
  * fds       sockets, anon inodes (eventfd, epoll, inotify, signalfd, timerfd, userfaultfd, io_uring, pidfd),
  *           deleted files, FIFOs, character devices other than /dev/null /dev/zero /dev/urandom /dev/random
  * mappings  anonymous shared memory, hugetlb, deleted or memfd files, SysV shm, AIO rings, io_uring
@@ -62,7 +62,6 @@ export function findRefusals(pid: number, tracer = 0, ours: ReadonlySet<number> 
   if (st.state === 'T') out.push(`${who}: stopped (job control)`);
   const creds = readTaskCreds(pid);
   if (creds.seccomp !== 0) out.push(`${who}: seccomp mode ${creds.seccomp}`);
-  if (creds.shdPnd !== 0n || creds.sigPnd !== 0n) out.push(`${who}: pending signals`);
   const timers = readProcFile(pid, 'timers').match(/^ID: /gm)?.length ?? 0;
   if (timers > 0) out.push(`${who}: ${timers} POSIX timers (timer_create)`);
   for (const ns of NAMESPACES) {

@@ -4,7 +4,8 @@
  * ```
  * frozen process
  *   |- every thread, from outside (ptrace/readThreadState): gpregs (restart fixup), FPU/xsave, TLS,
- *   |  blocked mask, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
+ *   |  blocked mask, pending signals, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
+ *   |- the process's shared pending signals (PTRACE_PEEKSIGINFO_SHARED)
  *   |- by injection (injected-state.ts): sigactions, itimers, brk, dumpable, securebits, subreaper,
  *   |  THP, per thread sigaltstack, clear_child_tid, pdeath signal     (cured before going on)
  *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags (smaps: read
@@ -38,7 +39,7 @@ import {
   type Vma,
 } from '../../proc/index.js';
 import { type FrozenProcess, readThreadState, type ThreadState } from '../../ptrace/index.js';
-import { getRlimits } from '../../sys/index.js';
+import { getRlimits, peekSiginfo } from '../../sys/index.js';
 import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
 
@@ -66,6 +67,8 @@ export interface TaskState {
   readonly comm: string;
   /** Leader first. */
   readonly threads: readonly TaskThread[];
+  /** Signals queued for the whole process (siginfo_t each; each thread's own: ThreadState.pending). */
+  readonly sharedPending: readonly Uint8Array[];
   readonly injected: InjectedState;
   readonly mm: MmFields;
   /** Raw /proc/PID/auxv words. */
@@ -134,6 +137,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   const pid = frozen.pid;
   const tids = [pid, ...frozen.tids.filter((t) => t !== pid)];
   const ptraceStates = tids.map((tid) => readThreadState(frozen, tid));
+  const sharedPending = peekSiginfo(pid, true);
   const proc = readTaskCreds(pid);
   const injected = collectInjectedState(frozen, o.site, proc.sigCgt | proc.sigIgn);
   const threads = ptraceStates.map((state) => ({
@@ -155,6 +159,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     sid: Number(f[3]),
     comm: readProcFile(pid, 'comm').trim(),
     threads,
+    sharedPending,
     injected,
     mm: readMmFields(pid),
     auxv: readAuxv(pid),
