@@ -76,7 +76,7 @@ export async function run(args) {
   try {
     for (const gib of sizes) {
       const mib = gib * 1024;
-      const rate = Math.max(1, Math.round((((mib << 20) / 4096) * ratePct) / 100));
+      const rate = Math.max(1, Math.round((((mib * 1048576) / 4096) * ratePct) / 100)); // not mib << 20: 4 GiB overflows int32
       const t0 = performance.now();
       const f = await Fixture.start('heartbeat', [String(mib), String(rate)], 900_000);
       console.log(
