@@ -5,11 +5,11 @@
  * restore` brings the dumps back (a chain of two pre-dumps and a dump too).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImageDir, PagemapReader, PE, resolvePage } from '../images/index.js';
-import { PAGE_SIZE } from '../sys/index.js';
+import { ioctl, PAGE_SIZE } from '../sys/index.js';
 import {
   beatsAfter,
   CKPT_CRIU,
@@ -27,6 +27,7 @@ import {
   snapshotPages,
   sumReport,
 } from '../testing/index.js';
+import { renderShow } from './show.js';
 
 const scratch = new Scratch('ckpt-dump-cli-test-');
 
@@ -164,4 +165,46 @@ test('a process holding a socket is refused up front: one line, nothing complete
   assert.match(f.state(), /^[RS]$/);
   assert.equal(readFileSync(`/proc/${f.pid}/status`, 'utf8').match(/TracerPid:\s+(\d+)/)?.[1], '0');
   assert.ok(await beatsAfter(f, /^BEAT /, logLines(f, /^BEAT /).length), 'the refused target kept running');
+});
+
+/** A pseudo-terminal held by the test: the master fd and the slave's path (/dev/pts/N). */
+function openPty(): { master: number; slave: string } {
+  const master = openSync('/dev/ptmx', constants.O_RDWR | constants.O_NOCTTY);
+  ioctl(master, 0x40045431, new Int32Array([0])); // TIOCSPTLCK: unlock
+  const n = new Int32Array(1);
+  ioctl(master, 0x80045430, n); // TIOCGPTN
+  return { master, slave: `/dev/pts/${n[0]}` };
+}
+
+test('--shell-job: a job holding a terminal is dumped (tty-info), refused without; criu restore --shell-job', async (t) => {
+  const pty = openPty();
+  try {
+    const dir = scratch.newDir();
+    const f = await scratch.start('restorable', ['1', '1', '-', `tty=${pty.slave}`]);
+    const before = await sumReport(f, 1);
+    const refused = runCkpt(['dump', '-t', String(f.pid), '-D', dir]);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`^process ${f.pid} fd 0: a terminal \\(.*--shell-job\\): ${pty.slave}$`, 'm'),
+    );
+    await runCkptAsync(['dump', '-t', String(f.pid), '-D', dir, '--shell-job']);
+    await gone(f);
+    assert.ok(existsSync(join(dir, 'tty-info.img')));
+    assert.match(renderShow(dir), /^ {2}fd +0 {2}TTY +\/dev\/pts\/\d+/m);
+    critDecodesAll(t, dir, /^pages-|\.log\.bin$/);
+    if (NO_CRIU) return t.diagnostic(`restore skipped: ${NO_CRIU}`);
+    const beats = logLines(f, /^BEAT /).length;
+    const res = criuRestore(CKPT_CRIU!, dir, ['--shell-job', `<${pty.slave}`]);
+    assert.ok(res.ok, `criu restore failed:\n${res.log}`);
+    try {
+      assert.ok(await beatsAfter(f, /^BEAT /, beats), 'no heartbeat after restore');
+      assert.deepEqual(await sumReport(f, 2), before);
+      assert.match(readlinkSync(`/proc/${f.pid}/fd/0`), /^\/dev\/pts\/\d+$/);
+    } finally {
+      killRestored(f.pid);
+    }
+  } finally {
+    closeSync(pty.master);
+  }
 });

@@ -94,9 +94,13 @@ function statusName(status: number): string {
 const protName = (prot: number, flags: number) =>
   `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}${flags & 1 ? 's' : 'p'}`;
 
-function fileTarget(f: FileEntry | undefined): string {
+function fileTarget(f: FileEntry | undefined, files?: ReadonlyMap<number, FileEntry>): string {
   if (!f) return '?';
   if (f.reg) return f.reg.name;
+  if (f.tty)
+    return f.tty.regf_id !== undefined
+      ? fileTarget(files?.get(f.tty.regf_id))
+      : `tty ${f.tty.tty_info_id >> 1}`;
   if (f.pipe) return `pipe:[${f.pipe.pipe_id}]`;
   return `type ${f.type}`;
 }
@@ -143,7 +147,7 @@ export function processReport(dir: string): ProcessReport[] | undefined {
           return {
             fd: fi.fd,
             type: FD_TYPE_NAMES[fi.type] ?? String(fi.type),
-            target: fileTarget(f),
+            target: fileTarget(f, files),
             cloexec: fi.flags === 1,
             ...(f?.reg ? { pos: String(f.reg.pos) } : {}),
           };

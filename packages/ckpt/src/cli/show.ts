@@ -46,6 +46,7 @@ import {
   pipeDataEntryCodec,
   pstreeEntryCodec,
   statsEntryCodec,
+  ttyInfoEntryCodec,
 } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/constants.js';
 import { type ProcessReport, processReport, processText } from './show-process.js';
@@ -134,6 +135,7 @@ const FULL_DUMP_CODECS: ReadonlyMap<number, [string, { decode(b: Uint8Array): ob
   [MAGIC.FS, ['fs_entry', fsEntryCodec]],
   [MAGIC.FDINFO, ['fdinfo_entry', fdinfoEntryCodec]],
   [MAGIC.FILES, ['file_entry', fileEntryCodec]],
+  [MAGIC.TTY_INFO, ['tty_info_entry', ttyInfoEntryCodec]],
 ]);
 
 /**

@@ -8,6 +8,8 @@
  *                          fd 1 and 2 after 2>&1, or a parent's and a child's inherited fds, share it)
  * cwd, root                one REG entry each (directories)                  <- fs_entry
  * pipes                    one PIPE entry per description, pipe_id = inode   <- fdinfo_entry.id
+ * terminals (--shell-job)  a REG entry of the path, then a TTY entry naming it (regf_id) and its
+ *                          tty_info (index << 1)                              <- fdinfo_entry.id
  * ```
  * Ids start at 1 and follow the order of registration, as CRIU's.
  *
@@ -81,18 +83,29 @@ export class FileTable {
    * The id of the open file description behind descriptor `fd` of process `pid`: the one registered for
    * an earlier descriptor of the same description (any process), or a new REG / PIPE entry.
    */
-  openFile(pid: number, fd: FdInfo): number {
+  openFile(pid: number, fd: FdInfo, tty?: { readonly id: number }): number {
     const same = this.opened.find((o) => o.target === fd.target && sameOpenFile(o.pid, o.fd, pid, fd.fd));
     let id: number;
     if (same) id = same.id;
     else {
       const flags = fd.flags & ~FileTable.O_CLOEXEC;
-      id =
-        fd.kind === 'pipe'
-          ? this.pipe(fd.inode, flags)
-          : this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
+      if (tty) id = this.tty(tty.id, { path: fd.path, flags, pos: 0, mode: fd.mode, size: 0 });
+      else if (fd.kind === 'pipe') id = this.pipe(fd.inode, flags);
+      else id = this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
     }
     this.opened.push({ pid, fd: fd.fd, target: fd.target, id });
+    return id;
+  }
+
+  /** A TTY entry for terminal `ttyInfoId` opened at `f.path` (CRIU's regf_id: the REG entry of the path). */
+  tty(ttyInfoId: number, f: RegFileFacts): number {
+    const regfId = this.regFile(f);
+    const id = this.list.length + 1;
+    this.list.push({
+      type: FD_TYPE.TTY,
+      id,
+      tty: { id, tty_info_id: ttyInfoId, flags: f.flags, fown: NO_FOWN, regf_id: regfId },
+    });
     return id;
   }
 

@@ -24,6 +24,7 @@ const fd = (over: Partial<FdInfo>): FdInfo => ({
   size: 0,
   dev: 0,
   ino: 0,
+  rdev: 0,
   fdinfo: '',
   ...over,
 });

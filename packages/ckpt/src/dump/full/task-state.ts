@@ -9,7 +9,7 @@
  *   |- by injection (injected-state.ts): sigactions, itimers, brk, dumpable, securebits, subreaper,
  *   |  THP, per thread sigaltstack, clear_child_tid, pdeath signal     (cured before going on)
  *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags (smaps: read
- *      before the freeze when the caller can, CollectOptions.early), fds + fdinfo,
+ *      before the freeze when the caller can, CollectOptions.early), fds + fdinfo, terminals (tty.ts),
  *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits, loginuid, oom_score_adj, umask
  * ```
  * Registers are read before any injection; /proc is read after the injectors are cured, so the maps do
@@ -42,6 +42,7 @@ import { type FrozenProcess, readThreadState, type ThreadState } from '../../ptr
 import { getRlimits, peekSiginfo } from '../../sys/index.js';
 import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
+import { isPtySlave, readTtyFacts, type TtyFacts } from './tty.js';
 
 /** A thread: ptrace state, its creds and name. */
 export interface TaskThread {
@@ -79,6 +80,8 @@ export interface TaskState {
   readonly maps: readonly Vma[];
   readonly vmFlags: ReadonlyMap<number, ReadonlySet<string>>;
   readonly fds: readonly FdInfo[];
+  /** The terminals (pty slaves) among the descriptors, by fd (tty.ts; refused without --shell-job). */
+  readonly ttys: ReadonlyMap<number, TtyFacts>;
   /** Buffered bytes and capacity of each pipe (by inode), read through one of its descriptors. */
   readonly pipes: ReadonlyMap<number, { data: Buffer; size: number }>;
   readonly personality: number;
@@ -152,6 +155,8 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   for (const fd of fds) {
     if (fd.kind === 'pipe' && !pipes.has(fd.inode)) pipes.set(fd.inode, peekPipe(pid, fd.fd));
   }
+  const ttys = new Map<number, TtyFacts>();
+  for (const fd of fds) if (isPtySlave(fd)) ttys.set(fd.fd, readTtyFacts(pid, fd, f));
   return {
     pid,
     ppid: Number(f[1]),
@@ -169,6 +174,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     maps,
     vmFlags: vmFlagsFor(pid, maps, o.early),
     fds,
+    ttys,
     pipes,
     personality: readPersonality(pid),
     rlimits: getRlimits(pid),
