@@ -19,27 +19,21 @@ import type { TrackerChoice } from '../mem/index.js';
 import { listThreads, readStatus } from '../proc/index.js';
 import { CommandError, UsageError } from './failure.js';
 import { openLog, parseVerbosity } from './log.js';
-import { pageServerTarget } from './page-server.js';
+import { type PageServerSinkFlags, pageServerTarget } from './page-server.js';
 import type { CommandContext } from './pre-dump-command.js';
 import { checkPreDumpTarget } from './preflight.js';
 import { formatBytes } from './summary.js';
 
 /** The flags of `ckpt dump`, as commander parses them. */
-export interface DumpFlags {
+export interface DumpFlags extends PageServerSinkFlags {
   tree?: string;
   imagesDir?: string;
   prevImagesDir?: string;
   leaveRunning?: boolean;
   shellJob?: boolean;
   trackMem?: string;
+  /** Send pagemap/pages to a page server at --address/--port (CRIU's --page-server). */
   pageServer?: boolean;
-  address?: string;
-  port?: string;
-  tls?: boolean;
-  tlsCacert?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  checksums?: boolean;
   json?: boolean;
   v?: string | boolean;
   logFile?: string;

@@ -40,6 +40,32 @@ async function runShow(target: string, o: { json?: boolean; pages?: boolean }): 
   showCommand(target, o);
 }
 
+/** The flags of a page-server client (pre-dump, dump): CRIU's --page-server --address --port, and TLS. */
+function pageServerClientOptions(c: Command): Command {
+  return c
+    .option('--page-server', 'send pagemap and pages to a page server (ckpt or CRIU) at --address/--port')
+    .option('--address <addr>', 'page server address (with --page-server)')
+    .option('--port <port>', 'page server port (with --page-server)')
+    .option('--tls', 'TLS with mutual certificates to the page server')
+    .option('--tls-cacert <file>', 'CA certificate (with --tls)')
+    .option('--tls-cert <file>', 'our certificate (with --tls)')
+    .option('--tls-key <file>', 'our private key (with --tls)');
+}
+
+/** --json, -v and --log-file of a dumping command; `logName`: the log's default name in DIR. */
+function logOptions(c: Command, logName: string): Command {
+  return c
+    .option('--json', 'print the statistics as JSON on stdout instead of the summary line')
+    .option(
+      '-v, --verbosity [level]',
+      'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
+    )
+    .option(
+      '--log-file <file>',
+      `binary log file (default DIR/${logName}; read it with \`npx binlog decode\`)`,
+    );
+}
+
 function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
   const p = new Command('ckpt')
     .description('Checkpoint the memory of running Linux processes into CRIU images, without stopping them')
@@ -49,7 +75,8 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_STATUS_HELP);
 
-  p.command('pre-dump')
+  const preDump = p.command('pre-dump');
+  preDump
     .description(
       'copy the memory of a running process into a CRIU image directory (read mode: process_vm_readv, ' +
         'the target keeps running)',
@@ -83,15 +110,6 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       '4M',
     )
     .option('--freeze', 'take the copy while the target is frozen (consistent snapshot)')
-    .option('--json', 'print the statistics as JSON on stdout instead of the summary line')
-    .option(
-      '-v, --verbosity [level]',
-      'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
-    )
-    .option(
-      '--log-file <file>',
-      'binary log file (default DIR/pre-dump.log.bin; read it with `npx binlog decode`)',
-    )
     .addOption(
       new Option(
         '--pages-method <method>',
@@ -99,22 +117,17 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       ).choices(['scan', 'pagemap']),
     )
     .option('--dry-run', 'read every page but write no images (measures the read path)')
-    .option('--page-server', 'send pagemap and pages to a page server (ckpt or CRIU) at --address/--port')
-    .option('--address <addr>', 'page server address (with --page-server)')
-    .option('--port <port>', 'page server port (with --page-server)')
-    .option('--tls', 'TLS with mutual certificates to the page server')
-    .option('--tls-cacert <file>', 'CA certificate (with --tls)')
-    .option('--tls-cert <file>', 'our certificate (with --tls)')
-    .option('--tls-key <file>', 'our private key (with --tls)')
     .option('--checksums', 'ask the page server to verify a crc32 of every range')
-    .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)')
+    .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)');
+  logOptions(pageServerClientOptions(preDump), 'pre-dump.log.bin')
     .addHelpText('after', PRE_DUMP_TRACKING_HELP)
     .action(async (o: PreDumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
       await preDumpCommand({ ...o, v: o.verbosity }, ctx);
     });
 
-  p.command('dump')
+  const dump = p.command('dump');
+  dump
     .description(
       "the final checkpoint of a process tree: CRIU's full image set, restorable by `criu restore` " +
         '(the tree is killed once the set is complete, as CRIU does, unless --leave-running)',
@@ -137,32 +150,15 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
         'soft-dirty',
         'none',
       ]),
-    )
-    .option(
-      '--page-server',
-      'send pagemap and pages to a page server at --address/--port (the rest stays in -D)',
-    )
-    .option('--address <addr>', 'page server address (with --page-server)')
-    .option('--port <port>', 'page server port (with --page-server)')
-    .option('--tls', 'TLS with mutual certificates to the page server')
-    .option('--tls-cacert <file>', 'CA certificate (with --tls)')
-    .option('--tls-cert <file>', 'our certificate (with --tls)')
-    .option('--tls-key <file>', 'our private key (with --tls)')
-    .option('--json', 'print the statistics as JSON on stdout instead of the summary line')
-    .option(
-      '-v, --verbosity [level]',
-      'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
-    )
-    .option(
-      '--log-file <file>',
-      'binary log file (default DIR/dump.log.bin; read it with `npx binlog decode`)',
-    )
+    );
+  logOptions(pageServerClientOptions(dump), 'dump.log.bin')
     .addHelpText(
       'after',
       `
 Refused up front, the tree untouched and running (one line each, naming the process, the fd or mapping
 and the kind): sockets, anonymous inodes (epoll, eventfd, inotify, io_uring, ...), SysV IPC, memfd and
-shared anonymous memory, namespaces other than ckpt's, traced or stopped processes, POSIX timers.`,
+shared anonymous memory, FIFOs, devices, deleted files, namespaces other than ckpt's, traced or stopped
+processes, POSIX timers, seccomp; a terminal unless --shell-job.`,
     )
     .action(async (o: DumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
