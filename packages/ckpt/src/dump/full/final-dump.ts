@@ -16,7 +16,7 @@
  * refusals      FROZEN: again, on the frozen tree (what changed meanwhile, new children)
  * collect       FROZEN: collectTaskState of each process (registers, injected state, /proc)
  * thaw          --leave-running: here, before the images are encoded and written
- * images        writeTaskImages (pstree, core, ids, mm, fs, fdinfo, files, pipes-data)
+ * images        writeTaskImages (pstree, core, ids, mm, fs, fdinfo, files, pipes-data, tty-info)
  * finish()      stats-dump, a full dump's inventory (img_version 2) last: the set is complete
  * kill          default (as CRIU): SIGKILL every process while still frozen, after the commit
  * fail(e)       any step: the pipeline ends tracking, aborts the set (INCOMPLETE); the tree is thawed
@@ -59,8 +59,6 @@ export interface FinalDumpOptions {
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
-  /** Test hook: in the frozen window, after the state was collected. */
-  readonly afterCollect?: (tree: FrozenTree) => void;
 }
 
 export interface FinalDumpResult extends PreDumpResult {
@@ -136,7 +134,6 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       collectTaskState(frozen.get(pid)!, { site: sites.get(pid), early: early.get(pid) }),
     );
     phase('task state');
-    o.afterCollect?.(frozen);
     if (o.leaveRunning) frozen.thaw();
     phase('thaw');
     const dir = p.images.dir;
