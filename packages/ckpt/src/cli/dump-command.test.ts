@@ -5,7 +5,17 @@
  * restore` brings the dumps back (a chain of two pre-dumps and a dump too).
  */
 import assert from 'node:assert/strict';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ImageDir, PagemapReader, PE, resolvePage } from '../images/index.js';
@@ -27,6 +37,7 @@ import {
   snapshotPages,
   sumReport,
 } from '../testing/index.js';
+import { PageServer } from '../xfer/page-server.js';
 import { renderShow } from './show.js';
 
 const scratch = new Scratch('ckpt-dump-cli-test-');
@@ -207,4 +218,37 @@ test('--shell-job: a job holding a terminal is dumped (tty-info), refused withou
   } finally {
     closeSync(pty.master);
   }
+});
+
+test('ckpt dump --page-server: pages to the server, the rest in -D; merged, they restore', async (t) => {
+  const local = scratch.newDir();
+  const remote = scratch.newDir();
+  const f = await scratch.start('restorable', ['2', '1', '-']);
+  const before = await sumReport(f, 1);
+  const pages = await snapshotPages(f.pid);
+  const server = await PageServer.listen({ dir: remote, address: '127.0.0.1', port: 0 });
+  await runCkptAsync([
+    'dump',
+    '-t',
+    String(f.pid),
+    '-D',
+    local,
+    '--page-server',
+    '--address',
+    '127.0.0.1',
+    '--port',
+    String(server.port),
+  ]);
+  const [report] = await server.finished;
+  assert.equal(report!.ok, true, report!.error?.message);
+  await gone(f);
+  assert.ok(existsSync(join(local, `core-${f.pid}.img`)) && existsSync(join(local, 'inventory.img')));
+  assert.equal(existsSync(join(local, `pagemap-${f.pid}.img`)), false);
+  for (const name of readdirSync(remote).filter((n) => /^(pagemap|pages)-/.test(n))) {
+    copyFileSync(join(remote, name), join(local, name));
+  }
+  dataPagesEqual(f, local, pages);
+  critDecodesAll(t, local, /^pages-|\.log\.bin$/);
+  if (NO_CRIU) return t.diagnostic(`restore skipped: ${NO_CRIU}`);
+  await restoredAlive(f, local, before, 2);
 });
