@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BENCHES = ['predump', 'track', 'page-server'];
-// also runnable by name: modes (read vs splice), final (the last freeze of a chain)
+// also runnable by name: modes (read vs splice), final (the last freeze of a chain), dump (ckpt dump's downtime)
 
 const [name, ...args] = process.argv.slice(2);
 const names = name ? [name] : BENCHES.filter((b) => existsSync(join(here, `${b}.js`)));

@@ -7,6 +7,8 @@
  * ckpt pre-dump ... --iterations N [--interval MS]   (DIR/1 .. DIR/N)
  * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]   (all of the above too)
  * ckpt pre-dump ... --pre-dump-mode read|splice      (splice: CRIU's default, frozen, one process, full)
+ * ckpt dump -t PID -D DIR [--prev-images-dir ../N] [--leave-running] [--shell-job]
+ *           [--page-server --address A --port P] [--json] [-v0..-v4] [--log-file F]   (dump-command.ts)
  * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
  * ckpt show DIR [--json] [--pages]
  * ckpt verify DIR
@@ -24,6 +26,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CancelledError } from '../sys/index.js';
 import { addDemoCommand } from './demo-command.js';
+import { type DumpFlags, dumpCommand } from './dump-command.js';
 import { describeFailure, EXIT_STATUS_HELP } from './failure.js';
 import { parseVerbosity } from './log.js';
 import { type PageServerFlags, pageServerCommand } from './page-server.js';
@@ -37,6 +40,32 @@ async function runShow(target: string, o: { json?: boolean; pages?: boolean }): 
   showCommand(target, o);
 }
 
+/** The flags of a page-server client (pre-dump, dump): CRIU's --page-server --address --port, and TLS. */
+function pageServerClientOptions(c: Command): Command {
+  return c
+    .option('--page-server', 'send pagemap and pages to a page server (ckpt or CRIU) at --address/--port')
+    .option('--address <addr>', 'page server address (with --page-server)')
+    .option('--port <port>', 'page server port (with --page-server)')
+    .option('--tls', 'TLS with mutual certificates to the page server')
+    .option('--tls-cacert <file>', 'CA certificate (with --tls)')
+    .option('--tls-cert <file>', 'our certificate (with --tls)')
+    .option('--tls-key <file>', 'our private key (with --tls)');
+}
+
+/** --json, -v and --log-file of a dumping command; `logName`: the log's default name in DIR. */
+function logOptions(c: Command, logName: string): Command {
+  return c
+    .option('--json', 'print the statistics as JSON on stdout instead of the summary line')
+    .option(
+      '-v, --verbosity [level]',
+      'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
+    )
+    .option(
+      '--log-file <file>',
+      `binary log file (default DIR/${logName}; read it with \`npx binlog decode\`)`,
+    );
+}
+
 function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
   const p = new Command('ckpt')
     .description('Checkpoint the memory of running Linux processes into CRIU images, without stopping them')
@@ -46,7 +75,8 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_STATUS_HELP);
 
-  p.command('pre-dump')
+  const preDump = p.command('pre-dump');
+  preDump
     .description(
       'copy the memory of a running process into a CRIU image directory (read mode: process_vm_readv, ' +
         'the target keeps running)',
@@ -80,15 +110,6 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       '4M',
     )
     .option('--freeze', 'take the copy while the target is frozen (consistent snapshot)')
-    .option('--json', 'print the statistics as JSON on stdout instead of the summary line')
-    .option(
-      '-v, --verbosity [level]',
-      'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
-    )
-    .option(
-      '--log-file <file>',
-      'binary log file (default DIR/pre-dump.log.bin; read it with `npx binlog decode`)',
-    )
     .addOption(
       new Option(
         '--pages-method <method>',
@@ -96,19 +117,52 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       ).choices(['scan', 'pagemap']),
     )
     .option('--dry-run', 'read every page but write no images (measures the read path)')
-    .option('--page-server', 'send pagemap and pages to a page server (ckpt or CRIU) at --address/--port')
-    .option('--address <addr>', 'page server address (with --page-server)')
-    .option('--port <port>', 'page server port (with --page-server)')
-    .option('--tls', 'TLS with mutual certificates to the page server')
-    .option('--tls-cacert <file>', 'CA certificate (with --tls)')
-    .option('--tls-cert <file>', 'our certificate (with --tls)')
-    .option('--tls-key <file>', 'our private key (with --tls)')
     .option('--checksums', 'ask the page server to verify a crc32 of every range')
-    .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)')
+    .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)');
+  logOptions(pageServerClientOptions(preDump), 'pre-dump.log.bin')
     .addHelpText('after', PRE_DUMP_TRACKING_HELP)
     .action(async (o: PreDumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
       await preDumpCommand({ ...o, v: o.verbosity }, ctx);
+    });
+
+  const dump = p.command('dump');
+  dump
+    .description(
+      "the final checkpoint of a process tree: CRIU's full image set, restorable by `criu restore` " +
+        '(the tree is killed once the set is complete, as CRIU does, unless --leave-running)',
+    )
+    .requiredOption('-t, --tree <pid>', 'process to dump, with its descendants (frozen together)')
+    .requiredOption(
+      '-D, --images-dir <dir>',
+      'directory for the images (created; must not hold a complete set)',
+    )
+    .option(
+      '--prev-images-dir <dir>',
+      'parent image set (a pre-dump), relative to -D (as CRIU): unchanged pages become parent holes; its tracking ends here',
+    )
+    .option('--leave-running', 'thaw the tree after the dump instead of killing it')
+    .option('--shell-job', "the tree was started from a shell: its controlling terminal is the restorer's")
+    .addOption(
+      new Option('--track-mem <kind>', 'tracking to resume from the parent (default auto)').choices([
+        'auto',
+        'uffd-wp',
+        'soft-dirty',
+        'none',
+      ]),
+    );
+  logOptions(pageServerClientOptions(dump), 'dump.log.bin')
+    .addHelpText(
+      'after',
+      `
+Refused up front, the tree untouched and running (one line each, naming the process, the fd or mapping
+and the kind): sockets, anonymous inodes (epoll, eventfd, inotify, io_uring, ...), SysV IPC, memfd and
+shared anonymous memory, FIFOs, devices, deleted files, namespaces other than ckpt's, traced or stopped
+processes, POSIX timers, seccomp; a terminal unless --shell-job.`,
+    )
+    .action(async (o: DumpFlags & { verbosity?: string | boolean }) => {
+      debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
+      await dumpCommand({ ...o, v: o.verbosity }, ctx);
     });
 
   p.command('show')

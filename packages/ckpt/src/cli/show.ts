@@ -9,7 +9,9 @@
  * `ImageError`; inside a directory listing, a damaged image is reported on its line instead. Files that
  * are not images at all get a note instead of an error: ckpt's own binary log (`*.log.bin`, e.g.
  * pre-dump.log.bin) says how to decode it, and any other file whose name is not an image's (e.g.
- * ckpt-track.json) and that does not start with an image magic is "not an image".
+ * ckpt-track.json) and that does not start with an image magic is "not an image". The images of a full
+ * dump (pstree, core, ids, mm, fs, fdinfo, files) decode field by field, and a directory holding
+ * pstree.img also shows its process state (show-process.ts): threads with a registers summary, VMAs, fds.
  *
  * @example
  * showCommand('/ckpt/pre2', { pages: true });
@@ -19,25 +21,35 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import {
   classifyImageName,
+  coreEntryCodec,
   decodeImage,
   entryFlags,
   entryPages,
+  fdinfoEntryCodec,
+  fileEntryCodec,
   flagsName,
   fsCall,
+  fsEntryCodec,
   ImageDir,
   ImageError,
   inventoryEntryCodec,
+  kobjIdsCodec,
   MAGIC,
   magicHex,
   magicName,
+  mmEntryCodec,
   PageChain,
   PagemapReader,
   PE,
   pagemapEntryCodec,
   pagemapHeadCodec,
+  pipeDataEntryCodec,
+  pstreeEntryCodec,
   statsEntryCodec,
+  ttyInfoEntryCodec,
 } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/constants.js';
+import { type ProcessReport, processReport, processText } from './show-process.js';
 
 /** Flags of `ckpt show`. */
 export interface ShowOptions {
@@ -90,6 +102,8 @@ interface DirReport {
   incomplete?: string;
   parent?: { link: string; path: string; exists: boolean };
   files: FileReport[];
+  /** A full dump's processes (pstree.img present). */
+  processes?: ProcessReport[];
 }
 
 /** Print the report for `target` to stdout. */
@@ -101,9 +115,56 @@ export function showCommand(target: string, opts: ShowOptions = {}): void {
 export function renderShow(target: string, opts: ShowOptions = {}): string {
   const st = fsCall(`stat ${target}`, () => statSync(target));
   const report = st.isDirectory() ? dirReport(target, opts) : fileReport(target, opts);
-  if (opts.json) return `${JSON.stringify(report, null, 2)}\n`;
+  if (opts.json) return `${JSON.stringify(report, jsonValue, 2)}\n`;
   return 'files' in report ? dirText(report) : fileText(report);
 }
+
+/** JSON for the decoded fields: 64-bit values as hex strings, byte fields as hex. */
+function jsonValue(_key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+  return v;
+}
+
+/** The codecs of the images of a full dump, by magic: decoded field by field. */
+const FULL_DUMP_CODECS: ReadonlyMap<number, [string, { decode(b: Uint8Array): object }]> = new Map([
+  [MAGIC.PSTREE, ['pstree_entry', pstreeEntryCodec]],
+  [MAGIC.CORE, ['core_entry', coreEntryCodec]],
+  [MAGIC.IDS, ['task_kobj_ids_entry', kobjIdsCodec]],
+  [MAGIC.MM, ['mm_entry', mmEntryCodec]],
+  [MAGIC.FS, ['fs_entry', fsEntryCodec]],
+  [MAGIC.FDINFO, ['fdinfo_entry', fdinfoEntryCodec]],
+  [MAGIC.FILES, ['file_entry', fileEntryCodec]],
+  [MAGIC.TTY_INFO, ['tty_info_entry', ttyInfoEntryCodec]],
+]);
+
+/**
+ * pipes-data.img: each pipe_data_entry is followed by its `bytes` of pipe contents, outside the entry
+ * framing (as CRIU writes it): shown as the entry plus the length and the first bytes of the data.
+ */
+function pipesDataReport(name: string, bytes: Buffer): FileReport {
+  const header = [bytes.readUInt32LE(0), MAGIC.PIPES_DATA].map((w) => ({
+    name: magicName(w) ?? '?',
+    hex: magicHex(w),
+  }));
+  const entries: EntryReport[] = [];
+  let off = 8;
+  while (off < bytes.length) {
+    if (off + 4 > bytes.length) throw new ImageError('TRUNCATED', `${name}: entry length cut at ${off}`);
+    const len = bytes.readUInt32LE(off);
+    if (off + 4 + len > bytes.length) throw new ImageError('TRUNCATED', `${name}: entry cut at ${off}`);
+    const e = pipeDataEntryCodec.decode(bytes.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+    if (off + e.bytes > bytes.length) throw new ImageError('TRUNCATED', `${name}: pipe data cut at ${off}`);
+    const data = bytes.subarray(off, off + e.bytes);
+    off += e.bytes;
+    entries.push({ type: 'pipe_data_entry', fields: { ...e, data: data.subarray(0, 32).toString('hex') } });
+  }
+  return { file: name, size: bytes.length, header, entries };
+}
+
+/** Magic names of the full dump's images: their one entry is too long for a summary line. */
+const FULL_DUMP_TYPES = new Set(['CORE', 'MM', 'IDS', 'FS', 'PSTREE']);
 
 function fileReport(path: string, opts: ShowOptions): FileReport {
   const bytes = fsCall(`read ${path}`, () => readFileSync(path));
@@ -113,6 +174,7 @@ function fileReport(path: string, opts: ShowOptions): FileReport {
     return { file: name, size: bytes.length, note: binlogNote(name) };
   }
   if (kind.kind === 'pages') return { file: name, size: bytes.length, rawPages: bytes.length / PAGE_SIZE };
+  if (bytes.length >= 8 && bytes.readUInt32LE(4) === MAGIC.PIPES_DATA) return pipesDataReport(name, bytes);
   const img = decodeImage(bytes);
   const words: number[] =
     img.header.kind === 'inventory' ? [img.header.magic] : [bytes.readUInt32LE(0), img.header.magic];
@@ -134,8 +196,11 @@ function decodeEntry(magic: number, bytes: Buffer, index: number): EntryReport {
     case MAGIC.PAGEMAP:
       if (index === 0) return { type: 'pagemap_head', fields: { ...pagemapHeadCodec.decode(bytes) } };
       return { type: 'pagemap_entry', fields: pagemapFields(bytes) };
-    default:
+    default: {
+      const full = FULL_DUMP_CODECS.get(magic);
+      if (full) return { type: full[0], fields: { ...full[1].decode(bytes) } };
       return { type: 'raw', fields: { size: bytes.length, hex: bytes.subarray(0, 32).toString('hex') } };
+    }
   }
 }
 
@@ -230,6 +295,12 @@ function dirReport(path: string, opts: ShowOptions): DirReport {
       else report.files.push({ file: f.name, size: f.size, error: `${e.code}: ${e.message}` });
     }
   }
+  try {
+    const processes = processReport(path);
+    if (processes) report.processes = processes;
+  } catch (e) {
+    if (!(e instanceof ImageError)) throw e; // a damaged image: its own line says so
+  }
   return report;
 }
 
@@ -250,7 +321,9 @@ const PRE_DUMP_NAMES: Record<number, string> = { 1: 'splice', 2: 'read' };
 function fieldText(key: string, v: unknown): string {
   if (key === 'vaddr' && typeof v === 'number') return `${key}=${hex(v)}`;
   if (key === 'pre_dump_mode' && typeof v === 'number') return `${key}=${v}(${PRE_DUMP_NAMES[v] ?? '?'})`;
-  if (Array.isArray(v)) return `${key}=${JSON.stringify(v)}`;
+  if (typeof v === 'bigint') return `${key}=0x${v.toString(16)}`;
+  if (v instanceof Uint8Array) return `${key}=<${v.length} bytes>`;
+  if (Array.isArray(v)) return `${key}=${JSON.stringify(v, jsonValue)}`;
   if (v !== null && typeof v === 'object') {
     const inner = Object.entries(v as Record<string, unknown>).map(([k, x]) => fieldText(k, x));
     return `${key}={${inner.join(' ')}}`;
@@ -303,6 +376,7 @@ function summary(r: FileReport): string {
     const head = entries[0]!.fields.pages_id;
     return `PAGEMAP pages_id=${head}, ${entries.length - 1} ranges: ${count.here} pages here, ${count.parent} in parent, ${count.lazy} lazy`;
   }
+  if (entries.length === 1 && FULL_DUMP_TYPES.has(type)) return `${type} (${entries[0]!.type})`;
   if (entries.length === 1) {
     return `${type} ${Object.entries(entries[0]!.fields)
       .map(([k, v]) => fieldText(k, v))
@@ -327,5 +401,6 @@ function dirText(r: DirReport): string {
     lines.push(`  ${f.file.padEnd(width)}  ${shown ?? summary(f)}  (${f.size} bytes)`);
     for (const range of f.ranges ?? []) lines.push(`  ${rangeText(range)}`);
   }
+  if (r.processes) lines.push(...processText(r.processes));
   return `${lines.join('\n')}\n`;
 }

@@ -73,7 +73,7 @@ test('pre-dump --help says where the userfaultfd stays and how to end it', () =>
   assert.equal(r.status, 0);
   assert.match(
     r.stdout.replace(/\s+/g, ' '),
-    /keeps a userfaultfd open in each target .* until the chain ends with --freeze or `ckpt track --stop -t PID`/,
+    /keeps a userfaultfd open in each target .* until the chain ends: `ckpt dump` closes it in the frozen target \(as does a pre-dump with --freeze\), and `ckpt track --stop -t PID` closes it/,
   );
 });
 

@@ -111,8 +111,10 @@ export function addTrackCommand(
 /** Appended to `ckpt pre-dump --help`. */
 export const PRE_DUMP_TRACKING_HELP = `
 Memory tracking (--track-mem uffd-wp, the default where the kernel has it) keeps a userfaultfd open in
-each target (and write-protects its memory) until the chain ends with --freeze or \`ckpt track --stop -t
-PID\`. Interrupted runs close it; a killed one leaves a record in /run/ckpt/track that the next pre-dump
-of that process, or \`ckpt track --stop\`, uses to close it (\`ckpt track --list\` shows them).
-A ckpt killed inside an injection can leave its 3-page injector mapping ([anon:ckpt-injector]) in the
-target: harmless, and removed by the next tracked pre-dump of that process or \`ckpt track --stop -t PID\`.`;
+each target (and write-protects its memory) until the chain ends: \`ckpt dump\` closes it in the frozen
+target (as does a pre-dump with --freeze), and \`ckpt track --stop -t PID\` closes it for a chain that
+another tool finishes (\`criu dump\` refuses a process holding it). Interrupted runs close it; a killed
+one leaves a record in /run/ckpt/track that the next pre-dump or dump of that process, or \`ckpt track
+--stop\`, uses to close it (\`ckpt track --list\` shows them).
+A ckpt killed inside an injection can leave its 3-page injector mapping in the target: harmless, and
+removed by the next tracked pre-dump of that process or \`ckpt track --stop -t PID\`.`;

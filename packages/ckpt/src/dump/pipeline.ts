@@ -33,7 +33,7 @@
  *   return await p.finish();
  * } catch (e) { throw p.fail(e); }
  */
-import { type ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
+import { type ImageDir, type InventoryEntry, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
 import type { FrozenTree } from '../ptrace/index.js';
@@ -206,8 +206,11 @@ export class DumpPipeline {
     }
   }
 
-  /** After the thaw (where the mode allows): write what is left, statistics, inventory, commit. */
-  async finish(): Promise<PreDumpResult> {
+  /**
+   * After the thaw (where the mode allows): write what is left, statistics, inventory, commit.
+   * `inventory`: a full dump's (ckpt dump: dump/full/writeTaskImages), instead of a pre-dump's.
+   */
+  async finish(f: { readonly inventory?: InventoryEntry } = {}): Promise<PreDumpResult> {
     const { o, log, set } = this;
     await this.source.drain(set.sink, this.progress);
     const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
@@ -242,10 +245,12 @@ export class DumpPipeline {
     }
     set.commit({
       stats: { ...toDumpStatsEntry(result), ...fig.stats },
-      inventory: preDumpInventory(
-        this.source.mode === 'splice' ? PRE_DUMP_MODE.SPLICE : PRE_DUMP_MODE.READ,
-        this.dumpUptime,
-      ),
+      inventory:
+        f.inventory ??
+        preDumpInventory(
+          this.source.mode === 'splice' ? PRE_DUMP_MODE.SPLICE : PRE_DUMP_MODE.READ,
+          this.dumpUptime,
+        ),
       track,
       processIds: new Map(this.tasks.map((t) => [t.pid, t.identity])),
     });

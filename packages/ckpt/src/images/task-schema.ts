@@ -1,13 +1,14 @@
 /**
  * Our protobuf schema of the per-process images of a full dump besides core (CRIU 4.2's `mm.proto`,
  * `vma.proto`, `pstree.proto`, `fs.proto`, `regfile.proto`, `fown.proto`, `fdinfo.proto`, `pipe.proto`,
- * `pipe-data.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
+ * `pipe-data.proto`, `tty.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
  *
  * ```
  * mm-<pid>.img        mm_entry { mm fields, exe_file_id, mm_saved_auxv[44], vmas[], dumpable, aios[] }
  * pstree.img          pstree_entry per process { pid, ppid, pgid, sid, threads[] }
  * fs-<pid>.img        fs_entry { cwd_id, root_id, umask }       (ids of reg-file entries)
- * files.img           file_entry per open file { type, id, reg | pipe }
+ * files.img           file_entry per open file { type, id, reg | pipe | tty }
+ * tty-info.img        tty_info_entry per terminal { id, type, sid, pgrp, rdev, termios, winsize, pty }
  * fdinfo-<files>.img  fdinfo_entry per descriptor { id, flags (FD_CLOEXEC), type, fd }
  * pipes-data.img      pipe_data_entry { pipe_id, bytes, size } + `bytes` raw bytes after each entry
  * ```
@@ -54,8 +55,25 @@ message pipe_entry {
   required uint32 id = 1; required uint32 pipe_id = 2; required uint32 flags = 3; required fown_entry fown = 4;
 }
 message fdinfo_entry { required uint32 id = 1; required uint32 flags = 2; required uint32 type = 3; required uint32 fd = 4; }
+message tty_file_entry {
+  required uint32 id = 1; required uint32 tty_info_id = 2; required uint32 flags = 3; required fown_entry fown = 4;
+  optional uint32 regf_id = 6;
+}
 message file_entry {
   required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3; optional pipe_entry pipe = 18;
+  optional tty_file_entry tty = 19;
+}
+message winsize_entry { required uint32 ws_row = 1; required uint32 ws_col = 2; required uint32 ws_xpixel = 3; required uint32 ws_ypixel = 4; }
+message termios_entry {
+  required uint32 c_iflag = 1; required uint32 c_oflag = 2; required uint32 c_cflag = 3; required uint32 c_lflag = 4;
+  required uint32 c_line = 5; required uint32 c_ispeed = 6; required uint32 c_ospeed = 7; repeated uint32 c_cc = 8;
+}
+message tty_pty_entry { required uint32 index = 1; }
+message tty_info_entry {
+  required uint32 id = 1; required uint32 type = 2; required bool locked = 3; required bool exclusive = 4;
+  required bool packet_mode = 5; required uint32 sid = 6; required uint32 pgrp = 7; required uint32 rdev = 8;
+  optional termios_entry termios = 9; optional termios_entry termios_locked = 10; optional winsize_entry winsize = 11;
+  optional tty_pty_entry pty = 12; optional uint32 dev = 13; optional uint32 uid = 14; optional uint32 gid = 15;
 }
 message pipe_data_entry { required uint32 pipe_id = 1; required uint32 bytes = 2; optional uint32 size = 3; }
 `;
@@ -160,12 +178,53 @@ export interface FdinfoEntry {
   type: number;
   fd: number;
 }
+/** A terminal descriptor: its tty_info_entry (index << 1, | 1 for a master) and the reg entry of its path. */
+export interface TtyFileEntry {
+  id: number;
+  tty_info_id: number;
+  flags: number;
+  fown: FownEntry;
+  regf_id?: number;
+}
 export interface FileEntry {
   type: number;
   id: number;
   reg?: RegFileEntry;
   pipe?: PipeEntry;
+  tty?: TtyFileEntry;
 }
+export interface TermiosEntry {
+  c_iflag: number;
+  c_oflag: number;
+  c_cflag: number;
+  c_lflag: number;
+  c_line: number;
+  c_ispeed: number;
+  c_ospeed: number;
+  /** TERMIOS_NCC (19) control characters. */
+  c_cc: number[];
+}
+/** tty-info.img: one per terminal (tty.proto; `type` 1 = PTY). */
+export interface TtyInfoEntry {
+  id: number;
+  type: number;
+  locked: boolean;
+  exclusive: boolean;
+  packet_mode: boolean;
+  /** Session and foreground group of a controlling terminal; 0 for another terminal. */
+  sid: number;
+  pgrp: number;
+  rdev: number;
+  termios?: TermiosEntry;
+  termios_locked?: TermiosEntry;
+  winsize?: { ws_row: number; ws_col: number; ws_xpixel: number; ws_ypixel: number };
+  pty?: { index: number };
+  dev?: number;
+  uid?: number;
+  gid?: number;
+}
+/** TtyType of tty.proto. */
+export const TTY_TYPE = { PTY: 1 } as const;
 export interface PipeDataEntry {
   pipe_id: number;
   bytes: number;
@@ -179,4 +238,5 @@ export const pstreeEntryCodec = bigintCodec<PstreeEntry>(root, 'pstree_entry');
 export const fsEntryCodec = bigintCodec<FsEntry>(root, 'fs_entry');
 export const fileEntryCodec = bigintCodec<FileEntry>(root, 'file_entry');
 export const fdinfoEntryCodec = bigintCodec<FdinfoEntry>(root, 'fdinfo_entry');
+export const ttyInfoEntryCodec = bigintCodec<TtyInfoEntry>(root, 'tty_info_entry');
 export const pipeDataEntryCodec = bigintCodec<PipeDataEntry>(root, 'pipe_data_entry');

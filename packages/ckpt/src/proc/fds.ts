@@ -38,6 +38,8 @@ export interface FdInfo {
   readonly size: number;
   readonly dev: number;
   readonly ino: number;
+  /** st_rdev: the device of a character or block device file (0 otherwise). */
+  readonly rdev: number;
   /** The whole fdinfo text (for kinds that need more lines). */
   readonly fdinfo: string;
 }
@@ -86,6 +88,7 @@ export function readFds(pid: number): FdInfo[] {
       size: Number(st.size),
       dev: Number(st.dev),
       ino: Number(st.ino),
+      rdev: Number(st.rdev),
       fdinfo,
     });
   }

@@ -6,7 +6,8 @@
  *                                start_data .. env_end (45-51): readMmFields
  * /proc/PID/auxv                 u64 pairs: readAuxv
  * /proc/PID/smaps                VmFlags per VMA (gd = MAP_GROWSDOWN, dd = MADV_DONTDUMP, ...): readVmFlags
- * /proc/PID/task/TID/status      Uid, Gid, Groups, Cap*, NoNewPrivs, SigBlk/SigPnd/ShdPnd, Umask: readTaskCreds
+ * /proc/PID/task/TID/status      Uid, Gid, Groups, Cap*, NoNewPrivs, SigBlk/SigPnd/ShdPnd/SigIgn/SigCgt,
+ *                                Umask: readTaskCreds
  * /proc/PID/personality          hex word
  * /proc/PID/exe, cwd, root       readlink
  * ```
@@ -129,6 +130,9 @@ export interface TaskCreds {
   /** Pending for this thread (SigPnd) and for the whole process (ShdPnd). */
   readonly sigPnd: bigint;
   readonly shdPnd: bigint;
+  /** Signals ignored (SigIgn) and caught by a handler (SigCgt), process-wide: bit sig-1. */
+  readonly sigIgn: bigint;
+  readonly sigCgt: bigint;
   readonly umask: number;
 }
 
@@ -165,6 +169,8 @@ export function readTaskCreds(pid: number, tid?: number): TaskCreds {
     sigBlk: BigInt(`0x${field('SigBlk') || '0'}`),
     sigPnd: BigInt(`0x${field('SigPnd') || '0'}`),
     shdPnd: BigInt(`0x${field('ShdPnd') || '0'}`),
+    sigIgn: BigInt(`0x${field('SigIgn') || '0'}`),
+    sigCgt: BigInt(`0x${field('SigCgt') || '0'}`),
     umask: Number.parseInt(field('Umask') || '22', 8),
   };
 }

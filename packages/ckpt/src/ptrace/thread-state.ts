@@ -12,6 +12,7 @@
  * PTRACE_GET_THREAD_AREA 12..14    -> GDT TLS entries
  * PTRACE_GETSIGMASK                -> blocked signals
  * PTRACE_GET_RSEQ_CONFIGURATION    -> rseq registration (absent when size is 0)
+ * PTRACE_PEEKSIGINFO               -> the thread's queued signals (+ those the freeze caught)
  * get_robust_list(tid)             -> futex_rla, futex_rla_len
  * sched_getscheduler/getparam, getpriority -> sched
  * ```
@@ -30,6 +31,8 @@ import {
   getSigmask,
   getThreadArea,
   NT,
+  peekSiginfo,
+  SIGINFO_SIZE,
 } from '../sys/index.js';
 import { ptraceErrorFrom } from './errors.js';
 import type { FrozenProcess } from './frozen-process.js';
@@ -115,6 +118,19 @@ export interface ThreadState {
   readonly rseq?: { pointer: bigint; size: number; signature: number };
   readonly robustList: { head: bigint; len: number };
   readonly sched: { policy: number; prio: number; nice: number };
+  /**
+   * Signals queued for this thread (128-byte siginfo_t each, oldest first): PTRACE_PEEKSIGINFO, then those
+   * the freeze caught in signal-delivery-stops (FrozenThread.signals: re-delivered at a thaw, so pending
+   * too; their siginfo is rebuilt as SI_USER from pid 0).
+   */
+  readonly pending: readonly Uint8Array[];
+}
+
+/** A siginfo_t for signal `sig` sent with kill() (SI_USER) by no known process. */
+export function userSiginfo(sig: number): Uint8Array {
+  const b = new Uint8Array(SIGINFO_SIZE);
+  new DataView(b.buffer).setInt32(0, sig, true); // si_signo; si_errno, si_code (SI_USER), si_pid 0
+  return b;
 }
 
 const ERESTARTSYS = 512n;
@@ -241,6 +257,7 @@ export function readThreadState(frozen: FrozenProcess, tid: number): ThreadState
       rseq: rseq && rseq.size > 0 ? rseq : undefined,
       robustList: getRobustList(tid),
       sched: getSched(tid),
+      pending: [...peekSiginfo(tid, false), ...(frozen.thread(tid)?.signals ?? []).map(userSiginfo)],
     };
   } catch (e) {
     throw ptraceErrorFrom(e, tid, 'read the state of');

@@ -123,3 +123,31 @@ const SPLICE_F_NONBLOCK = 2;
 export function tee(from: number, to: number, len: number): number {
   return syscall(SYS_TEE, from, to, len, SPLICE_F_NONBLOCK);
 }
+
+const PTRACE_PEEKSIGINFO = 0x4209;
+const PTRACE_PEEKSIGINFO_SHARED = 1;
+/** Bytes of one `siginfo_t` (what CRIU's siginfo_entry holds). */
+export const SIGINFO_SIZE = 128;
+
+/**
+ * The signals queued for thread `tid` (or, `shared`, for its whole process), oldest first, each a
+ * 128-byte `siginfo_t`, read with PTRACE_PEEKSIGINFO (the thread in a ptrace stop; nothing dequeued).
+ *
+ * @example
+ * peekSiginfo(tid, true).map((s) => new DataView(s.buffer, s.byteOffset).getInt32(0, true)); // signal numbers
+ */
+export function peekSiginfo(tid: number, shared: boolean): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const batch = 32;
+  const buf = new Uint8Array(SIGINFO_SIZE * batch);
+  const args = new DataView(new ArrayBuffer(16));
+  const argBytes = new Uint8Array(args.buffer);
+  for (;;) {
+    args.setBigUint64(0, BigInt(out.length), true); // off
+    args.setUint32(8, shared ? PTRACE_PEEKSIGINFO_SHARED : 0, true); // flags
+    args.setInt32(12, batch, true); // nr
+    const n = ptraceBuf(PTRACE_PEEKSIGINFO, tid, buf, addressOf(argBytes));
+    for (let i = 0; i < n; i++) out.push(buf.slice(i * SIGINFO_SIZE, (i + 1) * SIGINFO_SIZE));
+    if (n < batch) return out;
+  }
+}

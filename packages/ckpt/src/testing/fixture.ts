@@ -4,7 +4,7 @@
  *
  * Lifecycle of a fixture process:
  * ```
- *   start() --bash: setsid BIN & --> orphan, adopted by this process (a child subreaper)
+ *   start() --bash: setsid BIN >>LOG & --> orphan, adopted by this process (a child subreaper)
  *      |                             prints "READY pid=P k=v ..." to its log file
  *   ready (info parsed) --> kill() = SIGKILL + waitpid (reaped: no zombie left)
  * ```
@@ -75,7 +75,7 @@ export class Fixture {
       `${name}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`,
     );
     const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    const r = spawnSync('bash', ['-c', `setsid ${quoted} >'${log}' 2>&1 </dev/null & echo $!`], {
+    const r = spawnSync('bash', ['-c', `setsid ${quoted} >>'${log}' 2>&1 </dev/null & echo $!`], {
       encoding: 'utf8',
     });
     const pid = Number(r.stdout.trim());

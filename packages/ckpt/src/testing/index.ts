@@ -4,6 +4,7 @@ export * from './crit.js';
 export * from './fixture.js';
 export * from './page-snapshot.js';
 export * from './require.js';
+export * from './restorable.js';
 export * from './rng.js';
 export * from './scratch.js';
 export * from './userfaultfds.js';

@@ -5,9 +5,9 @@
  * thread_info   clear_tid_addr, gpregs (mode NATIVE), fpregs (+ xsave components), tls[12..14]
  * tc            leader only: TASK_ALIVE, exit_code 0, personality, stat flags, leader's blocked mask,
  *               comm, itimers, 16 rlimits, 62 sigactions (1..64 without SIGKILL/SIGSTOP), loginuid,
- *               oom_score_adj, child_subreaper, signals_s {}
+ *               oom_score_adj, child_subreaper, signals_s (the process's queued signals)
  * thread_core   futex_rla(+len), sched, blocked mask (non-leaders), sigaltstack, pdeath_sig, creds,
- *               comm, rseq_entry, signals_p {}
+ *               comm, rseq_entry, signals_p (the thread's queued signals)
  * ```
  *
  * @example
@@ -60,7 +60,7 @@ function threadCore(s: TaskState, t: TaskThread, leader: boolean): ThreadCoreEnt
     ...(leader ? {} : { blk_sigset: st.blocked }),
     sas: { ss_sp: inj.sigaltstack.sp, ss_size: inj.sigaltstack.size, ss_flags: inj.sigaltstack.flags },
     pdeath_sig: inj.pdeathSig,
-    signals_p: { signals: [] },
+    signals_p: { signals: st.pending.map((siginfo) => ({ siginfo })) },
     creds: creds(t, s.injected.securebits),
     comm: t.comm,
     ...(st.rseq
@@ -114,7 +114,7 @@ export function coreEntries(s: TaskState): Map<number, CoreEntry> {
         comm: s.comm,
         timers: s.injected.itimers,
         rlimits: { rlimits: [...s.rlimits] },
-        signals_s: { signals: [] },
+        signals_s: { signals: s.sharedPending.map((siginfo) => ({ siginfo })) },
         loginuid: s.loginuid,
         oom_score_adj: s.oomScoreAdj,
         sigactions,

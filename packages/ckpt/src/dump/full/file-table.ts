@@ -8,6 +8,8 @@
  *                          fd 1 and 2 after 2>&1, or a parent's and a child's inherited fds, share it)
  * cwd, root                one REG entry each (directories)                  <- fs_entry
  * pipes                    one PIPE entry per description, pipe_id = inode   <- fdinfo_entry.id
+ * terminals (--shell-job)  a REG entry of the path, then a TTY entry naming it (regf_id) and its
+ *                          tty_info (index << 1)                              <- fdinfo_entry.id
  * ```
  * Ids start at 1 and follow the order of registration, as CRIU's.
  *
@@ -20,7 +22,13 @@ import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
 import type { FdInfo } from '../../proc/index.js';
 import { sameOpenFile } from '../../sys/index.js';
 
-/** What a REG entry needs. `size` is written for regular files only (CRIU checks it on restore). */
+/** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
+const appendOnly = (flags: number) => (flags & O_ACCMODE) === O_WRONLY && (flags & O_APPEND) !== 0;
+
+/**
+ * What a REG entry needs. `size` is written for regular files only (CRIU checks it on restore), and not
+ * for a file open O_WRONLY|O_APPEND (a log: it grows after a --leave-running dump; CRIU's should_check_size).
+ */
 export interface RegFileFacts {
   readonly path: string;
   readonly flags: number;
@@ -31,6 +39,9 @@ export interface RegFileFacts {
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_APPEND = 0o2000;
 const NO_FOWN: FownEntry = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
 
 export class FileTable {
@@ -60,7 +71,7 @@ export class FileTable {
         pos: BigInt(f.pos),
         fown: NO_FOWN,
         name: f.path,
-        ...((f.mode & S_IFMT) === S_IFREG ? { size: BigInt(f.size) } : {}),
+        ...((f.mode & S_IFMT) === S_IFREG && !appendOnly(f.flags) ? { size: BigInt(f.size) } : {}),
         mode: f.mode,
       },
     });
@@ -72,18 +83,29 @@ export class FileTable {
    * The id of the open file description behind descriptor `fd` of process `pid`: the one registered for
    * an earlier descriptor of the same description (any process), or a new REG / PIPE entry.
    */
-  openFile(pid: number, fd: FdInfo): number {
+  openFile(pid: number, fd: FdInfo, tty?: { readonly id: number }): number {
     const same = this.opened.find((o) => o.target === fd.target && sameOpenFile(o.pid, o.fd, pid, fd.fd));
     let id: number;
     if (same) id = same.id;
     else {
       const flags = fd.flags & ~FileTable.O_CLOEXEC;
-      id =
-        fd.kind === 'pipe'
-          ? this.pipe(fd.inode, flags)
-          : this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
+      if (tty) id = this.tty(tty.id, { path: fd.path, flags, pos: 0, mode: fd.mode, size: 0 });
+      else if (fd.kind === 'pipe') id = this.pipe(fd.inode, flags);
+      else id = this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
     }
     this.opened.push({ pid, fd: fd.fd, target: fd.target, id });
+    return id;
+  }
+
+  /** A TTY entry for terminal `ttyInfoId` opened at `f.path` (CRIU's regf_id: the REG entry of the path). */
+  tty(ttyInfoId: number, f: RegFileFacts): number {
+    const regfId = this.regFile(f);
+    const id = this.list.length + 1;
+    this.list.push({
+      type: FD_TYPE.TTY,
+      id,
+      tty: { id, tty_info_id: ttyInfoId, flags: f.flags, fown: NO_FOWN, regf_id: regfId },
+    });
     return id;
   }
 

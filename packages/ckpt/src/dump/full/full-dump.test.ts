@@ -10,72 +10,29 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeImageOf, imageFileName, MAGIC, mmEntryCodec, VMA_STATUS } from '../../images/index.js';
-import { kill as sysKill, WAIT, WStatus, waitpid } from '../../sys/index.js';
-import { critDecodesAll, type Fixture, Scratch } from '../../testing/index.js';
+import { SYS, syscall, kill as sysKill } from '../../sys/index.js';
+import {
+  CKPT_CRIU,
+  critDecodesAll,
+  type Fixture,
+  killRestored,
+  logLines,
+  NO_CRIU,
+  reap,
+  criuRestore as restore,
+  Scratch,
+  sleep,
+  sumReport,
+} from '../../testing/index.js';
 import { DumpError } from '../errors.js';
 import { fullDumpProcess } from './dump-process.js';
 
 const scratch = new Scratch('ckpt-fulldump-test-');
-const criu = process.env.CKPT_CRIU;
-const noCriu = criu ? false : 'CKPT_CRIU is not set (path to a CRIU 4.x binary that runs on this kernel)';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Lines of the fixture's log that match `re`. */
-function lines(f: Fixture, re: RegExp): string[] {
-  return readFileSync(f.logFile, 'utf8')
-    .split('\n')
-    .filter((l) => re.test(l));
-}
-
-/** Send SIGUSR1 and wait for the `n`-th report (SUM line). */
-async function report(pid: number, f: Fixture, n: number): Promise<string[]> {
-  sysKill(pid, 10);
-  for (let i = 0; i < 300 && lines(f, /^SUM /).length < n; i++) await sleep(10);
-  const sums = lines(f, /^SUM /);
-  assert.ok(sums.length >= n, `no SUM report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
-  const nth = (re: RegExp) => lines(f, re)[n - 1] ?? '-';
-  return [sums[n - 1]!, nth(/^POS /), nth(/^PIPE /)];
-}
-
-/** Kill and reap a restored process (our child again: we are a child subreaper). */
-function killRestored(pid: number): void {
-  try {
-    sysKill(pid, 9);
-  } catch {
-    return;
-  }
-  reap(pid);
-}
-
-/** Wait (up to ~1 s) for `pid`, a child of ours, to exit and reap it. */
-function reap(pid: number): void {
-  for (let i = 0; i < 500; i++) {
-    try {
-      const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
-      if (w.pid === pid && !WStatus.stopped(w.status)) return;
-    } catch {
-      return;
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-  }
-}
-
-/** `criu restore -D dir -d`; returns the error lines of its log on failure. */
-function criuRestore(dir: string): { ok: boolean; log: string } {
-  const r = spawnSync(
-    'bash',
-    ['-c', `ulimit -n 20000 && exec "$0" restore -D "$1" -d -o restore.log -v4`, criu!, dir],
-    { encoding: 'utf8' },
-  );
-  const logPath = join(dir, 'restore.log');
-  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : r.stderr;
-  const errors = log
-    .split('\n')
-    .filter((l) => /Error|FAIL/.test(l) && !/RLIMIT_NOFILE/.test(l))
-    .join('\n');
-  return { ok: r.status === 0, log: errors || log.slice(-2000) };
-}
+const criu = CKPT_CRIU;
+const noCriu = NO_CRIU;
+const lines = logLines;
+const report = (pid: number, f: Fixture, n: number) => sumReport(f, n, pid);
+const criuRestore = (dir: string) => restore(criu!, dir);
 
 interface Case {
   readonly name: string;
@@ -83,7 +40,21 @@ interface Case {
   readonly check?: (f: Fixture, r: Awaited<ReturnType<typeof fullDumpProcess>>) => void;
   /** A child process prints CHILD lines. */
   readonly child?: boolean;
+  /** Before the dump (after the first report). */
+  readonly before?: (f: Fixture) => void;
+  /** After the restore (the restored process runs). */
+  readonly restored?: (f: Fixture) => void;
 }
+
+/** Pending signals of /proc/PID/status: the thread's (SigPnd) and the process's (ShdPnd). */
+function pendingMasks(pid: number): { sigPnd: bigint; shdPnd: bigint } {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hex = (k: string) => BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)`, 'm').exec(st)?.[1] ?? '0'}`);
+  return { sigPnd: hex('SigPnd'), shdPnd: hex('ShdPnd') };
+}
+
+const SIGUSR2_BIT = 1n << 11n;
+const SIGPIPE_BIT = 1n << 12n;
 
 const CASES: Case[] = [
   { name: 'single thread', args: () => ['1', '0', '-'] },
@@ -107,6 +78,21 @@ const CASES: Case[] = [
       const blocked = r.states[0]!.threads[0]!.state.blocked;
       assert.equal(blocked & ((1n << 11n) | (1n << 12n)), (1n << 11n) | (1n << 12n)); // SIGUSR2, SIGPIPE
     },
+  },
+  {
+    name: 'pending signals (blocked: one for the process, one for a thread)',
+    args: () => ['1', '2', '-', 'mask'],
+    before: (f) => {
+      sysKill(f.pid, 12); // SIGUSR2 to the process: shared pending
+      syscall(SYS.tgkill, f.pid, f.pid, 13); // SIGPIPE to the leader: its own
+      assert.deepEqual(pendingMasks(f.pid), { sigPnd: SIGPIPE_BIT, shdPnd: SIGUSR2_BIT });
+    },
+    check: (_f, r) => {
+      const signo = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getInt32(0, true);
+      assert.deepEqual(r.states[0]!.sharedPending.map(signo), [12]);
+      assert.deepEqual(r.states[0]!.threads[0]!.state.pending.map(signo), [13]);
+    },
+    restored: (f) => assert.deepEqual(pendingMasks(f.pid), { sigPnd: SIGPIPE_BIT, shdPnd: SIGUSR2_BIT }),
   },
   {
     name: 'a pipe holding data',
@@ -137,6 +123,7 @@ for (const c of CASES) {
     spawnSync('mkdir', ['-p', work]);
     const f = await scratch.start('restorable', c.args(work));
     const before = await report(f.pid, f, 1);
+    c.before?.(f);
     const r = await fullDumpProcess({ pid: f.pid, imagesDir: dir });
     f.kill(); // reap: the pid must be free for the restore
     if (c.child) reap(f.num('child')); // orphaned to us, a child subreaper
@@ -165,6 +152,7 @@ for (const c of CASES) {
       assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
       const after = await report(f.pid, f, 2);
       assert.deepEqual(after, before);
+      c.restored?.(f);
       if (c.child) {
         for (let i = 0; i < 200 && lines(f, /^CHILD /).length <= childBeats + 2; i++) await sleep(10);
         assert.ok(lines(f, /^CHILD /).length > childBeats + 2, 'no child heartbeat after restore');

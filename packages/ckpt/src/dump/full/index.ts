@@ -1,11 +1,12 @@
 /**
- * dump/full/: the groundwork of the final dump (CRIU's full image set): what a process is besides its
- * memory (collectTaskState), its images (writeTaskImages), what cannot be dumped (findRefusals), and a
- * single-process prototype driver (fullDumpProcess) that the tree driver replaces.
+ * dump/full/: the final dump (CRIU's full image set, `ckpt dump`): its driver on DumpPipeline (finalDump;
+ * fullDumpProcess, its first interface), what a process is besides its memory (collectTaskState), its
+ * images (writeTaskImages), what cannot be dumped (findRefusals).
  */
 export * from './core-entry.js';
 export * from './dump-process.js';
 export * from './file-table.js';
+export * from './final-dump.js';
 export * from './injected-state.js';
 export * from './pipe-data.js';
 export * from './refuse.js';

@@ -4,7 +4,8 @@
  *
  * ```
  * leader thread                          every thread (its own injector, one after another)
- *  rt_sigaction(sig, NULL, page+32*(sig-1), 8)  x 64 (SIGKILL, SIGSTOP skipped)
+ *  rt_sigaction(sig, NULL, page+32*(sig-1), 8)  for each signal caught or ignored (SigCgt|SigIgn of
+ *                                                /proc: the others are SIG_DFL, read as zeros)
  *  getitimer(REAL/VIRTUAL/PROF, page+2048+32*w)  sigaltstack(NULL, page+2200)
  *  brk(0)                                        prctl(PR_GET_TID_ADDRESS, page+2240)
  *  prctl(PR_GET_DUMPABLE), PR_GET_SECUREBITS,    prctl(PR_GET_PDEATHSIG, page+2248)
@@ -113,14 +114,16 @@ function threadPart(inj: Injector, page: number, mem: RemoteMemory, tid: number)
 
 /**
  * Inject the calls of the module comment into every thread of `frozen`. `site`: the injection site read
- * before freezing (ptrace/injectionSite), or undefined to read it now. Throws PtraceError (EINJECT when a
- * call fails in the target, ESRCH when the target died).
+ * before freezing (ptrace/injectionSite), or undefined to read it now. `handled`: the signals to ask
+ * rt_sigaction about (bit sig-1: SigCgt|SigIgn; default all): a SIG_DFL disposition's flags and mask are
+ * then taken as zeros (one injected call instead of 62). Throws PtraceError (EINJECT when a call fails in
+ * the target, ESRCH when the target died).
  */
-export function collectInjectedState(frozen: FrozenProcess, site?: number): InjectedState {
+export function collectInjectedState(frozen: FrozenProcess, site?: number, handled = ~0n): InjectedState {
   const threads = new Map<number, InjectedThreadState>();
   const leader = withInjector(frozen, frozen.pid, site, (inj, page, mem) => {
     for (let sig = 1; sig <= 64; sig++) {
-      if (sig === 9 || sig === 19) continue;
+      if (sig === 9 || sig === 19 || ((handled >> BigInt(sig - 1)) & 1n) === 0n) continue;
       inj.call('rt_sigaction', SYS_RT_SIGACTION, sig, 0, page + 32 * (sig - 1), 8);
     }
     for (let w = 0; w < 3; w++) inj.call('getitimer', SYS_GETITIMER, w, page + OFF_ITIMERS + 32 * w);

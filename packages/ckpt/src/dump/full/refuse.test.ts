@@ -1,6 +1,14 @@
+/**
+ * Refusals: the classification of fds and mappings (pure), and finalDump on the refusable fixture, one
+ * kind at a time: refused before anything is frozen or created, the target left running as it was.
+ */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { FdInfo } from '../../proc/index.js';
+import { beatsAfter, type Fixture, logLines, Scratch } from '../../testing/index.js';
+import { DumpError } from '../errors.js';
+import { finalDump } from './final-dump.js';
 import { fdRefusal, mappingRefusal } from './refuse.js';
 
 const fd = (over: Partial<FdInfo>): FdInfo => ({
@@ -16,6 +24,7 @@ const fd = (over: Partial<FdInfo>): FdInfo => ({
   size: 0,
   dev: 0,
   ino: 0,
+  rdev: 0,
   fdinfo: '',
   ...over,
 });
@@ -47,3 +56,45 @@ test('mappingRefusal: private files and anonymous memory go; shared anonymous, S
   assert.match(mappingRefusal('/[aio] (deleted)', false, 4) ?? '', /AIO/);
   assert.match(mappingRefusal('/tmp/gone (deleted)', true, 4) ?? '', /deleted/);
 });
+
+const scratch = new Scratch('ckpt-refuse-test-');
+
+const KINDS: readonly (readonly [string, (f: Fixture) => RegExp])[] = [
+  [
+    'inotify',
+    (f) => new RegExp(`^process ${f.pid} fd 3: inotify \\(anonymous inode\\): anon_inode:inotify$`),
+  ],
+  ['eventfd', (f) => new RegExp(`^process ${f.pid} fd 3: \\[eventfd\\] \\(anonymous inode\\)`)],
+  [
+    'io_uring',
+    (f) => new RegExp(`^process ${f.pid} mapping [0-9a-f]+-[0-9a-f]+ anon_inode:\\[io_uring\\]: `),
+  ],
+  [
+    'sysv-shm',
+    (f) => new RegExp(`^process ${f.pid} mapping [0-9a-f]+-[0-9a-f]+ /SYSV0+ \\(deleted\\): SysV`),
+  ],
+  ['memfd', (f) => new RegExp(`^process ${f.pid} fd 3: a memfd: /memfd:refusable`)],
+  [
+    'shared',
+    (f) => new RegExp(`^process ${f.pid} mapping [0-9a-f-]+ /dev/zero \\(deleted\\): anonymous shared`),
+  ],
+  ['uts', (f) => new RegExp(`^process ${f.pid}: uts namespace uts:\\[\\d+\\] differs from ours`)],
+  ['traced', (f) => new RegExp(`^process ${f.pid}: traced by process ${f.num('child')}$`)],
+];
+
+for (const [kind, line] of KINDS) {
+  test(`ckpt dump refuses ${kind} up front: one line naming it, nothing written, the target running`, async () => {
+    const dir = scratch.newDir();
+    const f = await scratch.start('refusable', [kind]);
+    const tracer = /TracerPid:\s+(\d+)/.exec(readFileSync(`/proc/${f.pid}/status`, 'utf8'))?.[1];
+    await assert.rejects(finalDump({ pid: f.pid, imagesDir: dir }), (e: unknown) => {
+      assert.ok(e instanceof DumpError && e.code === 'ENOTSUP', String(e));
+      assert.match(e.message, new RegExp(line(f).source, 'm'));
+      return true;
+    });
+    assert.equal(existsSync(dir), false, 'nothing created');
+    assert.match(f.state(), /^[RS]$/);
+    assert.equal(/TracerPid:\s+(\d+)/.exec(readFileSync(`/proc/${f.pid}/status`, 'utf8'))?.[1], tracer);
+    assert.ok(await beatsAfter(f, /^BEAT /, logLines(f, /^BEAT /).length), 'the refused target kept running');
+  });
+}

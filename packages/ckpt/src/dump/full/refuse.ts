@@ -4,8 +4,8 @@
  *
  * ```
  * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours,
- *           pending signals, POSIX timers (/proc/PID/timers)
- * fds       sockets, anon inodes (eventfd, epoll, inotify, signalfd, timerfd, userfaultfd, io_uring, pidfd),
+ *           POSIX timers (/proc/PID/timers)
+ * fds       terminals without --shell-job, sockets, anon inodes (eventfd, epoll, inotify, signalfd, timerfd, userfaultfd, io_uring, pidfd),
  *           deleted files, FIFOs, character devices other than /dev/null /dev/zero /dev/urandom /dev/random
  * mappings  anonymous shared memory, hugetlb, deleted or memfd files, SysV shm, AIO rings, io_uring
  * ```
@@ -16,6 +16,7 @@
  */
 import { readlinkSync } from 'node:fs';
 import { type FdInfo, readFds, readMaps, readProcFile, readStatus, readTaskCreds } from '../../proc/index.js';
+import { isPtySlave } from './tty.js';
 
 const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
 const S_IFMT = 0o170000;
@@ -24,13 +25,17 @@ const S_IFCHR = 0o020000;
 const S_IFSOCK = 0o140000;
 const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random']);
 
-/** Why descriptor `fd` cannot be dumped, or undefined when it can. */
-export function fdRefusal(fd: FdInfo): string | undefined {
+/**
+ * Why descriptor `fd` cannot be dumped, or undefined when it can. `shellJob`: a pty slave (the terminal of
+ * a job started from a shell) is dumped as CRIU's --shell-job does (tty.ts).
+ */
+export function fdRefusal(fd: FdInfo, shellJob = false): string | undefined {
+  if (isPtySlave(fd)) return shellJob ? undefined : 'a terminal (a shell job? dump it with --shell-job)';
   if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK) return 'a socket';
   if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
   if (fd.kind === 'pipe') return undefined;
+  if (fd.path.startsWith('/memfd:')) return 'a memfd'; // before 'deleted': /proc says both
   if (fd.deleted) return 'a deleted file';
-  if (fd.path.startsWith('/memfd:')) return 'a memfd';
   if ((fd.mode & S_IFMT) === S_IFIFO) return 'a FIFO';
   if ((fd.mode & S_IFMT) === S_IFCHR && !PLAIN_DEVICES.has(fd.path)) return `a character device (${fd.path})`;
   return undefined;
@@ -52,9 +57,15 @@ export function mappingRefusal(path: string, isPrivate: boolean, inode: number):
 
 /**
  * Every reason process `pid` cannot be fully dumped, each on one line. `tracer`: the pid allowed as its
- * tracer (ours while frozen).
+ * tracer (ours while frozen). `ours`: descriptors the dump closes itself (ckpt's tracking userfaultfds).
+ * `shellJob`: terminals are dumped (--shell-job), not refused.
  */
-export function findRefusals(pid: number, tracer = 0): string[] {
+export function findRefusals(
+  pid: number,
+  tracer = 0,
+  ours: ReadonlySet<number> = new Set(),
+  shellJob = false,
+): string[] {
   const out: string[] = [];
   const who = `process ${pid}`;
   const st = readStatus(pid);
@@ -62,7 +73,6 @@ export function findRefusals(pid: number, tracer = 0): string[] {
   if (st.state === 'T') out.push(`${who}: stopped (job control)`);
   const creds = readTaskCreds(pid);
   if (creds.seccomp !== 0) out.push(`${who}: seccomp mode ${creds.seccomp}`);
-  if (creds.shdPnd !== 0n || creds.sigPnd !== 0n) out.push(`${who}: pending signals`);
   const timers = readProcFile(pid, 'timers').match(/^ID: /gm)?.length ?? 0;
   if (timers > 0) out.push(`${who}: ${timers} POSIX timers (timer_create)`);
   for (const ns of NAMESPACES) {
@@ -77,7 +87,8 @@ export function findRefusals(pid: number, tracer = 0): string[] {
     if (theirs !== ours) out.push(`${who}: ${ns} namespace ${theirs} differs from ours (${ours})`);
   }
   for (const fd of readFds(pid)) {
-    const why = fdRefusal(fd);
+    if (ours.has(fd.fd) && fd.target === 'anon_inode:[userfaultfd]') continue;
+    const why = fdRefusal(fd, shellJob);
     if (why) out.push(`${who} fd ${fd.fd}: ${why}: ${fd.target}`);
   }
   for (const v of readMaps(pid)) {

@@ -4,10 +4,12 @@
  * ```
  * frozen process
  *   |- every thread, from outside (ptrace/readThreadState): gpregs (restart fixup), FPU/xsave, TLS,
- *   |  blocked mask, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
+ *   |  blocked mask, pending signals, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
+ *   |- the process's shared pending signals (PTRACE_PEEKSIGINFO_SHARED)
  *   |- by injection (injected-state.ts): sigactions, itimers, brk, dumpable, securebits, subreaper,
  *   |  THP, per thread sigaltstack, clear_child_tid, pdeath signal     (cured before going on)
- *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags, fds + fdinfo,
+ *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags (smaps: read
+ *      before the freeze when the caller can, CollectOptions.early), fds + fdinfo, terminals (tty.ts),
  *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits, loginuid, oom_score_adj, umask
  * ```
  * Registers are read before any injection; /proc is read after the injectors are cured, so the maps do
@@ -37,9 +39,10 @@ import {
   type Vma,
 } from '../../proc/index.js';
 import { type FrozenProcess, readThreadState, type ThreadState } from '../../ptrace/index.js';
-import { getRlimits } from '../../sys/index.js';
+import { getRlimits, peekSiginfo } from '../../sys/index.js';
 import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
+import { isPtySlave, readTtyFacts, type TtyFacts } from './tty.js';
 
 /** A thread: ptrace state, its creds and name. */
 export interface TaskThread {
@@ -65,6 +68,8 @@ export interface TaskState {
   readonly comm: string;
   /** Leader first. */
   readonly threads: readonly TaskThread[];
+  /** Signals queued for the whole process (siginfo_t each; each thread's own: ThreadState.pending). */
+  readonly sharedPending: readonly Uint8Array[];
   readonly injected: InjectedState;
   readonly mm: MmFields;
   /** Raw /proc/PID/auxv words. */
@@ -75,6 +80,8 @@ export interface TaskState {
   readonly maps: readonly Vma[];
   readonly vmFlags: ReadonlyMap<number, ReadonlySet<string>>;
   readonly fds: readonly FdInfo[];
+  /** The terminals (pty slaves) among the descriptors, by fd (tty.ts; refused without --shell-job). */
+  readonly ttys: ReadonlyMap<number, TtyFacts>;
   /** Buffered bytes and capacity of each pipe (by inode), read through one of its descriptors. */
   readonly pipes: ReadonlyMap<number, { data: Buffer; size: number }>;
   readonly personality: number;
@@ -86,6 +93,40 @@ export interface TaskState {
 export interface CollectOptions {
   /** Injection site read before freezing (ptrace/injectionSite). */
   readonly site?: number;
+  /**
+   * The maps and VmFlags read before freezing (readEarlyVmFlags): smaps walks every page table (50-100 ms
+   * a GiB), so its VmFlags are taken from this read when the frozen maps show the same VMAs.
+   */
+  readonly early?: EarlyVmFlags;
+}
+
+/** /proc/PID/maps and the VmFlags of smaps, read while the process runs. */
+export interface EarlyVmFlags {
+  readonly maps: readonly Vma[];
+  readonly vmFlags: ReadonlyMap<number, ReadonlySet<string>>;
+}
+
+/**
+ * Read the VmFlags of `pid` before freezing (see CollectOptions.early). A flag changed meanwhile without
+ * changing the VMAs (a madvise on a whole VMA) is missed: a hint (hugepage, dontdump), never the memory.
+ */
+export function readEarlyVmFlags(pid: number): EarlyVmFlags {
+  return { maps: readMaps(pid), vmFlags: readVmFlags(pid) };
+}
+
+const vmaKey = (v: Vma) =>
+  `${v.start}-${v.end} ${v.read}${v.write}${v.exec}${v.private} ${v.inode} ${v.path}`;
+
+/** The early VmFlags if `maps` (read frozen) shows the same VMAs; else smaps now. */
+function vmFlagsFor(pid: number, maps: readonly Vma[], early: EarlyVmFlags | undefined) {
+  if (
+    early &&
+    early.maps.length === maps.length &&
+    early.maps.every((v, i) => vmaKey(v) === vmaKey(maps[i]!))
+  ) {
+    return early.vmFlags;
+  }
+  return readVmFlags(pid);
 }
 
 function pathFacts(pid: number, link: string): PathFacts {
@@ -99,18 +140,23 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   const pid = frozen.pid;
   const tids = [pid, ...frozen.tids.filter((t) => t !== pid)];
   const ptraceStates = tids.map((tid) => readThreadState(frozen, tid));
-  const injected = collectInjectedState(frozen, o.site);
+  const sharedPending = peekSiginfo(pid, true);
+  const proc = readTaskCreds(pid);
+  const injected = collectInjectedState(frozen, o.site, proc.sigCgt | proc.sigIgn);
   const threads = ptraceStates.map((state) => ({
     state,
     creds: readTaskCreds(pid, state.tid),
     comm: readProcFile(pid, `task/${state.tid}/comm`).trim(),
   }));
   const f = readStatFields(pid);
+  const maps = readMaps(pid);
   const fds = readFds(pid);
   const pipes = new Map<number, { data: Buffer; size: number }>();
   for (const fd of fds) {
     if (fd.kind === 'pipe' && !pipes.has(fd.inode)) pipes.set(fd.inode, peekPipe(pid, fd.fd));
   }
+  const ttys = new Map<number, TtyFacts>();
+  for (const fd of fds) if (isPtySlave(fd)) ttys.set(fd.fd, readTtyFacts(pid, fd, f));
   return {
     pid,
     ppid: Number(f[1]),
@@ -118,15 +164,17 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     sid: Number(f[3]),
     comm: readProcFile(pid, 'comm').trim(),
     threads,
+    sharedPending,
     injected,
     mm: readMmFields(pid),
     auxv: readAuxv(pid),
     exe: pathFacts(pid, 'exe'),
     cwd: pathFacts(pid, 'cwd'),
     root: pathFacts(pid, 'root'),
-    maps: readMaps(pid),
-    vmFlags: readVmFlags(pid),
+    maps,
+    vmFlags: vmFlagsFor(pid, maps, o.early),
     fds,
+    ttys,
     pipes,
     personality: readPersonality(pid),
     rlimits: getRlimits(pid),

@@ -11,6 +11,7 @@
  * fdinfo-<files_id>.img   one entry per descriptor: id of its open file, FD_CLOEXEC, type, fd
  * files.img               every REG and PIPE entry (file-table.ts)
  * pipes-data.img          pipe_data_entry + the buffered bytes, per pipe that holds any
+ * tty-info.img            tty_info_entry per terminal (--shell-job: tty.ts)
  * ```
  * Returns the inventory entry to commit with (img_version 2, fdinfo_per_id, root_ids); the caller
  * writes pagemap/pages (mem/), stats, and commits the directory (the inventory last marks it complete).
@@ -39,6 +40,7 @@ import {
   mmEntryCodec,
   pipeDataEntryCodec,
   pstreeEntryCodec,
+  ttyInfoEntryCodec,
 } from '../../images/index.js';
 import { coreEntries } from './core-entry.js';
 import { FileTable } from './file-table.js';
@@ -58,12 +60,15 @@ function savedAuxv(words: readonly bigint[]): bigint[] {
 
 /** fdinfo entries of one process; open file descriptions shared between fds get one id. */
 function fdinfoEntries(s: TaskState, files: FileTable): FdinfoEntry[] {
-  return s.fds.map((fd) => ({
-    id: files.openFile(s.pid, fd),
-    flags: fd.flags & O_CLOEXEC ? FD_CLOEXEC : 0,
-    type: fd.kind === 'pipe' ? FD_TYPE.PIPE : FD_TYPE.REG,
-    fd: fd.fd,
-  }));
+  return s.fds.map((fd) => {
+    const tty = s.ttys.get(fd.fd);
+    return {
+      id: files.openFile(s.pid, fd, tty),
+      flags: fd.flags & O_CLOEXEC ? FD_CLOEXEC : 0,
+      type: tty ? FD_TYPE.TTY : fd.kind === 'pipe' ? FD_TYPE.PIPE : FD_TYPE.REG,
+      fd: fd.fd,
+    };
+  });
 }
 
 /** Write the images of the module comment for `states` (root first) into `dir`; see there. */
@@ -125,6 +130,7 @@ export function writeTaskImages(dir: ImageDir, states: readonly TaskState[]): In
     files.entries.map((e) => fileEntryCodec.encode(e)),
   );
   writePipesData(dir, states);
+  writeTtyInfo(dir, states);
   return {
     img_version: IMG_VERSION,
     fdinfo_per_id: true,
@@ -132,6 +138,15 @@ export function writeTaskImages(dir: ImageDir, states: readonly TaskState[]): In
     lsmtype: 0,
     plugins_entry: {},
   };
+}
+
+/** tty-info.img: one entry per terminal of the tree (--shell-job), when there is any. */
+function writeTtyInfo(dir: ImageDir, states: readonly TaskState[]): void {
+  const infos = new Map<number, Uint8Array>();
+  for (const s of states) {
+    for (const t of s.ttys.values()) if (!infos.has(t.id)) infos.set(t.id, ttyInfoEntryCodec.encode(t));
+  }
+  if (infos.size > 0) dir.writeImage('tty-info.img', MAGIC.TTY_INFO, [...infos.values()]);
 }
 
 /** pipes-data.img: each entry is followed by its bytes (an "extra" blob the entry framing does not cover). */

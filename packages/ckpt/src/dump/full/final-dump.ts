@@ -1,0 +1,175 @@
+/**
+ * `ckpt dump`'s driver: the final checkpoint of a process tree, CRIU's full image set (restorable by
+ * `criu restore`), built on the one dump driver (DumpPipeline) as it is.
+ *
+ * ```
+ * up front      listTree; findRefusals of each (ckpt's own tracking userfaultfds excepted): a refusal
+ *   (running)   throws here, before anything is created or frozen (targets untouched); injection sites;
+ *               the [vdso] faulted in (vdso-pages.ts); VmFlags (smaps: slow, read here, used if the VMAs
+ *               are the same when frozen)
+ * prepare()     DumpPipeline: parent chain, tracking session (resumed from the parent: PE_PARENT holes),
+ *               directory, page session
+ * freezeTree    every thread of every process; children forked meanwhile are caught
+ * capture()     FROZEN: pages (data and parent holes), tracking ended (userfaultfds closed in the targets)
+ * end tracking  FROZEN: leftovers of other runs closed too (mem/closeLeftovers), so that nothing of ours
+ *               is dumped or refused
+ * refusals      FROZEN: again, on the frozen tree (what changed meanwhile, new children)
+ * collect       FROZEN: collectTaskState of each process (registers, injected state, /proc)
+ * thaw          --leave-running: here, before the images are encoded and written
+ * images        writeTaskImages (pstree, core, ids, mm, fs, fdinfo, files, pipes-data, tty-info)
+ * finish()      stats-dump, a full dump's inventory (img_version 2) last: the set is complete
+ * kill          default (as CRIU): SIGKILL every process while still frozen, after the commit
+ * fail(e)       any step: the pipeline ends tracking, aborts the set (INCOMPLETE); the tree is thawed
+ * ```
+ *
+ * @example
+ * const r = await finalDump({ pid, imagesDir: '/ckpt/final', prevImagesDir: '../2' });
+ * // the tree is gone; criu restore -D /ckpt/final brings it back
+ */
+import type { InventoryEntry } from '../../images/index.js';
+import { closeLeftovers, listRecords, PageReader, type TrackerChoice } from '../../mem/index.js';
+import { type FrozenTree, freezeTree, injectionSite } from '../../ptrace/index.js';
+import { kill, SIG } from '../../sys/index.js';
+import type { PageTarget } from '../../xfer/index.js';
+import { DumpError, dumpErrorFrom } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { DumpPipeline } from '../pipeline.js';
+import { ReadSource } from '../read-source.js';
+import type { PreDumpResult } from '../stats.js';
+import { listTree } from '../tree.js';
+import { findRefusals } from './refuse.js';
+import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState } from './task-state.js';
+import { faultInVdso } from './vdso-pages.js';
+import { writeTaskImages } from './write-images.js';
+
+export interface FinalDumpOptions {
+  readonly pid: number;
+  readonly imagesDir: string;
+  /** The parent image set, relative to `imagesDir` (CRIU's --prev-images-dir): unchanged pages are holes. */
+  readonly prevImagesDir?: string;
+  /** Where pagemap and pages go (default: the directory; a page server: the rest stays in the directory). */
+  readonly target?: PageTarget;
+  /** Thaw the tree after the dump (CRIU's --leave-running); default: kill it once the set is complete. */
+  readonly leaveRunning?: boolean;
+  /** The tree was started from a shell: its controlling terminal is restored as the restorer's (CRIU's). */
+  readonly shellJob?: boolean;
+  /** Tracking to resume from the parent (default auto; none: every page as data). */
+  readonly trackMem?: TrackerChoice;
+  readonly bufferSize?: number;
+  readonly logger?: Logger;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface FinalDumpResult extends PreDumpResult {
+  /** Root first. */
+  readonly states: readonly TaskState[];
+  /** Whether the tree was killed (the default) or left running. */
+  readonly killed: boolean;
+}
+
+/** One line per refusal: throws DumpError ENOTSUP naming them all. */
+function refuse(lines: readonly string[]): void {
+  if (lines.length > 0) throw new DumpError('ENOTSUP', `cannot dump:\n${lines.join('\n')}`);
+}
+
+/** The userfaultfds ckpt's tracking left in `pid` (track records): closed by the dump, not refused. */
+function ourUserfaultfds(pid: number): Set<number> {
+  const fds = new Set<number>();
+  for (const r of listRecords()) if (r.pid === pid && r.uffd) fds.add(r.uffd.fd);
+  return fds;
+}
+
+/** Dump `o.pid` and its descendants in full (see the module comment). Throws DumpError. */
+export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
+  const log = o.logger ?? silentLogger;
+  const bufferSize = o.bufferSize ?? 4 << 20;
+  const sites = new Map<number, number | undefined>();
+  const early = new Map<number, EarlyVmFlags>();
+  try {
+    const pids = listTree(o.pid);
+    refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p), o.shellJob)));
+    using reader = new PageReader(o.pid, { bufferSize: 1 << 16, buffers: 1 });
+    for (const p of pids) {
+      sites.set(p, injectionSite(p));
+      await faultInVdso(reader, p);
+      early.set(p, readEarlyVmFlags(p));
+    }
+  } catch (e) {
+    throw dumpErrorFrom(e, o.pid);
+  }
+  const p = await DumpPipeline.prepare(
+    {
+      pid: o.pid,
+      imagesDir: o.imagesDir,
+      prevImagesDir: o.prevImagesDir,
+      target: o.target,
+      logger: log,
+      onProgress: o.onProgress,
+      trackMem: o.prevImagesDir !== undefined ? (o.trackMem ?? 'auto') : undefined,
+      saveTracking: false,
+      endTracking: true,
+      what: 'dump',
+    },
+    (pid) => new ReadSource(pid, { bufferSize, log, signal: o.signal, frozen: true }),
+  );
+  let tree: FrozenTree | undefined;
+  try {
+    tree = freezeTree(o.pid, {
+      onExited: (pid) => log.warn('process %d exited before it could be frozen', pid),
+    });
+    const frozen = tree;
+    log.info('froze %d processes in %d us', frozen.pids.length, frozen.stats.freezeMicros);
+    const phase = phaseTimer(log);
+    await p.capture(frozen);
+    phase('capture (pages, tracking ended)');
+    for (const [pid, f] of frozen.processes) {
+      const c = closeLeftovers(pid, { frozen: f });
+      if (c.closed.length > 0) log.info('process %d: closed %d leftover userfaultfds', pid, c.closed.length);
+    }
+    phase('leftovers');
+    refuse(frozen.pids.flatMap((pid) => findRefusals(pid, process.pid, undefined, o.shellJob)));
+    phase('refusals');
+    const states = frozen.pids.map((pid) =>
+      collectTaskState(frozen.get(pid)!, { site: sites.get(pid), early: early.get(pid) }),
+    );
+    phase('task state');
+    if (o.leaveRunning) frozen.thaw();
+    phase('thaw');
+    const dir = p.images.dir;
+    if (!dir) throw new Error('finalDump: the image set has no directory');
+    const inventory: InventoryEntry = writeTaskImages(dir, states);
+    const result = await p.finish({ inventory });
+    if (!o.leaveRunning) killFrozen(frozen, log);
+    return { ...result, states, killed: !o.leaveRunning };
+  } catch (e) {
+    throw p.fail(e);
+  } finally {
+    tree?.thaw();
+  }
+}
+
+/** Logs the µs each frozen phase took (info), from the previous call. */
+function phaseTimer(log: Logger): (name: string) => void {
+  let t = process.hrtime.bigint();
+  return (name) => {
+    const now = process.hrtime.bigint();
+    log.info('frozen phase %s: %d us', name, Number((now - t) / 1000n));
+    t = now;
+  };
+}
+
+/**
+ * SIGKILL every process of the frozen tree (as CRIU after a complete dump) and reap our traced threads, so
+ * that no zombie holds a pid a restore needs. The thaw that follows has nothing left to do.
+ */
+function killFrozen(tree: FrozenTree, log: Logger): void {
+  for (const pid of tree.pids) {
+    try {
+      kill(pid, SIG.SIGKILL);
+    } catch (e) {
+      log.warn('could not kill %d: %s', pid, String(e));
+    }
+  }
+  for (const f of tree.processes.values()) f.markGone();
+}

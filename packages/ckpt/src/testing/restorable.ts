@@ -1,0 +1,97 @@
+/**
+ * The restorable fixture (test/fixtures/restorable.c) seen from a test, and CRIU's restore of its dumps:
+ * its log lines (BEAT, SUM, POS, PIPE, CHILD), a SUM report on SIGUSR1, `criu restore -d` with
+ * CKPT_CRIU, and the kill and reap of a restored process (our child again: we are a child subreaper).
+ *
+ * @example
+ * const before = await sumReport(f, 1);
+ * // ... dump, kill ...
+ * const r = criuRestore(criu, dir); assert.ok(r.ok, r.log);
+ * assert.deepEqual(await sumReport(f, 2), before);
+ * killRestored(f.pid);
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
+import type { Fixture } from './fixture.js';
+
+/** The CRIU binary of CKPT_CRIU, or the reason a restore test is skipped. */
+export const CKPT_CRIU = process.env.CKPT_CRIU;
+export const NO_CRIU: string | false = CKPT_CRIU
+  ? false
+  : 'CKPT_CRIU is not set (path to a CRIU 4.x binary that runs on this kernel)';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Lines of the fixture's log that match `re`. */
+export function logLines(f: Fixture, re: RegExp): string[] {
+  return readFileSync(f.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => re.test(l));
+}
+
+/** Send SIGUSR1 to `pid` (default the fixture) and wait for the `n`-th report: [SUM, POS, PIPE] lines. */
+export async function sumReport(f: Fixture, n: number, pid = f.pid): Promise<string[]> {
+  sysKill(pid, 10);
+  for (let i = 0; i < 300 && logLines(f, /^SUM /).length < n; i++) await sleep(10);
+  const sums = logLines(f, /^SUM /);
+  assert.ok(sums.length >= n, `no SUM report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
+  const nth = (re: RegExp) => logLines(f, re)[n - 1] ?? '-';
+  return [sums[n - 1]!, nth(/^POS /), nth(/^PIPE /)];
+}
+
+/** Wait until more than `after + 2` lines match `re` (a heartbeat goes on); false if none come. */
+export async function beatsAfter(f: Fixture, re: RegExp, after: number): Promise<boolean> {
+  for (let i = 0; i < 200 && logLines(f, re).length <= after + 2; i++) await sleep(10);
+  return logLines(f, re).length > after + 2;
+}
+
+/** Wait (up to ~1 s) for `pid`, a child of ours, to exit and reap it. */
+export function reap(pid: number): void {
+  for (let i = 0; i < 500; i++) {
+    try {
+      const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
+      if (w.pid === pid && !WStatus.stopped(w.status)) return;
+    } catch {
+      return;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+  }
+}
+
+/** Kill and reap a restored process. */
+export function killRestored(pid: number): void {
+  try {
+    sysKill(pid, 9);
+  } catch {
+    return;
+  }
+  reap(pid);
+}
+
+/** `criu restore -D dir -d` (CKPT_CRIU); returns the error lines of its log on failure. */
+export function criuRestore(
+  criu: string,
+  dir: string,
+  extra: readonly string[] = [],
+): { ok: boolean; log: string } {
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `ulimit -n 20000 && exec "$0" restore -D "$1" -d -o restore.log -v4 ${extra.join(' ')}`,
+      criu,
+      dir,
+    ],
+    { encoding: 'utf8' },
+  );
+  const logPath = join(dir, 'restore.log');
+  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : r.stderr;
+  const errors = log
+    .split('\n')
+    .filter((l) => /Error|FAIL/.test(l) && !/RLIMIT_NOFILE/.test(l))
+    .join('\n');
+  return { ok: r.status === 0, log: errors || log.slice(-2000) };
+}
