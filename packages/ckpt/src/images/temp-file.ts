@@ -24,7 +24,12 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const temp = tempPath(path);
   let step = 'write';
   try {
-    writeDurable(path, bytes, { temp, onStep: (s) => void (step = s) });
+    writeDurable(path, bytes, {
+      temp,
+      onStep: (s) => {
+        step = s;
+      },
+    });
   } catch (e) {
     fsCall(`${step} ${temp}`, () => {
       throw e; // as an ImageError naming the step and the file
