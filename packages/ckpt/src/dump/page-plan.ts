@@ -27,6 +27,7 @@
 import type { PageChain } from '../images/index.js';
 import {
   type AddressRange,
+  type BufferLender,
   PageRanges,
   type PageReader,
   type ReadOptions,
@@ -185,9 +186,12 @@ export async function writePlannedPages(
       h++;
     }
   };
+  const lender = (sink as Partial<BufferLender>).nextBuffer ? (sink as PageSink & BufferLender) : undefined;
   const st = await reader.read(
     plan.data,
     {
+      // a sink that holds the pages (dump/HeldPages) lends the memory to read them into
+      nextBuffer: lender ? () => lender.nextBuffer() : undefined,
       pages: (va, n, bytes) => {
         holesBefore(va);
         sink.addPages(va, n, bytes);

@@ -34,6 +34,7 @@
  * } catch (e) { throw p.fail(e); }
  */
 import { type ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
+import { type ChainCoverage, chainCoverage } from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
 import type { FrozenTree } from '../ptrace/index.js';
@@ -43,7 +44,7 @@ import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
 import { PageProgress, type PageSource } from './page-source.js';
 import { readProcessIds } from './process-ids.js';
-import { readSentPages, type SentPages } from './sent-pages.js';
+import { readSentPages } from './sent-pages.js';
 import { type PreDumpResult, resultOf, taskResult, toDumpStatsEntry } from './stats.js';
 import { checkSameProgram, scanTask, type TaskScan } from './task-scan.js';
 import { TrackingSession } from './tracking.js';
@@ -86,6 +87,8 @@ export class DumpPipeline {
   private progress = new PageProgress(0);
   private tree: FrozenTree | undefined;
   private scanUs = 0;
+  private copyUs = 0;
+  private endUs = 0;
   private current: number;
   private released = false;
   /** Descendants that exited before they could be frozen or scanned: left out. */
@@ -98,7 +101,7 @@ export class DumpPipeline {
     private readonly set: ImageSet,
     private readonly session: TrackingSession | undefined,
     private readonly parent: ImageDir | undefined,
-    private readonly sent: SentPages | undefined,
+    private readonly covered: ChainCoverage | undefined,
     private readonly known: ReadonlyMap<number, ProcessIdentity>,
     private readonly t0: bigint,
     private readonly dumpUptime: number,
@@ -140,10 +143,18 @@ export class DumpPipeline {
       source.close();
       throw e;
     }
-    // pages going to a page server: the parent's coverage is what it sent, not a local pagemap
-    const sent = parent && set.sendsElsewhere ? readSentPages(parent.path) : undefined;
+    // what the parent chain holds, per process: indexed once, before the freeze (pages going to a page
+    // server: what the parent sent; else the parent's index, or its pagemaps when it has none)
+    let covered: ChainCoverage | undefined;
+    try {
+      if (parent) covered = set.sendsElsewhere ? readSentPages(parent.path) : chainCoverage(parent);
+    } catch (e) {
+      if (session !== o.tracking) session?.close();
+      source.close();
+      throw set.fail(e, pid);
+    }
     const known = parent ? readProcessIds(parent.path) : new Map<number, ProcessIdentity>();
-    return new DumpPipeline(o, source, set, session, parent, sent, known, t0, dumpUptime);
+    return new DumpPipeline(o, source, set, session, parent, covered, known, t0, dumpUptime);
   }
 
   /** The image set (its directory and page session). */
@@ -178,7 +189,7 @@ export class DumpPipeline {
         pagesMethod: o.pagesMethod,
         session: this.session,
         parent: this.parent,
-        sent: this.sent,
+        sent: this.covered,
         endTracking,
         known: this.known.get(pid),
         dumpPids: pids,
@@ -194,16 +205,20 @@ export class DumpPipeline {
       this.tasks.reduce((n, t) => n + t.pages.data.pages, 0),
       o.onProgress,
     );
+    const tCopy = process.hrtime.bigint();
     for (const t of this.tasks) {
       this.current = t.pid;
       await this.source.copy(t, this.set.sink, this.progress);
       if (!t.frozen) checkSameProgram(t.pid, t.identity); // a frozen process cannot exec
     }
+    this.copyUs = usSince(tCopy);
     this.current = o.pid;
+    const tEnd = process.hrtime.bigint();
     if (tree && endTracking && this.session) {
       this.session.release(tree.processes); // through the freeze: no stop of its own
       this.released = true;
     }
+    this.endUs = usSince(tEnd);
   }
 
   /** After the thaw (where the mode allows): write what is left, statistics, inventory, commit. */
@@ -213,6 +228,13 @@ export class DumpPipeline {
     const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
     const tasks = this.tasks.map((t) => taskResult(t, this.source.taskPages(t.pid)));
     const fig = this.source.figures();
+    if (fig.held?.spilledBytes) {
+      log.warn(
+        'the frozen copy reached its cap (%d bytes held): %d bytes were written while frozen',
+        fig.held.heldBytes,
+        fig.held.spilledBytes,
+      );
+    }
     const tree = this.tree;
     const result = resultOf({
       pid: o.pid,
@@ -227,6 +249,8 @@ export class DumpPipeline {
       freezingTime: tree ? tree.stats.freezeMicros : 0,
       frozenTime: tree ? tree.stoppedMicros : 0,
       scanUs: this.scanUs,
+      copyUs: this.copyUs,
+      endTrackingUs: this.endUs,
       closeNs,
       session: this.session,
       exited: this.exited,
