@@ -110,38 +110,26 @@ function coveredBy(chain: PageChain | undefined, ranges: PageRanges): AddressRan
   return out;
 }
 
-/** Split present pages into data and holes (see the module comment). */
+/** Split present pages into data and holes (see the module comment). Linear in the ranges. */
 export function planPages(input: PagePlanInput): PagePlan {
-  const dataSegs: number[] = []; // start, end pairs from three ascending streams: sorted below
-  const data = (s: number, e: number) => {
-    dataSegs.push(s, e);
-  };
+  // data comes from three sweeps, each ascending and disjoint from the others: merged, not sorted
+  const fresh = new PageRanges();
   const known = new PageRanges();
-  sweep(input.present, input.known, (s, e) => known.push(s, e), data);
+  sweep(input.present, input.known, (s, e) => known.push(s, e), (s, e) => fresh.push(s, e));
+  const changed = new PageRanges();
   const unwritten = new PageRanges();
-  sweep(known, input.written, data, (s, e) => unwritten.push(s, e));
+  sweep(known, input.written, (s, e) => changed.push(s, e), (s, e) => unwritten.push(s, e));
   const holes = new PageRanges();
+  const uncovered = new PageRanges();
   const covered = input.covered ?? coveredBy(input.parent, known);
-  sweep(unwritten, covered, (s, e) => holes.push(s, e), data);
-  const order = Array.from({ length: dataSegs.length / 2 }, (_, i) => i);
-  order.sort((x, y) => dataSegs[2 * x]! - dataSegs[2 * y]!);
-  const out = new PageRanges();
-  for (const i of order) out.push(dataSegs[2 * i]!, dataSegs[2 * i + 1]!);
-  return { data: out, holes };
+  sweep(unwritten, covered, (s, e) => holes.push(s, e), (s, e) => uncovered.push(s, e));
+  return { data: mergeRanges(mergeRanges(fresh, changed), uncovered), holes };
 }
 
-/**
- * The same pages with every hole turned into data: for a receiver whose parent lacks this process (a
- * page server answering OPEN2 with has_parent 0), where a PE_PARENT entry would be refused. Reading a
- * page is always correct; only its cost differs.
- *
- * @example
- * if (sink.hasParent === false) plan = holesAsData(plan);
- */
-export function holesAsData(plan: PagePlan): PagePlan {
-  if (plan.holes.length === 0) return plan;
-  const a = plan.data;
-  const b = plan.holes;
+/** Two ascending, disjoint PageRanges as one (adjacent ranges joined). */
+function mergeRanges(a: PageRanges, b: PageRanges): PageRanges {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
   const out = new PageRanges();
   let i = 0;
   let j = 0;
@@ -154,7 +142,20 @@ export function holesAsData(plan: PagePlan): PagePlan {
       j++;
     }
   }
-  return { data: out, holes: new PageRanges() };
+  return out;
+}
+
+/**
+ * The same pages with every hole turned into data: for a receiver whose parent lacks this process (a
+ * page server answering OPEN2 with has_parent 0), where a PE_PARENT entry would be refused. Reading a
+ * page is always correct; only its cost differs.
+ *
+ * @example
+ * if (sink.hasParent === false) plan = holesAsData(plan);
+ */
+export function holesAsData(plan: PagePlan): PagePlan {
+  if (plan.holes.length === 0) return plan;
+  return { data: mergeRanges(plan.data, plan.holes), holes: new PageRanges() };
 }
 
 /** ReadStats plus the holes written. */

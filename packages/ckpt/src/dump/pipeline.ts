@@ -125,6 +125,7 @@ export class DumpPipeline {
       throw new DumpError('EINVAL', '--prev-images-dir needs an images directory');
     }
     const t0 = process.hrtime.bigint();
+    performance.now(); // Node loads perf_hooks on first use: now, not in freezeTree's window
     const dumpUptime = readUptimeMicros();
     const parent = o.prevImagesDir !== undefined ? openParent(o.imagesDir!, o.prevImagesDir) : undefined;
     let source: PageSource;
@@ -137,6 +138,7 @@ export class DumpPipeline {
     let set: ImageSet;
     try {
       if (!session && o.trackMem !== undefined) session = TrackingSession.open(o.trackMem, parent, log);
+      if (parent) session?.readParent(parent);
       set = await ImageSet.open({ ...o, what: o.what ?? 'pre-dump', log });
     } catch (e) {
       if (session !== o.tracking) session?.close();
