@@ -153,17 +153,20 @@ export async function run(args) {
           ]);
           await sleep(interval);
           w.stall();
-          const [last] = ckpt([
-            'pre-dump',
-            '-t',
-            String(f.pid),
-            '-D',
-            join(d, '3'),
-            '--prev-images-dir',
-            '../2',
-            '--freeze',
-            '--json',
-          ], process.env.CKPT_BENCH_PROF);
+          const [last] = ckpt(
+            [
+              'pre-dump',
+              '-t',
+              String(f.pid),
+              '-D',
+              join(d, '3'),
+              '--prev-images-dir',
+              '../2',
+              '--freeze',
+              '--json',
+            ],
+            process.env.CKPT_BENCH_PROF,
+          );
           const stall = w.stall();
           const fl = JSON.parse(
             execFileSync(

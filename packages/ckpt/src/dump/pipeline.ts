@@ -33,8 +33,13 @@
  *   return await p.finish();
  * } catch (e) { throw p.fail(e); }
  */
-import { type ImageDir, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
-import { type ChainCoverage, chainCoverage } from '../images/index.js';
+import {
+  type ChainCoverage,
+  chainCoverage,
+  type ImageDir,
+  PRE_DUMP_MODE,
+  preDumpInventory,
+} from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
 import type { FrozenTree } from '../ptrace/index.js';
@@ -42,6 +47,7 @@ import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
+import { warmPlanner } from './page-plan.js';
 import { PageProgress, type PageSource } from './page-source.js';
 import { readProcessIds } from './process-ids.js';
 import { readSentPages } from './sent-pages.js';
@@ -139,6 +145,7 @@ export class DumpPipeline {
     try {
       if (!session && o.trackMem !== undefined) session = TrackingSession.open(o.trackMem, parent, log);
       if (parent) session?.readParent(parent);
+      if (parent && session) warmPlanner(); // the frozen window's plan runs compiled, not cold
       set = await ImageSet.open({ ...o, what: o.what ?? 'pre-dump', log });
     } catch (e) {
       if (session !== o.tracking) session?.close();
@@ -215,12 +222,9 @@ export class DumpPipeline {
     }
     this.copyUs = usSince(tCopy);
     this.current = o.pid;
-    const tEnd = process.hrtime.bigint();
-    if (tree && endTracking && this.session) {
-      this.session.release(tree.processes); // through the freeze: no stop of its own
-      this.released = true;
-    }
-    this.endUs = usSince(tEnd);
+    // ending tracking: each target's userfaultfd was closed in its scan (through the freeze, before its
+    // collect: planTask's endTracking); our side's close (the kernel unregistering the ranges: ~25 ms a
+    // GiB) and the huge pages' collapse wait for finish(), after the thaw
   }
 
   /** After the thaw (where the mode allows): write what is left, statistics, inventory, commit. */
@@ -252,7 +256,6 @@ export class DumpPipeline {
       frozenTime: tree ? tree.stoppedMicros : 0,
       scanUs: this.scanUs,
       copyUs: this.copyUs,
-      endTrackingUs: this.endUs,
       closeNs,
       session: this.session,
       exited: this.exited,
@@ -261,8 +264,10 @@ export class DumpPipeline {
     const end = o.endTracking ?? tree !== undefined;
     let track: ReturnType<TrackingSession['save']>;
     if (this.session && !this.released && (end || !set.dir)) {
+      const tEnd = process.hrtime.bigint();
       this.session.release(tree?.frozen ? tree.processes : undefined);
       this.released = true;
+      this.endUs = usSince(tEnd);
     } else if (this.session && set.dir && !this.released && (o.saveTracking ?? true)) {
       track = this.session.save();
     }
@@ -286,7 +291,7 @@ export class DumpPipeline {
       result.pagesSkipped,
       result.totalTime,
     );
-    return { ...result, totalTime: usSince(this.t0) };
+    return { ...result, endTrackingTime: this.endUs, totalTime: usSince(this.t0) };
   }
 
   /**

@@ -59,7 +59,7 @@ export interface PreDumpResult extends DumpCounts {
   readonly collectTime?: number;
   /** µs copying the pages (frozen read mode: into memory; else read and written). */
   readonly copyTime?: number;
-  /** µs ending tracking in the targets (the chain's end, through the freeze). */
+  /** µs ending tracking on our side at the chain's end (after the thaw; the targets' side is in the scan). */
   readonly endTrackingTime?: number;
   /** Page bytes the frozen copy held in memory when the tree was thawed (written after the thaw). */
   readonly heldBytes?: number;
@@ -200,8 +200,6 @@ export interface ResultInputs {
   readonly scanUs: number;
   /** µs copying (capture's copy of every process). */
   readonly copyUs?: number;
-  /** µs ending tracking in capture. */
-  readonly endTrackingUs?: number;
   /** ns closing the page session. */
   readonly closeNs: number;
   readonly session?: TrackingSession;
@@ -245,7 +243,7 @@ export function resultOf(i: ResultInputs): PreDumpResult {
     stoppedTime: i.frozenTime + sum((r) => r.stoppedTime ?? 0),
     collectTime: i.scanUs,
     copyTime: i.copyUs ?? 0,
-    endTrackingTime: i.endTrackingUs ?? 0,
+    endTrackingTime: 0,
     heldBytes: f.held?.heldBytes ?? 0,
     spilledBytes: f.held?.spilledBytes ?? 0,
     ...(f.held ? { hold: f.held } : {}),

@@ -92,7 +92,8 @@ function pageFiles(dir: string): Map<string, number> {
   const files = new Map<string, number>();
   for (const name of readdirSync(dir).sort()) {
     const k = classifyImageName(name).kind;
-    if (k === 'pagemap' || k === 'pages' || k === 'shmem-pagemap') files.set(name, statSync(join(dir, name)).size);
+    if (k === 'pagemap' || k === 'pages' || k === 'shmem-pagemap')
+      files.set(name, statSync(join(dir, name)).size);
   }
   return files;
 }
@@ -127,7 +128,8 @@ export function readChainIndex(dir: string): ChainIndex | undefined {
     return undefined;
   }
   if (doc?.format !== 'ckpt-index' || doc.version !== 1) return undefined;
-  if (typeof doc.files !== 'object' || !doc.files || typeof doc.tasks !== 'object' || !doc.tasks) return undefined;
+  if (typeof doc.files !== 'object' || !doc.files || typeof doc.tasks !== 'object' || !doc.tasks)
+    return undefined;
   const files = new Map<string, number>();
   for (const [name, size] of Object.entries(doc.files as Record<string, unknown>)) {
     if (!Number.isSafeInteger(size) || (size as number) < 0) return undefined;

@@ -19,6 +19,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PAGE_SIZE } from '../sys/index.js';
+import { indexProblems, readChainIndex } from './chain-index.js';
 import { ImageError, type ImageErrorCode } from './errors.js';
 import {
   classifyImageName,
@@ -27,7 +28,6 @@ import {
   PAGE_SERVER_PAGES_ID_BASE,
   PARENT_LINK,
 } from './magics.js';
-import { indexProblems, readChainIndex } from './chain-index.js';
 import { PagemapReader } from './pagemap-reader.js';
 
 /** One reason a directory is not a complete set. */
@@ -207,7 +207,11 @@ export function indexedSetProblems(dir: string): ImageSetProblem[] {
     });
   }
   for (const message of indexProblems(dir, index)) {
-    problems.push({ code: message.includes('missing') ? 'MISSING_IMAGE' : 'CORRUPT_IMAGE', file: '', message });
+    problems.push({
+      code: message.includes('missing') ? 'MISSING_IMAGE' : 'CORRUPT_IMAGE',
+      file: '',
+      message,
+    });
   }
   return problems;
 }
