@@ -42,7 +42,7 @@ import {
 } from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
-import type { FrozenTree } from '../ptrace/index.js';
+import { type FrozenTree, injectionSite } from '../ptrace/index.js';
 import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { ImageSet, openParent } from './image-set.js';
@@ -84,6 +84,25 @@ export interface PipelineOptions {
   readonly endTracking?: boolean;
   /** Names the dump in messages ('pre-dump', 'splice pre-dump'). */
   readonly what?: string;
+  /**
+   * capture() will run frozen: prepare() readies the window's work (the injector's gadgets and maps for
+   * ending tracking, the compiled planner). Only a hint: without it the window does that work itself.
+   */
+  readonly willFreeze?: boolean;
+}
+
+/**
+ * Before a frozen incremental capture: compile the planner (run once cold in the window it costs ~10x)
+ * and read what ending tracking injects with (each process's maps and the gadgets in its libraries:
+ * ptrace/injectionSite). A failure only leaves that work to the window.
+ */
+function readyWindow(o: PipelineOptions, log: Logger): void {
+  warmPlanner();
+  try {
+    for (const pid of o.tree === false ? [o.pid] : listTree(o.pid)) injectionSite(pid);
+  } catch (e) {
+    log.debug('could not ready the injection before the freeze: %s', String(e));
+  }
 }
 
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
@@ -145,7 +164,7 @@ export class DumpPipeline {
     try {
       if (!session && o.trackMem !== undefined) session = TrackingSession.open(o.trackMem, parent, log);
       if (parent) session?.readParent(parent);
-      if (parent && session) warmPlanner(); // the frozen window's plan runs compiled, not cold
+      if (parent && session && o.willFreeze) readyWindow(o, log);
       set = await ImageSet.open({ ...o, what: o.what ?? 'pre-dump', log });
     } catch (e) {
       if (session !== o.tracking) session?.close();

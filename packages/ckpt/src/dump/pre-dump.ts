@@ -37,6 +37,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { DumpPipeline, type PipelineOptions } from './pipeline.js';
 import { ReadSource } from './read-source.js';
 import type { PreDumpResult } from './stats.js';
+import { raiseForWindow, type WindowPriority } from './window-priority.js';
 
 /** Options of preDump (no global state: the CLI builds this from argv and env). */
 export interface PreDumpOptions extends PipelineOptions {
@@ -87,7 +88,7 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
   if (o.freeze && o.frozen) throw new DumpError('EINVAL', 'freeze and frozen exclude each other');
   const log = o.logger ?? silentLogger;
   const p = await DumpPipeline.prepare(
-    { ...o, what: 'pre-dump' },
+    { ...o, what: 'pre-dump', willFreeze: o.freeze === true || o.frozen !== undefined },
     (pid) =>
       new ReadSource(pid, {
         bufferSize,
@@ -125,8 +126,10 @@ function holdEstimate(o: PreDumpOptions): number {
 export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreDumpResult> {
   const log = o.logger ?? silentLogger;
   let own: FrozenTree | undefined;
+  let prio: WindowPriority | undefined;
   try {
     if (o.freeze && !o.frozen) {
+      prio = raiseForWindow(); // the window's work waits for no other job's CPU
       own = freezeTree(o.pid, {
         tree: o.tree !== false,
         onExited: (pid) => log.warn('process %d exited before it could be frozen', pid),
@@ -139,7 +142,10 @@ export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreD
       );
     }
     await p.capture(o.frozen ?? own);
-    if (!o.afterCommit) thaw(own, log); // the frozen window ends here: the rest runs with the tree running
+    if (!o.afterCommit) {
+      thaw(own, log); // the frozen window ends here: the rest runs with the tree running
+      prio?.restore();
+    }
     const r = await p.finish();
     await o.afterCommit?.(r);
     return r;
@@ -147,6 +153,7 @@ export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreD
     throw p.fail(e);
   } finally {
     thaw(own, log);
+    prio?.restore();
   }
 }
 
