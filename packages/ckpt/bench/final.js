@@ -50,7 +50,7 @@ function build(name) {
 
 /** Run the CLI; its --json line (the last line of stdout) parsed. */
 function ckpt(args, prof) {
-  // CKPT_BENCH_PROF=DIR: a CPU profile of the frozen step's run in DIR (node --cpu-prof)
+  // CKPT_BENCH_PROF=DIR: CPU profiles of the incremental and the frozen step's runs in DIR (node --cpu-prof)
   const node = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
   const r = spawnSync(process.execPath, [...node, cli, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`ckpt ${args.join(' ')}: ${r.stderr.trim() || `status ${r.status}`}`);
@@ -141,16 +141,10 @@ export async function run(args) {
           mkdirSync(d);
           const [first] = ckpt(['pre-dump', '-t', String(f.pid), '-D', join(d, '1'), '--json']);
           await sleep(interval);
-          const [incr] = ckpt([
-            'pre-dump',
-            '-t',
-            String(f.pid),
-            '-D',
-            join(d, '2'),
-            '--prev-images-dir',
-            '../1',
-            '--json',
-          ]);
+          const [incr] = ckpt(
+            ['pre-dump', '-t', String(f.pid), '-D', join(d, '2'), '--prev-images-dir', '../1', '--json'],
+            process.env.CKPT_BENCH_PROF,
+          );
           await sleep(interval);
           w.stall();
           const [last] = ckpt(

@@ -31,6 +31,7 @@
  */
 import { resolve } from 'node:path';
 import { ImageDir } from '../images/index.js';
+import type { PageReader } from '../mem/index.js';
 import { type FrozenTree, freezeTree } from '../ptrace/index.js';
 import { DumpError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -58,6 +59,8 @@ export interface PreDumpOptions extends PipelineOptions {
    * read-source.ts DEFAULT_HOLD_CAP; 0: write while frozen). Past it the rest is written while frozen.
    */
   readonly holdCap?: number;
+  /** The read buffers, owned by the caller and kept across pre-dumps (--iterations); else made here. */
+  readonly reader?: PageReader;
   /** Cancels the dump (the images are marked incomplete; sys/'s CancelledError). */
   readonly signal?: AbortSignal;
   /** Test hook, after each buffer went to the sink (index from 0). */
@@ -97,6 +100,7 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
         afterBuffer: o.afterBuffer,
         frozen: o.freeze === true || o.frozen !== undefined,
         holdCap: o.holdCap,
+        reader: o.reader,
         holdReserve: holdEstimate(o),
       }),
   );

@@ -37,6 +37,11 @@ export interface ReadSourceOptions {
    * the copy writes while frozen.
    */
   readonly frozen?: boolean;
+  /**
+   * A reader the caller owns and keeps (--iterations: one set of buffers for every iteration, so that
+   * each does not leave its own to the garbage collector); closed by its owner, not by the source.
+   */
+  readonly reader?: PageReader;
   /** Bytes of pages a frozen copy holds in memory at most (default DEFAULT_HOLD_CAP; 0: write frozen). */
   readonly holdCap?: number;
   /** Bytes to reserve for the held copy before the freeze (an estimate; default 16 MiB, at most the cap). */
@@ -66,7 +71,7 @@ export class ReadSource implements PageSource {
     pid: number,
     private readonly o: ReadSourceOptions,
   ) {
-    this.reader = new PageReader(pid, { bufferSize: o.bufferSize });
+    this.reader = o.reader ?? new PageReader(pid, { bufferSize: o.bufferSize });
     const cap = o.holdCap ?? DEFAULT_HOLD_CAP;
     if (o.frozen && cap >= this.reader.bufferSize) {
       this.hold = new HeldPages({ cap, chunk: this.reader.bufferSize });
@@ -146,7 +151,7 @@ export class ReadSource implements PageSource {
 
   close(): void {
     this.hold?.abort('closed');
-    this.reader.close();
+    if (this.reader !== this.o.reader) this.reader.close();
   }
 
   [Symbol.dispose](): void {

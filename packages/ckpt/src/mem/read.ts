@@ -128,7 +128,7 @@ export class PageReader {
     const size = Math.ceil((o.bufferSize ?? 4 << 20) / PAGE_SIZE) * PAGE_SIZE;
     this.size = Math.max(size, PAGE_SIZE);
     this.count = Math.min(Math.max(Math.floor(o.buffers ?? 3), 1), 4);
-    this.buffers?.push(new AlignedBuffer(this.size));
+    this.buffers?.push(new AlignedBuffer(this.size, PAGE_SIZE, false));
   }
 
   /** Bytes of one buffer. */
@@ -141,7 +141,9 @@ export class PageReader {
    * freeze, so that the frozen window allocates nothing.
    */
   reserve(): void {
-    if (this.buffers) this.slot(this.count - 1);
+    if (!this.buffers) return;
+    this.slot(this.count - 1);
+    for (const b of this.buffers) b.bytes.fill(0); // touched: no page fault in the window
   }
 
   /** Buffers allocated so far (at most `buffers` of the constructor). */
@@ -149,9 +151,10 @@ export class PageReader {
     return this.buffers?.length ?? 0;
   }
 
+  /** Slot `k`'s buffer, allocated untouched (the read faults its pages in; reserve() touches them). */
   private slot(k: number): AlignedBuffer {
     const bufs = this.buffers!;
-    while (bufs.length <= k) bufs.push(new AlignedBuffer(this.size));
+    while (bufs.length <= k) bufs.push(new AlignedBuffer(this.size, PAGE_SIZE, false));
     return bufs[k]!;
   }
 
