@@ -4,15 +4,18 @@
  * memory and the rest of a process's state under one freeze.
  *
  * ```
- * prepare()   before the freeze: validate, open the parent chain and the tracking session, allocate the
- *             source's buffers (or pipes' limits), create the directory and open the page session
- *             (ImageSet: a directory or a page server alike)
+ * prepare()   before the freeze: validate, check the parent chain against its index and take its
+ *             coverage per process (images/chainCoverage), open the tracking session, allocate the
+ *             source's buffers (frozen read: the held copy's chunks; splice: pipes' limits), ready the
+ *             window (willFreeze: planner compiled, injection's maps and gadgets read), create the
+ *             directory and open the page session (ImageSet: a directory or a page server alike)
  *   caller:   tree = freezeTree(pid)                                   (optional for read, required for splice)
- * capture()   THE FROZEN WINDOW (when frozen): per process scan (maps, pages, the tracker's written set),
- *             source.copy() (read: pages to the session; splice: pages into pipes), end tracking
+ * capture()   THE FROZEN WINDOW (when frozen): per process scan (maps, pages, the tracker's written set;
+ *             at the chain's end the target's userfaultfd closed first), the plan, source.copy() (read:
+ *             pages into memory, HeldPages, up to its cap; splice: pages into pipes)
  *   caller:   a full dump collects the rest of the state here, under the same freeze; then tree.thaw()
- * finish()    after the thaw: source.drain() (splice: the pipes), close the session, statistics, tracking
- *             state, inventory, commit + fsync (ImageSet.commit)
+ * finish()    after the thaw: source.drain() (read: the held copy; splice: the pipes), close the session,
+ *             end tracking on our side, statistics, tracking state, inventory, commit + fsync, the index
  * fail(e)     any step: end tracking (through the freeze while still frozen), release the source, abort the
  *             image set once; returns the error to throw (a DumpError for expected failures)
  * ```
@@ -21,8 +24,8 @@
  * write it through `images.dir` before finish() (which then writes a dump's inventory, not a pre-dump's).
  *
  * Without a freeze (a read pre-dump of a running tree), capture() runs on the running processes and the
- * tracker stops each only for its injected syscalls. Read mode writes while it copies (bounded buffers), so
- * a frozen read dump writes in the window; everything else waits for finish().
+ * tracker stops each only for its injected syscalls; read mode then writes while it copies (bounded
+ * buffers). Frozen, it copies into memory and writes in finish() (past the hold's cap: in the window).
  *
  * @example
  * const p = await DumpPipeline.prepare({ pid, imagesDir, what: 'pre-dump' }, (pid) => new ReadSource(pid, o));
