@@ -38,7 +38,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { DumpPipeline, type PipelineOptions } from './pipeline.js';
 import { ReadSource } from './read-source.js';
 import type { PreDumpResult } from './stats.js';
-import { raiseForWindow, type WindowPriority } from './window-priority.js';
+import { collectBeforeWindow, raiseForWindow, type WindowPriority } from './window-priority.js';
 
 /** Options of preDump (no global state: the CLI builds this from argv and env). */
 export interface PreDumpOptions extends PipelineOptions {
@@ -133,6 +133,7 @@ export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreD
   let prio: WindowPriority | undefined;
   try {
     if (o.freeze && !o.frozen) {
+      collectBeforeWindow(); // no collection due in the window for what prepare() allocated
       prio = raiseForWindow(); // the window's work waits for no other job's CPU
       own = freezeTree(o.pid, {
         tree: o.tree !== false,

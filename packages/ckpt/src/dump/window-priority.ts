@@ -6,6 +6,9 @@
  * as it is.
  *
  * ```
+ * collectBeforeWindow()       before freezeTree   a full GC now: the allocations of prepare() (the held
+ *                                                 copy's chunks: external memory V8 answers with a
+ *                                                 mark-compact soon after) are not paid in the window
  * raise = raiseForWindow()    before freezeTree   nice 0 -> -10 (this thread: Linux's setpriority(0))
  * ... frozen window ...
  * raise.restore()             at the thaw          back to 0
@@ -16,6 +19,8 @@
  * try { using tree = freezeTree(pid); await p.capture(tree); } finally { prio.restore(); }
  */
 import { getPriority, setPriority } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** The nice value of the frozen window. */
 export const WINDOW_NICE = -10;
@@ -50,4 +55,25 @@ export function raiseForWindow(): WindowPriority {
       }
     },
   };
+}
+
+let gc: (() => void) | undefined;
+
+/**
+ * A full garbage collection now, before a freeze (see the module comment). Node exposes gc() only with
+ * --expose-gc: the flag is set for a new context that hands the function out, once.
+ *
+ * @example
+ * collectBeforeWindow(); using tree = freezeTree(pid);
+ */
+export function collectBeforeWindow(): void {
+  if (!gc) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    } catch {
+      gc = () => {};
+    }
+  }
+  gc();
 }
