@@ -121,7 +121,7 @@ export async function run(args) {
   try {
     for (const gib of sizes) {
       const mib = gib * 1024;
-      const pages = (mib << 20) / 4096;
+      const pages = (mib * 1048576) / 4096; // (mib << 20 overflows at 4 GiB)
       const rate = Math.max(1, Math.round((pages * ratePct) / 100));
       const fifo = join(root, `fifo-${gib}`);
       spawnSync('mkfifo', [fifo]);
