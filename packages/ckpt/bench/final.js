@@ -49,8 +49,10 @@ function build(name) {
 }
 
 /** Run the CLI; its --json line (the last line of stdout) parsed. */
-function ckpt(args) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+function ckpt(args, prof) {
+  // CKPT_BENCH_PROF=DIR: CPU profiles of the incremental and the frozen step's runs in DIR (node --cpu-prof)
+  const node = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+  const r = spawnSync(process.execPath, [...node, cli, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`ckpt ${args.join(' ')}: ${r.stderr.trim() || `status ${r.status}`}`);
   const lines = r.stdout.trim().split('\n');
   return lines.map((l) => JSON.parse(l));
@@ -119,7 +121,7 @@ export async function run(args) {
   try {
     for (const gib of sizes) {
       const mib = gib * 1024;
-      const pages = (mib << 20) / 4096;
+      const pages = (mib * 1048576) / 4096; // (mib << 20 overflows at 4 GiB)
       const rate = Math.max(1, Math.round((pages * ratePct) / 100));
       const fifo = join(root, `fifo-${gib}`);
       spawnSync('mkfifo', [fifo]);
@@ -139,29 +141,26 @@ export async function run(args) {
           mkdirSync(d);
           const [first] = ckpt(['pre-dump', '-t', String(f.pid), '-D', join(d, '1'), '--json']);
           await sleep(interval);
-          const [incr] = ckpt([
-            'pre-dump',
-            '-t',
-            String(f.pid),
-            '-D',
-            join(d, '2'),
-            '--prev-images-dir',
-            '../1',
-            '--json',
-          ]);
+          const [incr] = ckpt(
+            ['pre-dump', '-t', String(f.pid), '-D', join(d, '2'), '--prev-images-dir', '../1', '--json'],
+            process.env.CKPT_BENCH_PROF,
+          );
           await sleep(interval);
           w.stall();
-          const [last] = ckpt([
-            'pre-dump',
-            '-t',
-            String(f.pid),
-            '-D',
-            join(d, '3'),
-            '--prev-images-dir',
-            '../2',
-            '--freeze',
-            '--json',
-          ]);
+          const [last] = ckpt(
+            [
+              'pre-dump',
+              '-t',
+              String(f.pid),
+              '-D',
+              join(d, '3'),
+              '--prev-images-dir',
+              '../2',
+              '--freeze',
+              '--json',
+            ],
+            process.env.CKPT_BENCH_PROF,
+          );
           const stall = w.stall();
           const fl = JSON.parse(
             execFileSync(
@@ -191,12 +190,25 @@ export async function run(args) {
             incrPages: incr.pagesWritten,
             incrFloor: (flIncr.scanNs + flIncr.copyNs) / 1000 + (incr.pagesWritten * 4096) / bw,
             rss: [first.ckptPeakRss, incr.ckptPeakRss, last.ckptPeakRss],
+            // the frozen window's parts (ckpt's view) and what it left for after the thaw
+            freezing: last.freezingTime,
+            collect: last.collectTime ?? 0,
+            copy: last.copyTime ?? 0,
+            endTracking: last.endTrackingTime ?? 0,
+            held: last.heldBytes ?? 0,
+            spilled: last.spilledBytes ?? 0,
+            total: last.totalTime,
           };
           rows.push(row);
           console.log(
             `  rep ${r + 1}: stall ${ms(row.stall)} ms, frozenTime ${ms(row.frozen)} ms, ${row.written} pages; ` +
               `floor ${ms(row.floor)} ms (scan ${ms(row.floorScan)}); incremental ${ms(row.incrTotal)} ms for ` +
               `${row.incrPages} pages (floor ${ms(row.incrFloor)}); rss ${row.rss.map((x) => (x / 1048576).toFixed(0)).join('/')} MiB`,
+          );
+          console.log(
+            `         window: freezing ${ms(row.freezing)}, collect ${ms(row.collect)}, copy ${ms(row.copy)}, ` +
+              `end tracking ${ms(row.endTracking)} ms; held ${(row.held / 1048576).toFixed(1)} MiB, ` +
+              `written frozen ${(row.spilled / 1048576).toFixed(1)} MiB; whole run ${ms(row.total)} ms`,
           );
           rmSync(d, { recursive: true, force: true });
         }

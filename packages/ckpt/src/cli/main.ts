@@ -2,7 +2,7 @@
  * Entry point of the `ckpt` command. Only cli/ reads argv and env, prints, and sets the exit status.
  *
  * ```
- * ckpt pre-dump -t PID -D DIR [--buffer-size 4M] [--freeze] [--json] [-v0..-v4] [--log-file F]
+ * ckpt pre-dump -t PID -D DIR [--buffer-size 4M] [--freeze [--hold-cap 256M]] [--json] [-v0..-v4] [--log-file F]
  * ckpt pre-dump ... [--prev-images-dir ../PREV] [--track-mem auto|uffd-wp|soft-dirty|none]
  * ckpt pre-dump ... --iterations N [--interval MS]   (DIR/1 .. DIR/N)
  * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]   (all of the above too)
@@ -110,6 +110,10 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       '4M',
     )
     .option('--freeze', 'take the copy while the target is frozen (consistent snapshot)')
+    .option(
+      '--hold-cap <size>',
+      'with --freeze: pages copied while frozen are held in memory up to this size and written after the thaw; past it they are written while frozen (default 256M; 0: always write while frozen)',
+    )
     .addOption(
       new Option(
         '--pages-method <method>',

@@ -27,6 +27,8 @@ export interface PreDumpFlags {
   prevImagesDir?: string;
   bufferSize?: string;
   freeze?: boolean;
+  /** With --freeze: bytes of pages held in memory until the thaw, at most (dump/DEFAULT_HOLD_CAP). */
+  holdCap?: string;
   json?: boolean;
   v?: string | boolean;
   logFile?: string;
@@ -116,6 +118,10 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   }
   const level = parseVerbosity(f.v);
   const bufferSize = f.bufferSize ? parseSize(f.bufferSize) : undefined;
+  const holdCap = f.holdCap !== undefined ? parseSize(f.holdCap) : undefined;
+  if (holdCap !== undefined && mode === 'splice') {
+    throw new UsageError('--hold-cap is for read mode (splice holds its copy in pipes)');
+  }
   if (f.imagesDir && existsSync(join(f.imagesDir, 'inventory.img'))) {
     throw new CommandError('EEXIST', `${f.imagesDir} already holds a complete image set`);
   }
@@ -151,6 +157,7 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
       pid,
       target,
       bufferSize,
+      holdCap,
       pagesMethod: method,
       freeze: f.freeze,
       prevImagesDir: f.prevImagesDir,
@@ -177,7 +184,7 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
           `note: --pre-dump-mode splice dumps ${pid} only, not its ${tree.length - 1} descendants\n`,
         );
       }
-      const { prevImagesDir: _p, trackMem: _t, bufferSize: _b, freeze: _f, ...splice } = common;
+      const { prevImagesDir: _p, trackMem: _t, bufferSize: _b, freeze: _f, holdCap: _h, ...splice } = common;
       const result = await preDumpSplice({ ...splice, imagesDir: f.dryRun ? undefined : f.imagesDir });
       print(result);
       return result;

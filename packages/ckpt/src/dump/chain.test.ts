@@ -4,14 +4,23 @@
  * `--iterations` in one run, then a final frozen pre-dump that ends the chain. Inside that frozen window
  * (afterCommit hook: the target cannot run) every page resolved through the chain must equal the target's
  * memory, and every present page must be in the chain. mmap, munmap, mremap and MADV_DONTNEED happen
- * between iterations. Rounds: 3 (CKPT_STRESS=1: 20).
+ * between iterations. Rounds: 3 (CKPT_STRESS=1: 20). Last, the frozen path: the copy held in memory until
+ * the thaw (and its cap), and the chain index (ckpt-index.json) against the pagemaps it replaces.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readlinkSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ImageDir, INCOMPLETE_MARKER, PageChain } from '../images/index.js';
+import {
+  CHAIN_INDEX_FILE,
+  chainCoverage,
+  checkImageChain,
+  ImageDir,
+  INCOMPLETE_MARKER,
+  PageChain,
+  readChainIndex,
+} from '../images/index.js';
 import { softDirtyUnsupportedReason, uffdWpUnsupportedReason } from '../mem/index.js';
 import { addressOf, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
 import {
@@ -23,6 +32,8 @@ import {
   Writer,
 } from '../testing/index.js';
 import { type ChainCheckResult, checkChain } from './chain-check.js';
+import { DumpError } from './errors.js';
+import { preDumpIterations } from './iterations.js';
 import { preDump } from './pre-dump.js';
 import type { PreDumpResult } from './stats.js';
 import { TRACK_STATE_FILE } from './track-state.js';
@@ -48,9 +59,15 @@ async function churn(w: Writer, k: number, maps: number[]): Promise<void> {
 }
 
 /** The chain's end, frozen, with the comparison inside the frozen window. */
-async function endChain(pid: number, dir: string, prev: string) {
+async function endChain(
+  pid: number,
+  dir: string,
+  prev: string,
+  o: { holdCap?: number; bufferSize?: number } = {},
+) {
   let cmp: ChainCheckResult | undefined;
   const r = await preDump({
+    ...o,
     pid,
     imagesDir: dir,
     prevImagesDir: prev,
@@ -285,5 +302,74 @@ test('tracking state: used once; a missing or foreign state means a full dump th
     const v = runCkpt(['verify', join(base, k)]);
     assert.equal(v.status, 0, v.stderr + v.stdout);
   }
+  w.f.kill();
+});
+
+// The frozen path: the copy held in memory until the thaw (its cap), and the chain index.
+
+test('frozen: the copy is held in memory and written after the thaw; a small cap writes the rest frozen and says so', {
+  skip: noUffd ?? false,
+}, async () => {
+  const w = await Writer.start(scratch, 32, 1, 0, true);
+  const runs: PreDumpResult[] = [];
+  for (const [name, cap] of [
+    ['held', undefined],
+    ['capped', 256 << 10],
+  ] as const) {
+    const base = scratch.newDir();
+    await preDump({ pid: w.pid, imagesDir: join(base, '1'), trackMem: 'auto' });
+    await w.cmd('w 1500'); // ~6 MiB written since: more than the small cap
+    const { r, cmp } = await endChain(w.pid, join(base, '2'), '../1', { holdCap: cap, bufferSize: 64 << 10 });
+    assert.equal(cmp.mismatched + cmp.missing, 0, name);
+    assert.equal(r.tracking?.incremental, 1, name);
+    runs.push(r);
+  }
+  const [held, capped] = runs as [PreDumpResult, PreDumpResult];
+  assert.ok(held.hold, 'a frozen read copy reports its hold');
+  assert.equal(held.spilledBytes, 0, 'the default cap held everything');
+  assert.equal(held.heldBytes, held.pagesWritten * PAGE_SIZE, 'every page written was held until the thaw');
+  assert.ok((capped.spilledBytes ?? 0) > 0, 'past the cap pages were written while frozen');
+  assert.ok((capped.heldBytes ?? 0) <= 256 << 10, `${capped.heldBytes} bytes held over a 256 KiB cap`);
+  assert.equal((capped.heldBytes ?? 0) + (capped.spilledBytes ?? 0), capped.pagesWritten * PAGE_SIZE);
+  w.f.kill();
+});
+
+test('a chain of 8 iterations: the index gives the coverage the pagemaps give, and the check still finds a damaged parent', {
+  skip: noUffd ?? false,
+}, async () => {
+  const w = await Writer.start(scratch, 16, 2, 3000, true);
+  const base = scratch.newDir();
+  await preDumpIterations({ pid: w.pid, imagesDir: base, iterations: 8, intervalMs: 30, trackMem: 'auto' });
+  for (let k = 1; k <= 8; k++)
+    assert.ok(readChainIndex(join(base, String(k))), `iteration ${k} has its index`);
+  const top = ImageDir.open(join(base, '8'));
+  const indexed = chainCoverage(top);
+  // the same, the slow way: every pagemap of the chain decoded and located (no index anywhere)
+  for (let k = 1; k <= 8; k++) rmSync(join(base, String(k), CHAIN_INDEX_FILE));
+  const located = chainCoverage(top);
+  assert.deepEqual([...indexed.keys()], [w.pid]);
+  assert.deepEqual(indexed.get(w.pid), located.get(w.pid));
+  assert.ok((indexed.get(w.pid)?.length ?? 0) > 0);
+
+  // a chain end on top of the indexed chain is exact (its parent's holes planned from the index)
+  const { r, cmp } = await endChain(w.pid, join(base, '9'), '../8');
+  assert.equal(cmp.mismatched + cmp.missing, 0);
+  assert.ok((r.pagesSkippedParent ?? 0) > 0);
+  assert.ok(existsSync(join(base, '9', CHAIN_INDEX_FILE)));
+
+  // a damaged grandparent is caught by the index check (a pages file shorter than committed)
+  const again = scratch.newDir();
+  await preDumpIterations({ pid: w.pid, imagesDir: again, iterations: 3, intervalMs: 30, trackMem: 'none' });
+  checkImageChain(join(again, '3'));
+  const pages = ImageDir.open(join(again, '1'))
+    .list()
+    .find((f) => f.kind === 'pages' && f.size > 0);
+  assert.ok(pages);
+  truncateSync(join(again, '1', pages.name), pages.size - PAGE_SIZE);
+  assert.throws(() => checkImageChain(join(again, '3')), /index says/);
+  await assert.rejects(
+    preDump({ pid: w.pid, imagesDir: join(again, '4'), prevImagesDir: '../3' }),
+    (e: unknown) => e instanceof DumpError && e.code === 'EINVAL' && /index says/.test(e.message),
+  );
   w.f.kill();
 });

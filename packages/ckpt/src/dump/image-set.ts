@@ -9,7 +9,8 @@
  *      v
  *   writing --commit(meta)--> committed   sent pages, stats-dump, irmap-cache, tracking state, process
  *      |                                  identities (ckpt-procs.json), inventory.img
- *      |                                  last (its presence marks the set complete), fsync
+ *      |                                  last (its presence marks the set complete), fsync; then the
+ *      |                                  set's index (ckpt-index.json: what the next pre-dump reads)
  *      +----fail(e)-------> aborted       the session aborted (a page server discards its images), DIR gets
  *                                         its INCOMPLETE marker; the error becomes a DumpError saying so
  * ```
@@ -22,7 +23,7 @@
  */
 import { resolve } from 'node:path';
 import type { DumpStatsEntry, InventoryEntry } from '../images/index.js';
-import { checkImageChain, ImageDir } from '../images/index.js';
+import { checkImageChain, ImageDir, writeChainIndex } from '../images/index.js';
 import type { ProcessIdentity } from '../proc/index.js';
 import { CancelledError } from '../sys/index.js';
 import { openPageSession, type PageSink, type PageTarget } from '../xfer/index.js';
@@ -67,7 +68,9 @@ export class ImageSet {
     readonly dir: ImageDir | undefined,
     /** The session every task's pages go through. */
     readonly sink: PageSink,
-    private readonly sent: SentPagesSink | undefined,
+    private readonly recorder: SentPagesSink | undefined,
+    /** The pages go into `dir` (not a page server, not a caller's sink). */
+    readonly pagesInDir: boolean,
     private readonly o: ImageSetOptions,
   ) {}
 
@@ -90,10 +93,11 @@ export class ImageSet {
       dir?.abort(err instanceof Error ? err.message : String(err));
       throw err;
     }
-    // pages elsewhere, metadata here: record what went, for the next pre-dump's holes
+    // record what each pagemap names, for the next pre-dump's holes: ckpt-sent.json when the pages go
+    // elsewhere, the set's index (images/chain-index.ts) when they stay here
     const toDir = !o.sink && (o.target === undefined || o.target.kind === 'images');
-    const sent = dir && !toDir ? new SentPagesSink(session) : undefined;
-    return new ImageSet(dir, sent ?? session, sent, o);
+    const recorder = dir ? new SentPagesSink(session) : undefined;
+    return new ImageSet(dir, recorder ?? session, recorder, toDir, o);
   }
 
   /** The directory's path, or null without one. */
@@ -108,7 +112,7 @@ export class ImageSet {
 
   /** Whether pages go somewhere else than the directory (its parent's coverage is then ckpt-sent.json). */
   get sendsElsewhere(): boolean {
-    return this.sent !== undefined;
+    return this.dir !== undefined && !this.pagesInDir;
   }
 
   /** End the page session after the last task (a page server: CLOSE and its reply). Returns ns spent. */
@@ -123,13 +127,15 @@ export class ImageSet {
     if (this.state !== 'writing') throw new Error(`ImageSet.commit: already ${this.state}`);
     const dir = this.dir;
     if (dir) {
-      if (this.sent) writeSentPages(dir.path, this.sent.sent);
+      if (this.recorder && !this.pagesInDir) writeSentPages(dir.path, this.recorder.sent);
       dir.writeStats(meta.stats);
       dir.writeIrmapCache();
       if (meta.track) writeTrackState(dir.path, meta.track);
       if (meta.processIds) writeProcessIds(dir.path, meta.processIds);
       dir.setInventory(meta.inventory);
       dir.commit();
+      // after the inventory: a set without its index is only checked and read the slow way
+      if (this.recorder && this.pagesInDir) writeChainIndex(dir.path, this.recorder.sent);
     }
     this.state = 'committed';
   }

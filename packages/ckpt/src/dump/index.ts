@@ -12,6 +12,7 @@
  */
 export * from './chain-check.js';
 export * from './errors.js';
+export * from './held-pages.js';
 export * from './image-set.js';
 export * from './iterations.js';
 export * from './logger.js';
@@ -29,3 +30,4 @@ export * from './task-scan.js';
 export * from './track-state.js';
 export * from './tracking.js';
 export * from './tree.js';
+export * from './window-priority.js';

@@ -22,7 +22,7 @@
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageDir } from '../images/index.js';
-import type { TrackerChoice } from '../mem/index.js';
+import { PageReader, type TrackerChoice } from '../mem/index.js';
 import { cancelledBy } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
 import { DumpError } from './errors.js';
@@ -67,6 +67,8 @@ export async function preDumpIterations(o: IterationsOptions): Promise<PreDumpRe
     if (p.complete) parent = p;
   }
   using session = TrackingSession.open(o.trackMem, parent, log);
+  // one set of read buffers for every iteration: the peak RSS stays that of the first
+  using reader = new PageReader(o.pid, { bufferSize: o.bufferSize ?? 4 << 20 });
   const results: PreDumpResult[] = [];
   for (let k = 1; k <= n; k++) {
     if (k > 1 && o.intervalMs > 0) {
@@ -93,6 +95,7 @@ export async function preDumpIterations(o: IterationsOptions): Promise<PreDumpRe
       imagesDir: dir,
       prevImagesDir: k === 1 ? o.prevImagesDir : `../${k - 1}`,
       tracking: session,
+      reader,
       saveTracking: last,
       freeze: last && o.freeze,
       endTracking: last && o.freeze === true,

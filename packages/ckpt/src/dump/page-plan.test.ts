@@ -80,3 +80,47 @@ test('writePlannedPages interleaves holes with data in ascending order', async (
   assert.equal(st.holePages, 5);
   assert.equal(st.pagesRead, 2);
 });
+
+test('planPages: random lists give, page by page, what the rule says (data, hole or nothing)', () => {
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const N = 400;
+  const randomSet = (density: number) => {
+    const pages: boolean[] = [];
+    for (let p = 0; p < N; p++) pages.push(rand(100) < density);
+    return pages;
+  };
+  const toList = (set: boolean[]) => {
+    const out: { start: number; end: number }[] = [];
+    for (let p = 0; p < N; p++) {
+      if (!set[p]) continue;
+      const last = out[out.length - 1];
+      if (last && last.end === p * P) last.end = (p + 1) * P;
+      else out.push({ start: p * P, end: (p + 1) * P });
+    }
+    return out;
+  };
+  for (let round = 0; round < 30; round++) {
+    const present = randomSet(80);
+    const known = randomSet(70);
+    const written = randomSet(20);
+    const covered = randomSet(85);
+    const pr = new PageRanges();
+    for (const r of toList(present)) pr.push(r.start, r.end);
+    const plan = planPages({
+      present: pr,
+      known: toList(known),
+      written: toList(written),
+      covered: toList(covered),
+    });
+    const inList = (r: PageRanges, p: number) => r.starts.some((s, i) => s <= p * P && p * P < r.ends[i]!);
+    for (let p = 0; p < N; p++) {
+      const want = !present[p] ? 'none' : known[p] && !written[p] && covered[p] ? 'hole' : 'data';
+      const got = inList(plan.data, p) ? 'data' : inList(plan.holes, p) ? 'hole' : 'none';
+      assert.equal(got, want, `round ${round}, page ${p}`);
+    }
+  }
+});

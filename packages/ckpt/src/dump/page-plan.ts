@@ -27,6 +27,7 @@
 import type { PageChain } from '../images/index.js';
 import {
   type AddressRange,
+  type BufferLender,
   PageRanges,
   type PageReader,
   type ReadOptions,
@@ -109,38 +110,59 @@ function coveredBy(chain: PageChain | undefined, ranges: PageRanges): AddressRan
   return out;
 }
 
-/** Split present pages into data and holes (see the module comment). */
+/**
+ * Split present pages into data and holes (see the module comment). One pass over the four lists, linear
+ * in their lengths: it runs in the frozen window, where ~10k written ranges are common.
+ */
 export function planPages(input: PagePlanInput): PagePlan {
-  const dataSegs: number[] = []; // start, end pairs from three ascending streams: sorted below
-  const data = (s: number, e: number) => {
-    dataSegs.push(s, e);
-  };
-  const known = new PageRanges();
-  sweep(input.present, input.known, (s, e) => known.push(s, e), data);
-  const unwritten = new PageRanges();
-  sweep(known, input.written, data, (s, e) => unwritten.push(s, e));
+  const { present, known, written } = input;
+  const covered = input.covered ?? coveredBy(input.parent, knownPresent(present, known));
+  const data = new PageRanges();
   const holes = new PageRanges();
-  const covered = input.covered ?? coveredBy(input.parent, known);
-  sweep(unwritten, covered, (s, e) => holes.push(s, e), data);
-  const order = Array.from({ length: dataSegs.length / 2 }, (_, i) => i);
-  order.sort((x, y) => dataSegs[2 * x]! - dataSegs[2 * y]!);
-  const out = new PageRanges();
-  for (const i of order) out.push(dataSegs[2 * i]!, dataSegs[2 * i + 1]!);
-  return { data: out, holes };
+  let k = 0;
+  let w = 0;
+  let c = 0;
+  for (let i = 0; i < present.length; i++) {
+    let pos = present.starts[i]!;
+    const end = present.ends[i]!;
+    while (pos < end) {
+      while (k < known.length && known[k]!.end <= pos) k++;
+      while (w < written.length && written[w]!.end <= pos) w++;
+      while (c < covered.length && covered[c]!.end <= pos) c++;
+      const kr = known[k];
+      const wr = written[w];
+      const cr = covered[c];
+      const inK = kr !== undefined && kr.start <= pos;
+      const inW = wr !== undefined && wr.start <= pos;
+      const inC = cr !== undefined && cr.start <= pos;
+      let stop = end;
+      if (kr !== undefined) stop = Math.min(stop, inK ? kr.end : kr.start);
+      if (wr !== undefined) stop = Math.min(stop, inW ? wr.end : wr.start);
+      if (cr !== undefined) stop = Math.min(stop, inC ? cr.end : cr.start);
+      if (inK && !inW && inC) holes.push(pos, stop);
+      else data.push(pos, stop);
+      pos = stop;
+    }
+  }
+  return { data, holes };
 }
 
-/**
- * The same pages with every hole turned into data: for a receiver whose parent lacks this process (a
- * page server answering OPEN2 with has_parent 0), where a PE_PARENT entry would be refused. Reading a
- * page is always correct; only its cost differs.
- *
- * @example
- * if (sink.hasParent === false) plan = holesAsData(plan);
- */
-export function holesAsData(plan: PagePlan): PagePlan {
-  if (plan.holes.length === 0) return plan;
-  const a = plan.data;
-  const b = plan.holes;
+/** present & known: what coveredBy asks the chain about. */
+function knownPresent(present: PageRanges, known: readonly AddressRange[]): PageRanges {
+  const out = new PageRanges();
+  sweep(
+    present,
+    known,
+    (s, e) => out.push(s, e),
+    () => {},
+  );
+  return out;
+}
+
+/** Two ascending, disjoint PageRanges as one (adjacent ranges joined). */
+function mergeRanges(a: PageRanges, b: PageRanges): PageRanges {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
   const out = new PageRanges();
   let i = 0;
   let j = 0;
@@ -153,7 +175,20 @@ export function holesAsData(plan: PagePlan): PagePlan {
       j++;
     }
   }
-  return { data: out, holes: new PageRanges() };
+  return out;
+}
+
+/**
+ * The same pages with every hole turned into data: for a receiver whose parent lacks this process (a
+ * page server answering OPEN2 with has_parent 0), where a PE_PARENT entry would be refused. Reading a
+ * page is always correct; only its cost differs.
+ *
+ * @example
+ * if (sink.hasParent === false) plan = holesAsData(plan);
+ */
+export function holesAsData(plan: PagePlan): PagePlan {
+  if (plan.holes.length === 0) return plan;
+  return { data: mergeRanges(plan.data, plan.holes), holes: new PageRanges() };
 }
 
 /** ReadStats plus the holes written. */
@@ -185,9 +220,12 @@ export async function writePlannedPages(
       h++;
     }
   };
+  const lender = (sink as Partial<BufferLender>).nextBuffer ? (sink as PageSink & BufferLender) : undefined;
   const st = await reader.read(
     plan.data,
     {
+      // a sink that holds the pages (dump/HeldPages) lends the memory to read them into
+      nextBuffer: lender ? () => lender.nextBuffer() : undefined,
       pages: (va, n, bytes) => {
         holesBefore(va);
         sink.addPages(va, n, bytes);
@@ -198,4 +236,24 @@ export async function writePlannedPages(
   );
   holesBefore(Number.POSITIVE_INFINITY);
   return { ...st, holePages };
+}
+
+/**
+ * Run planPages on a made-up plan of a few thousand ranges, so that V8 has compiled it (and PageRanges)
+ * before the freeze: run once, cold, the plan of ~10k written ranges costs ~10x its optimized time, and
+ * the frozen window is where it runs. Before the freeze, when a plan with a parent is coming.
+ *
+ * @example
+ * warmPlanner(); // in DumpPipeline.prepare
+ */
+export function warmPlanner(): void {
+  const base = 0x10000000;
+  const span = 8192 * PAGE_SIZE;
+  const present = new PageRanges();
+  present.push(base, base + span);
+  const written: AddressRange[] = [];
+  for (let p = 0; p < 8192; p += 3)
+    written.push({ start: base + p * PAGE_SIZE, end: base + (p + 1) * PAGE_SIZE });
+  const all = [{ start: base, end: base + span }];
+  for (let k = 0; k < 4; k++) holesAsData(planPages({ present, known: all, written, covered: all }));
 }

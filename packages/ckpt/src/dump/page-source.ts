@@ -19,6 +19,7 @@
 import type { DumpStatsEntry } from '../images/index.js';
 import type { SpliceStats } from '../mem/splice.js';
 import type { PageSink } from '../xfer/index.js';
+import type { HeldFigures } from './held-pages.js';
 import type { TaskScan } from './task-scan.js';
 
 /** What a source wrote for one process. */
@@ -54,6 +55,8 @@ export interface SourceFigures {
   /** stats-dump fields only this source has (splice: page_pipes, page_pipe_bufs). */
   readonly stats?: Partial<DumpStatsEntry>;
   readonly splice?: SpliceResult;
+  /** A frozen read copy held in memory until the thaw (dump/held-pages.ts). */
+  readonly held?: HeldFigures;
 }
 
 /**

@@ -4,15 +4,18 @@
  * memory and the rest of a process's state under one freeze.
  *
  * ```
- * prepare()   before the freeze: validate, open the parent chain and the tracking session, allocate the
- *             source's buffers (or pipes' limits), create the directory and open the page session
- *             (ImageSet: a directory or a page server alike)
+ * prepare()   before the freeze: validate, check the parent chain against its index and take its
+ *             coverage per process (images/chainCoverage), open the tracking session, allocate the
+ *             source's buffers (frozen read: the held copy's chunks; splice: pipes' limits), ready the
+ *             window (willFreeze: planner compiled, injection's maps and gadgets read), create the
+ *             directory and open the page session (ImageSet: a directory or a page server alike)
  *   caller:   tree = freezeTree(pid)                                   (optional for read, required for splice)
- * capture()   THE FROZEN WINDOW (when frozen): per process scan (maps, pages, the tracker's written set),
- *             source.copy() (read: pages to the session; splice: pages into pipes), end tracking
+ * capture()   THE FROZEN WINDOW (when frozen): per process scan (maps, pages, the tracker's written set;
+ *             at the chain's end the target's userfaultfd closed first), the plan, source.copy() (read:
+ *             pages into memory, HeldPages, up to its cap; splice: pages into pipes)
  *   caller:   a full dump collects the rest of the state here, under the same freeze; then tree.thaw()
- * finish()    after the thaw: source.drain() (splice: the pipes), close the session, statistics, tracking
- *             state, inventory, commit + fsync (ImageSet.commit)
+ * finish()    after the thaw: source.drain() (read: the held copy; splice: the pipes), close the session,
+ *             end tracking on our side, statistics, tracking state, inventory, commit + fsync, the index
  * fail(e)     any step: end tracking (through the freeze while still frozen), release the source, abort the
  *             image set once; returns the error to throw (a DumpError for expected failures)
  * ```
@@ -21,8 +24,8 @@
  * write it through `images.dir` before finish() (which then writes a dump's inventory, not a pre-dump's).
  *
  * Without a freeze (a read pre-dump of a running tree), capture() runs on the running processes and the
- * tracker stops each only for its injected syscalls. Read mode writes while it copies (bounded buffers), so
- * a frozen read dump writes in the window; everything else waits for finish().
+ * tracker stops each only for its injected syscalls; read mode then writes while it copies (bounded
+ * buffers). Frozen, it copies into memory and writes in finish() (past the hold's cap: in the window).
  *
  * @example
  * const p = await DumpPipeline.prepare({ pid, imagesDir, what: 'pre-dump' }, (pid) => new ReadSource(pid, o));
@@ -33,17 +36,25 @@
  *   return await p.finish();
  * } catch (e) { throw p.fail(e); }
  */
-import { type ImageDir, type InventoryEntry, PRE_DUMP_MODE, preDumpInventory } from '../images/index.js';
+import {
+  type ChainCoverage,
+  chainCoverage,
+  type ImageDir,
+  type InventoryEntry,
+  PRE_DUMP_MODE,
+  preDumpInventory,
+} from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
-import type { FrozenTree } from '../ptrace/index.js';
+import { type FrozenTree, injectionSite } from '../ptrace/index.js';
 import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
+import { warmPlanner } from './page-plan.js';
 import { PageProgress, type PageSource } from './page-source.js';
 import { readProcessIds } from './process-ids.js';
-import { readSentPages, type SentPages } from './sent-pages.js';
+import { readSentPages } from './sent-pages.js';
 import { type PreDumpResult, resultOf, taskResult, toDumpStatsEntry } from './stats.js';
 import { checkSameProgram, scanTask, type TaskScan } from './task-scan.js';
 import { TrackingSession } from './tracking.js';
@@ -77,6 +88,25 @@ export interface PipelineOptions {
   readonly endTracking?: boolean;
   /** Names the dump in messages ('pre-dump', 'splice pre-dump'). */
   readonly what?: string;
+  /**
+   * capture() will run frozen: prepare() readies the window's work (the injector's gadgets and maps for
+   * ending tracking, the compiled planner). Only a hint: without it the window does that work itself.
+   */
+  readonly willFreeze?: boolean;
+}
+
+/**
+ * Before a frozen incremental capture: compile the planner (run once cold in the window it costs ~10x)
+ * and read what ending tracking injects with (each process's maps and the gadgets in its libraries:
+ * ptrace/injectionSite). A failure only leaves that work to the window.
+ */
+function readyWindow(o: PipelineOptions, log: Logger): void {
+  warmPlanner();
+  try {
+    for (const pid of o.tree === false ? [o.pid] : listTree(o.pid)) injectionSite(pid);
+  } catch (e) {
+    log.debug('could not ready the injection before the freeze: %s', String(e));
+  }
 }
 
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
@@ -86,6 +116,8 @@ export class DumpPipeline {
   private progress = new PageProgress(0);
   private tree: FrozenTree | undefined;
   private scanUs = 0;
+  private copyUs = 0;
+  private endUs = 0;
   private current: number;
   private released = false;
   /** Descendants that exited before they could be frozen or scanned: left out. */
@@ -98,7 +130,7 @@ export class DumpPipeline {
     private readonly set: ImageSet,
     private readonly session: TrackingSession | undefined,
     private readonly parent: ImageDir | undefined,
-    private readonly sent: SentPages | undefined,
+    private readonly covered: ChainCoverage | undefined,
     private readonly known: ReadonlyMap<number, ProcessIdentity>,
     private readonly t0: bigint,
     private readonly dumpUptime: number,
@@ -122,6 +154,7 @@ export class DumpPipeline {
       throw new DumpError('EINVAL', '--prev-images-dir needs an images directory');
     }
     const t0 = process.hrtime.bigint();
+    performance.now(); // Node loads perf_hooks on first use: now, not in freezeTree's window
     const dumpUptime = readUptimeMicros();
     const parent = o.prevImagesDir !== undefined ? openParent(o.imagesDir!, o.prevImagesDir) : undefined;
     let source: PageSource;
@@ -134,16 +167,26 @@ export class DumpPipeline {
     let set: ImageSet;
     try {
       if (!session && o.trackMem !== undefined) session = TrackingSession.open(o.trackMem, parent, log);
+      if (parent) session?.readParent(parent);
+      if (parent && session && o.willFreeze) readyWindow(o, log);
       set = await ImageSet.open({ ...o, what: o.what ?? 'pre-dump', log });
     } catch (e) {
       if (session !== o.tracking) session?.close();
       source.close();
       throw e;
     }
-    // pages going to a page server: the parent's coverage is what it sent, not a local pagemap
-    const sent = parent && set.sendsElsewhere ? readSentPages(parent.path) : undefined;
+    // what the parent chain holds, per process: indexed once, before the freeze (pages going to a page
+    // server: what the parent sent; else the parent's index, or its pagemaps when it has none)
+    let covered: ChainCoverage | undefined;
+    try {
+      if (parent) covered = set.sendsElsewhere ? readSentPages(parent.path) : chainCoverage(parent);
+    } catch (e) {
+      if (session !== o.tracking) session?.close();
+      source.close();
+      throw set.fail(e, pid);
+    }
     const known = parent ? readProcessIds(parent.path) : new Map<number, ProcessIdentity>();
-    return new DumpPipeline(o, source, set, session, parent, sent, known, t0, dumpUptime);
+    return new DumpPipeline(o, source, set, session, parent, covered, known, t0, dumpUptime);
   }
 
   /** The image set (its directory and page session). */
@@ -178,7 +221,7 @@ export class DumpPipeline {
         pagesMethod: o.pagesMethod,
         session: this.session,
         parent: this.parent,
-        sent: this.sent,
+        sent: this.covered,
         endTracking,
         known: this.known.get(pid),
         dumpPids: pids,
@@ -194,16 +237,17 @@ export class DumpPipeline {
       this.tasks.reduce((n, t) => n + t.pages.data.pages, 0),
       o.onProgress,
     );
+    const tCopy = process.hrtime.bigint();
     for (const t of this.tasks) {
       this.current = t.pid;
       await this.source.copy(t, this.set.sink, this.progress);
       if (!t.frozen) checkSameProgram(t.pid, t.identity); // a frozen process cannot exec
     }
+    this.copyUs = usSince(tCopy);
     this.current = o.pid;
-    if (tree && endTracking && this.session) {
-      this.session.release(tree.processes); // through the freeze: no stop of its own
-      this.released = true;
-    }
+    // ending tracking: each target's userfaultfd was closed in its scan (through the freeze, before its
+    // collect: planTask's endTracking); our side's close (the kernel unregistering the ranges: ~25 ms a
+    // GiB) and the huge pages' collapse wait for finish(), after the thaw
   }
 
   /**
@@ -216,6 +260,13 @@ export class DumpPipeline {
     const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
     const tasks = this.tasks.map((t) => taskResult(t, this.source.taskPages(t.pid)));
     const fig = this.source.figures();
+    if (fig.held?.spilledBytes) {
+      log.warn(
+        'the frozen copy reached its cap (%d bytes held): %d bytes were written while frozen',
+        fig.held.heldBytes,
+        fig.held.spilledBytes,
+      );
+    }
     const tree = this.tree;
     const result = resultOf({
       pid: o.pid,
@@ -230,6 +281,7 @@ export class DumpPipeline {
       freezingTime: tree ? tree.stats.freezeMicros : 0,
       frozenTime: tree ? tree.stoppedMicros : 0,
       scanUs: this.scanUs,
+      copyUs: this.copyUs,
       closeNs,
       session: this.session,
       exited: this.exited,
@@ -238,8 +290,10 @@ export class DumpPipeline {
     const end = o.endTracking ?? tree !== undefined;
     let track: ReturnType<TrackingSession['save']>;
     if (this.session && !this.released && (end || !set.dir)) {
+      const tEnd = process.hrtime.bigint();
       this.session.release(tree?.frozen ? tree.processes : undefined);
       this.released = true;
+      this.endUs = usSince(tEnd);
     } else if (this.session && set.dir && !this.released && (o.saveTracking ?? true)) {
       track = this.session.save();
     }
@@ -265,7 +319,7 @@ export class DumpPipeline {
       result.pagesSkipped,
       result.totalTime,
     );
-    return { ...result, totalTime: usSince(this.t0) };
+    return { ...result, endTrackingTime: this.endUs, totalTime: usSince(this.t0) };
   }
 
   /**

@@ -6,10 +6,11 @@
  * prepare    parent chain, tracking session, the read buffer, DIR, the page session     (target running)
  * [freeze]   ptrace/freezeTree: the whole tree, re-listed until stable  (`freeze`; or the caller's `frozen`)
  * capture    per process: maps -> planVmas -> collect/findPages -> process_vm_readv -> page session
- *            (a page server: one session for the whole tree), end tracking        (the frozen window)
+ *            (a page server: one session for the whole tree), end tracking        (the frozen window;
+ *            frozen, the pages go into memory, up to `holdCap`: HeldPages)
  * [thaw]     a tree frozen here is thawed now (after afterCommit when that hook is given); the caller's
  *            `frozen` tree is left to the caller
- * finish     close the session, stats-dump, irmap-cache, ckpt-track.json, inventory.img (last: its
+ * finish     write what the frozen copy held, close the session, stats-dump, irmap-cache, ckpt-track.json, inventory.img (last: its
  *            presence marks the set complete), fsync
  * ```
  * Through a page server only pagemap/pages leave; the directory keeps inventory, stats-dump, irmap-cache,
@@ -28,12 +29,16 @@
  * await preDump({ pid, imagesDir: '/ckpt/pre2', prevImagesDir: '../pre1', trackMem: 'auto', frozen: tree });
  * // ... read registers etc. under the same freeze ..., then tree.thaw()
  */
+import { resolve } from 'node:path';
+import { ImageDir } from '../images/index.js';
+import type { PageReader } from '../mem/index.js';
 import { type FrozenTree, freezeTree } from '../ptrace/index.js';
 import { DumpError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { DumpPipeline, type PipelineOptions } from './pipeline.js';
 import { ReadSource } from './read-source.js';
 import type { PreDumpResult } from './stats.js';
+import { collectBeforeWindow, raiseForWindow, type WindowPriority } from './window-priority.js';
 
 /** Options of preDump (no global state: the CLI builds this from argv and env). */
 export interface PreDumpOptions extends PipelineOptions {
@@ -49,6 +54,13 @@ export interface PreDumpOptions extends PipelineOptions {
    * dump that reads more state under the same freeze. Excludes `freeze`.
    */
   readonly frozen?: FrozenTree;
+  /**
+   * Frozen: bytes of pages the copy holds in memory to write after the thaw, at most (default 256 MiB,
+   * read-source.ts DEFAULT_HOLD_CAP; 0: write while frozen). Past it the rest is written while frozen.
+   */
+  readonly holdCap?: number;
+  /** The read buffers, owned by the caller and kept across pre-dumps (--iterations); else made here. */
+  readonly reader?: PageReader;
   /** Cancels the dump (the images are marked incomplete; sys/'s CancelledError). */
   readonly signal?: AbortSignal;
   /** Test hook, after each buffer went to the sink (index from 0). */
@@ -79,7 +91,7 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
   if (o.freeze && o.frozen) throw new DumpError('EINVAL', 'freeze and frozen exclude each other');
   const log = o.logger ?? silentLogger;
   const p = await DumpPipeline.prepare(
-    { ...o, what: 'pre-dump' },
+    { ...o, what: 'pre-dump', willFreeze: o.freeze === true || o.frozen !== undefined },
     (pid) =>
       new ReadSource(pid, {
         bufferSize,
@@ -87,9 +99,28 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
         signal: o.signal,
         afterBuffer: o.afterBuffer,
         frozen: o.freeze === true || o.frozen !== undefined,
+        holdCap: o.holdCap,
+        reader: o.reader,
+        holdReserve: holdEstimate(o),
       }),
   );
   return runPreDump(p, o);
+}
+
+/**
+ * Bytes a frozen copy will likely hold: 1.5 x what the parent wrote (the pages written over a similar
+ * interval), at least 16 MiB; 16 MiB without a parent. An estimate for the reservation before the freeze:
+ * the copy allocates more in the window if it must (counted in the result's hold.grownBytes).
+ */
+function holdEstimate(o: PreDumpOptions): number {
+  const floor = 16 << 20;
+  if (!(o.freeze || o.frozen) || o.prevImagesDir === undefined || !o.imagesDir) return floor;
+  try {
+    const written = ImageDir.open(resolve(o.imagesDir, o.prevImagesDir)).stats()?.dump?.pages_written ?? 0;
+    return Math.max(floor, Math.round(written * 4096 * 1.5));
+  } catch {
+    return floor; // the pipeline reports a bad parent itself
+  }
 }
 
 /**
@@ -99,8 +130,11 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
 export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreDumpResult> {
   const log = o.logger ?? silentLogger;
   let own: FrozenTree | undefined;
+  let prio: WindowPriority | undefined;
   try {
     if (o.freeze && !o.frozen) {
+      collectBeforeWindow(); // no collection due in the window for what prepare() allocated
+      prio = raiseForWindow(); // the window's work waits for no other job's CPU
       own = freezeTree(o.pid, {
         tree: o.tree !== false,
         onExited: (pid) => log.warn('process %d exited before it could be frozen', pid),
@@ -113,7 +147,10 @@ export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreD
       );
     }
     await p.capture(o.frozen ?? own);
-    if (!o.afterCommit) thaw(own, log); // the frozen window ends here: the rest runs with the tree running
+    if (!o.afterCommit) {
+      thaw(own, log); // the frozen window ends here: the rest runs with the tree running
+      prio?.restore();
+    }
     const r = await p.finish();
     await o.afterCommit?.(r);
     return r;
@@ -121,6 +158,7 @@ export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreD
     throw p.fail(e);
   } finally {
     thaw(own, log);
+    prio?.restore();
   }
 }
 

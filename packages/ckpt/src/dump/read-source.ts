@@ -2,12 +2,14 @@
  * The read page source (`--pre-dump-mode read`, ours): process_vm_readv into one page-aligned buffer
  * (mem/PageReader, allocated before any freeze), each filled buffer handed to the session while the next
  * is read. copy() reads and writes a process's pages in one pass, PE_PARENT holes interleaved in pagemap
- * order (page-plan.ts); with a frozen dump that pass is the frozen window's copy, and drain() has
- * nothing left.
+ * order (page-plan.ts). Frozen, the copy reads into memory instead (HeldPages: chunks reserved before the
+ * freeze, up to a cap) and drain() writes it after the thaw; past the cap it writes while frozen.
  *
  * ```
  * copy(t):  session.begin(pid) -> writePlannedPages(reader, session, plan) -> session.end()
  *           (a receiver without this process's parent: every hole is read as data instead)
+ *           frozen: session = HeldPages in front of the session (the reader reads into its chunks)
+ * drain():  frozen: HeldPages.drain() -> the session (writes, fsync at commit)
  * ```
  *
  * @example
@@ -16,6 +18,7 @@
  */
 import { PageReader } from '../mem/index.js';
 import type { PageSink } from '../xfer/index.js';
+import { HeldPages } from './held-pages.js';
 import type { Logger } from './logger.js';
 import { holesAsData, writePlannedPages } from './page-plan.js';
 import type { PageProgress, PageSource, SourceFigures, TaskPages } from './page-source.js';
@@ -28,14 +31,35 @@ export interface ReadSourceOptions {
   readonly signal?: AbortSignal;
   /** Test hook, after each buffer went to the session (index from 0). */
   readonly afterBuffer?: (index: number) => void;
-  /** The copy will run frozen: allocate every buffer of the rotation now. */
+  /**
+   * The copy will run frozen: it goes into memory (HeldPages, chunks reserved now) and is written after
+   * the thaw by drain(); without a hold (`holdCap` 0), every buffer of the rotation is allocated now and
+   * the copy writes while frozen.
+   */
   readonly frozen?: boolean;
+  /**
+   * A reader the caller owns and keeps (--iterations: one set of buffers for every iteration, so that
+   * each does not leave its own to the garbage collector); closed by its owner, not by the source.
+   */
+  readonly reader?: PageReader;
+  /** Bytes of pages a frozen copy holds in memory at most (default DEFAULT_HOLD_CAP; 0: write frozen). */
+  readonly holdCap?: number;
+  /** Bytes to reserve for the held copy before the freeze (an estimate; default 16 MiB, at most the cap). */
+  readonly holdReserve?: number;
 }
+
+/**
+ * The default cap of a frozen copy held in memory: 256 MiB of pages (65,536 pages written since the last
+ * pre-dump). Past it the copy writes while frozen (and the result says how much: `spilledBytes`).
+ */
+export const DEFAULT_HOLD_CAP = 256 << 20;
 
 export class ReadSource implements PageSource {
   readonly mode = 'read';
   readonly needsFreeze = false;
   private readonly reader: PageReader;
+  /** The frozen copy held in memory until drain(). */
+  private readonly hold: HeldPages | undefined;
   private readonly done = new Map<number, TaskPages>();
   private readNs = 0;
   private writeNs = 0;
@@ -47,11 +71,20 @@ export class ReadSource implements PageSource {
     pid: number,
     private readonly o: ReadSourceOptions,
   ) {
-    this.reader = new PageReader(pid, { bufferSize: o.bufferSize });
-    if (o.frozen) this.reader.reserve();
+    this.reader = o.reader ?? new PageReader(pid, { bufferSize: o.bufferSize });
+    const cap = o.holdCap ?? DEFAULT_HOLD_CAP;
+    if (o.frozen && cap >= this.reader.bufferSize) {
+      this.hold = new HeldPages({ cap, chunk: this.reader.bufferSize });
+      this.hold.reserve(o.holdReserve ?? 16 << 20);
+    } else if (o.frozen) this.reader.reserve();
   }
 
-  async copy(t: TaskScan, session: PageSink, progress: PageProgress): Promise<void> {
+  /**
+   * One process's pages into `to` (frozen: into memory, HeldPages in front of `to`; the first process's
+   * begin() still reaches `to`).
+   */
+  async copy(t: TaskScan, to: PageSink, progress: PageProgress): Promise<void> {
+    const session = this.hold ? this.hold.over(to) : to;
     await session.begin(t.pid);
     let plan = t.pages;
     let refused: string | undefined;
@@ -94,7 +127,12 @@ export class ReadSource implements PageSource {
     });
   }
 
-  async drain(): Promise<void> {}
+  /** After the thaw: write what the frozen copy held. */
+  async drain(): Promise<void> {
+    if (!this.hold) return;
+    await this.hold.drain();
+    this.writeNs += this.hold.figures().drainNs;
+  }
 
   taskPages(pid: number): TaskPages {
     return this.done.get(pid) ?? { pagesWritten: 0, pagesSkipped: 0, holePages: 0 };
@@ -107,11 +145,13 @@ export class ReadSource implements PageSource {
       faults: this.faults,
       copyNs: this.readNs,
       writeNs: this.writeNs,
+      held: this.hold?.figures(),
     };
   }
 
   close(): void {
-    this.reader.close();
+    this.hold?.abort('closed');
+    if (this.reader !== this.o.reader) this.reader.close();
   }
 
   [Symbol.dispose](): void {

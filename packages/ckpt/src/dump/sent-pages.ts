@@ -24,6 +24,7 @@
  * writeSentPages(dir, sink.sent);
  * readSentPages(parentDir).get(pid);        // AddressRange[] | undefined
  */
+import { decodeRanges, encodeRanges } from '../images/index.js';
 import type { AddressRange } from '../mem/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
@@ -115,16 +116,7 @@ export class SentPagesSink implements PageSink {
  */
 export function writeSentPages(dir: string, sent: SentPages): void {
   const tasks = new Map<number, number[]>();
-  for (const [pid, ranges] of sent) {
-    const enc: number[] = [];
-    let at = 0;
-    for (const r of ranges) {
-      const s = r.start / PAGE_SIZE;
-      enc.push(s - at, (r.end - r.start) / PAGE_SIZE);
-      at = r.end / PAGE_SIZE;
-    }
-    tasks.set(pid, enc);
-  }
+  for (const [pid, ranges] of sent) tasks.set(pid, encodeRanges(ranges));
   writeTaskFile(dir, SENT_PAGES_FILE, 'ckpt-sent', tasks);
 }
 
@@ -136,24 +128,5 @@ export function writeSentPages(dir: string, sent: SentPages): void {
  * readSentPages('/ckpt/run/1').get(1234); // [{ start, end }, ...] or undefined
  */
 export function readSentPages(dir: string): SentPages {
-  return readTaskFile(dir, SENT_PAGES_FILE, 'ckpt-sent', decode);
-}
-
-/** [gap, length, ...] -> ranges; undefined unless well formed (whole, positive lengths, in range). */
-function decode(enc: unknown): AddressRange[] | undefined {
-  if (!Array.isArray(enc) || enc.length % 2 !== 0) return undefined;
-  const out: AddressRange[] = [];
-  let at = 0;
-  for (let i = 0; i < enc.length; i += 2) {
-    const gap = enc[i] as unknown;
-    const len = enc[i + 1] as unknown;
-    if (!Number.isSafeInteger(gap) || !Number.isSafeInteger(len)) return undefined;
-    if ((gap as number) < 0 || (len as number) <= 0) return undefined;
-    const start = at + (gap as number);
-    const end = start + (len as number);
-    if (end * PAGE_SIZE > Number.MAX_SAFE_INTEGER) return undefined;
-    out.push({ start: start * PAGE_SIZE, end: end * PAGE_SIZE });
-    at = end;
-  }
-  return out;
+  return readTaskFile(dir, SENT_PAGES_FILE, 'ckpt-sent', decodeRanges);
 }

@@ -7,6 +7,7 @@
  */
 import type { DumpStatsEntry } from '../images/index.js';
 import type { DeferReason, PagesMethod, TrackerKind } from '../mem/index.js';
+import type { HeldFigures } from './held-pages.js';
 import type { SourceFigures, SpliceResult, TaskPages } from './page-source.js';
 import type { TaskScan } from './task-scan.js';
 import type { TrackingSession } from './tracking.js';
@@ -51,6 +52,21 @@ export interface PreDumpResult extends DumpCounts {
   readonly frozenTime: number;
   /** µs the target was stopped in all: frozenTime, and the tracker's setup (injected syscalls). */
   readonly stoppedTime?: number;
+  /**
+   * µs collecting what to copy (maps, the tracker's written set, present pages, the plan): inside the
+   * frozen window when frozen.
+   */
+  readonly collectTime?: number;
+  /** µs copying the pages (frozen read mode: into memory; else read and written). */
+  readonly copyTime?: number;
+  /** µs ending tracking on our side at the chain's end (after the thaw; the targets' side is in the scan). */
+  readonly endTrackingTime?: number;
+  /** Page bytes the frozen copy held in memory when the tree was thawed (written after the thaw). */
+  readonly heldBytes?: number;
+  /** Page bytes written while frozen because the held copy reached its cap (0: none). */
+  readonly spilledBytes?: number;
+  /** The held copy in detail (frozen read mode). */
+  readonly hold?: HeldFigures;
   /** Memory tracking: which tracker, why, and how each process was dumped; null without tracking. */
   readonly tracking?: TrackingResult | null;
   readonly memdumpTime: number;
@@ -182,6 +198,8 @@ export interface ResultInputs {
   readonly frozenTime: number;
   /** µs scanning the processes (maps, pages, the tracker's collect). */
   readonly scanUs: number;
+  /** µs copying (capture's copy of every process). */
+  readonly copyUs?: number;
   /** ns closing the page session. */
   readonly closeNs: number;
   readonly session?: TrackingSession;
@@ -223,6 +241,12 @@ export function resultOf(i: ResultInputs): PreDumpResult {
     freezingTime: i.freezingTime,
     frozenTime: i.frozenTime,
     stoppedTime: i.frozenTime + sum((r) => r.stoppedTime ?? 0),
+    collectTime: i.scanUs,
+    copyTime: i.copyUs ?? 0,
+    endTrackingTime: 0,
+    heldBytes: f.held?.heldBytes ?? 0,
+    spilledBytes: f.held?.spilledBytes ?? 0,
+    ...(f.held ? { hold: f.held } : {}),
     tracking: trackingResult(i.session, i.tasks),
     memdumpTime: i.scanUs + Math.round(f.copyNs / 1000),
     memwriteTime: Math.round((f.writeNs + i.closeNs) / 1000),

@@ -67,7 +67,7 @@ export interface ScanContext {
   readonly pagesMethod?: PagesMethod;
   readonly session?: TrackingSession;
   readonly parent?: ImageDir;
-  /** The parent's coverage when its pages went to a page server. */
+  /** What the parent chain holds per process (indexed before the freeze; a page server: what it sent). */
   readonly sent?: SentPages;
   /** This dump ends the tracking chain (frozen): see PlanTaskInput.endTracking. */
   readonly endTracking?: boolean;

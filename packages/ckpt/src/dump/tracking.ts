@@ -106,6 +106,8 @@ export class TrackingSession {
   private readonly resumeProblems = new Map<number, string>();
   private kindChosen: TrackerKind | undefined;
   private why = '';
+  /** Parents' dump_uptime by path (readParent). */
+  private readonly uptimes = new Map<string, number | undefined>();
 
   private constructor(
     readonly choice: TrackerChoice,
@@ -156,6 +158,19 @@ export class TrackingSession {
     return s;
   }
 
+  /**
+   * Read what planTask will need of `parent` (its dump_uptime): before the freeze, so that the frozen
+   * window reads no image. Safe to skip (planTask then reads it itself).
+   */
+  readParent(parent: ImageDir): void {
+    this.parentUptime(parent);
+  }
+
+  private parentUptime(parent: ImageDir): number | undefined {
+    if (!this.uptimes.has(parent.path)) this.uptimes.set(parent.path, parent.inventory().dump_uptime);
+    return this.uptimes.get(parent.path);
+  }
+
   /** The tracker kind in use (known after the first planTask). */
   get kind(): TrackerKind | undefined {
     return this.kindChosen;
@@ -181,7 +196,7 @@ export class TrackingSession {
       resumeProblem,
       sessionFallback: this.fallback,
       parent: i.parent !== undefined,
-      sameProcess: t && i.parent ? sameProcess(pid, i.parent) : undefined,
+      sameProcess: t && i.parent ? sameProcess(pid, this.parentUptime(i.parent)) : undefined,
       pid,
       endTracking: i.endTracking === true,
     });
@@ -242,10 +257,19 @@ export class TrackingSession {
     if (fresh.length > 0) t.add(fresh);
     const known: AddressRange[] = subtractRanges(t.knownRanges(), fresh);
     const mode = effectiveMode(coverage(known, t));
-    const written: AddressRange[] = [];
+    const written: { start: number; end: number }[] = [];
+    let ascending = true;
     let pages = 0;
     const stopped = this.underFreeze(pid, t, i.frozen, () => {
-      pages = t.collect((start, end) => written.push({ start, end })).pages;
+      // a scan reports in ascending order: merge as it comes, sort only if it did not
+      pages = t.collect((start, end) => {
+        const last = written[written.length - 1];
+        if (last && last.end === start) last.end = end;
+        else {
+          if (last && start < last.end) ascending = false;
+          written.push({ start, end });
+        }
+      }).pages;
     });
     const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
     if (mode.fallback) this.log.warn('process %d: full dump: %s', pid, mode.fallback);
@@ -255,7 +279,7 @@ export class TrackingSession {
       const planned = planPages({
         present: found.ranges,
         known,
-        written: normalizeRanges(written),
+        written: ascending ? written : normalizeRanges(written),
         parent: chain,
         covered: i.covered,
       });
@@ -342,8 +366,7 @@ export class TrackingSession {
 }
 
 /** Is `pid` the process the parent dumped? (start time vs the parent's dump_uptime, as CRIU.) */
-function sameProcess(pid: number, parent: ImageDir): 'same' | 'reused' | 'unknown' {
-  const uptime = parent.inventory().dump_uptime;
+function sameProcess(pid: number, uptime: number | undefined): 'same' | 'reused' | 'unknown' {
   if (uptime === undefined) return 'unknown';
   const ticks = Math.round((readStartTimeMicros(pid) * CLOCK_TICKS) / 1e6);
   return isPidReused(ticks, uptime, CLOCK_TICKS) ? 'reused' : 'same';

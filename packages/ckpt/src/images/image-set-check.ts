@@ -19,6 +19,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PAGE_SIZE } from '../sys/index.js';
+import { indexProblems, readChainIndex } from './chain-index.js';
 import { ImageError, type ImageErrorCode } from './errors.js';
 import {
   classifyImageName,
@@ -160,7 +161,8 @@ export function imageChainDirs(dir: string): ImageChainWalk {
 }
 
 /**
- * Throw the first reason `dir` or one of its parents is not a complete set: ImageError INCOMPLETE,
+ * Throw the first reason `dir` or one of its parents is not a complete set (each set with a valid index,
+ * chain-index.ts, is checked against it: its files stat'ed, no pagemap decoded; cost the chain's files): ImageError INCOMPLETE,
  * MISSING_IMAGE, CORRUPT_IMAGE (a pages file of the wrong size), BROKEN_CHAIN (a dangling or looping
  * `parent` link). What a pre-dump calls on its --prev-images-dir before making holes point into it.
  *
@@ -170,7 +172,7 @@ export function imageChainDirs(dir: string): ImageChainWalk {
 export function checkImageChain(dir: string): void {
   const walk = imageChainDirs(dir);
   for (const d of walk.dirs) {
-    const p = imageSetProblems(d)[0];
+    const p = indexedSetProblems(d)[0];
     if (p) throw new ImageError(p.code, d === dir ? p.message : `parent ${p.message}`);
   }
   const b = walk.broken;
@@ -179,4 +181,37 @@ export function checkImageChain(dir: string): void {
       b.code,
       `${b.dir}: ${b.message}${b.dir === dir ? '' : ` (in the parent chain of ${dir})`}`,
     );
+}
+
+/**
+ * imageSetProblems, with a set's index (chain-index.ts) standing in for its pagemaps: the marker and the
+ * inventory as there, then every pagemap and pages file against the size the index recorded at the commit.
+ * A set without a valid index gets the full check.
+ *
+ * @example
+ * indexedSetProblems('/ckpt/1'); // [] for a complete set whose files are as committed
+ */
+export function indexedSetProblems(dir: string): ImageSetProblem[] {
+  const index = readChainIndex(dir);
+  if (!index) return imageSetProblems(dir);
+  const problems: ImageSetProblem[] = [];
+  if (existsSync(join(dir, INCOMPLETE_MARKER))) {
+    const why = readFileSync(join(dir, INCOMPLETE_MARKER), 'utf8').trim();
+    problems.push({ code: 'INCOMPLETE', file: INCOMPLETE_MARKER, message: `${dir} was aborted: ${why}` });
+  }
+  if (!existsSync(join(dir, imageFileName.inventory))) {
+    problems.push({
+      code: 'INCOMPLETE',
+      file: imageFileName.inventory,
+      message: `${dir} has no ${imageFileName.inventory}: not a complete image set (never committed)`,
+    });
+  }
+  for (const message of indexProblems(dir, index)) {
+    problems.push({
+      code: message.includes('missing') ? 'MISSING_IMAGE' : 'CORRUPT_IMAGE',
+      file: '',
+      message,
+    });
+  }
+  return problems;
 }

@@ -12,6 +12,7 @@
  */
 
 export * from './bigint-codec.js';
+export * from './chain-index.js';
 export * from './core-schema.js';
 export * from './errors.js';
 export * from './image-dir.js';

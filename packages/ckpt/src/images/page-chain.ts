@@ -21,7 +21,7 @@ import { PAGE_SIZE } from '../sys/constants.js';
 import { fsCall, ImageError } from './errors.js';
 import { ImageDir } from './image-dir.js';
 import { PE } from './magics.js';
-import type { PagemapReader } from './pagemap-reader.js';
+import type { PagemapRange, PagemapReader } from './pagemap-reader.js';
 
 /** Where a run of pages lives: in the image set `depth` links up the chain, or nowhere. */
 export type PageLocation =
@@ -74,6 +74,11 @@ export class PageChain {
       this.levels.push({ dir, reader: dir.pagemap(this.pid) });
     }
     return this.levels[depth]!;
+  }
+
+  /** The entries of the top image set's pagemap (decoded once, shared with locate()). */
+  get ranges(): readonly PagemapRange[] {
+    return this.level(0).reader.ranges;
   }
 
   /** The page at `vaddr` (4096 bytes) from whichever image set holds it, or 'absent'. */

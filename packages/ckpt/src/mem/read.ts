@@ -4,7 +4,8 @@
  * consumer. A consumer whose flush() returns a promise (a write on the thread pool) gets the buffers in
  * rotation: buffer k+1 is read, synchronously on this thread, while buffer k is being written; a buffer
  * is reused only once its flush settled. Memory held is at most `buffers` x `bufferSize`, whatever the
- * target's size; a consumer whose flush() is synchronous (a dry run) uses one buffer.
+ * target's size; a consumer whose flush() is synchronous (a dry run) uses one buffer. A consumer may lend
+ * the buffer to read into instead (BufferLender: the frozen window's copy kept in memory until the thaw).
  *
  * ```
  * slot:    0        1        0        1
@@ -48,10 +49,23 @@ import type { PageRanges } from './pages.js';
  * @example
  * const consumer: PageConsumer = { pages: (va, n, bytes) => sink.addPages(va, n, bytes), flush: () => sink.flush() };
  */
-export interface PageConsumer {
+export interface PageConsumer extends Partial<BufferLender> {
   pages(vaddr: number, nrPages: number, bytes: Uint8Array): void;
   /** Called once per filled buffer, after its pieces: write them out now. */
   flush(): void | Promise<void>;
+}
+
+/**
+ * A consumer that lends the reader the memory to read into (dump/HeldPages: the frozen window's copy held
+ * until the thaw). Asked before each buffer is read; a buffer lent is the consumer's (its pieces stay
+ * valid as long as it keeps it), and its flush() must not return a promise. Undefined: the reader's own
+ * buffer, as without a lender.
+ *
+ * @example
+ * const consumer: PageConsumer = { nextBuffer: () => chunks.pop(), pages, flush: () => {} };
+ */
+export interface BufferLender {
+  nextBuffer(): AlignedBuffer | undefined;
 }
 
 /** Counters and timers of one PageReader.read(). */
@@ -114,7 +128,7 @@ export class PageReader {
     const size = Math.ceil((o.bufferSize ?? 4 << 20) / PAGE_SIZE) * PAGE_SIZE;
     this.size = Math.max(size, PAGE_SIZE);
     this.count = Math.min(Math.max(Math.floor(o.buffers ?? 3), 1), 4);
-    this.buffers?.push(new AlignedBuffer(this.size));
+    this.buffers?.push(new AlignedBuffer(this.size, PAGE_SIZE, false));
   }
 
   /** Bytes of one buffer. */
@@ -127,7 +141,9 @@ export class PageReader {
    * freeze, so that the frozen window allocates nothing.
    */
   reserve(): void {
-    if (this.buffers) this.slot(this.count - 1);
+    if (!this.buffers) return;
+    this.slot(this.count - 1);
+    for (const b of this.buffers) b.bytes.fill(0); // touched: no page fault in the window
   }
 
   /** Buffers allocated so far (at most `buffers` of the constructor). */
@@ -135,9 +151,10 @@ export class PageReader {
     return this.buffers?.length ?? 0;
   }
 
+  /** Slot `k`'s buffer, allocated untouched (the read faults its pages in; reserve() touches them). */
   private slot(k: number): AlignedBuffer {
     const bufs = this.buffers!;
-    while (bufs.length <= k) bufs.push(new AlignedBuffer(this.size));
+    while (bufs.length <= k) bufs.push(new AlignedBuffer(this.size, PAGE_SIZE, false));
     return bufs[k]!;
   }
 
@@ -175,7 +192,6 @@ export class PageReader {
     const st: ReadStats = { pagesRead: 0, pagesUnreadable: 0, calls: 0, faults: 0, readNs: 0, writeNs: 0 };
     const { starts, ends } = ranges;
     const n = starts.length;
-    const cap = this.size;
     const remote = this.remote;
     let i = 0;
     let pos = n > 0 ? starts[0]! : 0;
@@ -189,7 +205,9 @@ export class PageReader {
         await waitFor;
         st.writeNs += Number(now() - tw);
       }
-      const buf = this.slot(cur);
+      const lent = out.nextBuffer?.();
+      const buf = lent ?? this.slot(cur);
+      const cap = buf.size;
       // plain Uint8Array views: cheaper to make than Buffer ones, and there is one per piece
       const bytes = new Uint8Array(buf.bytes.buffer, buf.bytes.byteOffset, buf.size);
       remote.clear();
@@ -253,6 +271,7 @@ export class PageReader {
         }
       }
       const flushed = out.flush();
+      if (flushed && lent) throw new Error('PageReader: a lent buffer was flushed asynchronously');
       if (flushed) {
         flushed.catch(() => {}); // awaited before the slot is reused, or at the end
         pending[cur] = flushed;

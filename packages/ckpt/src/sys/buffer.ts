@@ -16,14 +16,19 @@ export class AlignedBuffer {
   /** Address of `bytes[0]` in this process. */
   readonly address: number;
 
-  constructor(size: number, align = PAGE_SIZE) {
+  /**
+   * `touch` (default true): write every page now, so that later use takes no page fault (for memory a
+   * frozen window will use). false: the kernel faults pages in on first use (one zeroing instead of two:
+   * for memory used while nothing is frozen).
+   */
+  constructor(size: number, align = PAGE_SIZE, touch = true) {
     if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`bad buffer size ${size}`);
     const raw = Buffer.allocUnsafeSlow(size + align);
     const base = libc().address(raw);
     const off = (align - (base % align)) % align;
     this.bytes = raw.subarray(off, off + size);
     this.address = base + off;
-    this.bytes.fill(0); // touch every page once, now, not in the hot loop
+    if (touch) this.bytes.fill(0); // touch every page once, now, not in the hot loop
   }
 
   get size(): number {

@@ -10,7 +10,8 @@
  * prepare()     DumpPipeline: parent chain, tracking session (resumed from the parent: PE_PARENT holes),
  *               directory, page session
  * freezeTree    every thread of every process; children forked meanwhile are caught
- * capture()     FROZEN: pages (data and parent holes), tracking ended (userfaultfds closed in the targets)
+ * capture()     FROZEN: pages (data and parent holes; with --leave-running held in memory and written after
+ *               the thaw, else written while frozen), tracking ended (userfaultfds closed in the targets)
  * end tracking  FROZEN: leftovers of other runs closed too (mem/closeLeftovers), so that nothing of ours
  *               is dumped or refused
  * refusals      FROZEN: again, on the frozen tree (what changed meanwhile, new children)
@@ -37,6 +38,7 @@ import { DumpPipeline } from '../pipeline.js';
 import { ReadSource } from '../read-source.js';
 import type { PreDumpResult } from '../stats.js';
 import { listTree } from '../tree.js';
+import { collectBeforeWindow, raiseForWindow, type WindowPriority } from '../window-priority.js';
 import { findRefusals } from './refuse.js';
 import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState } from './task-state.js';
 import { faultInVdso } from './vdso-pages.js';
@@ -56,6 +58,8 @@ export interface FinalDumpOptions {
   /** Tracking to resume from the parent (default auto; none: every page as data). */
   readonly trackMem?: TrackerChoice;
   readonly bufferSize?: number;
+  /** --leave-running: bytes of the frozen copy held in memory until the thaw (default: ReadSource's). */
+  readonly holdCap?: number;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
@@ -109,12 +113,25 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       trackMem: o.prevImagesDir !== undefined ? (o.trackMem ?? 'auto') : undefined,
       saveTracking: false,
       endTracking: true,
+      willFreeze: true,
       what: 'dump',
     },
-    (pid) => new ReadSource(pid, { bufferSize, log, signal: o.signal, frozen: true }),
+    // --leave-running: the copy is held in memory and written after the thaw (the tree's downtime);
+    // a tree killed after the dump gains nothing from that: written while frozen, no memory held
+    (pid) =>
+      new ReadSource(pid, {
+        bufferSize,
+        log,
+        signal: o.signal,
+        frozen: true,
+        holdCap: o.leaveRunning ? o.holdCap : 0,
+      }),
   );
   let tree: FrozenTree | undefined;
+  let prio: WindowPriority | undefined;
   try {
+    collectBeforeWindow(); // no collection due in the window for what prepare() allocated
+    prio = raiseForWindow();
     tree = freezeTree(o.pid, {
       onExited: (pid) => log.warn('process %d exited before it could be frozen', pid),
     });
@@ -134,7 +151,10 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       collectTaskState(frozen.get(pid)!, { site: sites.get(pid), early: early.get(pid) }),
     );
     phase('task state');
-    if (o.leaveRunning) frozen.thaw();
+    if (o.leaveRunning) {
+      frozen.thaw();
+      prio.restore();
+    }
     phase('thaw');
     const dir = p.images.dir;
     if (!dir) throw new Error('finalDump: the image set has no directory');
@@ -146,6 +166,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     throw p.fail(e);
   } finally {
     tree?.thaw();
+    prio?.restore();
   }
 }
 
