@@ -233,12 +233,21 @@ export async function main(argv: string[]): Promise<void> {
   const debugFlag = { on: process.env.CKPT_DEBUG === '1' };
   const ac = new AbortController();
   let received: NodeJS.Signals | undefined;
+  // listening for the whole command (not `once`): with no listener of ours left, binlog's exit hook
+  // would re-raise the signal and end the process before the cancellation had cleaned up; a second
+  // signal stops listening, so that the next one ends the process at once (the ptrace registry still
+  // cures and detaches every target synchronously on that way out)
   const onSignal = (sig: NodeJS.Signals) => {
-    received ??= sig;
+    if (received) {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      return;
+    }
+    received = sig;
     ac.abort(new CancelledError(`interrupted by ${sig}`, { signal: sig }));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await program({ env: process.env, signal: ac.signal }, debugFlag).parseAsync(argv, { from: 'user' });
   } catch (e) {

@@ -262,14 +262,19 @@ export class TrackingSession {
     let pages = 0;
     const stopped = this.underFreeze(pid, t, i.frozen, () => {
       // a scan reports in ascending order: merge as it comes, sort only if it did not
-      pages = t.collect((start, end) => {
-        const last = written[written.length - 1];
-        if (last && last.end === start) last.end = end;
-        else {
-          if (last && start < last.end) ascending = false;
-          written.push({ start, end });
-        }
-      }).pages;
+      // the chain's end: the last collect re-arms nothing (no write-protection put back)
+      const last = i.endTracking === true && i.frozen !== undefined;
+      pages = t.collect(
+        (start, end) => {
+          const prev = written[written.length - 1];
+          if (prev && prev.end === start) prev.end = end;
+          else {
+            if (prev && start < prev.end) ascending = false;
+            written.push({ start, end });
+          }
+        },
+        { last },
+      ).pages;
     });
     const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
     if (mode.fallback) this.log.warn('process %d: full dump: %s', pid, mode.fallback);

@@ -20,6 +20,7 @@ import { MemError } from '../errors.js';
 import { normalizeRanges } from './range-list.js';
 import type {
   AddressRange,
+  CollectOptions,
   CollectResult,
   DirtyTracker,
   TrackerKind,
@@ -36,7 +37,7 @@ export abstract class PagemapTracker implements DirtyTracker {
 
   abstract start(ranges: readonly AddressRange[]): void;
 
-  abstract collect(onRange: WrittenRangeCallback): CollectResult;
+  abstract collect(onRange: WrittenRangeCallback, o?: CollectOptions): CollectResult;
 
   add(ranges: readonly AddressRange[]): void {
     this.list = normalizeRanges([...this.list, ...ranges]);

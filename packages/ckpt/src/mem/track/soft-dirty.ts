@@ -23,7 +23,7 @@ import {
 import { MemError } from '../errors.js';
 import { PagemapTracker } from './pagemap-tracker.js';
 import { normalizeRanges } from './range-list.js';
-import type { AddressRange, CollectResult, WrittenRangeCallback } from './tracker.js';
+import type { AddressRange, CollectOptions, CollectResult, WrittenRangeCallback } from './tracker.js';
 
 /**
  * Whether soft-dirty bits work here: a page we just wrote must show PAGE_IS_SOFT_DIRTY in our own pagemap
@@ -76,12 +76,12 @@ export class SoftDirtyTracker extends PagemapTracker {
     this.clearRefs();
   }
 
-  collect(onRange: WrittenRangeCallback): CollectResult {
+  collect(onRange: WrittenRangeCallback, o: CollectOptions = {}): CollectResult {
     const t0 = performance.now();
     const mask = { categoryMask: PAGE_IS.SOFT_DIRTY, returnMask: PAGE_IS.SOFT_DIRTY | PAGE_IS.PRESENT };
     const cb = (s: number, e: number, c: number) => onRange(s, e, (c & PAGE_IS.PRESENT) !== 0);
     const pages = this.scanRanges(mask, cb);
-    this.clearRefs();
+    if (!o.last) this.clearRefs();
     return { pages, scanMicros: Math.round((performance.now() - t0) * 1000) };
   }
 }

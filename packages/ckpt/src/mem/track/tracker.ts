@@ -38,6 +38,12 @@ export interface AddressRange {
 
 export type TrackerKind = 'uffd-wp' | 'soft-dirty' | 'none';
 
+/** Options of DirtyTracker.collect(). */
+export interface CollectOptions {
+  /** The last collect of the chain: report, do not re-arm. */
+  readonly last?: boolean;
+}
+
 export interface CollectResult {
   /** Pages reported by this collect. */
   readonly pages: number;
@@ -63,9 +69,10 @@ export interface DirtyTracker extends Disposable {
   /**
    * Report ranges written since start()/the previous collect(), and re-arm (without stopping the target
    * for uffd-wp). `present` tells whether the written page is still present (MADV_DONTNEED -> written but
-   * not present: the page now reads as zero).
+   * not present: the page now reads as zero). `last`: the chain ends with this collect, nothing is
+   * re-armed (no write-protection put back, no soft-dirty bits cleared: the window's cheapest walk).
    */
-  collect(onRange: WrittenRangeCallback): CollectResult;
+  collect(onRange: WrittenRangeCallback, o?: CollectOptions): CollectResult;
   /** True if start() and collect() must be called with the target frozen. */
   readonly needsFreeze: boolean;
   /** The ranges currently tracked. */

@@ -74,7 +74,13 @@ import {
   type TrackRecord,
 } from './track-record.js';
 import { isTrackable } from './trackable.js';
-import type { AddressRange, CollectResult, DirtyTracker, WrittenRangeCallback } from './tracker.js';
+import type {
+  AddressRange,
+  CollectOptions,
+  CollectResult,
+  DirtyTracker,
+  WrittenRangeCallback,
+} from './tracker.js';
 import { stateMismatch, stateShapeProblem, type UffdWpState } from './uffd-wp-state.js';
 import { UFFD_OPEN_FLAGS, Userfaultfd } from './userfaultfd.js';
 
@@ -108,6 +114,8 @@ const COLLECT = {
   categoryMask: PAGE_IS.WRITTEN,
   returnMask: PAGE_IS.WRITTEN | PAGE_IS.PRESENT,
 };
+/** The chain's last collect: the written pages, nothing write-protected again. */
+const COLLECT_LAST = { categoryMask: PAGE_IS.WRITTEN, returnMask: PAGE_IS.WRITTEN | PAGE_IS.PRESENT };
 const PRESENT = { categoryMask: PAGE_IS.PRESENT, returnMask: PAGE_IS.PRESENT };
 const UNREGISTERED = {
   categoryInverted: PAGE_IS.WPALLOWED,
@@ -292,7 +300,7 @@ export class UffdWpTracker implements DirtyTracker {
     }
   }
 
-  collect(onRange: WrittenRangeCallback): CollectResult {
+  collect(onRange: WrittenRangeCallback, o: CollectOptions = {}): CollectResult {
     if (!this.scanner || !this.uffd || this.uffd.fd < 0)
       throw new MemError('EIO', 'tracker not started or closed');
     const t0 = performance.now();
@@ -304,10 +312,15 @@ export class UffdWpTracker implements DirtyTracker {
     let maps: Vma[] | undefined;
     try {
       for (const r of [...this.registered]) {
-        pages += s.scan(r.start, r.end, COLLECT, written);
+        pages += s.scan(r.start, r.end, o.last ? COLLECT_LAST : COLLECT, written);
         const holes: AddressRange[] = [];
         s.scan(r.start, r.end, UNREGISTERED, (start, end) => holes.push({ start, end }));
         if (holes.length === 0) continue;
+        if (o.last) {
+          // nothing to adopt for later collects: every present page of what is no longer registered
+          for (const h of holes) pages += s.scan(h.start, h.end, PRESENT, present);
+          continue;
+        }
         maps ??= readMaps(this.pid);
         pages += this.reconcile(r, holes, maps, present);
       }
