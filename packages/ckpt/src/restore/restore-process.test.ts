@@ -1,0 +1,235 @@
+/**
+ * Round trips of restorable.c through fullDumpProcess (the library prototype of `ckpt dump`) and
+ * restoreProcess: the restored process has the dumped pid, its memory equals the images before it runs
+ * (every dumped page, read through /proc/PID/mem), and it goes on: heartbeat, same checksum, file offset.
+ * Failure paths forced: the pid taken, a corrupt image: one RestoreError line, nothing left behind.
+ */
+import assert from 'node:assert/strict';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fullDumpProcess } from '../dump/full/index.js';
+import {
+  coreEntryCodec,
+  decodeImageOf,
+  ImageDir,
+  imageFileName,
+  MAGIC,
+  mmEntryCodec,
+  PageChain,
+  VMA_STATUS,
+} from '../images/index.js';
+import { kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
+import { type Fixture, Scratch } from '../testing/index.js';
+import { RestoreError } from './errors.js';
+import { restoreProcess } from './restore-process.js';
+
+const scratch = new Scratch('ckpt-restore-test-');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function lines(f: Fixture, re: RegExp): string[] {
+  return readFileSync(f.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => re.test(l));
+}
+
+async function report(pid: number, f: Fixture, n: number): Promise<string[]> {
+  sysKill(pid, 10);
+  for (let i = 0; i < 300 && lines(f, /^SUM /).length < n; i++) await sleep(10);
+  const sums = lines(f, /^SUM /);
+  assert.ok(sums.length >= n, `no SUM report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
+  return [sums[n - 1]!, lines(f, /^POS /)[n - 1] ?? '-', lines(f, /^PIPE /)[n - 1] ?? '-'];
+}
+
+function killRestored(pid: number): void {
+  try {
+    sysKill(pid, 9);
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 500; i++) {
+    try {
+      const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
+      if (w.pid === pid && !WStatus.stopped(w.status)) return;
+    } catch {
+      return;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+  }
+}
+
+/** The kernel's fields of the rseq area (cpu_id_start, cpu_id, node_id, mm_cid: it writes them). */
+function rseqKernelBytes(dir: string, pid: number): Set<number> {
+  const core = coreEntryCodec.decode(
+    decodeImageOf(readFileSync(join(dir, imageFileName.core(pid))), MAGIC.CORE)[0]!,
+  );
+  const at = Number(core.thread_core?.rseq_entry?.rseq_abi_pointer ?? 0n);
+  const out = new Set<number>();
+  if (at === 0) return out;
+  for (const [off, len] of [
+    [0, 8],
+    [20, 8],
+  ] as const)
+    for (let i = 0; i < len; i++) out.add(at + off + i);
+  return out;
+}
+
+/**
+ * Every dumped page (but the vdso's) equals the process's memory at that address, but for the bytes the
+ * kernel writes into the rseq area on registration.
+ */
+function assertMemoryEqualsImages(dir: string, pid: number): number {
+  const mm = mmEntryCodec.decode(decodeImageOf(readFileSync(join(dir, imageFileName.mm(pid))), MAGIC.MM)[0]!);
+  const kernelBytes = rseqKernelBytes(dir, pid);
+  using chain = new PageChain(ImageDir.open(dir), pid);
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  let pages = 0;
+  try {
+    const live = Buffer.alloc(4096);
+    for (const v of mm.vmas) {
+      if (v.status & (VMA_STATUS.VDSO | VMA_STATUS.VVAR)) continue;
+      for (const loc of chain.locate(Number(v.start), Number(v.end - v.start) / 4096)) {
+        if (loc.where !== 'data') continue;
+        for (let i = 0; i < loc.nrPages; i++) {
+          const addr: number = loc.vaddr + i * 4096;
+          assert.equal(readSync(fd, live, 0, 4096, addr), 4096, `read 0x${addr.toString(16)}`);
+          const img = chain.page(addr) as Buffer;
+          for (const b of kernelBytes) if (b >= addr && b < addr + 4096) live[b - addr] = img[b - addr]!;
+          if (!img.equals(live)) {
+            let off = 0;
+            while (img[off] === live[off]) off++;
+            assert.fail(
+              `page 0x${addr.toString(16)} differs from the image at +${off}: ${img.subarray(off, off + 16).toString('hex')} / ${live.subarray(off, off + 16).toString('hex')}`,
+            );
+          }
+          pages++;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return pages;
+}
+
+async function dumpAndKill(
+  args: (dir: string) => string[],
+): Promise<{ f: Fixture; dir: string; before: string[] }> {
+  const dir = scratch.newDir();
+  const work = scratch.newDir();
+  mkdirSync(work, { recursive: true });
+  const f = await scratch.start('restorable', args(work));
+  const before = await report(f.pid, f, 1);
+  await fullDumpProcess({ pid: f.pid, imagesDir: dir });
+  f.kill();
+  for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
+  assert.equal(existsSync(`/proc/${f.pid}`), false, 'the dumped process is gone');
+  return { f, dir, before };
+}
+
+const CASES = [
+  { name: 'a single thread', args: () => ['1', '0', '-'] },
+  {
+    name: 'a regular file at an offset, a blocked mask',
+    args: (d: string) => ['1', '0', join(d, 'data.txt'), 'mask'],
+  },
+  { name: 'a pipe holding data', args: () => ['1', '0', '-', 'pipe'] },
+];
+
+for (const c of CASES) {
+  test(`restore of ${c.name}: same pid, memory equal to the images, it runs on`, async () => {
+    const { f, dir, before } = await dumpAndKill(c.args);
+    const beats = lines(f, /^BEAT /).length;
+    let compared = 0;
+    const r = restoreProcess({
+      imagesDir: dir,
+      beforeRun: (pid) => (compared = assertMemoryEqualsImages(dir, pid)),
+    });
+    try {
+      assert.equal(r.pid, f.pid);
+      assert.ok(compared > 256, `only ${compared} pages compared`);
+      for (let i = 0; i < 300 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
+      assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
+      assert.deepEqual(await report(f.pid, f, 2), before);
+      assert.match(readFileSync(`/proc/${f.pid}/stat`, 'utf8'), /^\d+ \(restorable\) [RS]/);
+    } finally {
+      killRestored(f.pid);
+    }
+  });
+}
+
+/** Helper processes (`sleep 600`) this test process is the parent of. */
+function helpersLeft(): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.replace(/^.*\) /s, '').split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${name}/cmdline`, 'utf8') === 'sleep\u0000600\u0000')
+        out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+test('a taken pid is refused in one line, naming its holder; no helper left', async () => {
+  const { f, dir } = await dumpAndKill(() => ['1', '0', '-']);
+  const first = restoreProcess({ imagesDir: dir });
+  try {
+    assert.throws(
+      () => restoreProcess({ imagesDir: dir }),
+      (e: unknown) =>
+        e instanceof RestoreError &&
+        e.code === 'EBUSY' &&
+        e.message === `pid ${f.pid} is taken (by restorable)`,
+    );
+    assert.deepEqual(helpersLeft(), []);
+  } finally {
+    killRestored(first.pid);
+  }
+});
+
+test('a file gone mid-build: one line, the half-built process killed, no helper left', async () => {
+  let path = '';
+  const { f, dir } = await dumpAndKill((d) => [
+    '1',
+    '0',
+    // biome-ignore lint/suspicious/noAssignInExpressions: the path is wanted after the dump
+    (path = join(d, 'data.txt')),
+  ]);
+  unlinkSync(path);
+  assert.throws(
+    () => restoreProcess({ imagesDir: dir }),
+    (e: unknown) =>
+      e instanceof RestoreError &&
+      e.code === 'ENOENT' &&
+      e.message === `open ${path} in process ${f.pid}: ENOENT`,
+  );
+  assert.equal(existsSync(`/proc/${f.pid}`), false, 'the half-built process is gone');
+  assert.deepEqual(helpersLeft(), []);
+});
+
+test('a corrupt image is refused in one line; no pid taken, no process left', async () => {
+  const { f, dir } = await dumpAndKill(() => ['1', '0', '-']);
+  const mmPath = join(dir, imageFileName.mm(f.pid));
+  const bytes = readFileSync(mmPath);
+  writeFileSync(mmPath, bytes.subarray(0, bytes.length - 7));
+  assert.throws(
+    () => restoreProcess({ imagesDir: dir }),
+    (e: unknown) => e instanceof RestoreError && e.code === 'CORRUPT_IMAGE' && !e.message.includes('\n'),
+  );
+  assert.equal(existsSync(`/proc/${f.pid}`), false);
+});

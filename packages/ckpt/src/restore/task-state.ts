@@ -1,0 +1,141 @@
+/**
+ * The rest of a task's state, set once its memory is back (the kernel writes into the rseq area and the
+ * handlers' addresses must mean something):
+ *
+ * ```
+ * injected  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), set_tid_address, set_robust_list, rseq,
+ *           sigaltstack, umask, chdir, setsid (pgid = sid = pid in the dump), prctl(PR_SET_NAME)
+ * ptrace    PTRACE_SETSIGMASK (blocked signals), PTRACE_SETREGSET NT_X86_XSTATE (fpregs + xsave),
+ *           SETREGS (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
+ * ```
+ * Before the address space is torn down, the rseq area the helper's glibc registered is unregistered
+ * (unregisterRseq): left registered, the kernel would write into whatever lands at its address.
+ *
+ * @example
+ * unregisterRseq(task);             // before unmapping the helper's memory
+ * restoreTaskState(task, images, trampoline);
+ * const regs = finalRegisters(task, images.cores[0]!);
+ */
+import type { CoreEntry } from '../images/index.js';
+import { GPREG_NAMES, Registers } from '../ptrace/index.js';
+import { getRseqConfig, getXstate, RSEQ_FLAG_UNREGISTER, RSYS, setSigmask, setXstate } from '../sys/index.js';
+import { putArg } from './address-space.js';
+import { RestoreError } from './errors.js';
+import type { RemoteTask } from './remote-task.js';
+import type { TaskImages } from './task-images.js';
+
+const SIGKILL = 9;
+const SIGSTOP = 19;
+const SS_DISABLE = 2;
+
+/** Unregister the rseq area the process inherited, if any. */
+export function unregisterRseq(task: RemoteTask): void {
+  const rseq = getRseqConfig(task.pid);
+  if (!rseq || rseq.size === 0) return;
+  task.call(
+    'rseq unregister',
+    RSYS.rseq,
+    Number(rseq.pointer),
+    rseq.size,
+    RSEQ_FLAG_UNREGISTER,
+    rseq.signature,
+  );
+}
+
+/** The injected part of the module comment, for the leader of `t`. */
+export function restoreTaskState(task: RemoteTask, t: TaskImages, trampoline: number): void {
+  const core = t.cores[0]!;
+  const tc = core.tc!;
+  const sigactions = tc.sigactions ?? [];
+  if (sigactions.length !== 62)
+    throw new RestoreError('CORRUPT_IMAGE', `core-${t.pid}.img: ${sigactions.length} sigactions, not 62`);
+  let i = 0;
+  for (let sig = 1; sig <= 64; sig++) {
+    if (sig === SIGKILL || sig === SIGSTOP) continue;
+    const a = sigactions[i++]!;
+    const act = Buffer.alloc(32);
+    act.writeBigUInt64LE(a.sigaction, 0);
+    act.writeBigUInt64LE(a.flags, 8);
+    act.writeBigUInt64LE(a.restorer, 16);
+    act.writeBigUInt64LE(a.mask, 24);
+    const at = putArg(task, trampoline, act);
+    task.call(`rt_sigaction(${sig})`, RSYS.rt_sigaction, sig, at, 0, 8);
+  }
+  const ti = core.thread_info!;
+  task.call('set_tid_address', RSYS.set_tid_address, Number(ti.clear_tid_addr));
+  const th = core.thread_core;
+  if (th && th.futex_rla !== 0n)
+    task.call('set_robust_list', RSYS.set_robust_list, Number(th.futex_rla), th.futex_rla_len);
+  const rseq = th?.rseq_entry;
+  if (rseq && rseq.rseq_abi_size > 0)
+    task.call('rseq', RSYS.rseq, Number(rseq.rseq_abi_pointer), rseq.rseq_abi_size, 0, rseq.signature);
+  if (th?.sas && (th.sas.ss_flags & SS_DISABLE) === 0) {
+    const ss = Buffer.alloc(24);
+    ss.writeBigUInt64LE(th.sas.ss_sp, 0);
+    ss.writeInt32LE(th.sas.ss_flags, 8);
+    ss.writeBigUInt64LE(th.sas.ss_size, 16);
+    task.call('sigaltstack', RSYS.sigaltstack, putArg(task, trampoline, ss), 0);
+  }
+  if (t.fs.umask !== undefined) task.syscall(RSYS.umask, t.fs.umask);
+  const cwd = t.files.get(t.fs.cwd_id)?.reg?.name;
+  if (cwd) {
+    const at = putArg(task, trampoline, Buffer.from(`${cwd}\0`));
+    task.call(`chdir ${cwd}`, RSYS.chdir, at);
+  }
+  const root = t.files.get(t.fs.root_id)?.reg?.name;
+  if (root && root !== '/')
+    throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
+  const { pid, pgid, sid } = t.pstree;
+  if (sid === pid && pgid === pid) task.call('setsid', RSYS.setsid);
+  const comm = Buffer.alloc(16);
+  comm.write(tc.comm.slice(0, 15));
+  task.call('prctl(PR_SET_NAME)', RSYS.prctl, 15, putArg(task, trampoline, comm));
+  setSigmask(task.pid, tc.blk_sigset);
+}
+
+/** fpregs and the xsave components of `core` into the live XSAVE area of the task. */
+export function restoreFpu(task: RemoteTask, core: CoreEntry): void {
+  const fp = core.thread_info!.fpregs;
+  const xs = getXstate(task.pid);
+  const v = new DataView(xs.buffer, xs.byteOffset, xs.byteLength);
+  v.setUint16(0, fp.cwd, true);
+  v.setUint16(2, fp.swd, true);
+  v.setUint16(4, fp.twd, true);
+  v.setUint16(6, fp.fop, true);
+  v.setBigUint64(8, fp.rip, true);
+  v.setBigUint64(16, fp.rdp, true);
+  v.setUint32(24, fp.mxcsr, true);
+  v.setUint32(28, fp.mxcsr_mask, true);
+  const u32 = (off: number, words: readonly number[] = []) => {
+    for (let i = 0; i < words.length && off + i * 4 + 4 <= xs.length; i++)
+      v.setUint32(off + i * 4, words[i]!, true);
+  };
+  const u64 = (off: number, words: readonly bigint[] = []) => {
+    for (let i = 0; i < words.length && off + i * 8 + 8 <= xs.length; i++)
+      v.setBigUint64(off + i * 8, words[i]!, true);
+  };
+  u32(32, fp.st_space);
+  u32(160, fp.xmm_space);
+  const x = fp.xsave;
+  if (x && xs.length >= 576) {
+    v.setBigUint64(512, x.xstate_bv, true);
+    u32(576, x.ymmh_space);
+    u64(960, x.bndreg_state);
+    u64(1024, x.bndcsr_state);
+    u64(1088, x.opmask_reg);
+    u64(1152, x.zmm_upper);
+    u64(1664, x.hi16_zmm);
+    u32(2688, x.pkru);
+  }
+  setXstate(task.pid, xs);
+}
+
+/** The registers the task resumes with: the dumped gpregs (fs/gs base included), orig_rax -1. */
+export function finalRegisters(core: CoreEntry): Registers {
+  const g = core.thread_info!.gpregs;
+  const r = new Registers();
+  const v = new DataView(r.bytes.buffer);
+  for (const [i, n] of GPREG_NAMES.entries()) v.setBigUint64(i * 8, g[n], true);
+  r.set('orig_rax', -1);
+  return r;
+}
