@@ -8,6 +8,7 @@
  * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]   (all of the above too)
  * ckpt pre-dump ... --pre-dump-mode read|splice      (splice: CRIU's default, frozen, one process, full)
  * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
+ * ckpt restore -D DIR [-d|--restore-detached] [--json] [-v0..-v4] [--log-file F]   (restore-command.ts)
  * ckpt show DIR [--json] [--pages]
  * ckpt verify DIR
  * ckpt report RUN.json [-o FILE]
@@ -29,6 +30,7 @@ import { parseVerbosity } from './log.js';
 import { type PageServerFlags, pageServerCommand } from './page-server.js';
 import { type CommandContext, type PreDumpFlags, preDumpCommand } from './pre-dump-command.js';
 import { reportCommand } from './report.js';
+import { addRestoreCommand } from './restore-command.js';
 import { showCommand } from './show.js';
 import { addTrackCommand, PRE_DUMP_TRACKING_HELP } from './track-command.js';
 import { verifyCommand } from './verify.js';
@@ -155,6 +157,9 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
 
   addDemoCommand(p, ctx, (d) => runShow(d, {}));
   addTrackCommand(p);
+  addRestoreCommand(p, ctx, (level) => {
+    debugFlag.on ||= level >= 4;
+  });
   return p;
 }
 
