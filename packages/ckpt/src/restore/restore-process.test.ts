@@ -27,6 +27,7 @@ import {
   MAGIC,
   mmEntryCodec,
   PageChain,
+  pstreeEntryCodec,
   VMA_STATUS,
 } from '../images/index.js';
 import { kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
@@ -68,19 +69,19 @@ function killRestored(pid: number): void {
   }
 }
 
-/** The kernel's fields of the rseq area (cpu_id_start, cpu_id, node_id, mm_cid: it writes them). */
-function rseqKernelBytes(dir: string, pid: number): Set<number> {
-  const core = coreEntryCodec.decode(
-    decodeImageOf(readFileSync(join(dir, imageFileName.core(pid))), MAGIC.CORE)[0]!,
-  );
-  const at = Number(core.thread_core?.rseq_entry?.rseq_abi_pointer ?? 0n);
+/** The kernel's fields of every thread's rseq area (cpu_id_start, cpu_id, node_id, mm_cid: it writes them). */
+function rseqKernelBytes(dir: string): Set<number> {
   const out = new Set<number>();
-  if (at === 0) return out;
-  for (const [off, len] of [
-    [0, 8],
-    [20, 8],
-  ] as const)
-    for (let i = 0; i < len; i++) out.add(at + off + i);
+  for (const name of readdirSync(dir).filter((n) => /^core-\d+\.img$/.test(n))) {
+    const core = coreEntryCodec.decode(decodeImageOf(readFileSync(join(dir, name)), MAGIC.CORE)[0]!);
+    const at = Number(core.thread_core?.rseq_entry?.rseq_abi_pointer ?? 0n);
+    if (at === 0) continue;
+    for (const [off, len] of [
+      [0, 8],
+      [20, 8],
+    ] as const)
+      for (let i = 0; i < len; i++) out.add(at + off + i);
+  }
   return out;
 }
 
@@ -90,7 +91,7 @@ function rseqKernelBytes(dir: string, pid: number): Set<number> {
  */
 function assertMemoryEqualsImages(dir: string, pid: number): number {
   const mm = mmEntryCodec.decode(decodeImageOf(readFileSync(join(dir, imageFileName.mm(pid))), MAGIC.MM)[0]!);
-  const kernelBytes = rseqKernelBytes(dir, pid);
+  const kernelBytes = rseqKernelBytes(dir);
   using chain = new PageChain(ImageDir.open(dir), pid);
   const fd = openSync(`/proc/${pid}/mem`, 'r');
   let pages = 0;
@@ -144,7 +145,16 @@ const CASES = [
     args: (d: string) => ['1', '0', join(d, 'data.txt'), 'mask'],
   },
   { name: 'a pipe holding data', args: () => ['1', '0', '-', 'pipe'] },
+  { name: 'six threads besides the leader', args: () => ['1', '6', '-'], threads: 7 },
 ];
+
+/** Timeslices each thread of `pid` has run (schedstat's third field), by tid. */
+function timeslices(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`))
+    out.set(Number(tid), Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]));
+  return out;
+}
 
 for (const c of CASES) {
   test(`restore of ${c.name}: same pid, memory equal to the images, it runs on`, async () => {
@@ -162,6 +172,17 @@ for (const c of CASES) {
       assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
       assert.deepEqual(await report(f.pid, f, 2), before);
       assert.match(readFileSync(`/proc/${f.pid}/stat`, 'utf8'), /^\d+ \(restorable\) [RS]/);
+      if (c.threads) {
+        const before = timeslices(f.pid);
+        assert.equal(before.size, c.threads);
+        const tree = pstreeEntryCodec.decode(
+          decodeImageOf(readFileSync(join(dir, 'pstree.img')), MAGIC.PSTREE)[0]!,
+        );
+        assert.deepEqual([...before.keys()].sort(), [...tree.threads].sort(), 'the dumped thread ids');
+        await sleep(200);
+        for (const [tid, n] of timeslices(f.pid))
+          assert.ok(n > before.get(tid)!, `thread ${tid} does not run`);
+      }
     } finally {
       killRestored(f.pid);
     }

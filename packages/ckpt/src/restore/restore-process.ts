@@ -1,15 +1,18 @@
 /**
- * `ckpt restore` of one process: the inverse of the full dump over the same images.
+ * `ckpt restore` of one process (all its threads): the inverse of the full dump over the same images.
  *
  * ```
  * readTaskImages (everything decoded and checked before a pid is taken)
  *   -> cloneWithPid: a helper's traced copy with the dumped pid (helper-process.ts)
  *   -> the trampoline mapped where neither layout has anything (trampoline.ts), rseq unregistered
  *   -> vdso compared with the dump's; address space rebuilt (address-space.ts, vdso.ts, page-fill.ts)
- *   -> fds (fd-table.ts) -> sigactions, tid address, robust list, rseq, cwd, setsid, comm, mask
- *   -> FPU state -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
+ *   -> fds (fd-table.ts) -> sigactions, cwd, setsid (task-state.ts)
+ *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
+ *      rseq, name, mask, FPU state, registers (it stays stopped)
+ *   -> the leader's per-thread state, FPU state
+ *   -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
  *      PTRACE_SYSCALL to its exit, then SETREGS the dumped registers (the trampoline gone, no user
- *      instruction run yet) -> detach: the process runs
+ *      instruction run yet) -> detach every thread: the process runs
  * ```
  * Any failure before the detach kills the process being built and reaps it (it never ran an instruction
  * of its own), and the helper is killed in every case: nothing is left behind. If ckpt itself dies
@@ -29,7 +32,14 @@ import { restoreFds } from './fd-table.js';
 import { cloneWithPid } from './helper-process.js';
 import { RemoteTask } from './remote-task.js';
 import { readTaskImages } from './task-images.js';
-import { finalRegisters, restoreFpu, restoreTaskState, unregisterRseq } from './task-state.js';
+import {
+  finalRegisters,
+  restoreFpu,
+  restoreProcessState,
+  restoreThreadState,
+  unregisterRseq,
+} from './task-state.js';
+import { createThread } from './threads.js';
 import { findTrampoline, SYSCALL_CODE, TRAMPOLINE_SIZE } from './trampoline.js';
 import { checkVdso, parkingSize, planSpecialMappings } from './vdso.js';
 
@@ -55,6 +65,7 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
   const t0 = performance.now();
   const log = o.log ?? (() => {});
   let task: RemoteTask | undefined;
+  const threads: RemoteTask[] = [];
   try {
     const images = readTaskImages(ImageDir.open(o.imagesDir));
     const pid = images.pid;
@@ -93,20 +104,32 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
     );
     log('debug', `${memory.vmas} mappings, ${memory.pages} pages in ${memory.writes} writes`);
     restoreFds(task, images, tramp);
-    restoreTaskState(task, images, tramp);
-    const core = images.cores[0]!;
-    restoreFpu(task, core);
-    const regs = finalRegisters(core);
+    restoreProcessState(task, images, tramp);
+    const leader = images.cores[0]!;
+    for (const [i, tid] of images.pstree.threads.entries()) {
+      if (i === 0) continue;
+      const thread = createThread(task, tid, tramp);
+      threads.push(thread);
+      const core = images.cores[i]!;
+      restoreThreadState(thread, core, leader, tramp);
+      restoreFpu(thread, core);
+      setRegs(tid, finalRegisters(core).bytes);
+    }
+    restoreThreadState(task, leader, leader, tramp);
+    restoreFpu(task, leader);
+    const regs = finalRegisters(leader);
     task.template.copyFrom(regs);
     task.call('munmap the trampoline', RSYS.munmap, tramp, TRAMPOLINE_SIZE);
     setRegs(pid, regs.bytes);
     o.beforeRun?.(pid);
-    const syscalls = task.calls;
+    const syscalls = task.calls + threads.reduce((n, t) => n + t.calls, 0);
+    for (const t of threads) t.detach();
     task.detach();
     const millis = performance.now() - t0;
     log('info', `process ${pid} runs again (${syscalls} injected calls, ${millis.toFixed(1)} ms)`);
     return { pid, syscalls, memory, millis };
   } catch (e) {
+    for (const t of threads) t.kill();
     task?.kill();
     throw restoreErrorFrom(e);
   }

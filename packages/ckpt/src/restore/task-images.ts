@@ -115,8 +115,7 @@ function readPipeData(dir: ImageDir): Map<number, Buffer> {
 
 /**
  * Read and check the images of the root process of `dir` (a full dump). Throws RestoreError: ENOENT for
- * a missing image, CORRUPT_IMAGE, ENOTSUP for what this build cannot restore yet (more than one process,
- * more than one thread, another architecture).
+ * a missing image, CORRUPT_IMAGE, ENOTSUP for what this build cannot restore yet (more than one process).
  */
 export function readTaskImages(dir: ImageDir): TaskImages {
   const tree = decodeAll(dir, imageFileName.pstree, MAGIC.PSTREE, (b) => pstreeEntryCodec.decode(b));
@@ -125,10 +124,10 @@ export function readTaskImages(dir: ImageDir): TaskImages {
   if (tree.length > 1)
     throw new RestoreError('ENOTSUP', `${dir.path}: ${tree.length} processes; this build restores one`);
   const pid = pstree.pid;
-  if (pstree.threads.length !== 1)
+  if (pstree.threads[0] !== pid)
     throw new RestoreError(
-      'ENOTSUP',
-      `process ${pid} has ${pstree.threads.length} threads; this build restores single-threaded processes`,
+      'CORRUPT_IMAGE',
+      `pstree.img: process ${pid}'s first thread is ${pstree.threads[0]}`,
     );
   const cores = pstree.threads.map((tid) =>
     decodeOne(dir, imageFileName.core(tid), MAGIC.CORE, (b) => coreEntryCodec.decode(b)),
@@ -136,6 +135,9 @@ export function readTaskImages(dir: ImageDir): TaskImages {
   const leader = cores[0]!;
   if (leader.mtype !== MTYPE_X86_64 || !leader.thread_info || !leader.tc)
     throw new RestoreError('CORRUPT_IMAGE', `core-${pid}.img: not an x86-64 leader core`);
+  for (const [i, c] of cores.entries())
+    if (c.mtype !== MTYPE_X86_64 || !c.thread_info)
+      throw new RestoreError('CORRUPT_IMAGE', `core-${pstree.threads[i]}.img: not an x86-64 thread core`);
   const ids = decodeOne(dir, imageFileName.ids(pid), MAGIC.IDS, (b) => kobjIdsCodec.decode(b));
   const mm = decodeOne(dir, imageFileName.mm(pid), MAGIC.MM, (b) => mmEntryCodec.decode(b));
   const fs = decodeOne(dir, `fs-${pid}.img`, MAGIC.FS, (b) => fsEntryCodec.decode(b));

@@ -3,22 +3,32 @@
  * handlers' addresses must mean something):
  *
  * ```
- * injected  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), set_tid_address, set_robust_list, rseq,
- *           sigaltstack, umask, chdir, setsid (pgid = sid = pid in the dump), prctl(PR_SET_NAME)
- * ptrace    PTRACE_SETSIGMASK (blocked signals), PTRACE_SETREGSET NT_X86_XSTATE (fpregs + xsave),
- *           SETREGS (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
+ * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, setsid (pgid = sid = pid
+ *                   in the dump)
+ * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
+ *                   PTRACE_SETSIGMASK, PTRACE_SETREGSET NT_X86_XSTATE (fpregs + xsave), and SETREGS
+ *                   (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
  * ```
  * Before the address space is torn down, the rseq area the helper's glibc registered is unregistered
  * (unregisterRseq): left registered, the kernel would write into whatever lands at its address.
  *
  * @example
  * unregisterRseq(task);             // before unmapping the helper's memory
- * restoreTaskState(task, images, trampoline);
- * const regs = finalRegisters(task, images.cores[0]!);
+ * restoreProcessState(task, images, trampoline);
+ * restoreThreadState(task, images.cores[0]!, images.cores[0]!, trampoline);
+ * const regs = finalRegisters(images.cores[0]!);
  */
 import type { CoreEntry } from '../images/index.js';
 import { GPREG_NAMES, Registers } from '../ptrace/index.js';
-import { getRseqConfig, getXstate, RSEQ_FLAG_UNREGISTER, RSYS, setSigmask, setXstate } from '../sys/index.js';
+import {
+  getRseqConfig,
+  getXstate,
+  PR,
+  RSEQ_FLAG_UNREGISTER,
+  RSYS,
+  setSigmask,
+  setXstate,
+} from '../sys/index.js';
 import { putArg } from './address-space.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
@@ -42,10 +52,9 @@ export function unregisterRseq(task: RemoteTask): void {
   );
 }
 
-/** The injected part of the module comment, for the leader of `t`. */
-export function restoreTaskState(task: RemoteTask, t: TaskImages, trampoline: number): void {
-  const core = t.cores[0]!;
-  const tc = core.tc!;
+/** The per-process part (sigactions, umask, cwd, session), injected into the leader of `t`. */
+export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline: number): void {
+  const tc = t.cores[0]!.tc!;
   const sigactions = tc.sigactions ?? [];
   if (sigactions.length !== 62)
     throw new RestoreError('CORRUPT_IMAGE', `core-${t.pid}.img: ${sigactions.length} sigactions, not 62`);
@@ -61,8 +70,31 @@ export function restoreTaskState(task: RemoteTask, t: TaskImages, trampoline: nu
     const at = putArg(task, trampoline, act);
     task.call(`rt_sigaction(${sig})`, RSYS.rt_sigaction, sig, at, 0, 8);
   }
-  const ti = core.thread_info!;
-  task.call('set_tid_address', RSYS.set_tid_address, Number(ti.clear_tid_addr));
+  if (t.fs.umask !== undefined) task.syscall(RSYS.umask, t.fs.umask);
+  const cwd = t.files.get(t.fs.cwd_id)?.reg?.name;
+  if (cwd) {
+    const at = putArg(task, trampoline, Buffer.from(`${cwd}\0`));
+    task.call(`chdir ${cwd}`, RSYS.chdir, at);
+  }
+  const root = t.files.get(t.fs.root_id)?.reg?.name;
+  if (root && root !== '/')
+    throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
+  const { pid, pgid, sid } = t.pstree;
+  if (sid === pid && pgid === pid) task.call('setsid', RSYS.setsid);
+}
+
+/**
+ * The per-thread part, injected into thread `task` (the leader or a thread made by threads.ts): clear_tid
+ * address, robust list, rseq, sigaltstack, name, blocked signals (the leader's from `tc`, the others'
+ * from their thread_core).
+ */
+export function restoreThreadState(
+  task: RemoteTask,
+  core: CoreEntry,
+  leader: CoreEntry,
+  trampoline: number,
+): void {
+  task.call('set_tid_address', RSYS.set_tid_address, Number(core.thread_info!.clear_tid_addr));
   const th = core.thread_core;
   if (th && th.futex_rla !== 0n)
     task.call('set_robust_list', RSYS.set_robust_list, Number(th.futex_rla), th.futex_rla_len);
@@ -76,21 +108,10 @@ export function restoreTaskState(task: RemoteTask, t: TaskImages, trampoline: nu
     ss.writeBigUInt64LE(th.sas.ss_size, 16);
     task.call('sigaltstack', RSYS.sigaltstack, putArg(task, trampoline, ss), 0);
   }
-  if (t.fs.umask !== undefined) task.syscall(RSYS.umask, t.fs.umask);
-  const cwd = t.files.get(t.fs.cwd_id)?.reg?.name;
-  if (cwd) {
-    const at = putArg(task, trampoline, Buffer.from(`${cwd}\0`));
-    task.call(`chdir ${cwd}`, RSYS.chdir, at);
-  }
-  const root = t.files.get(t.fs.root_id)?.reg?.name;
-  if (root && root !== '/')
-    throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
-  const { pid, pgid, sid } = t.pstree;
-  if (sid === pid && pgid === pid) task.call('setsid', RSYS.setsid);
   const comm = Buffer.alloc(16);
-  comm.write(tc.comm.slice(0, 15));
-  task.call('prctl(PR_SET_NAME)', RSYS.prctl, 15, putArg(task, trampoline, comm));
-  setSigmask(task.pid, tc.blk_sigset);
+  comm.write((th?.comm ?? leader.tc!.comm).slice(0, 15));
+  task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, trampoline, comm));
+  setSigmask(task.pid, core === leader ? leader.tc!.blk_sigset : (th?.blk_sigset ?? 0n));
 }
 
 /** fpregs and the xsave components of `core` into the live XSAVE area of the task. */
