@@ -5,6 +5,7 @@
  * Failure paths forced: the pid taken, a corrupt image: one RestoreError line, nothing left behind.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -253,4 +254,39 @@ test('a corrupt image is refused in one line; no pid taken, no process left', as
     (e: unknown) => e instanceof RestoreError && e.code === 'CORRUPT_IMAGE' && !e.message.includes('\n'),
   );
   assert.equal(existsSync(`/proc/${f.pid}`), false);
+});
+
+const criu = process.env.CKPT_CRIU;
+const noCriu = criu ? false : 'CKPT_CRIU is not set (path to a CRIU 4.x binary that runs on this kernel)';
+
+test("cross-tool: ckpt restore of criu dump's images (CKPT_CRIU)", { skip: noCriu }, async () => {
+  const dir = scratch.newDir();
+  mkdirSync(dir, { recursive: true });
+  const f = await scratch.start('restorable', ['1', '2', '-', 'mask']);
+  const before = await report(f.pid, f, 1);
+  const d = spawnSync(
+    'bash',
+    ['-c', 'ulimit -n 20000 && exec "$0" dump -t "$1" -D "$2" -o dump.log -v4', criu!, String(f.pid), dir],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(
+    d.status,
+    0,
+    `criu dump failed: ${d.stderr} ${readFileSync(join(dir, 'dump.log'), 'utf8').slice(-1500)}`,
+  );
+  f.kill();
+  for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
+  const beats = lines(f, /^BEAT /).length;
+  const r = restoreProcess({ imagesDir: dir, beforeRun: (pid) => assertMemoryEqualsImages(dir, pid) });
+  try {
+    assert.equal(r.pid, f.pid);
+    for (let i = 0; i < 300 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
+    assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
+    assert.deepEqual(await report(f.pid, f, 2), before);
+    assert.equal(readdirSync(`/proc/${f.pid}/task`).length, 3);
+  } finally {
+    killRestored(f.pid);
+  }
 });
