@@ -7,7 +7,7 @@
  * 3. each VMA: mmap(start, len, prot (+PROT_WRITE while filling), flags | MAP_FIXED, fd, pgoff)
  *      anonymous: fd -1; private or shared file: the file opened in the process by its recorded path,
  *      its size checked against the dump's, closed after the mmap
- * 4. pages from the image chain (page-fill.ts)
+ * 4. pages from the image chain: process_vm_writev (page-fill.ts) or injected pread64 (page-fill-pread.ts)
  * 5. mprotect to the recorded protection where write was added; madvise the recorded advice
  * 6. PR_SET_MM_MAP: code/data/brk/stack/args/env, auxv, exe (the helper's exe is unmapped by then)
  * ```
@@ -20,7 +20,6 @@
 import { statSync } from 'node:fs';
 import { type PageChain, VMA_STATUS, type VmaEntry } from '../images/index.js';
 import {
-  AT_FDCWD,
   MAP,
   O,
   PAGE_SIZE,
@@ -33,9 +32,11 @@ import {
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import { type FillStats, fillPages } from './page-fill.js';
+import { fillPagesByPread } from './page-fill-pread.js';
 import type { RemoteTask } from './remote-task.js';
+import { openInTask, putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
-import { ARG_OFFSET, ARG_SIZE, TRAMPOLINE_SIZE } from './trampoline.js';
+import { TRAMPOLINE_SIZE } from './trampoline.js';
 import { moveSpecialMappings, type SpecialPlan } from './vdso.js';
 
 /** The highest user address munmap is asked to clear (47-bit user space). */
@@ -44,21 +45,6 @@ const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
 const isSpecial = (v: VmaEntry) =>
   (v.status & (VMA_STATUS.VDSO | VMA_STATUS.VVAR | VMA_STATUS.VSYSCALL)) !== 0;
-
-/** Bytes written into the trampoline's argument area, for the next injected call. */
-export function putArg(task: RemoteTask, trampoline: number, bytes: Uint8Array, at = 0): number {
-  if (at + bytes.length > ARG_SIZE)
-    throw new RestoreError('ENOTSUP', `an argument of ${bytes.length} bytes does not fit`);
-  const addr = trampoline + ARG_OFFSET + at;
-  task.write(addr, bytes);
-  return addr;
-}
-
-/** Open `path` inside the process; returns its fd there. */
-export function openInTask(task: RemoteTask, trampoline: number, path: string, flags: number): number {
-  const at = putArg(task, trampoline, Buffer.from(`${path}\0`));
-  return task.call(`open ${path}`, RSYS.openat, AT_FDCWD, at, flags | O.CLOEXEC, 0);
-}
 
 /** Step 1: unmap every range outside `keep` ([start, end) pairs). */
 function unmapAllBut(task: RemoteTask, keep: [number, number][]): void {
@@ -76,6 +62,8 @@ export interface AddressSpaceStats extends FillStats {
 
 export interface RebuildOptions {
   readonly trampoline: number;
+  /** How pages get in: 'writev' (process_vm_writev from our buffer, default) or 'pread' (injected). */
+  readonly pageFill?: 'writev' | 'pread';
   readonly special: SpecialPlan;
   /** Where the special mappings park while they move (free in both layouts). */
   readonly park: number;
@@ -100,7 +88,10 @@ export function rebuildAddressSpace(
     if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where === 'data')) withPages.add(v);
     mapVma(task, t, o.trampoline, v, withPages.has(v) ? PROT.WRITE : 0);
   }
-  const fill = fillPages(task.pid, chain, [...withPages]);
+  const fill =
+    o.pageFill === 'pread'
+      ? fillPagesByPread(task, chain, [...withPages], o.trampoline)
+      : fillPages(task.pid, chain, [...withPages]);
   for (const v of withPages)
     if ((v.prot & PROT.WRITE) === 0)
       task.call(`mprotect ${hex(v.start)}`, RSYS.mprotect, Number(v.start), Number(v.end - v.start), v.prot);

@@ -19,9 +19,9 @@
 import { readdirSync } from 'node:fs';
 import { FD_TYPE } from '../images/index.js';
 import { F, O, RSYS } from '../sys/index.js';
-import { openInTask, putArg } from './address-space.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
+import { openInTask, putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
 import { ARG_SIZE } from './trampoline.js';
 

@@ -147,6 +147,11 @@ const CASES = [
   },
   { name: 'a pipe holding data', args: () => ['1', '0', '-', 'pipe'] },
   { name: 'six threads besides the leader', args: () => ['1', '6', '-'], threads: 7 },
+  {
+    name: 'a single thread, pages by injected pread',
+    args: () => ['1', '0', '-'],
+    pageFill: 'pread' as const,
+  },
 ];
 
 /** Timeslices each thread of `pid` has run (schedstat's third field), by tid. */
@@ -164,6 +169,7 @@ for (const c of CASES) {
     let compared = 0;
     const r = restoreProcess({
       imagesDir: dir,
+      pageFill: c.pageFill,
       beforeRun: (pid) => (compared = assertMemoryEqualsImages(dir, pid)),
     });
     try {

@@ -45,6 +45,8 @@ import { checkVdso, parkingSize, planSpecialMappings } from './vdso.js';
 
 export interface RestoreOptions {
   readonly imagesDir: string;
+  /** How pages get into the process: 'writev' (default) or 'pread' (see address-space.ts). */
+  readonly pageFill?: 'writev' | 'pread';
   /** Test hook: called with the pid once the process is complete, before it runs (still stopped). */
   readonly beforeRun?: (pid: number) => void;
   /** Progress lines (the CLI's -v levels). */
@@ -63,7 +65,9 @@ export interface RestoreResult {
 /** Restore the process of a full dump (see the module comment). Throws RestoreError. */
 export function restoreProcess(o: RestoreOptions): RestoreResult {
   const t0 = performance.now();
-  const log = o.log ?? (() => {});
+  const say = o.log ?? (() => {});
+  const log = (level: 'info' | 'debug', m: string) =>
+    say(level, `${(performance.now() - t0).toFixed(1)} ms: ${m}`);
   let task: RemoteTask | undefined;
   const threads: RemoteTask[] = [];
   try {
@@ -71,6 +75,7 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
     const pid = images.pid;
     log('info', `restoring process ${pid} (${images.cores[0]!.tc!.comm}) from ${o.imagesDir}`);
     const clone = cloneWithPid(pid);
+    log('debug', `process ${pid} cloned from a helper`);
     task = new RemoteTask(pid, clone.syscallAt);
     const live = readMaps(pid);
     const special = planSpecialMappings(live, images.mm.vmas);
@@ -99,11 +104,12 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
     const memory = rebuildAddressSpace(
       task,
       images,
-      { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE },
+      { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill },
       chain,
     );
     log('debug', `${memory.vmas} mappings, ${memory.pages} pages in ${memory.writes} writes`);
     restoreFds(task, images, tramp);
+    log('debug', `${images.fds.length} descriptors`);
     restoreProcessState(task, images, tramp);
     const leader = images.cores[0]!;
     for (const [i, tid] of images.pstree.threads.entries()) {
@@ -119,6 +125,7 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
     restoreFpu(task, leader);
     const regs = finalRegisters(leader);
     task.template.copyFrom(regs);
+    log('debug', `${threads.length + 1} threads complete`);
     task.call('munmap the trampoline', RSYS.munmap, tramp, TRAMPOLINE_SIZE);
     setRegs(pid, regs.bytes);
     o.beforeRun?.(pid);

@@ -29,9 +29,9 @@ import {
   setSigmask,
   setXstate,
 } from '../sys/index.js';
-import { putArg } from './address-space.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
+import { putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
 
 const SIGKILL = 9;

@@ -21,10 +21,10 @@ import {
   WStatus,
   waitpid,
 } from '../sys/index.js';
-import { putArg } from './address-space.js';
 import { RestoreError } from './errors.js';
 import { pidHolder } from './helper-process.js';
 import { RemoteTask } from './remote-task.js';
+import { putArg } from './task-args.js';
 
 const THREAD_FLAGS = CLONE.VM | CLONE.FS | CLONE.FILES | CLONE.SIGHAND | CLONE.THREAD | CLONE.SYSVSEM;
 
