@@ -1,6 +1,6 @@
 /**
- * `ckpt restore -D DIR [-d|--restore-detached] [--json] [-v0..-v4] [--log-file F]`: bring back the
- * process of a full dump (restore/restoreProcess), with its pid.
+ * `ckpt restore -D DIR [-d|--restore-detached] [--json] [-v0..-v4] [--log-file F] [--page-fill writev|pread]`:
+ * bring back the process of a full dump (restore/restoreProcess), with its pid.
  *
  * ```
  * without -d: ckpt becomes a child subreaper (the restored process is its child), restores, prints the
@@ -29,6 +29,7 @@ export interface RestoreFlags {
   json?: boolean;
   verbosity?: string | boolean;
   logFile?: string;
+  pageFill?: string;
 }
 
 /** The exit status of a wait status: the code, or 128 + the signal that killed it. */
@@ -53,6 +54,8 @@ export async function restoreCommand(
   ctx: CommandContext,
 ): Promise<{ result: RestoreResult; status?: number }> {
   if (!f.imagesDir) throw new UsageError('missing -D/--images-dir');
+  if (f.pageFill !== undefined && f.pageFill !== 'writev' && f.pageFill !== 'pread')
+    throw new UsageError(`bad --page-fill ${f.pageFill} (writev or pread)`);
   const level = parseVerbosity(f.verbosity);
   const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const log = openLog(f.logFile ?? join(f.imagesDir, 'restore.log.bin'), level, { cmd: 'restore' });
@@ -60,6 +63,7 @@ export async function restoreCommand(
     if (!f.restoreDetached) prctl(PR_SET_CHILD_SUBREAPER, 1);
     const result = restoreProcess({
       imagesDir: f.imagesDir,
+      pageFill: f.pageFill === 'pread' ? 'pread' : 'writev',
       log: (lvl, message) => (lvl === 'info' ? log.info('%s', message) : log.debug('%s', message)),
     });
     if (f.json) out(JSON.stringify(result));
@@ -92,6 +96,10 @@ export function addRestoreCommand(
       'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
     )
     .option('--log-file <file>', 'binary log file (default DIR/restore.log.bin)')
+    .option(
+      '--page-fill <how>',
+      'how pages get in: writev (process_vm_writev from ckpt, default) or pread (injected pread64 of the pages files)',
+    )
     .action(async (o: RestoreFlags) => {
       onVerbosity(parseVerbosity(o.verbosity));
       const { status } = await restoreCommand(o, ctx);
