@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fullDumpProcess } from '../dump/full/index.js';
-import { kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
+import { killAndReap } from '../restore/index.js';
+import { kill as sysKill } from '../sys/index.js';
 import { CKPT_BIN, type Fixture, runCkpt, Scratch } from '../testing/index.js';
 
 const scratch = new Scratch('ckpt-restore-cli-test-');
@@ -25,23 +26,6 @@ async function dumped(): Promise<{ f: Fixture; dir: string }> {
   f.kill();
   for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
   return { f, dir };
-}
-
-function killAndReap(pid: number): void {
-  try {
-    sysKill(pid, 9);
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 500; i++) {
-    try {
-      const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
-      if (w.pid === pid && !WStatus.stopped(w.status)) return;
-    } catch {
-      return;
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-  }
 }
 
 test('ckpt restore -d --json: exits 0 once the process runs again with its pid', async () => {

@@ -35,8 +35,9 @@ import {
   waitpid,
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+import { killAndReap } from './reap.js';
 
-/** Who holds `pid`, if anyone: "sleep (pid 4242)" or undefined. */
+/** Who holds `pid`, if anyone: its command name, or undefined. */
 export function pidHolder(pid: number): string | undefined {
   if (!existsSync(`/proc/${pid}`)) return undefined;
   try {
@@ -72,22 +73,10 @@ function startHelper(): number {
   throw new RestoreError('EIO', `the helper process ${pid} did not start`);
 }
 
-/** Kill the helper and reap it when it is our child (else init does). */
-function endHelper(pid: number): void {
-  try {
-    kill(pid, SIG.SIGKILL);
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 1000; i++) {
-    try {
-      const w = waitpid(pid, WAIT.WALL | WAIT.WNOHANG);
-      if (w.pid === pid && !WStatus.stopped(w.status)) return;
-    } catch {
-      return;
-    }
-    sleepUntil(1);
-  }
+/** Throw RestoreError EBUSY when `pid` is taken: "pid 4242 is taken (by sleep)" (`what`: pid, thread id). */
+export function assertFree(pid: number, what = 'pid'): void {
+  const holder = pidHolder(pid);
+  if (holder !== undefined) throw new RestoreError('EBUSY', `${what} ${pid} is taken (by ${holder})`);
 }
 
 export interface ClonedTask {
@@ -101,8 +90,7 @@ export interface ClonedTask {
  * EBUSY when the pid is taken.
  */
 export function cloneWithPid(pid: number): ClonedTask {
-  const holder = pidHolder(pid);
-  if (holder !== undefined) throw new RestoreError('EBUSY', `pid ${pid} is taken (by ${holder})`);
+  assertFree(pid);
   const helper = startHelper();
   try {
     using frozen = freeze(helper);
@@ -110,7 +98,7 @@ export function cloneWithPid(pid: number): ClonedTask {
     const at = inj.scratch.address;
     inj.write(at + 128, setTidArray(pid));
     inj.write(at, cloneArgs({ flags: CLONE.PARENT, exitSignal: 0, setTidAt: at + 128 }));
-    ptrace(PTRACE.SETOPTIONS, helper, 0, PTRACE_O.TRACESYSGOOD | PTRACE_O.TRACECLONE);
+    ptrace(PTRACE.SETOPTIONS, helper, 0, PTRACE_O.TRACESYSGOOD | PTRACE_O.TRACECLONE | PTRACE_O.EXITKILL);
     const r = inj.syscall(SYS_CLONE3, at, 88);
     if (r < 0) {
       const taken = r === -17 ? ` is taken (by ${pidHolder(pid) ?? 'a process that exited meanwhile'})` : '';
@@ -125,6 +113,6 @@ export function cloneWithPid(pid: number): ClonedTask {
     const syscallAt = inj.stub;
     return { pid, syscallAt };
   } finally {
-    endHelper(helper);
+    killAndReap(helper);
   }
 }

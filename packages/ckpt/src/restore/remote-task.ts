@@ -21,7 +21,6 @@ import { Registers } from '../ptrace/index.js';
 import {
   errnoName,
   getRegs,
-  kill,
   PTRACE,
   PTRACE_O,
   ptrace,
@@ -33,6 +32,7 @@ import {
   waitpid,
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+import { killAndReap } from './reap.js';
 
 const SYSCALL_STOP = SIG.SIGTRAP | 0x80;
 
@@ -140,20 +140,7 @@ export class RemoteTask implements Disposable {
   kill(): void {
     this.closeMem();
     if (this.state === 'dead') return;
-    try {
-      kill(this.pid, SIG.SIGKILL);
-    } catch {
-      /* gone already */
-    }
-    for (let i = 0; i < 1000; i++) {
-      try {
-        const w = waitpid(this.pid, WAIT.WALL | WAIT.WNOHANG);
-        if (w.pid === this.pid && !WStatus.stopped(w.status)) break;
-      } catch {
-        break; // ECHILD: reaped, or not ours to reap (init will)
-      }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-    }
+    killAndReap(this.pid);
     this.state = 'dead';
   }
 

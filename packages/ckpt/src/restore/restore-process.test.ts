@@ -31,9 +31,10 @@ import {
   pstreeEntryCodec,
   VMA_STATUS,
 } from '../images/index.js';
-import { kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
+import { kill as sysKill } from '../sys/index.js';
 import { type Fixture, Scratch } from '../testing/index.js';
 import { RestoreError } from './errors.js';
+import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
 
 const scratch = new Scratch('ckpt-restore-test-');
@@ -51,23 +52,6 @@ async function report(pid: number, f: Fixture, n: number): Promise<string[]> {
   const sums = lines(f, /^SUM /);
   assert.ok(sums.length >= n, `no SUM report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
   return [sums[n - 1]!, lines(f, /^POS /)[n - 1] ?? '-', lines(f, /^PIPE /)[n - 1] ?? '-'];
-}
-
-function killRestored(pid: number): void {
-  try {
-    sysKill(pid, 9);
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 500; i++) {
-    try {
-      const w = waitpid(pid, WAIT.WNOHANG | WAIT.WALL);
-      if (w.pid === pid && !WStatus.stopped(w.status)) return;
-    } catch {
-      return;
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-  }
 }
 
 /** The kernel's fields of every thread's rseq area (cpu_id_start, cpu_id, node_id, mm_cid: it writes them). */
@@ -126,11 +110,13 @@ function assertMemoryEqualsImages(dir: string, pid: number): number {
 
 async function dumpAndKill(
   args: (dir: string) => string[],
+  setup?: (pid: number) => void,
 ): Promise<{ f: Fixture; dir: string; before: string[] }> {
   const dir = scratch.newDir();
   const work = scratch.newDir();
   mkdirSync(work, { recursive: true });
   const f = await scratch.start('restorable', args(work));
+  setup?.(f.pid);
   const before = await report(f.pid, f, 1);
   await fullDumpProcess({ pid: f.pid, imagesDir: dir });
   f.kill();
@@ -142,8 +128,11 @@ async function dumpAndKill(
 const CASES = [
   { name: 'a single thread', args: () => ['1', '0', '-'] },
   {
-    name: 'a regular file at an offset, a blocked mask',
+    name: 'a regular file at an offset, a blocked mask, lowered limits',
     args: (d: string) => ['1', '0', join(d, 'data.txt'), 'mask'],
+    // lowered limits (raising a hard one needs CAP_SYS_RESOURCE)
+    setup: (pid: number) => spawnSync('prlimit', ['--pid', String(pid), '--nofile=300:400', '--core=0:0']),
+    limits: true,
   },
   { name: 'a pipe holding data', args: () => ['1', '0', '-', 'pipe'] },
   { name: 'six threads besides the leader', args: () => ['1', '6', '-'], threads: 7 },
@@ -164,7 +153,7 @@ function timeslices(pid: number): Map<number, number> {
 
 for (const c of CASES) {
   test(`restore of ${c.name}: same pid, memory equal to the images, it runs on`, async () => {
-    const { f, dir, before } = await dumpAndKill(c.args);
+    const { f, dir, before } = await dumpAndKill(c.args, c.setup);
     const beats = lines(f, /^BEAT /).length;
     let compared = 0;
     const r = restoreProcess({
@@ -179,6 +168,11 @@ for (const c of CASES) {
       assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
       assert.deepEqual(await report(f.pid, f, 2), before);
       assert.match(readFileSync(`/proc/${f.pid}/stat`, 'utf8'), /^\d+ \(restorable\) [RS]/);
+      if (c.limits) {
+        const text = readFileSync(`/proc/${f.pid}/limits`, 'utf8');
+        assert.match(text, /Max open files\s+300\s+400\s/);
+        assert.match(text, /Max core file size\s+0\s+0\s/);
+      }
       if (c.threads) {
         const before = timeslices(f.pid);
         assert.equal(before.size, c.threads);
@@ -191,7 +185,7 @@ for (const c of CASES) {
           assert.ok(n > before.get(tid)!, `thread ${tid} does not run`);
       }
     } finally {
-      killRestored(f.pid);
+      killAndReap(f.pid);
     }
   });
 }
@@ -226,7 +220,7 @@ test('a taken pid is refused in one line, naming its holder; no helper left', as
     );
     assert.deepEqual(helpersLeft(), []);
   } finally {
-    killRestored(first.pid);
+    killAndReap(first.pid);
   }
 });
 
@@ -293,6 +287,6 @@ test("cross-tool: ckpt restore of criu dump's images (CKPT_CRIU)", { skip: noCri
     assert.deepEqual(await report(f.pid, f, 2), before);
     assert.equal(readdirSync(`/proc/${f.pid}/task`).length, 3);
   } finally {
-    killRestored(f.pid);
+    killAndReap(f.pid);
   }
 });

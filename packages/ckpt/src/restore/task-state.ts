@@ -4,7 +4,7 @@
  *
  * ```
  * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, setsid (pgid = sid = pid
- *                   in the dump)
+ *                   in the dump), prlimit64 for each resource limit that differs from the inherited one
  * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
  *                   PTRACE_SETSIGMASK, PTRACE_SETREGSET NT_X86_XSTATE (fpregs + xsave), and SETREGS
  *                   (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
@@ -21,6 +21,7 @@
 import type { CoreEntry } from '../images/index.js';
 import { GPREG_NAMES, Registers } from '../ptrace/index.js';
 import {
+  getRlimits,
   getRseqConfig,
   getXstate,
   PR,
@@ -81,6 +82,51 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
     throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
   const { pid, pgid, sid } = t.pstree;
   if (sid === pid && pgid === pid) task.call('setsid', RSYS.setsid);
+  restoreRlimits(task, t, trampoline);
+}
+
+const RLIMIT_NAMES = [
+  'CPU',
+  'FSIZE',
+  'DATA',
+  'STACK',
+  'CORE',
+  'RSS',
+  'NPROC',
+  'NOFILE',
+  'MEMLOCK',
+  'AS',
+  'LOCKS',
+  'SIGPENDING',
+  'MSGQUEUE',
+  'NICE',
+  'RTPRIO',
+  'RTTIME',
+];
+
+/**
+ * The dumped resource limits, where they differ from the ones the clone inherited (prlimit64 injected).
+ * Raising a hard limit needs CAP_SYS_RESOURCE: without it, one line (EPERM) naming the limit.
+ */
+function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): void {
+  const want = t.cores[0]!.tc!.rlimits?.rlimits ?? [];
+  const live = getRlimits(task.pid);
+  for (const [r, lim] of want.entries()) {
+    const now = live[r];
+    if (!now || (now.cur === lim.cur && now.max === lim.max)) continue;
+    const b = Buffer.alloc(16);
+    b.writeBigUInt64LE(lim.cur, 0);
+    b.writeBigUInt64LE(lim.max, 8);
+    const name = `RLIMIT_${RLIMIT_NAMES[r] ?? r}`;
+    task.call(
+      `prlimit64(${name}, ${lim.cur}/${lim.max}, now ${now.cur}/${now.max})`,
+      RSYS.prlimit64,
+      0,
+      r,
+      putArg(task, trampoline, b),
+      0,
+    );
+  }
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   waitpid,
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
-import { pidHolder } from './helper-process.js';
+import { assertFree, pidHolder } from './helper-process.js';
 import { RemoteTask } from './remote-task.js';
 import { putArg } from './task-args.js';
 
@@ -30,8 +30,7 @@ const THREAD_FLAGS = CLONE.VM | CLONE.FS | CLONE.FILES | CLONE.SIGHAND | CLONE.T
 
 /** A new thread `tid` of `leader`'s process, stopped and traced (throws RestoreError EBUSY if taken). */
 export function createThread(leader: RemoteTask, tid: number, trampoline: number): RemoteTask {
-  const holder = pidHolder(tid);
-  if (holder !== undefined) throw new RestoreError('EBUSY', `thread id ${tid} is taken (by ${holder})`);
+  assertFree(tid, 'thread id');
   const setTidAt = putArg(leader, trampoline, setTidArray(tid), CLONE_ARGS_SIZE);
   const at = putArg(leader, trampoline, cloneArgs({ flags: THREAD_FLAGS, exitSignal: 0, setTidAt }));
   const r = leader.syscall(SYS_CLONE3, at, CLONE_ARGS_SIZE);
