@@ -32,7 +32,7 @@ import {
   VMA_STATUS,
 } from '../images/index.js';
 import { kill as sysKill } from '../sys/index.js';
-import { type Fixture, Scratch } from '../testing/index.js';
+import { FIXTURE_DIR, type Fixture, Scratch } from '../testing/index.js';
 import { RestoreError } from './errors.js';
 import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
@@ -288,5 +288,40 @@ test("cross-tool: ckpt restore of criu dump's images (CKPT_CRIU)", { skip: noCri
     assert.equal(readdirSync(`/proc/${f.pid}/task`).length, 3);
   } finally {
     killAndReap(f.pid);
+  }
+});
+
+test('a Python program with a worker thread continues its work from where it was', async () => {
+  const dir = scratch.newDir();
+  const log = join(scratch.root, `py-${Date.now()}.log`);
+  const script = join(FIXTURE_DIR, 'py_worker.py');
+  const start = spawnSync('bash', ['-c', `setsid python3 '${script}' > '${log}' 2>&1 </dev/null & echo $!`], {
+    encoding: 'utf8',
+  });
+  const pid = Number(start.stdout.trim());
+  const ticks = () =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('TICK '))
+      .map((l) => l.split(' ').slice(1).map(Number) as [number, number]);
+  try {
+    for (let i = 0; i < 500 && ticks().length < 5; i++) await sleep(10);
+    await fullDumpProcess({ pid, imagesDir: dir });
+  } finally {
+    killAndReap(pid);
+  }
+  const [lastN, lastLen] = ticks().at(-1)!;
+  const before = ticks().length;
+  const r = restoreProcess({ imagesDir: dir });
+  try {
+    assert.equal(r.pid, pid);
+    for (let i = 0; i < 300 && ticks().length < before + 5; i++) await sleep(10);
+    const after = ticks().slice(before);
+    assert.ok(after.length >= 5, `no TICK after restore: ${readFileSync(log, 'utf8').slice(-300)}`);
+    // the main thread's counter goes on from the dump (memory), the worker's list keeps growing (thread)
+    assert.equal(after[0]![0], lastN + 1);
+    assert.ok(after[0]![1] >= lastLen && after.at(-1)![1] > after[0]![1], JSON.stringify(after));
+  } finally {
+    killAndReap(pid);
   }
 });
