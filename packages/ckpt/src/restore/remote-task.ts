@@ -50,7 +50,12 @@ export class RemoteTask implements Disposable {
     readonly pid: number,
     public syscallAt: number,
   ) {
-    ptrace(PTRACE.SETOPTIONS, pid, 0, PTRACE_O.TRACESYSGOOD | PTRACE_O.TRACECLONE | PTRACE_O.EXITKILL);
+    ptrace(
+      PTRACE.SETOPTIONS,
+      pid,
+      0,
+      PTRACE_O.TRACESYSGOOD | PTRACE_O.TRACECLONE | PTRACE_O.TRACEFORK | PTRACE_O.EXITKILL,
+    );
     getRegs(pid, this.template.bytes);
     this.memFd = openSync(`/proc/${pid}/mem`, 'r+');
   }

@@ -137,6 +137,11 @@ const CASES = [
   { name: 'a pipe holding data', args: () => ['1', '0', '-', 'pipe'] },
   { name: 'six threads besides the leader', args: () => ['1', '6', '-'], threads: 7 },
   {
+    name: 'a child sharing a pipe holding data, two threads',
+    args: () => ['1', '2', '-', 'pipe', 'child'],
+    child: true,
+  },
+  {
     name: 'a single thread, pages by injected pread',
     args: () => ['1', '0', '-'],
     pageFill: 'pread' as const,
@@ -168,6 +173,19 @@ for (const c of CASES) {
       assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after restore');
       assert.deepEqual(await report(f.pid, f, 2), before);
       assert.match(readFileSync(`/proc/${f.pid}/stat`, 'utf8'), /^\d+ \(restorable\) [RS]/);
+      if (c.child) {
+        const child = f.num('child');
+        assert.deepEqual(r.pids, [f.pid, child]);
+        const ppid = Number(
+          readFileSync(`/proc/${child}/stat`, 'utf8')
+            .replace(/^.*\) /s, '')
+            .split(' ')[1],
+        );
+        assert.equal(ppid, f.pid, "the child's parent is the restored root");
+        const n = lines(f, /^CHILD /).length;
+        for (let i = 0; i < 300 && lines(f, /^CHILD /).length <= n + 2; i++) await sleep(10);
+        assert.ok(lines(f, /^CHILD /).length > n + 2, 'no child heartbeat after restore');
+      }
       if (c.limits) {
         const text = readFileSync(`/proc/${f.pid}/limits`, 'utf8');
         assert.match(text, /Max open files\s+300\s+400\s/);
@@ -186,6 +204,7 @@ for (const c of CASES) {
       }
     } finally {
       killAndReap(f.pid);
+      if (c.child) killAndReap(f.num('child'));
     }
   });
 }

@@ -1,17 +1,18 @@
 /**
- * What a restore reads of one process from an image directory, decoded and checked for what this build
+ * What a restore reads of each process from an image directory, decoded and checked for what this build
  * restores: the pstree entry, its core(s), mm (VMAs, mm fields, auxv, exe), fs (cwd, root, umask), its
  * descriptors (fdinfo-<files_id>.img against files.img) and pipe data.
  *
  * ```
- * inventory.img -> pstree.img (root first) -> ids-PID (files_id) -> core-TID... mm-PID fs-PID
+ * pstree.img (root first, parents first) -> per process: ids-PID (files_id) -> core-TID... mm-PID fs-PID
  *               -> files.img (REG and PIPE entries by id) -> fdinfo-<files_id>.img -> pipes-data.img
  * ```
  * Everything is read before anything is built: a missing or corrupt image is a RestoreError before a pid
  * is taken.
  *
  * @example
- * const t = readTaskImages(ImageDir.open('/ckpt/final'));
+ * const [root, ...children] = readTreeImages(ImageDir.open('/ckpt/final'));
+ * const t = root;
  * t.pid; t.mm.vmas.length; t.fds; t.files.get(t.mm.exe_file_id)?.reg?.name;
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -114,15 +115,34 @@ function readPipeData(dir: ImageDir): Map<number, Buffer> {
 }
 
 /**
- * Read and check the images of the root process of `dir` (a full dump). Throws RestoreError: ENOENT for
- * a missing image, CORRUPT_IMAGE, ENOTSUP for what this build cannot restore yet (more than one process).
+ * Read and check the images of every process of `dir` (a full dump), the root first, parents before
+ * their children (pstree.img's order). Throws RestoreError: ENOENT for a missing image, CORRUPT_IMAGE
+ * (also for a parent listed after its child).
  */
-export function readTaskImages(dir: ImageDir): TaskImages {
+export function readTreeImages(dir: ImageDir): TaskImages[] {
   const tree = decodeAll(dir, imageFileName.pstree, MAGIC.PSTREE, (b) => pstreeEntryCodec.decode(b));
-  const pstree = tree[0];
-  if (!pstree) throw new RestoreError('CORRUPT_IMAGE', `${dir.path}/pstree.img: no process`);
-  if (tree.length > 1)
-    throw new RestoreError('ENOTSUP', `${dir.path}: ${tree.length} processes; this build restores one`);
+  if (tree.length === 0) throw new RestoreError('CORRUPT_IMAGE', `${dir.path}/pstree.img: no process`);
+  const fileList = decodeAll(dir, imageFileName.files, MAGIC.FILES, (b) => fileEntryCodec.decode(b));
+  const files = new Map(fileList.map((f) => [f.id, f]));
+  const pipeData = readPipeData(dir);
+  const seen = new Set<number>();
+  return tree.map((pstree, i) => {
+    if (i > 0 && !seen.has(pstree.ppid))
+      throw new RestoreError(
+        'CORRUPT_IMAGE',
+        `pstree.img: process ${pstree.pid} comes before its parent ${pstree.ppid}`,
+      );
+    seen.add(pstree.pid);
+    return readTask(dir, pstree, files, pipeData);
+  });
+}
+
+function readTask(
+  dir: ImageDir,
+  pstree: PstreeEntry,
+  files: ReadonlyMap<number, FileEntry>,
+  pipeData: ReadonlyMap<number, Buffer>,
+): TaskImages {
   const pid = pstree.pid;
   if (pstree.threads[0] !== pid)
     throw new RestoreError(
@@ -141,8 +161,6 @@ export function readTaskImages(dir: ImageDir): TaskImages {
   const ids = decodeOne(dir, imageFileName.ids(pid), MAGIC.IDS, (b) => kobjIdsCodec.decode(b));
   const mm = decodeOne(dir, imageFileName.mm(pid), MAGIC.MM, (b) => mmEntryCodec.decode(b));
   const fs = decodeOne(dir, `fs-${pid}.img`, MAGIC.FS, (b) => fsEntryCodec.decode(b));
-  const fileList = decodeAll(dir, imageFileName.files, MAGIC.FILES, (b) => fileEntryCodec.decode(b));
-  const files = new Map(fileList.map((f) => [f.id, f]));
   const fds = decodeAll(dir, `fdinfo-${ids.files_id}.img`, MAGIC.FDINFO, (b) => fdinfoEntryCodec.decode(b));
   for (const fd of fds)
     if (!files.has(fd.id))
@@ -156,5 +174,5 @@ export function readTaskImages(dir: ImageDir): TaskImages {
         'CORRUPT_IMAGE',
         `a mapping at 0x${v.start.toString(16)} names file ${v.shmid}, not in files.img`,
       );
-  return { dir, pid, pstree, cores, mm, fs, fds, files, pipeData: readPipeData(dir) };
+  return { dir, pid, pstree, cores, mm, fs, fds, files, pipeData };
 }

@@ -3,8 +3,8 @@
  * handlers' addresses must mean something):
  *
  * ```
- * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, setsid (pgid = sid = pid
- *                   in the dump), prlimit64 for each resource limit that differs from the inherited one
+ * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, prlimit64 for each
+ *                   resource limit that differs from the inherited one; setsid / setpgid (restoreSession)
  * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
  *                   PTRACE_SETSIGMASK, PTRACE_SETREGSET NT_X86_XSTATE (fpregs + xsave), and SETREGS
  *                   (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
@@ -53,7 +53,7 @@ export function unregisterRseq(task: RemoteTask): void {
   );
 }
 
-/** The per-process part (sigactions, umask, cwd, session), injected into the leader of `t`. */
+/** The per-process part (sigactions, umask, cwd, rlimits), injected into the leader of `t`. */
 export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline: number): void {
   const tc = t.cores[0]!.tc!;
   const sigactions = tc.sigactions ?? [];
@@ -80,9 +80,18 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
   const root = t.files.get(t.fs.root_id)?.reg?.name;
   if (root && root !== '/')
     throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
-  const { pid, pgid, sid } = t.pstree;
-  if (sid === pid && pgid === pid) task.call('setsid', RSYS.setsid);
   restoreRlimits(task, t, trampoline);
+}
+
+/**
+ * Session and process group, from the dump: a session leader calls setsid(), a group leader setpgid(0, 0);
+ * other processes keep what they inherited from their restored parent (the root's before its children
+ * are cloned, so that they inherit it).
+ */
+export function restoreSession(task: RemoteTask, t: TaskImages): void {
+  const { pid, pgid, sid } = t.pstree;
+  if (sid === pid) task.call('setsid', RSYS.setsid);
+  else if (pgid === pid) task.call('setpgid', RSYS.setpgid, 0, 0);
 }
 
 const RLIMIT_NAMES = [
