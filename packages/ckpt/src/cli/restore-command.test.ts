@@ -4,8 +4,8 @@
  * and exits with the process's status; a taken pid is one line and status 1.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fullDumpProcess } from '../dump/full/index.js';
 import { killAndReap } from '../restore/index.js';
@@ -84,3 +84,44 @@ test('ckpt restore of a taken pid: one line, status 1', async () => {
     killAndReap(f.pid);
   }
 });
+
+/** `sleep 600` helpers whose parent is this test process. */
+function helpersLeft(): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        const ppid = Number(
+          readFileSync(`/proc/${n}/stat`, 'utf8')
+            .replace(/^.*\) /s, '')
+            .split(' ')[1],
+        );
+        return ppid === process.pid && readFileSync(`/proc/${n}/cmdline`, 'utf8') === 'sleep\u0000600\u0000';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+for (const at of ['cloned', 'children']) {
+  test(`SIGTERM mid-restore (at ${at}): one line, status 143, nothing left behind`, async () => {
+    const { f, dir } = await dumped();
+    const r = spawnSync(process.execPath, [CKPT_BIN, 'restore', '-D', dir, '-d'], {
+      encoding: 'utf8',
+      env: { ...process.env, CKPT_FAULT: `restore-sigterm-at:${at}` },
+    });
+    try {
+      assert.equal(r.status, 143, r.stderr);
+      assert.match(r.stderr, /^ckpt: restore cancelled \(\w+\): what was built is gone\n$/);
+      // dead: gone, or a zombie for its parent (this process: a child subreaper) to reap
+      const state = existsSync(`/proc/${f.pid}`)
+        ? readFileSync(`/proc/${f.pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0]
+        : 'gone';
+      assert.match(state!, /^(gone|Z)$/, 'the half-built process is dead');
+      assert.deepEqual(helpersLeft(), []);
+    } finally {
+      killAndReap(f.pid);
+    }
+  });
+}

@@ -7,6 +7,7 @@
  *             summary (or --json), waits for the process to exit and exits with its status
  *             (128 + n when a signal n killed it); SIGINT/SIGTERM stop the wait, the process runs on
  * with -d:    restores, prints, exits 0; the process runs on, re-parented (as criu restore -d)
+ * SIGINT/SIGTERM during the restore: what was built is killed, one line, 128 + n
  * ```
  * The log (binlog) goes to DIR/restore.log.bin unless --log-file says otherwise.
  *
@@ -48,6 +49,18 @@ async function waitExit(pid: number, signal?: AbortSignal): Promise<number | und
   }
 }
 
+/**
+ * Fault injection for tests: `CKPT_FAULT=restore-sigterm-at:STEP` sends ourselves SIGTERM when the restore
+ * reaches phase STEP ('cloned', 'files', 'children', 'process PID'): the cancellation path mid-restore.
+ */
+function faultHook(env: NodeJS.ProcessEnv): ((step: string) => void) | undefined {
+  const m = /^restore-sigterm-at:(.+)$/.exec(env.CKPT_FAULT ?? '');
+  if (!m) return undefined;
+  return (step) => {
+    if (step === m[1]) process.kill(process.pid, 'SIGTERM');
+  };
+}
+
 /** Run `ckpt restore`; returns the restore's result and, without -d, the process's exit status. */
 export async function restoreCommand(
   f: RestoreFlags,
@@ -59,10 +72,17 @@ export async function restoreCommand(
   const level = parseVerbosity(f.verbosity);
   const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const log = openLog(f.logFile ?? join(f.imagesDir, 'restore.log.bin'), level, { cmd: 'restore' });
+  // binlog re-raises SIGINT/SIGTERM when its flush handler is the only listener left (main's is `once`):
+  // a listener of ours keeps the signal a cancellation (main's abort) instead of a death mid-restore
+  const keep = () => {};
+  process.on('SIGINT', keep);
+  process.on('SIGTERM', keep);
   try {
     if (!f.restoreDetached) prctl(PR_SET_CHILD_SUBREAPER, 1);
-    const result = restoreProcess({
+    const result = await restoreProcess({
       imagesDir: f.imagesDir,
+      signal: ctx.signal,
+      onStep: faultHook(ctx.env),
       pageFill: f.pageFill === 'pread' ? 'pread' : 'writev',
       log: (lvl, message) => (lvl === 'info' ? log.info('%s', message) : log.debug('%s', message)),
     });
@@ -74,6 +94,8 @@ export async function restoreCommand(
     if (status !== undefined) log.info('process %d exited with status %d', result.pid, status);
     return { result, status };
   } finally {
+    process.removeListener('SIGINT', keep);
+    process.removeListener('SIGTERM', keep);
     log.close();
   }
 }

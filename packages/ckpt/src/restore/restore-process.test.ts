@@ -161,7 +161,7 @@ for (const c of CASES) {
     const { f, dir, before } = await dumpAndKill(c.args, c.setup);
     const beats = lines(f, /^BEAT /).length;
     let compared = 0;
-    const r = restoreProcess({
+    const r = await restoreProcess({
       imagesDir: dir,
       pageFill: c.pageFill,
       beforeRun: (pid) => (compared = assertMemoryEqualsImages(dir, pid)),
@@ -228,10 +228,10 @@ function helpersLeft(): number[] {
 
 test('a taken pid is refused in one line, naming its holder; no helper left', async () => {
   const { f, dir } = await dumpAndKill(() => ['1', '0', '-']);
-  const first = restoreProcess({ imagesDir: dir });
+  const first = await restoreProcess({ imagesDir: dir });
   try {
-    assert.throws(
-      () => restoreProcess({ imagesDir: dir }),
+    await assert.rejects(
+      restoreProcess({ imagesDir: dir }),
       (e: unknown) =>
         e instanceof RestoreError &&
         e.code === 'EBUSY' &&
@@ -252,8 +252,8 @@ test('a file gone mid-build: one line, the half-built process killed, no helper 
     (path = join(d, 'data.txt')),
   ]);
   unlinkSync(path);
-  assert.throws(
-    () => restoreProcess({ imagesDir: dir }),
+  await assert.rejects(
+    restoreProcess({ imagesDir: dir }),
     (e: unknown) =>
       e instanceof RestoreError &&
       e.code === 'ENOENT' &&
@@ -268,8 +268,8 @@ test('a corrupt image is refused in one line; no pid taken, no process left', as
   const mmPath = join(dir, imageFileName.mm(f.pid));
   const bytes = readFileSync(mmPath);
   writeFileSync(mmPath, bytes.subarray(0, bytes.length - 7));
-  assert.throws(
-    () => restoreProcess({ imagesDir: dir }),
+  await assert.rejects(
+    restoreProcess({ imagesDir: dir }),
     (e: unknown) => e instanceof RestoreError && e.code === 'CORRUPT_IMAGE' && !e.message.includes('\n'),
   );
   assert.equal(existsSync(`/proc/${f.pid}`), false);
@@ -298,7 +298,7 @@ test("cross-tool: ckpt restore of criu dump's images (CKPT_CRIU)", { skip: noCri
   f.kill();
   for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
   const beats = lines(f, /^BEAT /).length;
-  const r = restoreProcess({ imagesDir: dir, beforeRun: (pid) => assertMemoryEqualsImages(dir, pid) });
+  const r = await restoreProcess({ imagesDir: dir, beforeRun: (pid) => assertMemoryEqualsImages(dir, pid) });
   try {
     assert.equal(r.pid, f.pid);
     for (let i = 0; i < 300 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
@@ -331,7 +331,7 @@ test('a Python program with a worker thread continues its work from where it was
   }
   const [lastN, lastLen] = ticks().at(-1)!;
   const before = ticks().length;
-  const r = restoreProcess({ imagesDir: dir });
+  const r = await restoreProcess({ imagesDir: dir });
   try {
     assert.equal(r.pid, pid);
     for (let i = 0; i < 300 && ticks().length < before + 5; i++) await sleep(10);

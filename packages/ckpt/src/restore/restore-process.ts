@@ -22,13 +22,13 @@
  * meanwhile, PTRACE_O_EXITKILL kills the half-built processes.
  *
  * @example
- * const r = restoreProcess({ imagesDir: '/ckpt/final' }); // r.pid runs again
+ * const r = await restoreProcess({ imagesDir: '/ckpt/final' }); // r.pid runs again
  * const status = await r.exited;                          // when ckpt is its parent (child subreaper)
  */
 
 import { ImageDir, PageChain } from '../images/index.js';
 import { readMaps } from '../proc/index.js';
-import { MAP, PROT, RSYS, setRegs } from '../sys/index.js';
+import { cancelledBy, MAP, PROT, RSYS, setRegs } from '../sys/index.js';
 import { type AddressSpaceStats, rebuildAddressSpace } from './address-space.js';
 import { RestoreError, restoreErrorFrom } from './errors.js';
 import { installFds, type OpenFiles, openTreeFiles } from './fd-table.js';
@@ -53,6 +53,13 @@ export interface RestoreOptions {
   readonly pageFill?: 'writev' | 'pread';
   /** Test hook: called with the pid once the process is complete, before it runs (still stopped). */
   readonly beforeRun?: (pid: number) => void;
+  /**
+   * Cancellation (the CLI's SIGINT/SIGTERM): checked between phases (the restore yields to the event loop
+   * there); a cancelled restore kills what it built and throws CancelledError.
+   */
+  readonly signal?: AbortSignal;
+  /** Test hook, called at each phase boundary ('images', 'cloned', 'files', 'children', 'process PID'). */
+  readonly onStep?: (step: string) => void;
   /** Progress lines (the CLI's -v levels). */
   readonly log?: (level: 'info' | 'debug', message: string) => void;
 }
@@ -72,13 +79,22 @@ export interface RestoreResult {
 
 type Log = (level: 'info' | 'debug', message: string) => void;
 
-/** Restore the tree of a full dump (see the module comment). Throws RestoreError. */
-export function restoreProcess(o: RestoreOptions): RestoreResult {
+/**
+ * Restore the tree of a full dump (see the module comment). Throws RestoreError, or CancelledError when
+ * `o.signal` aborts it.
+ */
+export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> {
   const t0 = performance.now();
   const say = o.log ?? (() => {});
   const log: Log = (level, m) => say(level, `${(performance.now() - t0).toFixed(1)} ms: ${m}`);
   const tasks: RemoteTask[] = [];
   const threads: RemoteTask[] = [];
+  /** A phase boundary: the hook, a turn of the event loop (signal handlers run), the cancellation check. */
+  const step = async (name: string) => {
+    o.onStep?.(name);
+    await new Promise((r) => setImmediate(r));
+    if (o.signal?.aborted) throw cancelledBy(o.signal, `restore cancelled (${name}): what was built is gone`);
+  };
   try {
     const images = readTreeImages(ImageDir.open(o.imagesDir));
     const root = images[0]!;
@@ -88,10 +104,12 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
       'info',
       `restoring ${images.length} process(es) from ${o.imagesDir}: ${images.map((t) => `${t.pid} (${t.cores[0]!.tc!.comm})`).join(', ')}`,
     );
+    await step('images');
     const clone = cloneWithPid(root.pid);
     log('debug', `process ${root.pid} cloned from a helper`);
     const rootTask = new RemoteTask(root.pid, clone.syscallAt);
     tasks.push(rootTask);
+    await step('cloned');
     const live = readMaps(root.pid);
     const plans = images.map((t) => planSpecialMappings(live, t.mm.vmas));
     const ranges = (xs: readonly { start: number | bigint; end: number | bigint }[]) =>
@@ -103,6 +121,7 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
     unregisterRseq(rootTask);
     const files = openTreeFiles(rootTask, images, tramp);
     restoreSession(rootTask, root);
+    await step('files');
     for (const t of images.slice(1)) {
       const parent = tasks[images.findIndex((p) => p.pid === t.pstree.ppid)]!;
       const child = createChild(parent, t.pid, tramp);
@@ -110,12 +129,14 @@ export function restoreProcess(o: RestoreOptions): RestoreResult {
       restoreSession(child, t);
     }
     log('debug', `${files.parked.size} files opened, ${images.length} processes cloned`);
+    await step('children');
     const memory = { pages: 0, writes: 0, vmas: 0 };
     for (const [i, t] of images.entries()) {
       const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, files, o, threads, log);
       memory.pages += m.pages;
       memory.writes += m.writes;
       memory.vmas += m.vmas;
+      await step(`process ${t.pid}`);
     }
     for (const [i, t] of images.entries()) finishLeader(tasks[i]!, t, tramp);
     o.beforeRun?.(root.pid);
