@@ -1,5 +1,5 @@
 /**
- * PTRACE_GETREGSET(NT_X86_XSTATE) and PTRACE_GETSIGMASK: the FPU/vector state (XSAVE layout, standard
+ * PTRACE_GETREGSET/SETREGSET(NT_X86_XSTATE) and PTRACE_GETSIGMASK: the FPU/vector state (XSAVE layout, standard
  * format, its software-reserved bytes filled in by the kernel as in a signal frame) and the blocked-signal
  * mask of a stopped tracee. 64-bit and wider data: returned as bytes and bigint.
  *
@@ -30,4 +30,15 @@ export function getSigmask(tid: number): bigint {
   const m = new BigUint64Array(1);
   ptraceBuf(PTRACE.GETSIGMASK, tid, m, 8);
   return m[0]!;
+}
+
+const SETREGSET = 0x4205;
+
+/** Set the XSAVE area of stopped tracee `tid` (a buffer as getXstate() returns it). */
+export function setXstate(tid: number, xstate: Uint8Array): void {
+  const iov = new Uint8Array(16);
+  const v = new DataView(iov.buffer);
+  v.setBigUint64(0, BigInt(addressOf(xstate)), true);
+  v.setBigUint64(8, BigInt(xstate.length), true);
+  ptraceBuf(SETREGSET, tid, iov, NT_X86_XSTATE);
 }
