@@ -10,6 +10,7 @@
  * ckpt dump -t PID -D DIR [--prev-images-dir ../N] [--leave-running] [--shell-job]
  *           [--page-server --address A --port P] [--json] [-v0..-v4] [--log-file F]   (dump-command.ts)
  * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
+ * ckpt restore -D DIR [-d|--restore-detached] [--json] [-v0..-v4] [--log-file F]   (restore-command.ts)
  * ckpt show DIR [--json] [--pages]
  * ckpt verify DIR
  * ckpt report RUN.json [-o FILE]
@@ -32,6 +33,7 @@ import { parseVerbosity } from './log.js';
 import { type PageServerFlags, pageServerCommand } from './page-server.js';
 import { type CommandContext, type PreDumpFlags, preDumpCommand } from './pre-dump-command.js';
 import { reportCommand } from './report.js';
+import { addRestoreCommand } from './restore-command.js';
 import { showCommand } from './show.js';
 import { addTrackCommand, PRE_DUMP_TRACKING_HELP } from './track-command.js';
 import { verifyCommand } from './verify.js';
@@ -213,6 +215,9 @@ processes, POSIX timers, seccomp; a terminal unless --shell-job.`,
 
   addDemoCommand(p, ctx, (d) => runShow(d, {}));
   addTrackCommand(p);
+  addRestoreCommand(p, ctx, (level) => {
+    debugFlag.on ||= level >= 4;
+  });
   return p;
 }
 

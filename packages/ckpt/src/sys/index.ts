@@ -4,14 +4,18 @@
  * page-aligned buffers and iovec arrays.
  */
 export * from './buffer.js';
+export * from './clone3.js';
 export * from './constants.js';
 export * from './durable-file.js';
 export * from './error-kinds.js';
 export * from './errors.js';
 export * from './iovec.js';
 export * from './pagemap-scan.js';
+export * from './prctl-mm-map.js';
 export * from './ptrace-regset.js';
+export * from './ptrace-set.js';
 export * from './ptrace-word.js';
+export * from './restore-syscalls.js';
 export * from './rlimit.js';
 export * from './syscalls.js';
 export * from './task-calls.js';

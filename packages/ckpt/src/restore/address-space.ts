@@ -1,0 +1,198 @@
+/**
+ * Rebuilding the address space of the restored process in place, from the trampoline:
+ *
+ * ```
+ * 1. munmap everything but the trampoline and the special mappings (the helper's code, libs, stack)
+ * 2. move [vvar][vvar_vclock][vdso] to their dumped addresses (vdso.ts)
+ * 3. each VMA: mmap(start, len, prot (+PROT_WRITE while filling), flags | MAP_FIXED, fd, pgoff)
+ *      anonymous: fd -1; private or shared file: the file opened in the process by its recorded path,
+ *      its size checked against the dump's, closed after the mmap
+ * 4. pages from the image chain: process_vm_writev (page-fill.ts) or injected pread64 (page-fill-pread.ts)
+ * 5. mprotect to the recorded protection where write was added; madvise the recorded advice
+ * 6. PR_SET_MM_MAP: code/data/brk/stack/args/env, auxv, exe (the helper's exe is unmapped by then)
+ * ```
+ * Everything runs as injected calls in the stopped process (remote-task.ts); a failure leaves a process
+ * that never ran one of its own instructions, which the caller kills.
+ *
+ * @example
+ * const stats = rebuildAddressSpace(task, images, { trampoline, plan });
+ */
+import { statSync } from 'node:fs';
+import { type PageChain, VMA_STATUS, type VmaEntry } from '../images/index.js';
+import {
+  MAP,
+  O,
+  PAGE_SIZE,
+  PR_SET_MM,
+  PR_SET_MM_MAP,
+  PRCTL_MM_MAP_SIZE,
+  PROT,
+  prctlMmMap,
+  RSYS,
+} from '../sys/index.js';
+import { RestoreError } from './errors.js';
+import { type FillStats, fillPages } from './page-fill.js';
+import { fillPagesByPread } from './page-fill-pread.js';
+import type { RemoteTask } from './remote-task.js';
+import { openInTask, putArg } from './task-args.js';
+import type { TaskImages } from './task-images.js';
+import { TRAMPOLINE_SIZE } from './trampoline.js';
+import { moveSpecialMappings, type SpecialPlan } from './vdso.js';
+
+/** The highest user address munmap is asked to clear (47-bit user space). */
+const USER_END = 0x7ffffffff000;
+const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+
+const isSpecial = (v: VmaEntry) =>
+  (v.status & (VMA_STATUS.VDSO | VMA_STATUS.VVAR | VMA_STATUS.VSYSCALL)) !== 0;
+
+/** Step 1: unmap every range outside `keep` ([start, end) pairs). */
+function unmapAllBut(task: RemoteTask, keep: [number, number][]): void {
+  keep.sort((a, b) => a[0] - b[0]);
+  let pos = 0;
+  for (const [s, e] of [...keep, [USER_END, USER_END] as [number, number]]) {
+    if (s > pos) task.call(`munmap ${hex(pos)}-${hex(s)}`, RSYS.munmap, pos, s - pos);
+    pos = Math.max(pos, e);
+  }
+}
+
+export interface AddressSpaceStats extends FillStats {
+  readonly vmas: number;
+}
+
+export interface RebuildOptions {
+  readonly trampoline: number;
+  /** How pages get in: 'writev' (process_vm_writev from our buffer, default) or 'pread' (injected). */
+  readonly pageFill?: 'writev' | 'pread';
+  readonly special: SpecialPlan;
+  /** Where the special mappings park while they move (free in both layouts). */
+  readonly park: number;
+}
+
+/** Steps 1-6 of the module comment. */
+export function rebuildAddressSpace(
+  task: RemoteTask,
+  t: TaskImages,
+  o: RebuildOptions,
+  chain: PageChain,
+): AddressSpaceStats {
+  const keep: [number, number][] = [[o.trampoline, o.trampoline + TRAMPOLINE_SIZE]];
+  for (const p of o.special.pieces) keep.push([p.from, p.from + p.size]);
+  unmapAllBut(task, keep);
+  moveSpecialMappings(task, o.special, o.park);
+  const vmas = t.mm.vmas.filter((v) => !isSpecial(v));
+  const withPages = new Set<VmaEntry>();
+  for (const v of vmas) {
+    const start = Number(v.start);
+    const len = Number(v.end - v.start);
+    if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where === 'data')) withPages.add(v);
+    mapVma(task, t, o.trampoline, v, withPages.has(v) ? PROT.WRITE : 0);
+  }
+  const fill =
+    o.pageFill === 'pread'
+      ? fillPagesByPread(task, chain, [...withPages], o.trampoline)
+      : fillPages(task.pid, chain, [...withPages]);
+  for (const v of withPages)
+    if ((v.prot & PROT.WRITE) === 0)
+      task.call(`mprotect ${hex(v.start)}`, RSYS.mprotect, Number(v.start), Number(v.end - v.start), v.prot);
+  for (const v of vmas) adviseVma(task, v);
+  setMmFields(task, t, o.trampoline);
+  return { ...fill, vmas: vmas.length };
+}
+
+function mapVma(task: RemoteTask, t: TaskImages, trampoline: number, v: VmaEntry, extraProt: number): void {
+  const start = Number(v.start);
+  const len = Number(v.end - v.start);
+  const prot = v.prot | extraProt;
+  const flags = (v.flags & ~MAP.FIXED_NOREPLACE) | MAP.FIXED;
+  if (v.status & (VMA_STATUS.FILE_PRIVATE | VMA_STATUS.FILE_SHARED)) {
+    const reg = t.files.get(Number(v.shmid))!.reg!;
+    let size: number;
+    try {
+      size = statSync(reg.name).size;
+    } catch {
+      throw new RestoreError('ENOENT', `${reg.name}: gone (mapped at ${hex(start)} in the dump)`);
+    }
+    if (reg.size !== undefined && BigInt(size) !== reg.size)
+      throw new RestoreError(
+        'ENOTSUP',
+        `${reg.name}: ${size} bytes, ${reg.size} when dumped (mapped at ${hex(start)})`,
+      );
+    const fd = openInTask(task, trampoline, reg.name, v.fdflags ?? O.RDONLY);
+    try {
+      const r = task.call(
+        `mmap ${reg.name} at ${hex(start)}`,
+        RSYS.mmap,
+        start,
+        len,
+        prot,
+        flags,
+        fd,
+        Number(v.pgoff),
+      );
+      if (r !== start) throw new RestoreError('EIO', `mmap ${reg.name} at ${hex(start)} landed at ${hex(r)}`);
+    } finally {
+      task.syscall(RSYS.close, fd);
+    }
+    return;
+  }
+  if (v.status & VMA_STATUS.ANON_SHARED)
+    throw new RestoreError('ENOTSUP', `anonymous shared memory at ${hex(start)}: not restored yet`);
+  const r = task.call(
+    `mmap ${hex(start)}-${hex(v.end)}`,
+    RSYS.mmap,
+    start,
+    len,
+    prot,
+    flags | MAP.ANONYMOUS,
+    -1,
+    0,
+  );
+  if (r !== start) throw new RestoreError('EIO', `mmap at ${hex(start)} landed at ${hex(r)}`);
+}
+
+/** madvise for each recorded advice bit (MADV_DONTFORK, MADV_DONTDUMP, MADV_HUGEPAGE, ...). */
+function adviseVma(task: RemoteTask, v: VmaEntry): void {
+  const madv = v.madv ?? 0n;
+  for (let bit = 0; bit < 64; bit++) {
+    if ((madv & (1n << BigInt(bit))) === 0n) continue;
+    task.call(`madvise(${bit}) ${hex(v.start)}`, RSYS.madvise, Number(v.start), Number(v.end - v.start), bit);
+  }
+}
+
+/** Step 6: PR_SET_MM_MAP with the recorded fields, auxv and exe. */
+function setMmFields(task: RemoteTask, t: TaskImages, trampoline: number): void {
+  const mm = t.mm;
+  const exe = t.files.get(mm.exe_file_id)?.reg;
+  if (!exe)
+    throw new RestoreError(
+      'CORRUPT_IMAGE',
+      `mm-${t.pid}.img: exe file ${mm.exe_file_id} is not in files.img`,
+    );
+  const exeFd = openInTask(task, trampoline, exe.name, O.RDONLY);
+  try {
+    const auxv = Buffer.alloc(mm.mm_saved_auxv.length * 8);
+    for (const [i, w] of mm.mm_saved_auxv.entries()) auxv.writeBigUInt64LE(w, i * 8);
+    const auxvAt = putArg(task, trampoline, auxv, PRCTL_MM_MAP_SIZE + 8);
+    const map = prctlMmMap({
+      startCode: mm.mm_start_code,
+      endCode: mm.mm_end_code,
+      startData: mm.mm_start_data,
+      endData: mm.mm_end_data,
+      startBrk: mm.mm_start_brk,
+      brk: mm.mm_brk,
+      startStack: mm.mm_start_stack,
+      argStart: mm.mm_arg_start,
+      argEnd: mm.mm_arg_end,
+      envStart: mm.mm_env_start,
+      envEnd: mm.mm_env_end,
+      auxv: auxvAt,
+      auxvSize: auxv.length,
+      exeFd,
+    });
+    const mapAt = putArg(task, trampoline, map, 0);
+    task.call('prctl(PR_SET_MM_MAP)', RSYS.prctl, PR_SET_MM, PR_SET_MM_MAP, mapAt, PRCTL_MM_MAP_SIZE, 0);
+  } finally {
+    task.syscall(RSYS.close, exeFd);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The descriptors of the restored tree: what the helper left is closed, every file is opened once in the
+ * root (children inherit it, so what they shared stays shared), then moved to its number in each process.
+ *
+ * ```
+ * in the root, before its children exist (openTreeFiles):
+ * close every fd the clone inherited (/proc/PID/fd)
+ * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY) -> lseek(pos) -> park above the top fd
+ * PIPE  pipe2 once per pipe (pipe_id) -> both ends parked -> its buffered bytes written in -> O_NONBLOCK
+ *       per end as recorded
+ * in each process, which inherited the parked fds (installFds):
+ *       dup2(parked, fd) for every entry (shared descriptions share one parked fd), FD_CLOEXEC as
+ *       recorded, every parked fd closed
+ * ```
+ * Parking above the highest wanted number keeps a fresh descriptor from landing on a number a later
+ * entry needs. /dev/null is a REG entry like any file. Other kinds (sockets, ttys) are refused (ENOTSUP).
+ *
+ * @example
+ * const files = openTreeFiles(root, tasks, trampoline); // then clone the children
+ * installFds(child, childImages, files);
+ */
+import { readdirSync } from 'node:fs';
+import { FD_TYPE } from '../images/index.js';
+import { F, O, RSYS } from '../sys/index.js';
+import { RestoreError } from './errors.js';
+import type { RemoteTask } from './remote-task.js';
+import { openInTask, putArg } from './task-args.js';
+import type { TaskImages } from './task-images.js';
+import { ARG_SIZE } from './trampoline.js';
+
+const F_DUPFD = 0;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const DROP_FLAGS = 0o100 | 0o200 | 0o400 | 0o1000; // O_CREAT O_EXCL O_NOCTTY O_TRUNC
+
+/** The open file descriptions of a tree, parked above every wanted number in the root (then inherited). */
+export interface OpenFiles {
+  /** Parked fd per files.img id. */
+  readonly parked: ReadonlyMap<number, number>;
+  /** Parked pipe ends (read, write) of every pipe made. */
+  readonly pipeEnds: readonly (readonly [number, number])[];
+}
+
+/**
+ * In the root, before its children are cloned: close what the helper left, then open every file any
+ * process of `tasks` has at a descriptor (one open description per files.img id: a description shared by
+ * a parent and a child, or by fd 1 and 2, stays one) and park it above the highest wanted number.
+ */
+export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], trampoline: number): OpenFiles {
+  for (const name of readdirSync(`/proc/${task.pid}/fd`)) task.syscall(RSYS.close, Number(name));
+  const top = Math.max(2, ...tasks.flatMap((t) => t.fds.map((f) => f.fd))) + 1;
+  const park = (fd: number, what: string) => {
+    const high = task.call(`park ${what}`, RSYS.fcntl, fd, F_DUPFD, top);
+    task.syscall(RSYS.close, fd);
+    return high;
+  };
+  const parked = new Map<number, number>();
+  const pipes = new Map<number, [number, number]>();
+  for (const t of tasks)
+    for (const e of t.fds) {
+      if (parked.has(e.id)) continue;
+      const file = t.files.get(e.id)!;
+      if (file.type === FD_TYPE.REG && file.reg) {
+        const reg = file.reg;
+        const fd = openInTask(task, trampoline, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC);
+        if (reg.pos !== 0n) task.call(`lseek ${reg.name}`, RSYS.lseek, fd, Number(reg.pos), 0);
+        parked.set(e.id, park(fd, reg.name));
+      } else if (file.type === FD_TYPE.PIPE && file.pipe) {
+        const p = file.pipe;
+        let ends = pipes.get(p.pipe_id);
+        if (!ends) {
+          const at = putArg(task, trampoline, Buffer.alloc(8));
+          task.call('pipe2', RSYS.pipe2, at, 0);
+          const b = task.read(at, 8);
+          ends = [park(b.readInt32LE(0), 'pipe'), park(b.readInt32LE(4), 'pipe')];
+          pipes.set(p.pipe_id, ends);
+          writePipeData(task, trampoline, ends[1], p.pipe_id, t.pipeData.get(p.pipe_id));
+        }
+        const end = (p.flags & 3) === O.RDONLY ? ends[0] : ends[1];
+        const fd = task.call('dup pipe end', RSYS.fcntl, end, F_DUPFD, top);
+        if (p.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
+        parked.set(e.id, fd);
+      } else {
+        throw new RestoreError(
+          'ENOTSUP',
+          `fd ${e.fd} of process ${t.pid}: file type ${file.type} is not restored yet`,
+        );
+      }
+    }
+  return { parked, pipeEnds: [...pipes.values()] };
+}
+
+function writePipeData(
+  task: RemoteTask,
+  trampoline: number,
+  fd: number,
+  pipeId: number,
+  data?: Buffer,
+): void {
+  for (let off = 0; data && off < data.length; off += ARG_SIZE) {
+    const chunk = data.subarray(off, off + ARG_SIZE);
+    const n = task.call('write into a pipe', RSYS.write, fd, putArg(task, trampoline, chunk), chunk.length);
+    if (n !== chunk.length)
+      throw new RestoreError('EIO', `pipe ${pipeId}: ${n} of ${chunk.length} bytes written`);
+  }
+}
+
+/** In each process (its own copy of the parked fds): dup2 to the wanted numbers, FD_CLOEXEC, close the parked. */
+export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles): void {
+  for (const e of t.fds) {
+    task.call(`dup2 to fd ${e.fd}`, RSYS.dup2, files.parked.get(e.id)!, e.fd);
+    if (e.flags & FD_CLOEXEC) task.call(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, e.fd, F_SETFD, FD_CLOEXEC);
+  }
+  for (const fd of files.parked.values()) task.syscall(RSYS.close, fd);
+  for (const [r, w] of files.pipeEnds) {
+    task.syscall(RSYS.close, r);
+    task.syscall(RSYS.close, w);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * `ckpt restore` of a process tree (every process, every thread): the inverse of the full dump over the
+ * same images.
+ *
+ * ```
+ * readTreeImages (everything decoded and checked, every pid and tid free, before a pid is taken)
+ *   -> cloneWithPid: a helper's traced copy with the root's pid (helper-process.ts)
+ *   -> the trampoline mapped where no layout has anything (trampoline.ts), rseq unregistered
+ *   -> every file of the tree opened in the root (fd-table.ts), the root's session
+ *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session
+ *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
+ *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits (task-state.ts)
+ *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
+ *      rseq, name, mask, FPU state, registers (it stays stopped)
+ *   -> the leader's per-thread state, FPU state
+ *   -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
+ *      PTRACE_SYSCALL to its exit, then SETREGS the dumped registers (the trampoline gone, no user
+ *      instruction run yet) -> detach every thread of every process: the tree runs
+ * ```
+ * Any failure before the detach kills every process being built and reaps it (none ran an instruction of
+ * its own), and the helper is killed in every case: nothing is left behind. If ckpt itself dies
+ * meanwhile, PTRACE_O_EXITKILL kills the half-built processes.
+ *
+ * @example
+ * const r = await restoreProcess({ imagesDir: '/ckpt/final' }); // r.pid runs again
+ * const status = await r.exited;                          // when ckpt is its parent (child subreaper)
+ */
+
+import { ImageDir, PageChain } from '../images/index.js';
+import { readMaps } from '../proc/index.js';
+import { cancelledBy, MAP, PROT, RSYS, setRegs } from '../sys/index.js';
+import { type AddressSpaceStats, rebuildAddressSpace } from './address-space.js';
+import { RestoreError, restoreErrorFrom } from './errors.js';
+import { installFds, type OpenFiles, openTreeFiles } from './fd-table.js';
+import { assertFree, cloneWithPid } from './helper-process.js';
+import { RemoteTask } from './remote-task.js';
+import { createChild, createThread } from './task-clone.js';
+import { readTreeImages, type TaskImages } from './task-images.js';
+import {
+  finalRegisters,
+  restoreFpu,
+  restoreProcessState,
+  restoreSession,
+  restoreThreadState,
+  unregisterRseq,
+} from './task-state.js';
+import { findTrampoline, SYSCALL_CODE, TRAMPOLINE_SIZE } from './trampoline.js';
+import { checkVdso, parkingSize, planSpecialMappings, type SpecialPlan } from './vdso.js';
+
+export interface RestoreOptions {
+  readonly imagesDir: string;
+  /** How pages get into the process: 'writev' (default) or 'pread' (see address-space.ts). */
+  readonly pageFill?: 'writev' | 'pread';
+  /** Test hook: called with the pid once the process is complete, before it runs (still stopped). */
+  readonly beforeRun?: (pid: number) => void;
+  /**
+   * Cancellation (the CLI's SIGINT/SIGTERM): checked between phases (the restore yields to the event loop
+   * there); a cancelled restore kills what it built and throws CancelledError.
+   */
+  readonly signal?: AbortSignal;
+  /** Test hook, called at each phase boundary ('images', 'cloned', 'files', 'children', 'process PID'). */
+  readonly onStep?: (step: string) => void;
+  /** Progress lines (the CLI's -v levels). */
+  readonly log?: (level: 'info' | 'debug', message: string) => void;
+}
+
+export interface RestoreResult {
+  /** The root's pid. */
+  readonly pid: number;
+  /** Every process restored, the root first. */
+  readonly pids: readonly number[];
+  /** Injected system calls it took. */
+  readonly syscalls: number;
+  /** Memory of all processes together. */
+  readonly memory: AddressSpaceStats;
+  /** Milliseconds from the start to the tree running. */
+  readonly millis: number;
+}
+
+type Log = (level: 'info' | 'debug', message: string) => void;
+
+/**
+ * Restore the tree of a full dump (see the module comment). Throws RestoreError, or CancelledError when
+ * `o.signal` aborts it.
+ */
+export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> {
+  const t0 = performance.now();
+  const say = o.log ?? (() => {});
+  const log: Log = (level, m) => say(level, `${(performance.now() - t0).toFixed(1)} ms: ${m}`);
+  const tasks: RemoteTask[] = [];
+  const threads: RemoteTask[] = [];
+  /** A phase boundary: the hook, a turn of the event loop (signal handlers run), the cancellation check. */
+  const step = async (name: string) => {
+    o.onStep?.(name);
+    await new Promise((r) => setImmediate(r));
+    if (o.signal?.aborted) throw cancelledBy(o.signal, `restore cancelled (${name}): what was built is gone`);
+  };
+  try {
+    const images = readTreeImages(ImageDir.open(o.imagesDir));
+    const root = images[0]!;
+    for (const t of images)
+      for (const tid of t.pstree.threads) assertFree(tid, tid === t.pid ? 'pid' : 'thread id');
+    log(
+      'info',
+      `restoring ${images.length} process(es) from ${o.imagesDir}: ${images.map((t) => `${t.pid} (${t.cores[0]!.tc!.comm})`).join(', ')}`,
+    );
+    await step('images');
+    const clone = cloneWithPid(root.pid);
+    log('debug', `process ${root.pid} cloned from a helper`);
+    const rootTask = new RemoteTask(root.pid, clone.syscallAt);
+    tasks.push(rootTask);
+    await step('cloned');
+    const live = readMaps(root.pid);
+    const plans = images.map((t) => planSpecialMappings(live, t.mm.vmas));
+    const ranges = (xs: readonly { start: number | bigint; end: number | bigint }[]) =>
+      xs.map((v) => [Number(v.start), Number(v.end)] as const);
+    const park = Math.max(...plans.map(parkingSize));
+    const tramp = findTrampoline([ranges(live), ...images.map((t) => ranges(t.mm.vmas))], park);
+    mapTrampoline(rootTask, tramp);
+    log('debug', `trampoline at 0x${tramp.toString(16)}`);
+    unregisterRseq(rootTask);
+    const files = openTreeFiles(rootTask, images, tramp);
+    restoreSession(rootTask, root);
+    await step('files');
+    for (const t of images.slice(1)) {
+      const parent = tasks[images.findIndex((p) => p.pid === t.pstree.ppid)]!;
+      const child = createChild(parent, t.pid, tramp);
+      tasks.push(child);
+      restoreSession(child, t);
+    }
+    log('debug', `${files.parked.size} files opened, ${images.length} processes cloned`);
+    await step('children');
+    const memory = { pages: 0, writes: 0, vmas: 0 };
+    for (const [i, t] of images.entries()) {
+      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, files, o, threads, log);
+      memory.pages += m.pages;
+      memory.writes += m.writes;
+      memory.vmas += m.vmas;
+      await step(`process ${t.pid}`);
+    }
+    for (const [i, t] of images.entries()) finishLeader(tasks[i]!, t, tramp);
+    o.beforeRun?.(root.pid);
+    const syscalls = [...tasks, ...threads].reduce((n, t) => n + t.calls, 0);
+    for (const t of threads) t.detach();
+    for (const t of tasks.slice().reverse()) t.detach();
+    const millis = performance.now() - t0;
+    log(
+      'info',
+      `${images.length} process(es) run again (${syscalls} injected calls, ${millis.toFixed(1)} ms)`,
+    );
+    return { pid: root.pid, pids: images.map((t) => t.pid), syscalls, memory, millis };
+  } catch (e) {
+    for (const t of threads) t.kill();
+    for (const t of tasks.slice().reverse()) t.kill();
+    throw restoreErrorFrom(e);
+  }
+}
+
+/** The trampoline page in `task` (from the `syscall` it inherited), its code written; calls run from it. */
+function mapTrampoline(task: RemoteTask, tramp: number): void {
+  const rwx = PROT.READ | PROT.WRITE | PROT.EXEC;
+  const flags = MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED_NOREPLACE;
+  const got = task.call('mmap the trampoline', RSYS.mmap, tramp, TRAMPOLINE_SIZE, rwx, flags, -1, 0);
+  if (got !== tramp) throw new RestoreError('EIO', `the trampoline landed at 0x${got.toString(16)}`);
+  task.write(tramp, SYSCALL_CODE);
+  task.syscallAt = tramp;
+}
+
+/** One process: memory, fds, process state, its other threads (complete, stopped), the leader's state. */
+function rebuildProcess(
+  task: RemoteTask,
+  t: TaskImages,
+  special: SpecialPlan,
+  tramp: number,
+  files: OpenFiles,
+  o: RestoreOptions,
+  threads: RemoteTask[],
+  log: Log,
+): AddressSpaceStats {
+  using chain = new PageChain(t.dir, t.pid);
+  checkVdso(special, task, chain);
+  const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill };
+  const memory = rebuildAddressSpace(task, t, opts, chain);
+  log('debug', `process ${t.pid}: ${memory.vmas} mappings, ${memory.pages} pages in ${memory.writes} writes`);
+  installFds(task, t, files);
+  restoreProcessState(task, t, tramp);
+  const leader = t.cores[0]!;
+  for (const [i, tid] of t.pstree.threads.entries()) {
+    if (i === 0) continue;
+    const thread = createThread(task, tid, tramp);
+    threads.push(thread);
+    const core = t.cores[i]!;
+    restoreThreadState(thread, core, leader, tramp);
+    restoreFpu(thread, core);
+    setRegs(tid, finalRegisters(core).bytes);
+  }
+  restoreThreadState(task, leader, leader, tramp);
+  restoreFpu(task, leader);
+  log('debug', `process ${t.pid}: ${t.fds.length} descriptors, ${t.pstree.threads.length} threads complete`);
+  return memory;
+}
+
+/**
+ * The last step of a process: its registers are the dumped ones but rip at the trampoline's syscall and
+ * rax = munmap(trampoline); at the syscall's exit the dumped registers are set: the trampoline is gone
+ * and no instruction of the process ran.
+ */
+function finishLeader(task: RemoteTask, t: TaskImages, tramp: number): void {
+  const regs = finalRegisters(t.cores[0]!);
+  task.template.copyFrom(regs);
+  task.call('munmap the trampoline', RSYS.munmap, tramp, TRAMPOLINE_SIZE);
+  setRegs(t.pid, regs.bytes);
+}

@@ -1,0 +1,178 @@
+/**
+ * What a restore reads of each process from an image directory, decoded and checked for what this build
+ * restores: the pstree entry, its core(s), mm (VMAs, mm fields, auxv, exe), fs (cwd, root, umask), its
+ * descriptors (fdinfo-<files_id>.img against files.img) and pipe data.
+ *
+ * ```
+ * pstree.img (root first, parents first) -> per process: ids-PID (files_id) -> core-TID... mm-PID fs-PID
+ *               -> files.img (REG and PIPE entries by id) -> fdinfo-<files_id>.img -> pipes-data.img
+ * ```
+ * Everything is read before anything is built: a missing or corrupt image is a RestoreError before a pid
+ * is taken.
+ *
+ * @example
+ * const [root, ...children] = readTreeImages(ImageDir.open('/ckpt/final'));
+ * const t = root;
+ * t.pid; t.mm.vmas.length; t.fds; t.files.get(t.mm.exe_file_id)?.reg?.name;
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type CoreEntry,
+  coreEntryCodec,
+  decodeImageOf,
+  type FdinfoEntry,
+  type FileEntry,
+  type FsEntry,
+  fdinfoEntryCodec,
+  fileEntryCodec,
+  fsEntryCodec,
+  type ImageDir,
+  ImageError,
+  imageFileName,
+  kobjIdsCodec,
+  MAGIC,
+  type MmEntry,
+  MTYPE_X86_64,
+  mmEntryCodec,
+  type PstreeEntry,
+  pipeDataEntryCodec,
+  pstreeEntryCodec,
+  singleEntry,
+} from '../images/index.js';
+import { RestoreError } from './errors.js';
+
+export interface TaskImages {
+  readonly dir: ImageDir;
+  readonly pid: number;
+  readonly pstree: PstreeEntry;
+  /** Core of each thread, the leader first. */
+  readonly cores: readonly CoreEntry[];
+  readonly mm: MmEntry;
+  readonly fs: FsEntry;
+  readonly fds: readonly FdinfoEntry[];
+  /** files.img by id. */
+  readonly files: ReadonlyMap<number, FileEntry>;
+  /** pipes-data.img by pipe_id (the inode the dump saw). */
+  readonly pipeData: ReadonlyMap<number, Buffer>;
+}
+
+function read(dir: ImageDir, name: string, magic: number): Buffer[] {
+  const path = join(dir.path, name);
+  if (!existsSync(path)) throw new RestoreError('ENOENT', `${path}: missing (not a full dump?)`);
+  try {
+    return decodeImageOf(readFileSync(path), magic);
+  } catch (e) {
+    if (e instanceof ImageError)
+      throw new RestoreError('CORRUPT_IMAGE', `${path}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+function decodeOne<T>(dir: ImageDir, name: string, magic: number, decode: (b: Uint8Array) => T): T {
+  try {
+    return decode(singleEntry(read(dir, name, magic), name));
+  } catch (e) {
+    if (e instanceof ImageError)
+      throw new RestoreError('CORRUPT_IMAGE', `${join(dir.path, name)}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+function decodeAll<T>(dir: ImageDir, name: string, magic: number, decode: (b: Uint8Array) => T): T[] {
+  try {
+    return read(dir, name, magic).map((b) => decode(b));
+  } catch (e) {
+    if (e instanceof ImageError)
+      throw new RestoreError('CORRUPT_IMAGE', `${join(dir.path, name)}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/** pipes-data.img: entries each followed by their raw bytes (absent file: no pipe held data). */
+function readPipeData(dir: ImageDir): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  const path = join(dir.path, 'pipes-data.img');
+  if (!existsSync(path)) return out;
+  const bytes = readFileSync(path);
+  let off = 8; // magic words
+  while (off < bytes.length) {
+    if (off + 4 > bytes.length) throw new RestoreError('CORRUPT_IMAGE', `${path}: truncated`);
+    const n = bytes.readUInt32LE(off);
+    const end = off + 4 + n;
+    if (end > bytes.length) throw new RestoreError('CORRUPT_IMAGE', `${path}: truncated`);
+    let e: { pipe_id: number; bytes: number };
+    try {
+      e = pipeDataEntryCodec.decode(bytes.subarray(off + 4, end));
+    } catch (err) {
+      throw new RestoreError('CORRUPT_IMAGE', `${path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (end + e.bytes > bytes.length) throw new RestoreError('CORRUPT_IMAGE', `${path}: truncated data`);
+    out.set(e.pipe_id, Buffer.from(bytes.subarray(end, end + e.bytes)));
+    off = end + e.bytes;
+  }
+  return out;
+}
+
+/**
+ * Read and check the images of every process of `dir` (a full dump), the root first, parents before
+ * their children (pstree.img's order). Throws RestoreError: ENOENT for a missing image, CORRUPT_IMAGE
+ * (also for a parent listed after its child).
+ */
+export function readTreeImages(dir: ImageDir): TaskImages[] {
+  const tree = decodeAll(dir, imageFileName.pstree, MAGIC.PSTREE, (b) => pstreeEntryCodec.decode(b));
+  if (tree.length === 0) throw new RestoreError('CORRUPT_IMAGE', `${dir.path}/pstree.img: no process`);
+  const fileList = decodeAll(dir, imageFileName.files, MAGIC.FILES, (b) => fileEntryCodec.decode(b));
+  const files = new Map(fileList.map((f) => [f.id, f]));
+  const pipeData = readPipeData(dir);
+  const seen = new Set<number>();
+  return tree.map((pstree, i) => {
+    if (i > 0 && !seen.has(pstree.ppid))
+      throw new RestoreError(
+        'CORRUPT_IMAGE',
+        `pstree.img: process ${pstree.pid} comes before its parent ${pstree.ppid}`,
+      );
+    seen.add(pstree.pid);
+    return readTask(dir, pstree, files, pipeData);
+  });
+}
+
+function readTask(
+  dir: ImageDir,
+  pstree: PstreeEntry,
+  files: ReadonlyMap<number, FileEntry>,
+  pipeData: ReadonlyMap<number, Buffer>,
+): TaskImages {
+  const pid = pstree.pid;
+  if (pstree.threads[0] !== pid)
+    throw new RestoreError(
+      'CORRUPT_IMAGE',
+      `pstree.img: process ${pid}'s first thread is ${pstree.threads[0]}`,
+    );
+  const cores = pstree.threads.map((tid) =>
+    decodeOne(dir, imageFileName.core(tid), MAGIC.CORE, (b) => coreEntryCodec.decode(b)),
+  );
+  const leader = cores[0]!;
+  if (leader.mtype !== MTYPE_X86_64 || !leader.thread_info || !leader.tc)
+    throw new RestoreError('CORRUPT_IMAGE', `core-${pid}.img: not an x86-64 leader core`);
+  for (const [i, c] of cores.entries())
+    if (c.mtype !== MTYPE_X86_64 || !c.thread_info)
+      throw new RestoreError('CORRUPT_IMAGE', `core-${pstree.threads[i]}.img: not an x86-64 thread core`);
+  const ids = decodeOne(dir, imageFileName.ids(pid), MAGIC.IDS, (b) => kobjIdsCodec.decode(b));
+  const mm = decodeOne(dir, imageFileName.mm(pid), MAGIC.MM, (b) => mmEntryCodec.decode(b));
+  const fs = decodeOne(dir, `fs-${pid}.img`, MAGIC.FS, (b) => fsEntryCodec.decode(b));
+  const fds = decodeAll(dir, `fdinfo-${ids.files_id}.img`, MAGIC.FDINFO, (b) => fdinfoEntryCodec.decode(b));
+  for (const fd of fds)
+    if (!files.has(fd.id))
+      throw new RestoreError(
+        'CORRUPT_IMAGE',
+        `fd ${fd.fd} of process ${pid} names file ${fd.id}, not in files.img`,
+      );
+  for (const v of mm.vmas)
+    if (v.shmid !== 0n && !files.get(Number(v.shmid))?.reg)
+      throw new RestoreError(
+        'CORRUPT_IMAGE',
+        `a mapping at 0x${v.start.toString(16)} names file ${v.shmid}, not in files.img`,
+      );
+  return { dir, pid, pstree, cores, mm, fs, fds, files, pipeData };
+}

@@ -1,0 +1,217 @@
+/**
+ * The rest of a task's state, set once its memory is back (the kernel writes into the rseq area and the
+ * handlers' addresses must mean something):
+ *
+ * ```
+ * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, prlimit64 for each
+ *                   resource limit that differs from the inherited one; setsid / setpgid (restoreSession)
+ * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
+ *                   PTRACE_SETSIGMASK, PTRACE_SETREGSET NT_X86_XSTATE (fpregs + xsave), and SETREGS
+ *                   (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
+ * ```
+ * Before the address space is torn down, the rseq area the helper's glibc registered is unregistered
+ * (unregisterRseq): left registered, the kernel would write into whatever lands at its address.
+ *
+ * @example
+ * unregisterRseq(task);             // before unmapping the helper's memory
+ * restoreProcessState(task, images, trampoline);
+ * restoreThreadState(task, images.cores[0]!, images.cores[0]!, trampoline);
+ * const regs = finalRegisters(images.cores[0]!);
+ */
+import type { CoreEntry } from '../images/index.js';
+import { GPREG_NAMES, Registers } from '../ptrace/index.js';
+import {
+  getRlimits,
+  getRseqConfig,
+  getXstate,
+  PR,
+  RSEQ_FLAG_UNREGISTER,
+  RSYS,
+  setSigmask,
+  setXstate,
+} from '../sys/index.js';
+import { RestoreError } from './errors.js';
+import type { RemoteTask } from './remote-task.js';
+import { putArg } from './task-args.js';
+import type { TaskImages } from './task-images.js';
+
+const SIGKILL = 9;
+const SIGSTOP = 19;
+const SS_DISABLE = 2;
+
+/** Unregister the rseq area the process inherited, if any. */
+export function unregisterRseq(task: RemoteTask): void {
+  const rseq = getRseqConfig(task.pid);
+  if (!rseq || rseq.size === 0) return;
+  task.call(
+    'rseq unregister',
+    RSYS.rseq,
+    Number(rseq.pointer),
+    rseq.size,
+    RSEQ_FLAG_UNREGISTER,
+    rseq.signature,
+  );
+}
+
+/** The per-process part (sigactions, umask, cwd, rlimits), injected into the leader of `t`. */
+export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline: number): void {
+  const tc = t.cores[0]!.tc!;
+  const sigactions = tc.sigactions ?? [];
+  if (sigactions.length !== 62)
+    throw new RestoreError('CORRUPT_IMAGE', `core-${t.pid}.img: ${sigactions.length} sigactions, not 62`);
+  let i = 0;
+  for (let sig = 1; sig <= 64; sig++) {
+    if (sig === SIGKILL || sig === SIGSTOP) continue;
+    const a = sigactions[i++]!;
+    const act = Buffer.alloc(32);
+    act.writeBigUInt64LE(a.sigaction, 0);
+    act.writeBigUInt64LE(a.flags, 8);
+    act.writeBigUInt64LE(a.restorer, 16);
+    act.writeBigUInt64LE(a.mask, 24);
+    const at = putArg(task, trampoline, act);
+    task.call(`rt_sigaction(${sig})`, RSYS.rt_sigaction, sig, at, 0, 8);
+  }
+  if (t.fs.umask !== undefined) task.syscall(RSYS.umask, t.fs.umask);
+  const cwd = t.files.get(t.fs.cwd_id)?.reg?.name;
+  if (cwd) {
+    const at = putArg(task, trampoline, Buffer.from(`${cwd}\0`));
+    task.call(`chdir ${cwd}`, RSYS.chdir, at);
+  }
+  const root = t.files.get(t.fs.root_id)?.reg?.name;
+  if (root && root !== '/')
+    throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
+  restoreRlimits(task, t, trampoline);
+}
+
+/**
+ * Session and process group, from the dump: a session leader calls setsid(), a group leader setpgid(0, 0);
+ * other processes keep what they inherited from their restored parent (the root's before its children
+ * are cloned, so that they inherit it).
+ */
+export function restoreSession(task: RemoteTask, t: TaskImages): void {
+  const { pid, pgid, sid } = t.pstree;
+  if (sid === pid) task.call('setsid', RSYS.setsid);
+  else if (pgid === pid) task.call('setpgid', RSYS.setpgid, 0, 0);
+}
+
+const RLIMIT_NAMES = [
+  'CPU',
+  'FSIZE',
+  'DATA',
+  'STACK',
+  'CORE',
+  'RSS',
+  'NPROC',
+  'NOFILE',
+  'MEMLOCK',
+  'AS',
+  'LOCKS',
+  'SIGPENDING',
+  'MSGQUEUE',
+  'NICE',
+  'RTPRIO',
+  'RTTIME',
+];
+
+/**
+ * The dumped resource limits, where they differ from the ones the clone inherited (prlimit64 injected).
+ * Raising a hard limit needs CAP_SYS_RESOURCE: without it, one line (EPERM) naming the limit.
+ */
+function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): void {
+  const want = t.cores[0]!.tc!.rlimits?.rlimits ?? [];
+  const live = getRlimits(task.pid);
+  for (const [r, lim] of want.entries()) {
+    const now = live[r];
+    if (!now || (now.cur === lim.cur && now.max === lim.max)) continue;
+    const b = Buffer.alloc(16);
+    b.writeBigUInt64LE(lim.cur, 0);
+    b.writeBigUInt64LE(lim.max, 8);
+    const name = `RLIMIT_${RLIMIT_NAMES[r] ?? r}`;
+    task.call(
+      `prlimit64(${name}, ${lim.cur}/${lim.max}, now ${now.cur}/${now.max})`,
+      RSYS.prlimit64,
+      0,
+      r,
+      putArg(task, trampoline, b),
+      0,
+    );
+  }
+}
+
+/**
+ * The per-thread part, injected into thread `task` (the leader or a thread made by threads.ts): clear_tid
+ * address, robust list, rseq, sigaltstack, name, blocked signals (the leader's from `tc`, the others'
+ * from their thread_core).
+ */
+export function restoreThreadState(
+  task: RemoteTask,
+  core: CoreEntry,
+  leader: CoreEntry,
+  trampoline: number,
+): void {
+  task.call('set_tid_address', RSYS.set_tid_address, Number(core.thread_info!.clear_tid_addr));
+  const th = core.thread_core;
+  if (th && th.futex_rla !== 0n)
+    task.call('set_robust_list', RSYS.set_robust_list, Number(th.futex_rla), th.futex_rla_len);
+  const rseq = th?.rseq_entry;
+  if (rseq && rseq.rseq_abi_size > 0)
+    task.call('rseq', RSYS.rseq, Number(rseq.rseq_abi_pointer), rseq.rseq_abi_size, 0, rseq.signature);
+  if (th?.sas && (th.sas.ss_flags & SS_DISABLE) === 0) {
+    const ss = Buffer.alloc(24);
+    ss.writeBigUInt64LE(th.sas.ss_sp, 0);
+    ss.writeInt32LE(th.sas.ss_flags, 8);
+    ss.writeBigUInt64LE(th.sas.ss_size, 16);
+    task.call('sigaltstack', RSYS.sigaltstack, putArg(task, trampoline, ss), 0);
+  }
+  const comm = Buffer.alloc(16);
+  comm.write((th?.comm ?? leader.tc!.comm).slice(0, 15));
+  task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, trampoline, comm));
+  setSigmask(task.pid, core === leader ? leader.tc!.blk_sigset : (th?.blk_sigset ?? 0n));
+}
+
+/** fpregs and the xsave components of `core` into the live XSAVE area of the task. */
+export function restoreFpu(task: RemoteTask, core: CoreEntry): void {
+  const fp = core.thread_info!.fpregs;
+  const xs = getXstate(task.pid);
+  const v = new DataView(xs.buffer, xs.byteOffset, xs.byteLength);
+  v.setUint16(0, fp.cwd, true);
+  v.setUint16(2, fp.swd, true);
+  v.setUint16(4, fp.twd, true);
+  v.setUint16(6, fp.fop, true);
+  v.setBigUint64(8, fp.rip, true);
+  v.setBigUint64(16, fp.rdp, true);
+  v.setUint32(24, fp.mxcsr, true);
+  v.setUint32(28, fp.mxcsr_mask, true);
+  const u32 = (off: number, words: readonly number[] = []) => {
+    for (let i = 0; i < words.length && off + i * 4 + 4 <= xs.length; i++)
+      v.setUint32(off + i * 4, words[i]!, true);
+  };
+  const u64 = (off: number, words: readonly bigint[] = []) => {
+    for (let i = 0; i < words.length && off + i * 8 + 8 <= xs.length; i++)
+      v.setBigUint64(off + i * 8, words[i]!, true);
+  };
+  u32(32, fp.st_space);
+  u32(160, fp.xmm_space);
+  const x = fp.xsave;
+  if (x && xs.length >= 576) {
+    v.setBigUint64(512, x.xstate_bv, true);
+    u32(576, x.ymmh_space);
+    u64(960, x.bndreg_state);
+    u64(1024, x.bndcsr_state);
+    u64(1088, x.opmask_reg);
+    u64(1152, x.zmm_upper);
+    u64(1664, x.hi16_zmm);
+    u32(2688, x.pkru);
+  }
+  setXstate(task.pid, xs);
+}
+
+/** The registers the task resumes with: the dumped gpregs (fs/gs base included), orig_rax -1. */
+export function finalRegisters(core: CoreEntry): Registers {
+  const g = core.thread_info!.gpregs;
+  const r = new Registers();
+  const v = new DataView(r.bytes.buffer);
+  for (const [i, n] of GPREG_NAMES.entries()) v.setBigUint64(i * 8, g[n], true);
+  r.set('orig_rax', -1);
+  return r;
+}
