@@ -12,6 +12,7 @@
  * @example
  * await dumpCommand({ tree: '1234', imagesDir: '/ckpt/3', prevImagesDir: '../2' }, { env: process.env });
  */
+
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type FinalDumpResult, finalDump } from '../dump/full/index.js';
@@ -22,10 +23,13 @@ import { openLog, parseVerbosity } from './log.js';
 import { type PageServerSinkFlags, pageServerTarget } from './page-server.js';
 import type { CommandContext } from './pre-dump-command.js';
 import { checkPreDumpTarget } from './preflight.js';
+import { ProgressBar } from './progress.js';
 import { formatBytes } from './summary.js';
 
 /** The flags of `ckpt dump`, as commander parses them. */
 export interface DumpFlags extends PageServerSinkFlags {
+  /** false: --no-progress. */
+  progress?: boolean;
   tree?: string;
   imagesDir?: string;
   prevImagesDir?: string;
@@ -80,6 +84,7 @@ export async function dumpCommand(f: DumpFlags, ctx: CommandContext): Promise<Fi
   checkPreDumpTarget(pid, { imagesDir: f.imagesDir, logFile: f.logFile });
   mkdirSync(f.imagesDir, { recursive: true });
   const log = openLog(f.logFile ?? join(f.imagesDir, DUMP_LOG_FILE_NAME), level, { pid });
+  let bar: ProgressBar | undefined;
   try {
     const target = f.pageServer ? pageServerTarget(f) : undefined;
     const r = await finalDump({
@@ -92,7 +97,17 @@ export async function dumpCommand(f: DumpFlags, ctx: CommandContext): Promise<Fi
       trackMem: track,
       logger: log,
       signal: ctx.signal,
+      onProgress: (done: number, total: number) => {
+        bar ??= ProgressBar.open(
+          'dump',
+          total,
+          f.progress !== false && !f.json && process.stderr.isTTY === true,
+        );
+        bar.update(done);
+      },
     });
+    bar?.close();
+    bar = undefined;
     const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
     if (f.json) {
       const { states: _s, ...rest } = r;
@@ -108,6 +123,7 @@ export async function dumpCommand(f: DumpFlags, ctx: CommandContext): Promise<Fi
     }
     return r;
   } finally {
+    bar?.close();
     log.close();
   }
 }

@@ -149,6 +149,7 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     )
     .option('--leave-running', 'thaw the tree after the dump instead of killing it')
     .option('--shell-job', "the tree was started from a shell: its controlling terminal is the restorer's")
+    .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)')
     .addOption(
       new Option('--track-mem <kind>', 'tracking to resume from the parent (default auto)').choices([
         'auto',
