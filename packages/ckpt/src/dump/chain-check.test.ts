@@ -54,7 +54,11 @@ test('rseq bytes rewritten by the kernel count as kernelWritten; other changed b
     return m.read(area + 4, 4).readUInt32LE(0);
   };
   const before = cpuOf();
-  migrate(fx.pid, before === 0 ? 1 : 0);
+  // the thread returns to user space on the new CPU when the scheduler runs it: wait for that
+  for (let i = 0; i < 200 && cpuOf() === before; i++) {
+    migrate(fx.pid, before === 0 ? 1 : 0);
+    await new Promise((r) => setTimeout(r, 10));
+  }
   assert.notEqual(cpuOf(), before, 'the kernel rewrote cpu_id in the rseq area');
   {
     using _f = freeze(fx.pid);
