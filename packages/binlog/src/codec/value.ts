@@ -11,6 +11,8 @@
  *        | 0x04 | 0x05 | 0x06 | 0x07       ; undefined | null | false | true
  *        | 0x08 len:varint ascii-digits    ; bigint ("-" allowed)
  *        | 0x09 len:varint utf8            ; object or array, as JSON text (see safeJson)
+ *        | 0x0a len:varint utf8            ; fields of this record, a JSON object (only as an event's
+ *                                          ; first value: pino's merging object, `{ err }`, mixin)
  * ```
  *
  * Packed values (an event with EV_PACKED, record.ts) have no tag: the format's specifier gives the kind.
@@ -42,6 +44,7 @@ export const V_FALSE = 0x06;
 export const V_TRUE = 0x07;
 export const V_BIGINT = 0x08;
 export const V_JSON = 0x09;
+export const V_FIELDS = 0x0a;
 
 /** A decoded object argument: its JSON text, kept as text (the decoder prints it; `value()` parses it). */
 export class JsonArg {
@@ -51,8 +54,13 @@ export class JsonArg {
   }
 }
 
+/** A record's own fields (V_FIELDS): a JSON object text, merged after the logger's bound fields. */
+export class FieldsArg {
+  constructor(readonly json: string) {}
+}
+
 /** What readValue returns. */
-export type ArgValue = number | string | bigint | boolean | null | undefined | JsonArg;
+export type ArgValue = number | string | bigint | boolean | null | undefined | JsonArg | FieldsArg;
 
 // DataView stores are several times cheaper than Buffer#writeDoubleLE; one view is kept for the last
 // buffer written to (a writer alternates between at most two).
@@ -99,6 +107,11 @@ export function writeString(buf: Buffer, p: number, end: number, s: string): num
     return q;
   }
   return writeText(buf, p, end, V_STR, s);
+}
+
+/** Write a record's fields (V_FIELDS, JSON object text); -1 when it does not fit before `end`. */
+export function writeFields(buf: Buffer, p: number, end: number, json: string): number {
+  return writeText(buf, p, end, V_FIELDS, json);
 }
 
 function writeText(buf: Buffer, p: number, end: number, tag: number, s: string): number {
@@ -175,6 +188,8 @@ export function readValue(c: Cursor): ArgValue {
     }
     case V_JSON:
       return new JsonArg(c.str());
+    case V_FIELDS:
+      return new FieldsArg(c.str());
     default:
       throw new CodecError('CORRUPT', `unknown value tag 0x${t.toString(16)} at offset ${c.pos - 1}`);
   }

@@ -42,6 +42,7 @@ import {
   encodeHeader,
   FORMAT_VERSION,
   FRAME_HEAD,
+  LV_CUSTOM,
   R_CTXDEF,
   R_DICT,
   R_FMTDEF,
@@ -49,19 +50,27 @@ import {
   sealFrame,
   writeBlockHead,
   writeDef,
-  writeUnknown,
+  writeFields,
   writeVarint,
 } from '../codec/index.js';
 import { type CoarseClock, coarseClock, preciseMicros } from './clock.js';
 import type { Destination } from './destination.js';
-import { type Context, type RecordSink, writeArgs } from './encoder.js';
+import { type Context, type RecordSink, writeArgs, writeDynamic } from './encoder.js';
 import { track, untrack } from './exit-hooks.js';
-import { dictionaryFormat, type FormatEntry, registeredDictionary, runtimeFormat } from './format-table.js';
+import {
+  DICTIONARY_INDEX,
+  DYNAMIC_FORMAT,
+  FormatEntry,
+  internedFormat as interned,
+  internFormat,
+  registeredDictionary,
+  runtimeFormat,
+} from './format-table.js';
 import { countLostRecords } from './lost-records.js';
 import { ErrorChannel, type LoggerStats } from './write-stats.js';
 
-/** Room an event head needs: tag, id, dt, ctx, argc. */
-const HEAD_ROOM = 1 + 4 + 8 + 8 + 8;
+/** Room an event head needs: tag, id, level, dt, ctx, argc. */
+const HEAD_ROOM = 1 + 4 + 8 + 8 + 8 + 8;
 /** Largest single record (an oversized record gets a buffer of its own, up to this). */
 const MAX_RECORD = 1 << 30;
 /** Size of a frame in a write (PIPE_BUF: the kernel keeps a pipe write of this size whole). */
@@ -94,6 +103,16 @@ export interface CoreOptions {
 }
 
 export type { Context } from './encoder.js';
+
+/** A record on the general path (Core.logWith). */
+interface GeneralRecord {
+  readonly lv: number;
+  readonly level: number;
+  readonly ctx: Context | null;
+  readonly fields: string | null;
+  readonly fe: FormatEntry;
+  readonly args: unknown[];
+}
 
 export class Core implements RecordSink {
   /** @internal The buffer being filled (RecordSink, written by the per-format writers). */
@@ -181,10 +200,11 @@ export class Core implements RecordSink {
   }
 
   /**
-   * Log `f` (a format string, a dictionary id, or any other value) with `argc` arguments a..g. The
-   * common case (a known format, its argument count and kinds, room in the buffer, definitions written)
-   * is the format's generated writer (encoder.ts), which also reads the clock; everything else goes to
-   * logArray(). Kept small so that V8 inlines it into the level method; the writer stays one call.
+   * Log `f` (a format string, a pre-compiled call's FormatEntry, or any other value) with `argc`
+   * arguments a..g. The common case (a known format, its argument count and kinds, room in the buffer,
+   * definitions written) is the format's generated writer (encoder.ts), which also reads the clock;
+   * everything else goes to rare(). Kept small so that V8 inlines it into the level method; the writer
+   * stays one call.
    */
   log(
     lv: number,
@@ -199,8 +219,7 @@ export class Core implements RecordSink {
     g: unknown,
   ): void {
     try {
-      const fe =
-        typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
+      const fe = typeof f === 'string' ? runtimeFormat(f) : f instanceof FormatEntry ? f : undefined;
       if (fe === undefined || !fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) {
         this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
       }
@@ -222,37 +241,57 @@ export class Core implements RecordSink {
     g: unknown,
   ): void {
     // The current 4 KiB frame is (nearly) full: open the next one and retry the generated writer
-    // (once per frame; the general path below would allocate and re-dispatch).
+    // (once per frame; the general path below would allocate and re-dispatch). log() already counted a
+    // string towards interning, so it is only looked up here.
     if (this.end - this.pos < FRAME_NEAR_FULL && this.pos > this.contentStart && this.closed === false) {
-      const fe =
-        typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
+      const fe = typeof f === 'string' ? interned(f) : f instanceof FormatEntry ? f : undefined;
       if (fe !== undefined && this.makeRoom() && fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
     }
-    this.logArray(lv, ctx, [f, a, b, c, d, e, g].slice(0, argc + 1));
+    // a message seen once (not interned): its text as the only argument, without an array
+    if (argc === 0 && typeof f === 'string' && interned(f) === undefined && writeDynamic(this, lv, ctx, f))
+      return;
+    this.logWith(lv, 0, ctx, null, [f, a, b, c, d, e, g].slice(0, argc + 1), true);
   }
 
-  /** Log with the arguments in an array (`all[0]` is the format, id or first value). */
+  /** Log with the arguments in an array (`all[0]` is the format, FormatEntry or first value). */
   logArray(lv: number, ctx: Context | null, all: unknown[]): void {
+    this.logWith(lv, 0, ctx, null, all);
+  }
+
+  /**
+   * The general path. `lv` is the level index (1..6, or LV_CUSTOM with the pino number `level`),
+   * `fields` the record's own fields (JSON object text: pino's merging object), `all[0]` the format,
+   * FormatEntry or first value (a value that is neither prints as an extra argument of an empty format).
+   * `seen`: log() already counted this text towards interning (runtimeFormat), so it is only looked up.
+   */
+  logWith(
+    lv: number,
+    level: number,
+    ctx: Context | null,
+    fields: string | null,
+    all: unknown[],
+    seen = false,
+  ): void {
     try {
       const f = all[0];
       let fe: FormatEntry | undefined;
       let args = all.slice(1);
-      if (typeof f === 'string') fe = runtimeFormat(f);
-      else if (typeof f === 'number') {
-        fe = dictionaryFormat(f);
+      if (f instanceof FormatEntry) fe = f;
+      else if (typeof f === 'string') {
+        fe = seen ? interned(f) : runtimeFormat(f);
         if (fe === undefined) {
-          this.unknown(lv, f);
-          return;
+          fe = DYNAMIC_FORMAT;
+          args = all;
         }
       } else {
-        fe = runtimeFormat('');
+        fe = internFormat('%s'); // a first value that is no format is the message: '%s' prints it as util.format
         args = all;
       }
       if (this.closed) {
         this.dropped++;
         return;
       }
-      this.slow(lv, ctx, fe, args, this.now());
+      this.slow({ lv, level, ctx, fields, fe, args }, this.now());
     } catch {
       this.internalErrors++;
     }
@@ -265,12 +304,17 @@ export class Core implements RecordSink {
   }
 
   /** The general path: retries after making room (a new frame, a flush), then in a buffer of its own. */
-  private slow(lv: number, ctx: Context | null, fe: FormatEntry, args: unknown[], t: number): void {
+  private slow(r: GeneralRecord, t: number): void {
+    const { lv, ctx, fe, args } = r;
+    const plain = r.fields === null && lv !== LV_CUSTOM;
     for (let attempt = 0; attempt < 6; attempt++) {
       if (this.define(fe, ctx)) {
-        if (fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5]))
+        if (
+          plain &&
+          fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5])
+        )
           return;
-        const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
+        const p = this.writeEvent(this.buf, this.pos, this.end, r, t - this.lastT);
         if (p >= 0) {
           this.pos = p;
           this.lastT = t;
@@ -283,19 +327,19 @@ export class Core implements RecordSink {
         return;
       }
     }
-    this.bigRecord(lv, ctx, fe, args, t);
+    this.bigRecord(r, t);
   }
 
   /** A record larger than the buffer: written alone from a larger buffer. */
-  private bigRecord(lv: number, ctx: Context | null, fe: FormatEntry, args: unknown[], t: number): void {
+  private bigRecord(r: GeneralRecord, t: number): void {
     this.flushBuffer(true);
     const normal = this.buf;
     try {
       for (let size = this.bufEnd * 4; size <= MAX_RECORD; size *= 2) {
         this.useBuffer(Buffer.allocUnsafe(size));
         this.end = size; // one frame: a record never straddles frames
-        if (!this.define(fe, ctx)) continue;
-        const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
+        if (!this.define(r.fe, r.ctx)) continue;
+        const p = this.writeEvent(this.buf, this.pos, this.end, r, t - this.lastT);
         if (p < 0) continue;
         this.pos = p;
         this.lastT = t;
@@ -316,24 +360,19 @@ export class Core implements RecordSink {
     this.newWrite();
   }
 
-  private writeEvent(
-    buf: Buffer,
-    p: number,
-    end: number,
-    lv: number,
-    ctx: Context | null,
-    fe: FormatEntry,
-    args: unknown[],
-    dt: number,
-  ): number {
+  private writeEvent(buf: Buffer, p: number, end: number, r: GeneralRecord, dt: number): number {
     if (p + HEAD_ROOM > end) return -1;
-    const argc = args.length;
-    buf[p] = lv | (ctx === null ? 0 : EV_CTX) | (argc === fe.n ? 0 : EV_ARGC);
+    const { lv, ctx, fe, args, fields } = r;
+    const argc = args.length + (fields === null ? 0 : 1);
+    const counted = argc !== fe.n;
+    buf[p] = lv | (ctx === null ? 0 : EV_CTX) | (counted ? EV_ARGC : 0);
     p = writeVarint(buf, p + 1, fe.id);
+    if (lv === LV_CUSTOM) p = writeVarint(buf, p, r.level);
     p = writeVarint(buf, p, dt);
     if (ctx !== null) p = writeVarint(buf, p, ctx.id);
-    if (argc !== fe.n) p = writeVarint(buf, p, argc);
-    return writeArgs(buf, p, end, args);
+    if (counted) p = writeVarint(buf, p, argc);
+    if (fields !== null) p = writeFields(buf, p, end, fields);
+    return p < 0 ? p : writeArgs(buf, p, end, args);
   }
 
   /** Write the definitions an event needs before it (format text, dictionary hash, context fields); false when they or the event head do not fit. */
@@ -348,7 +387,7 @@ export class Core implements RecordSink {
       }
       this.fmtSeen[fe.index] = 1;
     }
-    if (fe.index < 0 && !this.dictWritten) {
+    if (fe.index === DICTIONARY_INDEX && !this.dictWritten) {
       const hash = registeredDictionary()?.hash ?? '';
       if (this.pos + defSize(hash) > this.end) return false;
       this.pos = writeDef(this.buf, this.pos, R_DICT, 0, hash);
@@ -361,22 +400,6 @@ export class Core implements RecordSink {
       this.ctxWritten.push(ctx);
     }
     return this.pos + HEAD_ROOM <= this.end;
-  }
-
-  private unknown(lv: number, id: number): void {
-    if (this.closed || (this.pos + 24 > this.end && !this.makeRoom())) {
-      this.dropped++;
-      return;
-    }
-    const t = this.now();
-    this.pos = writeUnknown(
-      this.buf,
-      this.pos,
-      lv,
-      t - this.lastT,
-      Number.isSafeInteger(id) && id >= 0 ? id : 0,
-    );
-    this.lastT = t;
   }
 
   /** Open a frame at `pos` (the caller left CHUNK_HEAD bytes of room). */
