@@ -16,7 +16,7 @@ export interface LoggerOptions<C extends string = never> {
   /** A file path (created or appended to; closed by close()) or an open fd number (never closed by binlog). */
   readonly dest: string | number;
   /** Lowest level recorded: a name (a custom level's too), 'silent' or a pino number. Default 'info'. */
-  readonly level?: LevelOption | C;
+  readonly level?: LevelOption | NoInfer<C>;
   /** Fields bound to every record (a JSON-serialisable object); merged after `base`. */
   readonly fields?: Record<string, unknown>;
   /** What a full buffer does when a pipe cannot take it: 'block' (default: wait) or 'drop' (drop new records, counted). */
