@@ -29,7 +29,7 @@
  * runtimeFormat('x %d'); // undefined the first time (not interned yet), its entry the second time
  */
 import { type Dictionary, DYNAMIC_ID, dictionaryHash, MAX_DICTIONARY_ID } from '../codec/index.js';
-import { type ArgKind, parseFormat } from '../format/index.js';
+import { type ArgKind, FORMATS_GLOBAL, parseFormat } from '../format/index.js';
 import { buildWriter, type RecordWriter } from './encoder.js';
 import { LoggerError } from './errors.js';
 
@@ -41,8 +41,6 @@ export const CANDIDATE_WINDOW = 1024;
 export const DICTIONARY_INDEX = -1;
 /** `FormatEntry.index` of the DYNAMIC_ID format (nothing to define). */
 export const DYNAMIC_INDEX = -2;
-/** Name of the global array of dictionary formats that rewritten calls read (`__binlogFormats[17]`). */
-export const FORMATS_GLOBAL = '__binlogFormats';
 
 /** A format: what a pre-compiled call passes instead of its literal, and what a log call is written with. */
 export class FormatEntry {
