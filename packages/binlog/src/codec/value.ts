@@ -13,7 +13,14 @@
  *        | 0x09 len:varint utf8            ; object or array, as JSON text (see safeJson)
  *        | 0x0a len:varint utf8            ; fields of this record, a JSON object (only as an event's
  *                                          ; first value: pino's merging object, `{ err }`, mixin)
+ *        | 0x0b count:varint member*       ; the same fields, member by member (what the writer uses)
+ *        | 0x0c count:varint member*       ; a plain object inside fields (decoded as JSON text)
+ * member := len:varint utf8 value          ; a key and its value
  * ```
+ * Fields are written member by member, without JSON.stringify: strings and numbers keep their bytes, a
+ * nested plain object is 0x0c up to depth 4; anything else (arrays, class instances, deeper objects) is
+ * 0x09. Members whose value JSON drops (undefined, functions, symbols) are skipped; the decoder prints the
+ * JSON that JSON.stringify would (non-finite numbers as null, bigints as digit strings).
  *
  * Packed values (an event with EV_PACKED, record.ts) have no tag: the format's specifier gives the kind.
  *
@@ -45,6 +52,10 @@ export const V_TRUE = 0x07;
 export const V_BIGINT = 0x08;
 export const V_JSON = 0x09;
 export const V_FIELDS = 0x0a;
+export const V_FIELDS_MEMBERS = 0x0b;
+export const V_OBJECT = 0x0c;
+/** Plain objects nested deeper than this inside fields are written as JSON text. */
+const MAX_MEMBER_DEPTH = 4;
 
 /** A decoded object argument: its JSON text, kept as text (the decoder prints it; `value()` parses it). */
 export class JsonArg {
@@ -109,9 +120,80 @@ export function writeString(buf: Buffer, p: number, end: number, s: string): num
   return writeText(buf, p, end, V_STR, s);
 }
 
-/** Write a record's fields (V_FIELDS, JSON object text); -1 when it does not fit before `end`. */
-export function writeFields(buf: Buffer, p: number, end: number, json: string): number {
-  return writeText(buf, p, end, V_FIELDS, json);
+/**
+ * Write a record's fields (an object: its own enumerable keys) member by member; -1 when they do not fit
+ * before `end`. A getter or toJSON that throws makes it fall back to the JSON text of safeJson.
+ */
+export function writeFields(buf: Buffer, p: number, end: number, fields: object): number {
+  try {
+    return writeMembers(buf, p, end, V_FIELDS_MEMBERS, fields, 0);
+  } catch {
+    return writeText(buf, p, end, V_FIELDS, safeJson(fields));
+  }
+}
+
+function dropped(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'undefined' || t === 'function' || t === 'symbol';
+}
+
+function isPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return (
+    (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function'
+  );
+}
+
+function writeMembers(buf: Buffer, p: number, end: number, tag: number, obj: object, depth: number): number {
+  const rec = obj as Record<string, unknown>;
+  const keys = Object.keys(rec);
+  let n = 0;
+  for (let i = 0; i < keys.length; i++) if (!dropped(rec[keys[i]!])) n++;
+  if (p + 9 > end) return -1;
+  buf[p] = tag;
+  p = writeVarint(buf, p + 1, n);
+  for (let i = 0; i < keys.length && p >= 0; i++) {
+    const k = keys[i]!;
+    const v = rec[k];
+    if (dropped(v)) continue;
+    p = writePackedString(buf, p, end, k);
+    if (p < 0) return -1;
+    p =
+      typeof v === 'object' && v !== null && depth < MAX_MEMBER_DEPTH && isPlain(v)
+        ? writeMembers(buf, p, end, V_OBJECT, v, depth + 1)
+        : writeValue(buf, p, end, v);
+  }
+  return p;
+}
+
+/** The JSON text of members read at the cursor (after a V_FIELDS_MEMBERS or V_OBJECT tag). */
+function readMembers(c: Cursor): string {
+  const n = c.varint();
+  if (n > c.remaining()) throw new CodecError('SHORT_INPUT', `member count ${n} exceeds the block`);
+  let s = '{';
+  for (let i = 0; i < n; i++) {
+    const k = c.str();
+    s += `${i === 0 ? '' : ','}${JSON.stringify(k)}:${jsonOf(readValue(c))}`;
+  }
+  return `${s}}`;
+}
+
+/** A decoded value as JSON.stringify prints it inside an object. */
+function jsonOf(v: ArgValue): string {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'string':
+      return JSON.stringify(v);
+    case 'bigint':
+      return `"${v.toString()}"`;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'undefined':
+      return 'null';
+    default:
+      return v === null ? 'null' : v.json;
+  }
 }
 
 function writeText(buf: Buffer, p: number, end: number, tag: number, s: string): number {
@@ -190,6 +272,10 @@ export function readValue(c: Cursor): ArgValue {
       return new JsonArg(c.str());
     case V_FIELDS:
       return new FieldsArg(c.str());
+    case V_FIELDS_MEMBERS:
+      return new FieldsArg(readMembers(c));
+    case V_OBJECT:
+      return new JsonArg(readMembers(c));
     default:
       throw new CodecError('CORRUPT', `unknown value tag 0x${t.toString(16)} at offset ${c.pos - 1}`);
   }

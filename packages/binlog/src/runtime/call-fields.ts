@@ -1,8 +1,8 @@
 /**
  * The fields of a log call, from pino's call shapes: the merging object of `log.info(obj, msg?, ...)`,
  * an error logged as `log.error(err)` (recorded as `{ err }`), and the `mixin` object. They go through
- * the logger's serializers (pino's defaults: `err`), then its redaction, and become the JSON object text
- * the record carries (V_FIELDS, codec/value.ts). Bindings (`base`, `fields`, `child(bindings)`) go through
+ * the logger's serializers (pino's defaults: `err`), then its redaction, and become the object the record
+ * carries, member by member (V_FIELDS_MEMBERS, codec/value.ts: no JSON.stringify at the call). Bindings (`base`, `fields`, `child(bindings)`) go through
  * the same serializers and redaction once, when the logger is built.
  *
  * ```
@@ -11,9 +11,8 @@
  *
  * @example
  * const cf = new CallFields({}, null, undefined);
- * cf.json(new Error('boom'), 50, log); // '{"err":{"type":"Error","message":"boom","stack":"Error: boom\n ..."}}'
+ * cf.of(new Error('boom'), 50, log); // { err: { type: 'Error', message: 'boom', stack: 'Error: boom\n ...' } }
  */
-import { safeJson } from '../codec/index.js';
 import type { Redactor } from './redact.js';
 import { type Serializer, stdSerializers } from './serializers.js';
 
@@ -43,10 +42,10 @@ export class CallFields {
   }
 
   /**
-   * The JSON object text of a call's merging object (`obj` may be an Error: then `{ err: obj }`) with the
-   * mixin's keys under its own, or null when nothing is left (`{}` and no mixin).
+   * The fields of a call's merging object (`obj` may be an Error: then `{ err: obj }`) with the mixin's
+   * keys under its own, or null when nothing is left (`{}` and no mixin).
    */
-  json(obj: object | null, level: number, logger: unknown): string | null {
+  of(obj: object | null, level: number, logger: unknown): object | null {
     let o: Record<string, unknown> =
       obj === null ? {} : obj instanceof Error ? { err: obj } : (obj as Record<string, unknown>);
     o = this.serialized(o);
@@ -55,8 +54,8 @@ export class CallFields {
       if (typeof m === 'object' && m !== null) o = { ...(m as Record<string, unknown>), ...o };
     }
     if (this.redactor !== null) o = this.redactor.apply(o);
-    const s = safeJson(o);
-    return s.length <= 2 || s[0] !== '{' ? null : s;
+    for (const _ in o) return o;
+    return null;
   }
 
   /** `obj` with its serializers applied to its top-level keys (a copy when one applies). */

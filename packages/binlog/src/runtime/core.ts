@@ -109,7 +109,7 @@ interface GeneralRecord {
   readonly lv: number;
   readonly level: number;
   readonly ctx: Context | null;
-  readonly fields: string | null;
+  readonly fields: object | null;
   readonly fe: FormatEntry;
   readonly args: unknown[];
 }
@@ -220,9 +220,11 @@ export class Core implements RecordSink {
   ): void {
     try {
       const fe = typeof f === 'string' ? runtimeFormat(f) : f instanceof FormatEntry ? f : undefined;
-      if (fe === undefined || !fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) {
-        this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
-      }
+      if (fe !== undefined) {
+        if (fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+        // a message seen once (not interned): its text as the only argument, without an array
+      } else if (argc === 0 && typeof f === 'string' && writeDynamic(this, lv, ctx, f)) return;
+      this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
     } catch {
       this.internalErrors++;
     }
@@ -240,16 +242,16 @@ export class Core implements RecordSink {
     e: unknown,
     g: unknown,
   ): void {
-    // The current 4 KiB frame is (nearly) full: open the next one and retry the generated writer
-    // (once per frame; the general path below would allocate and re-dispatch). log() already counted a
-    // string towards interning, so it is only looked up here.
+    // The current 4 KiB frame is (nearly) full: open the next one and retry the hand-written or
+    // generated writer (once per frame; the general path below would allocate and re-dispatch). log()
+    // already counted a string towards interning, so it is only looked up here.
     if (this.end - this.pos < FRAME_NEAR_FULL && this.pos > this.contentStart && this.closed === false) {
       const fe = typeof f === 'string' ? interned(f) : f instanceof FormatEntry ? f : undefined;
-      if (fe !== undefined && this.makeRoom() && fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+      if (fe !== undefined) {
+        if (this.makeRoom() && fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+      } else if (argc === 0 && typeof f === 'string' && this.makeRoom() && writeDynamic(this, lv, ctx, f))
+        return;
     }
-    // a message seen once (not interned): its text as the only argument, without an array
-    if (argc === 0 && typeof f === 'string' && interned(f) === undefined && writeDynamic(this, lv, ctx, f))
-      return;
     this.logWith(lv, 0, ctx, null, [f, a, b, c, d, e, g].slice(0, argc + 1), true);
   }
 
@@ -260,7 +262,7 @@ export class Core implements RecordSink {
 
   /**
    * The general path. `lv` is the level index (1..6, or LV_CUSTOM with the pino number `level`),
-   * `fields` the record's own fields (JSON object text: pino's merging object), `all[0]` the format,
+   * `fields` the record's own fields (pino's merging object, serialised and redacted), `all[0]` the format,
    * FormatEntry or first value (a value that is neither prints as an extra argument of an empty format).
    * `seen`: log() already counted this text towards interning (runtimeFormat), so it is only looked up.
    */
@@ -268,7 +270,7 @@ export class Core implements RecordSink {
     lv: number,
     level: number,
     ctx: Context | null,
-    fields: string | null,
+    fields: object | null,
     all: unknown[],
     seen = false,
   ): void {

@@ -10,7 +10,7 @@
  *  text ──► interned? ──yes──► its FormatEntry (generated writer, fmtdef written once per log)
  *              │no
  *              ▼
- *     seen in the last 2 x CANDIDATE_WINDOW distinct texts, and fewer than MAX_INTERNED interned?
+ *     in its slot of the candidate cache (CANDIDATE_SLOTS texts), and fewer than MAX_INTERNED interned?
  *              │yes: intern it now              │no: remember it (bounded), return undefined:
  *              ▼                                ▼    the record carries the text (DYNAMIC_ID)
  * ```
@@ -34,9 +34,9 @@ import { buildWriter, type RecordWriter } from './encoder.js';
 import { LoggerError } from './errors.js';
 
 /** Run-time formats interned at most (per thread); later new texts are written as DYNAMIC_ID records. */
-export const MAX_INTERNED = 4096;
-/** Distinct not-interned texts remembered per generation (two generations): a repeat within them interns. */
-export const CANDIDATE_WINDOW = 1024;
+export const MAX_INTERNED = 1024;
+/** Not-interned texts remembered (a power of two): a text found again in its slot is interned. */
+export const CANDIDATE_SLOTS = 4096;
 /** `FormatEntry.index` of a dictionary format (its dictionary's hash must be in the stream). */
 export const DICTIONARY_INDEX = -1;
 /** `FormatEntry.index` of the DYNAMIC_ID format (nothing to define). */
@@ -66,8 +66,7 @@ export class FormatEntry {
 export const DYNAMIC_FORMAT = new FormatEntry(DYNAMIC_ID, DYNAMIC_INDEX, '', []);
 
 const interned = new Map<string, FormatEntry>();
-let young = new Set<string>();
-let old = new Set<string>();
+const slots: (string | undefined)[] = new Array(CANDIDATE_SLOTS).fill(undefined);
 let dictionary: Dictionary | null = null;
 
 /** The global table rewritten calls read; one per thread (each thread has its own globalThis). */
@@ -116,15 +115,33 @@ export function internedFormat(text: string): FormatEntry | undefined {
   return interned.get(text);
 }
 
+/**
+ * A not-interned text: interned when the same text is in its slot of the candidate cache (it repeats),
+ * else it takes the slot. The cache is direct-mapped (CANDIDATE_SLOTS strings, a cheap hash of the
+ * length and five characters): no per-call allocation and no growth, unlike a Set.
+ */
 function candidate(text: string): FormatEntry | undefined {
   if (interned.size >= MAX_INTERNED) return undefined;
-  if (young.has(text) || old.has(text)) return internFormat(text);
-  young.add(text);
-  if (young.size >= CANDIDATE_WINDOW) {
-    old = young;
-    young = new Set();
+  const k = slotOf(text);
+  if (slots[k] === text) {
+    slots[k] = undefined;
+    return internFormat(text);
   }
+  slots[k] = text;
   return undefined;
+}
+
+function slotOf(s: string): number {
+  const n = s.length;
+  let h = n;
+  if (n > 0) {
+    h = Math.imul(h, 31) + s.charCodeAt(0);
+    h = Math.imul(h, 31) + s.charCodeAt(n - 1);
+    h = Math.imul(h, 31) + s.charCodeAt(n >> 1);
+    h = Math.imul(h, 31) + s.charCodeAt(n >> 2);
+    h = Math.imul(h, 31) + s.charCodeAt((3 * n) >> 2);
+  }
+  return (h ^ (h >>> 13)) & (CANDIDATE_SLOTS - 1);
 }
 
 /** The registered dictionary, if any. */

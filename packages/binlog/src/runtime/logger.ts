@@ -200,17 +200,17 @@ export class Logger {
   emit(lv: number, level: number, all: unknown[]): void {
     const core = this.family.core;
     try {
-      let fields: string | null = null;
+      let fields: object | null = null;
       let rest = all;
       const f = all[0];
       if (typeof f === 'object' && f !== null && !(f instanceof FormatEntry)) {
         rest = all.slice(1);
-        fields = this.callFields.json(f, level, this);
+        fields = this.callFields.of(f, level, this);
         if (rest.length === 0 || !(typeof rest[0] === 'string' || rest[0] instanceof FormatEntry)) {
           const m = messageOf(f);
           rest = m !== undefined ? ['%s', m, ...rest] : rest.length > 0 ? rest : [''];
         }
-      } else if (!this.plain) fields = this.callFields.json(null, level, this);
+      } else if (!this.plain) fields = this.callFields.of(null, level, this);
       core.logWith(lv, level, this.ctx, fields, rest);
     } catch {
       core.internalErrors++;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { type DecodedEvent, decodeFile, LineFormatter } from '../decode/index.js';
 import { LoggerError } from './errors.js';
-import { CANDIDATE_WINDOW } from './format-table.js';
+import { CANDIDATE_SLOTS } from './format-table.js';
 import { createLogger } from './logger.js';
 import { stdSerializers } from './serializers.js';
 
@@ -246,7 +246,7 @@ test('options binlog does not implement are refused, not ignored', () => {
 test('dynamic messages: a text is interned only once it repeats; distinct texts keep no format', () => {
   const f = file();
   const log = createLogger({ dest: f });
-  const N = 3 * CANDIDATE_WINDOW;
+  const N = 3 * CANDIDATE_SLOTS;
   for (let i = 0; i < N; i++) log.info(`user ${i} paid`);
   for (let i = 0; i < 3; i++) log.info('constant %d', i);
   log.info(`100% of ${N} with a %d`, 7);
