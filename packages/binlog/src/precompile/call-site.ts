@@ -126,19 +126,39 @@ export class ReceiverClassifier {
   }
 }
 
-/** The log call `node` is, or undefined. */
-export function logCallOf(node: ts.Node, classifier: ReceiverClassifier): LogCall | undefined {
+/** `node` as a call of a logger method (not console's, not a foreign library's) with its first argument. */
+function loggerMethodCall(
+  node: ts.Node,
+  classifier: ReceiverClassifier,
+): { call: ts.CallExpression; method: string; first: ts.Expression } | undefined {
   if (!ts.isCallExpression(node)) return undefined;
   const callee = node.expression;
   if (!ts.isPropertyAccessExpression(callee)) return undefined;
   const method = callee.name.text;
   if (!LOG_METHODS.has(method)) return undefined;
-  const format = node.arguments[0];
-  if (!format || !(ts.isStringLiteral(format) || ts.isNoSubstitutionTemplateLiteral(format)))
-    return undefined;
+  const first = node.arguments[0];
+  if (!first) return undefined;
   if (ts.isIdentifier(callee.expression) && callee.expression.text === 'console') return undefined;
   if (classifier.isForeign(callee.name)) return undefined;
-  return { call: node, method, format, text: format.text, acceptsId: classifier.acceptsId(node) };
+  return { call: node, method, first };
+}
+
+function isLiteralFormat(e: ts.Expression): e is ts.StringLiteral | ts.NoSubstitutionTemplateLiteral {
+  return ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e);
+}
+
+/** The log call `node` is, or undefined. */
+export function logCallOf(node: ts.Node, classifier: ReceiverClassifier): LogCall | undefined {
+  const m = loggerMethodCall(node, classifier);
+  if (!m || !isLiteralFormat(m.first)) return undefined;
+  const format = m.first;
+  return {
+    call: m.call,
+    method: m.method,
+    format,
+    text: format.text,
+    acceptsId: classifier.acceptsId(m.call),
+  };
 }
 
 /** A log call the pass leaves in mode 1 (its first argument is no literal format), with the reason. */
@@ -160,18 +180,12 @@ export interface Mode1Call {
  * const m = mode1CallOf(node, classifier); // for log.info(`user ${id} paid`): { method: 'info', dynamic: true, ... }
  */
 export function mode1CallOf(node: ts.Node, classifier: ReceiverClassifier): Mode1Call | undefined {
-  if (!ts.isCallExpression(node)) return undefined;
-  const callee = node.expression;
-  if (!ts.isPropertyAccessExpression(callee)) return undefined;
-  const method = callee.name.text;
-  if (!LOG_METHODS.has(method)) return undefined;
-  const first = node.arguments[0];
-  if (!first || ts.isStringLiteral(first) || ts.isNoSubstitutionTemplateLiteral(first)) return undefined;
-  if (ts.isIdentifier(callee.expression) && callee.expression.text === 'console') return undefined;
-  if (classifier.isForeign(callee.name)) return undefined;
+  const m = loggerMethodCall(node, classifier);
+  if (!m || isLiteralFormat(m.first)) return undefined;
+  const first = m.first;
   const dynamic =
     ts.isTemplateExpression(first) ||
     (ts.isBinaryExpression(first) && first.operatorToken.kind === ts.SyntaxKind.PlusToken) ||
     classifier.isStringTyped(first);
-  return { call: node, method, first, dynamic };
+  return { call: m.call, method: m.method, first, dynamic };
 }
