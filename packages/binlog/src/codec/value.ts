@@ -196,7 +196,20 @@ function jsonOf(v: ArgValue): string {
   }
 }
 
+/** Strings at most this long (UTF-16 units) are written without measuring them first (see writeText). */
+const UNMEASURED_MAX = 0x1fffff / 3;
+
 function writeText(buf: Buffer, p: number, end: number, tag: number, s: string): number {
+  // A long string with room for its worst case (3 bytes per unit) is written first and its length
+  // stored after, in a 3-byte varint (non-minimal LEB128, which readers accept): no Buffer.byteLength pass.
+  if (s.length >= 0x80 && s.length <= UNMEASURED_MAX && p + 4 + 3 * s.length <= end) {
+    const w = buf.write(s, p + 4, 'utf8');
+    buf[p] = tag;
+    buf[p + 1] = (w & 0x7f) | 0x80;
+    buf[p + 2] = ((w >>> 7) & 0x7f) | 0x80;
+    buf[p + 3] = w >>> 14;
+    return p + 4 + w;
+  }
   const n = Buffer.byteLength(s, 'utf8');
   if (p + n + 9 > end) return -1;
   buf[p] = tag;
