@@ -407,4 +407,3 @@ export function createLogger<const C extends string = never>(
     cf,
   ) as Logger & Record<C, LogFn>;
 }
-
