@@ -57,6 +57,15 @@ export const V_OBJECT = 0x0c;
 /** Plain objects nested deeper than this inside fields are written as JSON text. */
 const MAX_MEMBER_DEPTH = 4;
 
+// Buffer#write validates its arguments and dispatches on the encoding on every call; the underlying
+// method is much cheaper for the strings of log records (a stack trace, a field's key).
+const utf8Write: (this: Buffer, s: string, offset: number, length: number) => number =
+  (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, s: string, o: number, l: number) => number })
+    .utf8Write ??
+  function (this: Buffer, s: string, offset: number, length: number): number {
+    return this.write(s, offset, length, 'utf8');
+  };
+
 /** A decoded object argument: its JSON text, kept as text (the decoder prints it; `value()` parses it). */
 export class JsonArg {
   constructor(readonly json: string) {}
@@ -203,7 +212,7 @@ function writeText(buf: Buffer, p: number, end: number, tag: number, s: string):
   // A long string with room for its worst case (3 bytes per unit) is written first and its length
   // stored after, in a 3-byte varint (non-minimal LEB128, which readers accept): no Buffer.byteLength pass.
   if (s.length >= 0x80 && s.length <= UNMEASURED_MAX && p + 4 + 3 * s.length <= end) {
-    const w = buf.write(s, p + 4, 'utf8');
+    const w = utf8Write.call(buf, s, p + 4, end - p - 4);
     buf[p] = tag;
     buf[p + 1] = (w & 0x7f) | 0x80;
     buf[p + 2] = ((w >>> 7) & 0x7f) | 0x80;
@@ -214,7 +223,7 @@ function writeText(buf: Buffer, p: number, end: number, tag: number, s: string):
   if (p + n + 9 > end) return -1;
   buf[p] = tag;
   const q = writeVarint(buf, p + 1, n);
-  return q + buf.write(s, q, 'utf8');
+  return q + utf8Write.call(buf, s, q, n);
 }
 
 /** Write any value; returns the new offset or -1 when it does not fit before `end`. */
@@ -313,8 +322,23 @@ export function readPacked(c: Cursor, k: ArgKind): ArgValue {
 
 /** Write a string as a packed `%s` value (len:varint utf8); -1 when it does not fit before `end`. */
 export function writePackedString(buf: Buffer, p: number, end: number, s: string): number {
+  const len = s.length;
+  if (len < 0x80 && p + len + 1 <= end) {
+    // short ASCII (keys, names, codes): byte by byte, cheaper than measuring then encoding
+    let q = p + 1;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[q++] = c;
+    }
+    if (i === len) {
+      buf[p] = len;
+      return q;
+    }
+  }
   const n = Buffer.byteLength(s, 'utf8');
   if (p + n + 8 > end) return -1;
   const q = writeVarint(buf, p, n);
-  return q + buf.write(s, q, 'utf8');
+  return q + utf8Write.call(buf, s, q, n);
 }

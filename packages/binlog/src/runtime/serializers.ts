@@ -52,7 +52,18 @@ function typeName(e: ErrorLike): string {
   return typeof e.name === 'string' ? e.name : 'Error';
 }
 
-function serializeErr(value: unknown, seen: Set<unknown>): unknown {
+/** `seen` (created when null) with `e` in it. */
+function within(seen: Set<unknown> | null, e: unknown): Set<unknown> {
+  const s = seen ?? new Set();
+  s.add(e);
+  return s;
+}
+
+/**
+ * `seen`: the errors being serialised above this one (cycles); null until a nested error needs it, so
+ * that the common case (an error without causes or nested errors) allocates only its result.
+ */
+function serializeErr(value: unknown, seen: Set<unknown> | null): unknown {
   if (!isErrorLike(value)) return value;
   const e = value;
   const cause = causeOf(e);
@@ -69,18 +80,24 @@ function serializeErr(value: unknown, seen: Set<unknown>): unknown {
             new Set(),
           ),
         };
-  seen.add(e);
   const errors = (e as { errors?: unknown }).errors;
-  if (Array.isArray(errors))
-    out.aggregateErrors = errors.map((x) => (seen.has(x) ? '[Circular]' : serializeErr(x, seen)));
+  if (Array.isArray(errors)) {
+    const s = within(seen, e);
+    seen = s;
+    out.aggregateErrors = errors.map((x) => (s.has(x) ? '[Circular]' : serializeErr(x, s)));
+  }
   for (const key in e) {
     if (out[key] !== undefined) continue;
     const v = e[key];
     if (isErrorLike(v)) {
-      if (key !== 'cause' && !seen.has(v)) out[key] = serializeErr(v, seen);
+      if (key !== 'cause' && v !== e && !seen?.has(v)) {
+        seen = within(seen, e);
+        out[key] = serializeErr(v, seen);
+      }
     } else out[key] = v;
   }
-  if (cause !== undefined && !seen.has(cause)) out.cause = serializeErr(cause, seen);
+  if (cause !== undefined && cause !== e && !seen?.has(cause))
+    out.cause = serializeErr(cause, within(seen, e));
   return out;
 }
 
@@ -131,8 +148,8 @@ export const stdSerializers: {
   readonly req: Serializer;
   readonly res: Serializer;
 } = Object.freeze({
-  err: (v: unknown) => serializeErr(v, new Set()),
-  errWithCause: (v: unknown) => serializeErr(v, new Set()),
+  err: (v: unknown) => serializeErr(v, null),
+  errWithCause: (v: unknown) => serializeErr(v, null),
   req: serializeReq,
   res: serializeRes,
 });
