@@ -15,8 +15,14 @@
  *                                          ; first value: pino's merging object, `{ err }`, mixin)
  *        | 0x0b count:varint member*       ; the same fields, member by member (what the writer uses)
  *        | 0x0c count:varint member*       ; a plain object inside fields (decoded as JSON text)
+ *        | 0x0d id:varint len:varint utf8  ; a string that defines repeated string `id` (inside fields)
+ *        | 0x0e id:varint                  ; repeated string `id`, defined earlier in the same write
  * member := len:varint utf8 value          ; a key and its value
  * ```
+ * Repeated strings: a long string value of fields that repeats (an error's stack logged again, the same
+ * SQL text) is written once per write (0x0d) and referred to by id after that (0x0e); the writer decides
+ * which (runtime/repeated-strings.ts). Like format definitions, a definition is repeated in every write
+ * that uses it, so each write decodes on its own; ids are per writer (block2's stream).
  * Fields are written member by member, without JSON.stringify: strings and numbers keep their bytes, a
  * nested plain object is 0x0c up to depth 4; anything else (arrays, class instances, deeper objects) is
  * 0x09. Members whose value JSON drops (undefined, functions, symbols) are skipped; the decoder prints the
@@ -54,6 +60,19 @@ export const V_JSON = 0x09;
 export const V_FIELDS = 0x0a;
 export const V_FIELDS_MEMBERS = 0x0b;
 export const V_OBJECT = 0x0c;
+export const V_STRDEF = 0x0d;
+export const V_STRREF = 0x0e;
+/** Strings shorter than this are always written as text (a reference would not pay). */
+export const REPEATED_MIN = 64;
+
+/**
+ * A writer's table of repeated strings (runtime/repeated-strings.ts), asked by writeFields for each long
+ * string value: 0 to write it as text, `id` > 0 to refer to it (defined earlier in this write), `-id` to
+ * define it here.
+ */
+export interface RepeatedStrings {
+  use(s: string): number;
+}
 /** Plain objects nested deeper than this inside fields are written as JSON text. */
 const MAX_MEMBER_DEPTH = 4;
 
@@ -133,9 +152,15 @@ export function writeString(buf: Buffer, p: number, end: number, s: string): num
  * Write a record's fields (an object: its own enumerable keys) member by member; -1 when they do not fit
  * before `end`. A getter or toJSON that throws makes it fall back to the JSON text of safeJson.
  */
-export function writeFields(buf: Buffer, p: number, end: number, fields: object): number {
+export function writeFields(
+  buf: Buffer,
+  p: number,
+  end: number,
+  fields: object,
+  repeated: RepeatedStrings | null = null,
+): number {
   try {
-    return writeMembers(buf, p, end, V_FIELDS_MEMBERS, fields, 0);
+    return writeMembers(buf, p, end, V_FIELDS_MEMBERS, fields, 0, repeated);
   } catch {
     return writeText(buf, p, end, V_FIELDS, safeJson(fields));
   }
@@ -153,26 +178,92 @@ function isPlain(v: object): boolean {
   );
 }
 
-function writeMembers(buf: Buffer, p: number, end: number, tag: number, obj: object, depth: number): number {
+function writeMembers(
+  buf: Buffer,
+  p: number,
+  end: number,
+  tag: number,
+  obj: object,
+  depth: number,
+  repeated: RepeatedStrings | null,
+): number {
   const rec = obj as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(rec);
+  if (proto !== Object.prototype && proto !== null) return writeKeyed(buf, p, end, tag, rec, depth, repeated);
+  // A plain object: for-in walks its own keys from V8's enum cache, without a keys array per call
+  // (Object.keys allocates one). Two passes: the member count is written first.
+  let n = 0;
+  for (const k in rec) if (!dropped(rec[k])) n++;
+  if (p + 9 > end) return -1;
+  buf[p] = tag;
+  p = writeVarint(buf, p + 1, n);
+  for (const k in rec) {
+    const v = rec[k];
+    if (dropped(v)) continue;
+    p = writeMember(buf, p, end, k, v, depth, repeated);
+    if (p < 0) return -1;
+  }
+  return p;
+}
+
+/** writeMembers() for an object of a class: its own enumerable keys (as JSON.stringify takes them). */
+function writeKeyed(
+  buf: Buffer,
+  p: number,
+  end: number,
+  tag: number,
+  rec: Record<string, unknown>,
+  depth: number,
+  repeated: RepeatedStrings | null,
+): number {
   const keys = Object.keys(rec);
   let n = 0;
   for (let i = 0; i < keys.length; i++) if (!dropped(rec[keys[i]!])) n++;
   if (p + 9 > end) return -1;
   buf[p] = tag;
   p = writeVarint(buf, p + 1, n);
-  for (let i = 0; i < keys.length && p >= 0; i++) {
+  for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const v = rec[k];
     if (dropped(v)) continue;
-    p = writePackedString(buf, p, end, k);
+    p = writeMember(buf, p, end, k, v, depth, repeated);
     if (p < 0) return -1;
-    p =
-      typeof v === 'object' && v !== null && depth < MAX_MEMBER_DEPTH && isPlain(v)
-        ? writeMembers(buf, p, end, V_OBJECT, v, depth + 1)
-        : writeValue(buf, p, end, v);
   }
   return p;
+}
+
+/** One member: its key, then its value (a long string may be a repeated one; a plain object, members). */
+function writeMember(
+  buf: Buffer,
+  p: number,
+  end: number,
+  k: string,
+  v: unknown,
+  depth: number,
+  repeated: RepeatedStrings | null,
+): number {
+  p = writePackedString(buf, p, end, k);
+  if (p < 0) return -1;
+  if (typeof v === 'string') {
+    return v.length >= REPEATED_MIN && repeated !== null
+      ? writeRepeated(buf, p, end, v, repeated.use(v))
+      : writeString(buf, p, end, v);
+  }
+  return typeof v === 'object' && v !== null && depth < MAX_MEMBER_DEPTH && isPlain(v)
+    ? writeMembers(buf, p, end, V_OBJECT, v, depth + 1, repeated)
+    : writeValue(buf, p, end, v);
+}
+
+/** A long string as text (`use` 0), a definition (`-id`) or a reference (`id`); -1 when it does not fit. */
+function writeRepeated(buf: Buffer, p: number, end: number, s: string, use: number): number {
+  if (use === 0) return writeString(buf, p, end, s);
+  if (p + 9 > end) return -1;
+  if (use > 0) {
+    buf[p] = V_STRREF;
+    return writeVarint(buf, p + 1, use);
+  }
+  buf[p] = V_STRDEF;
+  return writePackedString(buf, writeVarint(buf, p + 1, -use), end, s);
 }
 
 /** The JSON text of members read at the cursor (after a V_FIELDS_MEMBERS or V_OBJECT tag). */
@@ -298,6 +389,18 @@ export function readValue(c: Cursor): ArgValue {
       return new FieldsArg(readMembers(c));
     case V_OBJECT:
       return new JsonArg(readMembers(c));
+    case V_STRDEF: {
+      const id = c.varint();
+      const s = c.str();
+      c.strings?.set(id, s);
+      return s;
+    }
+    case V_STRREF: {
+      const id = c.varint();
+      const s = c.strings?.get(id);
+      if (s === undefined) throw new CodecError('CORRUPT', `reference to undefined repeated string ${id}`);
+      return s;
+    }
     default:
       throw new CodecError('CORRUPT', `unknown value tag 0x${t.toString(16)} at offset ${c.pos - 1}`);
   }

@@ -249,6 +249,7 @@ export class LogReader {
           st.lost = h.lost;
         }
         this.cur = st;
+        c.strings = st.strings;
         clock = { time: h.base };
       } else if (kind === PAYLOAD_BLOCK) {
         this.cur = this.legacy;
@@ -354,12 +355,14 @@ interface StreamState {
   pid: number;
   readonly formats: Map<number, CompiledFormat>;
   readonly ctx: Map<number, string>;
+  /** Repeated strings of fields (codec/value.ts), by id. */
+  readonly strings: Map<number, string>;
   drops: number;
   lost: number;
 }
 
 function newStream(originMs: number, pid: number): StreamState {
-  return { originMs, pid, formats: new Map(), ctx: new Map(), drops: 0, lost: 0 };
+  return { originMs, pid, formats: new Map(), ctx: new Map(), strings: new Map(), drops: 0, lost: 0 };
 }
 
 const UNKNOWN: CompiledFormat = { text: '', parts: [''], specs: [] };

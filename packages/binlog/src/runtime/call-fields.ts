@@ -46,9 +46,12 @@ export class CallFields {
    * keys under its own, or null when nothing is left (`{}` and no mixin).
    */
   of(obj: object | null, level: number, logger: unknown): object | null {
-    let o: Record<string, unknown> =
-      obj === null ? {} : obj instanceof Error ? { err: obj } : (obj as Record<string, unknown>);
-    o = this.serialized(o);
+    let o: Record<string, unknown>;
+    if (obj instanceof Error) {
+      // `{ err: obj }` built serialised (no wrapper to copy)
+      const f = this.serializers.err;
+      o = { err: f === undefined ? obj : serializeOne(f, obj) };
+    } else o = obj === null ? {} : this.serialized(obj as Record<string, unknown>);
     if (this.mixin !== undefined) {
       const m = this.mixin(o, level, logger);
       if (typeof m === 'object' && m !== null) o = { ...(m as Record<string, unknown>), ...o };
@@ -68,12 +71,17 @@ export class CallFields {
       const v = obj[k];
       if (v === undefined) continue;
       out ??= { ...obj };
-      try {
-        out[k] = f(v);
-      } catch {
-        out[k] = '[unserializable]';
-      }
+      out[k] = serializeOne(f, v);
     }
     return out ?? obj;
+  }
+}
+
+/** A serializer's value for `v`; '[unserializable]' when it throws. */
+function serializeOne(f: Serializer, v: unknown): unknown {
+  try {
+    return f(v);
+  } catch {
+    return '[unserializable]';
   }
 }

@@ -67,6 +67,7 @@ import {
   runtimeFormat,
 } from './format-table.js';
 import { countLostRecords } from './lost-records.js';
+import { RepeatedStrings } from './repeated-strings.js';
 import { ErrorChannel, type LoggerStats } from './write-stats.js';
 
 /** Room an event head needs: tag, id, level, dt, ctx, argc. */
@@ -137,6 +138,8 @@ export class Core implements RecordSink {
   fmtSeen = new Uint8Array(64);
   /** @internal The dictionary hash is in the current write (RecordSink). */
   dictWritten = false;
+  /** Long field strings that repeat (stacks): referred to by id after their definition in a write. */
+  private readonly repeated = new RepeatedStrings();
   /** Contexts defined in the current write (their `written` is reset when the next write starts). */
   private ctxWritten: Context[] = [];
   private nextCtx = 1;
@@ -252,18 +255,19 @@ export class Core implements RecordSink {
       } else if (argc === 0 && typeof f === 'string' && this.makeRoom() && writeDynamic(this, lv, ctx, f))
         return;
     }
-    this.logWith(lv, 0, ctx, null, [f, a, b, c, d, e, g].slice(0, argc + 1), true);
+    this.logWith(lv, 0, ctx, null, f, argsOf(argc, a, b, c, d, e, g), true);
   }
 
   /** Log with the arguments in an array (`all[0]` is the format, FormatEntry or first value). */
   logArray(lv: number, ctx: Context | null, all: unknown[]): void {
-    this.logWith(lv, 0, ctx, null, all);
+    this.logWith(lv, 0, ctx, null, all[0], all.slice(1));
   }
 
   /**
    * The general path. `lv` is the level index (1..6, or LV_CUSTOM with the pino number `level`),
-   * `fields` the record's own fields (pino's merging object, serialised and redacted), `all[0]` the format,
-   * FormatEntry or first value (a value that is neither prints as an extra argument of an empty format).
+   * `fields` the record's own fields (pino's merging object, serialised and redacted), `f` the format,
+   * FormatEntry or first value (a value that is neither is the message, printed as by '%s'), `rest` the
+   * arguments after it (owned by the record from here).
    * `seen`: log() already counted this text towards interning (runtimeFormat), so it is only looked up.
    */
   logWith(
@@ -271,23 +275,23 @@ export class Core implements RecordSink {
     level: number,
     ctx: Context | null,
     fields: object | null,
-    all: unknown[],
+    f: unknown,
+    rest: unknown[],
     seen = false,
   ): void {
     try {
-      const f = all[0];
       let fe: FormatEntry | undefined;
-      let args = all.slice(1);
+      let args = rest;
       if (f instanceof FormatEntry) fe = f;
       else if (typeof f === 'string') {
         fe = seen ? interned(f) : runtimeFormat(f);
         if (fe === undefined) {
           fe = DYNAMIC_FORMAT;
-          args = all;
+          args = [f, ...rest];
         }
       } else {
         fe = internFormat('%s'); // a first value that is no format is the message: '%s' prints it as util.format
-        args = all;
+        args = [f, ...rest];
       }
       if (this.closed) {
         this.dropped++;
@@ -373,8 +377,11 @@ export class Core implements RecordSink {
     p = writeVarint(buf, p, dt);
     if (ctx !== null) p = writeVarint(buf, p, ctx.id);
     if (counted) p = writeVarint(buf, p, argc);
-    if (fields !== null) p = writeFields(buf, p, end, fields);
-    return p < 0 ? p : writeArgs(buf, p, end, args);
+    if (fields !== null) p = writeFields(buf, p, end, fields, this.repeated);
+    if (p >= 0) p = writeArgs(buf, p, end, args);
+    if (p >= 0) this.repeated.commit();
+    else this.repeated.rollback();
+    return p;
   }
 
   /** Write the definitions an event needs before it (format text, dictionary hash, context fields); false when they or the event head do not fit. */
@@ -431,6 +438,7 @@ export class Core implements RecordSink {
   /** Start a new write at the buffer's start: no definitions in it yet. */
   private newWrite(): void {
     this.pos = 0;
+    this.repeated.newWrite();
     this.fmtSeen.fill(0);
     this.dictWritten = false;
     for (const c of this.ctxWritten) c.written = false;
@@ -585,5 +593,33 @@ export class Core implements RecordSink {
     clearInterval(this.timer);
     untrack(this);
     this.dest.close();
+  }
+}
+
+/** The first `argc` of a..g as an array (the general path's arguments; no slice of a larger array). */
+export function argsOf(
+  argc: number,
+  a: unknown,
+  b: unknown,
+  c: unknown,
+  d: unknown,
+  e: unknown,
+  g: unknown,
+): unknown[] {
+  switch (argc) {
+    case 0:
+      return [];
+    case 1:
+      return [a];
+    case 2:
+      return [a, b];
+    case 3:
+      return [a, b, c];
+    case 4:
+      return [a, b, c, d];
+    case 5:
+      return [a, b, c, d, e];
+    default:
+      return [a, b, c, d, e, g].slice(0, argc);
   }
 }

@@ -27,7 +27,7 @@
  */
 import { safeJson } from '../codec/index.js';
 import { CallFields } from './call-fields.js';
-import { type Context, Core } from './core.js';
+import { argsOf, type Context, Core } from './core.js';
 import { Destination } from './destination.js';
 import { LoggerError } from './errors.js';
 import { FormatEntry } from './format-table.js';
@@ -211,7 +211,45 @@ export class Logger {
           rest = m !== undefined ? ['%s', m, ...rest] : rest.length > 0 ? rest : [''];
         }
       } else if (!this.plain) fields = this.callFields.of(null, level, this);
-      core.logWith(lv, level, this.ctx, fields, rest);
+      core.logWith(lv, level, this.ctx, fields, rest[0], rest.slice(1));
+    } catch {
+      core.internalErrors++;
+    }
+  }
+
+  /**
+   * @internal A call of at most 7 arguments that is not a plain format call: pino's common shapes
+   * (`(obj, fmt, ...args)`, `(err)`, `(obj)`) without an arguments array; any other to emit().
+   */
+  shaped(
+    lv: number,
+    level: number,
+    n: number,
+    f: unknown,
+    a: unknown,
+    b: unknown,
+    c: unknown,
+    d: unknown,
+    e: unknown,
+    g: unknown,
+  ): void {
+    const core = this.family.core;
+    try {
+      if (typeof f === 'object' && f !== null && !(f instanceof FormatEntry)) {
+        if (n >= 2 && (typeof a === 'string' || a instanceof FormatEntry)) {
+          const fields = this.callFields.of(f, level, this);
+          core.logWith(lv, level, this.ctx, fields, a, argsOf(n - 2, b, c, d, e, g, undefined));
+          return;
+        }
+        if (n === 1) {
+          const fields = this.callFields.of(f, level, this);
+          const m = messageOf(f);
+          if (m !== undefined) core.logWith(lv, level, this.ctx, fields, '%s', [m]);
+          else core.logWith(lv, level, this.ctx, fields, '', []);
+          return;
+        }
+      }
+      this.emit(lv, level, [f, a, b, c, d, e, g].slice(0, n));
     } catch {
       core.internalErrors++;
     }
@@ -230,6 +268,7 @@ export class Logger {
     const n = arguments.length;
     if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
       this.family.core.log(1, this.ctx, n - 1, f, a, b, c, d, e, g);
+    else if (n <= 7) this.shaped(1, 10, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(1, 10, Array.prototype.slice.call(arguments));
   }
@@ -244,6 +283,7 @@ export class Logger {
     const n = arguments.length;
     if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
       this.family.core.log(2, this.ctx, n - 1, f, a, b, c, d, e, g);
+    else if (n <= 7) this.shaped(2, 20, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(2, 20, Array.prototype.slice.call(arguments));
   }
@@ -258,6 +298,7 @@ export class Logger {
     const n = arguments.length;
     if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
       this.family.core.log(3, this.ctx, n - 1, f, a, b, c, d, e, g);
+    else if (n <= 7) this.shaped(3, 30, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(3, 30, Array.prototype.slice.call(arguments));
   }
@@ -272,6 +313,7 @@ export class Logger {
     const n = arguments.length;
     if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
       this.family.core.log(4, this.ctx, n - 1, f, a, b, c, d, e, g);
+    else if (n <= 7) this.shaped(4, 40, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(4, 40, Array.prototype.slice.call(arguments));
   }
@@ -286,6 +328,7 @@ export class Logger {
     const n = arguments.length;
     if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
       this.family.core.log(5, this.ctx, n - 1, f, a, b, c, d, e, g);
+    else if (n <= 7) this.shaped(5, 50, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(5, 50, Array.prototype.slice.call(arguments));
   }
@@ -300,6 +343,7 @@ export class Logger {
     const n = arguments.length;
     if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
       this.family.core.log(6, this.ctx, n - 1, f, a, b, c, d, e, g);
+    else if (n <= 7) this.shaped(6, 60, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(6, 60, Array.prototype.slice.call(arguments));
   }
