@@ -25,7 +25,7 @@
  *   in a second buffer, and while it cannot be written, new records that do not fit are dropped and
  *   counted. A regular file never refuses a write, so it never drops.
  * Write errors (ENOSPC, EBADF, EPIPE...) count the records of the unwritten frames as `lost`, and are
- * reported on the logger's 'error' listeners (write-stats.ts).
+ * reported on the logger's 'error' listeners (output.ts, write-stats.ts).
  *
  * @example
  * const core = new Core(Destination.open('/tmp/a.blog'), { bufferSize: 65536, overload: 'block', flushIntervalMs: 100, clock: 'precise' });
@@ -37,8 +37,6 @@ import {
   BLOCK2_FIXED,
   type BlockOrigin,
   defSize,
-  EV_ARGC,
-  EV_CTX,
   encodeHeader,
   FORMAT_VERSION,
   FRAME_HEAD,
@@ -50,12 +48,11 @@ import {
   sealFrame,
   writeBlockHead,
   writeDef,
-  writeFields,
   writeVarint,
 } from '../codec/index.js';
 import { type CoarseClock, coarseClock, preciseMicros } from './clock.js';
 import type { Destination } from './destination.js';
-import { type Context, type RecordSink, writeArgs, writeDynamic } from './encoder.js';
+import { type Context, type RecordSink, writeDynamic } from './encoder.js';
 import { track, untrack } from './exit-hooks.js';
 import {
   DICTIONARY_INDEX,
@@ -66,12 +63,11 @@ import {
   registeredDictionary,
   runtimeFormat,
 } from './format-table.js';
-import { countLostRecords } from './lost-records.js';
+import { argsOf, type GeneralRecord, HEAD_ROOM, writeGeneral } from './general-record.js';
+import { Output, type RotateOptions } from './output.js';
 import { RepeatedStrings } from './repeated-strings.js';
-import { ErrorChannel, type LoggerStats } from './write-stats.js';
+import type { ErrorChannel, LoggerStats } from './write-stats.js';
 
-/** Room an event head needs: tag, id, level, dt, ctx, argc. */
-const HEAD_ROOM = 1 + 4 + 8 + 8 + 8 + 8;
 /** Largest single record (an oversized record gets a buffer of its own, up to this). */
 const MAX_RECORD = 1 << 30;
 /** Size of a frame in a write (PIPE_BUF: the kernel keeps a pipe write of this size whole). */
@@ -82,16 +78,6 @@ const CHUNK_HEAD = FRAME_HEAD + BLOCK2_FIXED + 8;
 const FRAME_NEAR_FULL = 512;
 /** A new frame in the same buffer only when at least this much room is left for records. */
 const MIN_CHUNK_ROOM = 256;
-
-/** Size/time rotation of a path destination (checked before each write). */
-export interface RotateOptions {
-  /** Rotate before a write that would take the file past this many bytes (0: no size limit). */
-  readonly size: number;
-  /** Rotate before a write when the file was opened this long ago (0: no time limit). */
-  readonly intervalMs: number;
-  /** Rotated pieces to keep (0: all). */
-  readonly keep: number;
-}
 
 export interface CoreOptions {
   readonly bufferSize: number;
@@ -104,16 +90,7 @@ export interface CoreOptions {
 }
 
 export type { Context } from './encoder.js';
-
-/** A record on the general path (Core.logWith). */
-interface GeneralRecord {
-  readonly lv: number;
-  readonly level: number;
-  readonly ctx: Context | null;
-  readonly fields: object | null;
-  readonly fe: FormatEntry;
-  readonly args: unknown[];
-}
+export type { RotateOptions } from './output.js';
 
 export class Core implements RecordSink {
   /** @internal The buffer being filled (RecordSink, written by the per-format writers). */
@@ -129,10 +106,6 @@ export class Core implements RecordSink {
   private bufEnd: number;
   private chunkStart = 0;
   private contentStart = 0;
-  /** 'drop': bytes of a write a pipe did not take yet (written before anything else). */
-  private pending: Buffer | null;
-  private pendingStart = 0;
-  private pendingEnd = 0;
   private readonly origin: BlockOrigin;
   /** @internal fmtSeen[i] === 1: run-time format i is defined in the current write (RecordSink). */
   fmtSeen = new Uint8Array(64);
@@ -148,27 +121,24 @@ export class Core implements RecordSink {
   readonly coarse: CoarseClock | null;
   /** Records dropped (overload 'drop', or after close). */
   dropped = 0;
-  /** Records in writes that failed. */
-  lost = 0;
   private droppedSealed = 0;
   private lostSealed = 0;
-  private bytes = 0;
-  private writes = 0;
-  private writeErrors = 0;
-  private lastError: string | null = null;
+  /** The destination side: writes, rotation, errors and their counts. */
+  private readonly out: Output;
   /** Log calls that failed inside binlog (never thrown to the caller). */
   internalErrors = 0;
   closed = false;
   /** The logger's 'error' listeners. */
-  readonly errors = new ErrorChannel();
+  readonly errors: ErrorChannel;
 
   constructor(
-    private readonly dest: Destination,
+    dest: Destination,
     private readonly opts: CoreOptions,
   ) {
+    this.out = new Output(dest, opts);
+    this.errors = this.out.errors;
     this.buf = Buffer.allocUnsafe(opts.bufferSize);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
-    this.pending = opts.overload === 'drop' ? Buffer.allocUnsafe(opts.bufferSize) : null;
     this.bufEnd = opts.bufferSize;
     this.coarse = opts.clock === 'coarse' ? coarseClock() : null;
     const wall = Date.now();
@@ -190,7 +160,7 @@ export class Core implements RecordSink {
     const frame = Buffer.alloc(FRAME_HEAD + head.length);
     head.copy(frame, FRAME_HEAD);
     sealFrame(frame, 0, head.length);
-    this.output(frame, frame.length, true);
+    this.out.write(frame, frame.length, true);
     this.startChunk();
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs);
     this.timer.unref();
@@ -320,7 +290,7 @@ export class Core implements RecordSink {
           fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5])
         )
           return;
-        const p = this.writeEvent(this.buf, this.pos, this.end, r, t - this.lastT);
+        const p = writeGeneral(this.buf, this.pos, this.end, r, t - this.lastT, this.repeated);
         if (p >= 0) {
           this.pos = p;
           this.lastT = t;
@@ -345,7 +315,7 @@ export class Core implements RecordSink {
         this.useBuffer(Buffer.allocUnsafe(size));
         this.end = size; // one frame: a record never straddles frames
         if (!this.define(r.fe, r.ctx)) continue;
-        const p = this.writeEvent(this.buf, this.pos, this.end, r, t - this.lastT);
+        const p = writeGeneral(this.buf, this.pos, this.end, r, t - this.lastT, this.repeated);
         if (p < 0) continue;
         this.pos = p;
         this.lastT = t;
@@ -364,24 +334,6 @@ export class Core implements RecordSink {
     this.view = new DataView(b.buffer, b.byteOffset, b.length);
     this.bufEnd = b.length;
     this.newWrite();
-  }
-
-  private writeEvent(buf: Buffer, p: number, end: number, r: GeneralRecord, dt: number): number {
-    if (p + HEAD_ROOM > end) return -1;
-    const { lv, ctx, fe, args, fields } = r;
-    const argc = args.length + (fields === null ? 0 : 1);
-    const counted = argc !== fe.n;
-    buf[p] = lv | (ctx === null ? 0 : EV_CTX) | (counted ? EV_ARGC : 0);
-    p = writeVarint(buf, p + 1, fe.id);
-    if (lv === LV_CUSTOM) p = writeVarint(buf, p, r.level);
-    p = writeVarint(buf, p, dt);
-    if (ctx !== null) p = writeVarint(buf, p, ctx.id);
-    if (counted) p = writeVarint(buf, p, argc);
-    if (fields !== null) p = writeFields(buf, p, end, fields, this.repeated);
-    if (p >= 0) p = writeArgs(buf, p, end, args);
-    if (p >= 0) this.repeated.commit();
-    else this.repeated.rollback();
-    return p;
   }
 
   /** Write the definitions an event needs before it (format text, dictionary hash, context fields); false when they or the event head do not fit. */
@@ -424,14 +376,14 @@ export class Core implements RecordSink {
     if (
       this.pos === this.contentStart &&
       this.dropped === this.droppedSealed &&
-      this.lost === this.lostSealed
+      this.out.lost === this.lostSealed
     ) {
       this.pos = this.chunkStart;
       return;
     }
-    sealBlockCounters(this.buf, this.chunkStart + FRAME_HEAD, this.dropped, this.lost);
+    sealBlockCounters(this.buf, this.chunkStart + FRAME_HEAD, this.dropped, this.out.lost);
     this.droppedSealed = this.dropped;
-    this.lostSealed = this.lost;
+    this.lostSealed = this.out.lost;
     sealFrame(this.buf, this.chunkStart, this.pos - this.chunkStart - FRAME_HEAD);
   }
 
@@ -467,78 +419,11 @@ export class Core implements RecordSink {
    * the previous write's rest yet leaves everything in place and returns false.
    */
   private flushBuffer(block: boolean): boolean {
-    if (!this.writePending(block)) return false;
+    if (!this.out.writePending(block)) return false;
     this.sealChunk();
-    if (this.pos > 0) this.output(this.buf, this.pos, block);
+    if (this.pos > 0) this.out.write(this.buf, this.pos, block);
     this.newWrite();
     return true;
-  }
-
-  /** Write what a pipe did not take last time; true when nothing is left. */
-  private writePending(block: boolean): boolean {
-    const pb = this.pending;
-    if (pb === null || this.pendingStart === this.pendingEnd) return true;
-    try {
-      this.pendingStart += this.dest.write(pb, this.pendingStart, this.pendingEnd - this.pendingStart, block);
-    } catch (e) {
-      this.failed(e, pb, 0, this.pendingEnd, this.pendingStart);
-      this.pendingStart = this.pendingEnd;
-    }
-    return this.pendingStart === this.pendingEnd;
-  }
-
-  /**
-   * Hand `buf[0..len)` to the destination: check its name and rotation first; to a pipe, one frame per
-   * write. Errors count the records of the frames not written.
-   */
-  private output(buf: Buffer, len: number, block: boolean): void {
-    const d = this.dest;
-    let done = 0;
-    try {
-      d.checkName();
-      const r = this.opts.rotate;
-      if (
-        r !== undefined &&
-        d.size > 0 &&
-        ((r.size > 0 && d.size + len > r.size) ||
-          (r.intervalMs > 0 && Date.now() - d.openedAt >= r.intervalMs))
-      ) {
-        d.rotate(r.keep);
-      }
-      if (!d.stream) done = d.write(buf, 0, len, block);
-      else {
-        while (done < len) {
-          const n = Math.min(len - done, FRAME_HEAD + buf.readUInt32LE(done + 4));
-          const w = d.write(buf, done, n, block);
-          done += w;
-          if (w < n) break;
-        }
-      }
-    } catch (e) {
-      this.failed(e, buf, 0, len, done + ((e as { written?: number }).written ?? 0));
-      return;
-    }
-    this.bytes += done;
-    if (done === len) this.writes++;
-    else if (this.pending !== null) {
-      buf.copy(this.pending, 0, done, len);
-      this.pendingStart = 0;
-      this.pendingEnd = len - done;
-    }
-  }
-
-  /** A write failed after `written` bytes of `buf[start..end)`: count, remember and report it. */
-  private failed(e: unknown, buf: Buffer, start: number, end: number, written: number): void {
-    const err = e as NodeJS.ErrnoException;
-    this.bytes += written;
-    this.writeErrors++;
-    this.lastError = err.code ?? err.name ?? 'Error';
-    try {
-      this.lost += countLostRecords(buf, start, end, written);
-    } catch {
-      this.internalErrors++;
-    }
-    this.errors.report(err);
   }
 
   private tick(): void {
@@ -546,7 +431,7 @@ export class Core implements RecordSink {
       this.pos > this.contentStart ||
       this.chunkStart > 0 ||
       this.dropped !== this.droppedSealed ||
-      this.lost !== this.lostSealed
+      this.out.lost !== this.lostSealed
     ) {
       this.flushBuffer(this.opts.overload === 'block');
     }
@@ -561,27 +446,22 @@ export class Core implements RecordSink {
   /** Flush, then open the path again (logrotate's postrotate, SIGHUP handlers). */
   reopen(): void {
     this.flushSync();
-    try {
-      this.dest.reopen();
-    } catch (e) {
-      this.writeErrors++;
-      this.lastError = (e as NodeJS.ErrnoException).code ?? 'OPEN_FAILED';
-      this.errors.report(e as NodeJS.ErrnoException);
-    }
+    this.out.reopen();
   }
 
   /** The counters of this writer (write-stats.ts). */
   stats(): LoggerStats {
+    const o = this.out;
     return {
-      bytes: this.bytes,
-      writes: this.writes,
+      bytes: o.bytes,
+      writes: o.writes,
       dropped: this.dropped,
-      lost: this.lost,
-      writeErrors: this.writeErrors,
-      lastError: this.lastError,
-      reopens: this.dest.reopens,
-      rotations: this.dest.rotations,
-      internalErrors: this.internalErrors,
+      lost: o.lost,
+      writeErrors: o.writeErrors,
+      lastError: o.lastError,
+      reopens: o.dest.reopens,
+      rotations: o.dest.rotations,
+      internalErrors: this.internalErrors + o.internalErrors,
     };
   }
 
@@ -592,34 +472,6 @@ export class Core implements RecordSink {
     this.closed = true;
     clearInterval(this.timer);
     untrack(this);
-    this.dest.close();
-  }
-}
-
-/** The first `argc` of a..g as an array (the general path's arguments; no slice of a larger array). */
-export function argsOf(
-  argc: number,
-  a: unknown,
-  b: unknown,
-  c: unknown,
-  d: unknown,
-  e: unknown,
-  g: unknown,
-): unknown[] {
-  switch (argc) {
-    case 0:
-      return [];
-    case 1:
-      return [a];
-    case 2:
-      return [a, b];
-    case 3:
-      return [a, b, c];
-    case 4:
-      return [a, b, c, d];
-    case 5:
-      return [a, b, c, d, e];
-    default:
-      return [a, b, c, d, e, g].slice(0, argc);
+    this.out.close();
   }
 }

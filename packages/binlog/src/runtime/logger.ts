@@ -27,10 +27,11 @@
  */
 import { safeJson } from '../codec/index.js';
 import { CallFields } from './call-fields.js';
-import { argsOf, type Context, Core } from './core.js';
+import { type Context, Core } from './core.js';
 import { Destination } from './destination.js';
 import { LoggerError } from './errors.js';
 import { FormatEntry } from './format-table.js';
+import { argsOf } from './general-record.js';
 import { LEVELS, type LevelOption, LevelTable, levelIndex } from './level.js';
 import {
   type ChildOptions,
