@@ -48,7 +48,6 @@ import {
   sealFrame,
   writeBlockHead,
   writeDef,
-  writeVarint,
 } from '../codec/index.js';
 import { type CoarseClock, coarseClock, preciseMicros } from './clock.js';
 import type { Destination } from './destination.js';

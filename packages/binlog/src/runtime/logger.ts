@@ -30,7 +30,7 @@ import { CallFields } from './call-fields.js';
 import { type Context, Core } from './core.js';
 import { Destination } from './destination.js';
 import { LoggerError } from './errors.js';
-import { FormatEntry } from './format-table.js';
+import { FormatEntry, internFormat } from './format-table.js';
 import { argsOf } from './general-record.js';
 import { LEVELS, type LevelOption, LevelTable, levelIndex } from './level.js';
 import {
@@ -209,7 +209,7 @@ export class Logger {
         fields = this.callFields.of(f, level, this);
         if (rest.length === 0 || !(typeof rest[0] === 'string' || rest[0] instanceof FormatEntry)) {
           const m = messageOf(f);
-          rest = m !== undefined ? ['%s', m, ...rest] : rest.length > 0 ? rest : [''];
+          rest = m !== undefined ? [internFormat('%s'), m, ...rest] : rest.length > 0 ? rest : [''];
         }
       } else if (!this.plain) fields = this.callFields.of(null, level, this);
       core.logWith(lv, level, this.ctx, fields, rest[0], rest.slice(1));
@@ -245,7 +245,7 @@ export class Logger {
         if (n === 1) {
           const fields = this.callFields.of(f, level, this);
           const m = messageOf(f);
-          if (m !== undefined) core.logWith(lv, level, this.ctx, fields, '%s', [m]);
+          if (m !== undefined) core.logWith(lv, level, this.ctx, fields, internFormat('%s'), [m]);
           else core.logWith(lv, level, this.ctx, fields, '', []);
           return;
         }
