@@ -202,7 +202,8 @@ export class Logger {
     const core = this.family.core;
     try {
       let fields: object | null = null;
-      let rest = all;
+      // pino: `log.info(undefined, 'a %s', b)` logs 'a b'; `log.info(undefined)` logs no message
+      let rest = all[0] === undefined ? (all.length > 1 ? all.slice(1) : ['']) : all;
       const f = all[0];
       if (typeof f === 'object' && f !== null && !(f instanceof FormatEntry)) {
         rest = all.slice(1);

@@ -48,6 +48,19 @@ test('(obj, fmt, ...args) merges the keys and applies the format; obj alone; a n
   });
 });
 
+test('undefined first, as pino: the next argument is the message; alone, no message', () => {
+  const f = file();
+  const log = createLogger({ dest: f });
+  log.info(undefined, 'b %s', 'c');
+  log.info(undefined, 5);
+  log.info(undefined);
+  log.close();
+  assert.deepEqual(
+    decodeFile(f).events.map((e) => e.msg),
+    ['b c', '5', ''],
+  );
+});
+
 test('error(err) and {err}: type, message, stack, cause and own properties, as pino err', () => {
   const f = file();
   const log = createLogger({ dest: f });
