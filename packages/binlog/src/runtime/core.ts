@@ -172,8 +172,8 @@ export class Core implements RecordSink {
   }
 
   /**
-   * Log `f` (a format string, a pre-compiled call's FormatEntry, or any other value) with `argc`
-   * arguments a..g. The common case (a known format, its argument count and kinds, room in the buffer,
+   * Log `f` (a format string or a pre-compiled call's FormatEntry) with `argc` arguments a..g; false
+   * (nothing logged) when `f` is neither: the logger then takes it as one of pino's shapes. The common case (a known format, its argument count and kinds, room in the buffer,
    * definitions written) is the format's generated writer (encoder.ts), which also reads the clock;
    * everything else goes to rare(). Kept small so that V8 inlines it into the level method; the writer
    * stays one call.
@@ -189,17 +189,21 @@ export class Core implements RecordSink {
     d: unknown,
     e: unknown,
     g: unknown,
-  ): void {
+  ): boolean {
     try {
-      const fe = typeof f === 'string' ? runtimeFormat(f) : f instanceof FormatEntry ? f : undefined;
+      let fe: FormatEntry | undefined;
+      if (typeof f === 'string') fe = runtimeFormat(f);
+      else if (f instanceof FormatEntry) fe = f;
+      else return false;
       if (fe !== undefined) {
-        if (fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+        if (fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return true;
         // a message seen once (not interned): its text as the only argument, without an array
-      } else if (argc === 0 && typeof f === 'string' && writeDynamic(this, lv, ctx, f)) return;
+      } else if (argc === 0 && typeof f === 'string' && writeDynamic(this, lv, ctx, f)) return true;
       this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
     } catch {
       this.internalErrors++;
     }
+    return true;
   }
 
   private rare(

@@ -93,7 +93,11 @@ export class Logger {
     private readonly callFields: CallFields,
   ) {
     this.plain = callFields.mixin === undefined;
+    this.core = family.core;
   }
+
+  /** The family's core, one load away from the level methods. */
+  private readonly core: Core;
 
   /** No mixin: a call with a string or pre-compiled format goes straight to the core. */
   private readonly plain: boolean;
@@ -268,9 +272,10 @@ export class Logger {
     if (this.min > 10) return;
     // biome-ignore lint/complexity/noArguments: arguments.length costs nothing; a rest parameter allocates
     const n = arguments.length;
-    if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
-      this.family.core.log(1, this.ctx, n - 1, f, a, b, c, d, e, g);
-    else if (n <= 7) this.shaped(1, 10, n, f, a, b, c, d, e, g);
+    if (n <= 7 && this.plain) {
+      // core.log takes a string or pre-compiled format and returns false for any other first value
+      if (!this.core.log(1, this.ctx, n - 1, f, a, b, c, d, e, g)) this.shaped(1, 10, n, f, a, b, c, d, e, g);
+    } else if (n <= 7) this.shaped(1, 10, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(1, 10, Array.prototype.slice.call(arguments));
   }
@@ -283,9 +288,10 @@ export class Logger {
     if (this.min > 20) return;
     // biome-ignore lint/complexity/noArguments: arguments.length costs nothing; a rest parameter allocates
     const n = arguments.length;
-    if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
-      this.family.core.log(2, this.ctx, n - 1, f, a, b, c, d, e, g);
-    else if (n <= 7) this.shaped(2, 20, n, f, a, b, c, d, e, g);
+    if (n <= 7 && this.plain) {
+      // core.log takes a string or pre-compiled format and returns false for any other first value
+      if (!this.core.log(2, this.ctx, n - 1, f, a, b, c, d, e, g)) this.shaped(2, 20, n, f, a, b, c, d, e, g);
+    } else if (n <= 7) this.shaped(2, 20, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(2, 20, Array.prototype.slice.call(arguments));
   }
@@ -298,9 +304,10 @@ export class Logger {
     if (this.min > 30) return;
     // biome-ignore lint/complexity/noArguments: arguments.length costs nothing; a rest parameter allocates
     const n = arguments.length;
-    if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
-      this.family.core.log(3, this.ctx, n - 1, f, a, b, c, d, e, g);
-    else if (n <= 7) this.shaped(3, 30, n, f, a, b, c, d, e, g);
+    if (n <= 7 && this.plain) {
+      // core.log takes a string or pre-compiled format and returns false for any other first value
+      if (!this.core.log(3, this.ctx, n - 1, f, a, b, c, d, e, g)) this.shaped(3, 30, n, f, a, b, c, d, e, g);
+    } else if (n <= 7) this.shaped(3, 30, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(3, 30, Array.prototype.slice.call(arguments));
   }
@@ -313,9 +320,10 @@ export class Logger {
     if (this.min > 40) return;
     // biome-ignore lint/complexity/noArguments: arguments.length costs nothing; a rest parameter allocates
     const n = arguments.length;
-    if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
-      this.family.core.log(4, this.ctx, n - 1, f, a, b, c, d, e, g);
-    else if (n <= 7) this.shaped(4, 40, n, f, a, b, c, d, e, g);
+    if (n <= 7 && this.plain) {
+      // core.log takes a string or pre-compiled format and returns false for any other first value
+      if (!this.core.log(4, this.ctx, n - 1, f, a, b, c, d, e, g)) this.shaped(4, 40, n, f, a, b, c, d, e, g);
+    } else if (n <= 7) this.shaped(4, 40, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(4, 40, Array.prototype.slice.call(arguments));
   }
@@ -328,9 +336,10 @@ export class Logger {
     if (this.min > 50) return;
     // biome-ignore lint/complexity/noArguments: arguments.length costs nothing; a rest parameter allocates
     const n = arguments.length;
-    if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
-      this.family.core.log(5, this.ctx, n - 1, f, a, b, c, d, e, g);
-    else if (n <= 7) this.shaped(5, 50, n, f, a, b, c, d, e, g);
+    if (n <= 7 && this.plain) {
+      // core.log takes a string or pre-compiled format and returns false for any other first value
+      if (!this.core.log(5, this.ctx, n - 1, f, a, b, c, d, e, g)) this.shaped(5, 50, n, f, a, b, c, d, e, g);
+    } else if (n <= 7) this.shaped(5, 50, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(5, 50, Array.prototype.slice.call(arguments));
   }
@@ -343,9 +352,10 @@ export class Logger {
     if (this.min > 60) return;
     // biome-ignore lint/complexity/noArguments: arguments.length costs nothing; a rest parameter allocates
     const n = arguments.length;
-    if (n <= 7 && this.plain && (typeof f === 'string' || f instanceof FormatEntry))
-      this.family.core.log(6, this.ctx, n - 1, f, a, b, c, d, e, g);
-    else if (n <= 7) this.shaped(6, 60, n, f, a, b, c, d, e, g);
+    if (n <= 7 && this.plain) {
+      // core.log takes a string or pre-compiled format and returns false for any other first value
+      if (!this.core.log(6, this.ctx, n - 1, f, a, b, c, d, e, g)) this.shaped(6, 60, n, f, a, b, c, d, e, g);
+    } else if (n <= 7) this.shaped(6, 60, n, f, a, b, c, d, e, g);
     // biome-ignore lint/complexity/noArguments: rare path; a rest parameter would allocate on every call
     else this.emit(6, 60, Array.prototype.slice.call(arguments));
   }

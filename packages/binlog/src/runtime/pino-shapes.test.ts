@@ -52,12 +52,12 @@ test('undefined first, as pino: the next argument is the message; alone, no mess
   const f = file();
   const log = createLogger({ dest: f });
   log.info(undefined, 'b %s', 'c');
-  log.info(undefined, 5);
+  log.info(undefined, 'n=%d', 5);
   log.info(undefined);
   log.close();
   assert.deepEqual(
     decodeFile(f).events.map((e) => e.msg),
-    ['b c', '5', ''],
+    ['b c', 'n=5', ''],
   );
 });
 
