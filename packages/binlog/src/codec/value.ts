@@ -191,19 +191,36 @@ function writeMembers(
   const proto = Object.getPrototypeOf(rec);
   if (proto !== Object.prototype && proto !== null) return writeKeyed(buf, p, end, tag, rec, depth, repeated);
   // A plain object: for-in walks its own keys from V8's enum cache, without a keys array per call
-  // (Object.keys allocates one). Two passes: the member count is written first.
-  let n = 0;
-  for (const k in rec) if (!dropped(rec[k])) n++;
-  if (p + 9 > end) return -1;
+  // (Object.keys allocates one). One pass: the member count's byte is filled in after the members; past
+  // 127 members (a longer varint) the members move up. Members are position-independent.
+  if (p + 2 > end) return -1;
   buf[p] = tag;
-  p = writeVarint(buf, p + 1, n);
+  const at = p + 1;
+  let q = at + 1;
+  let n = 0;
   for (const k in rec) {
     const v = rec[k];
     if (dropped(v)) continue;
-    p = writeMember(buf, p, end, k, v, depth, repeated);
-    if (p < 0) return -1;
+    q = writeMember(buf, q, end, k, v, depth, repeated);
+    if (q < 0) return -1;
+    n++;
   }
-  return p;
+  if (n < 0x80) {
+    buf[at] = n;
+    return q;
+  }
+  const extra = varintSize(n) - 1;
+  if (q + extra > end) return -1;
+  buf.copyWithin(at + 1 + extra, at + 1, q);
+  writeVarint(buf, at, n);
+  return q + extra;
+}
+
+/** Bytes of `n` as a varint (n >= 0). */
+function varintSize(n: number): number {
+  let k = 1;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 128)) k++;
+  return k;
 }
 
 /** writeMembers() for an object of a class: its own enumerable keys (as JSON.stringify takes them). */

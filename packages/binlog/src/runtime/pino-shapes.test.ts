@@ -61,6 +61,25 @@ test('undefined first, as pino: the next argument is the message; alone, no mess
   );
 });
 
+test('fields of any member count round-trip (a count past 127 takes a longer varint)', () => {
+  const f = file();
+  const log = createLogger({ dest: f });
+  const sizes = [1, 127, 128, 300, 20_000];
+  const objs = sizes.map((k) => {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < k; i++) o[`k${i}`] = i % 3 === 0 ? `v${i}` : i;
+    o.skipped = undefined;
+    return o;
+  });
+  for (const o of objs) log.info({ top: 1, nested: o }, 'n');
+  log.close();
+  const ev = decodeFile(f).events;
+  assert.deepEqual(
+    ev.map((e) => JSON.parse(e.fields ?? '{}')),
+    objs.map((o) => JSON.parse(JSON.stringify({ top: 1, nested: o }))),
+  );
+});
+
 test('error(err) and {err}: type, message, stack, cause and own properties, as pino err', () => {
   const f = file();
   const log = createLogger({ dest: f });
