@@ -2,7 +2,8 @@
 // JSON.stringify of each line (what any JSON-lines consumer or re-emitter does). Same records, same run,
 // same process; the variants alternate round by round; medians of on-CPU ns per record (schedstat, so
 // the run-queue wait of this shared machine is not counted). Also the whole command, as a process,
-// writing to /dev/null, against `cat` of the pino file piped through the same JSON.parse + stringify.
+// writing to /dev/null, against `cat` of the pino file piped through the same JSON.parse + stringify:
+// wall time, and on-CPU time of every process of the pipeline (children's user + system time).
 // usage: npm run build && node bench/decode-json.js      (BENCH_DECODE_RECORDS=1000000, BENCH_ROUNDS=5)
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -98,14 +99,23 @@ function cpuOf(fn) {
   return (threadSched()[0] - s0) / N;
 }
 
+/** CPU (user + system) of this process's waited-for children, in ns (/proc/self/stat cutime + cstime). */
+function childrenCpu() {
+  const f = fs.readFileSync('/proc/self/stat', 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(v[13]) + Number(v[14])) * 1e7; // clock ticks of 10 ms
+}
+
+/** A shell command's wall and CPU (every process of the pipeline), per record. */
 function wallOf(cmd) {
+  const c0 = childrenCpu();
   const t0 = process.hrtime.bigint();
   execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return Number(process.hrtime.bigint() - t0) / N;
+  return { wall: Number(process.hrtime.bigint() - t0) / N, cpu: (childrenCpu() - c0) / N };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const res = { binlog: [], pino: [], cliBinlog: [], cliPino: [] };
+const res = { binlog: [], pino: [], cliBinlog: [], cliPino: [], cliBinlogCpu: [], cliPinoCpu: [] };
 const bin = join(here, '..', 'bin', 'binlog.js');
 const pinoPipe = `'${process.execPath}' -e "const rl=require('readline').createInterface({input:process.stdin});let o=[];rl.on('line',l=>{o.push(JSON.stringify(JSON.parse(l)));if(o.length>1000){process.stdout.write(o.join('\\\\n')+'\\\\n');o=[]}});rl.on('close',()=>process.stdout.write(o.join('\\\\n')+'\\\\n'))"`;
 for (let r = 0; r < ROUNDS; r++) {
@@ -113,9 +123,12 @@ for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 ? ['pino', 'binlog'] : ['binlog', 'pino'];
   for (const v of order) res[v].push(cpuOf(v === 'binlog' ? binlogJson : pinoJson));
   for (const v of order) {
-    if (v === 'binlog')
-      res.cliBinlog.push(wallOf(`'${process.execPath}' '${bin}' decode --json '${blog}' > /dev/null`));
-    else res.cliPino.push(wallOf(`cat '${plog}' | ${pinoPipe} > /dev/null`));
+    const t =
+      v === 'binlog'
+        ? wallOf(`'${process.execPath}' '${bin}' decode --json '${blog}' > /dev/null`)
+        : wallOf(`cat '${plog}' | ${pinoPipe} > /dev/null`);
+    res[v === 'binlog' ? 'cliBinlog' : 'cliPino'].push(t.wall);
+    res[v === 'binlog' ? 'cliBinlogCpu' : 'cliPinoCpu'].push(t.cpu);
   }
 }
 const m = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v)]));
@@ -128,5 +141,9 @@ console.log(
   `as processes, wall ns/record: binlog decode --json > /dev/null ${m.cliBinlog.toFixed(0)}, cat | node JSON.parse+stringify > /dev/null ${m.cliPino.toFixed(0)}`,
 );
 console.log(`  ratio binlog / pino: ${(m.cliBinlog / m.cliPino).toFixed(2)}`);
+console.log(
+  `as processes, on-CPU ns/record (user + system, every process of the pipeline): binlog ${m.cliBinlogCpu.toFixed(0)}, pino ${m.cliPinoCpu.toFixed(0)}`,
+);
+console.log(`  ratio binlog / pino: ${(m.cliBinlogCpu / m.cliPinoCpu).toFixed(2)}`);
 console.log(`sizes: binlog ${fs.statSync(blog).size} bytes, pino ${fs.statSync(plog).size} bytes`);
 fs.rmSync(dir, { recursive: true, force: true });

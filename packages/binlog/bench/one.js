@@ -1,5 +1,9 @@
 // One benchmark measurement in a fresh process; prints one JSON line.
-// usage: node --expose-gc bench/one.js <variant> <fmt|plain> <calls> <dir>
+// usage: node --expose-gc bench/one.js <variant> <fmt|plain|dyn|obj|err> <calls> <dir>
+// messages: fmt = a constant format with an int, a string and a float; plain = a constant message;
+// dyn = a dynamic message (`user ${i} paid`, every one distinct); obj = pino's (object, format, arg) shape;
+// err = log.error(err) (one of 8 errors made before the run: their stacks are captured once, as in a
+// service that logs an error it caught).
 // variants: binlog-m1, binlog-m2, proto (the research prototype's design), pino-sync, pino-async (write path);
 // decode-binlog (records with their arguments), decode-binlog-text (plus a text line per record:
 // ISO time, level, message), decode-pino (JSON.parse of each line), decode-pino-text (JSON.parse plus the
@@ -18,6 +22,27 @@ const FMT = 'user %d logged in from %s with score %f';
 const PLAIN = 'user logged in';
 const NAMES = ['alice', 'bobby', 'carol', 'david', 'erin_', 'frank', 'grace', 'heidi'];
 const gc = globalThis.gc ?? (() => {});
+const ERRORS = NAMES.map((n) => Object.assign(new Error(`request for ${n} failed`), { code: 'E_BENCH' }));
+let dynBase = 0; // dynamic messages stay distinct across the warm-up and the timed run
+
+// One loop per message shape, the same calls for binlog and pino (`log` is either).
+function loop(log, n, mode) {
+  if (msg === 'fmt') {
+    if (mode === 2) for (let i = 0; i < n; i++) log.info(F1, i, NAMES[i & 7], i * 1.1);
+    else for (let i = 0; i < n; i++) log.info(FMT, i, NAMES[i & 7], i * 1.1);
+  } else if (msg === 'plain') {
+    if (mode === 2) for (let i = 0; i < n; i++) log.info(F2);
+    else for (let i = 0; i < n; i++) log.info(PLAIN);
+  } else if (msg === 'dyn') {
+    const b = dynBase;
+    dynBase += n;
+    for (let i = b; i < b + n; i++) log.info(`user ${i} paid`);
+  } else if (msg === 'obj') for (let i = 0; i < n; i++) log.info({ user: NAMES[i & 7], n: i }, 'paid %d', i);
+  else if (msg === 'err') for (let i = 0; i < n; i++) log.error(ERRORS[i & 7]);
+  else throw new Error(`unknown message shape ${msg}`);
+}
+let F1;
+let F2;
 const LEVELS = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
 // One run's figures, taken right after the logger finished: `loop` until the last call returned, `total`
@@ -44,11 +69,7 @@ function binlogRun(file, n, mode) {
   const p0 = processCpu();
   const s0 = sched();
   const t0 = process.hrtime.bigint();
-  if (mode === 2) {
-    if (msg === 'fmt') for (let i = 0; i < n; i++) log.info(1, i, NAMES[i & 7], i * 1.1);
-    else for (let i = 0; i < n; i++) log.info(2);
-  } else if (msg === 'fmt') for (let i = 0; i < n; i++) log.info(FMT, i, NAMES[i & 7], i * 1.1);
-  else for (let i = 0; i < n; i++) log.info(PLAIN);
+  loop(log, n, mode);
   const t1 = process.hrtime.bigint();
   log.close();
   return timing(s0, t0, t1, p0);
@@ -105,8 +126,7 @@ async function pinoRun(file, n, sync) {
   const p0 = processCpu();
   const s0 = sched();
   const t0 = process.hrtime.bigint();
-  if (msg === 'fmt') for (let i = 0; i < n; i++) log.info(FMT, i, NAMES[i & 7], i * 1.1);
-  else for (let i = 0; i < n; i++) log.info(PLAIN);
+  loop(log, n, 1);
   const t1 = process.hrtime.bigint();
   dest.end();
   await once(dest, 'close');
@@ -122,6 +142,9 @@ async function write() {
         { id: 2, fmt: PLAIN, file: 'bench/one.js', line: 2 },
       ]),
     );
+    // what a rewritten call passes: log.info(__binlogFormats[1], ...) (never a number: that is a message)
+    F1 = globalThis.__binlogFormats[1];
+    F2 = globalThis.__binlogFormats[2];
   }
   const run = (file, n) =>
     variant === 'proto'
@@ -135,8 +158,11 @@ async function write() {
   // coarse clock thread start, which can take a few hundred ms on a loaded machine
   await new Promise((r) => setTimeout(r, 500));
   gc();
+  const heap0 = process.memoryUsage().heapUsed;
   const file = join(dir, `${variant}-${msg}.log`);
   const t = await run(file, N);
+  gc();
+  const heapGrowthMB = (process.memoryUsage().heapUsed - heap0) / 1048576;
   const bytes = fs.statSync(file).size;
   fs.rmSync(file);
   return {
@@ -146,6 +172,7 @@ async function write() {
     waitFraction: t.wait / t.total,
     nsLoop: t.loop / N,
     bytesPerRecord: bytes / N,
+    heapGrowthMB,
   };
 }
 

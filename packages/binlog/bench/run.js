@@ -34,6 +34,17 @@ const decode = [
   { name: 'pino lines, JSON.parse + the same text lines', variant: 'decode-pino-text' },
 ];
 
+// pino's call shapes, binlog (mode 1: these calls are not rewritten) against pino sync only
+const SHAPES = ['dyn', 'obj', 'err'];
+const SHAPE_NAMES = {
+  fmt: 'int + string + float',
+  plain: 'plain',
+  dyn: 'dynamic message ("user <i> paid", all distinct)',
+  obj: '({ user, n }, "paid %d", i)',
+  err: 'error(err)',
+};
+const shapeWriters = write.filter((w) => w.variant === 'binlog-m1' || w.variant === 'pino-sync');
+
 const dir = fs.mkdtempSync(join(tmpdir(), 'binlog-bench-'));
 function one(variant, msg, calls, env = {}) {
   const out = execFileSync(
@@ -62,6 +73,13 @@ for (let r = 0; r < ROUNDS; r++) {
       runs.get(k).push(one(w.variant, msg, w.calls, w.env));
     }
   }
+  for (const msg of SHAPES) {
+    for (const w of r % 2 ? [...shapeWriters].reverse() : shapeWriters) {
+      const k = key(w, msg);
+      if (!runs.has(k)) runs.set(k, []);
+      runs.get(k).push(one(w.variant, msg, w.calls, w.env));
+    }
+  }
   for (const d of r % 2 ? [...decode].reverse() : decode) {
     const k = key(d, 'fmt');
     if (!runs.has(k)) runs.set(k, []);
@@ -78,6 +96,7 @@ for (const [k, rs] of runs) {
     'processCpuNsPerCall',
     'waitFraction',
     'bytesPerRecord',
+    'heapGrowthMB',
     'recordsPerSec',
     'cpuRecordsPerSec',
   ]) {
@@ -103,13 +122,15 @@ lines.push(
 );
 lines.push('waiting for a CPU.');
 lines.push('');
-lines.push('| logger | message | ns/call | cpu ns/call | process cpu ns/call | wait | bytes/record |');
-lines.push('|---|---|---:|---:|---:|---:|---:|');
-for (const msg of ['fmt', 'plain']) {
-  for (const w of write) {
+lines.push(
+  '| logger | message | ns/call | cpu ns/call | process cpu ns/call | wait | bytes/record | heap growth MB |',
+);
+lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+for (const msg of ['fmt', 'plain', ...SHAPES]) {
+  for (const w of SHAPES.includes(msg) ? shapeWriters : write) {
     const s = get(w.name, msg);
     lines.push(
-      `| ${w.name} | ${msg === 'fmt' ? 'int + string + float' : 'plain'} | ${f1(s.nsPerCall)} | ${f1(s.cpuNsPerCall)} | ${f1(s.processCpuNsPerCall)} | ${(s.waitFraction * 100).toFixed(0)}% | ${s.bytesPerRecord.toFixed(1)} |`,
+      `| ${w.name} | ${SHAPE_NAMES[msg]} | ${f1(s.nsPerCall)} | ${f1(s.cpuNsPerCall)} | ${f1(s.processCpuNsPerCall)} | ${(s.waitFraction * 100).toFixed(0)}% | ${s.bytesPerRecord.toFixed(1)} | ${s.heapGrowthMB.toFixed(1)} |`,
     );
   }
 }
@@ -140,6 +161,16 @@ for (const msg of ['fmt', 'plain']) {
       bytesRatio: b.bytesPerRecord / sync.bytesPerRecord,
     };
   }
+}
+for (const msg of SHAPES) {
+  const sync = get('pino sync', msg);
+  const b = get('binlog mode 1', msg);
+  ratios[`binlog vs pino sync, ${SHAPE_NAMES[msg]}`] = {
+    speedupWall: sync.nsPerCall / b.nsPerCall,
+    speedupCpu: sync.cpuNsPerCall / b.cpuNsPerCall,
+    speedupProcessCpu: sync.processCpuNsPerCall / b.processCpuNsPerCall,
+    bytesRatio: b.bytesPerRecord / sync.bytesPerRecord,
+  };
 }
 const cpuRate = (d) => get(d.name, 'fmt').cpuRecordsPerSec;
 const dec = cpuRate(decode[0]) / cpuRate(decode[2]);
@@ -182,6 +213,16 @@ const goals = [
     (get(decode[1].name, 'fmt').cpuRecordsPerSec / 1e6).toFixed(2),
   ],
 ];
+for (const msg of SHAPES) {
+  const r = ratios[`binlog vs pino sync, ${SHAPE_NAMES[msg]}`].speedupCpu;
+  goals.push([`${SHAPE_NAMES[msg]} >= 10x pino sync (cpu)`, r >= 10, r.toFixed(1)]);
+}
+const dyn = get('binlog mode 1', 'dyn');
+goals.push([
+  `dynamic messages: heap growth < 10 MB over ${CALLS} distinct messages`,
+  dyn.heapGrowthMB < 10,
+  `${dyn.heapGrowthMB.toFixed(2)} MB`,
+]);
 const proto = get('anchor: research prototype design', 'fmt');
 goals.push([
   'mode 2 (coarse) cpu ns/call <= the research prototype design in this run (the 100 ns goal was set when that design measured 76 ns)',

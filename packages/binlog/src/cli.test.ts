@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { makeDictionary } from './codec/index.js';
-import { createLogger, registerDictionary } from './runtime/index.js';
+import { createLogger, formatId, registerDictionary } from './runtime/index.js';
 
 const bin = join(import.meta.dirname, '..', 'bin', 'binlog.js');
 const dir = mkdtempSync(join(tmpdir(), 'binlog-cli-'));
@@ -29,7 +29,7 @@ const compiled = join(dir, 'compiled.blog');
 {
   registerDictionary(dict);
   const log = createLogger({ dest: compiled });
-  log.info(1, 'yes');
+  log.info(formatId(1)!, 'yes');
   log.close();
 }
 
@@ -243,7 +243,7 @@ test('a mixed log without its dictionary: the run-time records print, a warning 
   const log = createLogger({ dest: f });
   log.info('run-time %d', 1);
   log.flush();
-  log.info(1, 'compiled');
+  log.info(formatId(1)!, 'compiled');
   log.close();
   const r = binlog('decode', f);
   assert.equal(r.code, 3);

@@ -13,12 +13,18 @@
 export const VERSION = '0.1.0';
 export { type Dictionary, type DictionaryEntry, makeDictionary, parseDictionary } from './codec/index.js';
 export {
+  type ChildOptions,
   createLogger,
+  formatId,
   LEVELS,
   type LevelName,
   type LevelOption,
+  type LogFn,
   Logger,
   LoggerError,
   type LoggerOptions,
+  type RedactOption,
   registerDictionary,
+  type Serializer,
+  stdSerializers,
 } from './runtime/index.js';

@@ -70,6 +70,11 @@ function shortAscii(b: Buffer, p: number, n: number): string | null {
 
 export class Cursor {
   pos: number;
+  /**
+   * The repeated strings of the writer being read (value.ts, V_STRDEF/V_STRREF), by id: set by the
+   * reader for the stream a block belongs to; null where no reference can be resolved.
+   */
+  strings: Map<number, string> | null = null;
   constructor(
     readonly buf: Buffer,
     start = 0,

@@ -4,8 +4,9 @@
  * ```
  * block   := 'B' base:varint record*              ; base: µs timestamp the first delta starts from
  * record  := event | fmtdef | ctxdef | dict | drops | unknown
- * event   := evtag id:varint dt:varint [ctx:varint] [argc:varint] value*
- *            ; evtag = level(1..6: trace..fatal) | 0x08 if ctx follows | 0x10 if argc follows
+ * event   := evtag id:varint [level:varint] dt:varint [ctx:varint] [argc:varint] value*
+ *            ; evtag = level(1..6: trace..fatal; 7: a custom level, its pino number follows the id)
+ *            ;         | 0x08 if ctx follows | 0x10 if argc follows
  *            ;         | 0x20 if the values are packed (then never with 0x10);
  *            ; without argc, the value count is the number of specifiers of format `id`
  * packed  := one packed value per specifier of format `id` (see value.ts): no type tags, each value is
@@ -18,6 +19,13 @@
  * ```
  * `dt` is the µs delta from the previous timestamped record of the block (or from `base`).
  *
+ * Two conventions on events (both need argc, so never packed):
+ * - a first value tagged V_FIELDS (value.ts) is the record's own fields (pino's merging object, an error
+ *   as `{"err":{...}}`, mixin), a JSON object merged after the logger's bound fields; the format's
+ *   arguments follow it (`fields` of the decoded record, `args` without it);
+ * - id 0 (DYNAMIC_ID, never a dictionary or run-time id) is a message whose text was not interned: the
+ *   first argument is the format text itself, the format's arguments follow.
+ *
  * @example
  * // an info record of format 7 with one argument, 3 µs after the previous one
  * Buffer.from([3, 7, 3, 0x85]); // 3 = info; 0x85 is the integer 5 (see value.ts)
@@ -25,7 +33,7 @@
 import type { ArgKind } from '../format/index.js';
 import type { Cursor } from './cursor.js';
 import { CodecError } from './errors.js';
-import { type ArgValue, readPacked, readValue } from './value.js';
+import { type ArgValue, FieldsArg, readPacked, readValue } from './value.js';
 import { writeVarint } from './varint.js';
 
 export const EV_CTX = 0x08;
@@ -36,6 +44,10 @@ export const R_CTXDEF = 0x41;
 export const R_DICT = 0x42;
 export const R_DROPS = 0x43;
 export const R_UNKNOWN = 0x44;
+/** Event level index of a custom level (its number follows the id). */
+export const LV_CUSTOM = 7;
+/** Format id of an event that carries its format text as its first argument (a non-interned message). */
+export const DYNAMIC_ID = 0;
 
 /** Level numbers (pino's) by level index 1..6. */
 export const LEVEL_NUMBERS = [0, 10, 20, 30, 40, 50, 60] as const;
@@ -48,6 +60,8 @@ export type LogRecord =
       time: number;
       ctx: number;
       args: ArgValue[];
+      /** The record's own fields (a JSON object text), or null. */
+      fields: string | null;
     }
   | { kind: 'fmtdef'; id: number; fmt: string }
   | { kind: 'ctxdef'; ctx: number; json: string }
@@ -72,20 +86,27 @@ export function readRecord(
   const tag = c.u8();
   if (tag < 0x40) {
     const lv = tag & 7;
-    if (lv < 1 || lv > 6 || (tag & (EV_PACKED | EV_ARGC)) === (EV_PACKED | EV_ARGC)) {
+    if (lv < 1 || (tag & (EV_PACKED | EV_ARGC)) === (EV_PACKED | EV_ARGC)) {
       throw new CodecError('CORRUPT', `bad event tag 0x${tag.toString(16)}`);
     }
     const id = c.varint();
+    const level = lv === LV_CUSTOM ? c.varint() : LEVEL_NUMBERS[lv]!;
     clock.time += c.varint();
     const ctx = tag & EV_CTX ? c.varint() : 0;
-    const kinds = kindsOf(id);
+    const kinds = id === DYNAMIC_ID ? undefined : kindsOf(id);
     const n = tag & EV_ARGC ? c.varint() : kinds === undefined ? -1 : kinds.length;
     if (n < 0) throw new CodecError('CORRUPT', `event of undefined format id ${id}`);
     if (n > c.remaining()) throw new CodecError('SHORT_INPUT', `argument count ${n} exceeds the block`);
     const args: ArgValue[] = new Array(n);
     if (tag & EV_PACKED) for (let i = 0; i < n; i++) args[i] = readPacked(c, kinds![i]!);
     else for (let i = 0; i < n; i++) args[i] = readValue(c);
-    return { kind: 'event', level: LEVEL_NUMBERS[lv]!, id, time: clock.time, ctx, args };
+    let fields: string | null = null;
+    const first = args[0];
+    if (first instanceof FieldsArg) {
+      fields = first.json;
+      args.shift();
+    }
+    return { kind: 'event', level, id, time: clock.time, ctx, args, fields };
   }
   switch (tag) {
     case R_FMTDEF:

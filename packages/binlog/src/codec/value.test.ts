@@ -53,6 +53,8 @@ test('strings: empty, ASCII, long, non-ASCII round-trip; lone surrogates become 
     'x'.repeat(127),
     'y'.repeat(128),
     'z'.repeat(5000),
+    '日'.repeat(200), // long strings are written before their length is known (3-byte varint after)
+    `${'é'.repeat(100)}😀${'x'.repeat(300)}`,
     'héllo wörld',
     '日本語',
     '😀 emoji',

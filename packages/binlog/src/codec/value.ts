@@ -11,7 +11,22 @@
  *        | 0x04 | 0x05 | 0x06 | 0x07       ; undefined | null | false | true
  *        | 0x08 len:varint ascii-digits    ; bigint ("-" allowed)
  *        | 0x09 len:varint utf8            ; object or array, as JSON text (see safeJson)
+ *        | 0x0a len:varint utf8            ; fields of this record, a JSON object (only as an event's
+ *                                          ; first value: pino's merging object, `{ err }`, mixin)
+ *        | 0x0b count:varint member*       ; the same fields, member by member (what the writer uses)
+ *        | 0x0c count:varint member*       ; a plain object inside fields (decoded as JSON text)
+ *        | 0x0d id:varint len:varint utf8  ; a string that defines repeated string `id` (inside fields)
+ *        | 0x0e id:varint                  ; repeated string `id`, defined earlier in the same write
+ * member := len:varint utf8 value          ; a key and its value
  * ```
+ * Repeated strings: a long string value of fields that repeats (an error's stack logged again, the same
+ * SQL text) is written once per write (0x0d) and referred to by id after that (0x0e); the writer decides
+ * which (runtime/repeated-strings.ts). Like format definitions, a definition is repeated in every write
+ * that uses it, so each write decodes on its own; ids are per writer (block2's stream).
+ * Fields are written member by member, without JSON.stringify: strings and numbers keep their bytes, a
+ * nested plain object is 0x0c up to depth 4; anything else (arrays, class instances, deeper objects) is
+ * 0x09. Members whose value JSON drops (undefined, functions, symbols) are skipped; the decoder prints the
+ * JSON that JSON.stringify would (non-finite numbers as null, bigints as digit strings).
  *
  * Packed values (an event with EV_PACKED, record.ts) have no tag: the format's specifier gives the kind.
  *
@@ -42,6 +57,33 @@ export const V_FALSE = 0x06;
 export const V_TRUE = 0x07;
 export const V_BIGINT = 0x08;
 export const V_JSON = 0x09;
+export const V_FIELDS = 0x0a;
+export const V_FIELDS_MEMBERS = 0x0b;
+export const V_OBJECT = 0x0c;
+export const V_STRDEF = 0x0d;
+export const V_STRREF = 0x0e;
+/** Strings shorter than this are always written as text (a reference would not pay). */
+export const REPEATED_MIN = 64;
+
+/**
+ * A writer's table of repeated strings (runtime/repeated-strings.ts), asked by writeFields for each long
+ * string value: 0 to write it as text, `id` > 0 to refer to it (defined earlier in this write), `-id` to
+ * define it here.
+ */
+export interface RepeatedStrings {
+  use(s: string): number;
+}
+/** Plain objects nested deeper than this inside fields are written as JSON text. */
+const MAX_MEMBER_DEPTH = 4;
+
+// Buffer#write validates its arguments and dispatches on the encoding on every call; the underlying
+// method is much cheaper for the strings of log records (a stack trace, a field's key).
+const utf8Write: (this: Buffer, s: string, offset: number, length: number) => number =
+  (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, s: string, o: number, l: number) => number })
+    .utf8Write ??
+  function (this: Buffer, s: string, offset: number, length: number): number {
+    return this.write(s, offset, length, 'utf8');
+  };
 
 /** A decoded object argument: its JSON text, kept as text (the decoder prints it; `value()` parses it). */
 export class JsonArg {
@@ -51,8 +93,13 @@ export class JsonArg {
   }
 }
 
+/** A record's own fields (V_FIELDS): a JSON object text, merged after the logger's bound fields. */
+export class FieldsArg {
+  constructor(readonly json: string) {}
+}
+
 /** What readValue returns. */
-export type ArgValue = number | string | bigint | boolean | null | undefined | JsonArg;
+export type ArgValue = number | string | bigint | boolean | null | undefined | JsonArg | FieldsArg;
 
 // DataView stores are several times cheaper than Buffer#writeDoubleLE; one view is kept for the last
 // buffer written to (a writer alternates between at most two).
@@ -101,12 +148,190 @@ export function writeString(buf: Buffer, p: number, end: number, s: string): num
   return writeText(buf, p, end, V_STR, s);
 }
 
+/**
+ * Write a record's fields (an object: its own enumerable keys) member by member; -1 when they do not fit
+ * before `end`. A getter or toJSON that throws makes it fall back to the JSON text of safeJson.
+ */
+export function writeFields(
+  buf: Buffer,
+  p: number,
+  end: number,
+  fields: object,
+  repeated: RepeatedStrings | null = null,
+): number {
+  try {
+    return writeMembers(buf, p, end, V_FIELDS_MEMBERS, fields, 0, repeated);
+  } catch {
+    return writeText(buf, p, end, V_FIELDS, safeJson(fields));
+  }
+}
+
+function dropped(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'undefined' || t === 'function' || t === 'symbol';
+}
+
+function isPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return (
+    (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function'
+  );
+}
+
+function writeMembers(
+  buf: Buffer,
+  p: number,
+  end: number,
+  tag: number,
+  obj: object,
+  depth: number,
+  repeated: RepeatedStrings | null,
+): number {
+  const rec = obj as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(rec);
+  if (proto !== Object.prototype && proto !== null) return writeKeyed(buf, p, end, tag, rec, depth, repeated);
+  // A plain object: for-in walks its own keys from V8's enum cache, without a keys array per call
+  // (Object.keys allocates one). One pass: the member count's byte is filled in after the members; past
+  // 127 members (a longer varint) the members move up. Members are position-independent.
+  if (p + 2 > end) return -1;
+  buf[p] = tag;
+  const at = p + 1;
+  let q = at + 1;
+  let n = 0;
+  for (const k in rec) {
+    const v = rec[k];
+    if (dropped(v)) continue;
+    q = writeMember(buf, q, end, k, v, depth, repeated);
+    if (q < 0) return -1;
+    n++;
+  }
+  if (n < 0x80) {
+    buf[at] = n;
+    return q;
+  }
+  const extra = varintSize(n) - 1;
+  if (q + extra > end) return -1;
+  buf.copyWithin(at + 1 + extra, at + 1, q);
+  writeVarint(buf, at, n);
+  return q + extra;
+}
+
+/** Bytes of `n` as a varint (n >= 0). */
+function varintSize(n: number): number {
+  let k = 1;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 128)) k++;
+  return k;
+}
+
+/** writeMembers() for an object of a class: its own enumerable keys (as JSON.stringify takes them). */
+function writeKeyed(
+  buf: Buffer,
+  p: number,
+  end: number,
+  tag: number,
+  rec: Record<string, unknown>,
+  depth: number,
+  repeated: RepeatedStrings | null,
+): number {
+  const keys = Object.keys(rec);
+  let n = 0;
+  for (let i = 0; i < keys.length; i++) if (!dropped(rec[keys[i]!])) n++;
+  if (p + 9 > end) return -1;
+  buf[p] = tag;
+  p = writeVarint(buf, p + 1, n);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = rec[k];
+    if (dropped(v)) continue;
+    p = writeMember(buf, p, end, k, v, depth, repeated);
+    if (p < 0) return -1;
+  }
+  return p;
+}
+
+/** One member: its key, then its value (a long string may be a repeated one; a plain object, members). */
+function writeMember(
+  buf: Buffer,
+  p: number,
+  end: number,
+  k: string,
+  v: unknown,
+  depth: number,
+  repeated: RepeatedStrings | null,
+): number {
+  p = writePackedString(buf, p, end, k);
+  if (p < 0) return -1;
+  if (typeof v === 'string') {
+    return v.length >= REPEATED_MIN && repeated !== null
+      ? writeRepeated(buf, p, end, v, repeated.use(v))
+      : writeString(buf, p, end, v);
+  }
+  return typeof v === 'object' && v !== null && depth < MAX_MEMBER_DEPTH && isPlain(v)
+    ? writeMembers(buf, p, end, V_OBJECT, v, depth + 1, repeated)
+    : writeValue(buf, p, end, v);
+}
+
+/** A long string as text (`use` 0), a definition (`-id`) or a reference (`id`); -1 when it does not fit. */
+function writeRepeated(buf: Buffer, p: number, end: number, s: string, use: number): number {
+  if (use === 0) return writeString(buf, p, end, s);
+  if (p + 9 > end) return -1;
+  if (use > 0) {
+    buf[p] = V_STRREF;
+    return writeVarint(buf, p + 1, use);
+  }
+  buf[p] = V_STRDEF;
+  return writePackedString(buf, writeVarint(buf, p + 1, -use), end, s);
+}
+
+/** The JSON text of members read at the cursor (after a V_FIELDS_MEMBERS or V_OBJECT tag). */
+function readMembers(c: Cursor): string {
+  const n = c.varint();
+  if (n > c.remaining()) throw new CodecError('SHORT_INPUT', `member count ${n} exceeds the block`);
+  let s = '{';
+  for (let i = 0; i < n; i++) {
+    const k = c.str();
+    s += `${i === 0 ? '' : ','}${JSON.stringify(k)}:${jsonOf(readValue(c))}`;
+  }
+  return `${s}}`;
+}
+
+/** A decoded value as JSON.stringify prints it inside an object. */
+function jsonOf(v: ArgValue): string {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'string':
+      return JSON.stringify(v);
+    case 'bigint':
+      return `"${v.toString()}"`;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'undefined':
+      return 'null';
+    default:
+      return v === null ? 'null' : v.json;
+  }
+}
+
+/** Strings at most this long (UTF-16 units) are written without measuring them first (see writeText). */
+const UNMEASURED_MAX = 0x1fffff / 3;
+
 function writeText(buf: Buffer, p: number, end: number, tag: number, s: string): number {
+  // A long string with room for its worst case (3 bytes per unit) is written first and its length
+  // stored after, in a 3-byte varint (non-minimal LEB128, which readers accept): no Buffer.byteLength pass.
+  if (s.length >= 0x80 && s.length <= UNMEASURED_MAX && p + 4 + 3 * s.length <= end) {
+    const w = utf8Write.call(buf, s, p + 4, end - p - 4);
+    buf[p] = tag;
+    buf[p + 1] = (w & 0x7f) | 0x80;
+    buf[p + 2] = ((w >>> 7) & 0x7f) | 0x80;
+    buf[p + 3] = w >>> 14;
+    return p + 4 + w;
+  }
   const n = Buffer.byteLength(s, 'utf8');
   if (p + n + 9 > end) return -1;
   buf[p] = tag;
   const q = writeVarint(buf, p + 1, n);
-  return q + buf.write(s, q, 'utf8');
+  return q + utf8Write.call(buf, s, q, n);
 }
 
 /** Write any value; returns the new offset or -1 when it does not fit before `end`. */
@@ -175,6 +400,24 @@ export function readValue(c: Cursor): ArgValue {
     }
     case V_JSON:
       return new JsonArg(c.str());
+    case V_FIELDS:
+      return new FieldsArg(c.str());
+    case V_FIELDS_MEMBERS:
+      return new FieldsArg(readMembers(c));
+    case V_OBJECT:
+      return new JsonArg(readMembers(c));
+    case V_STRDEF: {
+      const id = c.varint();
+      const s = c.str();
+      c.strings?.set(id, s);
+      return s;
+    }
+    case V_STRREF: {
+      const id = c.varint();
+      const s = c.strings?.get(id);
+      if (s === undefined) throw new CodecError('CORRUPT', `reference to undefined repeated string ${id}`);
+      return s;
+    }
     default:
       throw new CodecError('CORRUPT', `unknown value tag 0x${t.toString(16)} at offset ${c.pos - 1}`);
   }
@@ -199,8 +442,23 @@ export function readPacked(c: Cursor, k: ArgKind): ArgValue {
 
 /** Write a string as a packed `%s` value (len:varint utf8); -1 when it does not fit before `end`. */
 export function writePackedString(buf: Buffer, p: number, end: number, s: string): number {
+  const len = s.length;
+  if (len < 0x80 && p + len + 1 <= end) {
+    // short ASCII (keys, names, codes): byte by byte, cheaper than measuring then encoding
+    let q = p + 1;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[q++] = c;
+    }
+    if (i === len) {
+      buf[p] = len;
+      return q;
+    }
+  }
   const n = Buffer.byteLength(s, 'utf8');
   if (p + n + 8 > end) return -1;
   const q = writeVarint(buf, p, n);
-  return q + buf.write(s, q, 'utf8');
+  return q + utf8Write.call(buf, s, q, n);
 }

@@ -27,15 +27,17 @@ export interface StatsReport extends ReaderStats {
 
 export class LogStats {
   private readonly levels = new Map<number, number>();
-  private readonly formats = new Map<number, { fmt: string; count: number }>();
+  /** By id; a record that carries its text (id 0: a message that was not interned) by its text. */
+  private readonly formats = new Map<number | string, { id: number; fmt: string; count: number }>();
   private first = Number.POSITIVE_INFINITY;
   private last = Number.NEGATIVE_INFINITY;
 
   add(e: DecodedEvent): void {
     this.levels.set(e.level, (this.levels.get(e.level) ?? 0) + 1);
-    const f = this.formats.get(e.id);
+    const key = e.id === 0 ? e.fmt : e.id;
+    const f = this.formats.get(key);
     if (f) f.count++;
-    else this.formats.set(e.id, { fmt: e.fmt, count: 1 });
+    else this.formats.set(key, { id: e.id, fmt: e.fmt, count: 1 });
     if (e.time < this.first) this.first = e.time;
     if (e.time > this.last) this.last = e.time;
   }
@@ -43,8 +45,8 @@ export class LogStats {
   report(r: ReaderStats): StatsReport {
     const perLevel: Record<string, number> = {};
     for (const [lv, n] of [...this.levels].sort((a, b) => a[0] - b[0])) perLevel[NAMES[lv] ?? String(lv)] = n;
-    const perFormat = [...this.formats]
-      .map(([id, f]) => ({ id, fmt: f.fmt, count: f.count }))
+    const perFormat = [...this.formats.values()]
+      .map((f) => ({ id: f.id, fmt: f.fmt, count: f.count }))
       .sort((a, b) => b.count - a.count);
     const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
     return { ...r, perLevel, perFormat, firstTime: iso(this.first), lastTime: iso(this.last) };

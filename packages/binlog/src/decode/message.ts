@@ -30,10 +30,12 @@ export interface CompiledFormat {
 /**
  * Parse a format for rendering (throws FormatError on a malformed one). Its `render` is generated once
  * per format: the literal parts are constants, and the common kinds (a string for `%s`, an integer for
- * `%d`) are printed inline.
+ * `%d`) are printed inline. Not generated when `generate` is false (a message seen once: a non-interned
+ * record's text) or where code generation from strings is disallowed; formatMessage() then loops.
  */
-export function compileFormat(text: string): CompiledFormat {
+export function compileFormat(text: string, generate = true): CompiledFormat {
   const p = parseFormat(text);
+  if (!generate || !codegen) return { text, parts: p.parts, specs: p.specs };
   const terms = [JSON.stringify(p.parts[0])];
   p.specs.forEach((k, i) => {
     const v = `a[${i}]`;
@@ -49,6 +51,15 @@ export function compileFormat(text: string): CompiledFormat {
   )(renderArg) as (args: readonly ArgValue[]) => string;
   return { text, parts: p.parts, specs: p.specs, render };
 }
+
+/** False under `--disallow-code-generation-from-strings`. */
+const codegen = ((): boolean => {
+  try {
+    return new Function('return true')() === true;
+  } catch {
+    return false;
+  }
+})();
 
 function num(v: number, k: ArgKind): string {
   if (v === 0 && 1 / v < 0) return '-0';

@@ -27,6 +27,7 @@ import {
   CodecError,
   Cursor,
   type Dictionary,
+  DYNAMIC_ID,
   decodeHeader,
   dictionaryPrefixHashes,
   type LogHeader,
@@ -248,6 +249,7 @@ export class LogReader {
           st.lost = h.lost;
         }
         this.cur = st;
+        c.strings = st.strings;
         clock = { time: h.base };
       } else if (kind === PAYLOAD_BLOCK) {
         this.cur = this.legacy;
@@ -259,7 +261,7 @@ export class LogReader {
         switch (r.kind) {
           case 'event':
             this.stats.records++;
-            onEvent(this.event(r.level, r.time, r.id, r.ctx, r.args));
+            onEvent(this.event(r.level, r.time, r.id, r.ctx, r.args, r.fields));
             break;
           case 'fmtdef':
             if (r.id <= MAX_DICTIONARY_ID)
@@ -315,14 +317,27 @@ export class LogReader {
     if (h.version === 1) this.legacy = newStream(h.originMs, h.pid);
   }
 
-  private event(level: number, t: number, id: number, ctx: number, args: ArgValue[]): DecodedEvent {
+  private event(
+    level: number,
+    t: number,
+    id: number,
+    ctx: number,
+    args: ArgValue[],
+    own: string | null,
+  ): DecodedEvent {
     const st = this.cur;
+    const bound = ctx === 0 ? null : (st.ctx.get(ctx) ?? null);
+    let format: CompiledFormat;
+    if (id === DYNAMIC_ID) {
+      format = dynamicFormat(args[0]);
+      args = args.slice(1);
+    } else format = this.format(id)!;
     return new Event(
       level,
       st.originMs + t / 1000,
-      ctx === 0 ? null : (st.ctx.get(ctx) ?? null),
+      own === null ? bound : mergeFields(bound, own),
       id,
-      this.format(id)!,
+      format,
       args,
       st.pid,
     );
@@ -340,15 +355,46 @@ interface StreamState {
   pid: number;
   readonly formats: Map<number, CompiledFormat>;
   readonly ctx: Map<number, string>;
+  /** Repeated strings of fields (codec/value.ts), by id. */
+  readonly strings: Map<number, string>;
   drops: number;
   lost: number;
 }
 
 function newStream(originMs: number, pid: number): StreamState {
-  return { originMs, pid, formats: new Map(), ctx: new Map(), drops: 0, lost: 0 };
+  return { originMs, pid, formats: new Map(), ctx: new Map(), strings: new Map(), drops: 0, lost: 0 };
 }
 
 const UNKNOWN: CompiledFormat = { text: '', parts: [''], specs: [] };
+
+/**
+ * Bound fields then a record's own fields, as one JSON object text. Keys are not deduplicated: like pino's
+ * output for a child binding and a logged key of the same name, both appear and JSON.parse keeps the last.
+ */
+function mergeFields(bound: string | null, own: string): string {
+  if (bound === null || bound.length <= 2) return own;
+  if (own.length <= 2) return bound;
+  return `${bound.slice(0, -1)},${own.slice(1)}`;
+}
+
+/** Formats of non-interned messages (DYNAMIC_ID records), by text; a bounded cache. */
+const dynamicFormats = new Map<string, CompiledFormat>();
+
+/** The format of a DYNAMIC_ID record: its first argument's text, or literal text when it is not a valid format. */
+function dynamicFormat(text: ArgValue): CompiledFormat {
+  if (typeof text !== 'string') return UNKNOWN;
+  let f = dynamicFormats.get(text);
+  if (f === undefined) {
+    try {
+      f = compileFormat(text, false);
+    } catch {
+      f = { text, parts: [text], specs: [] };
+    }
+    if (dynamicFormats.size >= 1024) dynamicFormats.clear();
+    dynamicFormats.set(text, f);
+  }
+  return f;
+}
 
 /** A decoded event; its message text is built on first use (stats and level filters never pay for it). */
 class Event implements DecodedEvent {

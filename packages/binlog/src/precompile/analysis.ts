@@ -15,7 +15,7 @@ import ts from 'typescript';
 import type { Dictionary } from '../codec/dictionary.js';
 import { FormatError, parseFormat } from '../format/index.js';
 import { checkArguments } from './arg-check.js';
-import { logCallOf, ReceiverClassifier } from './call-site.js';
+import { logCallOf, type Mode1Call, mode1CallOf, ReceiverClassifier } from './call-site.js';
 import { type BuildDiagnostic, diagnosticAt } from './diagnostic.js';
 import { IdTable } from './id-table.js';
 
@@ -41,6 +41,11 @@ export interface Analysis {
    * first parameter does not accept a number (see call-site.ts); not errors.
    */
   readonly leftAlone: readonly BuildDiagnostic[];
+  /**
+   * Warnings: logger calls the pass leaves in mode 1 because their first argument is no literal format
+   * (a dynamic message, an object or error first); they still work, at mode 1's cost.
+   */
+  readonly mode1: readonly BuildDiagnostic[];
   readonly table: IdTable;
   /** Files visited. */
   readonly fileCount: number;
@@ -80,12 +85,15 @@ export function analyzeProgram(program: ts.Program, options: AnalysisOptions): A
   const callsByFile = new Map<string, ts.CallExpression[]>();
   const diagnostics: BuildDiagnostic[] = [];
   const leftAlone: BuildDiagnostic[] = [];
+  const mode1: BuildDiagnostic[] = [];
   const files = ownSourceFiles(program).filter((sf) => options.include?.(sf.fileName) ?? true);
   for (const sf of files) {
     const rel = relative(options.rootDir, sf.fileName).split(sep).join('/');
     const calls: ts.CallExpression[] = [];
     const visit = (node: ts.Node): void => {
       const site = logCallOf(node, classifier);
+      const m1 = site ? undefined : mode1CallOf(node, classifier);
+      if (m1) mode1.push(diagnosticAt(m1.first, mode1Message(m1)));
       if (site && !site.acceptsId) {
         const param = checker ? declaredFormatType(checker, site.call) : 'its declared type';
         leftAlone.push(
@@ -111,7 +119,13 @@ export function analyzeProgram(program: ts.Program, options: AnalysisOptions): A
     visit(sf);
     if (calls.length > 0) callsByFile.set(sf.fileName, calls);
   }
-  return { ids, callsByFile, diagnostics, leftAlone, table, fileCount: files.length };
+  return { ids, callsByFile, diagnostics, leftAlone, mode1, table, fileCount: files.length };
+}
+
+function mode1Message(m: Mode1Call): string {
+  return m.dynamic
+    ? `warning: ${m.method}() stays in mode 1: its message is built at run time (each distinct text is written whole); pass the values as arguments: ${m.method}('user %s paid %d', id, cents)`
+    : `warning: ${m.method}() stays in mode 1: its first argument is not a literal format (an object or error first is recorded on the general path)`;
 }
 
 function declaredFormatType(checker: ts.TypeChecker, call: ts.CallExpression): string {

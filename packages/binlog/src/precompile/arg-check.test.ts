@@ -13,7 +13,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function analyse(
   body: string,
   checkTypes = true,
-): { lines: number[]; calls: number; messages: string[]; leftAlone: string[] } {
+): { lines: number[]; calls: number; messages: string[]; leftAlone: string[]; mode1: string[] } {
   const file = join(dir, `case-${Math.random().toString(36).slice(2)}.ts`);
   const head = [
     'type M = (f: string | number, ...a: unknown[]) => void;',
@@ -36,6 +36,7 @@ function analyse(
     calls: a.ids.size,
     messages: a.diagnostics.map((d) => d.message),
     leftAlone: a.leftAlone.map((d) => d.message),
+    mode1: a.mode1.map((d) => `${d.line - head.length}: ${d.message.slice(0, 60)}`),
   };
 }
 
@@ -124,4 +125,32 @@ test('foreign loggers and console are left alone; non-literal formats stay mode 
     'error() left alone: its first parameter (string) cannot take an id',
     'debug() left alone: its first parameter (...string[]) cannot take an id',
   ]);
+  assert.deepEqual(r.mode1, [
+    '5: warning: info() stays in mode 1: its message is built at run',
+    '6: warning: info() stays in mode 1: its message is built at run',
+  ]);
+});
+
+test('calls left in mode 1 are warned about at file:line: dynamic messages, objects first', () => {
+  const r = analyse(
+    [
+      'declare const id: number, err: Error, name: string;',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source text
+      'log.info(`user ${id} paid`);',
+      "log.warn('user ' + name);",
+      "log.error(err, 'failed');",
+      "log.info({ id }, 'obj');",
+      "log.info('literal %d', id);",
+    ].join('\n'),
+  );
+  assert.equal(r.calls, 1);
+  assert.deepEqual(
+    r.mode1.map((m) => m.slice(0, 48)),
+    [
+      '2: warning: info() stays in mode 1: its message ',
+      '3: warning: warn() stays in mode 1: its message ',
+      '4: warning: error() stays in mode 1: its first a',
+      '5: warning: info() stays in mode 1: its first ar',
+    ],
+  );
 });

@@ -101,6 +101,9 @@ function run(a: Args): PassResult {
   return precompileJsDir({ ...common, inDir, outDir: a.out ?? inDir });
 }
 
+/** Mode-1 warnings printed at most (the rest are counted). */
+const MAX_WARNINGS = 50;
+
 /**
  * Run `binlog precompile` with `argv` (the arguments after `precompile`); resolves to the exit status.
  *
@@ -116,6 +119,12 @@ export async function precompileMain(argv: string[]): Promise<number> {
     }
     const r = run(a);
     for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    const shown = r.mode1.slice(0, MAX_WARNINGS);
+    for (const d of shown) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    if (r.mode1.length > shown.length)
+      process.stderr.write(
+        `binlog precompile: ${r.mode1.length - shown.length} more mode-1 warnings not shown\n`,
+      );
     if (r.diagnostics.length > 0) {
       const n = r.diagnostics.length;
       process.stderr.write(

@@ -32,12 +32,12 @@ test('rewrites .mjs and .cjs files as text, keeping every line where it was', ()
   const lines = app.split('\n');
   assert.equal(lines[0], '#!/usr/bin/env node');
   assert.equal(lines[1], 'import "./binlog-dict.js"; import { log } from \'./log.mjs\';');
-  assert.equal(lines[5], '  log.info(1, cents);');
-  assert.deepEqual(lines.slice(10, 14), ['  log.info(', '    2', ',', '    who,']);
+  assert.equal(lines[5], '  log.info(__binlogFormats[1], cents);');
+  assert.deepEqual(lines.slice(10, 14), ['  log.info(', '    __binlogFormats[2]', ',', '    who,']);
   assert.ok(app.includes("log.info(process.argv[2] ?? 'not %s literal', 'x');"));
   const legacy = readFileSync(join(dir, 'out/sub/legacy.cjs'), 'utf8');
   assert.equal(legacy.split('\n')[0], '\'use strict\'; require("../binlog-dict.js");');
-  assert.ok(legacy.includes('log.error(4, 1, 2);'));
+  assert.ok(legacy.includes('log.error(__binlogFormats[4], 1, 2);'));
   assert.equal(
     readFileSync(join(dir, 'out/log.mjs'), 'utf8'),
     readFileSync(join(dir, 'lib/log.mjs'), 'utf8'),

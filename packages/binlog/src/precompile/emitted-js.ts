@@ -4,7 +4,8 @@
  *
  * Every file of the input tree is copied; the JavaScript files with log calls are edited as text, so
  * everything else stays byte for byte:
- * - the format literal becomes the id, followed by as many newlines as the literal spanned;
+ * - the format literal becomes `__binlogFormats[<id>]` (format/call-id.ts), followed by as many newlines
+ *   as the literal spanned;
  * - `import './binlog-dict.js';` (ESM) or `require('./binlog-dict.js');` (CommonJS) is inserted on the
  *   first line, after a `#!` line and the prologue directives (`'use strict'`).
  * Line numbers therefore do not move; columns move on the edited lines only, so existing source maps
@@ -17,6 +18,7 @@
 import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
+import { formatIdExpression } from '../format/index.js';
 import { analyzeProgram, isDirective } from './analysis.js';
 import { fromTsDiagnostic } from './diagnostic.js';
 import { DICT_MODULE_NAME, readPreviousDictionary, writeDictionaryFiles } from './dictionary-files.js';
@@ -81,6 +83,7 @@ export function precompileJsDir(options: JsDirOptions): PassResult {
     callCount: analysis.ids.size,
     fileCount: analysis.callsByFile.size,
     leftAlone: analysis.leftAlone,
+    mode1: analysis.mode1,
   };
   if (result.diagnostics.length > 0 || options.check) return result;
   const modulePath = join(outDir, DICT_MODULE_NAME);
@@ -99,7 +102,8 @@ export function precompileJsDir(options: JsDirOptions): PassResult {
         const fmt = call.arguments[0] as ts.Expression;
         const start = fmt.getStart(sf);
         const lines = sf.text.slice(start, fmt.end).split('\n').length - 1;
-        return { start, end: fmt.end, text: `${analysis.ids.get(call)}${'\n'.repeat(lines)}` };
+        const id = formatIdExpression(analysis.ids.get(call)!);
+        return { start, end: fmt.end, text: `${id}${'\n'.repeat(lines)}` };
       });
       const spec = relativeSpecifier(dirname(target), modulePath, relative);
       edits.push({ start: importPosition(sf), end: importPosition(sf), text: importText(sf, target, spec) });

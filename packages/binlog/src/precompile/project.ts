@@ -42,6 +42,8 @@ export interface PassResult {
   readonly fileCount: number;
   /** Calls left alone because their method cannot take an id (see Analysis.leftAlone). */
   readonly leftAlone: readonly BuildDiagnostic[];
+  /** Warnings: calls left in mode 1 (see Analysis.mode1). */
+  readonly mode1: readonly BuildDiagnostic[];
 }
 
 /**
@@ -101,6 +103,7 @@ export function precompileProject(options: ProjectOptions): PassResult {
     callCount: pre.analysis.ids.size,
     fileCount: pre.analysis.callsByFile.size,
     leftAlone: pre.analysis.leftAlone,
+    mode1: pre.analysis.mode1,
   };
   if (diagnostics.length > 0 || options.check) return result;
   pre.write();
@@ -117,5 +120,6 @@ function failed(diagnostics: BuildDiagnostic[]): PassResult {
     callCount: 0,
     fileCount: 0,
     leftAlone: [],
+    mode1: [],
   };
 }

@@ -36,16 +36,27 @@ test('rewrites every literal format to its id, leaves the rest, writes the dicti
   }
   assert.equal(main.split('\n')[0], 'import "./binlog-dict.js";');
   assert.equal(worker.split('\n')[0], 'import "./binlog-dict.js";');
-  assert.match(main, new RegExp(`log\\.info\\(${idOf(dict, 'app started with %d workers')}, 2\\);`));
-  assert.match(main, new RegExp(`log\\.warn\\(${idOf(dict, 'disk %s is %f%% full')}, '/var', 93\\.5\\);`));
+  assert.match(
+    main,
+    new RegExp(`log\\.info\\(__binlogFormats\\[${idOf(dict, 'app started with %d workers')}\\], 2\\);`),
+  );
+  assert.match(
+    main,
+    new RegExp(`log\\.warn\\(__binlogFormats\\[${idOf(dict, 'disk %s is %f%% full')}\\], '/var', 93\\.5\\);`),
+  );
   const paid = idOf(dict, 'user %s paid %d cents');
   assert.match(
     main,
-    new RegExp(`log\\.info\\(${paid}, 'ann', 1250\\);\\nlog\\.info\\(${paid}, 'bob', 990n\\);`),
+    new RegExp(
+      `log\\.info\\(__binlogFormats\\[${paid}\\], 'ann', 1250\\);\\nlog\\.info\\(__binlogFormats\\[${paid}\\], 'bob', 990n\\);`,
+    ),
   );
   assert.match(main, /log\.info\(dynamic, 'stays mode 1'\);/);
   assert.match(main, /console\.info\('console is not binlog: %d', 1\);/);
-  assert.match(worker, new RegExp(`this\\.log\\.trace\\(${idOf(dict, 'step %i of %u')}, i, steps\\);`));
+  assert.match(
+    worker,
+    new RegExp(`this\\.log\\.trace\\(__binlogFormats\\[${idOf(dict, 'step %i of %u')}\\], i, steps\\);`),
+  );
   const gen = readFileSync(join(dir, 'dist/binlog-dict.js'), 'utf8');
   assert.match(gen, /^import \{ registerDictionary \} from 'binlog';$/m);
   assert.ok(gen.includes(`"hash":"${dict.hash}"`));
@@ -70,7 +81,7 @@ test('ids stay stable across runs, when a call is added, and when one is removed
   for (const f of first.formats) assert.equal(idOf(added, f.fmt), f.id, f.fmt);
   assert.equal(idOf(added, 'a new first call %s'), 9);
   assert.equal(added.formats.find((f) => f.fmt === 'bye')?.line, 16);
-  assert.match(readFileSync(join(dir, 'dist/main.js'), 'utf8'), /early\.info\(9, 'x'\);/);
+  assert.match(readFileSync(join(dir, 'dist/main.js'), 'utf8'), /early\.info\(__binlogFormats\[9\], 'x'\);/);
   writeFileSync(mainTs, src.replace("log.fatal('bye');\n", ''));
   const kept = build(dir);
   assert.equal(idOf(kept, 'bye'), idOf(first, 'bye'));

@@ -1,7 +1,8 @@
 /**
  * The pass as a TypeScript transformer, for builds that emit through the compiler API.
  *
- * Each analysed call `log.info("user %s paid %d", a, b)` becomes `log.info(17, a, b)`, and every file with
+ * Each analysed call `log.info("user %s paid %d", a, b)` becomes `log.info(__binlogFormats[17], a, b)`
+ * (format/call-id.ts: a pre-compiled format is never passed as a number), and every file with
  * such a call gets `import './binlog-dict.js'` (a relative path to the generated module) after its
  * prologue directives; the compiler's module transform turns it into `require(...)` for CommonJS output.
  *
@@ -23,6 +24,7 @@
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import type { Dictionary } from '../codec/dictionary.js';
+import { FORMATS_GLOBAL } from '../format/index.js';
 import { type Analysis, analyzeProgram, isDirective, ownSourceFiles } from './analysis.js';
 import { formatDiagnostic } from './diagnostic.js';
 import { DICT_MODULE_NAME, readPreviousDictionary, writeDictionaryFiles } from './dictionary-files.js';
@@ -141,8 +143,12 @@ function callRewriter(
         const id = analysis.ids.get(ts.getOriginalNode(node) as ts.CallExpression);
         if (id === undefined) return visited;
         const [, ...rest] = visited.arguments;
-        return f.updateCallExpression(visited, visited.expression, visited.typeArguments, [
+        const formatId = f.createElementAccessExpression(
+          f.createIdentifier(FORMATS_GLOBAL),
           f.createNumericLiteral(id),
+        );
+        return f.updateCallExpression(visited, visited.expression, visited.typeArguments, [
+          formatId,
           ...rest,
         ]);
       };

@@ -25,7 +25,7 @@
  *   in a second buffer, and while it cannot be written, new records that do not fit are dropped and
  *   counted. A regular file never refuses a write, so it never drops.
  * Write errors (ENOSPC, EBADF, EPIPE...) count the records of the unwritten frames as `lost`, and are
- * reported on the logger's 'error' listeners (write-stats.ts).
+ * reported on the logger's 'error' listeners (output.ts, write-stats.ts).
  *
  * @example
  * const core = new Core(Destination.open('/tmp/a.blog'), { bufferSize: 65536, overload: 'block', flushIntervalMs: 100, clock: 'precise' });
@@ -37,11 +37,10 @@ import {
   BLOCK2_FIXED,
   type BlockOrigin,
   defSize,
-  EV_ARGC,
-  EV_CTX,
   encodeHeader,
   FORMAT_VERSION,
   FRAME_HEAD,
+  LV_CUSTOM,
   R_CTXDEF,
   R_DICT,
   R_FMTDEF,
@@ -49,19 +48,25 @@ import {
   sealFrame,
   writeBlockHead,
   writeDef,
-  writeUnknown,
-  writeVarint,
 } from '../codec/index.js';
 import { type CoarseClock, coarseClock, preciseMicros } from './clock.js';
 import type { Destination } from './destination.js';
-import { type Context, type RecordSink, writeArgs } from './encoder.js';
+import { type Context, type RecordSink, writeDynamic } from './encoder.js';
 import { track, untrack } from './exit-hooks.js';
-import { dictionaryFormat, type FormatEntry, registeredDictionary, runtimeFormat } from './format-table.js';
-import { countLostRecords } from './lost-records.js';
-import { ErrorChannel, type LoggerStats } from './write-stats.js';
+import {
+  DICTIONARY_INDEX,
+  DYNAMIC_FORMAT,
+  FormatEntry,
+  internedFormat as interned,
+  internFormat,
+  registeredDictionary,
+  runtimeFormat,
+} from './format-table.js';
+import { argsOf, type GeneralRecord, HEAD_ROOM, writeGeneral } from './general-record.js';
+import { Output, type RotateOptions } from './output.js';
+import { RepeatedStrings } from './repeated-strings.js';
+import type { ErrorChannel, LoggerStats } from './write-stats.js';
 
-/** Room an event head needs: tag, id, dt, ctx, argc. */
-const HEAD_ROOM = 1 + 4 + 8 + 8 + 8;
 /** Largest single record (an oversized record gets a buffer of its own, up to this). */
 const MAX_RECORD = 1 << 30;
 /** Size of a frame in a write (PIPE_BUF: the kernel keeps a pipe write of this size whole). */
@@ -72,16 +77,6 @@ const CHUNK_HEAD = FRAME_HEAD + BLOCK2_FIXED + 8;
 const FRAME_NEAR_FULL = 512;
 /** A new frame in the same buffer only when at least this much room is left for records. */
 const MIN_CHUNK_ROOM = 256;
-
-/** Size/time rotation of a path destination (checked before each write). */
-export interface RotateOptions {
-  /** Rotate before a write that would take the file past this many bytes (0: no size limit). */
-  readonly size: number;
-  /** Rotate before a write when the file was opened this long ago (0: no time limit). */
-  readonly intervalMs: number;
-  /** Rotated pieces to keep (0: all). */
-  readonly keep: number;
-}
 
 export interface CoreOptions {
   readonly bufferSize: number;
@@ -94,6 +89,7 @@ export interface CoreOptions {
 }
 
 export type { Context } from './encoder.js';
+export type { RotateOptions } from './output.js';
 
 export class Core implements RecordSink {
   /** @internal The buffer being filled (RecordSink, written by the per-format writers). */
@@ -109,15 +105,13 @@ export class Core implements RecordSink {
   private bufEnd: number;
   private chunkStart = 0;
   private contentStart = 0;
-  /** 'drop': bytes of a write a pipe did not take yet (written before anything else). */
-  private pending: Buffer | null;
-  private pendingStart = 0;
-  private pendingEnd = 0;
   private readonly origin: BlockOrigin;
   /** @internal fmtSeen[i] === 1: run-time format i is defined in the current write (RecordSink). */
   fmtSeen = new Uint8Array(64);
   /** @internal The dictionary hash is in the current write (RecordSink). */
   dictWritten = false;
+  /** Long field strings that repeat (stacks): referred to by id after their definition in a write. */
+  private readonly repeated = new RepeatedStrings();
   /** Contexts defined in the current write (their `written` is reset when the next write starts). */
   private ctxWritten: Context[] = [];
   private nextCtx = 1;
@@ -126,27 +120,24 @@ export class Core implements RecordSink {
   readonly coarse: CoarseClock | null;
   /** Records dropped (overload 'drop', or after close). */
   dropped = 0;
-  /** Records in writes that failed. */
-  lost = 0;
   private droppedSealed = 0;
   private lostSealed = 0;
-  private bytes = 0;
-  private writes = 0;
-  private writeErrors = 0;
-  private lastError: string | null = null;
+  /** The destination side: writes, rotation, errors and their counts. */
+  private readonly out: Output;
   /** Log calls that failed inside binlog (never thrown to the caller). */
   internalErrors = 0;
   closed = false;
   /** The logger's 'error' listeners. */
-  readonly errors = new ErrorChannel();
+  readonly errors: ErrorChannel;
 
   constructor(
-    private readonly dest: Destination,
+    dest: Destination,
     private readonly opts: CoreOptions,
   ) {
+    this.out = new Output(dest, opts);
+    this.errors = this.out.errors;
     this.buf = Buffer.allocUnsafe(opts.bufferSize);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
-    this.pending = opts.overload === 'drop' ? Buffer.allocUnsafe(opts.bufferSize) : null;
     this.bufEnd = opts.bufferSize;
     this.coarse = opts.clock === 'coarse' ? coarseClock() : null;
     const wall = Date.now();
@@ -168,7 +159,7 @@ export class Core implements RecordSink {
     const frame = Buffer.alloc(FRAME_HEAD + head.length);
     head.copy(frame, FRAME_HEAD);
     sealFrame(frame, 0, head.length);
-    this.output(frame, frame.length, true);
+    this.out.write(frame, frame.length, true);
     this.startChunk();
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs);
     this.timer.unref();
@@ -181,10 +172,11 @@ export class Core implements RecordSink {
   }
 
   /**
-   * Log `f` (a format string, a dictionary id, or any other value) with `argc` arguments a..g. The
-   * common case (a known format, its argument count and kinds, room in the buffer, definitions written)
-   * is the format's generated writer (encoder.ts), which also reads the clock; everything else goes to
-   * logArray(). Kept small so that V8 inlines it into the level method; the writer stays one call.
+   * Log `f` (a format string or a pre-compiled call's FormatEntry) with `argc` arguments a..g; false
+   * (nothing logged) when `f` is neither: the logger then takes it as one of pino's shapes. The common case (a known format, its argument count and kinds, room in the buffer,
+   * definitions written) is the format's generated writer (encoder.ts), which also reads the clock;
+   * everything else goes to rare(). Kept small so that V8 inlines it into the level method; the writer
+   * stays one call.
    */
   log(
     lv: number,
@@ -197,16 +189,21 @@ export class Core implements RecordSink {
     d: unknown,
     e: unknown,
     g: unknown,
-  ): void {
+  ): boolean {
     try {
-      const fe =
-        typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
-      if (fe === undefined || !fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) {
-        this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
-      }
+      let fe: FormatEntry | undefined;
+      if (typeof f === 'string') fe = runtimeFormat(f);
+      else if (f instanceof FormatEntry) fe = f;
+      else return false;
+      if (fe !== undefined) {
+        if (fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return true;
+        // a message seen once (not interned): its text as the only argument, without an array
+      } else if (argc === 0 && typeof f === 'string' && writeDynamic(this, lv, ctx, f)) return true;
+      this.rare(lv, ctx, argc, f, a, b, c, d, e, g);
     } catch {
       this.internalErrors++;
     }
+    return true;
   }
 
   private rare(
@@ -221,38 +218,59 @@ export class Core implements RecordSink {
     e: unknown,
     g: unknown,
   ): void {
-    // The current 4 KiB frame is (nearly) full: open the next one and retry the generated writer
-    // (once per frame; the general path below would allocate and re-dispatch).
+    // The current 4 KiB frame is (nearly) full: open the next one and retry the hand-written or
+    // generated writer (once per frame; the general path below would allocate and re-dispatch). log()
+    // already counted a string towards interning, so it is only looked up here.
     if (this.end - this.pos < FRAME_NEAR_FULL && this.pos > this.contentStart && this.closed === false) {
-      const fe =
-        typeof f === 'number' ? dictionaryFormat(f) : typeof f === 'string' ? runtimeFormat(f) : undefined;
-      if (fe !== undefined && this.makeRoom() && fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+      const fe = typeof f === 'string' ? interned(f) : f instanceof FormatEntry ? f : undefined;
+      if (fe !== undefined) {
+        if (this.makeRoom() && fe.write(this, lv, ctx, argc, a, b, c, d, e, g)) return;
+      } else if (argc === 0 && typeof f === 'string' && this.makeRoom() && writeDynamic(this, lv, ctx, f))
+        return;
     }
-    this.logArray(lv, ctx, [f, a, b, c, d, e, g].slice(0, argc + 1));
+    this.logWith(lv, 0, ctx, null, f, argsOf(argc, a, b, c, d, e, g), true);
   }
 
-  /** Log with the arguments in an array (`all[0]` is the format, id or first value). */
+  /** Log with the arguments in an array (`all[0]` is the format, FormatEntry or first value). */
   logArray(lv: number, ctx: Context | null, all: unknown[]): void {
+    this.logWith(lv, 0, ctx, null, all[0], all.slice(1));
+  }
+
+  /**
+   * The general path. `lv` is the level index (1..6, or LV_CUSTOM with the pino number `level`),
+   * `fields` the record's own fields (pino's merging object, serialised and redacted), `f` the format,
+   * FormatEntry or first value (a value that is neither is the message, printed as by '%s'), `rest` the
+   * arguments after it (owned by the record from here).
+   * `seen`: log() already counted this text towards interning (runtimeFormat), so it is only looked up.
+   */
+  logWith(
+    lv: number,
+    level: number,
+    ctx: Context | null,
+    fields: object | null,
+    f: unknown,
+    rest: unknown[],
+    seen = false,
+  ): void {
     try {
-      const f = all[0];
       let fe: FormatEntry | undefined;
-      let args = all.slice(1);
-      if (typeof f === 'string') fe = runtimeFormat(f);
-      else if (typeof f === 'number') {
-        fe = dictionaryFormat(f);
+      let args = rest;
+      if (f instanceof FormatEntry) fe = f;
+      else if (typeof f === 'string') {
+        fe = seen ? interned(f) : runtimeFormat(f);
         if (fe === undefined) {
-          this.unknown(lv, f);
-          return;
+          fe = DYNAMIC_FORMAT;
+          args = [f, ...rest];
         }
       } else {
-        fe = runtimeFormat('');
-        args = all;
+        fe = internFormat('%s'); // a first value that is no format is the message: '%s' prints it as util.format
+        args = [f, ...rest];
       }
       if (this.closed) {
         this.dropped++;
         return;
       }
-      this.slow(lv, ctx, fe, args, this.now());
+      this.slow({ lv, level, ctx, fields, fe, args }, this.now());
     } catch {
       this.internalErrors++;
     }
@@ -265,12 +283,17 @@ export class Core implements RecordSink {
   }
 
   /** The general path: retries after making room (a new frame, a flush), then in a buffer of its own. */
-  private slow(lv: number, ctx: Context | null, fe: FormatEntry, args: unknown[], t: number): void {
+  private slow(r: GeneralRecord, t: number): void {
+    const { lv, ctx, fe, args } = r;
+    const plain = r.fields === null && lv !== LV_CUSTOM;
     for (let attempt = 0; attempt < 6; attempt++) {
       if (this.define(fe, ctx)) {
-        if (fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5]))
+        if (
+          plain &&
+          fe.write(this, lv, ctx, args.length, args[0], args[1], args[2], args[3], args[4], args[5])
+        )
           return;
-        const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
+        const p = writeGeneral(this.buf, this.pos, this.end, r, t - this.lastT, this.repeated);
         if (p >= 0) {
           this.pos = p;
           this.lastT = t;
@@ -283,19 +306,19 @@ export class Core implements RecordSink {
         return;
       }
     }
-    this.bigRecord(lv, ctx, fe, args, t);
+    this.bigRecord(r, t);
   }
 
   /** A record larger than the buffer: written alone from a larger buffer. */
-  private bigRecord(lv: number, ctx: Context | null, fe: FormatEntry, args: unknown[], t: number): void {
+  private bigRecord(r: GeneralRecord, t: number): void {
     this.flushBuffer(true);
     const normal = this.buf;
     try {
       for (let size = this.bufEnd * 4; size <= MAX_RECORD; size *= 2) {
         this.useBuffer(Buffer.allocUnsafe(size));
         this.end = size; // one frame: a record never straddles frames
-        if (!this.define(fe, ctx)) continue;
-        const p = this.writeEvent(this.buf, this.pos, this.end, lv, ctx, fe, args, t - this.lastT);
+        if (!this.define(r.fe, r.ctx)) continue;
+        const p = writeGeneral(this.buf, this.pos, this.end, r, t - this.lastT, this.repeated);
         if (p < 0) continue;
         this.pos = p;
         this.lastT = t;
@@ -316,26 +339,6 @@ export class Core implements RecordSink {
     this.newWrite();
   }
 
-  private writeEvent(
-    buf: Buffer,
-    p: number,
-    end: number,
-    lv: number,
-    ctx: Context | null,
-    fe: FormatEntry,
-    args: unknown[],
-    dt: number,
-  ): number {
-    if (p + HEAD_ROOM > end) return -1;
-    const argc = args.length;
-    buf[p] = lv | (ctx === null ? 0 : EV_CTX) | (argc === fe.n ? 0 : EV_ARGC);
-    p = writeVarint(buf, p + 1, fe.id);
-    p = writeVarint(buf, p, dt);
-    if (ctx !== null) p = writeVarint(buf, p, ctx.id);
-    if (argc !== fe.n) p = writeVarint(buf, p, argc);
-    return writeArgs(buf, p, end, args);
-  }
-
   /** Write the definitions an event needs before it (format text, dictionary hash, context fields); false when they or the event head do not fit. */
   private define(fe: FormatEntry, ctx: Context | null): boolean {
     if (fe.index >= 0 && this.fmtSeen[fe.index] !== 1) {
@@ -348,7 +351,7 @@ export class Core implements RecordSink {
       }
       this.fmtSeen[fe.index] = 1;
     }
-    if (fe.index < 0 && !this.dictWritten) {
+    if (fe.index === DICTIONARY_INDEX && !this.dictWritten) {
       const hash = registeredDictionary()?.hash ?? '';
       if (this.pos + defSize(hash) > this.end) return false;
       this.pos = writeDef(this.buf, this.pos, R_DICT, 0, hash);
@@ -361,22 +364,6 @@ export class Core implements RecordSink {
       this.ctxWritten.push(ctx);
     }
     return this.pos + HEAD_ROOM <= this.end;
-  }
-
-  private unknown(lv: number, id: number): void {
-    if (this.closed || (this.pos + 24 > this.end && !this.makeRoom())) {
-      this.dropped++;
-      return;
-    }
-    const t = this.now();
-    this.pos = writeUnknown(
-      this.buf,
-      this.pos,
-      lv,
-      t - this.lastT,
-      Number.isSafeInteger(id) && id >= 0 ? id : 0,
-    );
-    this.lastT = t;
   }
 
   /** Open a frame at `pos` (the caller left CHUNK_HEAD bytes of room). */
@@ -392,20 +379,21 @@ export class Core implements RecordSink {
     if (
       this.pos === this.contentStart &&
       this.dropped === this.droppedSealed &&
-      this.lost === this.lostSealed
+      this.out.lost === this.lostSealed
     ) {
       this.pos = this.chunkStart;
       return;
     }
-    sealBlockCounters(this.buf, this.chunkStart + FRAME_HEAD, this.dropped, this.lost);
+    sealBlockCounters(this.buf, this.chunkStart + FRAME_HEAD, this.dropped, this.out.lost);
     this.droppedSealed = this.dropped;
-    this.lostSealed = this.lost;
+    this.lostSealed = this.out.lost;
     sealFrame(this.buf, this.chunkStart, this.pos - this.chunkStart - FRAME_HEAD);
   }
 
   /** Start a new write at the buffer's start: no definitions in it yet. */
   private newWrite(): void {
     this.pos = 0;
+    this.repeated.newWrite();
     this.fmtSeen.fill(0);
     this.dictWritten = false;
     for (const c of this.ctxWritten) c.written = false;
@@ -434,78 +422,11 @@ export class Core implements RecordSink {
    * the previous write's rest yet leaves everything in place and returns false.
    */
   private flushBuffer(block: boolean): boolean {
-    if (!this.writePending(block)) return false;
+    if (!this.out.writePending(block)) return false;
     this.sealChunk();
-    if (this.pos > 0) this.output(this.buf, this.pos, block);
+    if (this.pos > 0) this.out.write(this.buf, this.pos, block);
     this.newWrite();
     return true;
-  }
-
-  /** Write what a pipe did not take last time; true when nothing is left. */
-  private writePending(block: boolean): boolean {
-    const pb = this.pending;
-    if (pb === null || this.pendingStart === this.pendingEnd) return true;
-    try {
-      this.pendingStart += this.dest.write(pb, this.pendingStart, this.pendingEnd - this.pendingStart, block);
-    } catch (e) {
-      this.failed(e, pb, 0, this.pendingEnd, this.pendingStart);
-      this.pendingStart = this.pendingEnd;
-    }
-    return this.pendingStart === this.pendingEnd;
-  }
-
-  /**
-   * Hand `buf[0..len)` to the destination: check its name and rotation first; to a pipe, one frame per
-   * write. Errors count the records of the frames not written.
-   */
-  private output(buf: Buffer, len: number, block: boolean): void {
-    const d = this.dest;
-    let done = 0;
-    try {
-      d.checkName();
-      const r = this.opts.rotate;
-      if (
-        r !== undefined &&
-        d.size > 0 &&
-        ((r.size > 0 && d.size + len > r.size) ||
-          (r.intervalMs > 0 && Date.now() - d.openedAt >= r.intervalMs))
-      ) {
-        d.rotate(r.keep);
-      }
-      if (!d.stream) done = d.write(buf, 0, len, block);
-      else {
-        while (done < len) {
-          const n = Math.min(len - done, FRAME_HEAD + buf.readUInt32LE(done + 4));
-          const w = d.write(buf, done, n, block);
-          done += w;
-          if (w < n) break;
-        }
-      }
-    } catch (e) {
-      this.failed(e, buf, 0, len, done + ((e as { written?: number }).written ?? 0));
-      return;
-    }
-    this.bytes += done;
-    if (done === len) this.writes++;
-    else if (this.pending !== null) {
-      buf.copy(this.pending, 0, done, len);
-      this.pendingStart = 0;
-      this.pendingEnd = len - done;
-    }
-  }
-
-  /** A write failed after `written` bytes of `buf[start..end)`: count, remember and report it. */
-  private failed(e: unknown, buf: Buffer, start: number, end: number, written: number): void {
-    const err = e as NodeJS.ErrnoException;
-    this.bytes += written;
-    this.writeErrors++;
-    this.lastError = err.code ?? err.name ?? 'Error';
-    try {
-      this.lost += countLostRecords(buf, start, end, written);
-    } catch {
-      this.internalErrors++;
-    }
-    this.errors.report(err);
   }
 
   private tick(): void {
@@ -513,7 +434,7 @@ export class Core implements RecordSink {
       this.pos > this.contentStart ||
       this.chunkStart > 0 ||
       this.dropped !== this.droppedSealed ||
-      this.lost !== this.lostSealed
+      this.out.lost !== this.lostSealed
     ) {
       this.flushBuffer(this.opts.overload === 'block');
     }
@@ -528,27 +449,22 @@ export class Core implements RecordSink {
   /** Flush, then open the path again (logrotate's postrotate, SIGHUP handlers). */
   reopen(): void {
     this.flushSync();
-    try {
-      this.dest.reopen();
-    } catch (e) {
-      this.writeErrors++;
-      this.lastError = (e as NodeJS.ErrnoException).code ?? 'OPEN_FAILED';
-      this.errors.report(e as NodeJS.ErrnoException);
-    }
+    this.out.reopen();
   }
 
   /** The counters of this writer (write-stats.ts). */
   stats(): LoggerStats {
+    const o = this.out;
     return {
-      bytes: this.bytes,
-      writes: this.writes,
+      bytes: o.bytes,
+      writes: o.writes,
       dropped: this.dropped,
-      lost: this.lost,
-      writeErrors: this.writeErrors,
-      lastError: this.lastError,
-      reopens: this.dest.reopens,
-      rotations: this.dest.rotations,
-      internalErrors: this.internalErrors,
+      lost: o.lost,
+      writeErrors: o.writeErrors,
+      lastError: o.lastError,
+      reopens: o.dest.reopens,
+      rotations: o.dest.rotations,
+      internalErrors: this.internalErrors + o.internalErrors,
     };
   }
 
@@ -559,6 +475,6 @@ export class Core implements RecordSink {
     this.closed = true;
     clearInterval(this.timer);
     untrack(this);
-    this.dest.close();
+    this.out.close();
   }
 }

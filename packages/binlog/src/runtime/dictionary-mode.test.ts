@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { makeDictionary } from '../codec/index.js';
 import { DecodeError, decodeFile } from '../decode/index.js';
 import { LoggerError } from './errors.js';
-import { registerDictionary } from './format-table.js';
+import { formatId, registerDictionary } from './format-table.js';
 import { createLogger } from './logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'binlog-dict-'));
@@ -16,17 +16,19 @@ const dict = makeDictionary([
   { id: 3, fmt: '%d %d %d %d %d %d %d %d', file: 'a.ts', line: 5 },
 ]);
 
-test('mode 2: ids of a registered dictionary; mixed with run-time formats; unknown ids counted', () => {
+test('mode 2: formats of a registered dictionary, passed boxed (a number is a message); mixed with run-time formats', () => {
   const f = join(dir, 'm2.blog');
   const log = createLogger({ dest: f });
   log.info('before registration %d', 1);
   registerDictionary(dict);
   registerDictionary(makeDictionary(dict.formats)); // same hash: fine
-  log.info(1, 'bob', 1200, 0.35);
-  log.child({ req: 7 }).warn(2);
-  log.info(3, 1, 2, 3, 4, 5, 6, 7, 8);
-  log.info(1, 'missing');
-  log.error(99, 'x');
+  const [f1, f2, f3] = [formatId(1)!, formatId(2)!, formatId(3)!];
+  log.info(f1, 'bob', 1200, 0.35);
+  log.child({ req: 7 }).warn(f2);
+  log.info(f3, 1, 2, 3, 4, 5, 6, 7, 8);
+  log.info(f1, 'missing');
+  log.error(99, 'x'); // a number is a message, never an id
+  log.info((globalThis as unknown as Record<string, unknown[]>).__binlogFormats![2], 'extra');
   log.info('run-time %s', 'too');
   log.close();
   // without the dictionary, the run-time records before the first pre-compiled one decode
@@ -43,22 +45,23 @@ test('mode 2: ids of a registered dictionary; mixed with run-time formats; unkno
     { id: dict.formats.length + 1, fmt: 'added %s', file: 'n.ts', line: 9 },
   ]);
   assert.notEqual(newer.hash, dict.hash);
-  assert.equal(decodeFile(f, { dictionary: newer }).events.length, 7);
+  assert.equal(decodeFile(f, { dictionary: newer }).events.length, 8);
   const { events, stats } = decodeFile(f, { dictionary: dict });
   assert.deepEqual(
     events.map((e) => [e.id, e.msg]),
     [
-      [0x100000, 'before registration 1'],
+      [0, 'before registration 1'],
       [1, 'user bob paid 1200 cents in 0.35 s'],
       [2, 'plain'],
       [3, '1 2 3 4 5 6 7 8'],
       [1, 'user missing paid %d cents in %f s'],
-      [99, '[binlog: a call with format id 99, which no registered dictionary defines]'],
-      [0x100001, 'run-time too'],
+      [0x100000, '99 x'],
+      [2, 'plain extra'],
+      [0, 'run-time too'],
     ],
   );
   assert.equal(events[2]!.fields, '{"req":7}');
-  assert.equal(stats.unknownIds, 1);
+  assert.equal(stats.unknownIds, 0);
   const other = makeDictionary([{ id: 1, fmt: 'other %d', file: 'b.ts', line: 1 }]);
   assert.throws(
     () => decodeFile(f, { dictionary: other }),

@@ -22,11 +22,24 @@
  * (With the clock read in Core.log, whichever of the clock and the writer lost the caller's budget was
  * called instead: a boxed time or an hrtime array per record, measured at 2x the scavenges.)
  *
+ * Where code generation from strings is disallowed (`node --disallow-code-generation-from-strings`),
+ * buildWriter() returns genericWriter(): the same checks and bytes from a loop over the specifiers
+ * (slower, but the logger works). writeDynamic() is the hand-written writer of a message that was not
+ * interned (DYNAMIC_ID, format-table.ts): its text as the only argument.
+ *
  * @example
  * const w = buildWriter(7, -1, ['d', 's']);
  * w(core, 3, null, 2, 5, 'hi'); // true: [0x23, 7, dt, 0x0a, 2, 'h', 'i'] at core.pos
  */
-import { writePackedString, writeValue, writeVarint } from '../codec/index.js';
+import {
+  DYNAMIC_ID,
+  EV_ARGC,
+  writePackedString,
+  writeString,
+  writeValue,
+  writeVarint,
+  writeZigzag,
+} from '../codec/index.js';
 import type { ArgKind } from '../format/index.js';
 import { preciseMicros } from './clock.js';
 
@@ -106,13 +119,23 @@ function varintBytes(v: number): number[] {
   return [...b.subarray(0, writeVarint(b, 0, v))];
 }
 
+/** False under `--disallow-code-generation-from-strings` (then no writer is generated). */
+const codegen = ((): boolean => {
+  try {
+    return new Function('return true')() === true;
+  } catch {
+    return false;
+  }
+})();
+
 /**
  * The writer of format `id` with these specifiers; `index` is its run-time format index (whose definition
  * must be in the stream), or -1 for a dictionary format (the dictionary's hash must be). One that always
- * declines above MAX_FAST_ARGS.
+ * declines above MAX_FAST_ARGS or for `specs` null (a format written on the general path only).
  */
-export function buildWriter(id: number, index: number, specs: readonly ArgKind[]): RecordWriter {
-  if (specs.length > MAX_FAST_ARGS) return never;
+export function buildWriter(id: number, index: number, specs: readonly ArgKind[] | null): RecordWriter {
+  if (specs === null || specs.length > MAX_FAST_ARGS) return never;
+  if (!codegen) return genericWriter(id, index, specs);
   const checks: string[] = [];
   const writes: string[] = [];
   let fixed = 1 + 8 + 8; // tag, dt, ctx; the id's bytes are added below
@@ -177,6 +200,83 @@ ${idBytes.map((b, i) => `  buf[p + ${i + 1}] = ${b};`).join('\n')}
     writeValue,
     preciseMicros,
   ) as RecordWriter;
+}
+
+/** The current time (µs) for a record of `sink`, never before its previous record's. */
+function recordTime(sink: RecordSink): number {
+  const cc = sink.coarse;
+  const t = cc === null ? preciseMicros() : cc.micros();
+  return Math.max(t, sink.lastT);
+}
+
+/** True when `v` has the kind specifier `k` packs. */
+function packs(k: ArgKind, v: unknown): boolean {
+  if (k === 's') return typeof v === 'string';
+  if (k === 'f') return typeof v === 'number';
+  if (k === 'o' || k === 'j') return true;
+  return typeof v === 'number' && (v | 0) === v && !(v === 0 && 1 / v < 0);
+}
+
+/** The record head (tag, id, dt, ctx) at `p`; the caller checked HEAD bytes of room. */
+function writeHead(buf: Buffer, p: number, tag: number, id: number, dt: number, ctx: Context | null): number {
+  buf[p] = ctx === null ? tag : tag | CTX;
+  p = writeVarint(buf, writeVarint(buf, p + 1, id), dt);
+  return ctx === null ? p : writeVarint(buf, p, ctx.id);
+}
+
+/** Room a record head needs at most: tag, id, dt, ctx. */
+const HEAD = 1 + 8 + 8 + 8;
+
+/** buildWriter() without code generation: the same record, from a loop over the specifiers. */
+function genericWriter(id: number, index: number, specs: readonly ArgKind[]): RecordWriter {
+  const n = specs.length;
+  return (sink, lv, ctx, argc, a, b, c, d, e, f) => {
+    if (argc !== n || sink.closed !== false) return false;
+    if (index < 0 ? sink.dictWritten !== true : sink.fmtSeen[index] !== 1) return false;
+    if (ctx !== null && ctx.written !== true) return false;
+    const args = [a, b, c, d, e, f];
+    for (let i = 0; i < n; i++) if (!packs(specs[i]!, args[i])) return false;
+    const buf = sink.buf;
+    const end = sink.end;
+    if (sink.pos + HEAD > end) return false;
+    const t = recordTime(sink);
+    let p = writeHead(buf, sink.pos, lv | PACKED, id, t - sink.lastT, ctx);
+    for (let i = 0; i < n && p >= 0; i++) {
+      const k = specs[i]!;
+      const v = args[i];
+      if (k === 's') p = writePackedString(buf, p, end, v as string);
+      else if (k === 'o' || k === 'j') p = writeValue(buf, p, end, v);
+      else if (k === 'f') {
+        if (p + 8 > end) return false;
+        sink.view.setFloat64(p, v as number, true);
+        p += 8;
+      } else p = p + 5 > end ? -1 : writeZigzag(buf, p, v as number);
+    }
+    if (p < 0) return false;
+    sink.pos = p;
+    sink.lastT = t;
+    return true;
+  };
+}
+
+/**
+ * A message that was not interned (format-table.ts): a DYNAMIC_ID event whose only argument is the text.
+ * False, having written nothing that counts, when the caller must take its general path.
+ */
+export function writeDynamic(sink: RecordSink, lv: number, ctx: Context | null, text: string): boolean {
+  if (sink.closed !== false || (ctx !== null && ctx.written !== true)) return false;
+  const buf = sink.buf;
+  const end = sink.end;
+  let p = sink.pos;
+  if (p + HEAD + 1 > end) return false;
+  const t = recordTime(sink);
+  p = writeHead(buf, p, lv | EV_ARGC, DYNAMIC_ID, t - sink.lastT, ctx);
+  buf[p] = 1;
+  p = writeString(buf, p + 1, end, text);
+  if (p < 0) return false;
+  sink.pos = p;
+  sink.lastT = t;
+  return true;
 }
 
 /** Write any number of arguments with the generic tagged writer; -1 when `end` was reached. */

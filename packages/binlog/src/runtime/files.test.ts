@@ -173,3 +173,22 @@ test('built-in rotation by size keeps the newest pieces; each piece decodes on i
   assert.equal(all[all.length - 1], total - 1);
   assert.ok(existsSync(file));
 });
+
+test('built-in rotation by time (intervalMs) keeps the newest pieces; each piece decodes on its own', async () => {
+  const sub = mkdtempSync(join(dir, 'rot-time-'));
+  const file = join(sub, 'app.blog');
+  const log = createLogger({ dest: file, rotate: { intervalMs: 20, keep: 2 } });
+  for (let k = 0; k < 6; k++) {
+    log.info('piece %d', k);
+    log.flush();
+    await new Promise((r) => setTimeout(r, 40)); // longer than intervalMs: the next write rotates
+  }
+  log.close();
+  const pieces = readdirSync(sub)
+    .filter((n) => n !== 'app.blog')
+    .sort();
+  assert.equal(log.stats().rotations, 5);
+  assert.equal(pieces.length, 2, 'keep: 2');
+  const msgs = [...pieces.map((p) => join(sub, p)), file].map((p) => decodeFile(p).events.map((e) => e.msg));
+  assert.deepEqual(msgs, [['piece 3'], ['piece 4'], ['piece 5']]);
+});

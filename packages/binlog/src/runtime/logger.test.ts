@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -63,13 +64,7 @@ test('extra arguments are appended; missing ones leave the specifier; non-string
   log.close();
   assert.deepEqual(
     decodeFile(f).events.map((e) => e.msg),
-    [
-      'a x extra 5 {"o":1}',
-      'b only and %d',
-      ' {"obj":true} tail',
-      'many 1 2 3 4 5 6 7 8 9',
-      'bad %q spec %d 5',
-    ],
+    ['a x extra 5 {"o":1}', 'b only and %d', 'tail', 'many 1 2 3 4 5 6 7 8 9', 'bad %q spec %d 5'],
   );
 });
 
@@ -225,4 +220,34 @@ test('a destination that fails (fd closed under the logger) never makes a log ca
     log.flush();
     log.close();
   });
+});
+
+test('EBADF and EPIPE: emitted as error events (next tick) and every record counted lost', async () => {
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const pipe = openSync(fifo, constants.O_WRONLY);
+  const bad = openSync(file(), 'w');
+  for (const [fd, code, breakIt] of [
+    [bad, 'EBADF', () => closeSync(bad)], // the fd closed under the logger
+    [pipe, 'EPIPE', () => closeSync(reader)], // no reader left (Node ignores SIGPIPE)
+  ] as const) {
+    const log = createLogger({ dest: fd, bufferSize: 4096 });
+    const codes: string[] = [];
+    log.on('error', (e: NodeJS.ErrnoException) => codes.push(e.code ?? ''));
+    breakIt();
+    for (let i = 0; i < 5000; i++) log.info('lost %d', i);
+    log.flush();
+    await new Promise((r) => setImmediate(r));
+    const st = log.stats();
+    assert.equal(st.lost, 5000, code);
+    assert.equal(st.lastError, code);
+    assert.ok(st.writeErrors > 0 && codes.length === st.writeErrors, code);
+    assert.ok(
+      codes.every((c) => c === code),
+      code,
+    );
+    log.close();
+  }
+  closeSync(pipe);
 });

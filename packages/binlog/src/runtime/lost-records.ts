@@ -40,6 +40,7 @@ export function countLostRecords(buf: Buffer, start: number, end: number, from: 
     dict ??= dictionaryKinds();
     return dict.get(id);
   };
+  const strings = new Map<number, string>();
   let lost = 0;
   for (let p = start; p + FRAME_HEAD <= end; ) {
     const len = buf.readUInt32LE(p + 4);
@@ -48,6 +49,7 @@ export function countLostRecords(buf: Buffer, start: number, end: number, from: 
     const counted = frameEnd > from;
     if (buf[p + FRAME_HEAD] === PAYLOAD_BLOCK2) {
       const c = new Cursor(buf, p + FRAME_HEAD, frameEnd);
+      c.strings = strings;
       try {
         const clock = { time: readBlockHead(c).base };
         while (!c.done()) {
