@@ -103,6 +103,7 @@ test('ckpt dump --leave-running: the tree (a child, a pipe with data) goes on un
   const dir = scratch.newDir();
   const f = await scratch.start('restorable', ['2', '2', '-', 'pipe', 'child']);
   const child = f.num('child');
+  t.after(() => killRestored(child)); // on every way out (the fixture's kill does not reach its child)
   const before = await sumReport(f, 1);
   const pages = await snapshotPages(f.pid);
   const maps = readFileSync(`/proc/${f.pid}/maps`, 'utf8');
