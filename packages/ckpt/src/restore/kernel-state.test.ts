@@ -4,15 +4,17 @@
  * itimers, personality, credentials (per thread: ids, groups, capability sets, securebits).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fullDumpProcess } from '../dump/full/index.js';
 import { coreEntryCodec, decodeImageOf, MAGIC } from '../images/index.js';
 import { kill as sysKill } from '../sys/index.js';
-import { type Fixture, Scratch } from '../testing/index.js';
+import { CKPT_CRIU, criuDump, type Fixture, NO_CRIU, Scratch } from '../testing/index.js';
+import { RestoreError } from './errors.js';
 import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
+import { dumpedPersonality } from './task-state.js';
 
 const scratch = new Scratch('ckpt-restore-kstate-');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,17 +43,31 @@ async function report(f: Fixture, signals: number): Promise<string[]> {
   return lines(f, re);
 }
 
-/** Start kernel_state with `flags`, run `before` on it, dump it, kill it, restore it; then `after`. */
+/** ckpt's full dump (fullDumpProcess), or `criu dump` (CKPT_CRIU). */
+async function ckptDump(pid: number, dir: string): Promise<void> {
+  await fullDumpProcess({ pid, imagesDir: dir });
+}
+async function criuDumpOf(pid: number, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const d = criuDump(CKPT_CRIU!, pid, dir);
+  assert.ok(d.ok, `criu dump failed: ${d.log}`);
+}
+
+/**
+ * Start kernel_state with `flags`, run `before` on it, dump it (`dump`: ckpt's by default), kill it,
+ * restore it; then `after`.
+ */
 async function roundTrip(
   flags: string[],
   before: (f: Fixture, worker: number) => unknown,
   after: (f: Fixture, worker: number, dir: string, saw: unknown) => Promise<void>,
+  dump = ckptDump,
 ): Promise<void> {
   const dir = scratch.newDir();
   const f = await scratch.start('kernel_state', flags);
   const worker = f.num('worker');
   const saw = before(f, worker);
-  await fullDumpProcess({ pid: f.pid, imagesDir: dir });
+  await dump(f.pid, dir);
   f.kill();
   for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
   assert.equal(existsSync(`/proc/${f.pid}`), false, 'the dumped process is gone');
@@ -126,9 +142,21 @@ test('restore gives back the personality', async () => {
   );
 });
 
+test("a personality from CRIU's images (hex digits read as decimal) is read back as hex", () => {
+  assert.equal(dumpedPersonality(1, 0x60000), 0x60000); // ckpt's dump
+  assert.equal(dumpedPersonality(1, 60000), 0x60000); // CRIU's atoi("00060000")
+  assert.equal(dumpedPersonality(1, 400000), 0x400000); // READ_IMPLIES_EXEC
+  assert.equal(dumpedPersonality(1, 8), 8); // PER_LINUX32: the same either way
+  assert.throws(
+    () => dumpedPersonality(1, 0x1234abcd),
+    (e: unknown) => e instanceof RestoreError,
+  );
+});
+
 const CRED_KEYS = ['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs'];
 
-test('restore gives back creds per thread (ids, groups, capabilities, securebits), with the rest', async () => {
+/** Every flag: creds (as set in both threads), pending signals, personality, itimers armed. */
+async function everything(dump = ckptDump): Promise<void> {
   await roundTrip(
     ['signals', 'itimers', 'personality', 'creds'],
     (f, w) => {
@@ -150,6 +178,18 @@ test('restore gives back creds per thread (ids, groups, capabilities, securebits
       assert.ok(got.includes('SECBITS 10'), got.join('|'));
       assert.ok(got.includes('PERSONA 60000'));
       assert.equal(got.filter((l) => /^T?SIG /.test(l)).length, 3);
+      const intervals = got.filter((l) => l.startsWith('ITIMER ')).map((l) => l.split(' ')[3]);
+      assert.deepEqual(intervals, ['1000000000', '300000000', '400000000']);
     },
+    dump,
   );
-});
+}
+
+test('restore gives back creds per thread (ids, groups, capabilities, securebits), with the rest', () =>
+  everything());
+
+test(
+  "cross-tool: ckpt restore of criu dump's images gives back the same kernel state",
+  { skip: NO_CRIU },
+  () => everything(criuDumpOf),
+);

@@ -85,9 +85,27 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
   if (root && root !== '/')
     throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
   restoreRlimits(task, t, trampoline);
-  const persona = t.cores[0]!.tc!.personality;
+  const persona = dumpedPersonality(t.pid, t.cores[0]!.tc!.personality);
   if (persona !== readPersonality(task.pid))
     task.call(`personality(0x${persona.toString(16)})`, RSYS.personality, persona);
+}
+
+/** The persona byte and the flags (UNAME26 0x20000 .. ADDR_LIMIT_3GB 0x8000000) of a personality. */
+const PERSONALITY_BITS = 0xff | 0x0ffe0000;
+
+/**
+ * The personality a core image holds. CRIU's dump reads /proc/PID/personality (hex text) with atoi, so
+ * its images hold the hex digits read as decimal (ADDR_NO_RANDOMIZE, "00040000", as 40000 = 0x9c40); such
+ * a value has bits no personality has (8..16) and is read back as hex; ckpt's dump writes the value.
+ */
+export function dumpedPersonality(pid: number, v: number): number {
+  if ((v & ~PERSONALITY_BITS) === 0) return v;
+  const fromDecimal = Number.parseInt(String(v), 16);
+  if ((fromDecimal & ~PERSONALITY_BITS) === 0) return fromDecimal;
+  throw new RestoreError(
+    'CORRUPT_IMAGE',
+    `core-${pid}.img: personality 0x${v.toString(16)} is none Linux has`,
+  );
 }
 
 /** ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF of the process (setitimer in its leader; unarmed ones skipped). */
