@@ -35,7 +35,7 @@ function status(pid: number, tid: number, keys: readonly string[]): string[] {
 async function report(f: Fixture, signals: number): Promise<string[]> {
   const n = lines(f, /^SECBITS /).length;
   sysKill(f.pid, 10);
-  const re = /^(ITIMER|PERSONA|SECBITS|SIG|TSIG) /;
+  const re = /^(ITIMER|PERSONA|PARENT|SECBITS|SIG|TSIG) /;
   for (let i = 0; i < 300; i++) {
     if (lines(f, /^SECBITS /).length > n && lines(f, /^T?SIG /).length >= signals) break;
     await sleep(10);
@@ -155,10 +155,10 @@ test("a personality from CRIU's images (hex digits read as decimal) is read back
 
 const CRED_KEYS = ['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs'];
 
-/** Every flag: creds (as set in both threads), pending signals, personality, itimers armed. */
+/** Every flag: creds (as set in both threads), pending signals, personality, itimers armed, pdeath signal. */
 async function everything(dump = ckptDump): Promise<void> {
   await roundTrip(
-    ['signals', 'itimers', 'personality', 'creds'],
+    ['signals', 'itimers', 'personality', 'creds', 'parent'],
     (f, w) => {
       const s = [status(f.pid, f.pid, CRED_KEYS), status(f.pid, w, CRED_KEYS)];
       assert.deepEqual(s[0]!.slice(0, 3), [
@@ -177,6 +177,7 @@ async function everything(dump = ckptDump): Promise<void> {
       const got = await report(f, 3);
       assert.ok(got.includes('SECBITS 10'), got.join('|'));
       assert.ok(got.includes('PERSONA 60000'));
+      assert.ok(got.includes('PARENT 28 1'), got.join('|'));
       assert.equal(got.filter((l) => /^T?SIG /.test(l)).length, 3);
       const intervals = got.filter((l) => l.startsWith('ITIMER ')).map((l) => l.split(' ')[3]);
       assert.deepEqual(intervals, ['1000000000', '300000000', '400000000']);

@@ -11,9 +11,11 @@
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
  *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
- *      rseq, name, every signal blocked, FPU state, creds (task-creds.ts), its pending signals queued
+ *      rseq, name, every signal blocked, FPU state, creds (task-creds.ts), pdeath signal, its pending
+ *      signals queued
  *      (task-signals.ts), registers (it stays stopped)
- *   -> the leader's per-thread state, FPU state, itimers, creds, dumpable, pending signals (shared, own)
+ *   -> the leader's per-thread state, FPU state, itimers, creds, dumpable, pdeath signal, child
+ *      subreaper, pending signals (shared, own)
  *   -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
  *      PTRACE_SYSCALL to its exit, then SETREGS the dumped registers (the trampoline gone, no user
  *      instruction run yet) -> every thread's dumped signal mask (PTRACE_SETSIGMASK) -> detach every
@@ -44,6 +46,7 @@ import {
   finalRegisters,
   restoreFpu,
   restoreItimers,
+  restoreParentLinks,
   restoreProcessState,
   restoreSession,
   restoreThreadState,
@@ -206,6 +209,7 @@ function rebuildProcess(
     restoreThreadState(thread, core, leader, tramp);
     restoreFpu(thread, core);
     restoreCreds(thread, core.thread_core?.creds, tramp);
+    restoreParentLinks(thread, core);
     queuePendingSignals(thread, t.pid, core, tramp);
     setRegs(tid, finalRegisters(core).bytes);
     masks.push([tid, dumpedSigmask(core, leader)]);
@@ -215,6 +219,7 @@ function rebuildProcess(
   restoreItimers(task, t, tramp);
   restoreCreds(task, leader.thread_core?.creds, tramp);
   restoreDumpable(task, t.mm.dumpable);
+  restoreParentLinks(task, leader);
   queuePendingSignals(task, t.pid, leader, tramp);
   masks.push([t.pid, dumpedSigmask(leader, leader)]);
   log('debug', `process ${t.pid}: ${t.fds.length} descriptors, ${t.pstree.threads.length} threads complete`);

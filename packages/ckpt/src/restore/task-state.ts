@@ -6,10 +6,11 @@
  * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, prlimit64 for each
  *                   resource limit that differs from the inherited one, personality (before the threads:
  *                   they inherit it); setsid / setpgid (restoreSession); setitimer x 3 (restoreItimers,
- *                   late: ITIMER_REAL runs from then on)
+ *                   late: ITIMER_REAL runs from then on); PR_SET_CHILD_SUBREAPER (restoreParentLinks)
  * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
  *                   PTRACE_SETSIGMASK(all blocked: task-signals.ts), PTRACE_SETREGSET NT_X86_XSTATE
- *                   (fpregs + xsave); creds (task-creds.ts), pending signals (task-signals.ts), and SETREGS
+ *                   (fpregs + xsave); creds (task-creds.ts), PR_SET_PDEATHSIG (restoreParentLinks, after
+ *                   the creds: changing them resets it), pending signals (task-signals.ts), and SETREGS
  *                   (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
  * ```
  * Before the address space is torn down, the rseq area the helper's glibc registered is unregistered
@@ -88,6 +89,17 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
   const persona = dumpedPersonality(t.pid, t.cores[0]!.tc!.personality);
   if (persona !== readPersonality(task.pid))
     task.call(`personality(0x${persona.toString(16)})`, RSYS.personality, persona);
+}
+
+/**
+ * The thread's parent-death signal (reset by the kernel when creds change: set after them) and, in the
+ * leader, the process's child-subreaper flag.
+ */
+export function restoreParentLinks(task: RemoteTask, core: CoreEntry): void {
+  const pdeath = core.thread_core?.pdeath_sig ?? 0;
+  if (pdeath !== 0) task.call(`prctl(PR_SET_PDEATHSIG, ${pdeath})`, RSYS.prctl, PR.SET_PDEATHSIG, pdeath);
+  if (core.tc?.child_subreaper)
+    task.call('prctl(PR_SET_CHILD_SUBREAPER, 1)', RSYS.prctl, PR.SET_CHILD_SUBREAPER, 1);
 }
 
 /** The persona byte and the flags (UNAME26 0x20000 .. ADDR_LIMIT_3GB 0x8000000) of a personality. */
