@@ -1,7 +1,8 @@
 /**
  * Credentials of a restored thread (they are per thread in Linux: each thread's own core image), injected
- * in the thread as CRIU's restorer does, as the last privileged step before its registers: while they are
- * set the thread still has ckpt's capabilities (root), afterwards it may have none.
+ * in the thread with the steps of CRIU's restorer (gids before uids), as the last privileged step before
+ * its registers: while they are set the thread still has ckpt's capabilities (root), afterwards it may
+ * have none.
  *
  * ```
  * prctl(PR_SET_SECUREBITS, live | NO_SETUID_FIXUP)   the capabilities survive the id changes below
@@ -86,22 +87,14 @@ export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined, tra
       const at = groups.length > 0 ? putArg(task, trampoline, g) : 0;
       task.call(`setgroups(${groups.join(',')})`, RSYS.setgroups, groups.length, at);
     }
-    task.call(
-      `setresgid(${want.gid}, ${want.egid}, ${want.sgid})`,
-      RSYS.setresgid,
-      want.gid,
-      want.egid,
-      want.sgid,
-    );
-    setFsId(task, RSYS.setfsgid, 'setfsgid', want.fsgid);
-    task.call(
-      `setresuid(${want.uid}, ${want.euid}, ${want.suid})`,
-      RSYS.setresuid,
-      want.uid,
-      want.euid,
-      want.suid,
-    );
-    setFsId(task, RSYS.setfsuid, 'setfsuid', want.fsuid);
+    // gids before uids (CRIU sets uids first: with NO_SETUID_FIXUP either order keeps CAP_SETGID)
+    for (const [res, fs, r, e, sv, f] of [
+      ['gid', 'fsgid', want.gid, want.egid, want.sgid, want.fsgid],
+      ['uid', 'fsuid', want.uid, want.euid, want.suid, want.fsuid],
+    ] as const) {
+      task.call(`setres${res}(${r}, ${e}, ${sv})`, RSYS[`setres${res}`], r, e, sv);
+      setFsId(task, RSYS[`set${fs}`], `set${fs}`, f);
+    }
   }
   if (task.syscall(RSYS.prctl, PR.GET_SECUREBITS) !== want.secbits)
     prctl(`PR_SET_SECUREBITS, ${want.secbits}`, PR.SET_SECUREBITS, want.secbits);
