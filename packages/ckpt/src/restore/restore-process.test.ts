@@ -32,7 +32,7 @@ import {
   VMA_STATUS,
 } from '../images/index.js';
 import { kill as sysKill } from '../sys/index.js';
-import { FIXTURE_DIR, type Fixture, Scratch } from '../testing/index.js';
+import { criuDump, FIXTURE_DIR, type Fixture, Scratch } from '../testing/index.js';
 import { RestoreError } from './errors.js';
 import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
@@ -283,18 +283,8 @@ test("cross-tool: ckpt restore of criu dump's images (CKPT_CRIU)", { skip: noCri
   mkdirSync(dir, { recursive: true });
   const f = await scratch.start('restorable', ['1', '2', '-', 'mask']);
   const before = await report(f.pid, f, 1);
-  const d = spawnSync(
-    'bash',
-    ['-c', 'ulimit -n 20000 && exec "$0" dump -t "$1" -D "$2" -o dump.log -v4', criu!, String(f.pid), dir],
-    {
-      encoding: 'utf8',
-    },
-  );
-  assert.equal(
-    d.status,
-    0,
-    `criu dump failed: ${d.stderr} ${readFileSync(join(dir, 'dump.log'), 'utf8').slice(-1500)}`,
-  );
+  const d = criuDump(criu!, f.pid, dir);
+  assert.ok(d.ok, `criu dump failed: ${d.log}`);
   f.kill();
   for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
   const beats = lines(f, /^BEAT /).length;

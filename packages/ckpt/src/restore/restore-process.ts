@@ -9,13 +9,17 @@
  *   -> every file of the tree opened in the root (fd-table.ts), the root's session
  *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
- *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits (task-state.ts)
+ *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
- *      rseq, name, mask, FPU state, registers (it stays stopped)
- *   -> the leader's per-thread state, FPU state
+ *      rseq, name, every signal blocked, FPU state, creds (task-creds.ts), pdeath signal, its pending
+ *      signals queued
+ *      (task-signals.ts), registers (it stays stopped)
+ *   -> the leader's per-thread state, FPU state, itimers, creds, dumpable, pdeath signal, child
+ *      subreaper, pending signals (shared, own)
  *   -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
  *      PTRACE_SYSCALL to its exit, then SETREGS the dumped registers (the trampoline gone, no user
- *      instruction run yet) -> detach every thread of every process: the tree runs
+ *      instruction run yet) -> every thread's dumped signal mask (PTRACE_SETSIGMASK) -> detach every
+ *      thread of every process: the tree runs
  * ```
  * Any failure before the detach kills every process being built and reaps it (none ran an instruction of
  * its own), and the helper is killed in every case: nothing is left behind. If ckpt itself dies
@@ -28,17 +32,21 @@
 
 import { ImageDir, PageChain } from '../images/index.js';
 import { readMaps } from '../proc/index.js';
-import { cancelledBy, MAP, PROT, RSYS, setRegs } from '../sys/index.js';
+import { cancelledBy, MAP, PROT, RSYS, setRegs, setSigmask } from '../sys/index.js';
 import { type AddressSpaceStats, rebuildAddressSpace } from './address-space.js';
 import { RestoreError, restoreErrorFrom } from './errors.js';
 import { installFds, type OpenFiles, openTreeFiles } from './fd-table.js';
 import { assertFree, cloneWithPid } from './helper-process.js';
 import { RemoteTask } from './remote-task.js';
 import { createChild, createThread } from './task-clone.js';
+import { restoreCreds, restoreDumpable } from './task-creds.js';
 import { readTreeImages, type TaskImages } from './task-images.js';
+import { dumpedSigmask, queuePendingSignals } from './task-signals.js';
 import {
   finalRegisters,
   restoreFpu,
+  restoreItimers,
+  restoreParentLinks,
   restoreProcessState,
   restoreSession,
   restoreThreadState,
@@ -89,6 +97,8 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
   const log: Log = (level, m) => say(level, `${(performance.now() - t0).toFixed(1)} ms: ${m}`);
   const tasks: RemoteTask[] = [];
   const threads: RemoteTask[] = [];
+  /** Every thread's dumped signal mask, set just before the detach (all blocked until then). */
+  const masks: [tid: number, mask: bigint][] = [];
   /** A phase boundary: the hook, a turn of the event loop (signal handlers run), the cancellation check. */
   const step = async (name: string) => {
     o.onStep?.(name);
@@ -132,13 +142,14 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     await step('children');
     const memory = { pages: 0, writes: 0, vmas: 0 };
     for (const [i, t] of images.entries()) {
-      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, files, o, threads, log);
+      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, files, o, threads, masks, log);
       memory.pages += m.pages;
       memory.writes += m.writes;
       memory.vmas += m.vmas;
       await step(`process ${t.pid}`);
     }
     for (const [i, t] of images.entries()) finishLeader(tasks[i]!, t, tramp);
+    for (const [tid, mask] of masks) setSigmask(tid, mask);
     o.beforeRun?.(root.pid);
     const syscalls = [...tasks, ...threads].reduce((n, t) => n + t.calls, 0);
     for (const t of threads) t.detach();
@@ -166,7 +177,11 @@ function mapTrampoline(task: RemoteTask, tramp: number): void {
   task.syscallAt = tramp;
 }
 
-/** One process: memory, fds, process state, its other threads (complete, stopped), the leader's state. */
+/**
+ * One process: memory, fds, process state, its other threads (complete, stopped), the leader's state.
+ * Creds and pending signals come last in each thread (creds drop ckpt's privileges; the signals stay
+ * blocked and pending until the detach); `masks` gets each thread's dumped mask.
+ */
 function rebuildProcess(
   task: RemoteTask,
   t: TaskImages,
@@ -175,6 +190,7 @@ function rebuildProcess(
   files: OpenFiles,
   o: RestoreOptions,
   threads: RemoteTask[],
+  masks: [number, bigint][],
   log: Log,
 ): AddressSpaceStats {
   using chain = new PageChain(t.dir, t.pid);
@@ -192,10 +208,20 @@ function rebuildProcess(
     const core = t.cores[i]!;
     restoreThreadState(thread, core, leader, tramp);
     restoreFpu(thread, core);
+    restoreCreds(thread, core.thread_core?.creds, tramp);
+    restoreParentLinks(thread, core);
+    queuePendingSignals(thread, t.pid, core, tramp);
     setRegs(tid, finalRegisters(core).bytes);
+    masks.push([tid, dumpedSigmask(core, leader)]);
   }
   restoreThreadState(task, leader, leader, tramp);
   restoreFpu(task, leader);
+  restoreItimers(task, t, tramp);
+  restoreCreds(task, leader.thread_core?.creds, tramp);
+  restoreDumpable(task, t.mm.dumpable);
+  restoreParentLinks(task, leader);
+  queuePendingSignals(task, t.pid, leader, tramp);
+  masks.push([t.pid, dumpedSigmask(leader, leader)]);
   log('debug', `process ${t.pid}: ${t.fds.length} descriptors, ${t.pstree.threads.length} threads complete`);
   return memory;
 }

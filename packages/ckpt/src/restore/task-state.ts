@@ -4,9 +4,13 @@
  *
  * ```
  * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, prlimit64 for each
- *                   resource limit that differs from the inherited one; setsid / setpgid (restoreSession)
+ *                   resource limit that differs from the inherited one, personality (before the threads:
+ *                   they inherit it); setsid / setpgid (restoreSession); setitimer x 3 (restoreItimers,
+ *                   late: ITIMER_REAL runs from then on); PR_SET_CHILD_SUBREAPER (restoreParentLinks)
  * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
- *                   PTRACE_SETSIGMASK, PTRACE_SETREGSET NT_X86_XSTATE (fpregs + xsave), and SETREGS
+ *                   PTRACE_SETSIGMASK(all blocked: task-signals.ts), PTRACE_SETREGSET NT_X86_XSTATE
+ *                   (fpregs + xsave); creds (task-creds.ts), PR_SET_PDEATHSIG (restoreParentLinks, after
+ *                   the creds: changing them resets it), pending signals (task-signals.ts), and SETREGS
  *                   (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
  * ```
  * Before the address space is torn down, the rseq area the helper's glibc registered is unregistered
@@ -19,6 +23,7 @@
  * const regs = finalRegisters(images.cores[0]!);
  */
 import type { CoreEntry } from '../images/index.js';
+import { readPersonality } from '../proc/index.js';
 import { GPREG_NAMES, Registers } from '../ptrace/index.js';
 import {
   getRlimits,
@@ -27,13 +32,13 @@ import {
   PR,
   RSEQ_FLAG_UNREGISTER,
   RSYS,
-  setSigmask,
   setXstate,
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
 import { putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
+import { blockAllSignals } from './task-signals.js';
 
 const SIGKILL = 9;
 const SIGSTOP = 19;
@@ -53,7 +58,7 @@ export function unregisterRseq(task: RemoteTask): void {
   );
 }
 
-/** The per-process part (sigactions, umask, cwd, rlimits), injected into the leader of `t`. */
+/** The per-process part (sigactions, umask, cwd, rlimits, personality), injected into the leader of `t`. */
 export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline: number): void {
   const tc = t.cores[0]!.tc!;
   const sigactions = tc.sigactions ?? [];
@@ -81,6 +86,61 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
   if (root && root !== '/')
     throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
   restoreRlimits(task, t, trampoline);
+  const persona = dumpedPersonality(t.pid, t.cores[0]!.tc!.personality);
+  if (persona !== readPersonality(task.pid))
+    task.call(`personality(0x${persona.toString(16)})`, RSYS.personality, persona);
+}
+
+/**
+ * The thread's parent-death signal (reset by the kernel when creds change: set after them) and, in the
+ * leader, the process's child-subreaper flag.
+ */
+export function restoreParentLinks(task: RemoteTask, core: CoreEntry): void {
+  const pdeath = core.thread_core?.pdeath_sig ?? 0;
+  if (pdeath !== 0) task.call(`prctl(PR_SET_PDEATHSIG, ${pdeath})`, RSYS.prctl, PR.SET_PDEATHSIG, pdeath);
+  if (core.tc?.child_subreaper)
+    task.call('prctl(PR_SET_CHILD_SUBREAPER, 1)', RSYS.prctl, PR.SET_CHILD_SUBREAPER, 1);
+}
+
+/** The persona byte and the flags (UNAME26 0x20000 .. ADDR_LIMIT_3GB 0x8000000) of a personality. */
+const PERSONALITY_BITS = 0xff | 0x0ffe0000;
+
+/**
+ * The personality a core image holds. CRIU's dump reads /proc/PID/personality (hex text) with atoi, so
+ * its images hold the hex digits read as decimal (ADDR_NO_RANDOMIZE, "00040000", as 40000 = 0x9c40); such
+ * a value has bits no personality has (8..16) and is read back as hex; ckpt's dump writes the value.
+ */
+export function dumpedPersonality(pid: number, v: number): number {
+  if ((v & ~PERSONALITY_BITS) === 0) return v;
+  const fromDecimal = Number.parseInt(String(v), 16);
+  if ((fromDecimal & ~PERSONALITY_BITS) === 0) return fromDecimal;
+  throw new RestoreError(
+    'CORRUPT_IMAGE',
+    `core-${pid}.img: personality 0x${v.toString(16)} is none Linux has`,
+  );
+}
+
+/** ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF of the process (setitimer in its leader; unarmed ones skipped). */
+export function restoreItimers(task: RemoteTask, t: TaskImages, trampoline: number): void {
+  const timers = t.cores[0]!.tc!.timers;
+  if (!timers) return;
+  for (const [which, it] of [timers.real, timers.virt, timers.prof].entries()) {
+    // a value of 0 with an interval: about to fire when dumped (CRIU arms it with the interval)
+    const due = it.vsec === 0n && it.vusec === 0n;
+    if (due && it.isec === 0n && it.iusec === 0n) continue;
+    const v = Buffer.alloc(32);
+    v.writeBigUInt64LE(it.isec, 0);
+    v.writeBigUInt64LE(it.iusec, 8);
+    v.writeBigUInt64LE(due ? it.isec : it.vsec, 16);
+    v.writeBigUInt64LE(due ? it.iusec : it.vusec, 24);
+    task.call(
+      `setitimer(${which}, ${it.vsec}.${it.vusec}s)`,
+      RSYS.setitimer,
+      which,
+      putArg(task, trampoline, v),
+      0,
+    );
+  }
 }
 
 /**
@@ -140,8 +200,8 @@ function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): vo
 
 /**
  * The per-thread part, injected into thread `task` (the leader or a thread made by threads.ts): clear_tid
- * address, robust list, rseq, sigaltstack, name, blocked signals (the leader's from `tc`, the others'
- * from their thread_core).
+ * address, robust list, rseq, sigaltstack, name; every signal blocked until the detach (the dumped mask
+ * is put back then: task-signals.ts).
  */
 export function restoreThreadState(
   task: RemoteTask,
@@ -166,7 +226,7 @@ export function restoreThreadState(
   const comm = Buffer.alloc(16);
   comm.write((th?.comm ?? leader.tc!.comm).slice(0, 15));
   task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, trampoline, comm));
-  setSigmask(task.pid, core === leader ? leader.tc!.blk_sigset : (th?.blk_sigset ?? 0n));
+  blockAllSignals(task);
 }
 
 /** fpregs and the xsave components of `core` into the live XSAVE area of the task. */

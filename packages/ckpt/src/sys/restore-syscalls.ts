@@ -30,6 +30,16 @@ export const RSYS = {
   mmap: 9,
   mprotect: 10,
   munmap: 11,
+  setitimer: 38,
+  personality: 135,
+  setresuid: 117,
+  setresgid: 119,
+  setfsuid: 122,
+  setfsgid: 123,
+  setgroups: 116,
+  capset: 126,
+  rt_sigqueueinfo: 129,
+  rt_tgsigqueueinfo: 297,
 } as const;
 
 export const MREMAP = { MAYMOVE: 1, FIXED: 2 } as const;
@@ -46,6 +56,16 @@ export const PROT = { READ: 1, WRITE: 2, EXEC: 4 } as const;
 /** AT_FDCWD for openat. */
 export const AT_FDCWD = -100;
 /** prctl options a restore uses. */
-export const PR = { SET_NAME: 15 } as const;
+export const PR = {
+  SET_PDEATHSIG: 1,
+  SET_DUMPABLE: 4,
+  SET_NAME: 15,
+  CAPBSET_DROP: 24,
+  GET_SECUREBITS: 27,
+  SET_SECUREBITS: 28,
+  SET_CHILD_SUBREAPER: 36,
+  SET_NO_NEW_PRIVS: 38,
+  CAP_AMBIENT: 47,
+} as const;
 /** rseq(2) flag. */
 export const RSEQ_FLAG_UNREGISTER = 1;

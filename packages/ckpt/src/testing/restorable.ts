@@ -1,7 +1,7 @@
 /**
  * The restorable fixture (test/fixtures/restorable.c) seen from a test, and CRIU's restore of its dumps:
- * its log lines (BEAT, SUM, POS, PIPE, CHILD), a SUM report on SIGUSR1, `criu restore -d` with
- * CKPT_CRIU, and the kill and reap of a restored process (our child again: we are a child subreaper).
+ * its log lines (BEAT, SUM, POS, PIPE, CHILD), a SUM report on SIGUSR1, `criu restore -d` and
+ * `criu dump` with CKPT_CRIU, and the kill and reap of a restored process (our child again: we are a child subreaper).
  *
  * @example
  * const before = await sumReport(f, 1);
@@ -94,4 +94,16 @@ export function criuRestore(
     .filter((l) => /Error|FAIL/.test(l) && !/RLIMIT_NOFILE/.test(l))
     .join('\n');
   return { ok: r.status === 0, log: errors || log.slice(-2000) };
+}
+
+/** `criu dump -t pid -D dir` (CKPT_CRIU; the process is killed); returns the end of its log on failure. */
+export function criuDump(criu: string, pid: number, dir: string): { ok: boolean; log: string } {
+  const r = spawnSync(
+    'bash',
+    ['-c', 'ulimit -n 20000 && exec "$0" dump -t "$1" -D "$2" -o dump.log -v4', criu, String(pid), dir],
+    { encoding: 'utf8' },
+  );
+  const logPath = join(dir, 'dump.log');
+  const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+  return { ok: r.status === 0, log: `${r.stderr} ${log.slice(-1500)}` };
 }
