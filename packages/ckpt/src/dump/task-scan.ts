@@ -26,6 +26,7 @@ import {
   type VmaPlan,
 } from '../mem/index.js';
 import {
+  hasExited,
   listThreads,
   ProcError,
   type ProcessIdentity,
@@ -79,16 +80,6 @@ export interface ScanContext {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
-
-/** True when `pid` is a zombie or gone. */
-function exitedNow(pid: number): boolean {
-  try {
-    const st = readStatus(pid).state;
-    return st === 'Z' || st === 'X';
-  } catch {
-    return true;
-  }
-}
 
 /** Scan one process; undefined for a descendant that exited (see the module comment). */
 export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
@@ -169,7 +160,7 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
   } catch (e) {
     let err = dumpErrorFrom(e, pid);
     // a process that exits mid-scan fails where it is (pagemap gives EIO once its memory is gone)
-    if (err instanceof DumpError && err.code !== 'ESRCH' && !frozen && exitedNow(pid)) {
+    if (err instanceof DumpError && err.code !== 'ESRCH' && !frozen && hasExited(pid)) {
       err = new DumpError('ESRCH', `process ${pid} exited during the dump`, { cause: e });
     }
     if (!c.root && err instanceof DumpError && err.code === 'ESRCH') {

@@ -56,6 +56,12 @@ export function readState(pid: number): string | undefined {
   }
 }
 
+/** True when `pid` has exited: a zombie, dying, or gone (reaped). */
+export function hasExited(pid: number): boolean {
+  const st = readState(pid);
+  return st === undefined || st === 'Z' || st === 'X';
+}
+
 /** Clock ticks per second for /proc/PID/stat times (sysconf(_SC_CLK_TCK), 100 on Linux). */
 export const CLOCK_TICKS = 100;
 

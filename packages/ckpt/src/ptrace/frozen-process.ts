@@ -26,7 +26,7 @@
  * console.log(frozen.stats.freezeMicros, regs.get('rip'));
  * // leaving the block thaws
  */
-import { readStatus } from '../proc/index.js';
+import { hasExited } from '../proc/index.js';
 import { getRegs, PTRACE, ptrace, SYS, syscall, WAIT, WStatus, waitpid } from '../sys/index.js';
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import { Registers } from './registers.js';
@@ -112,12 +112,7 @@ export class FrozenProcess implements Tracee, Disposable {
 
   /** True if the process is gone or dying (a zombie): what an ESRCH from a frozen thread means. */
   isDead(): boolean {
-    try {
-      const st = readStatus(this.pid).state;
-      return st === 'Z' || st === 'X';
-    } catch {
-      return true;
-    }
+    return hasExited(this.pid);
   }
 
   /**
