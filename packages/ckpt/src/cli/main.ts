@@ -11,6 +11,9 @@
  *           [--page-server --address A --port P] [--json] [-v0..-v4] [--log-file F]   (dump-command.ts)
  * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
  * ckpt restore -D DIR [-d|--restore-detached] [--json] [-v0..-v4] [--log-file F]   (restore-command.ts)
+ * ckpt migrate -t PID --to HOST:PORT [--max-downtime MS] [--max-iterations N] [--bandwidth RATE]
+ *              [--compress none|lz4|zstd] [--on-no-convergence finish|give-up] [--tls ...]  (migrate-command.ts)
+ * ckpt receive -D DIR --port P [--address A] [-d] [--tls ...]                        (receive-command.ts)
  * ckpt show DIR [--json] [--pages]
  * ckpt verify DIR
  * ckpt report RUN.json [-o FILE]
@@ -30,8 +33,10 @@ import { addDemoCommand } from './demo-command.js';
 import { type DumpFlags, dumpCommand } from './dump-command.js';
 import { describeFailure, EXIT_STATUS_HELP } from './failure.js';
 import { parseVerbosity } from './log.js';
+import { addMigrateCommand } from './migrate-command.js';
 import { type PageServerFlags, pageServerCommand } from './page-server.js';
 import { type CommandContext, type PreDumpFlags, preDumpCommand } from './pre-dump-command.js';
+import { addReceiveCommand } from './receive-command.js';
 import { reportCommand } from './report.js';
 import { addRestoreCommand } from './restore-command.js';
 import { showCommand } from './show.js';
@@ -217,6 +222,12 @@ processes, POSIX timers, seccomp; a terminal unless --shell-job.`,
   addDemoCommand(p, ctx, (d) => runShow(d, {}));
   addTrackCommand(p);
   addRestoreCommand(p, ctx, (level) => {
+    debugFlag.on ||= level >= 4;
+  });
+  addMigrateCommand(p, ctx, (level) => {
+    debugFlag.on ||= level >= 4;
+  });
+  addReceiveCommand(p, ctx, (level) => {
     debugFlag.on ||= level >= 4;
   });
   return p;

@@ -22,7 +22,7 @@ import { UsageError } from './failure.js';
 import { openLog, parseVerbosity } from './log.js';
 import type { CommandContext } from './pre-dump-command.js';
 
-const PR_SET_CHILD_SUBREAPER = 36;
+export const PR_SET_CHILD_SUBREAPER = 36;
 
 export interface RestoreFlags {
   imagesDir?: string;
@@ -34,13 +34,13 @@ export interface RestoreFlags {
 }
 
 /** The exit status of a wait status: the code, or 128 + the signal that killed it. */
-function exitStatus(status: number): number {
+export function exitStatus(status: number): number {
   const sig = status & 0x7f;
   return sig === 0 ? (status >> 8) & 0xff : 128 + sig;
 }
 
 /** Wait (polling, so that signals reach ckpt) for child `pid` to exit; undefined when cancelled. */
-async function waitExit(pid: number, signal?: AbortSignal): Promise<number | undefined> {
+export async function waitExit(pid: number, signal?: AbortSignal): Promise<number | undefined> {
   for (;;) {
     if (signal?.aborted) return undefined;
     const w = waitpid(pid, WAIT.WNOHANG);

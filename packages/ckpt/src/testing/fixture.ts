@@ -61,8 +61,16 @@ export class Fixture {
     );
   }
 
-  /** Start fixture `name` with `args`; resolves once it printed its READY line. */
-  static async start(name: string, args: string[] = [], timeoutMs = 30_000): Promise<Fixture> {
+  /**
+   * Start fixture `name` with `args`; resolves once it printed its READY line. `prefix`: a command that
+   * execs the rest in place (e.g. `nsenter --net=...`: the fixture keeps the pid bash reports).
+   */
+  static async start(
+    name: string,
+    args: string[] = [],
+    timeoutMs = 30_000,
+    prefix: readonly string[] = [],
+  ): Promise<Fixture> {
     const bin = fixtureBinary(name);
     if (!subreaper) {
       prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -74,7 +82,7 @@ export class Fixture {
       'logs',
       `${name}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`,
     );
-    const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    const quoted = [...prefix, bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
     const r = spawnSync('bash', ['-c', `setsid ${quoted} >>'${log}' 2>&1 </dev/null & echo $!`], {
       encoding: 'utf8',
     });

@@ -7,11 +7,14 @@
  * @example
  * const sink = await openPageSession(dryRun ? { kind: 'discard' } : { kind: 'images' }, dir);
  */
+
+export { availableCodecs, type Codec, type CodecName, negotiateCodec, openCodec } from './codec.js';
 export * from './local.js';
 export * from './null.js';
 export { type PageClientOptions, PageServerClient } from './page-client.js';
 export { PageServer, type PageServerOptions, type SessionReport } from './page-server.js';
+export { PageServerSession, type SessionCounts } from './page-server-session.js';
 export * from './page-target.js';
 export * from './sink.js';
-export { loadTlsFiles, type TlsFiles, type TlsPaths } from './tls.js';
+export { clientTlsOptions, loadTlsFiles, serverTlsOptions, type TlsFiles, type TlsPaths } from './tls.js';
 export { WireError, type WireErrorCode } from './wire-errors.js';

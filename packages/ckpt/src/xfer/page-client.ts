@@ -17,6 +17,7 @@
  * await sink.begin(pid); sink.addPages(0x400000, 1, page); await sink.flush(); await sink.end();
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { crc32 } from 'node:zlib';
 import { PAGE_SIZE } from '../sys/constants.js';
@@ -38,6 +39,8 @@ import { WireError } from './wire-errors.js';
 export interface PageClientOptions {
   address: string;
   port: number;
+  /** How messages name the server (default `address:port`): e.g. a migration's peer. */
+  label?: string;
   /** Mutual TLS with these PEM contents. */
   tls?: TlsFiles;
   /** Ask for per-chunk checksums (used only if the server answers the probe). */
@@ -71,10 +74,10 @@ export class PageServerClient implements PageSink {
   private readonly closedPromise: Promise<void>;
 
   private constructor(
-    private readonly sock: Socket,
+    private readonly sock: Duplex,
     private readonly opts: PageClientOptions,
   ) {
-    sock.setNoDelay(true);
+    if ('setNoDelay' in sock) (sock as Socket).setNoDelay(true);
     sock.on('data', (b: Buffer) => this.onReply(b));
     // the server drops a session it refuses (a bad range, a hole its parent lacks) without a reply:
     // only its log says why
@@ -98,7 +101,7 @@ export class PageServerClient implements PageSink {
   }
 
   private get where(): string {
-    return `${this.opts.address}:${this.opts.port}`;
+    return this.opts.label ?? `${this.opts.address}:${this.opts.port}`;
   }
 
   /** Connect (and negotiate TLS and checksums). */
@@ -123,6 +126,14 @@ export class PageServerClient implements PageSink {
         reject(new WireError('CONNECT', `page server ${where}: ${e.code ?? e.message}`, { cause: e }));
       });
     });
+    return PageServerClient.over(sock, opts);
+  }
+
+  /**
+   * A client over a stream that is already connected (a migration's page stream, a socket): the same
+   * protocol, the stream's 'data', 'error' and 'close' events, write callbacks for back-pressure.
+   */
+  static async over(sock: Duplex, opts: PageClientOptions): Promise<PageServerClient> {
     const c = new PageServerClient(sock, opts);
     if (opts.checksums) {
       c.checksums = (await c.askParent('pid', CHECKSUM_PROBE_ID)) === CHECKSUM_MAGIC;

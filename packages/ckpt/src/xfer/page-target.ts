@@ -36,7 +36,17 @@ export interface PageServerTarget extends Omit<PageClientOptions, 'keepOpen'> {
 export type PageTarget =
   | ({ readonly kind: 'images' } & LocalSinkOptions)
   | { readonly kind: 'discard' }
-  | PageServerTarget;
+  | PageServerTarget
+  | SessionTarget;
+
+/**
+ * A session the caller opens (a migration's page stream over its own connection): `open` is called once
+ * per dump, when the pipeline would connect; the returned sink is the session (close() after the last task).
+ */
+export interface SessionTarget {
+  readonly kind: 'session';
+  readonly open: () => Promise<PageSink>;
+}
 
 /**
  * Open one session at `target` for a whole dump. 'images' needs the dump's image directory `dir`.
@@ -55,5 +65,7 @@ export async function openPageSession(target: PageTarget, dir?: ImageDir): Promi
       const { kind: _k, ...opts } = target;
       return PageServerClient.connect({ ...opts, keepOpen: true });
     }
+    case 'session':
+      return target.open();
   }
 }

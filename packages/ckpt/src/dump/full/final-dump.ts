@@ -19,6 +19,7 @@
  * thaw          --leave-running: here, before the images are encoded and written
  * images        writeTaskImages (pstree, core, ids, mm, fs, fdinfo, files, pipes-data, tty-info)
  * finish()      stats-dump, a full dump's inventory (img_version 2) last: the set is complete
+ * release       optional (a migration): decides kill or thaw once the set is complete
  * kill          default (as CRIU): SIGKILL every process while still frozen, after the commit
  * fail(e)       any step: the pipeline ends tracking, aborts the set (INCOMPLETE); the tree is thawed
  * ```
@@ -63,6 +64,12 @@ export interface FinalDumpOptions {
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Without leaveRunning: called once the image set is complete, the tree still frozen, to decide its
+   * end: 'kill' (as CRIU after a dump) or 'thaw' (it runs on: a migration whose destination failed). A
+   * throw thaws the tree and is rethrown; the complete set stays.
+   */
+  readonly release?: (r: PreDumpResult) => Promise<'kill' | 'thaw'>;
 }
 
 export interface FinalDumpResult extends PreDumpResult {
@@ -129,6 +136,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   );
   let tree: FrozenTree | undefined;
   let prio: WindowPriority | undefined;
+  let complete = false;
   try {
     collectBeforeWindow(); // no collection due in the window for what prepare() allocated
     prio = raiseForWindow();
@@ -160,10 +168,13 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     if (!dir) throw new Error('finalDump: the image set has no directory');
     const inventory: InventoryEntry = writeTaskImages(dir, states);
     const result = await p.finish({ inventory });
-    if (!o.leaveRunning) killFrozen(frozen, log);
-    return { ...result, states, killed: !o.leaveRunning };
+    complete = true;
+    let killed = !o.leaveRunning;
+    if (killed && o.release) killed = (await o.release(result)) === 'kill';
+    if (killed) killFrozen(frozen, log);
+    return { ...result, states, killed };
   } catch (e) {
-    throw p.fail(e);
+    throw complete ? e : p.fail(e);
   } finally {
     tree?.thaw();
     prio?.restore();

@@ -1,0 +1,212 @@
+/**
+ * The destination of a live migration (`ckpt receive`): receives the chain of image sets over one
+ * channel (frame.ts has the protocol), writes each into DIR/<n> (parent ../<n-1>) as a page server and
+ * a local dump would, restores the last one (restore/restoreProcess) when asked and reports the tree
+ * running.
+ *
+ * ```
+ * HELLO -> WELCOME (codec)    SET n -> PageServerSession(DIR/n, parent ../n-1)   PAGES* -> session.feed
+ * PAGES_END -> session.end, REPLY_END    FILE* -> DIR/n/<name> (inventory.img last: the set is complete)
+ * SET_DONE -> SET_OK    RESTORE n -> restoreProcess(DIR/n) -> RUNNING {pid}    DONE -> done
+ * any failure, ABORT, or the connection lost before DONE: the restored tree (if any) is killed, every
+ * DIR/<n> this run created is removed, ERROR {message} is sent if the peer still listens, one error thrown
+ * ```
+ * The images on this side are disposable until DONE (the source still runs), so files are written without
+ * fsync: the final set's files are on the downtime's path.
+ *
+ * @example
+ * const r = await receiveMigration({ dir: '/srv/mig', channel: Channel.over(socket) });
+ * console.log(r.restored.pid);
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempPath } from '../images/index.js';
+import { killAndReap, type RestoreResult, restoreProcess } from '../restore/index.js';
+import { cancelledBy } from '../sys/index.js';
+import {
+  availableCodecs,
+  type CodecName,
+  negotiateCodec,
+  openCodec,
+  PageServerSession,
+} from '../xfer/index.js';
+import { type Channel, peerOrProtocol } from './channel.js';
+import { MigrateError } from './errors.js';
+import { decodeFilePayload, decodeJson, FRAME, type Frame, frameName, MIGRATION_VERSION } from './frame.js';
+
+export interface ReceiveOptions {
+  /** Where the image sets go: DIR/1, DIR/2, ... (created). */
+  readonly dir: string;
+  readonly channel: Channel;
+  /** Codecs offered (default: every one that loads here). */
+  readonly codecs?: readonly CodecName[];
+  /** The restore (default restoreProcess of the set); tests replace it. */
+  readonly restore?: (imagesDir: string) => Promise<RestoreResult>;
+  /** Info lines (the CLI's log). */
+  readonly log?: (line: string) => void;
+  /** Cancellation (SIGINT/SIGTERM): like a lost connection, nothing of this run is left. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ReceivedSet {
+  readonly n: number;
+  readonly final: boolean;
+  readonly pages: number;
+  readonly holes: number;
+  readonly files: number;
+}
+
+export interface ReceiveResult {
+  readonly sets: readonly ReceivedSet[];
+  readonly codec: CodecName;
+  readonly restored: RestoreResult;
+  /** The final set's directory (the one restored). */
+  readonly imagesDir: string;
+  readonly bytesIn: number;
+}
+
+/** Receive one migration (see the module comment). Throws MigrateError (or the restore's error). */
+export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult> {
+  const ch = o.channel;
+  const log = o.log ?? (() => {});
+  const created: string[] = [];
+  let madeRoot = false;
+  let restored: RestoreResult | undefined;
+  const onAbort = () => ch.destroy();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const hello = await ch.expect(FRAME.HELLO);
+    if (hello.version !== MIGRATION_VERSION)
+      throw new MigrateError(
+        'VERSION',
+        `the source speaks protocol ${String(hello.version)}, we ${MIGRATION_VERSION}`,
+      );
+    const offered = o.codecs ?? availableCodecs();
+    const theirs = Array.isArray(hello.codecs) ? (hello.codecs as CodecName[]) : ['none' as const];
+    const codec = negotiateCodec(
+      (hello.codec as CodecName | undefined) ?? 'none',
+      offered.filter((c) => theirs.includes(c)),
+    );
+    await ch.sendJson(FRAME.WELCOME, { version: MIGRATION_VERSION, codecs: offered, codec });
+    ch.useCodec(openCodec(codec));
+    log(`migration from ${ch.peer}: pid ${String(hello.pid)}, codec ${codec}`);
+    if (!existsSync(o.dir)) {
+      mkdirSync(o.dir, { recursive: true });
+      madeRoot = true;
+    }
+    const sets: ReceivedSet[] = [];
+    let set: OpenSet | undefined;
+    for (;;) {
+      if (o.signal?.aborted) throw cancelledBy(o.signal, 'receive cancelled');
+      const f = await ch.next();
+      switch (f.type) {
+        case FRAME.SET: {
+          if (set) throw new MigrateError('PROTOCOL', `SET ${set.n + 1} before SET_DONE of ${set.n}`);
+          const b = decodeJson(f);
+          const n = Number(b.n);
+          if (n !== sets.length + 1)
+            throw new MigrateError('PROTOCOL', `SET ${String(b.n)} where ${sets.length + 1} was due`);
+          const path = join(o.dir, String(n));
+          if (existsSync(path))
+            throw new MigrateError('PROTOCOL', `${path} exists already: give receive an empty -D`);
+          created.push(path);
+          const session = new PageServerSession(
+            { dir: path, parent: n > 1 ? `../${n - 1}` : undefined, checksums: false },
+            (bytes) => void ch.send(FRAME.REPLY, bytes).catch(() => {}),
+          );
+          set = { n, final: b.final === true, path, session, files: 0, pagesDone: false };
+          break;
+        }
+        case FRAME.PAGES:
+          openSet(set, f).session.feed(ch.decompress(f));
+          break;
+        case FRAME.PAGES_END: {
+          const s = openSet(set, f);
+          s.session.end();
+          s.pagesDone = true;
+          await ch.send(FRAME.REPLY_END);
+          break;
+        }
+        case FRAME.FILE: {
+          const s = openSet(set, f);
+          const { name, bytes } = decodeFilePayload(ch.decompress(f));
+          const path = join(s.path, name);
+          writeFileSync(tempPath(path), bytes, { mode: 0o600 });
+          renameSync(tempPath(path), path);
+          s.files++;
+          break;
+        }
+        case FRAME.SET_DONE: {
+          const s = openSet(set, f);
+          if (!s.pagesDone || s.session.state !== 'closed')
+            throw new MigrateError('PROTOCOL', `SET_DONE of ${s.n} before its pages were closed`);
+          if (!existsSync(join(s.path, 'inventory.img')))
+            throw new MigrateError('PROTOCOL', `set ${s.n} came without inventory.img`);
+          const c = s.session.counts;
+          sets.push({ n: s.n, final: s.final, pages: c.pagesWritten, holes: c.holePages, files: s.files });
+          await ch.sendJson(FRAME.SET_OK, { n: s.n, pages: c.pagesWritten, holes: c.holePages });
+          log(`set ${s.n}: ${c.pagesWritten} pages, ${c.holePages} in the parent, ${s.files} files`);
+          set = undefined;
+          break;
+        }
+        case FRAME.RESTORE: {
+          const last = sets.at(-1);
+          if (set || !last?.final)
+            throw new MigrateError('PROTOCOL', 'RESTORE before the final set is complete');
+          const dir = join(o.dir, String(last.n));
+          const restore =
+            o.restore ??
+            ((d: string) =>
+              restoreProcess({ imagesDir: d, signal: o.signal, log: (_l, m) => log(`restore: ${m}`) }));
+          restored = await restore(dir);
+          await ch.sendJson(FRAME.RUNNING, {
+            pid: restored.pid,
+            pids: restored.pids,
+            millis: restored.millis,
+          });
+          log(`restored ${restored.pid} in ${restored.millis.toFixed(1)} ms; waiting for the source to end`);
+          break;
+        }
+        case FRAME.DONE: {
+          if (!restored) throw new MigrateError('PROTOCOL', 'DONE before RESTORE');
+          ch.close();
+          return {
+            sets,
+            codec,
+            restored,
+            imagesDir: join(o.dir, String(sets.at(-1)!.n)),
+            bytesIn: ch.stats.bytesIn,
+          };
+        }
+        default:
+          throw peerOrProtocol(f, 'a migration frame');
+      }
+    }
+  } catch (e) {
+    if (restored) for (const pid of [...restored.pids].reverse()) killAndReap(pid);
+    for (const p of created) rmSync(p, { recursive: true, force: true });
+    if (madeRoot && readdirSync(o.dir).length === 0) rmSync(o.dir, { recursive: true, force: true });
+    if (!ch.error) {
+      const message = e instanceof Error ? e.message : String(e);
+      await ch.sendJson(FRAME.ERROR, { message }).catch(() => {});
+      ch.close();
+    }
+    throw o.signal?.aborted ? cancelledBy(o.signal, 'receive cancelled') : e;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+interface OpenSet {
+  readonly n: number;
+  readonly final: boolean;
+  readonly path: string;
+  readonly session: PageServerSession;
+  files: number;
+  pagesDone: boolean;
+}
+
+function openSet(set: OpenSet | undefined, f: Frame): OpenSet {
+  if (!set) throw new MigrateError('PROTOCOL', `${frameName(f.type)} outside an image set`);
+  return set;
+}
