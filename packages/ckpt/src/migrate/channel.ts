@@ -67,6 +67,8 @@ export class Channel {
   private rate = 0;
   private freeAt = 0;
   private ended = false;
+  /** Resolves when the last frame asked for has started writing (frames never overtake each other). */
+  private order: Promise<void> = Promise.resolve();
   /** Settles when the socket is closed (either side). */
   readonly closed: Promise<void>;
 
@@ -158,7 +160,11 @@ export class Channel {
     const header = encodeFrameHeader(type, flags, body.length, payload.length);
     this.stats.bytesOut += header.length + body.length;
     this.stats.rawOut += payload.length;
-    await this.throttle(header.length + body.length);
+    // frames start in the order of the calls, each after its own wait for the rate cap
+    const turn = this.order.then(() => this.throttle(header.length + body.length));
+    this.order = turn;
+    await turn;
+    if (this.failure) throw this.failure;
     const s = this.sock;
     const written = new Promise<void>((resolve, reject) => {
       s.cork();

@@ -32,7 +32,15 @@ import {
 } from '../xfer/index.js';
 import { type Channel, peerOrProtocol } from './channel.js';
 import { MigrateError } from './errors.js';
-import { decodeFilePayload, decodeJson, FRAME, type Frame, frameName, MIGRATION_VERSION } from './frame.js';
+import {
+  decodeFilePayload,
+  decodeJson,
+  FLAG_COMPRESSED,
+  FRAME,
+  type Frame,
+  frameName,
+  MIGRATION_VERSION,
+} from './frame.js';
 
 export interface ReceiveOptions {
   /** Where the image sets go: DIR/1, DIR/2, ... (created). */
@@ -117,9 +125,12 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           set = { n, final: b.final === true, path, session, files: 0, pagesDone: false };
           break;
         }
-        case FRAME.PAGES:
-          openSet(set, f).session.feed(ch.decompress(f));
+        case FRAME.PAGES: {
+          const session = openSet(set, f).session;
+          if (f.flags & FLAG_COMPRESSED) session.feed(ch.decompress(f));
+          else for (const piece of f.pieces) session.feed(piece); // the session takes any split: no copy
           break;
+        }
         case FRAME.PAGES_END: {
           const s = openSet(set, f);
           s.session.end();

@@ -72,13 +72,24 @@ export const MAX_FRAME = 80 << 20;
 /** The protocol's version in HELLO/WELCOME. */
 export const MIGRATION_VERSION = 1;
 
-export interface Frame {
-  readonly type: number;
-  readonly flags: number;
-  /** The payload as received (compressed when flags has FLAG_COMPRESSED). */
-  readonly payload: Buffer;
-  /** Its length once decompressed. */
-  readonly raw: number;
+/** One received frame. Its payload arrives in pieces (slices of the socket's chunks, not copied). */
+export class Frame {
+  private joined: Buffer | undefined;
+
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+    /** Its length once decompressed. */
+    readonly raw: number,
+    /** The payload as received (compressed when flags has FLAG_COMPRESSED), in order. */
+    readonly pieces: readonly Buffer[],
+  ) {}
+
+  /** The payload in one buffer (copied once when it came in several pieces). */
+  get payload(): Buffer {
+    this.joined ??= this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
+    return this.joined;
+  }
 }
 
 export function encodeFrameHeader(type: number, flags: number, len: number, raw: number): Buffer {
@@ -143,7 +154,8 @@ export class FrameParser {
     for (;;) {
       if (!this.header) {
         if (this.buffered < FRAME_HEADER) return out;
-        const h = this.take(FRAME_HEADER);
+        const parts = this.take(FRAME_HEADER);
+        const h = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         const type = h.readUInt32LE(0);
         const flags = h.readUInt32LE(4);
         const len = h.readUInt32LE(8);
@@ -157,7 +169,7 @@ export class FrameParser {
       }
       const h = this.header;
       if (this.buffered < h.len) return out;
-      out.push({ type: h.type, flags: h.flags, raw: h.raw, payload: this.take(h.len) });
+      out.push(new Frame(h.type, h.flags, h.raw, this.take(h.len)));
       this.header = undefined;
     }
   }
@@ -167,24 +179,20 @@ export class FrameParser {
     return this.buffered;
   }
 
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    let out: Buffer;
-    if (n === 0) out = Buffer.alloc(0);
-    else if (first && first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let at = 0;
-      while (at < n) {
-        const c = this.chunks[0]!;
-        const k = Math.min(c.length, n - at);
-        c.copy(out, at, 0, k);
-        at += k;
-        if (k === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(k);
+  /** The next `n` bytes as slices of the chunks (none copied). */
+  private take(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= left) {
+        out.push(c);
+        this.chunks.shift();
+        left -= c.length;
+      } else {
+        out.push(c.subarray(0, left));
+        this.chunks[0] = c.subarray(left);
+        left = 0;
       }
     }
     this.buffered -= n;
