@@ -12,7 +12,11 @@ const skip = typeof pair === 'string' ? pair : false;
 const root = mkdtempSync(join(tmpdir(), 'ckpt-migrate-test-'));
 let port = 27400 + (process.pid % 500);
 
+/** Every ckpt started here: killed at the end whatever happened (a receiver takes its pid namespace along). */
+const runs: Run[] = [];
+
 after(() => {
+  for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
   if (typeof pair !== 'string') pair.close();
   rmSync(root, { recursive: true, force: true });
 });
@@ -47,6 +51,7 @@ function start(ns: 'a' | 'b', args: string[]): Run {
     err: '',
     exited: new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null)))),
   };
+  runs.push(run);
   child.stdout!.on('data', (b: Buffer) => {
     run.out += b.toString();
   });
