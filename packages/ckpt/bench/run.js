@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BENCHES = ['predump', 'track', 'page-server'];
-// also runnable by name: modes (read vs splice), final (the last freeze of a chain), dump (ckpt dump's downtime)
+// also runnable by name: modes (read vs splice), final (the last freeze of a chain), dump (ckpt dump's
+// downtime), restore, migrate (live migration's downtime across two network namespaces)
 
 const [name, ...args] = process.argv.slice(2);
 const names = name ? [name] : BENCHES.filter((b) => existsSync(join(here, `${b}.js`)));

@@ -25,6 +25,8 @@ const IN_FLIGHT = 16 << 20;
 /** Copy buffers kept for reuse: a read buffer (4 MiB by default) and its header fit one. */
 const POOL_BUFFER = (4 << 20) + 4096;
 const POOL_MAX = 6;
+/** Copies from this size on use the pool. */
+const POOLED = 256 << 10;
 
 export class PageStream extends Duplex implements ReplyTarget {
   private inflight = 0;
@@ -55,17 +57,21 @@ export class PageStream extends Duplex implements ReplyTarget {
   private frame(parts: readonly Buffer[], cb: (e?: Error | null) => void): void {
     let len = 0;
     for (const p of parts) len += p.length;
-    // the copy goes into a buffer used before (fresh memory costs its first touch: ~1.5 ms/MiB here)
-    const i = this.pool.findIndex((b) => b.length >= len);
-    const buf = i >= 0 ? this.pool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(len, POOL_BUFFER));
+    // a large copy goes into a buffer used before (fresh memory costs its first touch: ~1.5 ms/MiB
+    // here); a small one (a header, a few pages) into a fresh small buffer
+    let buf: Buffer | undefined;
+    if (len >= POOLED) {
+      const i = this.pool.findIndex((b) => b.length >= len);
+      buf = i >= 0 ? this.pool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(len, POOL_BUFFER));
+    }
+    const copy = buf ? buf.subarray(0, len) : Buffer.allocUnsafe(len);
     let at = 0;
-    for (const p of parts) at += p.copy(buf, at);
-    const copy = buf.subarray(0, len);
+    for (const p of parts) at += p.copy(copy, at);
     this.inflight += len;
     this.channel.send(FRAME.PAGES, copy, true).then(
       () => {
         this.inflight -= len;
-        if (this.pool.length < POOL_MAX) this.pool.push(buf);
+        if (buf && this.pool.length < POOL_MAX) this.pool.push(buf);
         if (this.inflight < IN_FLIGHT) {
           const w = this.waiting;
           this.waiting = undefined;
