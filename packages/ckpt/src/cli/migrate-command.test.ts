@@ -29,10 +29,10 @@ interface Run {
 }
 
 /** Start `ckpt ARGS` inside namespace `ns` (receive: in a fresh pid namespace too, its pid 1). */
-function start(ns: 'a' | 'b', args: string[]): Run {
+function start(ns: 'a' | 'b', args: string[], pidns = true): Run {
   const p = pair as NetnsPair;
   const argv =
-    ns === 'b'
+    ns === 'b' && pidns
       ? p.exec('b', [
           'unshare',
           '--pid',
@@ -43,7 +43,7 @@ function start(ns: 'a' | 'b', args: string[]): Run {
           CKPT_BIN,
           ...args,
         ])
-      : p.enter('a', [process.execPath, CKPT_BIN, ...args]);
+      : p.enter(ns, [process.execPath, CKPT_BIN, ...args]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const run: Run = {
     child,
@@ -206,6 +206,36 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     assert.equal(await recv2.exited, 0, recv2.err);
     // -d in a pid namespace whose init (the receiver) exited: the tree went with it; the data was checked
     // by the destination's restore, the point here is the source's decision
+  });
+
+  it('the restore fails at the destination after the freeze: the source is thawed and runs on, untracked', async () => {
+    await using f = await Fixture.start('migratee', ['16', '200'], 30_000, (pair as NetnsPair).enter('a'));
+    const dir = join(root, 'taken');
+    // a receiver in our own pid namespace: the pid is taken there (by the source itself)
+    const p = ++port;
+    const recv = start(
+      'b',
+      ['receive', '-D', dir, '--port', String(p), '--address', (pair as NetnsPair).ips.b],
+      false,
+    );
+    await until(
+      'the receiver to listen',
+      () => recv.err.includes('listening on') || recv.child.exitCode !== null,
+    );
+    const src = start('a', ['migrate', '-t', String(f.pid), '--to', `${(pair as NetnsPair).ips.b}:${p}`]);
+    assert.equal(await src.exited, 1, src.err);
+    assert.match(src.err, /^ckpt: pid \d+ is taken/, "the destination's reason, in one line");
+    assert.equal(src.err.trim().split('\n').length, 1, `one line: ${src.err}`);
+    assert.notEqual(await recv.exited, 0);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => /^\d+$/.test(n)),
+      [],
+      'the destination removed the sets',
+    );
+    await until('the thaw', () => state(f.pid) === 'S');
+    assert.equal(countUserfaultfds(f.pid), 0, 'tracking ended in the target');
+    const r = await report(f, f.pid, 1);
+    assert.match(r.check, /^CHECK ok/);
   });
 
   it('the destination killed mid-way: the source keeps running, unharmed and untracked', async () => {
