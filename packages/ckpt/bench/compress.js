@@ -13,7 +13,10 @@
 // and the effective throughput over 1 and 10 Gbit/s links, pipelined per block:
 //   time(block) = max(compress, compressed bytes / link, decompress);  effective = raw bytes / sum(time)
 // with its ratio against 'none' on the same link. JSON goes to bench-results/compress-<date>.json.
-// usage: npm run bench -w ckpt -- compress [--mib 128] [--block 1M] [--reps 3] [--alt DIR] [--targets python,node,redis]
+// Last, the thread-pool question: lz4 and zstd 1 compress throughput on the main thread against the same
+// C functions called through koffi's .async (libuv's thread pool) with 1, 2 and 4 blocks in flight.
+// usage: npm run bench -w ckpt -- compress [--mib 128] [--block 1M] [--reps 3] [--alt DIR]
+//          [--targets python,node,redis] [--no-threads]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -264,6 +267,73 @@ async function contenders(altDir) {
   return list;
 }
 
+// --- the thread pool: the same C functions through koffi's .async, K blocks in flight --------------------
+
+/** Compress MB/s of lz4 and zstd 1 on `blocks`: sync on the main thread, and async with 1, 2, 4 in flight. */
+async function threadPool(blocks, reps) {
+  const { default: koffi } = await import('koffi');
+  const lz4 = koffi.load('liblz4.so.1');
+  const zstd = koffi.load('libzstd.so.1');
+  const lz4c = lz4.func('int LZ4_compress_fast(const void *s, void *d, int n, int cap, int accel)');
+  const zc = zstd.func(
+    'int64_t ZSTD_compressCCtx(void *c, void *d, size_t cap, const void *s, size_t n, int lvl)',
+  );
+  const newCtx = zstd.func('void *ZSTD_createCCtx()');
+  const freeCtx = zstd.func('size_t ZSTD_freeCCtx(void *c)');
+  const codecs = {
+    lz4: {
+      call: (_ctx, b, out, cb) => lz4c.async(b, out, b.length, out.length, 1, cb),
+      sync: (_c, b, o) => lz4c(b, o, b.length, o.length, 1),
+    },
+    'zstd 1': {
+      call: (ctx, b, out, cb) => zc.async(ctx, out, out.length, b, b.length, 1, cb),
+      sync: (c, b, o) => zc(c, o, o.length, b, b.length, 1),
+    },
+  };
+  const bytes = blocks.reduce((a, b) => a + b.length, 0);
+  const rows = [];
+  for (const [label, c] of Object.entries(codecs)) {
+    const row = { label, syncMBs: 0, asyncMBs: {} };
+    for (let r = 0; r < reps; r++) {
+      const ctx = newCtx();
+      const out = Buffer.allocUnsafe(2 * blocks[0].length + 65536);
+      let t0 = process.hrtime.bigint();
+      for (const b of blocks) c.sync(ctx, b, out);
+      row.syncMBs = Math.max(row.syncMBs, (bytes / 1e3 / Number(process.hrtime.bigint() - t0)) * 1e6);
+      for (const k of [1, 2, 4]) {
+        const slots = Array.from({ length: k }, () => ({
+          ctx: newCtx(),
+          out: Buffer.allocUnsafe(out.length),
+        }));
+        let next = 0;
+        t0 = process.hrtime.bigint();
+        await Promise.all(
+          slots.map(async (s) => {
+            while (next < blocks.length) {
+              const b = blocks[next++];
+              const n = await new Promise((res, rej) =>
+                c.call(s.ctx, b, s.out, (e, v) => (e ? rej(e) : res(v))),
+              );
+              if (n <= 0) throw new Error(`${label}: async compress returned ${n}`);
+            }
+          }),
+        );
+        const mbs = (bytes / 1e3 / Number(process.hrtime.bigint() - t0)) * 1e6;
+        row.asyncMBs[k] = Math.max(row.asyncMBs[k] ?? 0, mbs);
+        for (const s of slots) freeCtx(s.ctx);
+      }
+      freeCtx(ctx);
+    }
+    rows.push(row);
+  }
+  console.log(`\nthread pool (koffi .async, compress only, ${blocks.length} blocks, best of ${reps}):`);
+  for (const r of rows) {
+    const a = Object.entries(r.asyncMBs).map(([k, v]) => `${k} in flight ${v.toFixed(0)}`);
+    console.log(`${r.label.padEnd(7)} sync ${r.syncMBs.toFixed(0)} MB/s; async: ${a.join(', ')} MB/s`);
+  }
+  return rows;
+}
+
 // --- measuring -------------------------------------------------------------------------------------
 
 /** Per block: fastest compress and decompress ns over `reps`, and the compressed size. */
@@ -329,7 +399,7 @@ function table(title, rows) {
     r.label,
     r.ratio.toFixed(2),
     r.label === 'none' ? '-' : r.compressMBs.toFixed(0),
-    r.decompressMBs.toFixed(0),
+    r.label === 'none' ? '-' : r.decompressMBs.toFixed(0),
     ...r.effectiveMBs.flatMap((e, k) => [
       `${e.toFixed(0)} MB/s`,
       none ? (e / none.effectiveMBs[k]).toFixed(2) : '-',
@@ -387,6 +457,7 @@ export async function run(args) {
     `all targets (${blocks.length} blocks):`,
     results.codecs.map((r) => ({ label: r.label, ...r.all })),
   );
+  if (!args.includes('--no-threads')) results.threadPool = await threadPool(blocks.slice(0, 96), reps);
   const outDir = resolve(pkg, '../../bench-results');
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, `compress-${results.date.replace(/[:.]/g, '-')}.json`);
