@@ -2,7 +2,7 @@
 // Three targets are started and filled before anything is timed: a Python process holding records (dicts,
 // strings, floats), a Node process holding the same kind of objects, and a redis-server loaded through
 // redis-cli --pipe (hashes, JSON strings, lists; skipped when redis-server is not installed). Their pages
-// are read as a dump reads them (maps -> planVmas -> findPages -> PageReader, process_vm_readv), up to
+// are read as a dump reads them (testing/page-sample.ts: maps -> planVmas -> findPages -> PageReader), up to
 // --mib MiB each, and cut into blocks of --block bytes (the sender's unit). Then, for each codec, every
 // block is compressed and decompressed (round trip checked, untimed), --reps times; each block keeps its
 // fastest time (the machine is shared: contention only adds time).
@@ -171,29 +171,6 @@ async function startTargets(names, mib, work, procs) {
     }
   }
   return out;
-}
-
-/** A target's pages as a dump reads them, up to `cap` bytes, concatenated. */
-async function readPages(pid, cap) {
-  const { readMaps } = await import(pathToFileURL(join(dist, 'proc/index.js')).href);
-  const { planVmas, findPages, PageReader } = await import(pathToFileURL(join(dist, 'mem/index.js')).href);
-  const found = findPages(pid, planVmas(readMaps(pid)));
-  const all = Buffer.allocUnsafe(Math.min(cap, found.ranges.pages * 4096));
-  let filled = 0;
-  const reader = new PageReader(pid, { bufferSize: 1 << 20, buffers: 1 });
-  try {
-    await reader.read(found.ranges, {
-      pages: (_va, _n, bytes) => {
-        const n = Math.min(bytes.length, all.length - filled);
-        all.set(bytes.subarray(0, n), filled);
-        filled += n;
-      },
-      flush: () => {},
-    });
-  } finally {
-    reader.close();
-  }
-  return { bytes: all.subarray(0, filled), presentBytes: found.ranges.pages * 4096 };
 }
 
 // --- the contenders ---------------------------------------------------------------------------------
@@ -421,10 +398,11 @@ export async function run(args) {
   const procs = [];
   const blocks = [];
   const ofTarget = new Map();
+  const { samplePages } = await import(pathToFileURL(join(dist, 'testing/index.js')).href);
   try {
     const targets = await startTargets(names, mib, work, procs);
     for (const t of targets) {
-      const { bytes, presentBytes } = await readPages(t.pid, mib << 20);
+      const { bytes, presentBytes } = await samplePages(t.pid, mib << 20);
       const idx = [];
       for (let o = 0; o + block <= bytes.length; o += block)
         idx.push(blocks.push(bytes.subarray(o, o + block)) - 1);

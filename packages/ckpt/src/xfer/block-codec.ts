@@ -7,6 +7,7 @@
  * @example
  * const out = outputBlock('zstd', src, rawLength); // WireError PROTOCOL when rawLength is absurd
  */
+import koffi from 'koffi';
 import { WireError } from './wire-errors.js';
 
 export type CodecName = 'none' | 'lz4' | 'zstd';
@@ -58,12 +59,38 @@ export function outputBlock(name: CodecName, src: Uint8Array, rawLength: number)
   return Buffer.allocUnsafeSlow(rawLength);
 }
 
-/** The error of a codec whose shared library does not load: one line, with the package to install. */
-export function codecLibraryError(name: CodecName, file: string, pkg: string, cause: Error): WireError {
-  const why = cause.message.split('\n')[0];
-  return new WireError(
+/** Binds one C function from its declaration (`'int LZ4_versionNumber()'`); typed by the codec file. */
+export type BindFunction = (decl: string) => (...args: unknown[]) => never;
+
+const libraries = new Map<string, unknown>();
+
+/**
+ * Load `file` with koffi and `bind` its functions, once per process and file name; the Error when it does
+ * not load (kept too: availableCodecs() asks again and again).
+ */
+export function loadCodecLibrary<T>(file: string, bind: (f: BindFunction) => T): T | Error {
+  if (libraries.has(file)) return libraries.get(file) as T | Error;
+  let lib: T | Error;
+  try {
+    const so = koffi.load(file);
+    lib = bind((decl) => so.func(decl) as unknown as (...args: unknown[]) => never);
+  } catch (e) {
+    lib = e instanceof Error ? e : new Error(String(e));
+  }
+  libraries.set(file, lib);
+  return lib;
+}
+
+/**
+ * The library of codec `name`, or the error of a codec whose library does not load: WireError
+ * UNSUPPORTED, one line, with the package to install.
+ */
+export function requireCodecLibrary<T>(name: CodecName, file: string, pkg: string, lib: T | Error): T {
+  if (!(lib instanceof Error)) return lib;
+  const why = lib.message.split('\n')[0];
+  throw new WireError(
     'UNSUPPORTED',
     `${name} compression is not available here: ${file} does not load (${why}); install ${pkg} or use --compress none`,
-    { cause },
+    { cause: lib },
   );
 }

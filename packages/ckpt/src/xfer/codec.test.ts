@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { findPages, PageReader, planVmas } from '../mem/index.js';
-import { readMaps } from '../proc/index.js';
-import { rng } from '../testing/index.js';
+import { rng, samplePages } from '../testing/index.js';
 import { MAX_CODEC_BLOCK } from './block-codec.js';
 import {
   availableCodecs,
@@ -21,20 +19,9 @@ const BLOCK = 1 << 20;
 
 /** Real page blocks: this process's own present pages, read as a dump reads them, cut in 1 MiB blocks. */
 async function realBlocks(max: number): Promise<Buffer[]> {
-  const found = findPages(process.pid, planVmas(readMaps(process.pid)));
-  const all = Buffer.alloc(Math.min(max * BLOCK, found.ranges.pages * 4096));
-  let filled = 0;
-  using reader = new PageReader(process.pid, { bufferSize: BLOCK, buffers: 1 });
-  await reader.read(found.ranges, {
-    pages: (_va, _n, bytes) => {
-      const n = Math.min(bytes.length, all.length - filled);
-      all.set(bytes.subarray(0, n), filled);
-      filled += n;
-    },
-    flush: () => {},
-  });
+  const { bytes } = await samplePages(process.pid, max * BLOCK);
   const out: Buffer[] = [];
-  for (let o = 0; o + BLOCK <= filled; o += BLOCK) out.push(Buffer.from(all.subarray(o, o + BLOCK)));
+  for (let o = 0; o + BLOCK <= bytes.length; o += BLOCK) out.push(Buffer.from(bytes.subarray(o, o + BLOCK)));
   return out;
 }
 

@@ -15,13 +15,13 @@
  * const block = c.compress(pages);            // valid until the next compress()
  * c.decompress(block, pages.length).equals(pages); // true
  */
-import koffi from 'koffi';
 import {
   type Codec,
-  codecLibraryError,
   compressedBlock,
+  loadCodecLibrary,
   MAX_CODEC_BLOCK,
   outputBlock,
+  requireCodecLibrary,
 } from './block-codec.js';
 import { WireError } from './wire-errors.js';
 
@@ -36,28 +36,16 @@ interface Lz4Lib {
   readonly version: number;
 }
 
-const loaded = new Map<string, Lz4Lib | Error>();
-
-/** Load liblz4 once per file name; the Error (its first line) when it does not load. */
+/** Load liblz4 once per file name; the Error when it does not load. */
 export function loadLz4(file: string = LZ4_LIBRARY): Lz4Lib | Error {
-  let lib = loaded.get(file);
-  if (lib) return lib;
-  try {
-    const so = koffi.load(file);
-    const f = (decl: string) => so.func(decl) as unknown as (...args: unknown[]) => number;
-    lib = {
-      compressFast: f(
-        'int LZ4_compress_fast(const void *src, void *dst, int srcSize, int dstCapacity, int acceleration)',
-      ),
-      decompressSafe: f('int LZ4_decompress_safe(const void *src, void *dst, int srcSize, int dstCapacity)'),
-      compressBound: f('int LZ4_compressBound(int inputSize)'),
-      version: f('int LZ4_versionNumber()')(),
-    };
-  } catch (e) {
-    lib = e instanceof Error ? e : new Error(String(e));
-  }
-  loaded.set(file, lib);
-  return lib;
+  return loadCodecLibrary(file, (f) => ({
+    compressFast: f(
+      'int LZ4_compress_fast(const void *src, void *dst, int srcSize, int dstCapacity, int acceleration)',
+    ),
+    decompressSafe: f('int LZ4_decompress_safe(const void *src, void *dst, int srcSize, int dstCapacity)'),
+    compressBound: f('int LZ4_compressBound(int inputSize)'),
+    version: f('int LZ4_versionNumber()')(),
+  }));
 }
 
 class Lz4Codec implements Codec {
@@ -110,7 +98,6 @@ class Lz4Codec implements Codec {
  * openLz4({}, 'liblz4-missing.so'); // WireError UNSUPPORTED: lz4 compression is not available here: ...
  */
 export function openLz4(o: { level?: number } = {}, file: string = LZ4_LIBRARY): Codec {
-  const lib = loadLz4(file);
-  if (lib instanceof Error) throw codecLibraryError('lz4', file, 'liblz4-1', lib);
+  const lib = requireCodecLibrary('lz4', file, 'liblz4-1', loadLz4(file));
   return new Lz4Codec(lib, Math.max(1, Math.floor(o.level ?? 1)));
 }

@@ -17,13 +17,13 @@
  * const frame = c.compress(pages);              // valid until the next compress()
  * c.decompress(frame, pages.length).equals(pages); // true
  */
-import koffi from 'koffi';
 import {
   type Codec,
-  codecLibraryError,
   compressedBlock,
+  loadCodecLibrary,
   MAX_CODEC_BLOCK,
   outputBlock,
+  requireCodecLibrary,
 } from './block-codec.js';
 import { WireError } from './wire-errors.js';
 
@@ -47,35 +47,23 @@ interface ZstdLib {
   readonly version: number;
 }
 
-const loaded = new Map<string, ZstdLib | Error>();
-
 /** Load libzstd once per file name; the Error when it does not load. */
 export function loadZstd(file: string = ZSTD_LIBRARY): ZstdLib | Error {
-  let lib = loaded.get(file);
-  if (lib) return lib;
-  try {
-    const so = koffi.load(file);
-    const f = (decl: string) => so.func(decl) as unknown as (...args: unknown[]) => never;
-    lib = {
-      createCCtx: f('void *ZSTD_createCCtx()'),
-      freeCCtx: f('size_t ZSTD_freeCCtx(void *cctx)'),
-      createDCtx: f('void *ZSTD_createDCtx()'),
-      freeDCtx: f('size_t ZSTD_freeDCtx(void *dctx)'),
-      compressCCtx: f(
-        'int64_t ZSTD_compressCCtx(void *cctx, void *dst, size_t cap, const void *src, size_t n, int level)',
-      ),
-      decompressDCtx: f(
-        'int64_t ZSTD_decompressDCtx(void *dctx, void *dst, size_t cap, const void *src, size_t n)',
-      ),
-      compressBound: f('size_t ZSTD_compressBound(size_t n)'),
-      errorName: f('const char *ZSTD_getErrorName(int64_t code)'),
-      version: f('unsigned int ZSTD_versionNumber()')(),
-    };
-  } catch (e) {
-    lib = e instanceof Error ? e : new Error(String(e));
-  }
-  loaded.set(file, lib);
-  return lib;
+  return loadCodecLibrary(file, (f) => ({
+    createCCtx: f('void *ZSTD_createCCtx()'),
+    freeCCtx: f('size_t ZSTD_freeCCtx(void *cctx)'),
+    createDCtx: f('void *ZSTD_createDCtx()'),
+    freeDCtx: f('size_t ZSTD_freeDCtx(void *dctx)'),
+    compressCCtx: f(
+      'int64_t ZSTD_compressCCtx(void *cctx, void *dst, size_t cap, const void *src, size_t n, int level)',
+    ),
+    decompressDCtx: f(
+      'int64_t ZSTD_decompressDCtx(void *dctx, void *dst, size_t cap, const void *src, size_t n)',
+    ),
+    compressBound: f('size_t ZSTD_compressBound(size_t n)'),
+    errorName: f('const char *ZSTD_getErrorName(int64_t code)'),
+    version: f('unsigned int ZSTD_versionNumber()')(),
+  }));
 }
 
 interface Contexts {
@@ -152,7 +140,6 @@ class ZstdCodec implements Codec {
  * using c = openZstd({ level: 3 });
  */
 export function openZstd(o: { level?: number } = {}, file: string = ZSTD_LIBRARY): Codec {
-  const lib = loadZstd(file);
-  if (lib instanceof Error) throw codecLibraryError('zstd', file, 'libzstd1', lib);
+  const lib = requireCodecLibrary('zstd', file, 'libzstd1', loadZstd(file));
   return new ZstdCodec(lib, Math.floor(o.level ?? ZSTD_DEFAULT_LEVEL));
 }
