@@ -13,8 +13,10 @@ import { WireError } from './wire-errors.js';
 export type CodecName = 'none' | 'lz4' | 'zstd';
 
 /**
- * One block codec. compress() and decompress() are synchronous (about 1-5 ms per MiB); close() frees
- * the codec's buffers and native contexts and is safe to call twice.
+ * One block codec. compress() and decompress() are synchronous (on this 2-vCPU VM, per MiB: zstd 1
+ * ~1.9 ms to compress and ~0.7 ms to decompress, lz4 ~1.5 and ~0.35 ms); close() frees the codec's buffers
+ * and native contexts and is safe to call twice. decompress() returns a fresh Buffer (lz4, zstd) or, for
+ * none, a view of `src` (valid as long as `src` is).
  *
  * @example
  * using c = openCodec('lz4');

@@ -14,7 +14,8 @@
  * A block is self-contained (no state carries from one block to the next), so blocks may be sent, lost
  * with a connection, and decoded independently. decompress() checks the announced raw length exactly and
  * throws WireError PROTOCOL on any mismatch or corrupt input; it never allocates more than the announced
- * length (at most MAX_CODEC_BLOCK). The libraries are the system's liblz4 and libzstd, loaded with koffi: why
+ * length (at most MAX_CODEC_BLOCK). An incompressible block grows a little (1 MiB of random bytes: lz4
+ * +4114 bytes, zstd +34): a protocol may send such a block as 'none' instead. The libraries are the system's liblz4 and libzstd, loaded with koffi: why
  * these and not a registry binding, and the figures, are in packages/ckpt/README.md ("Compression") and
  * bench/README.md ("compress").
  *
