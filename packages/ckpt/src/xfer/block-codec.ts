@@ -1,8 +1,9 @@
 /**
  * What a block codec is (the Codec interface, implemented once per codec file) and the rules every codec
  * applies to one block, in one place: its size bound (a block is at most MAX_CODEC_BLOCK raw bytes, on both
- * sides), the checks of an announced raw length that comes from the wire, and the one-line error of a
- * codec whose library does not load. codec.ts chooses and opens codecs.
+ * sides), the checks of an announced raw length that comes from the wire, how a codec's shared library
+ * is loaded (once per process, with koffi) and the one-line error when it does not. codec.ts chooses and
+ * opens codecs.
  *
  * @example
  * const out = outputBlock('zstd', src, rawLength); // WireError PROTOCOL when rawLength is absurd
