@@ -18,7 +18,7 @@
 // usage: npm run bench -w ckpt -- migrate [--sizes 1,4] [--rate 1] [--reps 3] [--compress none|lz4|zstd]
 //        [--max-downtime MS] [--no-criu]
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

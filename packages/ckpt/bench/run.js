@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['predump', 'track', 'page-server'];
+const BENCHES = ['predump', 'track', 'page-server', 'compress'];
 // also runnable by name: modes (read vs splice), final (the last freeze of a chain), dump (ckpt dump's
 // downtime), restore, migrate (live migration's downtime across two network namespaces)
 

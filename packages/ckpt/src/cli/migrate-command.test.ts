@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { kill as sysKill } from '../sys/index.js';
 import { CKPT_BIN, countUserfaultfds, Fixture, NetnsPair, sleep } from '../testing/index.js';
+import { availableCodecs } from '../xfer/index.js';
 
 const pair = NetnsPair.create('mg', 41);
 const skip = typeof pair === 'string' ? pair : false;
@@ -129,6 +130,7 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     await using f = await Fixture.start('migratee', ['64', '500'], 30_000, (pair as NetnsPair).enter('a'));
     const dir = join(root, 'ok');
     const { run: recv, to } = await receiver(dir, ['--json']);
+    const codec = availableCodecs().includes('lz4') ? 'lz4' : 'none';
     const src = start('a', [
       'migrate',
       '-t',
@@ -138,6 +140,8 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
       '--json',
       '-D',
       join(root, 'ok-src'),
+      '--compress',
+      codec,
     ]);
     assert.equal(await src.exited, 0, src.err);
     const lines = src.out
@@ -150,6 +154,9 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     assert.ok(iterations.length >= 2, 'at least one pre-dump and the final dump');
     assert.equal(iterations.at(-1)!.final, true);
     assert.equal(result.restoredPid, f.pid, 'the same pid at the destination');
+    assert.equal(result.codec, codec);
+    if (codec !== 'none')
+      assert.ok(Number(result.bytesSent) < Number(result.pageBytes), 'pages compressed on the wire');
     // the source is gone (killed after the destination reported the tree running)
     await until('the source to die', () => state(f.pid) === undefined || state(f.pid) === 'Z');
     const there = globalPid(f.pid);

@@ -25,6 +25,8 @@ const IN_FLIGHT = 16 << 20;
 /** Copy buffers kept for reuse: a read buffer (4 MiB by default) and its header fit one. */
 const POOL_BUFFER = (4 << 20) + 4096;
 const POOL_MAX = 6;
+/** Compressed frames carry at most this much (before compression). */
+const COMPRESS_BLOCK = 1 << 20;
 /** Copies from this size on use the pool. */
 const POOLED = 256 << 10;
 
@@ -68,7 +70,14 @@ export class PageStream extends Duplex implements ReplyTarget {
     let at = 0;
     for (const p of parts) at += p.copy(copy, at);
     this.inflight += len;
-    this.channel.send(FRAME.PAGES, copy, true).then(
+    // compressed: blocks of COMPRESS_BLOCK (a codec takes at most 4 MiB; 1 MiB compresses as well)
+    const block = this.channel.codecName === 'none' ? len : COMPRESS_BLOCK;
+    let sent: Promise<void> = Promise.resolve();
+    for (let at = 0; at < len; at += block) {
+      sent = this.channel.send(FRAME.PAGES, copy.subarray(at, Math.min(len, at + block)), true);
+      sent.catch(() => {}); // the channel's failure reaches us through the last frame's promise
+    }
+    sent.then(
       () => {
         this.inflight -= len;
         if (buf && this.pool.length < POOL_MAX) this.pool.push(buf);

@@ -3,6 +3,7 @@ export * from './cli.js';
 export * from './crit.js';
 export * from './fixture.js';
 export * from './netns-pair.js';
+export * from './page-sample.js';
 export * from './page-snapshot.js';
 export * from './require.js';
 export * from './restorable.js';

@@ -7,8 +7,17 @@
  * @example
  * const sink = await openPageSession(dryRun ? { kind: 'discard' } : { kind: 'images' }, dir);
  */
-
-export { availableCodecs, type Codec, type CodecName, negotiateCodec, openCodec } from './codec.js';
+export {
+  availableCodecs,
+  CODEC_NAMES,
+  type Codec,
+  type CodecName,
+  DEFAULT_CODEC,
+  isCodecName,
+  MAX_CODEC_BLOCK,
+  negotiateCodec,
+  openCodec,
+} from './codec.js';
 export * from './local.js';
 export * from './null.js';
 export { type PageClientOptions, PageServerClient } from './page-client.js';

@@ -33,7 +33,8 @@ export type WireErrorCode =
   | 'CHECKSUM'
   | 'BAD_REPLY'
   | 'CONNECT'
-  | 'IO';
+  | 'IO'
+  | 'UNSUPPORTED'; // a codec (or feature) this side cannot load or the peer does not offer (xfer/codec.ts)
 
 /** A page-server message is malformed, arrives at the wrong time, or the connection failed. */
 export class WireError extends ExpectedError {
