@@ -5,7 +5,7 @@
  * ```
  * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, prlimit64 for each
  *                   resource limit that differs from the inherited one, personality (before the threads:
- *                   they inherit it); setsid / setpgid (restoreSession); setitimer x 3 (restoreItimers,
+ *                   they inherit it); setitimer x 3 (restoreItimers,
  *                   late: ITIMER_REAL runs from then on); PR_SET_CHILD_SUBREAPER (restoreParentLinks)
  * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
  *                   PTRACE_SETSIGMASK(all blocked: task-signals.ts), PTRACE_SETREGSET NT_X86_XSTATE
@@ -141,17 +141,6 @@ export function restoreItimers(task: RemoteTask, t: TaskImages, trampoline: numb
       0,
     );
   }
-}
-
-/**
- * Session and process group, from the dump: a session leader calls setsid(), a group leader setpgid(0, 0);
- * other processes keep what they inherited from their restored parent (the root's before its children
- * are cloned, so that they inherit it).
- */
-export function restoreSession(task: RemoteTask, t: TaskImages): void {
-  const { pid, pgid, sid } = t.pstree;
-  if (sid === pid) task.call('setsid', RSYS.setsid);
-  else if (pgid === pid) task.call('setpgid', RSYS.setpgid, 0, 0);
 }
 
 const RLIMIT_NAMES = [
