@@ -8,7 +8,8 @@
  *   -> the trampoline mapped where no layout has anything (trampoline.ts), rseq unregistered
  *   -> every file of the tree opened in the root (fd-table.ts; --shell-job: its terminal is ckpt's,
  *      terminal.ts), the root's session (session.ts)
- *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session
+ *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session; then every
+ *      process's group (session.ts)
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
  *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
@@ -40,7 +41,7 @@ import { RestoreError, restoreErrorFrom } from './errors.js';
 import { installFds, type OpenFiles, openTreeFiles } from './fd-table.js';
 import { assertFree, cloneWithPid } from './helper-process.js';
 import { RemoteTask } from './remote-task.js';
-import { planSessions, restoreSession } from './session.js';
+import { planSessions, restoreGroups, restoreSession } from './session.js';
 import { createChild, createThread } from './task-clone.js';
 import { restoreCreds, restoreDumpable } from './task-creds.js';
 import { readTreeImages, type TaskImages } from './task-images.js';
@@ -149,6 +150,7 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       tasks.push(child);
       restoreSession(child, sessions.get(t.pid)!);
     }
+    restoreGroups(tasks, sessions);
     log('debug', `${files.parked.size} files opened, ${images.length} processes cloned`);
     await step('children');
     const memory = { pages: 0, writes: 0, vmas: 0 };

@@ -10,6 +10,9 @@
  *                                        checked: a process's session is its own or its parent's
  * restoreSession (each process, right    setsid() for a session leader, setpgid(0, 0) for a group leader;
  *   after its clone)                     the rest inherit their parent's
+ * restoreGroups (all processes exist)    setpgid(0, pgid) in every process whose group is still not the
+ *                                        planned one (a group led by a sibling, an uncle, ...): its leader
+ *                                        made it at its clone
  * ```
  * A session or group whose leader is outside the tree (and not the shell job's) is not restored: the
  * process keeps what it inherited (the helper's session, see helper-process.ts).
@@ -18,6 +21,7 @@
  * const plan = planSessions(images, shellJob);
  * restoreSession(rootTask, plan.get(root.pid)!);
  * // ... children cloned, each restoreSession'd ...
+ * restoreGroups(tasks, plan);
  */
 import { readStatFields } from '../proc/index.js';
 import { RSYS } from '../sys/index.js';
@@ -80,4 +84,18 @@ export function planSessions(images: readonly TaskImages[], shellJob: boolean): 
 export function restoreSession(task: RemoteTask, ids: SessionIds): void {
   if (ids.sid === ids.pid) task.call('setsid', RSYS.setsid);
   else if (ids.pgid === ids.pid) task.call('setpgid(0, 0)', RSYS.setpgid, 0, 0);
+}
+
+/**
+ * Once every process exists: each one whose group differs from the plan joins it (setpgid(0, pgid)), when
+ * the group's leader is in the tree or is ckpt's (a shell job); others keep what they inherited.
+ */
+export function restoreGroups(tasks: readonly RemoteTask[], plan: ReadonlyMap<number, SessionIds>): void {
+  const own = liveSession(process.pid).pgid;
+  for (const task of tasks) {
+    const ids = plan.get(task.pid)!;
+    if (ids.sid === ids.pid || liveSession(task.pid).pgid === ids.pgid) continue;
+    if (!plan.has(ids.pgid) && ids.pgid !== own) continue;
+    task.call(`setpgid(0, ${ids.pgid})`, RSYS.setpgid, 0, ids.pgid);
+  }
 }
