@@ -1,9 +1,11 @@
 /**
  * Round trips of kernel_state.c through fullDumpProcess and restoreProcess: the kernel state a process
  * cannot see in its memory comes back: pending signals (per thread and shared, with their siginfo),
- * itimers, personality, credentials (per thread: ids, groups, capability sets, securebits).
+ * itimers, personality, credentials (per thread: ids, groups, capability sets, securebits), scheduling
+ * (per thread: nice, policy).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -127,6 +129,38 @@ test('restore gives back itimers (ITIMER_REAL, _VIRTUAL, _PROF): interval equal,
           `itimer ${w}: ${value} of ${dumped}`,
         );
       }
+    },
+  );
+});
+
+/** [nice, policy] of thread `tid` (/proc/PID/task/TID/stat fields 19 and 41). */
+function sched(pid: number, tid: number): [number, number] {
+  const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    .replace(/^.*\) /s, '')
+    .split(' ');
+  return [Number(f[19 - 3]), Number(f[41 - 3])];
+}
+
+test('restore gives back scheduling per thread: nice (raised and lowered), policy', async () => {
+  const SCHED_OTHER = 0;
+  const SCHED_BATCH = 3;
+  await roundTrip(
+    [],
+    (f, worker) => {
+      for (const args of [
+        ['chrt', '-b', '-p', '0', String(f.pid)],
+        ['renice', '-n', '7', '-p', String(f.pid)],
+        ['renice', '-n', '-5', '-p', String(worker)],
+      ]) {
+        const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+        assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      }
+      assert.deepEqual(sched(f.pid, f.pid), [7, SCHED_BATCH]);
+      assert.deepEqual(sched(f.pid, worker), [-5, SCHED_OTHER]);
+    },
+    async (f, worker) => {
+      assert.deepEqual(sched(f.pid, f.pid), [7, SCHED_BATCH], 'the leader: nice 7, SCHED_BATCH');
+      assert.deepEqual(sched(f.pid, worker), [-5, SCHED_OTHER], 'the worker: nice -5');
     },
   );
 });

@@ -13,10 +13,10 @@
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
  *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
- *      rseq, name, every signal blocked, FPU state, creds (task-creds.ts), pdeath signal, its pending
+ *      rseq, name, every signal blocked, FPU state, nice and policy, creds (task-creds.ts), pdeath signal, its pending
  *      signals queued
  *      (task-signals.ts), registers (it stays stopped)
- *   -> the leader's per-thread state, FPU state, itimers, creds, dumpable, pdeath signal, child
+ *   -> the leader's per-thread state, FPU state, nice and policy, itimers, creds, dumpable, pdeath signal, child
  *      subreaper, pending signals (shared, own)
  *   -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
  *      PTRACE_SYSCALL to its exit, then SETREGS the dumped registers (the trampoline gone, no user
@@ -52,6 +52,7 @@ import {
   restoreItimers,
   restoreParentLinks,
   restoreProcessState,
+  restoreSched,
   restoreThreadState,
   unregisterRseq,
 } from './task-state.js';
@@ -222,6 +223,7 @@ function rebuildProcess(
     const core = t.cores[i]!;
     restoreThreadState(thread, core, leader, tramp);
     restoreFpu(thread, core);
+    restoreSched(thread, core, tramp);
     restoreCreds(thread, core.thread_core?.creds, tramp);
     restoreParentLinks(thread, core);
     queuePendingSignals(thread, t.pid, core, tramp);
@@ -230,6 +232,7 @@ function rebuildProcess(
   }
   restoreThreadState(task, leader, leader, tramp);
   restoreFpu(task, leader);
+  restoreSched(task, leader, tramp);
   restoreItimers(task, t, tramp);
   restoreCreds(task, leader.thread_core?.creds, tramp);
   restoreDumpable(task, t.mm.dumpable);
