@@ -13,11 +13,10 @@
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
  *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
- *      rseq, name, every signal blocked, FPU state, nice and policy, creds (task-creds.ts), pdeath signal, its pending
- *      signals queued
- *      (task-signals.ts), registers (it stays stopped)
- *   -> the leader's per-thread state, FPU state, nice and policy, itimers, creds, dumpable, pdeath signal, child
- *      subreaper, pending signals (shared, own)
+ *      rseq, name, every signal blocked, FPU state, nice and policy, creds (task-creds.ts), pdeath
+ *      signal, its pending signals queued (task-signals.ts), registers (it stays stopped)
+ *   -> the leader's per-thread state, FPU state, nice and policy, itimers, POSIX timers
+ *      (posix-timers.ts), creds, dumpable, pdeath signal, child subreaper, pending signals (shared, own)
  *   -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
  *      PTRACE_SYSCALL to its exit, then SETREGS the dumped registers (the trampoline gone, no user
  *      instruction run yet) -> (--shell-job) the terminal's dumped termios and size -> every thread's
@@ -40,6 +39,7 @@ import { type AddressSpaceStats, rebuildAddressSpace } from './address-space.js'
 import { RestoreError, restoreErrorFrom } from './errors.js';
 import { installFds, type OpenFiles, openTreeFiles } from './fd-table.js';
 import { assertFree, cloneWithPid } from './helper-process.js';
+import { restorePosixTimers } from './posix-timers.js';
 import { RemoteTask } from './remote-task.js';
 import { planSessions, restoreGroups, restoreSession } from './session.js';
 import { createChild, createThread } from './task-clone.js';
@@ -234,6 +234,7 @@ function rebuildProcess(
   restoreFpu(task, leader);
   restoreSched(task, leader, tramp);
   restoreItimers(task, t, tramp);
+  restorePosixTimers(task, t, tramp);
   restoreCreds(task, leader.thread_core?.creds, tramp);
   restoreDumpable(task, t.mm.dumpable);
   restoreParentLinks(task, leader);

@@ -6,8 +6,9 @@
  *   |- every thread, from outside (ptrace/readThreadState): gpregs (restart fixup), FPU/xsave, TLS,
  *   |  blocked mask, pending signals, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
  *   |- the process's shared pending signals (PTRACE_PEEKSIGINFO_SHARED)
- *   |- by injection (injected-state.ts): sigactions, itimers, brk, dumpable, securebits, subreaper,
- *   |  THP, per thread sigaltstack, clear_child_tid, pdeath signal     (cured before going on)
+ *   |- /proc/PID/timers (posix-timers.ts), then by injection (injected-state.ts): sigactions, itimers,
+ *   |  POSIX timers' values, brk, dumpable, securebits, subreaper, THP, per thread sigaltstack,
+ *   |  clear_child_tid, pdeath signal     (cured before going on)
  *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags (smaps: read
  *      before the freeze when the caller can, CollectOptions.early), fds + fdinfo, terminals (tty.ts),
  *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits, loginuid, oom_score_adj, umask
@@ -42,6 +43,7 @@ import { type FrozenProcess, readThreadState, type ThreadState } from '../../ptr
 import { getRlimits, peekSiginfo } from '../../sys/index.js';
 import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
+import { type ProcTimer, readPosixTimers } from './posix-timers.js';
 import { isPtySlave, readTtyFacts, type TtyFacts } from './tty.js';
 
 /** A thread: ptrace state, its creds and name. */
@@ -71,6 +73,8 @@ export interface TaskState {
   /** Signals queued for the whole process (siginfo_t each; each thread's own: ThreadState.pending). */
   readonly sharedPending: readonly Uint8Array[];
   readonly injected: InjectedState;
+  /** The POSIX timers as /proc/PID/timers shows them (their values: injected.posixTimers). */
+  readonly posixTimers: readonly ProcTimer[];
   readonly mm: MmFields;
   /** Raw /proc/PID/auxv words. */
   readonly auxv: readonly bigint[];
@@ -142,7 +146,13 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   const ptraceStates = tids.map((tid) => readThreadState(frozen, tid));
   const sharedPending = peekSiginfo(pid, true);
   const proc = readTaskCreds(pid);
-  const injected = collectInjectedState(frozen, o.site, proc.sigCgt | proc.sigIgn);
+  const posixTimers = readPosixTimers(pid);
+  const injected = collectInjectedState(
+    frozen,
+    o.site,
+    proc.sigCgt | proc.sigIgn,
+    posixTimers.map((t) => t.id),
+  );
   const threads = ptraceStates.map((state) => ({
     state,
     creds: readTaskCreds(pid, state.tid),
@@ -166,6 +176,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     threads,
     sharedPending,
     injected,
+    posixTimers,
     mm: readMmFields(pid),
     auxv: readAuxv(pid),
     exe: pathFacts(pid, 'exe'),
