@@ -2,7 +2,7 @@
  * Round trips of kernel_state.c through fullDumpProcess and restoreProcess: the kernel state a process
  * cannot see in its memory comes back: pending signals (per thread and shared, with their siginfo),
  * itimers, personality, credentials (per thread: ids, groups, capability sets, securebits), scheduling
- * (per thread: nice, policy).
+ * (per thread: nice, policy); a process that dropped to another user (other_uid.c): its ids and limits.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -56,17 +56,18 @@ async function criuDumpOf(pid: number, dir: string): Promise<void> {
 }
 
 /**
- * Start kernel_state with `flags`, run `before` on it, dump it (`dump`: ckpt's by default), kill it,
- * restore it; then `after`.
+ * Start kernel_state (or `fixture`) with `flags`, run `before` on it, dump it (`dump`: ckpt's by
+ * default), kill it, restore it; then `after`.
  */
 async function roundTrip(
   flags: string[],
   before: (f: Fixture, worker: number) => unknown,
   after: (f: Fixture, worker: number, dir: string, saw: unknown) => Promise<void>,
   dump = ckptDump,
+  fixture = 'kernel_state',
 ): Promise<void> {
   const dir = scratch.newDir();
-  const f = await scratch.start('kernel_state', flags);
+  const f = await scratch.start(fixture, flags);
   const worker = f.num('worker');
   const saw = before(f, worker);
   await dump(f.pid, dir);
@@ -228,3 +229,42 @@ test(
   { skip: NO_CRIU },
   () => everything(criuDumpOf),
 );
+
+test('a process that dropped to another user (nobody) is dumped (limits from /proc) and restored with its ids', async () => {
+  const IDS = ['Uid', 'Gid', 'Groups'];
+  const nofile = (pid: number) =>
+    /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1);
+  const idLines = async (f: Fixture, n: number) => {
+    sysKill(f.pid, 10);
+    for (let i = 0; i < 300 && lines(f, /^NOFILE /).length < n; i++) await sleep(10);
+    return [lines(f, /^IDS /)[n - 1], lines(f, /^NOFILE /)[n - 1]];
+  };
+  await roundTrip(
+    [],
+    (f, w) => {
+      const s = [status(f.pid, f.pid, IDS), status(f.pid, w, IDS)];
+      assert.deepEqual(s[0], [
+        'Uid:\t65534\t65534\t65534\t65534',
+        'Gid:\t65534\t65534\t65534\t65534',
+        'Groups:\t ',
+      ]);
+      assert.deepEqual(s[1], s[0]);
+      assert.deepEqual(nofile(f.pid), ['300', '400']);
+      return s;
+    },
+    async (f, w, dir, saw) => {
+      const s = saw as string[][];
+      assert.deepEqual(status(f.pid, f.pid, IDS), s[0], "the leader's ids");
+      assert.deepEqual(status(f.pid, w, IDS), s[1], "the worker's ids");
+      assert.deepEqual(nofile(f.pid), ['300', '400']);
+      const core = coreEntryCodec.decode(
+        decodeImageOf(readFileSync(join(dir, `core-${f.pid}.img`)), MAGIC.CORE)[0]!,
+      );
+      assert.deepEqual(core.tc!.rlimits!.rlimits[7], { cur: 300n, max: 400n }, 'RLIMIT_NOFILE in the image');
+      assert.equal(core.tc!.rlimits!.rlimits[0]!.cur, 2n ** 64n - 1n, 'RLIMIT_CPU unlimited: RLIM_INFINITY');
+      assert.deepEqual(await idLines(f, 1), ['IDS 65534 65534 65534 65534 65534 65534 0', 'NOFILE 300 400']);
+    },
+    ckptDump,
+    'other_uid',
+  );
+});

@@ -11,7 +11,8 @@
  *   |  clear_child_tid, pdeath signal     (cured before going on)
  *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags (smaps: read
  *      before the freeze when the caller can, CollectOptions.early), fds + fdinfo, terminals (tty.ts),
- *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits, loginuid, oom_score_adj, umask
+ *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits (/proc/PID/limits: rlimits.ts),
+ *      loginuid, oom_score_adj, umask
  * ```
  * Registers are read before any injection; /proc is read after the injectors are cured, so the maps do
  * not show the injected scratch page. Everything runs while the process is frozen.
@@ -40,10 +41,11 @@ import {
   type Vma,
 } from '../../proc/index.js';
 import { type FrozenProcess, readThreadState, type ThreadState } from '../../ptrace/index.js';
-import { getRlimits, peekSiginfo } from '../../sys/index.js';
+import { peekSiginfo } from '../../sys/index.js';
 import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
 import { type ProcTimer, readPosixTimers } from './posix-timers.js';
+import { readRlimits } from './rlimits.js';
 import { isPtySlave, readTtyFacts, type TtyFacts } from './tty.js';
 
 /** A thread: ptrace state, its creds and name. */
@@ -188,7 +190,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     ttys,
     pipes,
     personality: readPersonality(pid),
-    rlimits: getRlimits(pid),
+    rlimits: readRlimits(pid),
     loginuid: readProcNumber(pid, 'loginuid', 0xffffffff),
     oomScoreAdj: readProcNumber(pid, 'oom_score_adj', 0),
   };
