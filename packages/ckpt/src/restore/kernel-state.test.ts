@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fullDumpProcess } from '../dump/full/index.js';
 import { coreEntryCodec, decodeImageOf, MAGIC } from '../images/index.js';
 import { kill as sysKill } from '../sys/index.js';
-import { CKPT_CRIU, criuDump, type Fixture, NO_CRIU, Scratch } from '../testing/index.js';
+import { DUMPERS, type Fixture, NO_CRIU, Scratch } from '../testing/index.js';
 import { RestoreError } from './errors.js';
 import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
@@ -45,15 +44,7 @@ async function report(f: Fixture, signals: number): Promise<string[]> {
   return lines(f, re);
 }
 
-/** ckpt's full dump (fullDumpProcess), or `criu dump` (CKPT_CRIU). */
-async function ckptDump(pid: number, dir: string): Promise<void> {
-  await fullDumpProcess({ pid, imagesDir: dir });
-}
-async function criuDumpOf(pid: number, dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  const d = criuDump(CKPT_CRIU!, pid, dir);
-  assert.ok(d.ok, `criu dump failed: ${d.log}`);
-}
+const ckptDump = DUMPERS.ckpt;
 
 /**
  * Start kernel_state (or `fixture`) with `flags`, run `before` on it, dump it (`dump`: ckpt's by
@@ -227,7 +218,7 @@ test('restore gives back creds per thread (ids, groups, capabilities, securebits
 test(
   "cross-tool: ckpt restore of criu dump's images gives back the same kernel state",
   { skip: NO_CRIU },
-  () => everything(criuDumpOf),
+  () => everything(DUMPERS.criu),
 );
 
 test('a process that dropped to another user (nobody) is dumped (limits from /proc) and restored with its ids', async () => {

@@ -5,16 +5,15 @@
  * and (CKPT_CRIU) criu dump's, and ckpt's dump restored by criu restore.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fullDumpProcess } from '../dump/full/index.js';
 import { coreEntryCodec, decodeImageOf, MAGIC } from '../images/index.js';
 import { kill as sysKill } from '../sys/index.js';
 import {
   CKPT_CRIU,
-  criuDump,
   criuRestore,
+  DUMPERS,
   type Fixture,
   killRestored,
   NO_CRIU,
@@ -40,16 +39,6 @@ async function report(f: Fixture, n: number): Promise<number[]> {
   return [...ticks.split(' ').slice(1), ...t2.split(' ').slice(1)].map(Number);
 }
 
-const dumpers = {
-  ckpt: async (pid: number, dir: string) => {
-    await fullDumpProcess({ pid, imagesDir: dir });
-  },
-  criu: async (pid: number, dir: string) => {
-    mkdirSync(dir, { recursive: true });
-    const d = criuDump(CKPT_CRIU!, pid, dir);
-    assert.ok(d.ok, `criu dump failed: ${d.log}`);
-  },
-};
 const restorers = {
   ckpt: async (dir: string) => {
     await restoreProcess({ imagesDir: dir });
@@ -75,7 +64,7 @@ for (const [dumper, restorer] of [
     await sleep(100);
     const [ticks1, , ticks3] = await report(f, 1);
     const procTimers = readFileSync(`/proc/${f.pid}/timers`, 'utf8');
-    await dumpers[dumper](f.pid, dir);
+    await DUMPERS[dumper](f.pid, dir);
     f.kill();
     for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
     const core = coreEntryCodec.decode(

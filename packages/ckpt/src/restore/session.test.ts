@@ -4,12 +4,11 @@
  * dumped sid and pgid, from ckpt's dump and (CKPT_CRIU) from criu dump's.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fullDumpProcess } from '../dump/full/index.js';
 import { decodeImageOf, MAGIC, type PstreeEntry, pstreeEntryCodec } from '../images/index.js';
-import { CKPT_CRIU, criuDump, type Fixture, NO_CRIU, Scratch } from '../testing/index.js';
+import { DUMPERS, type Fixture, NO_CRIU, Scratch } from '../testing/index.js';
 import { RestoreError } from './errors.js';
 import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
@@ -34,18 +33,7 @@ function killTree(pids: readonly number[]): void {
   for (const pid of pids) killAndReap(pid);
 }
 
-const DUMPS = {
-  ckpt: async (pid: number, dir: string) => {
-    await fullDumpProcess({ pid, imagesDir: dir });
-  },
-  criu: async (pid: number, dir: string) => {
-    mkdirSync(dir, { recursive: true });
-    const d = criuDump(CKPT_CRIU!, pid, dir);
-    assert.ok(d.ok, `criu dump failed: ${d.log}`);
-  },
-};
-
-for (const [tool, dump] of Object.entries(DUMPS))
+for (const [tool, dump] of Object.entries(DUMPERS))
   test(`sessions and groups come back as dumped (a child's session, a sibling's and a grandparent's group; ${tool} dump)`, {
     skip: tool === 'criu' ? NO_CRIU : false,
   }, async () => {
