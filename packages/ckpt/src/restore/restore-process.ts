@@ -151,7 +151,7 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       tasks.push(child);
       restoreSession(child, sessions.get(t.pid)!);
     }
-    restoreGroups(tasks, sessions);
+    restoreGroups(tasks, sessions, o.shellJob === true);
     log('debug', `${files.parked.size} files opened, ${images.length} processes cloned`);
     await step('children');
     const memory = { pages: 0, writes: 0, vmas: 0 };

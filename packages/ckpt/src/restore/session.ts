@@ -21,7 +21,7 @@
  * const plan = planSessions(images, shellJob);
  * restoreSession(rootTask, plan.get(root.pid)!);
  * // ... children cloned, each restoreSession'd ...
- * restoreGroups(tasks, plan);
+ * restoreGroups(tasks, plan, shellJob);
  */
 import { readStatFields } from '../proc/index.js';
 import { RSYS } from '../sys/index.js';
@@ -88,10 +88,15 @@ export function restoreSession(task: RemoteTask, ids: SessionIds): void {
 
 /**
  * Once every process exists: each one whose group differs from the plan joins it (setpgid(0, pgid)), when
- * the group's leader is in the tree or is ckpt's (a shell job); others keep what they inherited.
+ * the group's leader is in the tree or, with `shellJob`, is ckpt's group (the root's moved there); others
+ * keep what they inherited.
  */
-export function restoreGroups(tasks: readonly RemoteTask[], plan: ReadonlyMap<number, SessionIds>): void {
-  const own = liveSession(process.pid).pgid;
+export function restoreGroups(
+  tasks: readonly RemoteTask[],
+  plan: ReadonlyMap<number, SessionIds>,
+  shellJob: boolean,
+): void {
+  const own = shellJob ? liveSession(process.pid).pgid : undefined;
   for (const task of tasks) {
     const ids = plan.get(task.pid)!;
     if (ids.sid === ids.pid || liveSession(task.pid).pgid === ids.pgid) continue;
