@@ -5,7 +5,8 @@
  * helper then is) starts traced by ckpt, stopped before its first instruction; the helper is killed.
  *
  * ```
- * spawn `setsid sleep` (orphan; --shell-job: `sleep <&0` in ckpt's session and group) -> wait until it sleeps -> freeze -> infect -> SETOPTIONS +TRACECLONE
+ * spawn `setsid sleep` (orphan; --shell-job: `sleep <&0`, in ckpt's session and group, its terminal as fd 0)
+ *   -> wait until it sleeps -> freeze -> infect -> SETOPTIONS +TRACECLONE
  *   -> inject clone3({ CLONE_PARENT, exit_signal 0 (the helper's own: SIGCHLD), set_tid = [pid] }) -> child: EVENT_STOP, traced by us
  *   -> cure, thaw, SIGKILL the helper
  * ```

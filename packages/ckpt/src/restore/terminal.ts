@@ -59,14 +59,14 @@ export function checkTerminals(images: readonly TaskImages[], shellJob: boolean)
       'ENOTSUP',
       `process ${pid} fd ${fd}: a terminal (${path}) of a shell job: restore it with --shell-job`,
     );
-  for (const t of images)
-    for (const f of t.files.values()) {
-      if (f.type !== FD_TYPE.TTY || !f.tty) continue;
-      const info = t.ttys.get(f.tty.tty_info_id);
-      if (!info) throw new RestoreError('CORRUPT_IMAGE', `tty-info.img: no terminal ${f.tty.tty_info_id}`);
-      if ((info.id & 1) !== 0 || !info.pty)
-        throw new RestoreError('ENOTSUP', `terminal ${info.id}: only the slave of a pty is restored`);
-    }
+  const { files, ttys: infos } = images[0]!; // files.img and tty-info.img: one for the tree
+  for (const f of files.values()) {
+    if (f.type !== FD_TYPE.TTY || !f.tty) continue;
+    const info = infos.get(f.tty.tty_info_id);
+    if (!info) throw new RestoreError('CORRUPT_IMAGE', `tty-info.img: no terminal ${f.tty.tty_info_id}`);
+    if ((info.id & 1) !== 0 || !info.pty)
+      throw new RestoreError('ENOTSUP', `terminal ${info.id}: only the slave of a pty is restored`);
+  }
   if (!isatty(0))
     throw new RestoreError('EIO', "--shell-job: ckpt's standard input is not a terminal (it is the job's)");
   return true;
