@@ -5,12 +5,24 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { test } from 'node:test';
 import { fullDumpProcess } from '../dump/full/index.js';
 import { killAndReap } from '../restore/index.js';
-import { kill as sysKill } from '../sys/index.js';
-import { CKPT_BIN, type Fixture, runCkpt, Scratch } from '../testing/index.js';
+import { ioctl, kill as sysKill } from '../sys/index.js';
+import {
+  CKPT_BIN,
+  CKPT_CRIU,
+  criuDump,
+  type Fixture,
+  fixtureBinary,
+  logLines,
+  NO_CRIU,
+  runCkpt,
+  runCkptAsync,
+  Scratch,
+  sumReport,
+} from '../testing/index.js';
 
 const scratch = new Scratch('ckpt-restore-cli-test-');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,4 +136,119 @@ for (const at of ['cloned', 'children']) {
       killAndReap(f.pid);
     }
   });
+}
+
+/** [session, pgrp, tty_nr] of a process, from /proc/PID/stat. */
+function sessionOf(pid: number): [number, number, number] {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /s, '')
+    .split(' ');
+  return [Number(f[3]), Number(f[2]), Number(f[4])];
+}
+
+const hasPython = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
+
+for (const dumper of ['ckpt', 'criu'] as const)
+  test(`--shell-job: a job on a terminal comes back on the restorer's terminal, in its session; refused without (${dumper} dump)`, {
+    skip: !hasPython ? 'python3 (its pty module) is not installed' : dumper === 'criu' ? NO_CRIU : false,
+  }, async () => {
+    const dir = scratch.newDir();
+    const shell = await scratch.start('shelljob', [fixtureBinary('restorable'), '1', '1', '-']);
+    const job = shell.num('pid');
+    try {
+      await shellJobRoundTrip(shell, job, dir, dumper);
+    } finally {
+      killAndReap(job); // on every way out: it ignores SIGHUP and would outlive its shell
+    }
+  });
+
+/** The body of the --shell-job test: dump the job of `shell`, refused restore, restore in a new pty. */
+async function shellJobRoundTrip(shell: Fixture, job: number, dir: string, dumper: 'ckpt' | 'criu') {
+  const dumpedTty = /^TTY (\S+) /m.exec(readFileSync(shell.logFile, 'utf8'))![1]!;
+  const [sid, pgrp, ttyNr] = sessionOf(job);
+  assert.deepEqual([sid, pgrp], [shell.pid, job], "a job: its own group in the shell's session");
+  assert.notEqual(ttyNr, 0, 'the terminal is the controlling one');
+  const before = await sumReport(shell, 1, job);
+  if (dumper === 'ckpt') await runCkptAsync(['dump', '-t', String(job), '-D', dir, '--shell-job']);
+  else {
+    const d = criuDump(CKPT_CRIU!, job, dir, ['--shell-job']);
+    assert.ok(d.ok, `criu dump --shell-job failed: ${d.log}`);
+  }
+  for (let i = 0; i < 500 && existsSync(`/proc/${job}`); i++) await sleep(10);
+
+  const refused = runCkpt(['restore', '-D', dir, '-d']);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.equal(
+    refused.stderr,
+    `ckpt: process ${job} fd 0: a terminal (${dumpedTty}) of a shell job: restore it with --shell-job\n`,
+  );
+  assert.equal(existsSync(`/proc/${job}`), false, 'nothing restored');
+
+  // ckpt restore --shell-job in a new terminal (python's pty.spawn: ckpt leads its session)
+  const beatsBefore = logLines(shell, /^BEAT /).length;
+  const run = spawn(
+    'python3',
+    [
+      '-c',
+      'import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))',
+      process.execPath,
+      CKPT_BIN,
+      'restore',
+      '-D',
+      dir,
+      '--shell-job',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const collect = (d: Buffer) => {
+    output += d;
+  };
+  run.stdout.on('data', collect);
+  run.stderr.on('data', collect);
+  let code: number | null | undefined;
+  const exited = new Promise<number | null>((res) =>
+    run.on('exit', (c) => {
+      code = c;
+      res(c);
+    }),
+  );
+  try {
+    // node's start and the restore take seconds on a loaded machine: wait for the job (or ckpt's end)
+    for (
+      let i = 0;
+      i < 3000 && code === undefined && logLines(shell, /^BEAT /).length <= beatsBefore + 2;
+      i++
+    )
+      await sleep(10);
+    assert.ok(
+      logLines(shell, /^BEAT /).length > beatsBefore + 2,
+      `no heartbeat after restore (${code}): ${output}`,
+    );
+    const ckpt = Number(
+      readFileSync(`/proc/${job}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ')[1],
+    );
+    const theirs = readlinkSync(`/proc/${ckpt}/fd/0`);
+    assert.match(theirs, /^\/dev\/pts\/\d+$/);
+    assert.notEqual(theirs, dumpedTty);
+    assert.equal(readlinkSync(`/proc/${job}/fd/0`), theirs, "fd 0 is ckpt's terminal");
+    assert.equal(readlinkSync(`/proc/${job}/fd/2`), theirs, "fd 2 is ckpt's terminal");
+    assert.deepEqual(sessionOf(job), sessionOf(ckpt), "ckpt's session, group and controlling terminal");
+    const tty = openSync(`/proc/${job}/fd/0`, constants.O_RDWR | constants.O_NOCTTY);
+    try {
+      const ws = new Uint16Array(4);
+      ioctl(tty, 0x5413, new Uint8Array(ws.buffer)); // TIOCGWINSZ
+      assert.deepEqual([ws[0], ws[1]], [33, 77], 'the dumped window size');
+    } finally {
+      closeSync(tty);
+    }
+    assert.deepEqual(await sumReport(shell, 2, job), before);
+    sysKill(job, 9);
+    assert.equal(await exited, 137, output);
+  } finally {
+    killAndReap(job);
+    run.kill('SIGKILL');
+  }
 }

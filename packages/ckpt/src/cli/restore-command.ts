@@ -1,6 +1,7 @@
 /**
- * `ckpt restore -D DIR [-d|--restore-detached] [--json] [-v0..-v4] [--log-file F] [--page-fill writev|pread]`:
- * bring back the process of a full dump (restore/restoreProcess), with its pid.
+ * `ckpt restore -D DIR [-d|--restore-detached] [--shell-job] [--json] [-v0..-v4] [--log-file F]
+ * [--page-fill writev|pread]`: bring back the process of a full dump (restore/restoreProcess), with its pid.
+ * --shell-job (CRIU's): the dumped terminal is ckpt's own (its stdin), the job joins ckpt's session.
  *
  * ```
  * without -d: ckpt becomes a child subreaper (the restored process is its child), restores, prints the
@@ -31,6 +32,7 @@ export interface RestoreFlags {
   verbosity?: string | boolean;
   logFile?: string;
   pageFill?: string;
+  shellJob?: boolean;
 }
 
 /** The exit status of a wait status: the code, or 128 + the signal that killed it. */
@@ -84,6 +86,7 @@ export async function restoreCommand(
       signal: ctx.signal,
       onStep: faultHook(ctx.env),
       pageFill: f.pageFill === 'pread' ? 'pread' : 'writev',
+      shellJob: f.shellJob === true,
       log: (lvl, message) => (lvl === 'info' ? log.info('%s', message) : log.debug('%s', message)),
     });
     if (f.json) out(JSON.stringify(result));
@@ -112,6 +115,10 @@ export function addRestoreCommand(
     )
     .requiredOption('-D, --images-dir <dir>', 'image directory of a full dump')
     .option('-d, --restore-detached', 'exit once the process runs (it is re-parented); default: wait for it')
+    .option(
+      '--shell-job',
+      "a shell job (dumped with --shell-job): its terminal is ckpt's, it joins ckpt's session",
+    )
     .option('--json', 'print the result as JSON on stdout')
     .option(
       '-v, --verbosity [level]',

@@ -141,10 +141,27 @@ export interface ItimerEntry {
   vsec: bigint;
   vusec: bigint;
 }
+/** A POSIX timer (timer_create) of the process: its id, event, interval and value (timer.proto). */
+export interface PosixTimerEntry {
+  it_id: number;
+  clock_id: number;
+  si_signo: number;
+  /** SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_THREAD 2, | SIGEV_THREAD_ID 4. */
+  it_sigev_notify: number;
+  sival_ptr: bigint;
+  overrun: number;
+  isec: bigint;
+  insec: bigint;
+  vsec: bigint;
+  vnsec: bigint;
+  /** The thread a SIGEV_THREAD_ID timer signals. */
+  notify_thread_id?: number;
+}
 export interface TaskTimersEntry {
   real: ItimerEntry;
   virt: ItimerEntry;
   prof: ItimerEntry;
+  posix?: PosixTimerEntry[];
 }
 export interface CredsEntry {
   uid: number;

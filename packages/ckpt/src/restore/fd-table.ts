@@ -8,12 +8,14 @@
  * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY) -> lseek(pos) -> park above the top fd
  * PIPE  pipe2 once per pipe (pipe_id) -> both ends parked -> its buffered bytes written in -> O_NONBLOCK
  *       per end as recorded
+ * TTY   (--shell-job) fd 0 the clone inherited from the helper, ckpt's terminal, parked first; each
+ *       entry a dup of it (terminal.ts)
  * in each process, which inherited the parked fds (installFds):
  *       dup2(parked, fd) for every entry (shared descriptions share one parked fd), FD_CLOEXEC as
  *       recorded, every parked fd closed
  * ```
  * Parking above the highest wanted number keeps a fresh descriptor from landing on a number a later
- * entry needs. /dev/null is a REG entry like any file. Other kinds (sockets, ttys) are refused (ENOTSUP).
+ * entry needs. /dev/null is a REG entry like any file. Other kinds (sockets) are refused (ENOTSUP).
  *
  * @example
  * const files = openTreeFiles(root, tasks, trampoline); // then clone the children
@@ -37,18 +39,26 @@ const DROP_FLAGS = 0o100 | 0o200 | 0o400 | 0o1000; // O_CREAT O_EXCL O_NOCTTY O_
 export interface OpenFiles {
   /** Parked fd per files.img id. */
   readonly parked: ReadonlyMap<number, number>;
-  /** Parked pipe ends (read, write) of every pipe made. */
-  readonly pipeEnds: readonly (readonly [number, number])[];
+  /** Parked pipe ends (read, write) of every pipe made, and ckpt's terminal (--shell-job) once parked. */
+  readonly otherParked: readonly (readonly number[])[];
 }
 
 /**
  * In the root, before its children are cloned: close what the helper left, then open every file any
  * process of `tasks` has at a descriptor (one open description per files.img id: a description shared by
  * a parent and a child, or by fd 1 and 2, stays one) and park it above the highest wanted number.
+ * `terminal`: the clone's fd 0 is ckpt's terminal (--shell-job), kept for the TTY entries.
  */
-export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], trampoline: number): OpenFiles {
-  for (const name of readdirSync(`/proc/${task.pid}/fd`)) task.syscall(RSYS.close, Number(name));
+export function openTreeFiles(
+  task: RemoteTask,
+  tasks: readonly TaskImages[],
+  trampoline: number,
+  terminal = false,
+): OpenFiles {
   const top = Math.max(2, ...tasks.flatMap((t) => t.fds.map((f) => f.fd))) + 1;
+  const tty = terminal ? task.call('park the terminal', RSYS.fcntl, 0, F_DUPFD, top) : -1;
+  for (const name of readdirSync(`/proc/${task.pid}/fd`))
+    if (Number(name) !== tty) task.syscall(RSYS.close, Number(name));
   const park = (fd: number, what: string) => {
     const high = task.call(`park ${what}`, RSYS.fcntl, fd, F_DUPFD, top);
     task.syscall(RSYS.close, fd);
@@ -80,6 +90,8 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], tr
         const fd = task.call('dup pipe end', RSYS.fcntl, end, F_DUPFD, top);
         if (p.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
         parked.set(e.id, fd);
+      } else if (file.type === FD_TYPE.TTY && tty >= 0) {
+        parked.set(e.id, task.call('dup the terminal', RSYS.fcntl, tty, F_DUPFD, top));
       } else {
         throw new RestoreError(
           'ENOTSUP',
@@ -87,7 +99,7 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], tr
         );
       }
     }
-  return { parked, pipeEnds: [...pipes.values()] };
+  return { parked, otherParked: [...pipes.values(), ...(tty >= 0 ? [[tty]] : [])] };
 }
 
 function writePipeData(
@@ -112,8 +124,5 @@ export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles): v
     if (e.flags & FD_CLOEXEC) task.call(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, e.fd, F_SETFD, FD_CLOEXEC);
   }
   for (const fd of files.parked.values()) task.syscall(RSYS.close, fd);
-  for (const [r, w] of files.pipeEnds) {
-    task.syscall(RSYS.close, r);
-    task.syscall(RSYS.close, w);
-  }
+  for (const fd of files.otherParked.flat()) task.syscall(RSYS.close, fd);
 }

@@ -5,7 +5,8 @@
  * helper then is) starts traced by ckpt, stopped before its first instruction; the helper is killed.
  *
  * ```
- * spawn `setsid sleep` (orphan) -> wait until it sleeps -> freeze -> infect -> SETOPTIONS +TRACECLONE
+ * spawn `setsid sleep` (orphan; --shell-job: `sleep <&0`, in ckpt's session and group, its terminal as fd 0)
+ *   -> wait until it sleeps -> freeze -> infect -> SETOPTIONS +TRACECLONE
  *   -> inject clone3({ CLONE_PARENT, exit_signal 0 (the helper's own: SIGCHLD), set_tid = [pid] }) -> child: EVENT_STOP, traced by us
  *   -> cure, thaw, SIGKILL the helper
  * ```
@@ -51,10 +52,17 @@ function sleepUntil(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Start `sleep` as an orphan and wait until it sleeps in its own code. */
-function startHelper(): number {
-  const r = spawnSync('bash', ['-c', 'setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!'], {
+/**
+ * Start `sleep` as an orphan and wait until it sleeps in its own code. `shellJob`: in ckpt's session and
+ * group, with ckpt's fd 0 (its terminal) as its own; otherwise in a session of its own, stdin /dev/null.
+ */
+function startHelper(shellJob: boolean): number {
+  const cmd = shellJob
+    ? 'sleep 600 <&0 >/dev/null 2>&1 & echo $!'
+    : 'setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!';
+  const r = spawnSync('bash', ['-c', cmd], {
     encoding: 'utf8',
+    stdio: [shellJob ? 'inherit' : 'ignore', 'pipe', 'pipe'],
   });
   const pid = Number(r.stdout.trim());
   if (!Number.isInteger(pid) || pid <= 0)
@@ -87,11 +95,12 @@ export interface ClonedTask {
 
 /**
  * A traced copy of a helper process with pid `pid`, stopped before running anything. Throws RestoreError
- * EBUSY when the pid is taken.
+ * EBUSY when the pid is taken. `shellJob`: the copy is in ckpt's session and group and holds ckpt's
+ * terminal at fd 0 (terminal.ts).
  */
-export function cloneWithPid(pid: number): ClonedTask {
+export function cloneWithPid(pid: number, shellJob = false): ClonedTask {
   assertFree(pid);
-  const helper = startHelper();
+  const helper = startHelper(shellJob);
   try {
     using frozen = freeze(helper);
     using inj = Injector.infect(frozen);

@@ -1,16 +1,17 @@
 /**
  * Round trips of kernel_state.c through fullDumpProcess and restoreProcess: the kernel state a process
  * cannot see in its memory comes back: pending signals (per thread and shared, with their siginfo),
- * itimers, personality, credentials (per thread: ids, groups, capability sets, securebits).
+ * itimers, personality, credentials (per thread: ids, groups, capability sets, securebits), scheduling
+ * (per thread: nice, policy); a process that dropped to another user (other_uid.c): its ids and limits.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fullDumpProcess } from '../dump/full/index.js';
 import { coreEntryCodec, decodeImageOf, MAGIC } from '../images/index.js';
 import { kill as sysKill } from '../sys/index.js';
-import { CKPT_CRIU, criuDump, type Fixture, NO_CRIU, Scratch } from '../testing/index.js';
+import { DUMPERS, type Fixture, NO_CRIU, Scratch } from '../testing/index.js';
 import { RestoreError } from './errors.js';
 import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
@@ -43,28 +44,21 @@ async function report(f: Fixture, signals: number): Promise<string[]> {
   return lines(f, re);
 }
 
-/** ckpt's full dump (fullDumpProcess), or `criu dump` (CKPT_CRIU). */
-async function ckptDump(pid: number, dir: string): Promise<void> {
-  await fullDumpProcess({ pid, imagesDir: dir });
-}
-async function criuDumpOf(pid: number, dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  const d = criuDump(CKPT_CRIU!, pid, dir);
-  assert.ok(d.ok, `criu dump failed: ${d.log}`);
-}
+const ckptDump = DUMPERS.ckpt;
 
 /**
- * Start kernel_state with `flags`, run `before` on it, dump it (`dump`: ckpt's by default), kill it,
- * restore it; then `after`.
+ * Start kernel_state (or `fixture`) with `flags`, run `before` on it, dump it (`dump`: ckpt's by
+ * default), kill it, restore it; then `after`.
  */
 async function roundTrip(
   flags: string[],
   before: (f: Fixture, worker: number) => unknown,
   after: (f: Fixture, worker: number, dir: string, saw: unknown) => Promise<void>,
   dump = ckptDump,
+  fixture = 'kernel_state',
 ): Promise<void> {
   const dir = scratch.newDir();
-  const f = await scratch.start('kernel_state', flags);
+  const f = await scratch.start(fixture, flags);
   const worker = f.num('worker');
   const saw = before(f, worker);
   await dump(f.pid, dir);
@@ -131,6 +125,38 @@ test('restore gives back itimers (ITIMER_REAL, _VIRTUAL, _PROF): interval equal,
   );
 });
 
+/** [nice, policy] of thread `tid` (/proc/PID/task/TID/stat fields 19 and 41). */
+function sched(pid: number, tid: number): [number, number] {
+  const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    .replace(/^.*\) /s, '')
+    .split(' ');
+  return [Number(f[19 - 3]), Number(f[41 - 3])];
+}
+
+test('restore gives back scheduling per thread: nice (raised and lowered), policy', async () => {
+  const SCHED_OTHER = 0;
+  const SCHED_BATCH = 3;
+  await roundTrip(
+    [],
+    (f, worker) => {
+      for (const args of [
+        ['chrt', '-b', '-p', '0', String(f.pid)],
+        ['renice', '-n', '7', '-p', String(f.pid)],
+        ['renice', '-n', '-5', '-p', String(worker)],
+      ]) {
+        const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+        assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      }
+      assert.deepEqual(sched(f.pid, f.pid), [7, SCHED_BATCH]);
+      assert.deepEqual(sched(f.pid, worker), [-5, SCHED_OTHER]);
+    },
+    async (f, worker) => {
+      assert.deepEqual(sched(f.pid, f.pid), [7, SCHED_BATCH], 'the leader: nice 7, SCHED_BATCH');
+      assert.deepEqual(sched(f.pid, worker), [-5, SCHED_OTHER], 'the worker: nice -5');
+    },
+  );
+});
+
 test('restore gives back the personality', async () => {
   await roundTrip(
     ['personality'],
@@ -192,5 +218,44 @@ test('restore gives back creds per thread (ids, groups, capabilities, securebits
 test(
   "cross-tool: ckpt restore of criu dump's images gives back the same kernel state",
   { skip: NO_CRIU },
-  () => everything(criuDumpOf),
+  () => everything(DUMPERS.criu),
 );
+
+test('a process that dropped to another user (nobody) is dumped (limits from /proc) and restored with its ids', async () => {
+  const IDS = ['Uid', 'Gid', 'Groups'];
+  const nofile = (pid: number) =>
+    /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1);
+  const idLines = async (f: Fixture, n: number) => {
+    sysKill(f.pid, 10);
+    for (let i = 0; i < 300 && lines(f, /^NOFILE /).length < n; i++) await sleep(10);
+    return [lines(f, /^IDS /)[n - 1], lines(f, /^NOFILE /)[n - 1]];
+  };
+  await roundTrip(
+    [],
+    (f, w) => {
+      const s = [status(f.pid, f.pid, IDS), status(f.pid, w, IDS)];
+      assert.deepEqual(s[0], [
+        'Uid:\t65534\t65534\t65534\t65534',
+        'Gid:\t65534\t65534\t65534\t65534',
+        'Groups:\t ',
+      ]);
+      assert.deepEqual(s[1], s[0]);
+      assert.deepEqual(nofile(f.pid), ['300', '400']);
+      return s;
+    },
+    async (f, w, dir, saw) => {
+      const s = saw as string[][];
+      assert.deepEqual(status(f.pid, f.pid, IDS), s[0], "the leader's ids");
+      assert.deepEqual(status(f.pid, w, IDS), s[1], "the worker's ids");
+      assert.deepEqual(nofile(f.pid), ['300', '400']);
+      const core = coreEntryCodec.decode(
+        decodeImageOf(readFileSync(join(dir, `core-${f.pid}.img`)), MAGIC.CORE)[0]!,
+      );
+      assert.deepEqual(core.tc!.rlimits!.rlimits[7], { cur: 300n, max: 400n }, 'RLIMIT_NOFILE in the image');
+      assert.equal(core.tc!.rlimits!.rlimits[0]!.cur, 2n ** 64n - 1n, 'RLIMIT_CPU unlimited: RLIM_INFINITY');
+      assert.deepEqual(await idLines(f, 1), ['IDS 65534 65534 65534 65534 65534 65534 0', 'NOFILE 300 400']);
+    },
+    ckptDump,
+    'other_uid',
+  );
+});

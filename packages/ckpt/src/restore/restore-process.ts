@@ -6,19 +6,21 @@
  * readTreeImages (everything decoded and checked, every pid and tid free, before a pid is taken)
  *   -> cloneWithPid: a helper's traced copy with the root's pid (helper-process.ts)
  *   -> the trampoline mapped where no layout has anything (trampoline.ts), rseq unregistered
- *   -> every file of the tree opened in the root (fd-table.ts), the root's session
- *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session
+ *   -> every file of the tree opened in the root (fd-table.ts; --shell-job: its terminal is ckpt's,
+ *      terminal.ts), the root's session (session.ts)
+ *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session; then every
+ *      process's group (session.ts)
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
  *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
- *      rseq, name, every signal blocked, FPU state, creds (task-creds.ts), pdeath signal, its pending
- *      signals queued
- *      (task-signals.ts), registers (it stays stopped)
- *   -> the leader's per-thread state, FPU state, itimers, creds, dumpable, pdeath signal, child
- *      subreaper, pending signals (shared, own)
+ *      rseq, name, every signal blocked, FPU state, nice and policy, creds (task-creds.ts), pdeath
+ *      signal, its pending signals queued (task-signals.ts), registers (it stays stopped)
+ *   -> the leader's per-thread state, FPU state, nice and policy, itimers, POSIX timers
+ *      (posix-timers.ts), creds, dumpable, pdeath signal, child subreaper, pending signals (shared, own)
  *   -> registers = dumped ones, rip at the trampoline's syscall, rax = munmap(trampoline):
  *      PTRACE_SYSCALL to its exit, then SETREGS the dumped registers (the trampoline gone, no user
- *      instruction run yet) -> every thread's dumped signal mask (PTRACE_SETSIGMASK) -> detach every
+ *      instruction run yet) -> (--shell-job) the terminal's dumped termios and size -> every thread's
+ *      dumped signal mask (PTRACE_SETSIGMASK) -> detach every
  *      thread of every process: the tree runs
  * ```
  * Any failure before the detach kills every process being built and reaps it (none ran an instruction of
@@ -37,7 +39,9 @@ import { type AddressSpaceStats, rebuildAddressSpace } from './address-space.js'
 import { RestoreError, restoreErrorFrom } from './errors.js';
 import { installFds, type OpenFiles, openTreeFiles } from './fd-table.js';
 import { assertFree, cloneWithPid } from './helper-process.js';
+import { restorePosixTimers } from './posix-timers.js';
 import { RemoteTask } from './remote-task.js';
+import { planSessions, restoreGroups, restoreSession } from './session.js';
 import { createChild, createThread } from './task-clone.js';
 import { restoreCreds, restoreDumpable } from './task-creds.js';
 import { readTreeImages, type TaskImages } from './task-images.js';
@@ -48,10 +52,11 @@ import {
   restoreItimers,
   restoreParentLinks,
   restoreProcessState,
-  restoreSession,
+  restoreSched,
   restoreThreadState,
   unregisterRseq,
 } from './task-state.js';
+import { applyTerminalParams, checkTerminals } from './terminal.js';
 import { findTrampoline, SYSCALL_CODE, TRAMPOLINE_SIZE } from './trampoline.js';
 import { checkVdso, parkingSize, planSpecialMappings, type SpecialPlan } from './vdso.js';
 
@@ -59,6 +64,12 @@ export interface RestoreOptions {
   readonly imagesDir: string;
   /** How pages get into the process: 'writev' (default) or 'pread' (see address-space.ts). */
   readonly pageFill?: 'writev' | 'pread';
+  /**
+   * The tree is a shell job (CRIU's --shell-job): its terminal becomes ckpt's (fd 0), its session and
+   * group outside the tree ckpt's (terminal.ts, session.ts). Without it, a dump holding a terminal is
+   * refused.
+   */
+  readonly shellJob?: boolean;
   /** Test hook: called with the pid once the process is complete, before it runs (still stopped). */
   readonly beforeRun?: (pid: number) => void;
   /**
@@ -110,12 +121,14 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     const root = images[0]!;
     for (const t of images)
       for (const tid of t.pstree.threads) assertFree(tid, tid === t.pid ? 'pid' : 'thread id');
+    const terminal = checkTerminals(images, o.shellJob === true);
+    const sessions = planSessions(images, o.shellJob === true);
     log(
       'info',
       `restoring ${images.length} process(es) from ${o.imagesDir}: ${images.map((t) => `${t.pid} (${t.cores[0]!.tc!.comm})`).join(', ')}`,
     );
     await step('images');
-    const clone = cloneWithPid(root.pid);
+    const clone = cloneWithPid(root.pid, o.shellJob === true);
     log('debug', `process ${root.pid} cloned from a helper`);
     const rootTask = new RemoteTask(root.pid, clone.syscallAt);
     tasks.push(rootTask);
@@ -129,15 +142,16 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     mapTrampoline(rootTask, tramp);
     log('debug', `trampoline at 0x${tramp.toString(16)}`);
     unregisterRseq(rootTask);
-    const files = openTreeFiles(rootTask, images, tramp);
-    restoreSession(rootTask, root);
+    const files = openTreeFiles(rootTask, images, tramp, terminal);
+    restoreSession(rootTask, sessions.get(root.pid)!);
     await step('files');
     for (const t of images.slice(1)) {
       const parent = tasks[images.findIndex((p) => p.pid === t.pstree.ppid)]!;
       const child = createChild(parent, t.pid, tramp);
       tasks.push(child);
-      restoreSession(child, t);
+      restoreSession(child, sessions.get(t.pid)!);
     }
+    restoreGroups(tasks, sessions, o.shellJob === true);
     log('debug', `${files.parked.size} files opened, ${images.length} processes cloned`);
     await step('children');
     const memory = { pages: 0, writes: 0, vmas: 0 };
@@ -149,6 +163,7 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       await step(`process ${t.pid}`);
     }
     for (const [i, t] of images.entries()) finishLeader(tasks[i]!, t, tramp);
+    if (terminal) applyTerminalParams(images);
     for (const [tid, mask] of masks) setSigmask(tid, mask);
     o.beforeRun?.(root.pid);
     const syscalls = [...tasks, ...threads].reduce((n, t) => n + t.calls, 0);
@@ -208,6 +223,7 @@ function rebuildProcess(
     const core = t.cores[i]!;
     restoreThreadState(thread, core, leader, tramp);
     restoreFpu(thread, core);
+    restoreSched(thread, core, tramp);
     restoreCreds(thread, core.thread_core?.creds, tramp);
     restoreParentLinks(thread, core);
     queuePendingSignals(thread, t.pid, core, tramp);
@@ -216,7 +232,9 @@ function rebuildProcess(
   }
   restoreThreadState(task, leader, leader, tramp);
   restoreFpu(task, leader);
+  restoreSched(task, leader, tramp);
   restoreItimers(task, t, tramp);
+  restorePosixTimers(task, t, tramp);
   restoreCreds(task, leader.thread_core?.creds, tramp);
   restoreDumpable(task, t.mm.dumpable);
   restoreParentLinks(task, leader);

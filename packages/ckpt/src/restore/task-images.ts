@@ -5,7 +5,8 @@
  *
  * ```
  * pstree.img (root first, parents first) -> per process: ids-PID (files_id) -> core-TID... mm-PID fs-PID
- *               -> files.img (REG and PIPE entries by id) -> fdinfo-<files_id>.img -> pipes-data.img
+ *               -> files.img (REG, PIPE and TTY entries by id) -> fdinfo-<files_id>.img -> pipes-data.img
+ *               -> tty-info.img (when there is one)
  * ```
  * Everything is read before anything is built: a missing or corrupt image is a RestoreError before a pid
  * is taken.
@@ -39,6 +40,8 @@ import {
   pipeDataEntryCodec,
   pstreeEntryCodec,
   singleEntry,
+  type TtyInfoEntry,
+  ttyInfoEntryCodec,
 } from '../images/index.js';
 import { RestoreError } from './errors.js';
 
@@ -55,6 +58,8 @@ export interface TaskImages {
   readonly files: ReadonlyMap<number, FileEntry>;
   /** pipes-data.img by pipe_id (the inode the dump saw). */
   readonly pipeData: ReadonlyMap<number, Buffer>;
+  /** tty-info.img by id (the tree's terminals: a --shell-job dump; empty otherwise). */
+  readonly ttys: ReadonlyMap<number, TtyInfoEntry>;
 }
 
 function read(dir: ImageDir, name: string, magic: number): Buffer[] {
@@ -125,6 +130,10 @@ export function readTreeImages(dir: ImageDir): TaskImages[] {
   const fileList = decodeAll(dir, imageFileName.files, MAGIC.FILES, (b) => fileEntryCodec.decode(b));
   const files = new Map(fileList.map((f) => [f.id, f]));
   const pipeData = readPipeData(dir);
+  const ttyList = existsSync(join(dir.path, 'tty-info.img'))
+    ? decodeAll(dir, 'tty-info.img', MAGIC.TTY_INFO, (b) => ttyInfoEntryCodec.decode(b))
+    : [];
+  const ttys = new Map<number, TtyInfoEntry>(ttyList.map((t) => [t.id, t]));
   const seen = new Set<number>();
   return tree.map((pstree, i) => {
     if (i > 0 && !seen.has(pstree.ppid))
@@ -133,7 +142,7 @@ export function readTreeImages(dir: ImageDir): TaskImages[] {
         `pstree.img: process ${pstree.pid} comes before its parent ${pstree.ppid}`,
       );
     seen.add(pstree.pid);
-    return readTask(dir, pstree, files, pipeData);
+    return readTask(dir, pstree, files, pipeData, ttys);
   });
 }
 
@@ -142,6 +151,7 @@ function readTask(
   pstree: PstreeEntry,
   files: ReadonlyMap<number, FileEntry>,
   pipeData: ReadonlyMap<number, Buffer>,
+  ttys: ReadonlyMap<number, TtyInfoEntry>,
 ): TaskImages {
   const pid = pstree.pid;
   if (pstree.threads[0] !== pid)
@@ -174,5 +184,5 @@ function readTask(
         'CORRUPT_IMAGE',
         `a mapping at 0x${v.start.toString(16)} names file ${v.shmid}, not in files.img`,
       );
-  return { dir, pid, pstree, cores, mm, fs, fds, files, pipeData };
+  return { dir, pid, pstree, cores, mm, fs, fds, files, pipeData, ttys };
 }

@@ -5,11 +5,12 @@
  * ```
  * process (leader)  rt_sigaction x 62 (1..64 but SIGKILL/SIGSTOP), umask, chdir, prlimit64 for each
  *                   resource limit that differs from the inherited one, personality (before the threads:
- *                   they inherit it); setsid / setpgid (restoreSession); setitimer x 3 (restoreItimers,
+ *                   they inherit it); setitimer x 3 (restoreItimers,
  *                   late: ITIMER_REAL runs from then on); PR_SET_CHILD_SUBREAPER (restoreParentLinks)
  * each thread       set_tid_address, set_robust_list, rseq, sigaltstack, prctl(PR_SET_NAME) injected;
  *                   PTRACE_SETSIGMASK(all blocked: task-signals.ts), PTRACE_SETREGSET NT_X86_XSTATE
- *                   (fpregs + xsave); creds (task-creds.ts), PR_SET_PDEATHSIG (restoreParentLinks, after
+ *                   (fpregs + xsave); nice, policy and rt priority (restoreSched: before the creds, which
+ *                   may drop CAP_SYS_NICE); creds (task-creds.ts), PR_SET_PDEATHSIG (restoreParentLinks, after
  *                   the creds: changing them resets it), pending signals (task-signals.ts), and SETREGS
  *                   (gpregs with fs/gs base) last: see restore-process.ts for the trampoline's removal
  * ```
@@ -28,6 +29,7 @@ import { GPREG_NAMES, Registers } from '../ptrace/index.js';
 import {
   getRlimits,
   getRseqConfig,
+  getSched,
   getXstate,
   PR,
   RSEQ_FLAG_UNREGISTER,
@@ -40,6 +42,10 @@ import { putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
 import { blockAllSignals } from './task-signals.js';
 
+/** x86-64 numbers of the scheduling calls (injected: they act on the calling thread). */
+const SYS_SETPRIORITY = 141;
+const SYS_SCHED_SETSCHEDULER = 144;
+const PRIO_PROCESS = 0;
 const SIGKILL = 9;
 const SIGSTOP = 19;
 const SS_DISABLE = 2;
@@ -143,17 +149,6 @@ export function restoreItimers(task: RemoteTask, t: TaskImages, trampoline: numb
   }
 }
 
-/**
- * Session and process group, from the dump: a session leader calls setsid(), a group leader setpgid(0, 0);
- * other processes keep what they inherited from their restored parent (the root's before its children
- * are cloned, so that they inherit it).
- */
-export function restoreSession(task: RemoteTask, t: TaskImages): void {
-  const { pid, pgid, sid } = t.pstree;
-  if (sid === pid) task.call('setsid', RSYS.setsid);
-  else if (pgid === pid) task.call('setpgid', RSYS.setpgid, 0, 0);
-}
-
 const RLIMIT_NAMES = [
   'CPU',
   'FSIZE',
@@ -227,6 +222,34 @@ export function restoreThreadState(
   comm.write((th?.comm ?? leader.tc!.comm).slice(0, 15));
   task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, trampoline, comm));
   blockAllSignals(task);
+}
+
+/**
+ * The thread's scheduling (CRIU's restore_sched_info, its order): setpriority(PRIO_PROCESS, 0, nice), then
+ * sched_setscheduler(0, policy, { prio }), injected into the thread, each only where the dumped value
+ * differs from the one the thread inherited. Lowering nice or a real-time policy needs CAP_SYS_NICE (the
+ * restored creds may not have it: called before them); without it, one line (EPERM).
+ */
+export function restoreSched(task: RemoteTask, core: CoreEntry, trampoline: number): void {
+  const th = core.thread_core;
+  if (!th || (th.sched_nice === undefined && th.sched_policy === undefined)) return;
+  const live = getSched(task.pid);
+  const nice = th.sched_nice ?? live.nice;
+  const policy = th.sched_policy ?? live.policy;
+  const prio = th.sched_prio ?? 0;
+  if (nice !== live.nice)
+    task.call(`setpriority(nice ${nice}, now ${live.nice})`, SYS_SETPRIORITY, PRIO_PROCESS, 0, nice);
+  if (policy !== live.policy || prio !== live.prio) {
+    const param = Buffer.alloc(4);
+    param.writeInt32LE(prio, 0);
+    task.call(
+      `sched_setscheduler(policy ${policy}, prio ${prio})`,
+      SYS_SCHED_SETSCHEDULER,
+      0,
+      policy,
+      putArg(task, trampoline, param),
+    );
+  }
 }
 
 /** fpregs and the xsave components of `core` into the live XSAVE area of the task. */

@@ -1,7 +1,7 @@
 /**
  * The restorable fixture (test/fixtures/restorable.c) seen from a test, and CRIU's restore of its dumps:
  * its log lines (BEAT, SUM, POS, PIPE, CHILD), a SUM report on SIGUSR1, `criu restore -d` and
- * `criu dump` with CKPT_CRIU, and the kill and reap of a restored process (our child again: we are a child subreaper).
+ * `criu dump` with CKPT_CRIU (DUMPERS: either tool's dump), and the kill and reap of a restored process (our child again: we are a child subreaper).
  *
  * @example
  * const before = await sumReport(f, 1);
@@ -12,8 +12,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fullDumpProcess } from '../dump/full/index.js';
 import { kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
 import type { Fixture } from './fixture.js';
 
@@ -96,14 +97,43 @@ export function criuRestore(
   return { ok: r.status === 0, log: errors || log.slice(-2000) };
 }
 
-/** `criu dump -t pid -D dir` (CKPT_CRIU; the process is killed); returns the end of its log on failure. */
-export function criuDump(criu: string, pid: number, dir: string): { ok: boolean; log: string } {
+/**
+ * `criu dump -t pid -D dir [extra]` (CKPT_CRIU; the process is killed; `dir` made if missing); returns the
+ * end of its log on failure.
+ */
+export function criuDump(
+  criu: string,
+  pid: number,
+  dir: string,
+  extra: readonly string[] = [],
+): { ok: boolean; log: string } {
+  mkdirSync(dir, { recursive: true });
   const r = spawnSync(
     'bash',
-    ['-c', 'ulimit -n 20000 && exec "$0" dump -t "$1" -D "$2" -o dump.log -v4', criu, String(pid), dir],
+    [
+      '-c',
+      `ulimit -n 20000 && exec "$0" dump -t "$1" -D "$2" -o dump.log -v4 ${extra.join(' ')}`,
+      criu,
+      String(pid),
+      dir,
+    ],
     { encoding: 'utf8' },
   );
   const logPath = join(dir, 'dump.log');
   const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
   return { ok: r.status === 0, log: `${r.stderr} ${log.slice(-1500)}` };
 }
+
+/**
+ * Dump `pid` into `dir` with ckpt's full dump (fullDumpProcess) or `criu dump` (CKPT_CRIU, asserted to
+ * succeed): either way the process is killed.
+ */
+export const DUMPERS = {
+  ckpt: async (pid: number, dir: string): Promise<void> => {
+    await fullDumpProcess({ pid, imagesDir: dir });
+  },
+  criu: async (pid: number, dir: string): Promise<void> => {
+    const d = criuDump(CKPT_CRIU!, pid, dir);
+    assert.ok(d.ok, `criu dump failed: ${d.log}`);
+  },
+} as const;

@@ -4,8 +4,9 @@
  * ```
  * thread_info   clear_tid_addr, gpregs (mode NATIVE), fpregs (+ xsave components), tls[12..14]
  * tc            leader only: TASK_ALIVE, exit_code 0, personality, stat flags, leader's blocked mask,
- *               comm, itimers, 16 rlimits, 62 sigactions (1..64 without SIGKILL/SIGSTOP), loginuid,
- *               oom_score_adj, child_subreaper, signals_s (the process's queued signals)
+ *               comm, itimers and POSIX timers (posix-timers.ts), 16 rlimits, 62 sigactions (1..64
+ *               without SIGKILL/SIGSTOP), loginuid, oom_score_adj, child_subreaper, signals_s (the
+ *               process's queued signals)
  * thread_core   futex_rla(+len), sched, blocked mask (non-leaders), sigaltstack, pdeath_sig, creds,
  *               comm, rseq_entry, signals_p (the thread's queued signals)
  * ```
@@ -21,6 +22,7 @@ import {
   TASK_ALIVE,
   type ThreadCoreEntry,
 } from '../../images/index.js';
+import { posixTimerEntries } from './posix-timers.js';
 import type { TaskState, TaskThread } from './task-state.js';
 
 const SA_RESTORER_SKIPPED = new Set([9, 19]);
@@ -112,7 +114,10 @@ export function coreEntries(s: TaskState): Map<number, CoreEntry> {
         flags: s.mm.flags,
         blk_sigset: st.blocked,
         comm: s.comm,
-        timers: s.injected.itimers,
+        timers: {
+          ...s.injected.itimers,
+          posix: posixTimerEntries(s.posixTimers, s.injected.posixTimers),
+        },
         rlimits: { rlimits: [...s.rlimits] },
         signals_s: { signals: s.sharedPending.map((siginfo) => ({ siginfo })) },
         loginuid: s.loginuid,

@@ -10,6 +10,7 @@
  *  brk(0)                                        prctl(PR_GET_TID_ADDRESS, page+2240)
  *  prctl(PR_GET_DUMPABLE), PR_GET_SECUREBITS,    prctl(PR_GET_PDEATHSIG, page+2248)
  *  PR_GET_CHILD_SUBREAPER (page+2256), PR_GET_THP_DISABLE
+ *  timer_gettime(id, page+2304), timer_getoverrun(id)   for each POSIX timer (posix-timers.ts)
  * ```
  * Runs while the process is frozen; every injector is cured (scratch page unmapped, code and registers
  * restored) before this returns, also on failure. Uses only Injector.infect / call / mmap / cure and
@@ -21,12 +22,15 @@
  * s.sigactions[10 - 1]?.handler; // SIGUSR1's handler address
  */
 import { type FrozenProcess, Injector, RemoteMemory } from '../../ptrace/index.js';
+import type { LiveTimer } from './posix-timers.js';
 
 const SYS_RT_SIGACTION = 13;
 const SYS_BRK = 12;
 const SYS_GETITIMER = 36;
 const SYS_SIGALTSTACK = 131;
 const SYS_PRCTL = 157;
+const SYS_TIMER_GETTIME = 224;
+const SYS_TIMER_GETOVERRUN = 225;
 const PR_GET_PDEATHSIG = 2;
 const PR_GET_DUMPABLE = 3;
 const PR_GET_SECUREBITS = 27;
@@ -40,6 +44,7 @@ const OFF_SAS = 2200;
 const OFF_TID_ADDRESS = 2240;
 const OFF_PDEATHSIG = 2248;
 const OFF_SUBREAPER = 2256;
+const OFF_TIMER = 2304;
 
 /** One signal's disposition (kernel `struct sigaction` on x86-64). */
 export interface Sigaction {
@@ -75,6 +80,8 @@ export interface InjectedState {
   readonly securebits: number;
   readonly childSubreaper: boolean;
   readonly thpDisabled: boolean;
+  /** timer_gettime and timer_getoverrun of each POSIX timer asked about. */
+  readonly posixTimers: readonly LiveTimer[];
   readonly threads: ReadonlyMap<number, InjectedThreadState>;
 }
 
@@ -116,10 +123,16 @@ function threadPart(inj: Injector, page: number, mem: RemoteMemory, tid: number)
  * Inject the calls of the module comment into every thread of `frozen`. `site`: the injection site read
  * before freezing (ptrace/injectionSite), or undefined to read it now. `handled`: the signals to ask
  * rt_sigaction about (bit sig-1: SigCgt|SigIgn; default all): a SIG_DFL disposition's flags and mask are
- * then taken as zeros (one injected call instead of 62). Throws PtraceError (EINJECT when a call fails in
- * the target, ESRCH when the target died).
+ * then taken as zeros (one injected call instead of 62). `timerIds`: the POSIX timers to ask about
+ * (/proc/PID/timers). Throws PtraceError (EINJECT when a call fails in the target, ESRCH when the target
+ * died).
  */
-export function collectInjectedState(frozen: FrozenProcess, site?: number, handled = ~0n): InjectedState {
+export function collectInjectedState(
+  frozen: FrozenProcess,
+  site?: number,
+  handled = ~0n,
+  timerIds: readonly number[] = [],
+): InjectedState {
   const threads = new Map<number, InjectedThreadState>();
   const leader = withInjector(frozen, frozen.pid, site, (inj, page, mem) => {
     for (let sig = 1; sig <= 64; sig++) {
@@ -132,6 +145,19 @@ export function collectInjectedState(frozen: FrozenProcess, site?: number, handl
     const securebits = inj.call('prctl(PR_GET_SECUREBITS)', SYS_PRCTL, PR_GET_SECUREBITS);
     inj.call('prctl(PR_GET_CHILD_SUBREAPER)', SYS_PRCTL, PR_GET_CHILD_SUBREAPER, page + OFF_SUBREAPER);
     const thp = inj.call('prctl(PR_GET_THP_DISABLE)', SYS_PRCTL, PR_GET_THP_DISABLE);
+    const posixTimers = timerIds.map((id): LiveTimer => {
+      inj.call(`timer_gettime(${id})`, SYS_TIMER_GETTIME, id, page + OFF_TIMER);
+      const overrun = inj.call(`timer_getoverrun(${id})`, SYS_TIMER_GETOVERRUN, id);
+      const t = mem.read(page + OFF_TIMER, 32);
+      return {
+        id,
+        isec: t.readBigUInt64LE(0),
+        insec: t.readBigUInt64LE(8),
+        vsec: t.readBigUInt64LE(16),
+        vnsec: t.readBigUInt64LE(24),
+        overrun,
+      };
+    });
     threads.set(frozen.pid, threadPart(inj, page, mem, frozen.pid));
     const b = mem.read(page, OFF_SUBREAPER + 8);
     const sigactions: Sigaction[] = [];
@@ -161,6 +187,7 @@ export function collectInjectedState(frozen: FrozenProcess, site?: number, handl
       securebits,
       childSubreaper: b.readInt32LE(OFF_SUBREAPER) !== 0,
       thpDisabled: thp !== 0,
+      posixTimers,
     };
   });
   for (const tid of frozen.tids) {

@@ -3,8 +3,7 @@
  * per problem naming the process, the fd or mapping and the kind. An empty list means go.
  *
  * ```
- * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours,
- *           POSIX timers (/proc/PID/timers)
+ * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours
  * fds       terminals without --shell-job, sockets, anon inodes (eventfd, epoll, inotify, signalfd, timerfd, userfaultfd, io_uring, pidfd),
  *           deleted files, FIFOs, character devices other than /dev/null /dev/zero /dev/urandom /dev/random
  * mappings  anonymous shared memory, hugetlb, deleted or memfd files, SysV shm, AIO rings, io_uring
@@ -15,7 +14,7 @@
  * if (problems.length > 0) throw new DumpError('EUNSUPPORTED', problems.join('\n'));
  */
 import { readlinkSync } from 'node:fs';
-import { type FdInfo, readFds, readMaps, readProcFile, readStatus, readTaskCreds } from '../../proc/index.js';
+import { type FdInfo, readFds, readMaps, readStatus, readTaskCreds } from '../../proc/index.js';
 import { isPtySlave } from './tty.js';
 
 const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
@@ -73,8 +72,6 @@ export function findRefusals(
   if (st.state === 'T') out.push(`${who}: stopped (job control)`);
   const creds = readTaskCreds(pid);
   if (creds.seccomp !== 0) out.push(`${who}: seccomp mode ${creds.seccomp}`);
-  const timers = readProcFile(pid, 'timers').match(/^ID: /gm)?.length ?? 0;
-  if (timers > 0) out.push(`${who}: ${timers} POSIX timers (timer_create)`);
   for (const ns of NAMESPACES) {
     let theirs: string;
     let ours: string;

@@ -6,11 +6,13 @@
  *   |- every thread, from outside (ptrace/readThreadState): gpregs (restart fixup), FPU/xsave, TLS,
  *   |  blocked mask, pending signals, rseq, robust list, sched; creds and comm from /proc/PID/task/TID
  *   |- the process's shared pending signals (PTRACE_PEEKSIGINFO_SHARED)
- *   |- by injection (injected-state.ts): sigactions, itimers, brk, dumpable, securebits, subreaper,
- *   |  THP, per thread sigaltstack, clear_child_tid, pdeath signal     (cured before going on)
+ *   |- /proc/PID/timers (posix-timers.ts), then by injection (injected-state.ts): sigactions, itimers,
+ *   |  POSIX timers' values, brk, dumpable, securebits, subreaper, THP, per thread sigaltstack,
+ *   |  clear_child_tid, pdeath signal     (cured before going on)
  *   '- from /proc: stat (mm fields, flags, pgid, sid, ppid), auxv, exe, maps + VmFlags (smaps: read
  *      before the freeze when the caller can, CollectOptions.early), fds + fdinfo, terminals (tty.ts),
- *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits, loginuid, oom_score_adj, umask
+ *      pipe contents (pipe-data.ts), cwd, root, personality, rlimits (/proc/PID/limits: rlimits.ts),
+ *      loginuid, oom_score_adj, umask
  * ```
  * Registers are read before any injection; /proc is read after the injectors are cured, so the maps do
  * not show the injected scratch page. Everything runs while the process is frozen.
@@ -39,9 +41,11 @@ import {
   type Vma,
 } from '../../proc/index.js';
 import { type FrozenProcess, readThreadState, type ThreadState } from '../../ptrace/index.js';
-import { getRlimits, peekSiginfo } from '../../sys/index.js';
+import { peekSiginfo } from '../../sys/index.js';
 import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
+import { type ProcTimer, readPosixTimers } from './posix-timers.js';
+import { readRlimits } from './rlimits.js';
 import { isPtySlave, readTtyFacts, type TtyFacts } from './tty.js';
 
 /** A thread: ptrace state, its creds and name. */
@@ -71,6 +75,8 @@ export interface TaskState {
   /** Signals queued for the whole process (siginfo_t each; each thread's own: ThreadState.pending). */
   readonly sharedPending: readonly Uint8Array[];
   readonly injected: InjectedState;
+  /** The POSIX timers as /proc/PID/timers shows them (their values: injected.posixTimers). */
+  readonly posixTimers: readonly ProcTimer[];
   readonly mm: MmFields;
   /** Raw /proc/PID/auxv words. */
   readonly auxv: readonly bigint[];
@@ -142,7 +148,13 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   const ptraceStates = tids.map((tid) => readThreadState(frozen, tid));
   const sharedPending = peekSiginfo(pid, true);
   const proc = readTaskCreds(pid);
-  const injected = collectInjectedState(frozen, o.site, proc.sigCgt | proc.sigIgn);
+  const posixTimers = readPosixTimers(pid);
+  const injected = collectInjectedState(
+    frozen,
+    o.site,
+    proc.sigCgt | proc.sigIgn,
+    posixTimers.map((t) => t.id),
+  );
   const threads = ptraceStates.map((state) => ({
     state,
     creds: readTaskCreds(pid, state.tid),
@@ -166,6 +178,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     threads,
     sharedPending,
     injected,
+    posixTimers,
     mm: readMmFields(pid),
     auxv: readAuxv(pid),
     exe: pathFacts(pid, 'exe'),
@@ -177,7 +190,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     ttys,
     pipes,
     personality: readPersonality(pid),
-    rlimits: getRlimits(pid),
+    rlimits: readRlimits(pid),
     loginuid: readProcNumber(pid, 'loginuid', 0xffffffff),
     oomScoreAdj: readProcNumber(pid, 'oom_score_adj', 0),
   };
