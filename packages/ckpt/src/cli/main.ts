@@ -170,7 +170,7 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
 Refused up front, the tree untouched and running (one line each, naming the process, the fd or mapping
 and the kind): sockets, anonymous inodes (epoll, eventfd, inotify, io_uring, ...), SysV IPC, memfd and
 shared anonymous memory, FIFOs, devices, deleted files, namespaces other than ckpt's, traced or stopped
-processes, POSIX timers, seccomp; a terminal unless --shell-job.`,
+processes, seccomp; a terminal unless --shell-job. POSIX timers are dumped (and restored by either tool).`,
     )
     .action(async (o: DumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;

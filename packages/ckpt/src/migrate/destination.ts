@@ -165,10 +165,16 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           if (set || !last?.final)
             throw new MigrateError('PROTOCOL', 'RESTORE before the final set is complete');
           const dir = join(o.dir, String(last.n));
+          const shellJob = decodeJson(f).shellJob === true; // the terminal here becomes the job's
           const restore =
             o.restore ??
             ((d: string) =>
-              restoreProcess({ imagesDir: d, signal: o.signal, log: (_l, m) => log(`restore: ${m}`) }));
+              restoreProcess({
+                imagesDir: d,
+                shellJob,
+                signal: o.signal,
+                log: (_l, m) => log(`restore: ${m}`),
+              }));
           restored = await restore(dir);
           await ch.sendJson(FRAME.RUNNING, {
             pid: restored.pid,

@@ -226,7 +226,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       release: async () => {
         const h = performance.now();
         await sendSet(ch, dir, n);
-        await ch.sendJson(FRAME.RESTORE, { n });
+        await ch.sendJson(FRAME.RESTORE, { n, shellJob: o.shellJob === true });
         const b = await ch.expect(FRAME.RUNNING);
         running = { pid: Number(b.pid), millis: Number(b.millis) };
         handoverMs = performance.now() - h;
