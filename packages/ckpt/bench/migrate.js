@@ -61,6 +61,17 @@ function globalPid(nsPid) {
   return undefined;
 }
 
+/** Whether `pid` runs (not stopped) with a SIGUSR1 handler installed. */
+function handlesUsr1(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const cgt = BigInt(`0x${/^SigCgt:\s+([0-9a-f]+)/m.exec(st)[1]}`);
+    return (cgt & 0x200n) !== 0n && /^State:\s+[RS]/m.test(st);
+  } catch {
+    return false;
+  }
+}
+
 async function waitFor(what, f, ms = 600_000) {
   for (let t = 0; t < ms; t += 20) {
     const v = f();
@@ -148,7 +159,7 @@ async function criuMigration(pair, f, root, criu) {
     pair.exec('b', [
       'bash',
       '-c',
-      `ulimit -n 20000; exec ${criu} page-server -D ${dst} --port ${p} --address ${pair.ips.b}`,
+      `ulimit -n 20000; mkdir -p ${dst}; exec ${criu} page-server -D ${dst} --port ${p} --address ${pair.ips.b}`,
     ]),
   );
   await sleep(500);
@@ -177,6 +188,8 @@ async function criuMigration(pair, f, root, criu) {
     600_000,
   );
   if (there < 0) throw new Error(`criu restore failed; see ${dst}/restore.log`);
+  // signal it only once it runs with its SIGUSR1 handler (a SIGUSR1 before that would kill it)
+  await waitFor('the restored process to run', () => handlesUsr1(there), 600_000);
   const r = await report(f, there, 1);
   const totalMs = performance.now() - t0;
   process.kill(there, 'SIGKILL');

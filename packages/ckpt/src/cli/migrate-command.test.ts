@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -275,5 +276,40 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     );
     assert.equal(state(f.pid), 'S', 'the target runs on');
     assert.match((await report(f, f.pid, 1)).check, /^CHECK ok/);
+  });
+});
+
+describe('ckpt receive given bad input', () => {
+  it('malformed traffic: one line, a non-zero exit, nothing left in DIR', async () => {
+    const dir = join(root, 'garbage');
+    const p = ++port;
+    const child = spawn(
+      process.execPath,
+      [CKPT_BIN, 'receive', '-D', dir, '--port', String(p), '--address', '127.0.0.1'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    await until('the receiver to listen', () => err.includes('listening on'));
+    const sock = connect(p, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.padEnd(64, ' ')));
+    assert.equal(await exited, 1);
+    sock.destroy();
+    const lines = err
+      .trim()
+      .split('\n')
+      .filter((l) => !l.includes('listening on'));
+    assert.equal(lines.length, 1, err);
+    assert.match(lines[0]!, /^ckpt: .*frame/);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => /^\d+$/.test(n)),
+      [],
+    );
   });
 });

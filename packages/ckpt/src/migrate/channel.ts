@@ -124,6 +124,7 @@ export class Channel {
 
   /** Compress PAGES payloads with `codec` from now on (after the HELLO/WELCOME exchange). */
   useCodec(codec: Codec): void {
+    if (this.codec !== codec) this.codec.close();
     this.codec = codec;
   }
 
@@ -215,12 +216,14 @@ export class Channel {
     if (this.ended) return;
     this.ended = true;
     this.sock.end();
+    void this.closed.then(() => this.codec.close()); // frames still being written keep it until then
   }
 
   /** Drop the connection now. Safe to call twice. */
   destroy(): void {
     this.ended = true;
     this.sock.destroy();
+    void this.closed.then(() => this.codec.close());
   }
 
   private onData(b: Buffer): void {
