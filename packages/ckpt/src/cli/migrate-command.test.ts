@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { kill as sysKill } from '../sys/index.js';
-import { CKPT_BIN, countUserfaultfds, Fixture, NetnsPair, sleep } from '../testing/index.js';
+import {
+  CKPT_BIN,
+  countUserfaultfds,
+  Fixture,
+  NetnsPair,
+  NO_OPENSSL,
+  sleep,
+  TestCerts,
+} from '../testing/index.js';
 import { availableCodecs } from '../xfer/index.js';
 
 const pair = NetnsPair.create('mg', 41);
@@ -214,6 +222,58 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     assert.equal(await recv2.exited, 0, recv2.err);
     // -d in a pid namespace whose init (the receiver) exited: the tree went with it; the data was checked
     // by the destination's restore, the point here is the source's decision
+  });
+
+  it('over mutual TLS', { skip: NO_OPENSSL }, async () => {
+    const certs = new TestCerts(root);
+    certs.ca('ca');
+    certs.leaf('dst', 'ca', 'serverAuth', (pair as NetnsPair).ips.b);
+    certs.leaf('src', 'ca', 'clientAuth', (pair as NetnsPair).ips.a);
+    const flags = (name: string) => {
+      const p = certs.paths('ca', name);
+      return ['--tls', '--tls-cacert', p.cacert, '--tls-cert', p.cert, '--tls-key', p.key];
+    };
+    await using f = await Fixture.start('migratee', ['16', '200'], 30_000, (pair as NetnsPair).enter('a'));
+    const { run: recv, to } = await receiver(join(root, 'tls'), flags('dst'));
+    const src = start('a', ['migrate', '-t', String(f.pid), '--to', to, '--json', ...flags('src')]);
+    assert.equal(await src.exited, 0, src.err);
+    const there = globalPid(f.pid);
+    assert.ok(there);
+    assert.match((await report(f, there, 1)).check, /^CHECK ok/);
+    sysKill(there, 9);
+    assert.equal(await recv.exited, 137);
+    // a source without a certificate the destination trusts is refused, and the target runs on
+    certs.ca('rogue');
+    certs.leaf('rogue-src', 'rogue', 'clientAuth', (pair as NetnsPair).ips.a);
+    await using g = await Fixture.start('migratee', ['16', '200'], 30_000, (pair as NetnsPair).enter('a'));
+    const { run: recv2, to: to2 } = await receiver(join(root, 'tls2'), flags('dst'));
+    const rogue = certs.paths('ca', 'rogue-src');
+    const bad = start('a', [
+      'migrate',
+      '-t',
+      String(g.pid),
+      '--to',
+      to2,
+      '--tls',
+      '--tls-cacert',
+      rogue.cacert,
+      '--tls-cert',
+      join(root, 'rogue-src.pem'),
+      '--tls-key',
+      join(root, 'rogue-src.key'),
+    ]);
+    assert.equal(await bad.exited, 1, bad.err);
+    assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
+    await until('the refusal', () => recv2.err.includes('refused'));
+    assert.equal(recv2.child.exitCode, null, 'the receiver waits on for a source it trusts');
+    recv2.child.kill('SIGKILL'); // unshare ignores SIGTERM; --kill-child takes the receiver along
+    assert.notEqual(await recv2.exited, 0);
+    assert.deepEqual(
+      readdirSync(join(root, 'tls2')).filter((n) => /^\d+$/.test(n)),
+      [],
+    );
+    assert.equal(state(g.pid), 'S');
+    assert.equal(countUserfaultfds(g.pid), 0);
   });
 
   it('the restore fails at the destination after the freeze: the source is thawed and runs on, untracked', async () => {

@@ -50,6 +50,7 @@ async function acceptOne(
   tls: TlsFiles | undefined,
   signal: AbortSignal | undefined,
   onListening: (port: number) => void,
+  onRefused: (line: string) => void,
 ): Promise<Socket> {
   const server = tls ? createTlsServer(serverTlsOptions(tls)) : createServer();
   try {
@@ -64,6 +65,10 @@ async function acceptOne(
     return await new Promise<Socket>((resolve, reject) => {
       const onAbort = () => reject(cancelledBy(signal, 'receive: stopped before any connection'));
       signal?.addEventListener('abort', onAbort, { once: true });
+      // a peer failing the TLS handshake (no certificate we trust) is refused; we go on waiting
+      server.on('tlsClientError', (e: NodeJS.ErrnoException, s: Socket) =>
+        onRefused(`refused ${s.remoteAddress ?? '?'}: ${e.code ?? e.message}`),
+      );
       server.once(tls ? 'secureConnection' : 'connection', (s: Socket) => {
         signal?.removeEventListener('abort', onAbort);
         resolve(s);
@@ -93,10 +98,17 @@ export async function receiveCommand(
   try {
     if (!f.restoreDetached) prctl(PR_SET_CHILD_SUBREAPER, 1);
     const address = f.address ?? '0.0.0.0';
-    const sock = await acceptOne(address, port, tls, ctx.signal, (p) => {
-      err(`receive: listening on ${address}:${p}, images into ${f.imagesDir}`);
-      ctx.onListening?.(p);
-    });
+    const sock = await acceptOne(
+      address,
+      port,
+      tls,
+      ctx.signal,
+      (p) => {
+        err(`receive: listening on ${address}:${p}, images into ${f.imagesDir}`);
+        ctx.onListening?.(p);
+      },
+      (l) => err(`receive: ${l}`),
+    );
     const result = await receiveMigration({
       dir: f.imagesDir,
       channel: Channel.over(sock),

@@ -9,5 +9,6 @@ export * from './require.js';
 export * from './restorable.js';
 export * from './rng.js';
 export * from './scratch.js';
+export * from './tls-certs.js';
 export * from './userfaultfds.js';
 export * from './writer.js';

@@ -1,85 +1,22 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { NO_OPENSSL, TestCerts } from '../testing/index.js';
 import { PageServerClient } from './page-client.js';
 import { PageServer } from './page-server.js';
-import { loadTlsFiles, type TlsFiles } from './tls.js';
+import type { TlsFiles } from './tls.js';
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'ckpt-tls-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+const certs = new TestCerts(dir);
+const ca = (name: string) => certs.ca(name);
+const leaf = (name: string, caName: string, usage: 'serverAuth' | 'clientAuth') =>
+  certs.leaf(name, caName, usage);
+const files = (caName: string, name: string): TlsFiles => certs.files(caName, name);
 
-/** The commands docs/page-server.md gives: a CA, then certificates it signs (EC P-256 keys). */
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
-function ca(name: string): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '30',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.pem`,
-    '-subj',
-    `/CN=${name}`,
-  );
-}
-
-function leaf(name: string, caName: string, usage: 'serverAuth' | 'clientAuth'): void {
-  writeFileSync(join(dir, `${name}.ext`), `extendedKeyUsage=${usage}\nsubjectAltName=IP:127.0.0.1\n`);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${name}`,
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${caName}.pem`,
-    '-CAkey',
-    `${caName}.key`,
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-out',
-    `${name}.pem`,
-    '-extfile',
-    `${name}.ext`,
-  );
-}
-
-const files = (caName: string, name: string): TlsFiles =>
-  loadTlsFiles({
-    cacert: join(dir, `${caName}.pem`),
-    cert: join(dir, `${name}.pem`),
-    key: join(dir, `${name}.key`),
-  });
-
-describe('page server over mutual TLS', { skip: hasOpenssl ? false : 'openssl is not installed' }, () => {
+describe('page server over mutual TLS', { skip: NO_OPENSSL }, () => {
   before(() => {
     ca('ca');
     ca('rogue-ca');
