@@ -13,7 +13,7 @@
 // and the effective throughput over 1 and 10 Gbit/s links, pipelined per block:
 //   time(block) = max(compress, compressed bytes / link, decompress);  effective = raw bytes / sum(time)
 // with its ratio against 'none' on the same link. JSON goes to bench-results/compress-<date>.json.
-// Last, the thread-pool question: lz4 and zstd 1 compress throughput on the main thread against the same
+// Last, the thread-pool question: lz4, zstd -1 and zstd 1 compress throughput on the main thread against the same
 // C functions called through koffi's .async (libuv's thread pool) with 1, 2 and 4 blocks in flight.
 // usage: npm run bench -w ckpt -- compress [--mib 128] [--block 1M] [--reps 3] [--alt DIR]
 //          [--targets python,node,redis] [--no-threads]
@@ -246,7 +246,7 @@ async function contenders(altDir) {
 
 // --- the thread pool: the same C functions through koffi's .async, K blocks in flight --------------------
 
-/** Compress MB/s of lz4 and zstd 1 on `blocks`: sync on the main thread, and async with 1, 2, 4 in flight. */
+/** Compress MB/s of lz4, zstd -1 and zstd 1 on `blocks`: sync on the main thread, and async with 1, 2, 4 in flight. */
 async function threadPool(blocks, reps) {
   const { default: koffi } = await import('koffi');
   const lz4 = koffi.load('liblz4.so.1');
@@ -262,11 +262,13 @@ async function threadPool(blocks, reps) {
       call: (_ctx, b, out, cb) => lz4c.async(b, out, b.length, out.length, 1, cb),
       sync: (_c, b, o) => lz4c(b, o, b.length, o.length, 1),
     },
-    'zstd 1': {
-      call: (ctx, b, out, cb) => zc.async(ctx, out, out.length, b, b.length, 1, cb),
-      sync: (c, b, o) => zc(c, o, o.length, b, b.length, 1),
-    },
   };
+  for (const level of [-1, 1]) {
+    codecs[`zstd ${level}`] = {
+      call: (ctx, b, out, cb) => zc.async(ctx, out, out.length, b, b.length, level, cb),
+      sync: (c, b, o) => zc(c, o, o.length, b, b.length, level),
+    };
+  }
   const bytes = blocks.reduce((a, b) => a + b.length, 0);
   const rows = [];
   for (const [label, c] of Object.entries(codecs)) {

@@ -14,8 +14,8 @@ import { WireError } from './wire-errors.js';
 export type CodecName = 'none' | 'lz4' | 'zstd';
 
 /**
- * One block codec. compress() and decompress() are synchronous (on this 2-vCPU VM, per MiB: zstd 1
- * ~1.9 ms to compress and ~0.7 ms to decompress, lz4 ~1.5 and ~0.35 ms); close() frees the codec's buffers
+ * One block codec. compress() and decompress() are synchronous (on this 2-vCPU VM, per MiB: zstd -1
+ * ~1.5 ms to compress and ~0.6 ms to decompress, lz4 ~1.4 and ~0.3 ms); close() frees the codec's buffers
  * and native contexts and is safe to call twice. decompress() returns a fresh Buffer (lz4, zstd) or, for
  * none, a view of `src` (valid as long as `src` is).
  *

@@ -100,7 +100,7 @@ export function availableCodecs(): readonly CodecName[] {
 
 /**
  * Open a codec; throws WireError UNSUPPORTED naming the codec and its library when the library is
- * missing. `level`: zstd's level (default 1), lz4's acceleration (default 1); none ignores it.
+ * missing. `level`: zstd's level (default -1), lz4's acceleration (default 1); none ignores it.
  *
  * @example
  * using c = openCodec('zstd'); // or: WireError UNSUPPORTED "zstd compression is not available here: ..."
