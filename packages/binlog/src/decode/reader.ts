@@ -42,7 +42,11 @@ import {
 } from '../codec/index.js';
 import type { ArgKind } from '../format/index.js';
 import { DecodeError } from './errors.js';
-import { type CompiledFormat, compileFormat, formatMessage } from './message.js';
+import { type CompiledFormat, compileFormat, formatMessage, jsonInner } from './message.js';
+
+/** Bytes of a new chunk joined to the cut frame before it (feed()): more than a usual frame (4 KiB). */
+const JOIN_BYTES = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** One decoded log event (`msg` is computed when first read). */
 export interface DecodedEvent {
@@ -51,6 +55,8 @@ export interface DecodedEvent {
   /** Wall time in ms since the epoch (fractional: µs resolution). */
   readonly time: number;
   readonly msg: string;
+  /** The message as the inside of a JSON string literal (`JSON.stringify(msg).slice(1, -1)`). */
+  readonly msgJson: string;
   /** Bound fields as JSON object text, or null. */
   readonly fields: string | null;
   /** Format id (dictionary id, run-time id, or the unknown id of an error record). */
@@ -125,7 +131,21 @@ export class LogReader {
   /** Decode what `chunk` completes; a frame cut at the end waits for the next feed() or end(). */
   feed(chunk: Buffer, onEvent: (e: DecodedEvent) => void): void {
     this.stats.bytes += chunk.length;
-    this.scan(this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk, false, onEvent);
+    const pl = this.pending.length;
+    if (pl === 0) {
+      this.scan(chunk, false, onEvent);
+      return;
+    }
+    // The frame cut at the end of the last chunk: completed with the start of this one, so that a
+    // chunk of megabytes is not copied for the sake of a few kilobytes (a large frame takes it all).
+    const k = Math.min(chunk.length, JOIN_BYTES);
+    const at = this.offset;
+    this.scan(Buffer.concat([this.pending, chunk.subarray(0, k)]), false, onEvent);
+    const used = this.offset - at; // bytes of pending + chunk[0, k) consumed as whole frames
+    if (used >= pl) {
+      this.pending = EMPTY;
+      this.scan(chunk.subarray(used - pl), false, onEvent);
+    } else if (k < chunk.length) this.scan(Buffer.concat([this.pending, chunk.subarray(k)]), false, onEvent);
   }
 
   /** Decode the frames of `buf` (pending bytes first); at the input's end (`final`) a cut frame is skipped and scanning goes on after it. */
@@ -416,5 +436,12 @@ class Event implements DecodedEvent {
   get msg(): string {
     if (this.text === null) this.text = formatMessage(this.format, this.args);
     return this.text;
+  }
+
+  get msgJson(): string {
+    const f = this.format;
+    if (this.text === null && f.renderJson !== undefined && this.args.length === f.specs.length)
+      return f.renderJson(this.args);
+    return jsonInner(this.msg);
   }
 }
