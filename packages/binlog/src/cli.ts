@@ -132,6 +132,10 @@ function warn(s: ReaderStats): number {
     notes.push(
       `skipped ${s.skippedBytes} byte(s) in ${s.skippedRegions} place(s) that were not valid records (corrupt or torn)`,
     );
+  if (s.damagedFrames)
+    notes.push(
+      `${s.damagedFrames} frame(s) failed their checksum: ${s.damagedBytes} byte(s) of them skipped (the records the damage touched), ${s.salvagedRecords} record(s) in them kept (they decode cleanly; a value the damage changed without breaking its record cannot be detected)`,
+    );
   if (s.drops) notes.push(`the writers dropped ${s.drops} record(s) under overload`);
   if (s.lost)
     notes.push(`${s.lost} record(s) were lost to write errors (disk full, closed or broken destination)`);

@@ -28,9 +28,12 @@ import {
   Cursor,
   type Dictionary,
   DYNAMIC_ID,
+  damagedFrame,
   decodeHeader,
   dictionaryPrefixHashes,
+  FRAME_HEAD,
   type LogHeader,
+  type LogRecord,
   MAX_DICTIONARY_ID,
   nextSync,
   PAYLOAD_BLOCK,
@@ -43,6 +46,7 @@ import {
 import type { ArgKind } from '../format/index.js';
 import { DecodeError } from './errors.js';
 import { type CompiledFormat, compileFormat, formatMessage, jsonInner } from './message.js';
+import { plausible, salvageRecords } from './salvage.js';
 
 /** Bytes of a new chunk joined to the cut frame before it (feed()): more than a usual frame (4 KiB). */
 const JOIN_BYTES = 64 * 1024;
@@ -75,6 +79,12 @@ export interface ReaderStats {
   skippedBytes: number;
   /** Places where bytes were skipped. */
   skippedRegions: number;
+  /** Whole frames that failed their CRC; their plausible records were kept (salvage.ts). */
+  damagedFrames: number;
+  /** Records kept from damaged frames. */
+  salvagedRecords: number;
+  /** Bytes of damaged frames skipped (part of skippedBytes). */
+  damagedBytes: number;
   /** Records the writers reported dropped under overload (highest total per writer, summed). */
   drops: number;
   /** Records the writers reported lost to write errors (disk full...; highest total per writer, summed). */
@@ -100,6 +110,9 @@ export class LogReader {
     records: 0,
     skippedBytes: 0,
     skippedRegions: 0,
+    damagedFrames: 0,
+    salvagedRecords: 0,
+    damagedBytes: 0,
     drops: 0,
     lost: 0,
     writers: 0,
@@ -163,6 +176,12 @@ export class LogReader {
         continue;
       }
       if (s.kind === 'garbage') {
+        const d = damagedFrame(buf, pos);
+        if (d !== null) {
+          this.salvageFrame(buf, pos, d.end, base, onEvent);
+          pos = d.end;
+          continue;
+        }
         this.skip(base + pos, s.next - pos);
         pos = s.next;
         continue;
@@ -276,42 +295,96 @@ export class LogReader {
         c.u8();
         clock = { time: c.varint() };
       } else throw new CodecError('CORRUPT', 'unknown payload kind');
-      while (!c.done()) {
-        const r = readRecord(c, clock, this.kindsOf);
-        switch (r.kind) {
-          case 'event':
-            this.stats.records++;
-            onEvent(this.event(r.level, r.time, r.id, r.ctx, r.args, r.fields));
-            break;
-          case 'fmtdef':
-            if (r.id <= MAX_DICTIONARY_ID)
-              throw new CodecError('CORRUPT', 'run-time format id in the dictionary range');
-            this.cur.formats.set(r.id, this.compile(r.fmt));
-            break;
-          case 'ctxdef':
-            this.cur.ctx.set(r.ctx, r.json);
-            break;
-          case 'dict':
-            if (this.opts.dictionary === undefined) this.stats.needsDictionary ??= r.hash;
-            else this.loadDictionary(r.hash);
-            break;
-          case 'drops':
-            if (r.total > this.cur.drops) {
-              this.stats.drops += r.total - this.cur.drops;
-              this.cur.drops = r.total;
-            }
-            break;
-          case 'unknown':
-            this.stats.records++;
-            this.stats.unknownIds++;
-            onEvent(this.unknown(r.level, r.time, r.id));
-            break;
-        }
-      }
+      while (!c.done()) this.apply(readRecord(c, clock, this.kindsOf), onEvent);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       this.skip(base + c.pos, end - c.pos);
     }
+  }
+
+  /** Act on one record read from a frame of the current stream. */
+  private apply(r: LogRecord, onEvent: (e: DecodedEvent) => void): void {
+    switch (r.kind) {
+      case 'event':
+        this.stats.records++;
+        onEvent(this.event(r.level, r.time, r.id, r.ctx, r.args, r.fields));
+        break;
+      case 'fmtdef':
+        if (r.id <= MAX_DICTIONARY_ID)
+          throw new CodecError('CORRUPT', 'run-time format id in the dictionary range');
+        this.cur.formats.set(r.id, this.compile(r.fmt));
+        break;
+      case 'ctxdef':
+        this.cur.ctx.set(r.ctx, r.json);
+        break;
+      case 'dict':
+        if (this.opts.dictionary === undefined) this.stats.needsDictionary ??= r.hash;
+        else this.loadDictionary(r.hash);
+        break;
+      case 'drops':
+        if (r.total > this.cur.drops) {
+          this.stats.drops += r.total - this.cur.drops;
+          this.cur.drops = r.total;
+        }
+        break;
+      case 'unknown':
+        this.stats.records++;
+        this.stats.unknownIds++;
+        onEvent(this.unknown(r.level, r.time, r.id));
+        break;
+    }
+  }
+
+  /**
+   * A whole frame that failed its CRC (codec/frame.ts damagedFrame): its records that decode cleanly and
+   * are plausible are kept, the bytes the damage touched are skipped (salvage.ts). A frame whose block
+   * head is not that of a writer already seen (same stream, pid and clock anchor) is skipped whole.
+   */
+  private salvageFrame(
+    buf: Buffer,
+    start: number,
+    end: number,
+    base: number,
+    onEvent: (e: DecodedEvent) => void,
+  ): void {
+    const c = new Cursor(buf, start + FRAME_HEAD, end);
+    c.strict = true;
+    this.stats.damagedFrames++;
+    let st: StreamState | undefined;
+    let clock: { time: number };
+    try {
+      if (buf[c.pos] !== PAYLOAD_BLOCK2) throw new CodecError('CORRUPT', 'not a version-2 block');
+      const h = readBlockHead(c);
+      st = this.streams.get(h.stream);
+      if (st === undefined || st.pid !== h.pid || st.originMs !== h.originMs)
+        throw new CodecError('CORRUPT', 'the block head of no known writer');
+      clock = { time: h.base };
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.skip(base + start, end - start);
+      this.stats.damagedBytes += end - start;
+      return;
+    }
+    this.cur = st;
+    c.strings = st.strings;
+    const kept = salvageRecords(
+      c,
+      clock,
+      (cur, ck, first) => this.judge(cur, ck, first),
+      (r) => this.apply(r, onEvent),
+      (at, n) => {
+        this.skip(base + at, n);
+        this.stats.damagedBytes += n;
+      },
+    );
+    this.stats.salvagedRecords += kept;
+  }
+
+  /** A record of a damaged frame, if it is plausible (salvage.ts); null or a CodecError if not. */
+  private judge(c: Cursor, clock: { time: number }, first: boolean): LogRecord | null {
+    const t0 = clock.time;
+    const r = readRecord(c, clock, this.kindsOf);
+    return plausible(r, first ? 0 : clock.time - t0, this.cur, (id) => this.format(id) !== undefined);
   }
 
   /** The compiled format of a fmtdef's text (cached: every write of every writer repeats its definitions). */
