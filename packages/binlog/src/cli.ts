@@ -233,6 +233,7 @@ function stats(args: string[]): number {
     `frames          ${r.frames} (${r.headers} header(s))`,
     `records         ${r.records}`,
     `skipped bytes   ${r.skippedBytes} in ${r.skippedRegions} place(s)`,
+    `damaged frames  ${r.damagedFrames} (${r.damagedBytes} byte(s) skipped, ${r.salvagedRecords} record(s) kept)`,
     `writers         ${r.writers}`,
     `dropped         ${r.drops}`,
     `lost (errors)   ${r.lost}`,

@@ -7,7 +7,8 @@
  * 0xF5 never occurs in UTF-8 text, so string arguments cannot imitate a frame start; a false match inside
  * numeric bytes fails its CRC. A reader that meets anything but a valid frame scans forward to the next
  * SYNC and counts the bytes it skipped. Writers (format version 2) keep frames to 4 KiB, so the CRC
- * localises damage to 4 KiB, and a frame written to a pipe is one atomic write (PIPE_BUF).
+ * localises damage to 4 KiB, and a frame written to a pipe is one atomic write (PIPE_BUF). A whole
+ * frame that fails its CRC (damagedFrame) is not skipped whole: the reader salvages its records.
  *
  * @example
  * const payload = Buffer.from('Bxyz');

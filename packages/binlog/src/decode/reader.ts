@@ -3,7 +3,10 @@
  *
  * It verifies each frame (SYNC, length, CRC), resynchronises on the next SYNC after anything else and
  * counts what it skipped: bytes outside valid frames, and the rest of a block whose records cannot be
- * read (for example an event whose format definition was in a lost frame).
+ * read (for example an event whose format definition was in a lost frame). A whole frame that fails its
+ * CRC is salvaged rather than skipped: its records that decode cleanly and are plausible are kept, and
+ * only the bytes from the damage to the next record boundary it can validate are skipped (salvage.ts;
+ * counted as damagedFrames, damagedBytes, salvagedRecords).
  *
  * Version-2 blocks (codec/header.ts) carry their writer's stream id and clock anchor: the reader keeps
  * per-stream state (run-time formats, context fields, drop and loss totals), so frames of several writers

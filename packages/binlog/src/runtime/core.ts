@@ -11,8 +11,8 @@
  * ```
  * A record never straddles a frame: the generated writers check room against `end`, so when a record
  * does not fit, the general path seals the frame (its CRC) and opens the next one in the same buffer.
- * Cost: one general-path call per 4 KiB, nothing per record; gain: damage loses at most the 4 KiB frame
- * it touches, and each frame is at most PIPE_BUF bytes (written whole to a pipe).
+ * Cost: one general-path call per 4 KiB, nothing per record; gain: damage is confined to the 4 KiB frame
+ * it touches (the decoder then loses only the records it touched: decode/salvage.ts), and each frame is at most PIPE_BUF bytes (written whole to a pipe).
  *
  * Each write is self-contained: the definitions (format texts, context fields, dictionary hash) are
  * reset when a write starts, so every write defines what its records use. Any file made of whole writes

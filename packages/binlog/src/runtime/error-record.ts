@@ -19,6 +19,7 @@
 import {
   EV_ARGC,
   EV_CTX,
+  REPEATED_MIN,
   V_FIELDS_MEMBERS,
   V_OBJECT,
   writeMember,
@@ -32,6 +33,9 @@ import type { RepeatedStrings } from './repeated-strings.js';
 
 /** writeErrorRecord's answer for an error the general path must write. */
 export const NOT_PLAIN = -2;
+
+/** Bytes of the key "message" after its length byte. */
+const MESSAGE_KEY = 7;
 
 /** The fields' fixed start: 0x0b, one member, the key "err", 0x0c (the member count follows). */
 const ERR_HEAD = Buffer.from([V_FIELDS_MEMBERS, 1, 3, 0x65, 0x72, 0x72, V_OBJECT]);
@@ -84,7 +88,10 @@ export function writeErrorRecord(
     const at = p++;
     const stack = e.stack;
     p = writeMember(buf, p, end, 'type', typeName(err), 1, repeated);
+    // the message's value bytes, written again as the '%s' argument (the same encoding: writeString)
+    const m0 = p + 1 + MESSAGE_KEY;
     if (p >= 0) p = writeMember(buf, p, end, 'message', message, 1, repeated);
+    const m1 = message.length < REPEATED_MIN ? p : -1;
     if (p >= 0) p = writeMember(buf, p, end, 'stack', typeof stack === 'string' ? stack : '', 1, repeated);
     let n = 3;
     for (const k in e) {
@@ -102,7 +109,10 @@ export function writeErrorRecord(
     }
     if (p < 0) return -1;
     buf[at] = n;
-    return writeString(buf, p, end, message);
+    if (m1 < 0) return writeString(buf, p, end, message);
+    if (p + (m1 - m0) > end) return -1;
+    for (let i = m0; i < m1; i++) buf[p++] = buf[i]!;
+    return p;
   } catch {
     return NOT_PLAIN;
   }
