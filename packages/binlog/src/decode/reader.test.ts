@@ -97,6 +97,24 @@ test('4 overwritten bytes inside a frame lose only the records they touch (resyn
   assert.ok(damagedRuns > 20);
 });
 
+test('a damaged frame salvages the same records when the input comes in pieces', () => {
+  const fr = frames(good);
+  const b = Buffer.from(good);
+  b.writeUInt32BE(0xdeadbeef, (fr[4]!.start + fr[4]!.end) >> 1);
+  const whole = decode(b);
+  for (const piece of [777, 4096, 10000]) {
+    const r = new LogReader({});
+    const seen: number[] = [];
+    for (let p = 0; p < b.length; p += piece)
+      r.feed(b.subarray(p, p + piece), (e) => seen.push(e.args[0] as number));
+    r.end();
+    assert.deepEqual(seen, whole.seq, `pieces of ${piece}`);
+    assert.equal(r.stats.damagedBytes, whole.stats.damagedBytes);
+    assert.equal(r.stats.salvagedRecords, whole.stats.salvagedRecords);
+  }
+  assert.ok(whole.seq.length >= TOTAL - 2);
+});
+
 test('truncation: a torn last frame is reported, the rest decodes', () => {
   const fr = frames(good);
   const last = fr[fr.length - 1]!;
