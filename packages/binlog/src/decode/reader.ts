@@ -230,8 +230,22 @@ export class LogReader {
     this.lastSkipEnd = at + n;
   }
 
+  /** The last run-time format looked up, and its stream (a record's format is looked up twice, and runs of records share one). */
+  private lastId = -1;
+  private lastIn: StreamState | null = null;
+  private lastFormat: CompiledFormat | undefined = undefined;
+
   private format(id: number): CompiledFormat | undefined {
-    if (id > MAX_DICTIONARY_ID) return this.cur.formats.get(id);
+    if (id > MAX_DICTIONARY_ID) {
+      if (id === this.lastId && this.cur === this.lastIn) return this.lastFormat;
+      const f = this.cur.formats.get(id);
+      if (f !== undefined) {
+        this.lastId = id;
+        this.lastIn = this.cur;
+        this.lastFormat = f;
+      }
+      return f;
+    }
     if (this.dictFormats === null) this.loadDictionary(null);
     return this.dictFormats!.get(id);
   }
@@ -316,6 +330,7 @@ export class LogReader {
         if (r.id <= MAX_DICTIONARY_ID)
           throw new CodecError('CORRUPT', 'run-time format id in the dictionary range');
         this.cur.formats.set(r.id, this.compile(r.fmt));
+        this.lastId = -1;
         break;
       case 'ctxdef':
         this.cur.ctx.set(r.ctx, r.json);
