@@ -32,6 +32,11 @@ import { compileFormat } from './message.js';
 const CHAIN = 3;
 /** Largest time step between records of one frame a salvaged record may have (a frame spans a flush interval). */
 const MAX_STEP_US = 3600e6;
+/**
+ * Bytes past a failing record searched for the next boundary; the rest of a larger frame (one record
+ * larger than a buffer has its own frame, up to MAX_PAYLOAD) is skipped rather than searched byte by byte.
+ */
+const MAX_SEARCH = 64 * 1024;
 /** Most arguments a salvaged record may have. */
 const MAX_ARGS = 64;
 
@@ -153,7 +158,7 @@ export function salvageRecords(
       continue;
     }
     let q = pos + 1;
-    while (q < end && !chainHolds(c, q, clock.time, judge)) q++;
+    while (q < end && !chainHolds(c, q, clock.time, judge)) if (++q - pos > MAX_SEARCH) q = end;
     skip(pos, q - pos);
     pos = q;
   }
