@@ -138,6 +138,26 @@ test('errors are one line and a non-zero status, never a stack', () => {
   }
 });
 
+test('4 overwritten bytes in a frame: the records around them decode, the damage is reported', () => {
+  const f = join(dir, 'damaged.blog');
+  const log = createLogger({ dest: f, bufferSize: 65536 });
+  for (let i = 0; i < 5000; i++) log.info('record %d of %s', i, 'a real log');
+  log.close();
+  const b = readFileSync(f);
+  b.writeUInt32BE(0xdeadbeef, b.length >> 1);
+  writeFileSync(f, b);
+  const r = binlog('decode', f);
+  assert.equal(r.code, 3);
+  const lines = r.out.trimEnd().split('\n').length;
+  assert.ok(lines >= 4998, `${lines} lines`);
+  const m =
+    /1 frame\(s\) failed their checksum: (\d+) byte\(s\) of them skipped .*, (\d+) record\(s\) in them kept/.exec(
+      r.err,
+    );
+  assert.ok(m, r.err);
+  assert.ok(Number(m[1]) > 0 && Number(m[2]) > 50, r.err);
+});
+
 test('a corrupt file decodes what it can, warns, and exits 3', () => {
   const b = Buffer.concat([readFileSync(plain), Buffer.from('torn tail \xf5{\x10l', 'latin1')]);
   const f = join(dir, 'torn.blog');

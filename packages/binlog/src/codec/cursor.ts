@@ -8,6 +8,7 @@
  * c.u8(); // 7
  * c.done(); // true
  */
+import { isUtf8 } from 'node:buffer';
 import { CodecError } from './errors.js';
 
 /** Largest varint the codec accepts: 8 groups of 7 bits (2^56), enough for any safe integer. */
@@ -75,6 +76,8 @@ export class Cursor {
    * reader for the stream a block belongs to; null where no reference can be resolved.
    */
   strings: Map<number, string> | null = null;
+  /** Refuse strings that are not valid UTF-8 (a reader salvaging a damaged frame sets it). */
+  strict = false;
   constructor(
     readonly buf: Buffer,
     start = 0,
@@ -156,6 +159,8 @@ export class Cursor {
   str(): string {
     const n = this.varint();
     this.need(n);
+    if (this.strict && !isUtf8(this.buf.subarray(this.pos, this.pos + n)))
+      throw new CodecError('CORRUPT', `invalid UTF-8 at offset ${this.pos}`);
     const s =
       (n <= 8 ? shortAscii(this.buf, this.pos, n) : null) ?? utf8Slice.call(this.buf, this.pos, this.pos + n);
     this.pos += n;

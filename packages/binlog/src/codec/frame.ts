@@ -7,7 +7,8 @@
  * 0xF5 never occurs in UTF-8 text, so string arguments cannot imitate a frame start; a false match inside
  * numeric bytes fails its CRC. A reader that meets anything but a valid frame scans forward to the next
  * SYNC and counts the bytes it skipped. Writers (format version 2) keep frames to 4 KiB, so the CRC
- * localises damage to 4 KiB, and a frame written to a pipe is one atomic write (PIPE_BUF).
+ * localises damage to 4 KiB, and a frame written to a pipe is one atomic write (PIPE_BUF). A whole
+ * frame that fails its CRC (damagedFrame) is not skipped whole: the reader salvages its records.
  *
  * @example
  * const payload = Buffer.from('Bxyz');
@@ -70,4 +71,18 @@ export function nextSync(buf: Buffer, from: number, end: number): number {
   if (i >= 0) return i;
   for (let p = Math.max(from, end - 3); p < end; p++) if (isSyncPrefix(buf, p, end)) return p;
   return end;
+}
+
+/**
+ * The frame at `pos` if it is whole but failed its CRC (scanFrame said 'garbage'): SYNC, a length that
+ * fits in `buf`, and after it the next SYNC or the end of `buf`. Its records may be salvaged one by one
+ * (decode/salvage.ts). Null for anything else (no SYNC, a length that leads nowhere).
+ */
+export function damagedFrame(buf: Buffer, pos: number): { payloadStart: number; end: number } | null {
+  if (buf.length - pos < FRAME_HEAD || !isSyncPrefix(buf, pos, pos + 4)) return null;
+  const len = buf.readUInt32LE(pos + 4);
+  const end = pos + FRAME_HEAD + len;
+  if (len > MAX_PAYLOAD || end > buf.length) return null;
+  if (end !== buf.length && !isSyncPrefix(buf, end, Math.min(end + 4, buf.length))) return null;
+  return { payloadStart: pos + FRAME_HEAD, end };
 }

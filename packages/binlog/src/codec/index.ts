@@ -25,9 +25,11 @@
  * (runtime/core.ts), each carrying its writer's stream id, clock anchor and drop/loss totals; the
  * definitions its records use (fmtdef, ctxdef, dict) are repeated in every write. So any sequence of
  * whole writes decodes on its own (rotated pieces, a file after copytruncate, writes of several writers
- * interleaved by O_APPEND), a damaged header re-dates nothing, and damage loses only the 4 KiB frames it
+ * interleaved by O_APPEND), a damaged header re-dates nothing, and damage is confined to the 4 KiB frame it
  * touches. A reader keeps state per stream id. A reader skips whatever is not a valid frame (torn tail,
- * flipped bytes, inserted garbage) and resynchronises on the next SYNC, counting the skipped bytes.
+ * inserted garbage) and resynchronises on the next SYNC, counting the skipped bytes; from a whole frame
+ * that fails its CRC (flipped or overwritten bytes) it keeps the records that decode cleanly and skips
+ * only those the damage touched (decode/salvage.ts).
  * Version-1 files (one header with the anchor, then 'B' blocks of up to a whole buffer) still decode.
  */
 export * from './cursor.js';

@@ -249,8 +249,12 @@ function writeKeyed(
   return p;
 }
 
-/** One member: its key, then its value (a long string may be a repeated one; a plain object, members). */
-function writeMember(
+/**
+ * One member of fields: its key, then its value (a long string may be a repeated one; a plain object,
+ * members); -1 when it does not fit. `depth` is the depth of the object it belongs to (0: the record's
+ * fields). Exported for writers that build a known object's members themselves (runtime/error-record.ts).
+ */
+export function writeMember(
   buf: Buffer,
   p: number,
   end: number,

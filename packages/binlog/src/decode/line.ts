@@ -29,8 +29,6 @@ const NAMES: Record<number, string> = {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it replaces
 const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: what JSON must escape
-const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** `s` with its control characters written as escapes (`\n`, `\r`, `\t`, `\u001b`...). */
@@ -63,11 +61,18 @@ export class LineFormatter {
       : `${this.iso(e.time)} ${lv} ${msg} ${escapeControls(e.fields)}`;
   }
 
+  /** The last fields text json() saw and its members as a line's part (records of a context share one text). */
+  private fieldsText: string | null = null;
+  private fieldsPart = '';
+
   json(e: DecodedEvent): string {
     const head = `{"level":${e.level},"time":${Math.floor(e.time)},"pid":${e.pid}`;
-    const f =
-      e.fields !== null && e.fields.length > 2 && e.fields[0] === '{' ? `,${e.fields.slice(1, -1)}` : '';
-    const msg = e.msg;
-    return `${head}${f},"msg":${NEEDS_JSON_ESCAPE.test(msg) ? JSON.stringify(msg) : `"${msg}"`}}`;
+    if (e.fields !== this.fieldsText) {
+      this.fieldsText = e.fields;
+      this.fieldsPart =
+        e.fields !== null && e.fields.length > 2 && e.fields[0] === '{' ? `,${e.fields.slice(1, -1)}` : '';
+    }
+    const f = this.fieldsPart;
+    return `${head}${f},"msg":"${e.msgJson}"}`;
   }
 }

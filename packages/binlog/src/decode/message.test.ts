@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JsonArg } from '../codec/index.js';
+import { type ArgValue, JsonArg } from '../codec/index.js';
 import { LineFormatter } from './line.js';
 import { compileFormat, formatMessage } from './message.js';
 import type { DecodedEvent } from './reader.js';
@@ -21,11 +21,26 @@ test('rendering per specifier', () => {
   assert.equal(formatMessage(g, ['x', -7]), 'a "quoted" \\ x-7\n');
 });
 
+test('renderJson gives the JSON string of the rendered text', () => {
+  const cases: [string, ArgValue[]][] = [
+    ['%d|%i|%u|%f|%x|%o|%j|%s', [Number.NaN, 2 ** 53 + 2, -1.5, 0, -0, 5, 7n, 'q']],
+    ['a "quoted" \\ %s%d\n\u2028', ['x"\n\u0001\ud800', -7]],
+    ['%s and %d', [3, 'not a number "q"']],
+    ['%o %j %x', [new JsonArg('{"a":"\\n"}'), 'str"', 255]],
+    ['plain', []],
+  ];
+  for (const [fmt, args] of cases) {
+    const f = compileFormat(fmt);
+    assert.equal(f.renderJson?.(args), JSON.stringify(formatMessage(f, args)).slice(1, -1), fmt);
+  }
+});
+
 test('text and JSON lines', () => {
   const e: DecodedEvent = {
     level: 30,
     time: Date.UTC(2026, 10, 25, 21, 4, 5, 7) + 0.6,
     msg: 'hi "x"',
+    msgJson: 'hi \\"x\\"',
     fields: '{"req":7}',
     id: 1,
     fmt: 'hi',

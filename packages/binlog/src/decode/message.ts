@@ -25,6 +25,19 @@ export interface CompiledFormat {
   readonly specs: readonly ArgKind[];
   /** The text for exactly specs.length arguments, generated for this format (see compileFormat). */
   readonly render?: (args: readonly ArgValue[]) => string;
+  /**
+   * The same text as the inside of a JSON string literal (what `JSON.stringify(text).slice(1, -1)` gives),
+   * generated: literal parts escaped once, numbers inline, only string arguments checked for escaping.
+   */
+  readonly renderJson?: (args: readonly ArgValue[]) => string;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: what JSON must escape
+const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `s` as the inside of a JSON string literal. */
+export function jsonInner(s: string): string {
+  return NEEDS_JSON_ESCAPE.test(s) ? JSON.stringify(s).slice(1, -1) : s;
 }
 
 /**
@@ -49,7 +62,23 @@ export function compileFormat(text: string, generate = true): CompiledFormat {
     'R',
     `'use strict';\nreturn function render(a) { return ${terms.join(' + ')}; };`,
   )(renderArg) as (args: readonly ArgValue[]) => string;
-  return { text, parts: p.parts, specs: p.specs, render };
+  const inner = (part: string): string => JSON.stringify(jsonInner(part));
+  const jterms = [inner(p.parts[0]!)];
+  p.specs.forEach((k, i) => {
+    const v = `a[${i}]`;
+    const spec = JSON.stringify(k);
+    if (k === 's') jterms.push(`(typeof ${v} === 'string' ? J(${v}) : J(R(${v}, ${spec})))`);
+    else if (k === 'x' || k === 'o' || k === 'j') jterms.push(`J(R(${v}, ${spec}))`);
+    // a number's text never needs escaping ('-0', 'NaN' and 'Infinity' included)
+    else jterms.push(`(typeof ${v} === 'number' && ${v} !== 0 ? '' + ${v} : J(R(${v}, ${spec})))`);
+    if (p.parts[i + 1] !== '') jterms.push(inner(p.parts[i + 1]!));
+  });
+  const renderJson = new Function(
+    'R',
+    'J',
+    `'use strict';\nreturn function renderJson(a) { return ${jterms.join(' + ')}; };`,
+  )(renderArg, jsonInner) as (args: readonly ArgValue[]) => string;
+  return { text, parts: p.parts, specs: p.specs, render, renderJson };
 }
 
 /** False under `--disallow-code-generation-from-strings`. */

@@ -3,7 +3,10 @@
  *
  * It verifies each frame (SYNC, length, CRC), resynchronises on the next SYNC after anything else and
  * counts what it skipped: bytes outside valid frames, and the rest of a block whose records cannot be
- * read (for example an event whose format definition was in a lost frame).
+ * read (for example an event whose format definition was in a lost frame). A whole frame that fails its
+ * CRC is salvaged rather than skipped: its records that decode cleanly and are plausible are kept, and
+ * only the bytes from the damage to the next record boundary it can validate are skipped (salvage.ts;
+ * counted as damagedFrames, damagedBytes, salvagedRecords).
  *
  * Version-2 blocks (codec/header.ts) carry their writer's stream id and clock anchor: the reader keeps
  * per-stream state (run-time formats, context fields, drop and loss totals), so frames of several writers
@@ -28,9 +31,12 @@ import {
   Cursor,
   type Dictionary,
   DYNAMIC_ID,
+  damagedFrame,
   decodeHeader,
   dictionaryPrefixHashes,
+  FRAME_HEAD,
   type LogHeader,
+  type LogRecord,
   MAX_DICTIONARY_ID,
   nextSync,
   PAYLOAD_BLOCK,
@@ -42,7 +48,12 @@ import {
 } from '../codec/index.js';
 import type { ArgKind } from '../format/index.js';
 import { DecodeError } from './errors.js';
-import { type CompiledFormat, compileFormat, formatMessage } from './message.js';
+import { type CompiledFormat, compileFormat, formatMessage, jsonInner } from './message.js';
+import { plausible, salvageRecords } from './salvage.js';
+
+/** Bytes of a new chunk joined to the cut frame before it (feed()): more than a usual frame (4 KiB). */
+const JOIN_BYTES = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** One decoded log event (`msg` is computed when first read). */
 export interface DecodedEvent {
@@ -51,6 +62,8 @@ export interface DecodedEvent {
   /** Wall time in ms since the epoch (fractional: µs resolution). */
   readonly time: number;
   readonly msg: string;
+  /** The message as the inside of a JSON string literal (`JSON.stringify(msg).slice(1, -1)`). */
+  readonly msgJson: string;
   /** Bound fields as JSON object text, or null. */
   readonly fields: string | null;
   /** Format id (dictionary id, run-time id, or the unknown id of an error record). */
@@ -69,6 +82,12 @@ export interface ReaderStats {
   skippedBytes: number;
   /** Places where bytes were skipped. */
   skippedRegions: number;
+  /** Whole frames that failed their CRC; their plausible records were kept (salvage.ts). */
+  damagedFrames: number;
+  /** Records kept from damaged frames. */
+  salvagedRecords: number;
+  /** Bytes of damaged frames skipped (part of skippedBytes). */
+  damagedBytes: number;
   /** Records the writers reported dropped under overload (highest total per writer, summed). */
   drops: number;
   /** Records the writers reported lost to write errors (disk full...; highest total per writer, summed). */
@@ -94,6 +113,9 @@ export class LogReader {
     records: 0,
     skippedBytes: 0,
     skippedRegions: 0,
+    damagedFrames: 0,
+    salvagedRecords: 0,
+    damagedBytes: 0,
     drops: 0,
     lost: 0,
     writers: 0,
@@ -125,7 +147,21 @@ export class LogReader {
   /** Decode what `chunk` completes; a frame cut at the end waits for the next feed() or end(). */
   feed(chunk: Buffer, onEvent: (e: DecodedEvent) => void): void {
     this.stats.bytes += chunk.length;
-    this.scan(this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk, false, onEvent);
+    const pl = this.pending.length;
+    if (pl === 0) {
+      this.scan(chunk, false, onEvent);
+      return;
+    }
+    // The frame cut at the end of the last chunk: completed with the start of this one, so that a
+    // chunk of megabytes is not copied for the sake of a few kilobytes (a large frame takes it all).
+    const k = Math.min(chunk.length, JOIN_BYTES);
+    const at = this.offset;
+    this.scan(Buffer.concat([this.pending, chunk.subarray(0, k)]), false, onEvent);
+    const used = this.offset - at; // bytes of pending + chunk[0, k) consumed as whole frames
+    if (used >= pl) {
+      this.pending = EMPTY;
+      this.scan(chunk.subarray(used - pl), false, onEvent);
+    } else if (k < chunk.length) this.scan(Buffer.concat([this.pending, chunk.subarray(k)]), false, onEvent);
   }
 
   /** Decode the frames of `buf` (pending bytes first); at the input's end (`final`) a cut frame is skipped and scanning goes on after it. */
@@ -143,6 +179,12 @@ export class LogReader {
         continue;
       }
       if (s.kind === 'garbage') {
+        const d = damagedFrame(buf, pos);
+        if (d !== null) {
+          this.salvageFrame(buf, pos, d.end, base, onEvent);
+          pos = d.end;
+          continue;
+        }
         this.skip(base + pos, s.next - pos);
         pos = s.next;
         continue;
@@ -188,8 +230,22 @@ export class LogReader {
     this.lastSkipEnd = at + n;
   }
 
+  /** The last run-time format looked up, and its stream (a record's format is looked up twice, and runs of records share one). */
+  private lastId = -1;
+  private lastIn: StreamState | null = null;
+  private lastFormat: CompiledFormat | undefined = undefined;
+
   private format(id: number): CompiledFormat | undefined {
-    if (id > MAX_DICTIONARY_ID) return this.cur.formats.get(id);
+    if (id > MAX_DICTIONARY_ID) {
+      if (id === this.lastId && this.cur === this.lastIn) return this.lastFormat;
+      const f = this.cur.formats.get(id);
+      if (f !== undefined) {
+        this.lastId = id;
+        this.lastIn = this.cur;
+        this.lastFormat = f;
+      }
+      return f;
+    }
     if (this.dictFormats === null) this.loadDictionary(null);
     return this.dictFormats!.get(id);
   }
@@ -256,42 +312,97 @@ export class LogReader {
         c.u8();
         clock = { time: c.varint() };
       } else throw new CodecError('CORRUPT', 'unknown payload kind');
-      while (!c.done()) {
-        const r = readRecord(c, clock, this.kindsOf);
-        switch (r.kind) {
-          case 'event':
-            this.stats.records++;
-            onEvent(this.event(r.level, r.time, r.id, r.ctx, r.args, r.fields));
-            break;
-          case 'fmtdef':
-            if (r.id <= MAX_DICTIONARY_ID)
-              throw new CodecError('CORRUPT', 'run-time format id in the dictionary range');
-            this.cur.formats.set(r.id, this.compile(r.fmt));
-            break;
-          case 'ctxdef':
-            this.cur.ctx.set(r.ctx, r.json);
-            break;
-          case 'dict':
-            if (this.opts.dictionary === undefined) this.stats.needsDictionary ??= r.hash;
-            else this.loadDictionary(r.hash);
-            break;
-          case 'drops':
-            if (r.total > this.cur.drops) {
-              this.stats.drops += r.total - this.cur.drops;
-              this.cur.drops = r.total;
-            }
-            break;
-          case 'unknown':
-            this.stats.records++;
-            this.stats.unknownIds++;
-            onEvent(this.unknown(r.level, r.time, r.id));
-            break;
-        }
-      }
+      while (!c.done()) this.apply(readRecord(c, clock, this.kindsOf), onEvent);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       this.skip(base + c.pos, end - c.pos);
     }
+  }
+
+  /** Act on one record read from a frame of the current stream. */
+  private apply(r: LogRecord, onEvent: (e: DecodedEvent) => void): void {
+    switch (r.kind) {
+      case 'event':
+        this.stats.records++;
+        onEvent(this.event(r.level, r.time, r.id, r.ctx, r.args, r.fields));
+        break;
+      case 'fmtdef':
+        if (r.id <= MAX_DICTIONARY_ID)
+          throw new CodecError('CORRUPT', 'run-time format id in the dictionary range');
+        this.cur.formats.set(r.id, this.compile(r.fmt));
+        this.lastId = -1;
+        break;
+      case 'ctxdef':
+        this.cur.ctx.set(r.ctx, r.json);
+        break;
+      case 'dict':
+        if (this.opts.dictionary === undefined) this.stats.needsDictionary ??= r.hash;
+        else this.loadDictionary(r.hash);
+        break;
+      case 'drops':
+        if (r.total > this.cur.drops) {
+          this.stats.drops += r.total - this.cur.drops;
+          this.cur.drops = r.total;
+        }
+        break;
+      case 'unknown':
+        this.stats.records++;
+        this.stats.unknownIds++;
+        onEvent(this.unknown(r.level, r.time, r.id));
+        break;
+    }
+  }
+
+  /**
+   * A whole frame that failed its CRC (codec/frame.ts damagedFrame): its records that decode cleanly and
+   * are plausible are kept, the bytes the damage touched are skipped (salvage.ts). A frame whose block
+   * head is not that of a writer already seen (same stream, pid and clock anchor) is skipped whole.
+   */
+  private salvageFrame(
+    buf: Buffer,
+    start: number,
+    end: number,
+    base: number,
+    onEvent: (e: DecodedEvent) => void,
+  ): void {
+    const c = new Cursor(buf, start + FRAME_HEAD, end);
+    c.strict = true;
+    this.stats.damagedFrames++;
+    let st: StreamState | undefined;
+    let clock: { time: number };
+    try {
+      if (buf[c.pos] !== PAYLOAD_BLOCK2) throw new CodecError('CORRUPT', 'not a version-2 block');
+      const h = readBlockHead(c);
+      st = this.streams.get(h.stream);
+      if (st === undefined || st.pid !== h.pid || st.originMs !== h.originMs)
+        throw new CodecError('CORRUPT', 'the block head of no known writer');
+      clock = { time: h.base };
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.skip(base + start, end - start);
+      this.stats.damagedBytes += end - start;
+      return;
+    }
+    this.cur = st;
+    c.strings = st.strings;
+    const kept = salvageRecords(
+      c,
+      clock,
+      (cur, ck, first) => this.judge(cur, ck, first),
+      (r) => this.apply(r, onEvent),
+      (at, n) => {
+        this.skip(base + at, n);
+        this.stats.damagedBytes += n;
+      },
+    );
+    this.stats.salvagedRecords += kept;
+  }
+
+  /** A record of a damaged frame, if it is plausible (salvage.ts); null or a CodecError if not. */
+  private judge(c: Cursor, clock: { time: number }, first: boolean): LogRecord | null {
+    const t0 = clock.time;
+    const r = readRecord(c, clock, this.kindsOf);
+    return plausible(r, first ? 0 : clock.time - t0, this.cur, (id) => this.format(id) !== undefined);
   }
 
   /** The compiled format of a fmtdef's text (cached: every write of every writer repeats its definitions). */
@@ -416,5 +527,12 @@ class Event implements DecodedEvent {
   get msg(): string {
     if (this.text === null) this.text = formatMessage(this.format, this.args);
     return this.text;
+  }
+
+  get msgJson(): string {
+    const f = this.format;
+    if (this.text === null && f.renderJson !== undefined && this.args.length === f.specs.length)
+      return f.renderJson(this.args);
+    return jsonInner(this.msg);
   }
 }

@@ -28,7 +28,14 @@ export class CallFields {
     readonly mixin: Mixin | undefined,
   ) {
     this.serializers = { err: stdSerializers.err, ...serializers };
+    this.plainErr = this.serializers.err === stdSerializers.err && redactor === null && mixin === undefined;
   }
+
+  /**
+   * An error logged alone (`log.error(err)`) is recorded by pino's default `err` serializer and nothing
+   * else (no redaction, no mixin): the writer may encode it from the error itself (error-record.ts).
+   */
+  readonly plainErr: boolean;
 
   /** The same rules with more serializers (a child's). */
   with(serializers: Readonly<Record<string, Serializer>>): CallFields {

@@ -11,8 +11,8 @@
  * ```
  * A record never straddles a frame: the generated writers check room against `end`, so when a record
  * does not fit, the general path seals the frame (its CRC) and opens the next one in the same buffer.
- * Cost: one general-path call per 4 KiB, nothing per record; gain: damage loses at most the 4 KiB frame
- * it touches, and each frame is at most PIPE_BUF bytes (written whole to a pipe).
+ * Cost: one general-path call per 4 KiB, nothing per record; gain: damage is confined to the 4 KiB frame
+ * it touches (the decoder then loses only the records it touched: decode/salvage.ts), and each frame is at most PIPE_BUF bytes (written whole to a pipe).
  *
  * Each write is self-contained: the definitions (format texts, context fields, dictionary hash) are
  * reset when a write starts, so every write defines what its records use. Any file made of whole writes
@@ -52,6 +52,7 @@ import {
 import { type CoarseClock, coarseClock, preciseMicros } from './clock.js';
 import type { Destination } from './destination.js';
 import { type Context, type RecordSink, writeDynamic } from './encoder.js';
+import { NOT_PLAIN, writeErrorRecord } from './error-record.js';
 import { track, untrack } from './exit-hooks.js';
 import {
   DICTIONARY_INDEX,
@@ -69,6 +70,8 @@ import type { ErrorChannel, LoggerStats } from './write-stats.js';
 
 /** Largest single record (an oversized record gets a buffer of its own, up to this). */
 const MAX_RECORD = 1 << 30;
+/** The format of `log.error(err)`'s record: the error's message as '%s' (interned on first use). */
+let errorFormat: FormatEntry | null = null;
 /** Size of a frame in a write (PIPE_BUF: the kernel keeps a pipe write of this size whole). */
 export const CHUNK = 4096;
 /** Frame head + block head + the largest base varint. */
@@ -274,6 +277,43 @@ export class Core implements RecordSink {
     } catch {
       this.internalErrors++;
     }
+  }
+
+  /**
+   * `log.error(err)` (level index `lv`, 1..6) written from the error itself (error-record.ts); false,
+   * having written nothing, when the general path must take it (an error with causes or nested errors,
+   * a closed writer, 'drop' waiting for a pipe).
+   */
+  logError(lv: number, ctx: Context | null, err: Error): boolean {
+    if (this.closed) return false;
+    errorFormat ??= internFormat('%s');
+    const fe = errorFormat;
+    const t = this.now();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (this.define(fe, ctx)) {
+        const p = writeErrorRecord(
+          this.buf,
+          this.pos,
+          this.end,
+          lv,
+          ctx,
+          fe,
+          err,
+          t - this.lastT,
+          this.repeated,
+        );
+        if (p >= 0) {
+          this.repeated.commit();
+          this.pos = p;
+          this.lastT = t;
+          return true;
+        }
+        this.repeated.rollback();
+        if (p === NOT_PLAIN) return false;
+      }
+      if (!this.makeRoom()) return false;
+    }
+    return false;
   }
 
   /** The current time in µs, never before the previous record's (the generated writers read the clock and apply the same rule themselves: encoder.ts). */

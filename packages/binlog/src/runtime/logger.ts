@@ -25,7 +25,7 @@
  * log.error(new Error('boom'));
  * log.close();
  */
-import { safeJson } from '../codec/index.js';
+import { LV_CUSTOM, safeJson } from '../codec/index.js';
 import { CallFields } from './call-fields.js';
 import { type Context, Core } from './core.js';
 import { Destination } from './destination.js';
@@ -248,6 +248,13 @@ export class Logger {
           return;
         }
         if (n === 1) {
+          if (
+            f instanceof Error &&
+            this.callFields.plainErr &&
+            lv !== LV_CUSTOM &&
+            core.logError(lv, this.ctx, f)
+          )
+            return;
           const fields = this.callFields.of(f, level, this);
           const m = messageOf(f);
           if (m !== undefined) core.logWith(lv, level, this.ctx, fields, internFormat('%s'), [m]);

@@ -107,6 +107,43 @@ test('error(err) and {err}: type, message, stack, cause and own properties, as p
   assert.equal((json(ev[2]!).err as Record<string, unknown>).message, 'plain');
 });
 
+test('error(err) written from the error (error-record.ts) decodes as the general path writes { err }', () => {
+  const f = file();
+  const log = createLogger({ dest: f, bufferSize: 4096 });
+  class QueryError extends Error {}
+  const self = Object.assign(new Error('self'), { code: 'E1' });
+  (self as unknown as { me: unknown }).me = self;
+  const errors: Error[] = [
+    new Error('plain'),
+    Object.assign(new RangeError('with props'), { code: 'E_X', n: 3, meta: { a: [1, 2], b: { c: 'd' } } }),
+    Object.assign(new QueryError('x'.repeat(300)), { sql: 'SELECT 1'.repeat(20), skip: undefined }),
+    self,
+    new Error('with cause', { cause: new Error('root') }), // the general path (NOT_PLAIN)
+    Object.assign(new Error('nested'), { inner: new TypeError('inner') }), // the general path
+    new Error(''),
+  ];
+  const e = errors[1]!;
+  e.stack = 'RangeError: with props\n    at a long enough stack line that repeats in this write';
+  // each error several times (stacks become repeated strings), through a few 4 KiB frames and writes
+  for (let i = 0; i < 60; i++) {
+    const err = errors[i % errors.length]!;
+    log.error(err);
+    log.error({ err });
+  }
+  log.close();
+  const ev = decodeFile(f).events;
+  assert.equal(ev.length, 120);
+  for (let i = 0; i < ev.length; i += 2) {
+    const a = json(ev[i]!);
+    const b = json(ev[i + 1]!);
+    assert.equal(ev[i]!.msg, ev[i + 1]!.msg);
+    assert.deepEqual({ ...a, time: 0 }, { ...b, time: 0 });
+  }
+  const j = json(ev[2]!).err as Record<string, unknown>;
+  assert.deepEqual([j.type, j.code, j.n, j.meta], ['RangeError', 'E_X', 3, { a: [1, 2], b: { c: 'd' } }]);
+  assert.equal((json(ev[4]!).err as Record<string, unknown>).type, 'QueryError');
+});
+
 test('level: get and set at run time, levelVal, isLevelEnabled, child(bindings, { level })', () => {
   const f = file();
   const log = createLogger({ dest: f });
