@@ -27,6 +27,7 @@
 import type { BufferLender } from '../mem/index.js';
 import { AlignedBuffer } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
+import type { HeldRun } from './pre-copy.js';
 
 /** Options of HeldPages. */
 export interface HeldPagesOptions {
@@ -48,6 +49,8 @@ export interface HeldFigures {
   readonly reservedBytes: number;
   /** ns replaying the record into the session after the thaw. */
   readonly drainNs: number;
+  /** Page bytes the pre-copy passes held (pre-copy.ts), merged into the pagemaps by the replay. */
+  readonly precopiedBytes: number;
 }
 
 type Op =
@@ -59,6 +62,8 @@ type Op =
 
 /** Flushes of held chunks in flight at once while draining. */
 const IN_FLIGHT = 4;
+/** Runs of a pre-copy merged between two flushes, at most (a flush is one writev). */
+const RUNS_PER_FLUSH = 512;
 
 export class HeldPages implements PageSink, BufferLender {
   private inner: PageSink | undefined;
@@ -74,9 +79,32 @@ export class HeldPages implements PageSink, BufferLender {
   private grown = 0;
   private reserved = 0;
   private drainNs = 0;
+  private cap: number;
+  /** Pre-copied runs per process, merged by the replay (pre-copy.ts). */
+  private readonly precopied = new Map<number, readonly HeldRun[]>();
+  private precopiedBytes = 0;
+  /** The current process's pre-copied runs while replaying, and the next one to emit. */
+  private merging: { readonly runs: readonly HeldRun[]; next: number } | undefined;
 
   constructor(private readonly o: HeldPagesOptions) {
     if (!(o.cap >= 0) || !(o.chunk > 0)) throw new RangeError(`bad hold: cap ${o.cap}, chunk ${o.chunk}`);
+    this.cap = o.cap;
+  }
+
+  /**
+   * Before `pid`'s begin(): the pages the pre-copy passes hold for it (ascending, disjoint from what the
+   * window copies for it). The replay writes them into its pagemap in address order; their bytes count
+   * against the cap.
+   */
+  addPrecopied(pid: number, runs: readonly HeldRun[]): void {
+    if (runs.length === 0) return;
+    this.precopied.set(pid, runs);
+    for (const r of runs) this.precopiedBytes += r.bytes.length;
+  }
+
+  /** Lower the cap by `bytes` held elsewhere (the pre-copy's chunks): one cap for all that is held. */
+  holdBack(bytes: number): void {
+    this.cap = Math.max(0, this.o.cap - bytes);
   }
 
   /** Allocate (and touch) chunks for `bytes` of pages, at most the cap: before the freeze. */
@@ -103,7 +131,7 @@ export class HeldPages implements PageSink, BufferLender {
   /** THE FROZEN WINDOW: a chunk for the reader's next buffer, or undefined past the cap. */
   nextBuffer(): AlignedBuffer | undefined {
     if (this.spilling) return undefined;
-    if ((this.used.length + 1) * this.o.chunk > this.o.cap) {
+    if ((this.used.length + 1) * this.o.chunk > this.cap) {
       this.spilling = true;
       return undefined;
     }
@@ -167,24 +195,45 @@ export class HeldPages implements PageSink, BufferLender {
   private async drainOps(ops: readonly Op[]): Promise<void> {
     const s = this.sink;
     const flying: Promise<void>[] = [];
+    const flush = async () => {
+      const p = s.flush();
+      if (p) flying.push(p);
+      if (flying.length >= IN_FLIGHT) await flying.shift();
+    };
+    /** The pre-copied runs below `va`, in order (flushed every RUNS_PER_FLUSH runs). */
+    const precopiedBefore = async (va: number) => {
+      const m = this.merging;
+      if (!m) return;
+      let n = 0;
+      while (m.next < m.runs.length && m.runs[m.next]!.va < va) {
+        const r = m.runs[m.next++]!;
+        s.addPages(r.va, r.n, r.bytes);
+        if (++n % RUNS_PER_FLUSH === 0) await flush();
+      }
+      if (n % RUNS_PER_FLUSH !== 0 && va === Number.POSITIVE_INFINITY) await flush();
+    };
     for (const op of ops) {
       switch (op.k) {
-        case 'begin':
+        case 'begin': {
+          const runs = this.precopied.get(op.pid);
+          this.merging = runs ? { runs, next: 0 } : undefined;
           await s.begin(op.pid);
           break;
+        }
         case 'pages':
+          await precopiedBefore(op.va);
           s.addPages(op.va, op.n, op.bytes);
           break;
         case 'hole':
+          await precopiedBefore(op.va);
           s.addHole(op.va, op.n);
           break;
-        case 'flush': {
-          const p = s.flush();
-          if (p) flying.push(p);
-          if (flying.length >= IN_FLIGHT) await flying.shift();
+        case 'flush':
+          await flush();
           break;
-        }
         case 'end':
+          await precopiedBefore(Number.POSITIVE_INFINITY);
+          this.merging = undefined;
           await Promise.all(flying.splice(0));
           await s.end();
           break;
@@ -203,6 +252,7 @@ export class HeldPages implements PageSink, BufferLender {
     this.drainNs += Number(process.hrtime.bigint() - t);
     this.used.length = 0;
     this.pool.length = 0;
+    this.precopied.clear();
   }
 
   figures(): HeldFigures {
@@ -212,12 +262,15 @@ export class HeldPages implements PageSink, BufferLender {
       grownBytes: this.grown,
       reservedBytes: this.reserved,
       drainNs: this.drainNs,
+      precopiedBytes: this.precopiedBytes,
     };
   }
 
   /** A failed dump: drop the record and the chunks (the session is aborted by its owner). Safe twice. */
   abort(_reason: string): void {
     this.ops = [];
+    this.precopied.clear();
+    this.merging = undefined;
     this.used.length = 0;
     this.pool.length = 0;
   }

@@ -20,6 +20,7 @@ import type { DumpStatsEntry } from '../images/index.js';
 import type { SpliceStats } from '../mem/splice.js';
 import type { PageSink } from '../xfer/index.js';
 import type { HeldFigures } from './held-pages.js';
+import type { HeldRun } from './pre-copy.js';
 import type { TaskScan } from './task-scan.js';
 
 /** What a source wrote for one process. */
@@ -97,4 +98,13 @@ export interface PageSource extends Disposable {
   figures(): SourceFigures;
   /** Release what is still held (pipes); safe twice. */
   close(): void;
+  /**
+   * A source that holds its frozen copy until the thaw can take pre-copied pages (pre-copy.ts): the cap
+   * and chunk size the passes use; undefined (or absent): no pre-copy for this source.
+   */
+  precopyLimits?(): { readonly cap: number; readonly chunk: number } | undefined;
+  /** The passes hold `bytes` (counted against the cap of the frozen copy). */
+  holdBack?(bytes: number): void;
+  /** THE FROZEN WINDOW, before copy(t): the runs the passes hold for `pid`, merged into its pagemap. */
+  addPrecopied?(pid: number, runs: readonly HeldRun[]): void;
 }

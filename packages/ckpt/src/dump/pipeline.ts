@@ -53,6 +53,7 @@ import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
 import { warmPlanner } from './page-plan.js';
 import { PageProgress, type PageSource } from './page-source.js';
+import { PreCopy } from './pre-copy.js';
 import { readProcessIds } from './process-ids.js';
 import { readSentPages } from './sent-pages.js';
 import { type PreDumpResult, resultOf, taskResult, toDumpStatsEntry } from './stats.js';
@@ -93,6 +94,10 @@ export interface PipelineOptions {
    * ending tracking, the compiled planner). Only a hint: without it the window does that work itself.
    */
   readonly willFreeze?: boolean;
+  /** A frozen capture with a parent: pre-copy passes before the freeze, at most (default 4; 0: none). */
+  readonly preCopyPasses?: number;
+  /** Test hook: after pre-copy pass `k` (from 1), before the next pass or the freeze. */
+  readonly afterPrecopyPass?: (k: number) => void | Promise<void>;
 }
 
 /**
@@ -123,6 +128,9 @@ export class DumpPipeline {
   /** Descendants that exited before they could be frozen or scanned: left out. */
   private readonly exited: number[] = [];
   private readonly log: Logger;
+  /** The pre-copy passes' held pages (precopy()), taken in the window and written by finish(). */
+  private pre: PreCopy | undefined;
+  private preStop = '';
 
   private constructor(
     private readonly o: PipelineOptions,
@@ -195,6 +203,64 @@ export class DumpPipeline {
   }
 
   /**
+   * Right before a frozen capture at the chain's end (the targets running): the pre-copy passes
+   * (pre-copy.ts). Pass after pass, what was written since the parent (then since the previous pass) is
+   * collected and copied into memory, so that the window copies only what is written after the last one.
+   * Passes go on while the copy shrinks by half at least, until one copies at most what
+   * `budgetMicros` of copy moves at the passes' own rate, at most `maxPasses`; past the hold's cap what
+   * they held is dropped (the window copies the whole delta, as without passes). Only with a parent, a
+   * tracking session and a source that holds its frozen copy (read mode, `holdCap` > 0); else nothing.
+   */
+  async precopy(o: { readonly maxPasses?: number; readonly budgetMicros?: number } = {}): Promise<void> {
+    const limits = this.source.precopyLimits?.();
+    if (!this.session || !this.parent || !limits || this.pre || (o.maxPasses ?? this.o.preCopyPasses) === 0) {
+      return;
+    }
+    const pre = new PreCopy(limits);
+    this.pre = pre;
+    const maxPasses = o.maxPasses ?? this.o.preCopyPasses ?? 4;
+    const budget = o.budgetMicros ?? 20_000;
+    let pids: number[];
+    try {
+      pids = this.o.tree === false ? [this.o.pid] : listTree(this.o.pid);
+    } catch (e) {
+      throw dumpErrorFrom(e, this.o.pid);
+    }
+    const ctx = {
+      pids,
+      session: this.session,
+      parent: this.parent,
+      covered: this.covered,
+      known: this.known,
+      pagesMethod: this.o.pagesMethod,
+    };
+    let prev = Number.POSITIVE_INFINITY;
+    for (let k = 1; ; k++) {
+      const f = await pre.pass(ctx);
+      this.log.info(
+        'pre-copy pass %d: %d pages written, %d copied in %d + %d us; %d bytes held',
+        k,
+        f.written,
+        f.copied,
+        f.collectMicros,
+        f.copyMicros,
+        f.heldBytes,
+      );
+      await this.o.afterPrecopyPass?.(k);
+      const perPage = f.copied > 0 ? f.copyMicros / f.copied : 0;
+      if (pre.reason) this.preStop = pre.reason;
+      else if (f.copied * perPage <= budget) this.preStop = `pass ${k} copied within the budget`;
+      else if (f.copied > prev / 2) this.preStop = `pass ${k} did not halve the copy`;
+      else if (k >= maxPasses) this.preStop = `${k} passes`;
+      if (this.preStop) break;
+      prev = f.copied;
+    }
+    if (pre.reason)
+      this.log.warn('%s: the frozen window copies every page written since the parent', pre.reason);
+    this.source.holdBack?.(pre.heldBytes);
+  }
+
+  /**
    * THE FROZEN WINDOW when `tree` is given (it must hold the root; every process it holds is dumped):
    * scan each process, copy its pages, end tracking. Without `tree`, the same on the running tree.
    */
@@ -225,8 +291,9 @@ export class DumpPipeline {
         endTracking,
         known: this.known.get(pid),
         dumpPids: pids,
+        alsoWritten: this.pre?.extra(pid),
       });
-      if (t) this.tasks.push(t);
+      if (t) this.tasks.push(this.takePrecopied(t));
       else this.exited.push(pid);
     }
     if (tree) this.exited.unshift(...tree.exited);
@@ -234,7 +301,7 @@ export class DumpPipeline {
     if (this.session) log.info('memory tracking: %s (%s)', this.session.kind ?? 'none', this.session.reason);
     this.scanUs = usSince(tScan);
     this.progress = new PageProgress(
-      this.tasks.reduce((n, t) => n + t.pages.data.pages, 0),
+      this.tasks.reduce((n, t) => n + t.pages.data.pages, this.precopiedPages),
       o.onProgress,
     );
     const tCopy = process.hrtime.bigint();
@@ -248,6 +315,18 @@ export class DumpPipeline {
     // ending tracking: each target's userfaultfd was closed in its scan (through the freeze, before its
     // collect: planTask's endTracking); our side's close (the kernel unregistering the ranges: ~25 ms a
     // GiB) and the huge pages' collapse wait for finish(), after the thaw
+  }
+
+  private precopiedPages = 0;
+
+  /** THE FROZEN WINDOW: `t` with what the pre-copy passes hold left out of its copy (handed to the source). */
+  private takePrecopied(t: TaskScan): TaskScan {
+    if (!this.pre || !this.source.addPrecopied) return t;
+    const { pages, runs } = this.pre.take(t);
+    if (runs.length === 0) return t;
+    this.source.addPrecopied(t.pid, runs);
+    for (const r of runs) this.precopiedPages += r.n;
+    return { ...t, pages };
   }
 
   /**
@@ -310,6 +389,10 @@ export class DumpPipeline {
     });
     if (this.session !== o.tracking) this.session?.close();
     this.source.close();
+    const pre = this.pre
+      ? { passes: this.pre.figures(), heldBytes: this.pre.heldBytes, stop: this.preStop }
+      : undefined;
+    this.pre?.close();
     log.info(
       '%s of %d done: %d processes, %d pages written, %d skipped, %d us',
       o.what ?? 'pre-dump',
@@ -319,7 +402,12 @@ export class DumpPipeline {
       result.pagesSkipped,
       result.totalTime,
     );
-    return { ...result, endTrackingTime: this.endUs, totalTime: usSince(this.t0) };
+    return {
+      ...result,
+      endTrackingTime: this.endUs,
+      totalTime: usSince(this.t0),
+      ...(pre ? { preCopy: pre } : {}),
+    };
   }
 
   /**
@@ -333,6 +421,7 @@ export class DumpPipeline {
       this.log.warn('could not end tracking: %s', String(re));
     }
     this.source.close();
+    this.pre?.close();
     return this.set.fail(this.execOr(e), this.current);
   }
 

@@ -22,6 +22,7 @@ import { HeldPages } from './held-pages.js';
 import type { Logger } from './logger.js';
 import { holesAsData, writePlannedPages } from './page-plan.js';
 import type { PageProgress, PageSource, SourceFigures, TaskPages } from './page-source.js';
+import type { HeldRun } from './pre-copy.js';
 import type { TaskScan } from './task-scan.js';
 
 export interface ReadSourceOptions {
@@ -61,6 +62,8 @@ export class ReadSource implements PageSource {
   /** The frozen copy held in memory until drain(). */
   private readonly hold: HeldPages | undefined;
   private readonly done = new Map<number, TaskPages>();
+  /** Pages the pre-copy passes hold per process (written with its pagemap). */
+  private readonly precopied = new Map<number, number>();
   private readNs = 0;
   private writeNs = 0;
   private calls = 0;
@@ -120,11 +123,27 @@ export class ReadSource implements PageSource {
       );
     }
     this.done.set(t.pid, {
-      pagesWritten: st.pagesRead,
+      pagesWritten: st.pagesRead + (this.precopied.get(t.pid) ?? 0),
       pagesSkipped: st.pagesUnreadable,
       holePages: st.holePages,
       refused,
     });
+  }
+
+  precopyLimits(): { readonly cap: number; readonly chunk: number } | undefined {
+    return this.hold ? { cap: this.o.holdCap ?? DEFAULT_HOLD_CAP, chunk: this.reader.bufferSize } : undefined;
+  }
+
+  holdBack(bytes: number): void {
+    this.hold?.holdBack(bytes);
+  }
+
+  addPrecopied(pid: number, runs: readonly HeldRun[]): void {
+    if (!this.hold) throw new Error('ReadSource.addPrecopied without a hold');
+    this.hold.addPrecopied(pid, runs);
+    let n = 0;
+    for (const r of runs) n += r.n;
+    this.precopied.set(pid, n);
   }
 
   /** After the thaw: write what the frozen copy held. */

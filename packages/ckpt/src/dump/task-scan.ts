@@ -18,6 +18,7 @@
  */
 import type { ImageDir } from '../images/index.js';
 import {
+  type AddressRange,
   type FoundPages,
   findPages,
   PageRanges,
@@ -58,6 +59,8 @@ export interface TaskScan {
   readonly identity: ProcessIdentity;
   /** Set when the parent's record of this pid is another program (exec) or process: dumped in full. */
   readonly changed?: string;
+  /** What the tracker's collect reported written, when the plan came from one (pre-copy.ts). */
+  readonly written?: readonly AddressRange[];
 }
 
 export interface ScanContext {
@@ -76,6 +79,8 @@ export interface ScanContext {
   readonly known?: ProcessIdentity;
   /** Every process of this dump (a changed one's tracker is dropped by keeping the others'). */
   readonly dumpPids: readonly number[];
+  /** Ranges to plan as written besides the collect's: the pre-copy passes' (PlanTaskInput.alsoWritten). */
+  readonly alsoWritten?: readonly AddressRange[];
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -106,6 +111,7 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
     let found: FoundPages;
     let pages: PagePlan;
     let tracking: TaskTracking | undefined;
+    let written: readonly AddressRange[] | undefined;
     if (c.session) {
       const t = c.session.planTask(pid, {
         maps: vmas,
@@ -115,8 +121,9 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
         covered: c.sent && !changed ? (c.sent.get(pid) ?? []) : undefined,
         pagesMethod: c.pagesMethod,
         endTracking: frozen !== undefined && c.endTracking === true,
+        alsoWritten: changed ? undefined : c.alsoWritten,
       });
-      ({ found, pages, tracking } = t);
+      ({ found, pages, tracking, written } = t);
       log.info(
         'process %d: %s dump (%s): %d written, %d pages as data, %d as parent holes, stopped %d us',
         pid,
@@ -156,7 +163,19 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
     for (const s of plan.skipped) {
       log.debug('skipped %d %s-%s %s (%s)', pid, hex(s.vma.start), hex(s.vma.end), s.vma.path, s.reason);
     }
-    return { pid, threads, vmas: vmas.length, plan, found, pages, tracking, frozen, identity, changed };
+    return {
+      pid,
+      threads,
+      vmas: vmas.length,
+      plan,
+      found,
+      pages,
+      tracking,
+      frozen,
+      identity,
+      changed,
+      written,
+    };
   } catch (e) {
     let err = dumpErrorFrom(e, pid);
     // a process that exits mid-scan fails where it is (pagemap gives EIO once its memory is gone)

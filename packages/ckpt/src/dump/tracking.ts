@@ -74,6 +74,8 @@ export interface TaskPlan {
   readonly found: FoundPages;
   readonly pages: PagePlan;
   readonly tracking: TaskTracking;
+  /** What this collect reported written (ascending; undefined for a full dump: no collect). */
+  readonly written?: readonly AddressRange[];
 }
 
 /** Inputs of planTask. */
@@ -97,6 +99,17 @@ export interface PlanTaskInput {
    * to user space) is reported and read; with no tracker yet, no tracking is set up at all.
    */
   readonly endTracking?: boolean;
+  /**
+   * Ranges to plan as written besides what collect() reports (ascending, disjoint): what the pre-copy
+   * passes since the parent collected and copied (pre-copy.ts). They were written since the parent too,
+   * and a pass's collect consumed their report: without them they would be planned as parent holes.
+   */
+  readonly alsoWritten?: readonly AddressRange[];
+  /**
+   * A pre-copy pass (the target running, the chain going on): only a process already tracked
+   * incrementally is planned; undefined for any other (nothing started, nothing dropped).
+   */
+  readonly pass?: boolean;
 }
 
 /** The trackers of one chain; close() (or release()) when done. */
@@ -182,7 +195,9 @@ export class TrackingSession {
   }
 
   /** Decide full or incremental for `pid` (track-decision.ts), set tracking up or collect, find the pages. */
-  planTask(pid: number, i: PlanTaskInput): TaskPlan {
+  planTask(pid: number, i: PlanTaskInput & { readonly pass: true }): TaskPlan | undefined;
+  planTask(pid: number, i: PlanTaskInput): TaskPlan;
+  planTask(pid: number, i: PlanTaskInput): TaskPlan | undefined {
     if (this.choice === 'none') {
       this.kindChosen = 'none';
       this.why = 'asked for none';
@@ -200,6 +215,10 @@ export class TrackingSession {
       pid,
       endTracking: i.endTracking === true,
     });
+    if (i.pass && (d.drop || d.action !== 'incremental' || resumeProblem !== undefined)) {
+      if (resumeProblem !== undefined) this.resumeProblems.set(pid, resumeProblem); // for the real plan
+      return undefined;
+    }
     if (d.drop) this.drop(pid);
     if (d.action === 'untracked') return this.untracked(pid, i, d.fallback);
     if (d.action === 'start') return this.full(pid, i, d.fallback);
@@ -281,10 +300,11 @@ export class TrackingSession {
     let chain: PageChain | undefined;
     if (i.covered === undefined && i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
     try {
+      const collected = ascending ? written : normalizeRanges(written);
       const planned = planPages({
         present: found.ranges,
         known,
-        written: ascending ? written : normalizeRanges(written),
+        written: i.alsoWritten?.length ? normalizeRanges([...collected, ...i.alsoWritten]) : collected,
         parent: chain,
         covered: i.covered,
       });
@@ -292,6 +312,7 @@ export class TrackingSession {
         found,
         pages: planned,
         tracking: { ...mode, pagesWritten: pages, stoppedMicros: stopped },
+        written: collected,
       };
     } finally {
       chain?.close();

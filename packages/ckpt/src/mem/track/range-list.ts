@@ -18,14 +18,16 @@ export function normalizeRanges(list: readonly AddressRange[]): AddressRange[] {
   return out;
 }
 
-/** The parts of `a` not covered by `b`. */
+/** The parts of `a` not covered by `b` (one sweep over both, once sorted: linear in their sizes). */
 export function subtractRanges(a: readonly AddressRange[], b: readonly AddressRange[]): AddressRange[] {
   const holes = normalizeRanges(b);
   const out: AddressRange[] = [];
+  let j = 0;
   for (const r of normalizeRanges(a)) {
+    while (j < holes.length && holes[j]!.end <= r.start) j++;
     let from = r.start;
-    for (const h of holes) {
-      if (h.end <= from || h.start >= r.end) continue;
+    for (let k = j; k < holes.length && holes[k]!.start < r.end; k++) {
+      const h = holes[k]!;
       if (h.start > from) out.push({ start: from, end: h.start });
       from = Math.max(from, h.end);
     }
@@ -34,12 +36,15 @@ export function subtractRanges(a: readonly AddressRange[], b: readonly AddressRa
   return out;
 }
 
-/** The parts of `a` also covered by `b`. */
+/** The parts of `a` also covered by `b` (one sweep, as subtractRanges). */
 export function intersectRanges(a: readonly AddressRange[], b: readonly AddressRange[]): AddressRange[] {
   const bb = normalizeRanges(b);
   const out: AddressRange[] = [];
+  let j = 0;
   for (const r of normalizeRanges(a)) {
-    for (const x of bb) {
+    while (j < bb.length && bb[j]!.end <= r.start) j++;
+    for (let k = j; k < bb.length && bb[k]!.start < r.end; k++) {
+      const x = bb[k]!;
       const s = Math.max(r.start, x.start);
       const e = Math.min(r.end, x.end);
       if (s < e) out.push({ start: s, end: e });
