@@ -12,8 +12,8 @@ import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 import { Scratch, skipUnlessAvailable, Writer } from '../testing/index.js';
 import { type ChainCheckResult, checkChain } from './chain-check.js';
-import { preDump } from './pre-dump.js';
 import { cutRuns, type HeldRun } from './pre-copy.js';
+import { preDump } from './pre-dump.js';
 
 const noUffd = skipUnlessAvailable('uffd-wp', uffdWpUnsupportedReason());
 const scratch = new Scratch('ckpt-pre-copy-test-');
@@ -85,11 +85,18 @@ test('pre-copy: pages written during and after the passes carry the frozen conte
     assert.equal(r.tracking?.incremental, 1);
     assert.ok(r.preCopy, 'the passes ran');
     assert.ok(r.preCopy.passes.length >= 1);
-    assert.ok((r.preCopy.passes[0]?.copied ?? 0) >= 1000, `pass 1 copied ${r.preCopy.passes[0]?.copied} pages`);
+    assert.ok(
+      (r.preCopy.passes[0]?.copied ?? 0) >= 1000,
+      `pass 1 copied ${r.preCopy.passes[0]?.copied} pages`,
+    );
     const pre = r.hold?.precopiedBytes ?? 0;
     assert.ok(pre > 0, 'pages held by the passes went into the images');
     assert.ok((r.heldBytes ?? 0) > 0, 'the window copied what was rewritten after the passes');
-    assert.equal(pre + (r.heldBytes ?? 0), r.pagesWritten * PAGE_SIZE, 'every page written: a pass or the window');
+    assert.equal(
+      pre + (r.heldBytes ?? 0),
+      r.pagesWritten * PAGE_SIZE,
+      'every page written: a pass or the window',
+    );
   } finally {
     w.f.kill();
   }
