@@ -27,7 +27,7 @@
 import type { BufferLender } from '../mem/index.js';
 import { AlignedBuffer } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
-import type { HeldRun } from './pre-copy.js';
+import type { PlannedItem } from './pre-copy.js';
 
 /** Options of HeldPages. */
 export interface HeldPagesOptions {
@@ -49,7 +49,7 @@ export interface HeldFigures {
   readonly reservedBytes: number;
   /** ns replaying the record into the session after the thaw. */
   readonly drainNs: number;
-  /** Page bytes the pre-copy passes held (pre-copy.ts), merged into the pagemaps by the replay. */
+  /** Page bytes held by the pre-copy passes (pre-copy.ts) that the replay wrote into the pagemaps. */
   readonly precopiedBytes: number;
 }
 
@@ -80,11 +80,12 @@ export class HeldPages implements PageSink, BufferLender {
   private reserved = 0;
   private drainNs = 0;
   private cap: number;
-  /** Pre-copied runs per process, merged by the replay (pre-copy.ts). */
-  private readonly precopied = new Map<number, readonly HeldRun[]>();
+  /** Per process, what the pre-copy adds to its pagemap (pre-copy.ts), made when first needed. */
+  private readonly precopied = new Map<number, () => readonly PlannedItem[]>();
   private precopiedBytes = 0;
-  /** The current process's pre-copied runs while replaying, and the next one to emit. */
-  private merging: { readonly runs: readonly HeldRun[]; next: number } | undefined;
+  /** The process being replayed, its pre-copied entries (made on first use), and the next to emit. */
+  private replaying = 0;
+  private merging: { readonly items: readonly PlannedItem[]; next: number } | undefined;
 
   constructor(private readonly o: HeldPagesOptions) {
     if (!(o.cap >= 0) || !(o.chunk > 0)) throw new RangeError(`bad hold: cap ${o.cap}, chunk ${o.chunk}`);
@@ -92,14 +93,13 @@ export class HeldPages implements PageSink, BufferLender {
   }
 
   /**
-   * Before `pid`'s begin(): the pages the pre-copy passes hold for it (ascending, disjoint from what the
-   * window copies for it). The replay writes them into its pagemap in address order; their bytes count
-   * against the cap.
+   * THE FROZEN WINDOW, before `pid`'s begin(): what the pre-copy adds to its pagemap (held pages and
+   * PE_PARENT holes, ascending, disjoint from what the window copies), made by `items` when the replay
+   * first needs it: after the thaw (or in the window, if the hold spills). The replay merges them with
+   * the window's pages in address order.
    */
-  addPrecopied(pid: number, runs: readonly HeldRun[]): void {
-    if (runs.length === 0) return;
-    this.precopied.set(pid, runs);
-    for (const r of runs) this.precopiedBytes += r.bytes.length;
+  addPrecopied(pid: number, items: () => readonly PlannedItem[]): void {
+    this.precopied.set(pid, items);
   }
 
   /** Lower the cap by `bytes` held elsewhere (the pre-copy's chunks): one cap for all that is held. */
@@ -109,7 +109,7 @@ export class HeldPages implements PageSink, BufferLender {
 
   /** Allocate (and touch) chunks for `bytes` of pages, at most the cap: before the freeze. */
   reserve(bytes: number): void {
-    const want = Math.min(bytes, this.o.cap);
+    const want = Math.min(bytes, this.cap);
     while (this.reserved + this.o.chunk <= want) {
       this.pool.push(new AlignedBuffer(this.o.chunk));
       this.reserved += this.o.chunk;
@@ -200,26 +200,32 @@ export class HeldPages implements PageSink, BufferLender {
       if (p) flying.push(p);
       if (flying.length >= IN_FLIGHT) await flying.shift();
     };
-    /** The pre-copied runs below `va`, in order (flushed every RUNS_PER_FLUSH runs). */
+    /** The pre-copied entries below `va`, in order (flushed every RUNS_PER_FLUSH of them). */
     const precopiedBefore = async (va: number) => {
-      const m = this.merging;
-      if (!m) return;
+      let m = this.merging;
+      if (!m) {
+        const make = this.precopied.get(this.replaying);
+        if (!make) return;
+        this.precopied.delete(this.replaying);
+        m = this.merging = { items: make(), next: 0 };
+        for (const r of m.items) this.precopiedBytes += r.bytes?.length ?? 0;
+      }
       let n = 0;
-      while (m.next < m.runs.length && m.runs[m.next]!.va < va) {
-        const r = m.runs[m.next++]!;
-        s.addPages(r.va, r.n, r.bytes);
+      while (m.next < m.items.length && m.items[m.next]!.va < va) {
+        const r = m.items[m.next++]!;
+        if (r.bytes) s.addPages(r.va, r.n, r.bytes);
+        else s.addHole(r.va, r.n);
         if (++n % RUNS_PER_FLUSH === 0) await flush();
       }
       if (n % RUNS_PER_FLUSH !== 0 && va === Number.POSITIVE_INFINITY) await flush();
     };
     for (const op of ops) {
       switch (op.k) {
-        case 'begin': {
-          const runs = this.precopied.get(op.pid);
-          this.merging = runs ? { runs, next: 0 } : undefined;
+        case 'begin':
+          this.replaying = op.pid;
+          this.merging = undefined;
           await s.begin(op.pid);
           break;
-        }
         case 'pages':
           await precopiedBefore(op.va);
           s.addPages(op.va, op.n, op.bytes);

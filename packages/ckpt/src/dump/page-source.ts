@@ -20,7 +20,7 @@ import type { DumpStatsEntry } from '../images/index.js';
 import type { SpliceStats } from '../mem/splice.js';
 import type { PageSink } from '../xfer/index.js';
 import type { HeldFigures } from './held-pages.js';
-import type { HeldRun } from './pre-copy.js';
+import type { PlannedItem } from './pre-copy.js';
 import type { TaskScan } from './task-scan.js';
 
 /** What a source wrote for one process. */
@@ -103,8 +103,14 @@ export interface PageSource extends Disposable {
    * and chunk size the passes use; undefined (or absent): no pre-copy for this source.
    */
   precopyLimits?(): { readonly cap: number; readonly chunk: number } | undefined;
-  /** The passes hold `bytes` (counted against the cap of the frozen copy). */
-  holdBack?(bytes: number): void;
-  /** THE FROZEN WINDOW, before copy(t): the runs the passes hold for `pid`, merged into its pagemap. */
-  addPrecopied?(pid: number, runs: readonly HeldRun[]): void;
+  /**
+   * After the passes (running): they hold `held` bytes (counted against the frozen copy's cap); reserve
+   * room for `expect` bytes of the window's copy now.
+   */
+  holdBack?(held: number, expect: number): void;
+  /**
+   * THE FROZEN WINDOW, before copy(t): what the pre-copy adds to `pid`'s pagemap (held pages, holes),
+   * made when first needed (after the thaw), merged with the window's pages.
+   */
+  addPrecopied?(pid: number, items: () => readonly PlannedItem[]): void;
 }

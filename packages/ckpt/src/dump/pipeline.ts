@@ -9,10 +9,12 @@
  *             source's buffers (frozen read: the held copy's chunks; splice: pipes' limits), ready the
  *             window (willFreeze: planner compiled, injection's maps and gadgets read), create the
  *             directory and open the page session (ImageSet: a directory or a page server alike)
- *   caller:   tree = freezeTree(pid)                                   (optional for read, required for splice)
+ * precopy()   (a frozen read capture at a chain's end) the pre-copy passes, the targets running (pre-copy.ts)
+ *   caller:   tree = freezeTree(pid)  (freezeForWindow: precopy + freeze)  (optional for read, required for splice)
  * capture()   THE FROZEN WINDOW (when frozen): per process scan (maps, pages, the tracker's written set;
  *             at the chain's end the target's userfaultfd closed first), the plan, source.copy() (read:
- *             pages into memory, HeldPages, up to its cap; splice: pages into pipes)
+ *             pages into memory, HeldPages, up to its cap; splice: pages into pipes); after pre-copy
+ *             passes only what they do not hold is planned and read (the full plan waits for the drain)
  *   caller:   a full dump collects the rest of the state here, under the same freeze; then tree.thaw()
  * finish()    after the thaw: source.drain() (read: the held copy; splice: the pipes), close the session,
  *             end tracking on our side, statistics, tracking state, inventory, commit + fsync, the index
@@ -47,6 +49,7 @@ import {
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
 import { type FrozenTree, injectionSite } from '../ptrace/index.js';
+import { PAGE_SIZE } from '../sys/index.js';
 import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { ImageSet, openParent } from './image-set.js';
@@ -213,10 +216,20 @@ export class DumpPipeline {
    */
   async precopy(o: { readonly maxPasses?: number; readonly budgetMicros?: number } = {}): Promise<void> {
     const limits = this.source.precopyLimits?.();
-    if (!this.session || !this.parent || !limits || this.pre || (o.maxPasses ?? this.o.preCopyPasses) === 0) {
+    // a page server may lack a process's parent (OPEN2, known in the window): its holes would be read
+    // then; the passes keep to a local directory
+    if (
+      !this.session ||
+      !this.parent ||
+      !limits ||
+      this.pre ||
+      this.set.sendsElsewhere ||
+      (o.maxPasses ?? this.o.preCopyPasses) === 0
+    ) {
       return;
     }
-    const pre = new PreCopy(limits);
+    // the passes hold at most 3/4 of the cap: the window's copy has the rest
+    const pre = new PreCopy({ cap: Math.floor((limits.cap * 3) / 4), chunk: limits.chunk });
     this.pre = pre;
     const maxPasses = o.maxPasses ?? this.o.preCopyPasses ?? 4;
     const budget = o.budgetMicros ?? 20_000;
@@ -255,9 +268,11 @@ export class DumpPipeline {
       if (this.preStop) break;
       prev = f.copied;
     }
-    if (pre.reason)
-      this.log.warn('%s: the frozen window copies every page written since the parent', pre.reason);
-    this.source.holdBack?.(pre.heldBytes);
+    if (pre.reason) this.log.warn('%s: the frozen window copies what it does not hold', pre.reason);
+    pre.seal();
+    // the window copies about what the last pass did (written over a pass's time): room for twice that
+    const last = pre.figures().at(-1);
+    this.source.holdBack?.(pre.heldBytes, 2 * (last?.copied ?? 0) * PAGE_SIZE);
   }
 
   /**
@@ -291,7 +306,7 @@ export class DumpPipeline {
         endTracking,
         known: this.known.get(pid),
         dumpPids: pids,
-        alsoWritten: this.pre?.extra(pid),
+        precopy: this.pre,
       });
       if (t) this.tasks.push(this.takePrecopied(t));
       else this.exited.push(pid);
@@ -301,7 +316,7 @@ export class DumpPipeline {
     if (this.session) log.info('memory tracking: %s (%s)', this.session.kind ?? 'none', this.session.reason);
     this.scanUs = usSince(tScan);
     this.progress = new PageProgress(
-      this.tasks.reduce((n, t) => n + t.pages.data.pages, this.precopiedPages),
+      this.tasks.reduce((n, t) => n + t.pages.data.pages, 0),
       o.onProgress,
     );
     const tCopy = process.hrtime.bigint();
@@ -317,16 +332,22 @@ export class DumpPipeline {
     // GiB) and the huge pages' collapse wait for finish(), after the thaw
   }
 
-  private precopiedPages = 0;
-
-  /** THE FROZEN WINDOW: `t` with what the pre-copy passes hold left out of its copy (handed to the source). */
+  /**
+   * THE FROZEN WINDOW: a task planned after pre-copy passes reads only what its plan says now; the rest
+   * of its pagemap (the held pages, the holes) is made when the source writes it, after the thaw.
+   */
   private takePrecopied(t: TaskScan): TaskScan {
-    if (!this.pre || !this.source.addPrecopied) return t;
-    const { pages, runs } = this.pre.take(t);
-    if (runs.length === 0) return t;
-    this.source.addPrecopied(t.pid, runs);
-    for (const r of runs) this.precopiedPages += r.n;
-    return { ...t, pages };
+    const pre = this.pre;
+    const complete = t.complete;
+    const written = t.written;
+    if (!pre || !complete || !written) return t;
+    if (!this.source.addPrecopied) throw new Error('a pre-copy plan for a source that cannot hold it');
+    this.source.addPrecopied(t.pid, () => {
+      const items = pre.items(t.pid, complete(), t.pages.data, written);
+      for (const r of items) if (r.bytes) this.progress.total += r.n;
+      return items;
+    });
+    return t;
   }
 
   /**

@@ -9,43 +9,49 @@
  * pass k (running)   collect W_k (re-arms)  -> plan D_k with written = W_k + extra (every range a
  *                    pass collected or copied: they were written since the parent, and their report is
  *                    consumed) -> held := held - W_k; copy D_k - held into chunks; extra += W_k + copied
- * freeze (take)      collect W_f (last)     -> plan D with written = W_f + extra
- *                    from the passes: D & (held - W_f)       read in the window: the rest of D
- * after the thaw     per process: the window's pages and the held runs, merged in address order
+ * seal (running)     index the held ranges; extra - held
+ * freeze (window)    collect W_f (last), present, known -> read R = windowRead(...) (see there)
+ * after the thaw     plan D, H with written = W_f + extra; items(): D - R from the held runs (every page
+ *                    of it held and not in W_f, checked), H as holes; merged with R in address order
  * ```
  * A held page is valid at the freeze exactly when nothing was written to it since the pass that copied
  * it: that pass read it after its collect re-armed it, so a later write is in a later W (and a page
  * written again and still present is copied again by that pass: its new copy replaces the old one). A
- * page dropped since (MADV_DONTNEED) is reported written too, and is not in D if not present at the
- * freeze: its held copy is not used.
+ * page dropped since (MADV_DONTNEED) is not present at the freeze, so not in D: its held copy is unused.
  *
  * Only processes tracked incrementally and still the program the parent recorded take part (a new
  * child, a changed program, a fallback to a full dump are planned at the freeze as without passes).
- * Memory: the held runs count against the hold's cap; a pass that would pass it drops every held run
- * (`reason`) and the frozen window copies the whole delta, as without passes (the written ranges
- * collected stay in `extra`: the images stay right).
+ * Memory: the chunks count against the hold's cap (the passes take at most 3/4 of it, the window's copy
+ * the rest); a pass that reaches its share keeps what it holds and the passes stop (`reason`): what is
+ * not held is read in the window, as without passes (it is in `extra`: the images stay right).
+ *
+ * The window's work does not grow with what the passes hold: seal() indexes it before the freeze, and
+ * windowRead() computes what to read from the window's collect and the passes' leftovers only; the full
+ * plan (every pass's writes as written: holes and the held pages' places) is made after the thaw
+ * (items(), through the hold's replay: held-pages.ts).
  *
  * @example
  * const pc = new PreCopy({ cap: 256 << 20, chunk: 4 << 20, log });
- * await pc.pass(ctx); await pc.pass(ctx);     // running
- * const { pages, runs } = pc.take(task);        // frozen: what to read now, what is held
+ * await pc.pass(ctx); await pc.pass(ctx); pc.seal();          // running
+ * const v = pc.view(pid, identity);                             // frozen: planTask({ precopied: v })
+ * const items = pc.items(pid, fullPlan, read, written);         // after the thaw: the rest of the pagemap
  */
 
 import type { ImageDir } from '../images/index.js';
 import {
   type AddressRange,
-  normalizeRanges,
+  intersectRanges,
   PageRanges,
   PageReader,
   type PagesMethod,
   planVmas,
   subtractRanges,
+  unionRanges,
 } from '../mem/index.js';
 import { type ProcessIdentity, readIdentity, readMaps, sameProgram } from '../proc/index.js';
 import { AlignedBuffer, PAGE_SIZE } from '../sys/index.js';
 import type { PagePlan } from './page-plan.js';
 import type { SentPages } from './sent-pages.js';
-import type { TaskScan } from './task-scan.js';
 import type { TrackingSession } from './tracking.js';
 
 /** Pages held from a pass: `n` pages at `va`, their bytes a view of a held chunk. */
@@ -86,6 +92,38 @@ interface Entry {
   extra: AddressRange[];
   /** Held pages, ascending, disjoint. */
   runs: HeldRun[];
+  /** After seal(): the held ranges as sorted arrays (binary search in the window). */
+  heldStarts?: Float64Array;
+  heldEnds?: Float64Array;
+  /** After seal(): `extra` minus what is held (pages a pass planned and could not hold). */
+  extraNotHeld?: AddressRange[];
+}
+
+/**
+ * What the window needs of one process's passes (view()): the plan's inputs are the target's; the
+ * pre-copy adds what it collected (`extra`) and what it holds.
+ */
+export interface PrecopyView {
+  readonly pid: number;
+  /** Ranges to plan as written besides the window's collect (after the thaw: PlanTaskInput.alsoWritten). */
+  readonly extra: readonly AddressRange[];
+  /**
+   * THE FROZEN WINDOW: the pages to read now (see windowRead), from the window's present pages, known
+   * ranges, collect and the chain's coverage.
+   */
+  windowRead(
+    present: PageRanges,
+    known: readonly AddressRange[],
+    written: readonly AddressRange[],
+    covered: readonly AddressRange[],
+  ): PageRanges;
+}
+
+/** An entry of a process's pagemap the replay adds: held pages (`bytes`), or a PE_PARENT hole (none). */
+export interface PlannedItem {
+  readonly va: number;
+  readonly n: number;
+  readonly bytes?: Uint8Array;
 }
 
 const toRanges = (p: PageRanges): AddressRange[] => p.starts.map((start, i) => ({ start, end: p.ends[i]! }));
@@ -149,13 +187,58 @@ function mergeRuns(a: readonly HeldRun[], b: readonly HeldRun[]): HeldRun[] {
   return out;
 }
 
+/** `list` (ascending, disjoint) minus the entry's held ranges: a binary search per range. */
+function minusHeld(e: Entry, list: readonly AddressRange[]): AddressRange[] {
+  const starts = e.heldStarts!;
+  const ends = e.heldEnds!;
+  const out: AddressRange[] = [];
+  for (const r of list) {
+    // the first held range that ends after r.start
+    let lo = 0;
+    let hi = ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid]! <= r.start) lo = mid + 1;
+      else hi = mid;
+    }
+    let pos = r.start;
+    for (let k = lo; k < starts.length && starts[k]! < r.end; k++) {
+      if (starts[k]! > pos) out.push({ start: pos, end: starts[k]! });
+      pos = Math.max(pos, ends[k]!);
+    }
+    if (pos < r.end) out.push({ start: pos, end: r.end });
+  }
+  return out;
+}
+
+/**
+ * THE FROZEN WINDOW: what to read now. A page of the final plan (written = the window's collect + every
+ * pass's) that is not held and valid must be read; the plan's data is present & (not known | written |
+ * extra | not covered), so reading present & (not known | written | (extra | known - covered) - held) is
+ * enough (a held page that was written again is in `written`). Work: the window's collect, the present
+ * and known ranges, the chain's uncovered known ranges; not what the passes hold.
+ */
+function windowRead(
+  e: Entry,
+  present: PageRanges,
+  known: readonly AddressRange[],
+  written: readonly AddressRange[],
+  covered: readonly AddressRange[],
+): PageRanges {
+  const p = toRanges(present);
+  const uncovered = minusHeld(e, subtractRanges(known, covered));
+  const want = unionRanges(unionRanges(written, e.extraNotHeld ?? []), uncovered);
+  return toPageRanges(unionRanges(subtractRanges(p, known), intersectRanges(p, want)));
+}
+
 export class PreCopy {
   private readonly entries = new Map<number, Entry>();
   private readonly passes: PassFigures[] = [];
   private readonly reader: PageReader;
   private held = 0;
-  private dropped: string | undefined;
+  private full: string | undefined;
 
+  /** `cap`: bytes of chunks the passes may hold (the caller leaves the window its share). */
   constructor(private readonly o: { readonly cap: number; readonly chunk: number }) {
     this.reader = new PageReader(0, { bufferSize: o.chunk, buffers: 1 });
   }
@@ -165,9 +248,9 @@ export class PreCopy {
     return this.held;
   }
 
-  /** Why the held runs were dropped (the cap), if they were. */
+  /** Why the passes must stop (their share of the cap is used), if they must. */
   get reason(): string | undefined {
-    return this.dropped;
+    return this.full;
   }
 
   figures(): readonly PassFigures[] {
@@ -213,21 +296,27 @@ export class PreCopy {
       written += tp.tracking.pagesWritten;
       e.runs = cutRuns(e.runs, tp.written, false);
       const read = subtractRanges(toRanges(tp.pages.data), runRanges(e.runs));
-      e.extra = normalizeRanges([...e.extra, ...tp.written, ...read]);
+      e.extra = unionRanges(unionRanges(e.extra, tp.written), read);
       todo.push({ pid, e, read: toPageRanges(read) });
     }
     const t1 = performance.now();
     let copied = 0;
     for (const { pid, e, read } of todo) {
-      if (this.dropped) break;
+      if (this.full) break; // what is not held is read in the window (it is in extra)
       const runs: HeldRun[] = [];
+      let lent: ArrayBufferLike | undefined;
       try {
         const st = await this.reader.read(
           read,
           {
-            nextBuffer: () => this.lend(),
+            nextBuffer: () => {
+              const b = this.lend();
+              lent = b?.bytes.buffer;
+              return b;
+            },
+            // past the cap the reader reads into its own buffer: nothing of it is kept
             pages: (va, n, bytes) => {
-              if (!this.dropped) runs.push({ va, n, bytes });
+              if (lent !== undefined && bytes.buffer === lent) runs.push({ va, n, bytes });
             },
             flush: () => {},
           },
@@ -235,11 +324,10 @@ export class PreCopy {
         );
         copied += st.pagesRead;
       } catch {
-        continue; // the pages not read stay out of the held runs: read in the window
+        // gone or unreadable: what was read is kept, the rest is read in the window
       }
       e.runs = mergeRuns(e.runs, runs);
     }
-    if (this.dropped) this.dropRuns();
     const f: PassFigures = {
       written,
       copied,
@@ -251,36 +339,69 @@ export class PreCopy {
     return f;
   }
 
-  /** A chunk to read into, or undefined past the cap (the runs are then dropped). */
+  /** A chunk to read into, or undefined past the passes' share of the cap (then they stop). */
   private lend(): AlignedBuffer | undefined {
-    if (this.dropped) return undefined;
+    if (this.full) return undefined;
     if (this.held + this.o.chunk > this.o.cap) {
-      this.dropped = `the pre-copy reached the hold cap (${this.o.cap} bytes)`;
+      this.full = `the pre-copy reached its share of the hold cap (${this.o.cap} bytes)`;
       return undefined;
     }
     this.held += this.o.chunk;
     return new AlignedBuffer(this.o.chunk, PAGE_SIZE, false);
   }
 
-  private dropRuns(): void {
-    for (const e of this.entries.values()) e.runs = [];
-    this.held = 0;
+  /**
+   * After the last pass, before the freeze: index what is held for the window (sorted arrays for its
+   * binary searches; `extra` minus the held ranges), so that the window's work grows with what was
+   * written since the last pass, not with what the passes hold.
+   */
+  seal(): void {
+    for (const e of this.entries.values()) {
+      const held = runRanges(e.runs);
+      e.heldStarts = Float64Array.from(held, (r) => r.start);
+      e.heldEnds = Float64Array.from(held, (r) => r.end);
+      e.extraNotHeld = subtractRanges(e.extra, held);
+    }
+  }
+
+  /** The window's view of `pid`'s passes, when they hold it (and it is still the program they copied). */
+  view(pid: number, identity: ProcessIdentity): PrecopyView | undefined {
+    const e = this.entries.get(pid);
+    if (!e || !e.heldStarts || !sameProgram(e.identity, identity)) return undefined;
+    return { pid, extra: e.extra, windowRead: (p, k, w, c) => windowRead(e, p, k, w, c) };
   }
 
   /**
-   * THE FROZEN WINDOW: split `t`'s plan into what to read now and the held runs that stand for the rest.
-   * `t` must have been planned with `extra(t.pid)` as alsoWritten. Nothing held (or `t` not the program
-   * the passes copied, or not planned from a collect): `t.pages` as it is.
+   * After the thaw (or in the window if the hold spills): `pid`'s pagemap entries besides the window's
+   * read `read` (ascending): the held pages of `full.data` not read in the window, and `full.holes`.
+   * `full` is the plan with every pass's writes (`extra`) and the window's (`written`). Every data page
+   * must be read or held and still valid: a page that is neither is a bug (thrown).
    */
-  take(t: TaskScan): { readonly pages: PagePlan; readonly runs: readonly HeldRun[] } {
-    const e = this.entries.get(t.pid);
-    if (!e || e.runs.length === 0 || !t.written || t.changed || !sameProgram(e.identity, t.identity)) {
-      return { pages: t.pages, runs: [] };
+  items(pid: number, full: PagePlan, read: PageRanges, written: readonly AddressRange[]): PlannedItem[] {
+    const e = this.entries.get(pid);
+    const need = subtractRanges(toRanges(full.data), toRanges(read));
+    const use = e ? cutRuns(cutRuns(e.runs, written, false), need, true) : [];
+    let needPages = 0;
+    for (const r of need) needPages += (r.end - r.start) / PAGE_SIZE;
+    let usePages = 0;
+    for (const r of use) usePages += r.n;
+    if (usePages !== needPages) {
+      throw new Error(
+        `pre-copy: process ${pid}: ${needPages - usePages} pages of the plan were neither held nor read in the window`,
+      );
     }
-    const data = toRanges(t.pages.data);
-    const runs = cutRuns(cutRuns(e.runs, t.written, false), data, true);
-    const read = toPageRanges(subtractRanges(data, runRanges(runs)));
-    return { pages: { data: read, holes: t.pages.holes }, runs };
+    const out: PlannedItem[] = [];
+    const h = full.holes;
+    let j = 0;
+    for (const r of use) {
+      while (j < h.length && h.starts[j]! < r.va) {
+        out.push({ va: h.starts[j]!, n: (h.ends[j]! - h.starts[j]!) / PAGE_SIZE });
+        j++;
+      }
+      out.push(r);
+    }
+    for (; j < h.length; j++) out.push({ va: h.starts[j]!, n: (h.ends[j]! - h.starts[j]!) / PAGE_SIZE });
+    return out;
   }
 
   /** Drop what is held (after the image set is written, or on failure). Safe twice. */

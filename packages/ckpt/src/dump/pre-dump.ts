@@ -109,13 +109,16 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
 }
 
 /**
- * Bytes a frozen copy will likely hold: 1.5 x what the parent wrote (the pages written over a similar
+ * Bytes a frozen copy will likely hold (without pre-copy passes): 1.5 x what the parent wrote (the pages written over a similar
  * interval), at least 16 MiB; 16 MiB without a parent. An estimate for the reservation before the freeze:
  * the copy allocates more in the window if it must (counted in the result's hold.grownBytes).
  */
 function holdEstimate(o: PreDumpOptions): number {
   const floor = 16 << 20;
   if (!(o.freeze || o.frozen) || o.prevImagesDir === undefined || !o.imagesDir) return floor;
+  // with pre-copy passes (freezeForWindow: a parent, --freeze) the window copies only what follows the
+  // last pass: the pipeline reserves for that after the passes
+  if (o.freeze && o.preCopyPasses !== 0 && o.trackMem !== undefined && o.trackMem !== 'none') return floor;
   try {
     const written = ImageDir.open(resolve(o.imagesDir, o.prevImagesDir)).stats()?.dump?.pages_written ?? 0;
     return Math.max(floor, Math.round(written * 4096 * 1.5));

@@ -22,7 +22,7 @@ import { HeldPages } from './held-pages.js';
 import type { Logger } from './logger.js';
 import { holesAsData, writePlannedPages } from './page-plan.js';
 import type { PageProgress, PageSource, SourceFigures, TaskPages } from './page-source.js';
-import type { HeldRun } from './pre-copy.js';
+import type { PlannedItem } from './pre-copy.js';
 import type { TaskScan } from './task-scan.js';
 
 export interface ReadSourceOptions {
@@ -62,8 +62,8 @@ export class ReadSource implements PageSource {
   /** The frozen copy held in memory until drain(). */
   private readonly hold: HeldPages | undefined;
   private readonly done = new Map<number, TaskPages>();
-  /** Pages the pre-copy passes hold per process (written with its pagemap). */
-  private readonly precopied = new Map<number, number>();
+  /** Per process, pages and holes the pre-copy added to its pagemap (known once made). */
+  private readonly precopied = new Map<number, { pages: number; holes: number }>();
   private readNs = 0;
   private writeNs = 0;
   private calls = 0;
@@ -123,7 +123,7 @@ export class ReadSource implements PageSource {
       );
     }
     this.done.set(t.pid, {
-      pagesWritten: st.pagesRead + (this.precopied.get(t.pid) ?? 0),
+      pagesWritten: st.pagesRead,
       pagesSkipped: st.pagesUnreadable,
       holePages: st.holePages,
       refused,
@@ -134,16 +134,23 @@ export class ReadSource implements PageSource {
     return this.hold ? { cap: this.o.holdCap ?? DEFAULT_HOLD_CAP, chunk: this.reader.bufferSize } : undefined;
   }
 
-  holdBack(bytes: number): void {
-    this.hold?.holdBack(bytes);
+  holdBack(held: number, expect: number): void {
+    this.hold?.holdBack(held);
+    this.hold?.reserve(expect);
   }
 
-  addPrecopied(pid: number, runs: readonly HeldRun[]): void {
+  addPrecopied(pid: number, items: () => readonly PlannedItem[]): void {
     if (!this.hold) throw new Error('ReadSource.addPrecopied without a hold');
-    this.hold.addPrecopied(pid, runs);
-    let n = 0;
-    for (const r of runs) n += r.n;
-    this.precopied.set(pid, n);
+    this.hold.addPrecopied(pid, () => {
+      const list = items();
+      const c = { pages: 0, holes: 0 };
+      for (const r of list) {
+        if (r.bytes) c.pages += r.n;
+        else c.holes += r.n;
+      }
+      this.precopied.set(pid, c);
+      return list;
+    });
   }
 
   /** After the thaw: write what the frozen copy held. */
@@ -154,7 +161,9 @@ export class ReadSource implements PageSource {
   }
 
   taskPages(pid: number): TaskPages {
-    return this.done.get(pid) ?? { pagesWritten: 0, pagesSkipped: 0, holePages: 0 };
+    const t = this.done.get(pid) ?? { pagesWritten: 0, pagesSkipped: 0, holePages: 0 };
+    const p = this.precopied.get(pid);
+    return p ? { ...t, pagesWritten: t.pagesWritten + p.pages, holePages: t.holePages + p.holes } : t;
   }
 
   figures(): SourceFigures {

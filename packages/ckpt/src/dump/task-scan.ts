@@ -40,6 +40,7 @@ import type { FrozenProcess } from '../ptrace/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PagePlan } from './page-plan.js';
+import type { PreCopy } from './pre-copy.js';
 import type { SentPages } from './sent-pages.js';
 import type { TaskTracking, TrackingSession } from './tracking.js';
 
@@ -61,6 +62,8 @@ export interface TaskScan {
   readonly changed?: string;
   /** What the tracker's collect reported written, when the plan came from one (pre-copy.ts). */
   readonly written?: readonly AddressRange[];
+  /** After pre-copy passes: `pages` is what the window reads; this is the full plan (after the thaw). */
+  readonly complete?: () => PagePlan;
 }
 
 export interface ScanContext {
@@ -79,8 +82,8 @@ export interface ScanContext {
   readonly known?: ProcessIdentity;
   /** Every process of this dump (a changed one's tracker is dropped by keeping the others'). */
   readonly dumpPids: readonly number[];
-  /** Ranges to plan as written besides the collect's: the pre-copy passes' (PlanTaskInput.alsoWritten). */
-  readonly alsoWritten?: readonly AddressRange[];
+  /** The pre-copy passes' held pages (frozen, at the chain's end): PlanTaskInput.precopied. */
+  readonly precopy?: PreCopy;
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -112,6 +115,7 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
     let pages: PagePlan;
     let tracking: TaskTracking | undefined;
     let written: readonly AddressRange[] | undefined;
+    let complete: (() => PagePlan) | undefined;
     if (c.session) {
       const t = c.session.planTask(pid, {
         maps: vmas,
@@ -121,9 +125,9 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
         covered: c.sent && !changed ? (c.sent.get(pid) ?? []) : undefined,
         pagesMethod: c.pagesMethod,
         endTracking: frozen !== undefined && c.endTracking === true,
-        alsoWritten: changed ? undefined : c.alsoWritten,
+        precopied: changed || !frozen ? undefined : c.precopy?.view(pid, identity),
       });
-      ({ found, pages, tracking, written } = t);
+      ({ found, pages, tracking, written, complete } = t);
       log.info(
         'process %d: %s dump (%s): %d written, %d pages as data, %d as parent holes, stopped %d us',
         pid,
@@ -175,6 +179,7 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
       identity,
       changed,
       written,
+      complete,
     };
   } catch (e) {
     let err = dumpErrorFrom(e, pid);

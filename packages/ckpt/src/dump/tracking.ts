@@ -40,6 +40,7 @@ import {
   type TrackerKind,
   trackableRanges,
   type UffdWpOptions,
+  unionRanges,
   type VmaPlan,
 } from '../mem/index.js';
 import { CLOCK_TICKS, readStartTimeMicros, type Vma } from '../proc/index.js';
@@ -48,6 +49,7 @@ import { KernelUnsupportedError } from '../sys/index.js';
 import { DumpError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type PagePlan, planPages } from './page-plan.js';
+import type { PrecopyView } from './pre-copy.js';
 import { decideTask, effectiveMode, startProblem } from './track-decision.js';
 import { type TrackStateFile, takeTrackState } from './track-state.js';
 
@@ -76,6 +78,11 @@ export interface TaskPlan {
   readonly tracking: TaskTracking;
   /** What this collect reported written (ascending; undefined for a full dump: no collect). */
   readonly written?: readonly AddressRange[];
+  /**
+   * With `precopied`: `pages` is only what the window reads; this makes the full plan (every pass's
+   * writes as written), after the thaw.
+   */
+  readonly complete?: () => PagePlan;
 }
 
 /** Inputs of planTask. */
@@ -110,6 +117,11 @@ export interface PlanTaskInput {
    * incrementally is planned; undefined for any other (nothing started, nothing dropped).
    */
   readonly pass?: boolean;
+  /**
+   * THE FROZEN WINDOW after pre-copy passes (pre-copy.ts): plan only what to read now (the view's
+   * windowRead) and leave the full plan to `complete` (needs `covered`).
+   */
+  readonly precopied?: PrecopyView;
 }
 
 /** The trackers of one chain; close() (or release()) when done. */
@@ -301,10 +313,22 @@ export class TrackingSession {
     if (i.covered === undefined && i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
     try {
       const collected = ascending ? written : normalizeRanges(written);
+      const v = i.precopied;
+      const covered = i.covered;
+      if (v && covered) {
+        return {
+          found,
+          pages: { data: v.windowRead(found.ranges, known, collected, covered), holes: new PageRanges() },
+          tracking: { ...mode, pagesWritten: pages, stoppedMicros: stopped },
+          written: collected,
+          complete: () =>
+            planPages({ present: found.ranges, known, written: unionRanges(collected, v.extra), covered }),
+        };
+      }
       const planned = planPages({
         present: found.ranges,
         known,
-        written: i.alsoWritten?.length ? normalizeRanges([...collected, ...i.alsoWritten]) : collected,
+        written: i.alsoWritten?.length ? unionRanges(collected, i.alsoWritten) : collected,
         parent: chain,
         covered: i.covered,
       });

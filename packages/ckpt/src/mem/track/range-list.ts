@@ -6,11 +6,32 @@
  */
 import type { AddressRange } from './tracker.js';
 
-/** Sort by start and merge overlapping or adjacent ranges. */
+/** Sort by start and merge overlapping or adjacent ranges (a list already ascending is not sorted again). */
 export function normalizeRanges(list: readonly AddressRange[]): AddressRange[] {
-  const s = [...list].filter((r) => r.end > r.start).sort((a, b) => a.start - b.start);
+  let ascending = true;
+  for (let i = 1; i < list.length && ascending; i++) ascending = list[i - 1]!.start <= list[i]!.start;
+  const s = ascending ? list : [...list].sort((a, b) => a.start - b.start);
   const out: { start: number; end: number }[] = [];
   for (const r of s) {
+    if (r.end <= r.start) continue;
+    const last = out[out.length - 1];
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else out.push({ start: r.start, end: r.end });
+  }
+  return out;
+}
+
+/**
+ * The union of two lists, each ascending and disjoint, in one merge (no sort): overlapping or adjacent
+ * ranges joined.
+ */
+export function unionRanges(a: readonly AddressRange[], b: readonly AddressRange[]): AddressRange[] {
+  const out: { start: number; end: number }[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const r = j >= b.length || (i < a.length && a[i]!.start <= b[j]!.start) ? a[i++]! : b[j++]!;
+    if (r.end <= r.start) continue;
     const last = out[out.length - 1];
     if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
     else out.push({ start: r.start, end: r.end });
