@@ -79,7 +79,7 @@ export class HeldPages implements PageSink, BufferLender {
   private grown = 0;
   private reserved = 0;
   private drainNs = 0;
-  private cap: number;
+  private readonly cap: number;
   /** Per process, what the pre-copy adds to its pagemap (pre-copy.ts), made when first needed. */
   private readonly precopied = new Map<number, () => readonly PlannedItem[]>();
   private precopiedBytes = 0;
@@ -100,11 +100,6 @@ export class HeldPages implements PageSink, BufferLender {
    */
   addPrecopied(pid: number, items: () => readonly PlannedItem[]): void {
     this.precopied.set(pid, items);
-  }
-
-  /** Lower the cap by `bytes` held elsewhere (the pre-copy's chunks): one cap for all that is held. */
-  holdBack(bytes: number): void {
-    this.cap = Math.max(0, this.o.cap - bytes);
   }
 
   /** Allocate (and touch) chunks for `bytes` of pages, at most the cap: before the freeze. */

@@ -103,11 +103,8 @@ export interface PageSource extends Disposable {
    * and chunk size the passes use; undefined (or absent): no pre-copy for this source.
    */
   precopyLimits?(): { readonly cap: number; readonly chunk: number } | undefined;
-  /**
-   * After the passes (running): they hold `held` bytes (counted against the frozen copy's cap); reserve
-   * room for `expect` bytes of the window's copy now.
-   */
-  holdBack?(held: number, expect: number): void;
+  /** After the passes (running): reserve room for `bytes` of the window's copy now. */
+  reserveHold?(bytes: number): void;
   /**
    * THE FROZEN WINDOW, before copy(t): what the pre-copy adds to `pid`'s pagemap (held pages, holes),
    * made when first needed (after the thaw), merged with the window's pages.

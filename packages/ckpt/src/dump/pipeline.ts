@@ -210,8 +210,8 @@ export class DumpPipeline {
    * (pre-copy.ts). Pass after pass, what was written since the parent (then since the previous pass) is
    * collected and copied into memory, so that the window copies only what is written after the last one.
    * Passes go on while the copy shrinks by half at least, until one copies at most what
-   * `budgetMicros` of copy moves at the passes' own rate, at most `maxPasses`; past the hold's cap what
-   * they held is dropped (the window copies the whole delta, as without passes). Only with a parent, a
+   * `budgetMicros` of copy moves at the passes' own rate, at most `maxPasses`; at the hold's cap they
+   * stop and keep what they hold (the window reads the rest, as without passes). Only with a parent, a
    * tracking session and a source that holds its frozen copy (read mode, `holdCap` > 0); else nothing.
    */
   async precopy(o: { readonly maxPasses?: number; readonly budgetMicros?: number } = {}): Promise<void> {
@@ -228,8 +228,8 @@ export class DumpPipeline {
     ) {
       return;
     }
-    // the passes hold at most 3/4 of the cap: the window's copy has the rest
-    const pre = new PreCopy({ cap: Math.floor((limits.cap * 3) / 4), chunk: limits.chunk });
+    // the passes hold at most the cap, as the window's copy (at most twice the cap in all)
+    const pre = new PreCopy(limits);
     this.pre = pre;
     const maxPasses = o.maxPasses ?? this.o.preCopyPasses ?? 4;
     const budget = o.budgetMicros ?? 20_000;
@@ -272,7 +272,7 @@ export class DumpPipeline {
     pre.seal();
     // the window copies about what the last pass did (written over a pass's time): room for twice that
     const last = pre.figures().at(-1);
-    this.source.holdBack?.(pre.heldBytes, 2 * (last?.copied ?? 0) * PAGE_SIZE);
+    this.source.reserveHold?.(2 * (last?.copied ?? 0) * PAGE_SIZE);
   }
 
   /**

@@ -21,9 +21,9 @@
  *
  * Only processes tracked incrementally and still the program the parent recorded take part (a new
  * child, a changed program, a fallback to a full dump are planned at the freeze as without passes).
- * Memory: the chunks count against the hold's cap (the passes take at most 3/4 of it, the window's copy
- * the rest); a pass that reaches its share keeps what it holds and the passes stop (`reason`): what is
- * not held is read in the window, as without passes (it is in `extra`: the images stay right).
+ * Memory: the passes' chunks are bounded by the hold's cap (as the window's copy is: at most twice the cap
+ * in all); a pass that reaches it keeps what it holds and the passes stop (`reason`): what is not held
+ * is read in the window, as without passes (it is in `extra`: the images stay right).
  *
  * The window's work does not grow with what the passes hold: seal() indexes it before the freeze, and
  * windowRead() computes what to read from the window's collect and the passes' leftovers only; the full
@@ -52,7 +52,7 @@ import { type ProcessIdentity, readIdentity, readMaps, sameProgram } from '../pr
 import { AlignedBuffer, PAGE_SIZE } from '../sys/index.js';
 import type { PagePlan } from './page-plan.js';
 import type { SentPages } from './sent-pages.js';
-import type { TrackingSession } from './tracking.js';
+import type { PrecopyView, TrackingSession } from './tracking.js';
 
 /** Pages held from a pass: `n` pages at `va`, their bytes a view of a held chunk. */
 export interface HeldRun {
@@ -97,26 +97,6 @@ interface Entry {
   heldEnds?: Float64Array;
   /** After seal(): `extra` minus what is held (pages a pass planned and could not hold). */
   extraNotHeld?: AddressRange[];
-}
-
-/**
- * What the window needs of one process's passes (view()): the plan's inputs are the target's; the
- * pre-copy adds what it collected (`extra`) and what it holds.
- */
-export interface PrecopyView {
-  readonly pid: number;
-  /** Ranges to plan as written besides the window's collect (after the thaw: PlanTaskInput.alsoWritten). */
-  readonly extra: readonly AddressRange[];
-  /**
-   * THE FROZEN WINDOW: the pages to read now (see windowRead), from the window's present pages, known
-   * ranges, collect and the chain's coverage.
-   */
-  windowRead(
-    present: PageRanges,
-    known: readonly AddressRange[],
-    written: readonly AddressRange[],
-    covered: readonly AddressRange[],
-  ): PageRanges;
 }
 
 /** An entry of a process's pagemap the replay adds: held pages (`bytes`), or a PE_PARENT hole (none). */
@@ -238,7 +218,7 @@ export class PreCopy {
   private held = 0;
   private full: string | undefined;
 
-  /** `cap`: bytes of chunks the passes may hold (the caller leaves the window its share). */
+  /** `cap`: bytes of chunks the passes may hold; `chunk`: bytes of one. */
   constructor(private readonly o: { readonly cap: number; readonly chunk: number }) {
     this.reader = new PageReader(0, { bufferSize: o.chunk, buffers: 1 });
   }
@@ -339,11 +319,11 @@ export class PreCopy {
     return f;
   }
 
-  /** A chunk to read into, or undefined past the passes' share of the cap (then they stop). */
+  /** A chunk to read into, or undefined past the cap (then the passes stop). */
   private lend(): AlignedBuffer | undefined {
     if (this.full) return undefined;
     if (this.held + this.o.chunk > this.o.cap) {
-      this.full = `the pre-copy reached its share of the hold cap (${this.o.cap} bytes)`;
+      this.full = `the pre-copy reached the hold cap (${this.o.cap} bytes)`;
       return undefined;
     }
     this.held += this.o.chunk;

@@ -134,9 +134,8 @@ export class ReadSource implements PageSource {
     return this.hold ? { cap: this.o.holdCap ?? DEFAULT_HOLD_CAP, chunk: this.reader.bufferSize } : undefined;
   }
 
-  holdBack(held: number, expect: number): void {
-    this.hold?.holdBack(held);
-    this.hold?.reserve(expect);
+  reserveHold(bytes: number): void {
+    this.hold?.reserve(bytes);
   }
 
   addPrecopied(pid: number, items: () => readonly PlannedItem[]): void {

@@ -49,7 +49,6 @@ import { KernelUnsupportedError } from '../sys/index.js';
 import { DumpError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type PagePlan, planPages } from './page-plan.js';
-import type { PrecopyView } from './pre-copy.js';
 import { decideTask, effectiveMode, startProblem } from './track-decision.js';
 import { type TrackStateFile, takeTrackState } from './track-state.js';
 
@@ -83,6 +82,26 @@ export interface TaskPlan {
    * writes as written), after the thaw.
    */
   readonly complete?: () => PagePlan;
+}
+
+/**
+ * What the window needs of one process's passes (pre-copy.ts PreCopy.view()): the plan's inputs are the target's; the
+ * pre-copy adds what it collected (`extra`) and what it holds.
+ */
+export interface PrecopyView {
+  readonly pid: number;
+  /** Ranges to plan as written besides the window's collect (after the thaw: PlanTaskInput.alsoWritten). */
+  readonly extra: readonly AddressRange[];
+  /**
+   * THE FROZEN WINDOW: the pages to read now (see windowRead), from the window's present pages, known
+   * ranges, collect and the chain's coverage.
+   */
+  windowRead(
+    present: PageRanges,
+    known: readonly AddressRange[],
+    written: readonly AddressRange[],
+    covered: readonly AddressRange[],
+  ): PageRanges;
 }
 
 /** Inputs of planTask. */
