@@ -40,7 +40,8 @@ export interface FreezeWindowOptions {
 
 /** Raise, pre-copy, collect, freeze (see the module comment). Throws what freezeTree throws. */
 export async function freezeForWindow(p: DumpPipeline, o: FreezeWindowOptions): Promise<FrozenWindow> {
-  const prio = raiseForWindow(); // the passes and the window's work wait for no other job's CPU
+  // the passes too: the faster they copy, the less is written meanwhile (the window's delta)
+  const prio = raiseForWindow();
   let tree: FrozenTree;
   try {
     if (o.precopy !== false) await p.precopy();
