@@ -48,7 +48,7 @@ import {
   subtractRanges,
   unionRanges,
 } from '../mem/index.js';
-import { type ProcessIdentity, readIdentity, readMaps, sameProgram } from '../proc/index.js';
+import { hasExited, type ProcessIdentity, readIdentity, readMaps, sameProgram } from '../proc/index.js';
 import { AlignedBuffer, PAGE_SIZE } from '../sys/index.js';
 import type { PagePlan } from './page-plan.js';
 import type { SentPages } from './sent-pages.js';
@@ -264,8 +264,11 @@ export class PreCopy {
           alsoWritten: this.entries.get(pid)?.extra,
           pass: true,
         });
-      } catch {
-        continue; // exited, or unreadable now: the freeze decides (the collect, if it ran, is in extra)
+      } catch (e) {
+        // a collect that ran consumed its report: only a process that is gone may be passed over (the
+        // freeze leaves it out, or fails on the root); anything else fails the dump, never its images
+        if (hasExited(pid)) continue;
+        throw e;
       }
       if (!tp?.written) continue;
       let e = this.entries.get(pid);
@@ -347,7 +350,7 @@ export class PreCopy {
   /** The window's view of `pid`'s passes, when they hold it (and it is still the program they copied). */
   view(pid: number, identity: ProcessIdentity): PrecopyView | undefined {
     const e = this.entries.get(pid);
-    if (!e || !e.heldStarts || !sameProgram(e.identity, identity)) return undefined;
+    if (!e?.heldStarts || !sameProgram(e.identity, identity)) return undefined;
     return { pid, extra: e.extra, windowRead: (p, k, w, c) => windowRead(e, p, k, w, c) };
   }
 

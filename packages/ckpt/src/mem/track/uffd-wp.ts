@@ -39,7 +39,6 @@
  * t.collect((start, end, present) => toRead.push([start, end, present]));
  */
 import { fstatSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { readMaps, readStartTimeMicros, type Vma } from '../../proc/index.js';
 import {
   addCleanup,
@@ -65,6 +64,7 @@ import { MemError } from '../errors.js';
 import { collapseHuge, hugeRanges } from './huge-pages.js';
 import { closeLeftovers } from './leftover.js';
 import { intersectRanges, normalizeRanges, subtractRanges } from './range-list.js';
+import { raiseThread } from './thread-priority.js';
 import {
   findRecord,
   isSameUserfaultfd,
@@ -156,33 +156,6 @@ function afterThaw(frozen: FrozenProcess | undefined, f: () => void): void {
     else f();
   };
   setTimeout(poll, 1);
-}
-
-/** The nice value the injected thread runs the window's close at (the dump's window runs at it too). */
-const INJECT_NICE = -10;
-
-/**
- * Raise thread `tid` of a frozen target to INJECT_NICE for an injected syscall; returns the restore.
- * The injected close runs in the target's thread: on a busy host it waited for a CPU (up to ~40 ms at
- * load 8 on 2 cores, inside the frozen window), at nice 0 behind every other job. Its own nice value
- * comes back right after; not permitted (no CAP_SYS_NICE): left as it is.
- */
-function raiseThread(tid: number): () => void {
-  let before: number;
-  try {
-    before = getPriority(tid);
-    if (before <= INJECT_NICE) return () => {};
-    setPriority(tid, INJECT_NICE);
-  } catch {
-    return () => {};
-  }
-  return () => {
-    try {
-      setPriority(tid, before);
-    } catch {
-      /* the thread is gone */
-    }
-  };
 }
 
 /** Why UFFDIO_REGISTER refused a range, for the fallback message. */
@@ -494,12 +467,12 @@ export class UffdWpTracker implements DirtyTracker {
     this.targetFd = -1;
     // our copy keeps the inode alive: fd `fd` with this inode can only be the one we injected
     if (isSameUserfaultfd(this.pid, { fd, inode: this.inode })) {
-      const restore = raiseThread(this.pid);
+      const prio = raiseThread(this.pid); // the close runs in its thread: no wait for a CPU
       try {
         using inj = Injector.infect(frozen);
         inj.call('close', SYS.close, fd);
       } finally {
-        restore();
+        prio.restore();
       }
     }
     removeRecord(this.record);
