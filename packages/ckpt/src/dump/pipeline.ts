@@ -269,7 +269,6 @@ export class DumpPipeline {
       prev = f.copied;
     }
     if (pre.reason) this.log.warn('%s: the frozen window copies what it does not hold', pre.reason);
-    pre.seal();
     // the window copies about what the last pass did (written over a pass's time): room for twice that
     const last = pre.figures().at(-1);
     this.source.reserveHold?.(2 * (last?.copied ?? 0) * PAGE_SIZE);

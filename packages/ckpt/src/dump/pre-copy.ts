@@ -9,7 +9,7 @@
  * pass k (running)   collect W_k (re-arms)  -> plan D_k with written = W_k + extra (every range a
  *                    pass collected or copied: they were written since the parent, and their report is
  *                    consumed) -> held := held - W_k; copy D_k - held into chunks; extra += W_k + copied
- * seal (running)     index the held ranges; extra - held
+ * seal (running)     after each pass: index the held ranges; extra - held
  * freeze (window)    collect W_f (last), present, known -> read R = windowRead(...) (see there)
  * after the thaw     plan D, H with written = W_f + extra; items(): D - R from the held runs (every page
  *                    of it held and not in W_f, checked), H as holes; merged with R in address order
@@ -32,7 +32,7 @@
  *
  * @example
  * const pc = new PreCopy({ cap: 256 << 20, chunk: 4 << 20, log });
- * await pc.pass(ctx); await pc.pass(ctx); pc.seal();          // running
+ * await pc.pass(ctx); await pc.pass(ctx);                      // running (each pass seals)
  * const v = pc.view(pid, identity);                             // frozen: planTask({ precopied: v })
  * const items = pc.items(pid, fullPlan, read, written);         // after the thaw: the rest of the pagemap
  */
@@ -255,6 +255,7 @@ export class PreCopy {
         identity = readIdentity(pid);
         if (!known || !sameProgram(known, identity)) continue;
         const maps = readMaps(pid);
+        // after the first pass: plan as the window does (what is written or not held), not the whole delta
         tp = c.session.planTask(pid, {
           maps,
           plan: planVmas(maps),
@@ -262,6 +263,7 @@ export class PreCopy {
           covered: c.covered ? (c.covered.get(pid) ?? []) : undefined,
           pagesMethod: c.pagesMethod,
           alsoWritten: this.entries.get(pid)?.extra,
+          precopied: this.view(pid, identity),
           pass: true,
         });
       } catch (e) {
@@ -277,10 +279,11 @@ export class PreCopy {
         this.entries.set(pid, e);
       }
       written += tp.tracking.pagesWritten;
-      e.runs = cutRuns(e.runs, tp.written, false);
-      const read = subtractRanges(toRanges(tp.pages.data), runRanges(e.runs));
+      // what was written since is not valid any more, what is read now replaces what was held
+      const read = toRanges(tp.pages.data);
+      e.runs = cutRuns(e.runs, unionRanges(tp.written, read), false);
       e.extra = unionRanges(unionRanges(e.extra, tp.written), read);
-      todo.push({ pid, e, read: toPageRanges(read) });
+      todo.push({ pid, e, read: tp.pages.data });
     }
     const t1 = performance.now();
     let copied = 0;
@@ -311,6 +314,7 @@ export class PreCopy {
       }
       e.runs = mergeRuns(e.runs, runs);
     }
+    this.seal(); // the next pass (or the window) plans against what is held now
     const f: PassFigures = {
       written,
       copied,
@@ -334,9 +338,9 @@ export class PreCopy {
   }
 
   /**
-   * After the last pass, before the freeze: index what is held for the window (sorted arrays for its
-   * binary searches; `extra` minus the held ranges), so that the window's work grows with what was
-   * written since the last pass, not with what the passes hold.
+   * After each pass: index what is held for the next pass and the window (sorted arrays for their binary
+   * searches; `extra` minus the held ranges), so that their planning grows with what was written since
+   * the last pass, not with what the passes hold.
    */
   seal(): void {
     for (const e of this.entries.values()) {
