@@ -291,12 +291,14 @@ export class PreCopy {
       if (this.full) break; // what is not held is read in the window (it is in extra)
       const runs: HeldRun[] = [];
       let lent: ArrayBufferLike | undefined;
+      let left = read.pages * PAGE_SIZE;
       try {
         const st = await this.reader.read(
           read,
           {
             nextBuffer: () => {
-              const b = this.lend();
+              const b = left > 0 ? this.lend(Math.min(this.o.chunk, left)) : undefined;
+              left -= b?.size ?? 0;
               lent = b?.bytes.buffer;
               return b;
             },
@@ -326,15 +328,19 @@ export class PreCopy {
     return f;
   }
 
-  /** A chunk to read into, or undefined past the cap (then the passes stop). */
-  private lend(): AlignedBuffer | undefined {
+  /**
+   * A chunk of `size` bytes to read into (what is left of the read, at most one chunk: a small pass
+   * allocates little, and V8 counts each chunk as external memory it collects for), or undefined past
+   * the cap (then the passes stop).
+   */
+  private lend(size: number): AlignedBuffer | undefined {
     if (this.full) return undefined;
-    if (this.held + this.o.chunk > this.o.cap) {
+    if (this.held + size > this.o.cap) {
       this.full = `the pre-copy reached the hold cap (${this.o.cap} bytes)`;
       return undefined;
     }
-    this.held += this.o.chunk;
-    return new AlignedBuffer(this.o.chunk, PAGE_SIZE, false);
+    this.held += size;
+    return new AlignedBuffer(size, PAGE_SIZE, false);
   }
 
   /**
