@@ -209,7 +209,7 @@ export class DumpPipeline {
    * Right before a frozen capture at the chain's end (the targets running): the pre-copy passes
    * (pre-copy.ts). Pass after pass, what was written since the parent (then since the previous pass) is
    * collected and copied into memory, so that the window copies only what is written after the last one.
-   * Passes go on while the copy shrinks by half at least, until one copies at most what
+   * Passes go on while the copy shrinks by a quarter at least, until one copies at most what
    * `budgetMicros` of copy moves at the passes' own rate, at most `maxPasses`; at the hold's cap they
    * stop and keep what they hold (the window reads the rest, as without passes). Only with a parent, a
    * tracking session and a source that holds its frozen copy (read mode, `holdCap` > 0); else nothing.
@@ -263,7 +263,7 @@ export class DumpPipeline {
       const perPage = f.copied > 0 ? f.copyMicros / f.copied : 0;
       if (pre.reason) this.preStop = pre.reason;
       else if (f.copied * perPage <= budget) this.preStop = `pass ${k} copied within the budget`;
-      else if (f.copied > prev / 2) this.preStop = `pass ${k} did not halve the copy`;
+      else if (f.copied > prev * 0.75) this.preStop = `pass ${k} did not shrink the copy by a quarter`;
       else if (k >= maxPasses) this.preStop = `${k} passes`;
       if (this.preStop) break;
       prev = f.copied;
