@@ -22,7 +22,7 @@
 // A last pass runs `--iterations 10` and prints ckptPeakRss per iteration (goal: flat).
 //
 // usage: npm run bench -w ckpt -- final [--sizes 1,4] [--rate 1] [--reps 5] [--interval 1000]
-//        [--dir DIR] [--no-splice] [--no-iterations]
+//        [--dir DIR] [--no-splice] [--no-iterations] [--pre-copy 0,4 (variants: passes at most; default ckpt's)]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
@@ -109,6 +109,7 @@ export async function run(args) {
   const ratePct = Number(opt(args, 'rate', '1'));
   const reps = Number(opt(args, 'reps', '5'));
   const interval = Number(opt(args, 'interval', '1000'));
+  const preCopy = String(opt(args, 'pre-copy', 'default')).split(',');
   const root = mkdtempSync(join(opt(args, 'dir', os.tmpdir()), 'ckpt-bench-final-'));
   const criu = process.env.CKPT_CRIU;
   const { Fixture } = await import(join(dist, 'testing', 'index.js'));
@@ -134,84 +135,99 @@ export async function run(args) {
         `\n${gib} GiB writer ready in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rate} pages/s`,
       );
       const bw = writeBandwidth(root);
-      const rows = [];
+      const allRows = [];
       try {
-        for (let r = 0; r < reps; r++) {
-          const d = join(root, `${gib}g-${r}`);
-          mkdirSync(d);
-          const [first] = ckpt(['pre-dump', '-t', String(f.pid), '-D', join(d, '1'), '--json']);
-          await sleep(interval);
-          const [incr] = ckpt(
-            ['pre-dump', '-t', String(f.pid), '-D', join(d, '2'), '--prev-images-dir', '../1', '--json'],
-            process.env.CKPT_BENCH_PROF,
-          );
-          await sleep(interval);
-          w.stall();
-          const [last] = ckpt(
-            [
-              'pre-dump',
-              '-t',
-              String(f.pid),
-              '-D',
-              join(d, '3'),
-              '--prev-images-dir',
-              '../2',
-              '--freeze',
-              '--json',
-            ],
-            process.env.CKPT_BENCH_PROF,
-          );
-          const stall = w.stall();
-          const fl = JSON.parse(
-            execFileSync(
-              floorBin,
-              [String(f.pid), String(base), String(len), String(last.pagesWritten), String(r + 1)],
-              {
-                encoding: 'utf8',
-              },
-            ),
-          );
-          const flIncr = JSON.parse(
-            execFileSync(
-              floorBin,
-              [String(f.pid), String(base), String(len), String(incr.pagesWritten), String(r + 7)],
-              {
-                encoding: 'utf8',
-              },
-            ),
-          );
-          const row = {
-            stall,
-            frozen: last.frozenTime,
-            written: last.pagesWritten,
-            floor: (fl.scanNs + fl.copyNs) / 1000,
-            floorScan: fl.scanNs / 1000,
-            incrTotal: incr.totalTime,
-            incrPages: incr.pagesWritten,
-            incrFloor: (flIncr.scanNs + flIncr.copyNs) / 1000 + (incr.pagesWritten * 4096) / bw,
-            rss: [first.ckptPeakRss, incr.ckptPeakRss, last.ckptPeakRss],
-            // the frozen window's parts (ckpt's view) and what it left for after the thaw
-            freezing: last.freezingTime,
-            collect: last.collectTime ?? 0,
-            copy: last.copyTime ?? 0,
-            endTracking: last.endTrackingTime ?? 0,
-            held: last.heldBytes ?? 0,
-            spilled: last.spilledBytes ?? 0,
-            total: last.totalTime,
-          };
-          rows.push(row);
-          console.log(
-            `  rep ${r + 1}: stall ${ms(row.stall)} ms, frozenTime ${ms(row.frozen)} ms, ${row.written} pages; ` +
-              `floor ${ms(row.floor)} ms (scan ${ms(row.floorScan)}); incremental ${ms(row.incrTotal)} ms for ` +
-              `${row.incrPages} pages (floor ${ms(row.incrFloor)}); rss ${row.rss.map((x) => (x / 1048576).toFixed(0)).join('/')} MiB`,
-          );
-          console.log(
-            `         window: freezing ${ms(row.freezing)}, collect ${ms(row.collect)}, copy ${ms(row.copy)}, ` +
-              `end tracking ${ms(row.endTracking)} ms; held ${(row.held / 1048576).toFixed(1)} MiB, ` +
-              `written frozen ${(row.spilled / 1048576).toFixed(1)} MiB; whole run ${ms(row.total)} ms`,
-          );
-          rmSync(d, { recursive: true, force: true });
-        }
+        // --pre-copy 0,4: per rep one chain per variant (0: no pre-copy pass), the same run
+        for (let r = 0; r < reps; r++)
+          for (const pc of preCopy) {
+            const d = join(root, `${gib}g-${r}-${pc}`);
+            mkdirSync(d);
+            const [first] = ckpt(['pre-dump', '-t', String(f.pid), '-D', join(d, '1'), '--json']);
+            await sleep(interval);
+            const [incr] = ckpt(
+              ['pre-dump', '-t', String(f.pid), '-D', join(d, '2'), '--prev-images-dir', '../1', '--json'],
+              process.env.CKPT_BENCH_PROF,
+            );
+            await sleep(interval);
+            w.stall();
+            const [last] = ckpt(
+              [
+                'pre-dump',
+                '-t',
+                String(f.pid),
+                '-D',
+                join(d, '3'),
+                '--prev-images-dir',
+                '../2',
+                '--freeze',
+                '--json',
+                ...(pc === 'default' ? [] : ['--pre-copy', pc]),
+              ],
+              process.env.CKPT_BENCH_PROF,
+            );
+            const stall = w.stall();
+            // pages the window copied (the rest the pre-copy passes held): what the floor is measured for
+            const windowPages = last.pagesWritten - Math.round((last.hold?.precopiedBytes ?? 0) / 4096);
+            const fl = JSON.parse(
+              execFileSync(
+                floorBin,
+                [String(f.pid), String(base), String(len), String(windowPages), String(r + 1)],
+                {
+                  encoding: 'utf8',
+                },
+              ),
+            );
+            const flIncr = JSON.parse(
+              execFileSync(
+                floorBin,
+                [String(f.pid), String(base), String(len), String(incr.pagesWritten), String(r + 7)],
+                {
+                  encoding: 'utf8',
+                },
+              ),
+            );
+            const row = {
+              pc,
+              passes: last.preCopy?.passes ?? [],
+              windowPages,
+              stall,
+              frozen: last.frozenTime,
+              written: last.pagesWritten,
+              floor: (fl.scanNs + fl.copyNs) / 1000,
+              floorScan: fl.scanNs / 1000,
+              incrTotal: incr.totalTime,
+              incrPages: incr.pagesWritten,
+              incrFloor: (flIncr.scanNs + flIncr.copyNs) / 1000 + (incr.pagesWritten * 4096) / bw,
+              rss: [first.ckptPeakRss, incr.ckptPeakRss, last.ckptPeakRss],
+              // the frozen window's parts (ckpt's view) and what it left for after the thaw
+              freezing: last.freezingTime,
+              collect: last.collectTime ?? 0,
+              copy: last.copyTime ?? 0,
+              endTracking: last.endTrackingTime ?? 0,
+              held: last.heldBytes ?? 0,
+              spilled: last.spilledBytes ?? 0,
+              total: last.totalTime,
+            };
+            allRows.push(row);
+            console.log(
+              `  rep ${r + 1} (pre-copy ${pc}): stall ${ms(row.stall)} ms, frozenTime ${ms(row.frozen)} ms, ${row.written} pages (${row.windowPages} copied frozen); ` +
+                `floor ${ms(row.floor)} ms (scan ${ms(row.floorScan)}); incremental ${ms(row.incrTotal)} ms for ` +
+                `${row.incrPages} pages (floor ${ms(row.incrFloor)}); rss ${row.rss.map((x) => (x / 1048576).toFixed(0)).join('/')} MiB`,
+            );
+            console.log(
+              `         window: freezing ${ms(row.freezing)}, collect ${ms(row.collect)}, copy ${ms(row.copy)}, ` +
+                `end tracking ${ms(row.endTracking)} ms; held ${(row.held / 1048576).toFixed(1)} MiB, ` +
+                `written frozen ${(row.spilled / 1048576).toFixed(1)} MiB; whole run ${ms(row.total)} ms`,
+            );
+            if (row.passes.length > 0) {
+              console.log(
+                `         pre-copy passes (written/copied pages, collect+copy ms): ${row.passes
+                  .map((x) => `${x.written}/${x.copied} ${ms(x.collectMicros)}+${ms(x.copyMicros)}`)
+                  .join(', ')}; ${last.preCopy.stop}`,
+              );
+            }
+            rmSync(d, { recursive: true, force: true });
+          }
         let splice;
         if (!args.includes('--no-splice')) {
           const d = join(root, `${gib}g-splice`);
@@ -244,23 +260,29 @@ export async function run(args) {
           if (r.status !== 0) criuStall = undefined;
           else rmSync(d, { recursive: true, force: true });
         }
-        const m = (k) => median(rows.map((x) => x[k]));
-        const s = {
-          gib,
-          stallMs: m('stall') / 1000,
-          frozenMs: m('frozen') / 1000,
-          written: m('written'),
-          floorMs: m('floor') / 1000,
-          stallOverFloor: m('stall') / m('floor'),
-          incrMs: m('incrTotal') / 1000,
-          incrOverFloor: median(rows.map((x) => x.incrTotal / x.incrFloor)),
-          rssFirstLastMiB: [median(rows.map((x) => x.rss[0])), median(rows.map((x) => x.rss[2]))].map(
-            (x) => x / 1048576,
-          ),
-          spliceStallMs: splice ? splice.stall / 1000 : null,
-          criuStallMs: criuStall !== undefined ? criuStall / 1000 : null,
-        };
-        summary.push(s);
+        for (const pc of preCopy) {
+          const rows = allRows.filter((x) => x.pc === pc);
+          const m = (k) => median(rows.map((x) => x[k]));
+          const s = {
+            gib,
+            preCopy: pc,
+            windowPages: m('windowPages'),
+            stallMs: m('stall') / 1000,
+            frozenMs: m('frozen') / 1000,
+            written: m('written'),
+            floorMs: m('floor') / 1000,
+            stallOverFloor: m('stall') / m('floor'),
+            incrMs: m('incrTotal') / 1000,
+            incrOverFloor: median(rows.map((x) => x.incrTotal / x.incrFloor)),
+            rssFirstLastMiB: [median(rows.map((x) => x.rss[0])), median(rows.map((x) => x.rss[2]))].map(
+              (x) => x / 1048576,
+            ),
+            spliceStallMs: splice ? splice.stall / 1000 : null,
+            criuStallMs: criuStall !== undefined ? criuStall / 1000 : null,
+          };
+          summary.push(s);
+        }
+        const s = summary[summary.length - 1];
         if (!args.includes('--no-iterations')) {
           const d = join(root, `${gib}g-iter`);
           const all = ckpt([
@@ -302,7 +324,7 @@ export async function run(args) {
   console.log('\nsummary (medians):');
   for (const s of summary) {
     console.log(
-      `  ${s.gib} GiB: frozen step stall ${s.stallMs.toFixed(1)} ms (goal <= 50), frozenTime ${s.frozenMs.toFixed(1)} ms, ` +
+      `  ${s.gib} GiB, pre-copy ${s.preCopy}: frozen step stall ${s.stallMs.toFixed(1)} ms (goal <= 50), frozenTime ${s.frozenMs.toFixed(1)} ms, ` +
         `${s.written} pages; floor ${s.floorMs.toFixed(1)} ms -> stall/floor ${s.stallOverFloor.toFixed(1)}x (goal <= 3); ` +
         `incremental step ${s.incrMs.toFixed(0)} ms = ${s.incrOverFloor.toFixed(1)}x its floor (goal <= 2)` +
         (s.spliceStallMs !== null

@@ -121,6 +121,10 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       '--hold-cap <size>',
       'with --freeze: pages copied while frozen are held in memory up to this size and written after the thaw; past it they are written while frozen (default 256M; 0: always write while frozen)',
     )
+    .option(
+      '--pre-copy <passes>',
+      'with --freeze and --prev-images-dir: at most this many passes right before the freeze copy what was written meanwhile, the target running, so that the frozen window copies only what follows the last (default 4; 0: none)',
+    )
     .addOption(
       new Option(
         '--pages-method <method>',

@@ -29,6 +29,8 @@ export interface PreDumpFlags {
   freeze?: boolean;
   /** With --freeze: bytes of pages held in memory until the thaw, at most (dump/DEFAULT_HOLD_CAP). */
   holdCap?: string;
+  /** With --freeze and a parent: pre-copy passes before the freeze, at most (dump/DumpPipeline.precopy). */
+  preCopy?: string;
   json?: boolean;
   v?: string | boolean;
   logFile?: string;
@@ -122,6 +124,13 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
   if (holdCap !== undefined && mode === 'splice') {
     throw new UsageError('--hold-cap is for read mode (splice holds its copy in pipes)');
   }
+  const preCopyPasses = f.preCopy !== undefined ? Number(f.preCopy) : undefined;
+  if (
+    preCopyPasses !== undefined &&
+    !(Number.isInteger(preCopyPasses) && preCopyPasses >= 0 && preCopyPasses <= 100)
+  ) {
+    throw new UsageError(`bad --pre-copy ${f.preCopy} (0 .. 100 passes)`);
+  }
   if (f.imagesDir && existsSync(join(f.imagesDir, 'inventory.img'))) {
     throw new CommandError('EEXIST', `${f.imagesDir} already holds a complete image set`);
   }
@@ -158,6 +167,7 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
       target,
       bufferSize,
       holdCap,
+      preCopyPasses,
       pagesMethod: method,
       freeze: f.freeze,
       prevImagesDir: f.prevImagesDir,
@@ -184,7 +194,15 @@ export async function preDumpCommand(f: PreDumpFlags, ctx: CommandContext): Prom
           `note: --pre-dump-mode splice dumps ${pid} only, not its ${tree.length - 1} descendants\n`,
         );
       }
-      const { prevImagesDir: _p, trackMem: _t, bufferSize: _b, freeze: _f, holdCap: _h, ...splice } = common;
+      const {
+        prevImagesDir: _p,
+        trackMem: _t,
+        bufferSize: _b,
+        freeze: _f,
+        holdCap: _h,
+        preCopyPasses: _pc,
+        ...splice
+      } = common;
       const result = await preDumpSplice({ ...splice, imagesDir: f.dryRun ? undefined : f.imagesDir });
       print(result);
       return result;

@@ -27,6 +27,7 @@
 import type { BufferLender } from '../mem/index.js';
 import { AlignedBuffer } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
+import type { PlannedItem } from './pre-copy.js';
 
 /** Options of HeldPages. */
 export interface HeldPagesOptions {
@@ -48,6 +49,8 @@ export interface HeldFigures {
   readonly reservedBytes: number;
   /** ns replaying the record into the session after the thaw. */
   readonly drainNs: number;
+  /** Page bytes held by the pre-copy passes (pre-copy.ts) that the replay wrote into the pagemaps. */
+  readonly precopiedBytes: number;
 }
 
 type Op =
@@ -59,6 +62,8 @@ type Op =
 
 /** Flushes of held chunks in flight at once while draining. */
 const IN_FLIGHT = 4;
+/** Runs of a pre-copy merged between two flushes, at most (a flush is one writev). */
+const RUNS_PER_FLUSH = 512;
 
 export class HeldPages implements PageSink, BufferLender {
   private inner: PageSink | undefined;
@@ -74,14 +79,32 @@ export class HeldPages implements PageSink, BufferLender {
   private grown = 0;
   private reserved = 0;
   private drainNs = 0;
+  private readonly cap: number;
+  /** Per process, what the pre-copy adds to its pagemap (pre-copy.ts), made when first needed. */
+  private readonly precopied = new Map<number, () => readonly PlannedItem[]>();
+  private precopiedBytes = 0;
+  /** The process being replayed, its pre-copied entries (made on first use), and the next to emit. */
+  private replaying = 0;
+  private merging: { readonly items: readonly PlannedItem[]; next: number } | undefined;
 
   constructor(private readonly o: HeldPagesOptions) {
     if (!(o.cap >= 0) || !(o.chunk > 0)) throw new RangeError(`bad hold: cap ${o.cap}, chunk ${o.chunk}`);
+    this.cap = o.cap;
+  }
+
+  /**
+   * THE FROZEN WINDOW, before `pid`'s begin(): what the pre-copy adds to its pagemap (held pages and
+   * PE_PARENT holes, ascending, disjoint from what the window copies), made by `items` when the replay
+   * first needs it: after the thaw (or in the window, if the hold spills). The replay merges them with
+   * the window's pages in address order.
+   */
+  addPrecopied(pid: number, items: () => readonly PlannedItem[]): void {
+    this.precopied.set(pid, items);
   }
 
   /** Allocate (and touch) chunks for `bytes` of pages, at most the cap: before the freeze. */
   reserve(bytes: number): void {
-    const want = Math.min(bytes, this.o.cap);
+    const want = Math.min(bytes, this.cap);
     while (this.reserved + this.o.chunk <= want) {
       this.pool.push(new AlignedBuffer(this.o.chunk));
       this.reserved += this.o.chunk;
@@ -103,7 +126,7 @@ export class HeldPages implements PageSink, BufferLender {
   /** THE FROZEN WINDOW: a chunk for the reader's next buffer, or undefined past the cap. */
   nextBuffer(): AlignedBuffer | undefined {
     if (this.spilling) return undefined;
-    if ((this.used.length + 1) * this.o.chunk > this.o.cap) {
+    if ((this.used.length + 1) * this.o.chunk > this.cap) {
       this.spilling = true;
       return undefined;
     }
@@ -167,24 +190,51 @@ export class HeldPages implements PageSink, BufferLender {
   private async drainOps(ops: readonly Op[]): Promise<void> {
     const s = this.sink;
     const flying: Promise<void>[] = [];
+    const flush = async () => {
+      const p = s.flush();
+      if (p) flying.push(p);
+      if (flying.length >= IN_FLIGHT) await flying.shift();
+    };
+    /** The pre-copied entries below `va`, in order (flushed every RUNS_PER_FLUSH of them). */
+    const precopiedBefore = async (va: number) => {
+      let m = this.merging;
+      if (!m) {
+        const make = this.precopied.get(this.replaying);
+        if (!make) return;
+        this.precopied.delete(this.replaying);
+        m = this.merging = { items: make(), next: 0 };
+        for (const r of m.items) this.precopiedBytes += r.bytes?.length ?? 0;
+      }
+      let n = 0;
+      while (m.next < m.items.length && m.items[m.next]!.va < va) {
+        const r = m.items[m.next++]!;
+        if (r.bytes) s.addPages(r.va, r.n, r.bytes);
+        else s.addHole(r.va, r.n);
+        if (++n % RUNS_PER_FLUSH === 0) await flush();
+      }
+      if (n % RUNS_PER_FLUSH !== 0 && va === Number.POSITIVE_INFINITY) await flush();
+    };
     for (const op of ops) {
       switch (op.k) {
         case 'begin':
+          this.replaying = op.pid;
+          this.merging = undefined;
           await s.begin(op.pid);
           break;
         case 'pages':
+          await precopiedBefore(op.va);
           s.addPages(op.va, op.n, op.bytes);
           break;
         case 'hole':
+          await precopiedBefore(op.va);
           s.addHole(op.va, op.n);
           break;
-        case 'flush': {
-          const p = s.flush();
-          if (p) flying.push(p);
-          if (flying.length >= IN_FLIGHT) await flying.shift();
+        case 'flush':
+          await flush();
           break;
-        }
         case 'end':
+          await precopiedBefore(Number.POSITIVE_INFINITY);
+          this.merging = undefined;
           await Promise.all(flying.splice(0));
           await s.end();
           break;
@@ -203,6 +253,7 @@ export class HeldPages implements PageSink, BufferLender {
     this.drainNs += Number(process.hrtime.bigint() - t);
     this.used.length = 0;
     this.pool.length = 0;
+    this.precopied.clear();
   }
 
   figures(): HeldFigures {
@@ -212,12 +263,15 @@ export class HeldPages implements PageSink, BufferLender {
       grownBytes: this.grown,
       reservedBytes: this.reserved,
       drainNs: this.drainNs,
+      precopiedBytes: this.precopiedBytes,
     };
   }
 
   /** A failed dump: drop the record and the chunks (the session is aborted by its owner). Safe twice. */
   abort(_reason: string): void {
     this.ops = [];
+    this.precopied.clear();
+    this.merging = undefined;
     this.used.length = 0;
     this.pool.length = 0;
   }

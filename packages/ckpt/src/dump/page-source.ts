@@ -20,6 +20,7 @@ import type { DumpStatsEntry } from '../images/index.js';
 import type { SpliceStats } from '../mem/splice.js';
 import type { PageSink } from '../xfer/index.js';
 import type { HeldFigures } from './held-pages.js';
+import type { PlannedItem } from './pre-copy.js';
 import type { TaskScan } from './task-scan.js';
 
 /** What a source wrote for one process. */
@@ -97,4 +98,16 @@ export interface PageSource extends Disposable {
   figures(): SourceFigures;
   /** Release what is still held (pipes); safe twice. */
   close(): void;
+  /**
+   * A source that holds its frozen copy until the thaw can take pre-copied pages (pre-copy.ts): the cap
+   * and chunk size the passes use; undefined (or absent): no pre-copy for this source.
+   */
+  precopyLimits?(): { readonly cap: number; readonly chunk: number } | undefined;
+  /** After the passes (running): reserve room for `bytes` of the window's copy now. */
+  reserveHold?(bytes: number): void;
+  /**
+   * THE FROZEN WINDOW, before copy(t): what the pre-copy adds to `pid`'s pagemap (held pages, holes),
+   * made when first needed (after the thaw), merged with the window's pages.
+   */
+  addPrecopied?(pid: number, items: () => readonly PlannedItem[]): void;
 }

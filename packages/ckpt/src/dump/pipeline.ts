@@ -9,10 +9,12 @@
  *             source's buffers (frozen read: the held copy's chunks; splice: pipes' limits), ready the
  *             window (willFreeze: planner compiled, injection's maps and gadgets read), create the
  *             directory and open the page session (ImageSet: a directory or a page server alike)
- *   caller:   tree = freezeTree(pid)                                   (optional for read, required for splice)
+ * precopy()   (a frozen read capture at a chain's end) the pre-copy passes, the targets running (pre-copy.ts)
+ *   caller:   tree = freezeTree(pid)  (freezeForWindow: precopy + freeze)  (optional for read, required for splice)
  * capture()   THE FROZEN WINDOW (when frozen): per process scan (maps, pages, the tracker's written set;
  *             at the chain's end the target's userfaultfd closed first), the plan, source.copy() (read:
- *             pages into memory, HeldPages, up to its cap; splice: pages into pipes)
+ *             pages into memory, HeldPages, up to its cap; splice: pages into pipes); after pre-copy
+ *             passes only what they do not hold is planned and read (the full plan waits for the drain)
  *   caller:   a full dump collects the rest of the state here, under the same freeze; then tree.thaw()
  * finish()    after the thaw: source.drain() (read: the held copy; splice: the pipes), close the session,
  *             end tracking on our side, statistics, tracking state, inventory, commit + fsync, the index
@@ -47,12 +49,14 @@ import {
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
 import { type FrozenTree, injectionSite } from '../ptrace/index.js';
+import { PAGE_SIZE } from '../sys/index.js';
 import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
 import { warmPlanner } from './page-plan.js';
 import { PageProgress, type PageSource } from './page-source.js';
+import { PreCopy } from './pre-copy.js';
 import { readProcessIds } from './process-ids.js';
 import { readSentPages } from './sent-pages.js';
 import { type PreDumpResult, resultOf, taskResult, toDumpStatsEntry } from './stats.js';
@@ -93,6 +97,10 @@ export interface PipelineOptions {
    * ending tracking, the compiled planner). Only a hint: without it the window does that work itself.
    */
   readonly willFreeze?: boolean;
+  /** A frozen capture with a parent: pre-copy passes before the freeze, at most (default 4; 0: none). */
+  readonly preCopyPasses?: number;
+  /** Test hook: after pre-copy pass `k` (from 1), before the next pass or the freeze. */
+  readonly afterPrecopyPass?: (k: number) => void | Promise<void>;
 }
 
 /**
@@ -123,6 +131,9 @@ export class DumpPipeline {
   /** Descendants that exited before they could be frozen or scanned: left out. */
   private readonly exited: number[] = [];
   private readonly log: Logger;
+  /** The pre-copy passes' held pages (precopy()), taken in the window and written by finish(). */
+  private pre: PreCopy | undefined;
+  private preStop = '';
 
   private constructor(
     private readonly o: PipelineOptions,
@@ -195,6 +206,75 @@ export class DumpPipeline {
   }
 
   /**
+   * Right before a frozen capture at the chain's end (the targets running): the pre-copy passes
+   * (pre-copy.ts). Pass after pass, what was written since the parent (then since the previous pass) is
+   * collected and copied into memory, so that the window copies only what is written after the last one.
+   * Passes go on while the copy shrinks by a quarter at least, until one copies at most what
+   * `budgetMicros` of copy moves at the passes' own rate, at most `maxPasses`; at the hold's cap they
+   * stop and keep what they hold (the window reads the rest, as without passes). Only with a parent, a
+   * tracking session and a source that holds its frozen copy (read mode, `holdCap` > 0); else nothing.
+   */
+  async precopy(o: { readonly maxPasses?: number; readonly budgetMicros?: number } = {}): Promise<void> {
+    const limits = this.source.precopyLimits?.();
+    // a page server may lack a process's parent (OPEN2, known in the window): its holes would be read
+    // then; the passes keep to a local directory
+    if (
+      !this.session ||
+      !this.parent ||
+      !limits ||
+      this.pre ||
+      this.set.sendsElsewhere ||
+      (o.maxPasses ?? this.o.preCopyPasses) === 0
+    ) {
+      return;
+    }
+    // the passes hold at most the cap, as the window's copy (at most twice the cap in all)
+    const pre = new PreCopy(limits);
+    this.pre = pre;
+    const maxPasses = o.maxPasses ?? this.o.preCopyPasses ?? 4;
+    const budget = o.budgetMicros ?? 20_000;
+    let pids: number[];
+    try {
+      pids = this.o.tree === false ? [this.o.pid] : listTree(this.o.pid);
+    } catch (e) {
+      throw dumpErrorFrom(e, this.o.pid);
+    }
+    const ctx = {
+      pids,
+      session: this.session,
+      parent: this.parent,
+      covered: this.covered,
+      known: this.known,
+      pagesMethod: this.o.pagesMethod,
+    };
+    let prev = Number.POSITIVE_INFINITY;
+    for (let k = 1; ; k++) {
+      const f = await pre.pass(ctx);
+      this.log.info(
+        'pre-copy pass %d: %d pages written, %d copied in %d + %d us; %d bytes held',
+        k,
+        f.written,
+        f.copied,
+        f.collectMicros,
+        f.copyMicros,
+        f.heldBytes,
+      );
+      await this.o.afterPrecopyPass?.(k);
+      const perPage = f.copied > 0 ? f.copyMicros / f.copied : 0;
+      if (pre.reason) this.preStop = pre.reason;
+      else if (f.copied * perPage <= budget) this.preStop = `pass ${k} copied within the budget`;
+      else if (f.copied > prev * 0.75) this.preStop = `pass ${k} did not shrink the copy by a quarter`;
+      else if (k >= maxPasses) this.preStop = `${k} passes`;
+      if (this.preStop) break;
+      prev = f.copied;
+    }
+    if (pre.reason) this.log.warn('%s: the frozen window copies what it does not hold', pre.reason);
+    // the window copies about what the last pass did (written over a pass's time): room for twice that
+    const last = pre.figures().at(-1);
+    this.source.reserveHold?.(2 * (last?.copied ?? 0) * PAGE_SIZE);
+  }
+
+  /**
    * THE FROZEN WINDOW when `tree` is given (it must hold the root; every process it holds is dumped):
    * scan each process, copy its pages, end tracking. Without `tree`, the same on the running tree.
    */
@@ -225,8 +305,9 @@ export class DumpPipeline {
         endTracking,
         known: this.known.get(pid),
         dumpPids: pids,
+        precopy: this.pre,
       });
-      if (t) this.tasks.push(t);
+      if (t) this.tasks.push(this.takePrecopied(t));
       else this.exited.push(pid);
     }
     if (tree) this.exited.unshift(...tree.exited);
@@ -248,6 +329,24 @@ export class DumpPipeline {
     // ending tracking: each target's userfaultfd was closed in its scan (through the freeze, before its
     // collect: planTask's endTracking); our side's close (the kernel unregistering the ranges: ~25 ms a
     // GiB) and the huge pages' collapse wait for finish(), after the thaw
+  }
+
+  /**
+   * THE FROZEN WINDOW: a task planned after pre-copy passes reads only what its plan says now; the rest
+   * of its pagemap (the held pages, the holes) is made when the source writes it, after the thaw.
+   */
+  private takePrecopied(t: TaskScan): TaskScan {
+    const pre = this.pre;
+    const complete = t.complete;
+    const written = t.written;
+    if (!pre || !complete || !written) return t;
+    if (!this.source.addPrecopied) throw new Error('a pre-copy plan for a source that cannot hold it');
+    this.source.addPrecopied(t.pid, () => {
+      const items = pre.items(t.pid, complete(), t.pages.data, written);
+      for (const r of items) if (r.bytes) this.progress.total += r.n;
+      return items;
+    });
+    return t;
   }
 
   /**
@@ -310,6 +409,10 @@ export class DumpPipeline {
     });
     if (this.session !== o.tracking) this.session?.close();
     this.source.close();
+    const pre = this.pre
+      ? { passes: this.pre.figures(), heldBytes: this.pre.heldBytes, stop: this.preStop }
+      : undefined;
+    this.pre?.close();
     log.info(
       '%s of %d done: %d processes, %d pages written, %d skipped, %d us',
       o.what ?? 'pre-dump',
@@ -319,7 +422,12 @@ export class DumpPipeline {
       result.pagesSkipped,
       result.totalTime,
     );
-    return { ...result, endTrackingTime: this.endUs, totalTime: usSince(this.t0) };
+    return {
+      ...result,
+      endTrackingTime: this.endUs,
+      totalTime: usSince(this.t0),
+      ...(pre ? { preCopy: pre } : {}),
+    };
   }
 
   /**
@@ -333,6 +441,7 @@ export class DumpPipeline {
       this.log.warn('could not end tracking: %s', String(re));
     }
     this.source.close();
+    this.pre?.close();
     return this.set.fail(this.execOr(e), this.current);
   }
 

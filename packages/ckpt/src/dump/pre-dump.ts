@@ -4,7 +4,8 @@
  *
  * ```
  * prepare    parent chain, tracking session, the read buffer, DIR, the page session     (target running)
- * [freeze]   ptrace/freezeTree: the whole tree, re-listed until stable  (`freeze`; or the caller's `frozen`)
+ * [freeze]   freezeForWindow (freeze-window.ts): the pre-copy passes (with a parent), then the whole tree
+ *            frozen, re-listed until stable                      (`freeze`; or the caller's `frozen`)
  * capture    per process: maps -> planVmas -> collect/findPages -> process_vm_readv -> page session
  *            (a page server: one session for the whole tree), end tracking        (the frozen window;
  *            frozen, the pages go into memory, up to `holdCap`: HeldPages)
@@ -32,13 +33,13 @@
 import { resolve } from 'node:path';
 import { ImageDir } from '../images/index.js';
 import type { PageReader } from '../mem/index.js';
-import { type FrozenTree, freezeTree } from '../ptrace/index.js';
+import type { FrozenTree } from '../ptrace/index.js';
 import { DumpError } from './errors.js';
+import { type FrozenWindow, freezeForWindow } from './freeze-window.js';
 import { type Logger, silentLogger } from './logger.js';
 import { DumpPipeline, type PipelineOptions } from './pipeline.js';
 import { ReadSource } from './read-source.js';
 import type { PreDumpResult } from './stats.js';
-import { collectBeforeWindow, raiseForWindow, type WindowPriority } from './window-priority.js';
 
 /** Options of preDump (no global state: the CLI builds this from argv and env). */
 export interface PreDumpOptions extends PipelineOptions {
@@ -108,13 +109,16 @@ export async function preDump(o: PreDumpOptions): Promise<PreDumpResult> {
 }
 
 /**
- * Bytes a frozen copy will likely hold: 1.5 x what the parent wrote (the pages written over a similar
+ * Bytes a frozen copy will likely hold (without pre-copy passes): 1.5 x what the parent wrote (the pages written over a similar
  * interval), at least 16 MiB; 16 MiB without a parent. An estimate for the reservation before the freeze:
  * the copy allocates more in the window if it must (counted in the result's hold.grownBytes).
  */
 function holdEstimate(o: PreDumpOptions): number {
   const floor = 16 << 20;
   if (!(o.freeze || o.frozen) || o.prevImagesDir === undefined || !o.imagesDir) return floor;
+  // with pre-copy passes (freezeForWindow: a parent, --freeze) the window copies only what follows the
+  // last pass: the pipeline reserves for that after the passes
+  if (o.freeze && o.preCopyPasses !== 0 && o.trackMem !== undefined && o.trackMem !== 'none') return floor;
   try {
     const written = ImageDir.open(resolve(o.imagesDir, o.prevImagesDir)).stats()?.dump?.pages_written ?? 0;
     return Math.max(floor, Math.round(written * 4096 * 1.5));
@@ -129,41 +133,17 @@ function holdEstimate(o: PreDumpOptions): number {
  */
 export async function runPreDump(p: DumpPipeline, o: FreezeChoice): Promise<PreDumpResult> {
   const log = o.logger ?? silentLogger;
-  let own: FrozenTree | undefined;
-  let prio: WindowPriority | undefined;
+  let own: FrozenWindow | undefined;
   try {
-    if (o.freeze && !o.frozen) {
-      collectBeforeWindow(); // no collection due in the window for what prepare() allocated
-      prio = raiseForWindow(); // the window's work waits for no other job's CPU
-      own = freezeTree(o.pid, {
-        tree: o.tree !== false,
-        onExited: (pid) => log.warn('process %d exited before it could be frozen', pid),
-      });
-      log.info(
-        'froze %d processes (%d rounds) in %d us',
-        own.pids.length,
-        own.stats.rounds,
-        own.stats.freezeMicros,
-      );
-    }
-    await p.capture(o.frozen ?? own);
-    if (!o.afterCommit) {
-      thaw(own, log); // the frozen window ends here: the rest runs with the tree running
-      prio?.restore();
-    }
+    if (o.freeze && !o.frozen) own = await freezeForWindow(p, { pid: o.pid, tree: o.tree, log });
+    await p.capture(o.frozen ?? own?.tree);
+    if (!o.afterCommit) own?.thaw(); // the frozen window ends here: the rest runs with the tree running
     const r = await p.finish();
     await o.afterCommit?.(r);
     return r;
   } catch (e) {
     throw p.fail(e);
   } finally {
-    thaw(own, log);
-    prio?.restore();
+    own?.thaw();
   }
-}
-
-function thaw(tree: FrozenTree | undefined, log: Logger): void {
-  if (!tree?.frozen) return;
-  tree.thaw();
-  log.info('thawed %d processes', tree.pids.length);
 }

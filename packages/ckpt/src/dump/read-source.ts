@@ -22,6 +22,7 @@ import { HeldPages } from './held-pages.js';
 import type { Logger } from './logger.js';
 import { holesAsData, writePlannedPages } from './page-plan.js';
 import type { PageProgress, PageSource, SourceFigures, TaskPages } from './page-source.js';
+import type { PlannedItem } from './pre-copy.js';
 import type { TaskScan } from './task-scan.js';
 
 export interface ReadSourceOptions {
@@ -61,6 +62,8 @@ export class ReadSource implements PageSource {
   /** The frozen copy held in memory until drain(). */
   private readonly hold: HeldPages | undefined;
   private readonly done = new Map<number, TaskPages>();
+  /** Per process, pages and holes the pre-copy added to its pagemap (known once made). */
+  private readonly precopied = new Map<number, { pages: number; holes: number }>();
   private readNs = 0;
   private writeNs = 0;
   private calls = 0;
@@ -127,6 +130,28 @@ export class ReadSource implements PageSource {
     });
   }
 
+  precopyLimits(): { readonly cap: number; readonly chunk: number } | undefined {
+    return this.hold ? { cap: this.o.holdCap ?? DEFAULT_HOLD_CAP, chunk: this.reader.bufferSize } : undefined;
+  }
+
+  reserveHold(bytes: number): void {
+    this.hold?.reserve(bytes);
+  }
+
+  addPrecopied(pid: number, items: () => readonly PlannedItem[]): void {
+    if (!this.hold) throw new Error('ReadSource.addPrecopied without a hold');
+    this.hold.addPrecopied(pid, () => {
+      const list = items();
+      const c = { pages: 0, holes: 0 };
+      for (const r of list) {
+        if (r.bytes) c.pages += r.n;
+        else c.holes += r.n;
+      }
+      this.precopied.set(pid, c);
+      return list;
+    });
+  }
+
   /** After the thaw: write what the frozen copy held. */
   async drain(): Promise<void> {
     if (!this.hold) return;
@@ -135,7 +160,9 @@ export class ReadSource implements PageSource {
   }
 
   taskPages(pid: number): TaskPages {
-    return this.done.get(pid) ?? { pagesWritten: 0, pagesSkipped: 0, holePages: 0 };
+    const t = this.done.get(pid) ?? { pagesWritten: 0, pagesSkipped: 0, holePages: 0 };
+    const p = this.precopied.get(pid);
+    return p ? { ...t, pagesWritten: t.pagesWritten + p.pages, holePages: t.holePages + p.holes } : t;
   }
 
   figures(): SourceFigures {

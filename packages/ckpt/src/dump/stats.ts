@@ -9,6 +9,7 @@ import type { DumpStatsEntry } from '../images/index.js';
 import type { DeferReason, PagesMethod, TrackerKind } from '../mem/index.js';
 import type { HeldFigures } from './held-pages.js';
 import type { SourceFigures, SpliceResult, TaskPages } from './page-source.js';
+import type { PassFigures } from './pre-copy.js';
 import type { TaskScan } from './task-scan.js';
 import type { TrackingSession } from './tracking.js';
 
@@ -67,6 +68,8 @@ export interface PreDumpResult extends DumpCounts {
   readonly spilledBytes?: number;
   /** The held copy in detail (frozen read mode). */
   readonly hold?: HeldFigures;
+  /** The pre-copy passes before the freeze (pre-copy.ts), when they ran. */
+  readonly preCopy?: PreCopyResult;
   /** Memory tracking: which tracker, why, and how each process was dumped; null without tracking. */
   readonly tracking?: TrackingResult | null;
   readonly memdumpTime: number;
@@ -78,6 +81,16 @@ export interface PreDumpResult extends DumpCounts {
   readonly splice?: SpliceResult;
   /** Descendants seen in the tree that exited before they could be frozen or scanned (left out). */
   readonly exited?: readonly number[];
+}
+
+/** What the pre-copy passes did (dump/pre-copy.ts). */
+export interface PreCopyResult {
+  /** Each pass: pages its collect reported written, pages copied, bytes held after, µs. */
+  readonly passes: readonly PassFigures[];
+  /** Page bytes held from the passes when the tree was frozen. */
+  readonly heldBytes: number;
+  /** Why the passes stopped (e.g. 'the delta stopped shrinking'), or dropped what they held (the cap). */
+  readonly stop: string;
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 import type { ImageDir } from '../images/index.js';
 import {
+  type AddressRange,
   type FoundPages,
   findPages,
   PageRanges,
@@ -39,6 +40,7 @@ import type { FrozenProcess } from '../ptrace/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PagePlan } from './page-plan.js';
+import type { PreCopy } from './pre-copy.js';
 import type { SentPages } from './sent-pages.js';
 import type { TaskTracking, TrackingSession } from './tracking.js';
 
@@ -58,6 +60,10 @@ export interface TaskScan {
   readonly identity: ProcessIdentity;
   /** Set when the parent's record of this pid is another program (exec) or process: dumped in full. */
   readonly changed?: string;
+  /** What the tracker's collect reported written, when the plan came from one (pre-copy.ts). */
+  readonly written?: readonly AddressRange[];
+  /** After pre-copy passes: `pages` is what the window reads; this is the full plan (after the thaw). */
+  readonly complete?: () => PagePlan;
 }
 
 export interface ScanContext {
@@ -76,6 +82,8 @@ export interface ScanContext {
   readonly known?: ProcessIdentity;
   /** Every process of this dump (a changed one's tracker is dropped by keeping the others'). */
   readonly dumpPids: readonly number[];
+  /** The pre-copy passes' held pages (frozen, at the chain's end): PlanTaskInput.precopied. */
+  readonly precopy?: PreCopy;
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -106,6 +114,8 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
     let found: FoundPages;
     let pages: PagePlan;
     let tracking: TaskTracking | undefined;
+    let written: readonly AddressRange[] | undefined;
+    let complete: (() => PagePlan) | undefined;
     if (c.session) {
       const t = c.session.planTask(pid, {
         maps: vmas,
@@ -115,8 +125,9 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
         covered: c.sent && !changed ? (c.sent.get(pid) ?? []) : undefined,
         pagesMethod: c.pagesMethod,
         endTracking: frozen !== undefined && c.endTracking === true,
+        precopied: changed || !frozen ? undefined : c.precopy?.view(pid, identity),
       });
-      ({ found, pages, tracking } = t);
+      ({ found, pages, tracking, written, complete } = t);
       log.info(
         'process %d: %s dump (%s): %d written, %d pages as data, %d as parent holes, stopped %d us',
         pid,
@@ -156,7 +167,20 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
     for (const s of plan.skipped) {
       log.debug('skipped %d %s-%s %s (%s)', pid, hex(s.vma.start), hex(s.vma.end), s.vma.path, s.reason);
     }
-    return { pid, threads, vmas: vmas.length, plan, found, pages, tracking, frozen, identity, changed };
+    return {
+      pid,
+      threads,
+      vmas: vmas.length,
+      plan,
+      found,
+      pages,
+      tracking,
+      frozen,
+      identity,
+      changed,
+      written,
+      complete,
+    };
   } catch (e) {
     let err = dumpErrorFrom(e, pid);
     // a process that exits mid-scan fails where it is (pagemap gives EIO once its memory is gone)

@@ -40,6 +40,7 @@ import {
   type TrackerKind,
   trackableRanges,
   type UffdWpOptions,
+  unionRanges,
   type VmaPlan,
 } from '../mem/index.js';
 import { CLOCK_TICKS, readStartTimeMicros, type Vma } from '../proc/index.js';
@@ -74,6 +75,33 @@ export interface TaskPlan {
   readonly found: FoundPages;
   readonly pages: PagePlan;
   readonly tracking: TaskTracking;
+  /** What this collect reported written (ascending; undefined for a full dump: no collect). */
+  readonly written?: readonly AddressRange[];
+  /**
+   * With `precopied`: `pages` is only what the window reads; this makes the full plan (every pass's
+   * writes as written), after the thaw.
+   */
+  readonly complete?: () => PagePlan;
+}
+
+/**
+ * What the window needs of one process's passes (pre-copy.ts PreCopy.view()): the plan's inputs are the target's; the
+ * pre-copy adds what it collected (`extra`) and what it holds.
+ */
+export interface PrecopyView {
+  readonly pid: number;
+  /** Ranges to plan as written besides the window's collect (after the thaw: PlanTaskInput.alsoWritten). */
+  readonly extra: readonly AddressRange[];
+  /**
+   * THE FROZEN WINDOW: the pages to read now (see windowRead), from the window's present pages, known
+   * ranges, collect and the chain's coverage.
+   */
+  windowRead(
+    present: PageRanges,
+    known: readonly AddressRange[],
+    written: readonly AddressRange[],
+    covered: readonly AddressRange[],
+  ): PageRanges;
 }
 
 /** Inputs of planTask. */
@@ -97,6 +125,22 @@ export interface PlanTaskInput {
    * to user space) is reported and read; with no tracker yet, no tracking is set up at all.
    */
   readonly endTracking?: boolean;
+  /**
+   * Ranges to plan as written besides what collect() reports (ascending, disjoint): what the pre-copy
+   * passes since the parent collected and copied (pre-copy.ts). They were written since the parent too,
+   * and a pass's collect consumed their report: without them they would be planned as parent holes.
+   */
+  readonly alsoWritten?: readonly AddressRange[];
+  /**
+   * A pre-copy pass (the target running, the chain going on): only a process already tracked
+   * incrementally is planned; undefined for any other (nothing started, nothing dropped).
+   */
+  readonly pass?: boolean;
+  /**
+   * THE FROZEN WINDOW after pre-copy passes (pre-copy.ts): plan only what to read now (the view's
+   * windowRead) and leave the full plan to `complete` (needs `covered`).
+   */
+  readonly precopied?: PrecopyView;
 }
 
 /** The trackers of one chain; close() (or release()) when done. */
@@ -182,7 +226,9 @@ export class TrackingSession {
   }
 
   /** Decide full or incremental for `pid` (track-decision.ts), set tracking up or collect, find the pages. */
-  planTask(pid: number, i: PlanTaskInput): TaskPlan {
+  planTask(pid: number, i: PlanTaskInput & { readonly pass: true }): TaskPlan | undefined;
+  planTask(pid: number, i: PlanTaskInput): TaskPlan;
+  planTask(pid: number, i: PlanTaskInput): TaskPlan | undefined {
     if (this.choice === 'none') {
       this.kindChosen = 'none';
       this.why = 'asked for none';
@@ -200,6 +246,10 @@ export class TrackingSession {
       pid,
       endTracking: i.endTracking === true,
     });
+    if (i.pass && (d.drop || d.action !== 'incremental' || resumeProblem !== undefined)) {
+      if (resumeProblem !== undefined) this.resumeProblems.set(pid, resumeProblem); // for the real plan
+      return undefined;
+    }
     if (d.drop) this.drop(pid);
     if (d.action === 'untracked') return this.untracked(pid, i, d.fallback);
     if (d.action === 'start') return this.full(pid, i, d.fallback);
@@ -281,10 +331,23 @@ export class TrackingSession {
     let chain: PageChain | undefined;
     if (i.covered === undefined && i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
     try {
+      const collected = ascending ? written : normalizeRanges(written);
+      const v = i.precopied;
+      const covered = i.covered;
+      if (v && covered) {
+        return {
+          found,
+          pages: { data: v.windowRead(found.ranges, known, collected, covered), holes: new PageRanges() },
+          tracking: { ...mode, pagesWritten: pages, stoppedMicros: stopped },
+          written: collected,
+          complete: () =>
+            planPages({ present: found.ranges, known, written: unionRanges(collected, v.extra), covered }),
+        };
+      }
       const planned = planPages({
         present: found.ranges,
         known,
-        written: ascending ? written : normalizeRanges(written),
+        written: i.alsoWritten?.length ? unionRanges(collected, i.alsoWritten) : collected,
         parent: chain,
         covered: i.covered,
       });
@@ -292,6 +355,7 @@ export class TrackingSession {
         found,
         pages: planned,
         tracking: { ...mode, pagesWritten: pages, stoppedMicros: stopped },
+        written: collected,
       };
     } finally {
       chain?.close();

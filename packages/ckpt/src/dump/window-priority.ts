@@ -2,8 +2,8 @@
  * The frozen window's CPU priority: while the target is stopped, every millisecond ckpt waits for a CPU is
  * a millisecond of the target's downtime. On a busy host (other jobs on the cores) the window's few ms of
  * work stretched to hundreds; so the thread that runs the window (this one) gets nice WINDOW_NICE for its
- * length, and its priority back at the thaw. Where raising is not permitted (no CAP_SYS_NICE) it is left
- * as it is.
+ * length, and its priority back at the thaw (mem/raiseThread: the same raise the window's injected
+ * syscalls give the target's thread). Where raising is not permitted (no CAP_SYS_NICE) it is left as it is.
  *
  * ```
  * collectBeforeWindow()       before freezeTree   a full GC now: the allocations of prepare() (the held
@@ -18,43 +18,18 @@
  * const prio = raiseForWindow();
  * try { using tree = freezeTree(pid); await p.capture(tree); } finally { prio.restore(); }
  */
-import { getPriority, setPriority } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { raiseThread, type ThreadPriority, WINDOW_NICE } from '../mem/index.js';
 
-/** The nice value of the frozen window. */
-export const WINDOW_NICE = -10;
+export { WINDOW_NICE };
 
 /** What raiseForWindow did; restore() is safe twice. */
-export interface WindowPriority {
-  /** Whether the priority was raised. */
-  readonly raised: boolean;
-  restore(): void;
-}
+export type WindowPriority = ThreadPriority;
 
 /** Raise this thread's priority for a frozen window (see the module comment). */
 export function raiseForWindow(): WindowPriority {
-  let before: number;
-  try {
-    before = getPriority(0);
-    if (before <= WINDOW_NICE) return { raised: false, restore: () => {} };
-    setPriority(0, WINDOW_NICE);
-  } catch {
-    return { raised: false, restore: () => {} }; // not permitted: run as we are
-  }
-  let done = false;
-  return {
-    raised: true,
-    restore: () => {
-      if (done) return;
-      done = true;
-      try {
-        setPriority(0, before);
-      } catch {
-        /* lowering is always permitted; nothing to do if it failed */
-      }
-    },
-  };
+  return raiseThread(0, WINDOW_NICE);
 }
 
 let gc: (() => void) | undefined;

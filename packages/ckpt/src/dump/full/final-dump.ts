@@ -9,7 +9,8 @@
  *               are the same when frozen)
  * prepare()     DumpPipeline: parent chain, tracking session (resumed from the parent: PE_PARENT holes),
  *               directory, page session
- * freezeTree    every thread of every process; children forked meanwhile are caught
+ * freeze        freezeForWindow: with --leave-running and a parent the pre-copy passes first (running),
+ *               then every thread of every process; children forked meanwhile are caught
  * capture()     FROZEN: pages (data and parent holes; with --leave-running held in memory and written after
  *               the thaw, else written while frozen), tracking ended (userfaultfds closed in the targets)
  * end tracking  FROZEN: leftovers of other runs closed too (mem/closeLeftovers), so that nothing of ours
@@ -30,16 +31,16 @@
  */
 import type { InventoryEntry } from '../../images/index.js';
 import { closeLeftovers, listRecords, PageReader, type TrackerChoice } from '../../mem/index.js';
-import { type FrozenTree, freezeTree, injectionSite } from '../../ptrace/index.js';
+import { type FrozenTree, injectionSite } from '../../ptrace/index.js';
 import { kill, SIG } from '../../sys/index.js';
 import type { PageTarget } from '../../xfer/index.js';
 import { DumpError, dumpErrorFrom } from '../errors.js';
+import { type FrozenWindow, freezeForWindow } from '../freeze-window.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { DumpPipeline } from '../pipeline.js';
 import { ReadSource } from '../read-source.js';
 import type { PreDumpResult } from '../stats.js';
 import { listTree } from '../tree.js';
-import { collectBeforeWindow, raiseForWindow, type WindowPriority } from '../window-priority.js';
 import { findRefusals } from './refuse.js';
 import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState } from './task-state.js';
 import { faultInVdso } from './vdso-pages.js';
@@ -134,17 +135,12 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
         holdCap: o.leaveRunning ? o.holdCap : 0,
       }),
   );
-  let tree: FrozenTree | undefined;
-  let prio: WindowPriority | undefined;
+  let w: FrozenWindow | undefined;
   let complete = false;
   try {
-    collectBeforeWindow(); // no collection due in the window for what prepare() allocated
-    prio = raiseForWindow();
-    tree = freezeTree(o.pid, {
-      onExited: (pid) => log.warn('process %d exited before it could be frozen', pid),
-    });
-    const frozen = tree;
-    log.info('froze %d processes in %d us', frozen.pids.length, frozen.stats.freezeMicros);
+    // --leave-running: pre-copy passes first (the pipeline runs them only when the copy is held)
+    w = await freezeForWindow(p, { pid: o.pid, log });
+    const frozen = w.tree;
     const phase = phaseTimer(log);
     await p.capture(frozen);
     phase('capture (pages, tracking ended)');
@@ -159,10 +155,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       collectTaskState(frozen.get(pid)!, { site: sites.get(pid), early: early.get(pid) }),
     );
     phase('task state');
-    if (o.leaveRunning) {
-      frozen.thaw();
-      prio.restore();
-    }
+    if (o.leaveRunning) w.thaw();
     phase('thaw');
     const dir = p.images.dir;
     if (!dir) throw new Error('finalDump: the image set has no directory');
@@ -176,8 +169,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   } catch (e) {
     throw complete ? e : p.fail(e);
   } finally {
-    tree?.thaw();
-    prio?.restore();
+    w?.thaw();
   }
 }
 

@@ -8,6 +8,7 @@ export * from './leftover.js';
 export * from './none.js';
 export * from './range-list.js';
 export * from './soft-dirty.js';
+export * from './thread-priority.js';
 export * from './track-record.js';
 export * from './trackable.js';
 export * from './tracker.js';

@@ -58,6 +58,16 @@ export class Userfaultfd implements Disposable {
     ioctl(this.fdValue, UFFD.UFFDIO_REGISTER, this.reg);
   }
 
+  /**
+   * UFFDIO_UNREGISTER of [start, start+len) (parts not registered are skipped). For write-protect mode the
+   * kernel clears the range's write-protection in the same call, holding the mm's lock for writing.
+   */
+  unregister(start: number, len: number): void {
+    this.reg[0] = BigInt(start);
+    this.reg[1] = BigInt(len);
+    ioctl(this.fdValue, UFFD.UFFDIO_UNREGISTER, this.reg);
+  }
+
   /** Close our descriptor. Safe to call twice. */
   close(): void {
     if (this.fdValue >= 0) {
