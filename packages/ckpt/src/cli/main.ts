@@ -31,7 +31,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CancelledError } from '../sys/index.js';
 import { addDemoCommand } from './demo-command.js';
 import { type DumpFlags, dumpCommand } from './dump-command.js';
-import { describeFailure, EXIT_STATUS_HELP } from './failure.js';
+import { describeFailure, EXIT_STATUS, EXIT_STATUS_HELP } from './failure.js';
 import { parseVerbosity } from './log.js';
 import { addMigrateCommand } from './migrate-command.js';
 import { type PageServerFlags, pageServerCommand } from './page-server.js';
@@ -269,6 +269,13 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // a command still waiting when nothing is left to wake it (a promise nobody settles) would end the
+  // process with status 0 and no word: that is a bug, and says so
+  const stalled = () => {
+    process.stderr.write(`ckpt: ${STALLED_MESSAGE}\n`);
+    process.exitCode = EXIT_STATUS.bug;
+  };
+  process.once('beforeExit', stalled);
   try {
     await program({ env: process.env, signal: ac.signal }, debugFlag).parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -286,7 +293,12 @@ export async function main(argv: string[]): Promise<void> {
     if (f.detail) process.stderr.write(`${f.detail}\n`);
     process.exitCode = f.status;
   } finally {
+    process.removeListener('beforeExit', stalled);
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
 }
+
+/** What a command that stopped waiting for nothing says (exit status 70, as every bug). */
+export const STALLED_MESSAGE =
+  'internal error: the command stopped with work pending and nothing left to wait for (please report it with -v4)';

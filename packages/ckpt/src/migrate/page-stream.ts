@@ -33,7 +33,7 @@ const POOLED = 256 << 10;
 export class PageStream extends Duplex implements ReplyTarget {
   private inflight = 0;
   private readonly pool: Buffer[] = [];
-  private waiting: (() => void) | undefined;
+  private waiting: ((e?: Error) => void) | undefined;
 
   constructor(private readonly channel: Channel) {
     super({ allowHalfOpen: true });
@@ -88,11 +88,12 @@ export class PageStream extends Duplex implements ReplyTarget {
         }
       },
       (e: Error) => {
+        this.release(e);
         this.destroy(e);
       },
     );
     if (this.inflight < IN_FLIGHT) cb();
-    else this.waiting = () => cb();
+    else this.waiting = (e?: Error) => cb(e);
   }
 
   override _final(cb: (e?: Error | null) => void): void {
@@ -103,7 +104,15 @@ export class PageStream extends Duplex implements ReplyTarget {
 
   override _destroy(e: Error | null, cb: (e: Error | null) => void): void {
     this.channel.routeReplies(undefined);
+    this.release(e ?? new Error('page stream destroyed'));
     cb(e);
+  }
+
+  /** A write held back for the pipeline's depth fails with `e` (its writer must not wait forever). */
+  private release(e: Error): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.(e);
   }
 
   reply(bytes: Buffer): void {
