@@ -26,7 +26,11 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..');
 const cli = join(pkg, 'bin', 'ckpt.js');
-const { Fixture, NetnsPair } = await import(join(pkg, 'dist', 'testing', 'index.js'));
+const {
+  Fixture,
+  NetnsPair,
+  pidInChildNamespace: globalPid,
+} = await import(join(pkg, 'dist', 'testing', 'index.js'));
 
 function opt(args, name, def) {
   const i = args.indexOf(`--${name}`);
@@ -47,18 +51,6 @@ function run(argv) {
   });
   r.done = new Promise((res) => child.on('exit', (code, sig) => res(code ?? (sig ? 128 : -1))));
   return r;
-}
-
-/** The global pid of the process that is `nsPid` in a child pid namespace. */
-function globalPid(nsPid) {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const m = /^NSpid:\s+(\d+)\s+(\d+)\s*$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'));
-      if (m && Number(m[2]) === nsPid) return Number(m[1]);
-    } catch {}
-  }
-  return undefined;
 }
 
 /** Whether `pid` runs (not stopped) with a SIGUSR1 handler installed. */
@@ -220,16 +212,21 @@ export async function run_(args) {
     for (const gib of sizes) {
       const mib = gib * 1024;
       const pagesPerSec = Math.round((mib * 256 * rate) / 100);
-      const ours = [];
-      for (let k = 0; k < reps; k++) {
+      /** A fresh fixture in namespace a, given a second to settle. */
+      const startFixture = async () => {
         const f = await Fixture.start(
           'migratee',
           [String(mib), String(pagesPerSec)],
           600_000,
           pair.enter('a'),
         );
+        await sleep(1000);
+        return f;
+      };
+      const ours = [];
+      for (let k = 0; k < reps; k++) {
+        const f = await startFixture();
         try {
-          await sleep(1000);
           const m = await ckptMigration(pair, f, root, o);
           const r = m.result;
           console.log(
@@ -244,14 +241,8 @@ export async function run_(args) {
       }
       let criuGap = null;
       if (criu) {
-        const f = await Fixture.start(
-          'migratee',
-          [String(mib), String(pagesPerSec)],
-          600_000,
-          pair.enter('a'),
-        );
+        const f = await startFixture();
         try {
-          await sleep(1000);
           const c = await criuMigration(pair, f, root, criu);
           criuGap = c.gapMs;
           console.log(`  ${gib} GiB the CRIU way: gap ${c.gapMs.toFixed(1)} ms; ${c.check}`);

@@ -12,6 +12,7 @@ import {
   Fixture,
   NetnsPair,
   NO_OPENSSL,
+  pidInChildNamespace,
   sleep,
   TestCerts,
 } from '../testing/index.js';
@@ -100,19 +101,7 @@ async function receiver(dir: string, extra: string[] = []): Promise<{ run: Run; 
   return { run, to: `${(pair as NetnsPair).ips.b}:${p}` };
 }
 
-/** The global pid of the process that is `nsPid` inside the pid namespace of `init` (its pid 1). */
-function globalPid(nsPid: number): number | undefined {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const m = /^NSpid:\s+(\d+)\s+(\d+)\s*$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'));
-      if (m && Number(m[2]) === nsPid && Number(m[1]) !== nsPid) return Number(m[1]);
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
-}
+const globalPid = pidInChildNamespace;
 
 /** SIGUSR1 to `pid`, then the fixture's `n`-th STALL and CHECK lines. */
 async function report(f: Fixture, pid: number, n: number): Promise<{ stallUs: number; check: string }> {

@@ -13,6 +13,7 @@
  * if (typeof p === 'string') skip(p); else { spawn(...p.exec('b', ['node', 'ckpt.js', 'receive', ...])); p.close(); }
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 function ip(...args: string[]): string | undefined {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
@@ -84,4 +85,21 @@ export class NetnsPair {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * The pid, in our pid namespace, of the process that is `nsPid` inside a child pid namespace (a
+ * destination restored under `unshare --pid`), or undefined: /proc/PID/status's NSpid line.
+ */
+export function pidInChildNamespace(nsPid: number): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const m = /^NSpid:\s+(\d+)\s+(\d+)\s*$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'));
+      if (m && Number(m[2]) === nsPid && Number(m[1]) !== nsPid) return Number(m[1]);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return undefined;
 }
