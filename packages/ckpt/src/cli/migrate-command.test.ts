@@ -313,7 +313,9 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     await using f = await Fixture.start('migratee', ['64', '500'], 30_000, (pair as NetnsPair).enter('a'));
     const dir = join(root, 'skill');
     const { run: recv, to } = await receiver(dir);
-    const src = start('a', ['migrate', '-t', String(f.pid), '--to', to, '--bandwidth', '16M']);
+    // -D here: a SIGKILLed ckpt migrate cannot remove its default temporary work directory (metadata only)
+    const work = join(root, 'skill-src');
+    const src = start('a', ['migrate', '-t', String(f.pid), '--to', to, '--bandwidth', '16M', '-D', work]);
     await sleep(1500);
     src.child.kill('SIGKILL');
     assert.notEqual(await recv.exited, 0, recv.err);
