@@ -16,7 +16,7 @@
  * f.pid; f.info.base; // from the READY line
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prctl, SIG, kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
@@ -29,12 +29,18 @@ const BIN_DIR = join(FIXTURE_DIR, 'bin');
 
 let subreaper = false;
 
-/** Compile `test/fixtures/<name>.c` (if its binary is missing or older) and return the binary's path. */
+/**
+ * Compile `test/fixtures/<name>.c` (if its binary is missing or older than it or any of the fixtures'
+ * headers: fixture.h, heartbeat.h) and return the binary's path.
+ */
 export function fixtureBinary(name: string): string {
   const src = join(FIXTURE_DIR, `${name}.c`);
   const bin = join(BIN_DIR, name);
-  const header = join(FIXTURE_DIR, 'fixture.h');
-  const newest = Math.max(statSync(src).mtimeMs, existsSync(header) ? statSync(header).mtimeMs : 0);
+  const headers = readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.h'));
+  const newest = Math.max(
+    statSync(src).mtimeMs,
+    ...headers.map((h) => statSync(join(FIXTURE_DIR, h)).mtimeMs),
+  );
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
   mkdirSync(BIN_DIR, { recursive: true });
   const tmp = `${bin}.${process.pid}.tmp`;
