@@ -1,13 +1,13 @@
 /**
  * Our protobuf schema of the per-process images of a full dump besides core (CRIU 4.2's `mm.proto`,
  * `vma.proto`, `pstree.proto`, `fs.proto`, `regfile.proto`, `fown.proto`, `fdinfo.proto`, `pipe.proto`,
- * `pipe-data.proto`, `tty.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
+ * `pipe-data.proto`, `tty.proto`, `eventfd.proto`, `eventpoll.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
  *
  * ```
  * mm-<pid>.img        mm_entry { mm fields, exe_file_id, mm_saved_auxv[44], vmas[], dumpable, aios[] }
  * pstree.img          pstree_entry per process { pid, ppid, pgid, sid, threads[] }
  * fs-<pid>.img        fs_entry { cwd_id, root_id, umask }       (ids of reg-file entries)
- * files.img           file_entry per open file { type, id, reg | pipe | tty }
+ * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd }
  * tty-info.img        tty_info_entry per terminal { id, type, sid, pgrp, rdev, termios, winsize, pty }
  * fdinfo-<files>.img  fdinfo_entry per descriptor { id, flags (FD_CLOEXEC), type, fd }
  * pipes-data.img      pipe_data_entry { pipe_id, bytes, size } + `bytes` raw bytes after each entry
@@ -59,8 +59,17 @@ message tty_file_entry {
   required uint32 id = 1; required uint32 tty_info_id = 2; required uint32 flags = 3; required fown_entry fown = 4;
   optional uint32 regf_id = 6;
 }
+message eventfd_file_entry { required uint32 id = 1; required uint32 flags = 2; required fown_entry fown = 3; required uint64 counter = 4; }
+message eventpoll_tfd_entry {
+  required uint32 id = 1; required uint32 tfd = 2; required uint32 events = 3; required uint64 data = 4;
+  optional uint32 dev = 5; optional uint64 inode = 6; optional uint64 pos = 7;
+}
+message eventpoll_file_entry {
+  required uint32 id = 1; required uint32 flags = 2; required fown_entry fown = 3; repeated eventpoll_tfd_entry tfd = 4;
+}
 message file_entry {
-  required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3; optional pipe_entry pipe = 18;
+  required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3;
+  optional eventfd_file_entry efd = 8; optional eventpoll_file_entry epfd = 9; optional pipe_entry pipe = 18;
   optional tty_file_entry tty = 19;
 }
 message winsize_entry { required uint32 ws_row = 1; required uint32 ws_col = 2; required uint32 ws_xpixel = 3; required uint32 ws_ypixel = 4; }
@@ -83,6 +92,8 @@ export const FD_TYPE = {
   REG: 1,
   PIPE: 2,
   FIFO: 3,
+  EVENTFD: 6,
+  EVENTPOLL: 7,
   TTY: 11,
 } as const;
 
@@ -186,10 +197,37 @@ export interface TtyFileEntry {
   fown: FownEntry;
   regf_id?: number;
 }
+export interface EventfdFileEntry {
+  id: number;
+  /** O_RDWR | O_NONBLOCK as fdinfo says, no O_CLOEXEC. */
+  flags: number;
+  fown: FownEntry;
+  counter: bigint;
+}
+/** One file an epoll instance watches: its descriptor number in the watcher, the event mask and data. */
+export interface EventpollTfdEntry {
+  /** The epoll instance's file id. */
+  id: number;
+  tfd: number;
+  events: number;
+  data: bigint;
+  dev?: number;
+  inode?: bigint;
+  pos?: bigint;
+}
+export interface EventpollFileEntry {
+  id: number;
+  flags: number;
+  fown: FownEntry;
+  /** Absent when it watches nothing (decoded: protobuf drops empty repeated fields). */
+  tfd?: EventpollTfdEntry[];
+}
 export interface FileEntry {
   type: number;
   id: number;
   reg?: RegFileEntry;
+  efd?: EventfdFileEntry;
+  epfd?: EventpollFileEntry;
   pipe?: PipeEntry;
   tty?: TtyFileEntry;
 }

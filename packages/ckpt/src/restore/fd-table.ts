@@ -10,12 +10,15 @@
  *       per end as recorded
  * TTY   (--shell-job) fd 0 the clone inherited from the helper, ckpt's terminal, parked first; each
  *       entry a dup of it (terminal.ts)
+ * EVENTFD    eventfd2(0, O_NONBLOCK as recorded) -> its counter written in -> parked
+ * EVENTPOLL  epoll_create1(0), O_NONBLOCK as recorded -> parked (its interest list comes later)
  * in each process, which inherited the parked fds (installFds):
  *       dup2(parked, fd) for every entry (shared descriptions share one parked fd), FD_CLOEXEC as
- *       recorded, every parked fd closed
+ *       recorded; then each epoll instance's watched files (first process holding it, whose descriptor
+ *       numbers the dump recorded): epoll_ctl(ADD, tfd, {events, data}); every parked fd closed
  * ```
  * Parking above the highest wanted number keeps a fresh descriptor from landing on a number a later
- * entry needs. /dev/null is a REG entry like any file. Other kinds (sockets) are refused (ENOTSUP).
+ * entry needs. /dev/null is a REG entry like any file. Other kinds (sockets, signalfd, timerfd, ...) are refused (ENOTSUP).
  *
  * @example
  * const files = openTreeFiles(root, tasks, trampoline); // then clone the children
@@ -33,6 +36,7 @@ import { ARG_SIZE } from './trampoline.js';
 const F_DUPFD = 0;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
+const EPOLL_CTL_ADD = 1;
 const DROP_FLAGS = 0o100 | 0o200 | 0o400 | 0o1000; // O_CREAT O_EXCL O_NOCTTY O_TRUNC
 
 /** The open file descriptions of a tree, parked above every wanted number in the root (then inherited). */
@@ -41,6 +45,8 @@ export interface OpenFiles {
   readonly parked: ReadonlyMap<number, number>;
   /** Parked pipe ends (read, write) of every pipe made, and ckpt's terminal (--shell-job) once parked. */
   readonly otherParked: readonly (readonly number[])[];
+  /** Epoll instances (files.img ids) whose watched files are registered (installFds, once each). */
+  readonly epollsFilled: Set<number>;
 }
 
 /**
@@ -90,6 +96,17 @@ export function openTreeFiles(
         const fd = task.call('dup pipe end', RSYS.fcntl, end, F_DUPFD, top);
         if (p.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
         parked.set(e.id, fd);
+      } else if (file.type === FD_TYPE.EVENTFD && file.efd) {
+        const fd = task.call('eventfd2', RSYS.eventfd2, 0, file.efd.flags & O.NONBLOCK);
+        if (file.efd.counter !== 0n) {
+          const at = putArg(task, trampoline, Buffer.from(new BigUint64Array([file.efd.counter]).buffer));
+          task.call('write the eventfd counter', RSYS.write, fd, at, 8);
+        }
+        parked.set(e.id, park(fd, 'eventfd'));
+      } else if (file.type === FD_TYPE.EVENTPOLL && file.epfd) {
+        const fd = task.call('epoll_create1', RSYS.epoll_create1, 0);
+        if (file.epfd.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
+        parked.set(e.id, park(fd, 'epoll'));
       } else if (file.type === FD_TYPE.TTY && tty >= 0) {
         parked.set(e.id, task.call('dup the terminal', RSYS.fcntl, tty, F_DUPFD, top));
       } else {
@@ -99,7 +116,8 @@ export function openTreeFiles(
         );
       }
     }
-  return { parked, otherParked: [...pipes.values(), ...(tty >= 0 ? [[tty]] : [])] };
+  const otherParked = [...pipes.values(), ...(tty >= 0 ? [[tty]] : [])];
+  return { parked, otherParked, epollsFilled: new Set() };
 }
 
 function writePipeData(
@@ -117,11 +135,26 @@ function writePipeData(
   }
 }
 
-/** In each process (its own copy of the parked fds): dup2 to the wanted numbers, FD_CLOEXEC, close the parked. */
-export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles): void {
+/**
+ * In each process (its own copy of the parked fds): dup2 to the wanted numbers, FD_CLOEXEC, the epoll
+ * instances' watched files, close the parked.
+ */
+export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles, trampoline: number): void {
   for (const e of t.fds) {
     task.call(`dup2 to fd ${e.fd}`, RSYS.dup2, files.parked.get(e.id)!, e.fd);
     if (e.flags & FD_CLOEXEC) task.call(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, e.fd, F_SETFD, FD_CLOEXEC);
+  }
+  for (const e of t.fds) {
+    const epoll = t.files.get(e.id)?.epfd;
+    if (!epoll || files.epollsFilled.has(e.id)) continue;
+    files.epollsFilled.add(e.id);
+    const event = Buffer.alloc(12); // struct epoll_event, packed on x86-64: u32 events, u64 data
+    for (const w of epoll.tfd ?? []) {
+      event.writeUInt32LE(w.events >>> 0, 0);
+      event.writeBigUInt64LE(BigInt.asUintN(64, w.data), 4);
+      const at = putArg(task, trampoline, event);
+      task.call(`epoll_ctl(fd ${e.fd}, ADD, fd ${w.tfd})`, RSYS.epoll_ctl, e.fd, EPOLL_CTL_ADD, w.tfd, at);
+    }
   }
   for (const fd of files.parked.values()) task.syscall(RSYS.close, fd);
   for (const fd of files.otherParked.flat()) task.syscall(RSYS.close, fd);

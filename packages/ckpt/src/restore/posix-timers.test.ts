@@ -10,17 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { coreEntryCodec, decodeImageOf, MAGIC } from '../images/index.js';
 import { kill as sysKill } from '../sys/index.js';
-import {
-  CKPT_CRIU,
-  criuRestore,
-  DUMPERS,
-  type Fixture,
-  killRestored,
-  NO_CRIU,
-  Scratch,
-} from '../testing/index.js';
+import { DUMPERS, type Fixture, killRestored, RESTORERS, Scratch, TOOL_PAIRS } from '../testing/index.js';
 import { killAndReap } from './reap.js';
-import { restoreProcess } from './restore-process.js';
 
 const scratch = new Scratch('ckpt-restore-timers-');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,23 +30,9 @@ async function report(f: Fixture, n: number): Promise<number[]> {
   return [...ticks.split(' ').slice(1), ...t2.split(' ').slice(1)].map(Number);
 }
 
-const restorers = {
-  ckpt: async (dir: string) => {
-    await restoreProcess({ imagesDir: dir });
-  },
-  criu: async (dir: string) => {
-    const r = criuRestore(CKPT_CRIU!, dir);
-    assert.ok(r.ok, `criu restore failed: ${r.log}`);
-  },
-};
-
-for (const [dumper, restorer] of [
-  ['ckpt', 'ckpt'],
-  ['criu', 'ckpt'],
-  ['ckpt', 'criu'],
-] as const)
+for (const { dumper, restorer, skip } of TOOL_PAIRS)
   test(`POSIX timers come back with their ids, events and values; their handlers tick (${dumper} dump, ${restorer} restore)`, {
-    skip: dumper === 'ckpt' && restorer === 'ckpt' ? false : NO_CRIU,
+    skip,
   }, async () => {
     const dir = scratch.newDir();
     const f = await scratch.start('timers', []);
@@ -83,7 +60,7 @@ for (const [dumper, restorer] of [
     assert.equal(posix[1]!.isec, 500n);
     const far = Number(posix[1]!.vsec) * 1e9 + Number(posix[1]!.vnsec);
     assert.ok(far > 900e9 && far <= 1000e9, `timer 2's value ${far}`);
-    await restorers[restorer](dir);
+    await RESTORERS[restorer](dir);
     try {
       assert.equal(readFileSync(`/proc/${f.pid}/timers`, 'utf8'), procTimers, '/proc/PID/timers');
       await sleep(200);

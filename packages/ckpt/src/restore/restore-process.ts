@@ -213,7 +213,7 @@ function rebuildProcess(
   const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill };
   const memory = rebuildAddressSpace(task, t, opts, chain);
   log('debug', `process ${t.pid}: ${memory.vmas} mappings, ${memory.pages} pages in ${memory.writes} writes`);
-  installFds(task, t, files);
+  installFds(task, t, files, tramp);
   restoreProcessState(task, t, tramp);
   const leader = t.cores[0]!;
   for (const [i, tid] of t.pstree.threads.entries()) {

@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fullDumpProcess } from '../dump/full/index.js';
+import { restoreProcess } from '../restore/index.js';
 import { kill as sysKill, WAIT, WStatus, waitpid } from '../sys/index.js';
 import type { Fixture } from './fixture.js';
 
@@ -137,3 +138,24 @@ export const DUMPERS = {
     assert.ok(d.ok, `criu dump failed: ${d.log}`);
   },
 } as const;
+
+/** Restore `dir` with ckpt's restoreProcess or `criu restore -d` (CKPT_CRIU, asserted to succeed). */
+export const RESTORERS = {
+  ckpt: async (dir: string): Promise<void> => {
+    await restoreProcess({ imagesDir: dir });
+  },
+  criu: async (dir: string): Promise<void> => {
+    const r = criuRestore(CKPT_CRIU!, dir);
+    assert.ok(r.ok, `criu restore failed: ${r.log}`);
+  },
+} as const;
+
+/**
+ * The pairs a cross-tool round trip runs: ckpt's dump by ckpt's restore (always), criu's dump by ckpt's
+ * restore and ckpt's dump by criu's restore (CKPT_CRIU), each with its skip reason.
+ */
+export const TOOL_PAIRS = [
+  { dumper: 'ckpt', restorer: 'ckpt', skip: false },
+  { dumper: 'criu', restorer: 'ckpt', skip: NO_CRIU },
+  { dumper: 'ckpt', restorer: 'criu', skip: NO_CRIU },
+] as const;

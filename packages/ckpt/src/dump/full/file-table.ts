@@ -10,6 +10,9 @@
  * pipes                    one PIPE entry per description, pipe_id = inode   <- fdinfo_entry.id
  * terminals (--shell-job)  a REG entry of the path, then a TTY entry naming it (regf_id) and its
  *                          tty_info (index << 1)                              <- fdinfo_entry.id
+ * eventfds                 one EVENTFD entry per description {flags, counter} (event-fds.ts)
+ * epoll instances          one EVENTPOLL entry per description, with every watched file (tfd, events,
+ *                          data, dev, inode, pos) as the first process holding it sees them
  * ```
  * Ids start at 1 and follow the order of registration, as CRIU's.
  *
@@ -21,6 +24,7 @@
 import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
 import type { FdInfo } from '../../proc/index.js';
 import { sameOpenFile } from '../../sys/index.js';
+import { EVENTFD_TARGET, EVENTPOLL_TARGET, epollTargets, eventfdFacts } from './event-fds.js';
 
 /** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
 const appendOnly = (flags: number) => (flags & O_ACCMODE) === O_WRONLY && (flags & O_APPEND) !== 0;
@@ -91,6 +95,8 @@ export class FileTable {
       const flags = fd.flags & ~FileTable.O_CLOEXEC;
       if (tty) id = this.tty(tty.id, { path: fd.path, flags, pos: 0, mode: fd.mode, size: 0 });
       else if (fd.kind === 'pipe') id = this.pipe(fd.inode, flags);
+      else if (fd.target === EVENTFD_TARGET) id = this.eventfd(fd, flags);
+      else if (fd.target === EVENTPOLL_TARGET) id = this.eventpoll(fd, flags);
       else id = this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
     }
     this.opened.push({ pid, fd: fd.fd, target: fd.target, id });
@@ -106,6 +112,33 @@ export class FileTable {
       id,
       tty: { id, tty_info_id: ttyInfoId, flags: f.flags, fown: NO_FOWN, regf_id: regfId },
     });
+    return id;
+  }
+
+  /** The FD_TYPE of the entry `id`. */
+  typeOf(id: number): number {
+    return this.list[id - 1]!.type;
+  }
+
+  private eventfd(fd: FdInfo, flags: number): number {
+    const id = this.list.length + 1;
+    const { counter } = eventfdFacts(fd);
+    this.list.push({ type: FD_TYPE.EVENTFD, id, efd: { id, flags, fown: NO_FOWN, counter } });
+    return id;
+  }
+
+  private eventpoll(fd: FdInfo, flags: number): number {
+    const id = this.list.length + 1;
+    const tfd = epollTargets(fd).map((t) => ({
+      id,
+      tfd: t.tfd,
+      events: t.events,
+      data: t.data,
+      dev: t.dev,
+      inode: BigInt(t.ino),
+      pos: BigInt(t.pos),
+    }));
+    this.list.push({ type: FD_TYPE.EVENTPOLL, id, epfd: { id, flags, fown: NO_FOWN, tfd } });
     return id;
   }
 

@@ -64,7 +64,8 @@ const KINDS: readonly (readonly [string, (f: Fixture) => RegExp])[] = [
     'inotify',
     (f) => new RegExp(`^process ${f.pid} fd 3: inotify \\(anonymous inode\\): anon_inode:inotify$`),
   ],
-  ['eventfd', (f) => new RegExp(`^process ${f.pid} fd 3: \\[eventfd\\] \\(anonymous inode\\)`)],
+  ['eventfd', (f) => new RegExp(`^process ${f.pid} fd 3: an eventfd in semaphore mode `)],
+  ['epoll', (f) => new RegExp(`^process ${f.pid} fd 3: an epoll instance watching fd 4, which is closed `)],
   [
     'io_uring',
     (f) => new RegExp(`^process ${f.pid} mapping [0-9a-f]+-[0-9a-f]+ anon_inode:\\[io_uring\\]: `),

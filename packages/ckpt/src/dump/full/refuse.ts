@@ -4,8 +4,10 @@
  *
  * ```
  * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours
- * fds       terminals without --shell-job, sockets, anon inodes (eventfd, epoll, inotify, signalfd, timerfd, userfaultfd, io_uring, pidfd),
- *           deleted files, FIFOs, character devices other than /dev/null /dev/zero /dev/urandom /dev/random
+ * fds       terminals without --shell-job, sockets, anon inodes but eventfds and epolls (inotify, signalfd,
+ *           timerfd, userfaultfd, io_uring, pidfd), a semaphore eventfd, an epoll watching a descriptor
+ *           since closed (event-fds.ts), deleted files, FIFOs, character devices other than /dev/null
+ *           /dev/zero /dev/urandom /dev/random
  * mappings  anonymous shared memory, hugetlb, deleted or memfd files, SysV shm, AIO rings, io_uring
  * ```
  *
@@ -15,6 +17,7 @@
  */
 import { readlinkSync } from 'node:fs';
 import { type FdInfo, readFds, readMaps, readStatus, readTaskCreds } from '../../proc/index.js';
+import { EVENTFD_TARGET, EVENTPOLL_TARGET, eventFdRefusal } from './event-fds.js';
 import { isPtySlave } from './tty.js';
 
 const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
@@ -31,6 +34,7 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/r
 export function fdRefusal(fd: FdInfo, shellJob = false): string | undefined {
   if (isPtySlave(fd)) return shellJob ? undefined : 'a terminal (a shell job? dump it with --shell-job)';
   if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK) return 'a socket';
+  if (fd.target === EVENTFD_TARGET || fd.target === EVENTPOLL_TARGET) return undefined; // eventFdRefusal
   if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
   if (fd.kind === 'pipe') return undefined;
   if (fd.path.startsWith('/memfd:')) return 'a memfd'; // before 'deleted': /proc says both
@@ -83,9 +87,10 @@ export function findRefusals(
     }
     if (theirs !== ours) out.push(`${who}: ${ns} namespace ${theirs} differs from ours (${ours})`);
   }
-  for (const fd of readFds(pid)) {
+  const fds = readFds(pid);
+  for (const fd of fds) {
     if (ours.has(fd.fd) && fd.target === 'anon_inode:[userfaultfd]') continue;
-    const why = fdRefusal(fd, shellJob);
+    const why = fdRefusal(fd, shellJob) ?? eventFdRefusal(fd, fds);
     if (why) out.push(`${who} fd ${fd.fd}: ${why}: ${fd.target}`);
   }
   for (const v of readMaps(pid)) {

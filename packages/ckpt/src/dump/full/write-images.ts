@@ -26,7 +26,6 @@ import {
   coreEntryCodec,
   encodeHeader,
   entryLength,
-  FD_TYPE,
   type FdinfoEntry,
   fdinfoEntryCodec,
   fileEntryCodec,
@@ -61,13 +60,8 @@ function savedAuxv(words: readonly bigint[]): bigint[] {
 /** fdinfo entries of one process; open file descriptions shared between fds get one id. */
 function fdinfoEntries(s: TaskState, files: FileTable): FdinfoEntry[] {
   return s.fds.map((fd) => {
-    const tty = s.ttys.get(fd.fd);
-    return {
-      id: files.openFile(s.pid, fd, tty),
-      flags: fd.flags & O_CLOEXEC ? FD_CLOEXEC : 0,
-      type: tty ? FD_TYPE.TTY : fd.kind === 'pipe' ? FD_TYPE.PIPE : FD_TYPE.REG,
-      fd: fd.fd,
-    };
+    const id = files.openFile(s.pid, fd, s.ttys.get(fd.fd));
+    return { id, flags: fd.flags & O_CLOEXEC ? FD_CLOEXEC : 0, type: files.typeOf(id), fd: fd.fd };
   });
 }
 
