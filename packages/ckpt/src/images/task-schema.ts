@@ -1,13 +1,13 @@
 /**
  * Our protobuf schema of the per-process images of a full dump besides core (CRIU 4.2's `mm.proto`,
  * `vma.proto`, `pstree.proto`, `fs.proto`, `regfile.proto`, `fown.proto`, `fdinfo.proto`, `pipe.proto`,
- * `pipe-data.proto`, `tty.proto`, `eventfd.proto`, `eventpoll.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
+ * `pipe-data.proto`, `tty.proto`, `eventfd.proto`, `eventpoll.proto`, `sk-inet.proto`, `sk-opts.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
  *
  * ```
  * mm-<pid>.img        mm_entry { mm fields, exe_file_id, mm_saved_auxv[44], vmas[], dumpable, aios[] }
  * pstree.img          pstree_entry per process { pid, ppid, pgid, sid, threads[] }
  * fs-<pid>.img        fs_entry { cwd_id, root_id, umask }       (ids of reg-file entries)
- * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd }
+ * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd | isk }
  * tty-info.img        tty_info_entry per terminal { id, type, sid, pgrp, rdev, termios, winsize, pty }
  * fdinfo-<files>.img  fdinfo_entry per descriptor { id, flags (FD_CLOEXEC), type, fd }
  * pipes-data.img      pipe_data_entry { pipe_id, bytes, size } + `bytes` raw bytes after each entry
@@ -67,8 +67,29 @@ message eventpoll_tfd_entry {
 message eventpoll_file_entry {
   required uint32 id = 1; required uint32 flags = 2; required fown_entry fown = 3; repeated eventpoll_tfd_entry tfd = 4;
 }
+message sk_opts_entry {
+  required uint32 so_sndbuf = 1; required uint32 so_rcvbuf = 2; required uint64 so_snd_tmo_sec = 3;
+  required uint64 so_snd_tmo_usec = 4; required uint64 so_rcv_tmo_sec = 5; required uint64 so_rcv_tmo_usec = 6;
+  optional bool reuseaddr = 7; optional uint32 so_priority = 8; optional uint32 so_rcvlowat = 9;
+  optional uint32 so_mark = 10; optional bool so_passcred = 11; optional bool so_passsec = 12;
+  optional bool so_dontroute = 13; optional bool so_no_check = 14; optional string so_bound_dev = 15;
+  repeated fixed64 so_filter = 16; optional bool so_reuseport = 17; optional bool so_broadcast = 18;
+  optional bool so_keepalive = 19; optional uint32 so_oobinline = 23; optional uint32 so_linger = 24;
+  optional uint32 so_buf_lock = 25;
+}
+message tcp_opts_entry {
+  optional bool cork = 1; optional bool nodelay = 2; optional uint32 keepcnt = 3; optional uint32 keepidle = 4;
+  optional uint32 keepintvl = 5;
+}
+message inet_sk_entry {
+  required uint32 id = 1; required uint32 ino = 2; required uint32 family = 3; required uint32 type = 4;
+  required uint32 proto = 5; required uint32 state = 6; required uint32 src_port = 7; required uint32 dst_port = 8;
+  required uint32 flags = 9; required uint32 backlog = 10; repeated uint32 src_addr = 11; repeated uint32 dst_addr = 12;
+  required fown_entry fown = 13; required sk_opts_entry opts = 14; optional bool v6only = 15;
+  optional string ifname = 17; optional tcp_opts_entry tcp_opts = 20;
+}
 message file_entry {
-  required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3;
+  required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3; optional inet_sk_entry isk = 4;
   optional eventfd_file_entry efd = 8; optional eventpoll_file_entry epfd = 9; optional pipe_entry pipe = 18;
   optional tty_file_entry tty = 19;
 }
@@ -92,6 +113,7 @@ export const FD_TYPE = {
   REG: 1,
   PIPE: 2,
   FIFO: 3,
+  INETSK: 4,
   EVENTFD: 6,
   EVENTPOLL: 7,
   TTY: 11,
@@ -222,10 +244,69 @@ export interface EventpollFileEntry {
   /** Absent when it watches nothing (decoded: protobuf drops empty repeated fields). */
   tfd?: EventpollTfdEntry[];
 }
+/** Socket options (sk-opts.proto): what a restore sets again. Buffer sizes as getsockopt reports them (doubled). */
+export interface SkOptsEntry {
+  so_sndbuf: number;
+  so_rcvbuf: number;
+  so_snd_tmo_sec: bigint;
+  so_snd_tmo_usec: bigint;
+  so_rcv_tmo_sec: bigint;
+  so_rcv_tmo_usec: bigint;
+  reuseaddr?: boolean;
+  so_priority?: number;
+  so_rcvlowat?: number;
+  so_mark?: number;
+  so_passcred?: boolean;
+  so_passsec?: boolean;
+  so_dontroute?: boolean;
+  so_no_check?: boolean;
+  so_bound_dev?: string;
+  so_reuseport?: boolean;
+  so_broadcast?: boolean;
+  so_keepalive?: boolean;
+  so_oobinline?: number;
+  /** Seconds of SO_LINGER when it is on. */
+  so_linger?: number;
+  /** SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK: sizes the program set (autotuning off). */
+  so_buf_lock?: number;
+}
+export interface TcpOptsEntry {
+  cork?: boolean;
+  nodelay?: boolean;
+  keepcnt?: number;
+  keepidle?: number;
+  keepintvl?: number;
+}
+/**
+ * An AF_INET / AF_INET6 socket (sk-inet.proto). Addresses are the network-order bytes read as
+ * little-endian words (1 for IPv4, 4 for IPv6), as CRIU stores them; ports in host order; state a TCP
+ * state (LISTEN 10, CLOSE 7; UDP: ESTABLISHED 1 when connected, else CLOSE).
+ */
+export interface InetSkEntry {
+  id: number;
+  ino: number;
+  family: number;
+  type: number;
+  proto: number;
+  state: number;
+  src_port: number;
+  dst_port: number;
+  /** File flags (O_RDWR | O_NONBLOCK). */
+  flags: number;
+  backlog: number;
+  src_addr?: number[];
+  dst_addr?: number[];
+  fown: FownEntry;
+  opts: SkOptsEntry;
+  v6only?: boolean;
+  ifname?: string;
+  tcp_opts?: TcpOptsEntry;
+}
 export interface FileEntry {
   type: number;
   id: number;
   reg?: RegFileEntry;
+  isk?: InetSkEntry;
   efd?: EventfdFileEntry;
   epfd?: EventpollFileEntry;
   pipe?: PipeEntry;

@@ -12,13 +12,15 @@
  *       entry a dup of it (terminal.ts)
  * EVENTFD    eventfd2(0, O_NONBLOCK as recorded) -> its counter written in -> parked
  * EVENTPOLL  epoll_create1(0), O_NONBLOCK as recorded -> parked (its interest list comes later)
+ * INETSK     a TCP listener or unconnected socket, a UDP socket: socket, bind, listen | connect, options
+ *            (inet-socket.ts) -> parked
  * in each process, which inherited the parked fds (installFds):
  *       dup2(parked, fd) for every entry (shared descriptions share one parked fd), FD_CLOEXEC as
  *       recorded; then each epoll instance's watched files (first process holding it, whose descriptor
  *       numbers the dump recorded): epoll_ctl(ADD, tfd, {events, data}); every parked fd closed
  * ```
  * Parking above the highest wanted number keeps a fresh descriptor from landing on a number a later
- * entry needs. /dev/null is a REG entry like any file. Other kinds (sockets, signalfd, timerfd, ...) are refused (ENOTSUP).
+ * entry needs. /dev/null is a REG entry like any file. Other kinds (unix sockets, signalfd, timerfd, ...) are refused (ENOTSUP).
  *
  * @example
  * const files = openTreeFiles(root, tasks, trampoline); // then clone the children
@@ -28,6 +30,7 @@ import { readdirSync } from 'node:fs';
 import { FD_TYPE } from '../images/index.js';
 import { F, O, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+import { openInetSocket } from './inet-socket.js';
 import type { RemoteTask } from './remote-task.js';
 import { openInTask, putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
@@ -107,6 +110,8 @@ export function openTreeFiles(
         const fd = task.call('epoll_create1', RSYS.epoll_create1, 0);
         if (file.epfd.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
         parked.set(e.id, park(fd, 'epoll'));
+      } else if (file.type === FD_TYPE.INETSK && file.isk) {
+        parked.set(e.id, park(openInetSocket(task, trampoline, file.isk), 'socket'));
       } else if (file.type === FD_TYPE.TTY && tty >= 0) {
         parked.set(e.id, task.call('dup the terminal', RSYS.fcntl, tty, F_DUPFD, top));
       } else {

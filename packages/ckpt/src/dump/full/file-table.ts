@@ -10,6 +10,8 @@
  * pipes                    one PIPE entry per description, pipe_id = inode   <- fdinfo_entry.id
  * terminals (--shell-job)  a REG entry of the path, then a TTY entry naming it (regf_id) and its
  *                          tty_info (index << 1)                              <- fdinfo_entry.id
+ * sockets                  one INETSK entry per description: family, type, state, addresses, backlog,
+ *                          options (sockets.ts)
  * eventfds                 one EVENTFD entry per description {flags, counter} (event-fds.ts)
  * epoll instances          one EVENTPOLL entry per description, with every watched file (tfd, events,
  *                          data, dev, inode, pos) as the first process holding it sees them
@@ -25,6 +27,7 @@ import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
 import type { FdInfo } from '../../proc/index.js';
 import { sameOpenFile } from '../../sys/index.js';
 import { EVENTFD_TARGET, EVENTPOLL_TARGET, epollTargets, eventfdFacts } from './event-fds.js';
+import type { SocketFacts } from './sockets.js';
 
 /** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
 const appendOnly = (flags: number) => (flags & O_ACCMODE) === O_WRONLY && (flags & O_APPEND) !== 0;
@@ -87,7 +90,7 @@ export class FileTable {
    * The id of the open file description behind descriptor `fd` of process `pid`: the one registered for
    * an earlier descriptor of the same description (any process), or a new REG / PIPE entry.
    */
-  openFile(pid: number, fd: FdInfo, tty?: { readonly id: number }): number {
+  openFile(pid: number, fd: FdInfo, tty?: { readonly id: number }, socket?: SocketFacts): number {
     const same = this.opened.find((o) => o.target === fd.target && sameOpenFile(o.pid, o.fd, pid, fd.fd));
     let id: number;
     if (same) id = same.id;
@@ -95,6 +98,7 @@ export class FileTable {
       const flags = fd.flags & ~FileTable.O_CLOEXEC;
       if (tty) id = this.tty(tty.id, { path: fd.path, flags, pos: 0, mode: fd.mode, size: 0 });
       else if (fd.kind === 'pipe') id = this.pipe(fd.inode, flags);
+      else if (socket) id = this.inetSocket(fd, socket, flags);
       else if (fd.target === EVENTFD_TARGET) id = this.eventfd(fd, flags);
       else if (fd.target === EVENTPOLL_TARGET) id = this.eventpoll(fd, flags);
       else id = this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
@@ -118,6 +122,33 @@ export class FileTable {
   /** The FD_TYPE of the entry `id`. */
   typeOf(id: number): number {
     return this.list[id - 1]!.type;
+  }
+
+  private inetSocket(fd: FdInfo, s: SocketFacts, flags: number): number {
+    const id = this.list.length + 1;
+    this.list.push({
+      type: FD_TYPE.INETSK,
+      id,
+      isk: {
+        id,
+        ino: fd.inode,
+        family: s.family,
+        type: s.type,
+        proto: s.proto,
+        state: s.state,
+        src_port: s.src.port,
+        dst_port: s.dst.port,
+        flags,
+        backlog: s.backlog,
+        src_addr: s.src.words,
+        dst_addr: s.dst.words,
+        fown: NO_FOWN,
+        opts: s.opts,
+        ...(s.v6only !== undefined ? { v6only: s.v6only } : {}),
+        ...(s.tcpOpts ? { tcp_opts: s.tcpOpts } : {}),
+      },
+    });
+    return id;
   }
 
   private eventfd(fd: FdInfo, flags: number): number {

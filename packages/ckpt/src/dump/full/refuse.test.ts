@@ -65,6 +65,18 @@ const KINDS: readonly (readonly [string, (f: Fixture) => RegExp])[] = [
     (f) => new RegExp(`^process ${f.pid} fd 3: inotify \\(anonymous inode\\): anon_inode:inotify$`),
   ],
   ['eventfd', (f) => new RegExp(`^process ${f.pid} fd 3: an eventfd in semaphore mode `)],
+  [
+    'tcp-conn',
+    (f) => new RegExp(`^process ${f.pid} fd 4: a TCP connection \\(ESTABLISHED; it needs TCP repair`),
+  ],
+  [
+    'tcp-waiting',
+    (f) =>
+      new RegExp(
+        `^process ${f.pid} fd 3: a listening socket with 1 connection\\(s\\) waiting to be accepted`,
+      ),
+  ],
+  ['unix', (f) => new RegExp(`^process ${f.pid} fd 3: a unix socket \\(not dumped yet\\)`)],
   ['epoll', (f) => new RegExp(`^process ${f.pid} fd 3: an epoll instance watching fd 4, which is closed `)],
   [
     'io_uring',

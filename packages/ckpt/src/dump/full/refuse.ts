@@ -4,7 +4,8 @@
  *
  * ```
  * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours
- * fds       terminals without --shell-job, sockets, anon inodes but eventfds and epolls (inotify, signalfd,
+ * fds       terminals without --shell-job, sockets but TCP listeners and unconnected sockets and UDP
+ *           (sockets.ts), anon inodes but eventfds and epolls (inotify, signalfd,
  *           timerfd, userfaultfd, io_uring, pidfd), a semaphore eventfd, an epoll watching a descriptor
  *           since closed (event-fds.ts), deleted files, FIFOs, character devices other than /dev/null
  *           /dev/zero /dev/urandom /dev/random
@@ -18,9 +19,11 @@
 import { readlinkSync } from 'node:fs';
 import { type FdInfo, readFds, readMaps, readStatus, readTaskCreds } from '../../proc/index.js';
 import { EVENTFD_TARGET, EVENTPOLL_TARGET, eventFdRefusal } from './event-fds.js';
+import { type SocketFacts, socketFacts, socketRefusal } from './sockets.js';
 import { isPtySlave } from './tty.js';
 
 const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
+const EBADF = 9;
 const S_IFMT = 0o170000;
 const S_IFIFO = 0o010000;
 const S_IFCHR = 0o020000;
@@ -29,11 +32,13 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/r
 
 /**
  * Why descriptor `fd` cannot be dumped, or undefined when it can. `shellJob`: a pty slave (the terminal of
- * a job started from a shell) is dumped as CRIU's --shell-job does (tty.ts).
+ * a job started from a shell) is dumped as CRIU's --shell-job does (tty.ts). `socket`: what a socket is
+ * (sockets.ts); a socket without it is refused.
  */
-export function fdRefusal(fd: FdInfo, shellJob = false): string | undefined {
+export function fdRefusal(fd: FdInfo, shellJob = false, socket?: SocketFacts): string | undefined {
   if (isPtySlave(fd)) return shellJob ? undefined : 'a terminal (a shell job? dump it with --shell-job)';
-  if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK) return 'a socket';
+  if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK)
+    return socket ? socketRefusal(socket) : 'a socket';
   if (fd.target === EVENTFD_TARGET || fd.target === EVENTPOLL_TARGET) return undefined; // eventFdRefusal
   if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
   if (fd.kind === 'pipe') return undefined;
@@ -90,7 +95,17 @@ export function findRefusals(
   const fds = readFds(pid);
   for (const fd of fds) {
     if (ours.has(fd.fd) && fd.target === 'anon_inode:[userfaultfd]') continue;
-    const why = fdRefusal(fd, shellJob) ?? eventFdRefusal(fd, fds);
+    let socket: SocketFacts | undefined;
+    if (fd.kind === 'socket') {
+      try {
+        socket = socketFacts(pid, fd.fd);
+      } catch (e) {
+        if ((e as { errno?: number }).errno === EBADF) continue; // closed meanwhile
+        out.push(`${who} fd ${fd.fd}: a socket that cannot be read (${(e as Error).message})`);
+        continue;
+      }
+    }
+    const why = fdRefusal(fd, shellJob, socket) ?? eventFdRefusal(fd, fds);
     if (why) out.push(`${who} fd ${fd.fd}: ${why}: ${fd.target}`);
   }
   for (const v of readMaps(pid)) {

@@ -46,6 +46,7 @@ import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
 import { type ProcTimer, readPosixTimers } from './posix-timers.js';
 import { readRlimits } from './rlimits.js';
+import { type SocketFacts, socketFacts } from './sockets.js';
 import { isPtySlave, readTtyFacts, type TtyFacts } from './tty.js';
 
 /** A thread: ptrace state, its creds and name. */
@@ -88,6 +89,8 @@ export interface TaskState {
   readonly fds: readonly FdInfo[];
   /** The terminals (pty slaves) among the descriptors, by fd (tty.ts; refused without --shell-job). */
   readonly ttys: ReadonlyMap<number, TtyFacts>;
+  /** What each socket descriptor is (sockets.ts), read while frozen. */
+  readonly sockets: ReadonlyMap<number, SocketFacts>;
   /** Buffered bytes and capacity of each pipe (by inode), read through one of its descriptors. */
   readonly pipes: ReadonlyMap<number, { data: Buffer; size: number }>;
   readonly personality: number;
@@ -169,6 +172,8 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   }
   const ttys = new Map<number, TtyFacts>();
   for (const fd of fds) if (isPtySlave(fd)) ttys.set(fd.fd, readTtyFacts(pid, fd, f));
+  const sockets = new Map<number, SocketFacts>();
+  for (const fd of fds) if (fd.kind === 'socket') sockets.set(fd.fd, socketFacts(pid, fd.fd));
   return {
     pid,
     ppid: Number(f[1]),
@@ -188,6 +193,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     vmFlags: vmFlagsFor(pid, maps, o.early),
     fds,
     ttys,
+    sockets,
     pipes,
     personality: readPersonality(pid),
     rlimits: readRlimits(pid),

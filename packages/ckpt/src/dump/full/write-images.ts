@@ -60,7 +60,7 @@ function savedAuxv(words: readonly bigint[]): bigint[] {
 /** fdinfo entries of one process; open file descriptions shared between fds get one id. */
 function fdinfoEntries(s: TaskState, files: FileTable): FdinfoEntry[] {
   return s.fds.map((fd) => {
-    const id = files.openFile(s.pid, fd, s.ttys.get(fd.fd));
+    const id = files.openFile(s.pid, fd, s.ttys.get(fd.fd), s.sockets.get(fd.fd));
     return { id, flags: fd.flags & O_CLOEXEC ? FD_CLOEXEC : 0, type: files.typeOf(id), fd: fd.fd };
   });
 }
