@@ -49,3 +49,22 @@ test('ckpt show DIR of a full dump: threads and registers, VMAs, fds; every imag
   };
   assert.equal(core.entries[0]!.fields.tc.comm, 'restorable');
 });
+
+test('ckpt show DIR names sockets and event-loop descriptors: listeners with their backlog, a connected UDP socket, epolls and eventfds', async () => {
+  const dir = scratch.newDir();
+  const f = await scratch.start('socketed', []);
+  await finalDump({ pid: f.pid, imagesDir: dir, leaveRunning: true });
+  const text = renderShow(dir);
+  assert.match(
+    text,
+    new RegExp(`^ {2}fd +3 {2}INETSK tcp 127\\.0\\.0\\.1:${f.num('l4')} LISTEN backlog 17$`, 'm'),
+  );
+  assert.match(text, new RegExp(`^ {2}fd +4 {2}INETSK tcp6 \\[::1\\]:${f.num('l6')} LISTEN backlog 5$`, 'm'));
+  assert.match(text, /^ {2}fd +5 {2}INETSK udp 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:9$/m);
+  assert.match(text, /^ {2}fd +6 {2}INETSK tcp 0\.0\.0\.0:0$/m);
+  assert.match(text, /^ {2}fd +7 {2}EVENTPOLL epoll watching fd 3, fd 4$/m);
+  const g = await scratch.start('evented', []);
+  const dir2 = scratch.newDir();
+  await finalDump({ pid: g.pid, imagesDir: dir2, leaveRunning: true });
+  assert.match(renderShow(dir2), new RegExp(`^ {2}fd +${g.num('a')} {2}EVENTFD eventfd counter 7$`, 'm'));
+});

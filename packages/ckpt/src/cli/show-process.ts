@@ -26,6 +26,7 @@ import {
   fdinfoEntryCodec,
   fileEntryCodec,
   fsEntryCodec,
+  type InetSkEntry,
   imageFileName,
   kobjIdsCodec,
   MAGIC,
@@ -102,7 +103,40 @@ function fileTarget(f: FileEntry | undefined, files?: ReadonlyMap<number, FileEn
       ? fileTarget(files?.get(f.tty.regf_id))
       : `tty ${f.tty.tty_info_id >> 1}`;
   if (f.pipe) return `pipe:[${f.pipe.pipe_id}]`;
+  if (f.efd) return `eventfd counter ${f.efd.counter}`;
+  if (f.epfd)
+    return `epoll watching ${
+      (f.epfd.tfd ?? [])
+        .map((t) => t.tfd)
+        .sort((a, b) => a - b)
+        .map((fd) => `fd ${fd}`)
+        .join(', ') || 'nothing'
+    }`;
+  if (f.isk) return inetSocket(f.isk);
   return `type ${f.type}`;
+}
+
+/** `tcp 127.0.0.1:8080 LISTEN backlog 511`, `udp6 [::1]:5353 -> [::1]:53`. */
+function inetSocket(s: InetSkEntry): string {
+  const v6 = s.family === 10;
+  const addr = (words: readonly number[] | undefined, port: number) => {
+    const b = Buffer.alloc(v6 ? 16 : 4);
+    (words ?? []).slice(0, v6 ? 4 : 1).forEach((w, i) => {
+      b.writeUInt32LE(w >>> 0, 4 * i);
+    });
+    const host = v6
+      ? new URL(`http://[${(b.toString('hex').match(/..../g) ?? []).join(':')}]`).hostname
+      : [...b].join('.');
+    return `${host}:${port}`;
+  };
+  const proto = `${s.proto === 6 ? 'tcp' : 'udp'}${v6 ? '6' : ''}`;
+  const state =
+    s.state === 10
+      ? ` LISTEN backlog ${s.backlog}`
+      : s.state === 1
+        ? ` -> ${addr(s.dst_addr, s.dst_port)}`
+        : '';
+  return `${proto} ${addr(s.src_addr, s.src_port)}${state}`;
 }
 
 function threadReport(tid: number, core: CoreEntry): ThreadReport {
