@@ -1,13 +1,14 @@
 /**
  * Our protobuf schema of the per-process images of a full dump besides core (CRIU 4.2's `mm.proto`,
  * `vma.proto`, `pstree.proto`, `fs.proto`, `regfile.proto`, `fown.proto`, `fdinfo.proto`, `pipe.proto`,
- * `pipe-data.proto`, `tty.proto`, `eventfd.proto`, `eventpoll.proto`, `sk-inet.proto`, `sk-opts.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
+ * `pipe-data.proto`, `tty.proto`, `eventfd.proto`, `eventpoll.proto`, `sk-inet.proto`, `sk-unix.proto`, `sk-opts.proto`, `sk-packet.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
  *
  * ```
  * mm-<pid>.img        mm_entry { mm fields, exe_file_id, mm_saved_auxv[44], vmas[], dumpable, aios[] }
  * pstree.img          pstree_entry per process { pid, ppid, pgid, sid, threads[] }
  * fs-<pid>.img        fs_entry { cwd_id, root_id, umask }       (ids of reg-file entries)
- * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd | isk }
+ * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd | isk | usk }
+ * sk-queues.img       sk_packet_entry per queued packet { id_for, length } + `length` raw bytes after each
  * tty-info.img        tty_info_entry per terminal { id, type, sid, pgrp, rdev, termios, winsize, pty }
  * fdinfo-<files>.img  fdinfo_entry per descriptor { id, flags (FD_CLOEXEC), type, fd }
  * pipes-data.img      pipe_data_entry { pipe_id, bytes, size } + `bytes` raw bytes after each entry
@@ -88,8 +89,18 @@ message inet_sk_entry {
   required fown_entry fown = 13; required sk_opts_entry opts = 14; optional bool v6only = 15;
   optional string ifname = 17; optional tcp_opts_entry tcp_opts = 20;
 }
+message file_perms_entry { required uint32 mode = 1; required uint32 uid = 2; required uint32 gid = 3; }
+message unix_sk_entry {
+  required uint32 id = 1; required uint32 ino = 2; required uint32 type = 3; required uint32 state = 4;
+  required uint32 flags = 5; required uint32 uflags = 6; required uint32 backlog = 7; required uint32 peer = 8;
+  required fown_entry fown = 9; required sk_opts_entry opts = 10; required bytes name = 11;
+  optional uint32 shutdown = 12; optional file_perms_entry file_perms = 13; optional string name_dir = 14;
+  optional bool deleted = 15; optional uint32 ns_id = 16; optional sint32 mnt_id = 17;
+}
+message sk_packet_entry { required uint32 id_for = 1; required uint32 length = 2; }
 message file_entry {
   required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3; optional inet_sk_entry isk = 4;
+  optional unix_sk_entry usk = 16;
   optional eventfd_file_entry efd = 8; optional eventpoll_file_entry epfd = 9; optional pipe_entry pipe = 18;
   optional tty_file_entry tty = 19;
 }
@@ -114,6 +125,7 @@ export const FD_TYPE = {
   PIPE: 2,
   FIFO: 3,
   INETSK: 4,
+  UNIXSK: 5,
   EVENTFD: 6,
   EVENTPOLL: 7,
   TTY: 11,
@@ -302,11 +314,41 @@ export interface InetSkEntry {
   ifname?: string;
   tcp_opts?: TcpOptsEntry;
 }
+/**
+ * An AF_UNIX socket (sk-unix.proto). `peer`: the inode of the other end (a socketpair or a connection
+ * inside the tree); `name`: the bound name (a path, or an abstract name starting with NUL; empty when
+ * unbound); `backlog` of a listener; `shutdown` SHUT_RD 1 | SHUT_WR 2 as sk_shutdown.
+ */
+export interface UnixSkEntry {
+  id: number;
+  ino: number;
+  type: number;
+  state: number;
+  flags: number;
+  uflags: number;
+  backlog: number;
+  peer: number;
+  fown: FownEntry;
+  opts: SkOptsEntry;
+  name: Uint8Array;
+  shutdown?: number;
+  file_perms?: { mode: number; uid: number; gid: number };
+  name_dir?: string;
+  deleted?: boolean;
+  ns_id?: number;
+  mnt_id?: number;
+}
+/** sk-queues.img: a packet (or a run of stream bytes) queued for socket `id_for`, its bytes after the entry. */
+export interface SkPacketEntry {
+  id_for: number;
+  length: number;
+}
 export interface FileEntry {
   type: number;
   id: number;
   reg?: RegFileEntry;
   isk?: InetSkEntry;
+  usk?: UnixSkEntry;
   efd?: EventfdFileEntry;
   epfd?: EventpollFileEntry;
   pipe?: PipeEntry;
@@ -359,3 +401,4 @@ export const fileEntryCodec = bigintCodec<FileEntry>(root, 'file_entry');
 export const fdinfoEntryCodec = bigintCodec<FdinfoEntry>(root, 'fdinfo_entry');
 export const ttyInfoEntryCodec = bigintCodec<TtyInfoEntry>(root, 'tty_info_entry');
 export const pipeDataEntryCodec = bigintCodec<PipeDataEntry>(root, 'pipe_data_entry');
+export const skPacketEntryCodec = bigintCodec<SkPacketEntry>(root, 'sk_packet_entry');

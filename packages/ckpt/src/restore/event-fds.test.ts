@@ -8,13 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeImageOf, FD_TYPE, fileEntryCodec, MAGIC } from '../images/index.js';
-import { kill as sysKill } from '../sys/index.js';
 import {
   critDecodesAll,
   DUMPERS,
-  type Fixture,
+  doneReport,
   killRestored,
-  logLines,
   RESTORERS,
   Scratch,
   sleep,
@@ -23,14 +21,6 @@ import {
 import { killAndReap } from './reap.js';
 
 const scratch = new Scratch('ckpt-restore-events-');
-
-/** SIGUSR1: the lines of the fixture's first report (EV, NEST, FL, EFD), up to DONE. */
-async function report(f: Fixture): Promise<string[]> {
-  sysKill(f.pid, 10);
-  for (let i = 0; i < 300 && logLines(f, /^DONE/).length < 1; i++) await sleep(10);
-  assert.equal(logLines(f, /^DONE/).length, 1, `no report: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
-  return logLines(f, /^(EV|NEST|FL|EFD) /);
-}
 
 for (const { dumper, restorer, skip } of TOOL_PAIRS)
   test(`eventfds and epoll instances come back: counters, flags, watched files, events and data (${dumper} dump, ${restorer} restore)`, {
@@ -67,7 +57,7 @@ for (const { dumper, restorer, skip } of TOOL_PAIRS)
     }
     await RESTORERS[restorer](dir);
     try {
-      assert.deepEqual(await report(f), [
+      assert.deepEqual(await doneReport(f, /^(EV|NEST|FL|EFD) /), [
         'EV 2a 1',
         'EV a11ce 1',
         'EV b0b0b0b0b0b 4',

@@ -14,6 +14,8 @@
  * EVENTPOLL  epoll_create1(0), O_NONBLOCK as recorded -> parked (its interest list comes later)
  * INETSK     a TCP listener or unconnected socket, a UDP socket: socket, bind, listen | connect, options
  *            (inet-socket.ts) -> parked
+ * UNIXSK     a pair once for both ends (queued packets written back), a listener or bound socket, an
+ *            unbound one (unix-socket.ts) -> parked
  * in each process, which inherited the parked fds (installFds):
  *       dup2(parked, fd) for every entry (shared descriptions share one parked fd), FD_CLOEXEC as
  *       recorded; then each epoll instance's watched files (first process holding it, whose descriptor
@@ -35,6 +37,7 @@ import type { RemoteTask } from './remote-task.js';
 import { openInTask, putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
 import { ARG_SIZE } from './trampoline.js';
+import { readSkQueues, UnixSockets } from './unix-socket.js';
 
 const F_DUPFD = 0;
 const F_SETFD = 2;
@@ -75,6 +78,7 @@ export function openTreeFiles(
   };
   const parked = new Map<number, number>();
   const pipes = new Map<number, [number, number]>();
+  let unix: UnixSockets | undefined;
   for (const t of tasks)
     for (const e of t.fds) {
       if (parked.has(e.id)) continue;
@@ -110,6 +114,9 @@ export function openTreeFiles(
         const fd = task.call('epoll_create1', RSYS.epoll_create1, 0);
         if (file.epfd.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
         parked.set(e.id, park(fd, 'epoll'));
+      } else if (file.type === FD_TYPE.UNIXSK && file.usk) {
+        unix ??= new UnixSockets(task, trampoline, t.files.values(), readSkQueues(t.dir));
+        for (const [id, fd] of unix.open(file.usk)) parked.set(id, park(fd, 'unix socket'));
       } else if (file.type === FD_TYPE.INETSK && file.isk) {
         parked.set(e.id, park(openInetSocket(task, trampoline, file.isk), 'socket'));
       } else if (file.type === FD_TYPE.TTY && tty >= 0) {

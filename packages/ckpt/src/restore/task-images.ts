@@ -43,6 +43,7 @@ import {
   type TtyInfoEntry,
   ttyInfoEntryCodec,
 } from '../images/index.js';
+import { readBlobImage } from './blob-image.js';
 import { RestoreError } from './errors.js';
 
 export interface TaskImages {
@@ -96,27 +97,13 @@ function decodeAll<T>(dir: ImageDir, name: string, magic: number, decode: (b: Ui
 
 /** pipes-data.img: entries each followed by their raw bytes (absent file: no pipe held data). */
 function readPipeData(dir: ImageDir): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
   const path = join(dir.path, 'pipes-data.img');
-  if (!existsSync(path)) return out;
-  const bytes = readFileSync(path);
-  let off = 8; // magic words
-  while (off < bytes.length) {
-    if (off + 4 > bytes.length) throw new RestoreError('CORRUPT_IMAGE', `${path}: truncated`);
-    const n = bytes.readUInt32LE(off);
-    const end = off + 4 + n;
-    if (end > bytes.length) throw new RestoreError('CORRUPT_IMAGE', `${path}: truncated`);
-    let e: { pipe_id: number; bytes: number };
-    try {
-      e = pipeDataEntryCodec.decode(bytes.subarray(off + 4, end));
-    } catch (err) {
-      throw new RestoreError('CORRUPT_IMAGE', `${path}: ${(err as Error).message}`, { cause: err });
-    }
-    if (end + e.bytes > bytes.length) throw new RestoreError('CORRUPT_IMAGE', `${path}: truncated data`);
-    out.set(e.pipe_id, Buffer.from(bytes.subarray(end, end + e.bytes)));
-    off = end + e.bytes;
-  }
-  return out;
+  const blobs = readBlobImage(
+    path,
+    (b) => pipeDataEntryCodec.decode(b),
+    (e) => e.bytes,
+  );
+  return new Map(blobs.map(({ entry, data }) => [entry.pipe_id, data]));
 }
 
 /**

@@ -20,3 +20,4 @@ export * from './rlimit.js';
 export * from './socket-calls.js';
 export * from './syscalls.js';
 export * from './task-calls.js';
+export * from './unix-diag.js';

@@ -31,6 +31,8 @@ export const RSYS = {
   bind: 49,
   listen: 50,
   setsockopt: 54,
+  socketpair: 53,
+  shutdown: 48,
   rseq: 334,
   prlimit64: 302,
   close: 3,

@@ -13,8 +13,15 @@ import { addressOf, syscall } from './syscalls.js';
 
 const SYS_GETSOCKNAME = 51;
 const SYS_GETPEERNAME = 52;
+const SYS_SETSOCKOPT = 54;
 const SYS_GETSOCKOPT = 55;
+const SYS_RECVMSG = 47;
 const ENOTCONN = 107;
+const EAGAIN = 11;
+const MSG_PEEK = 2;
+const MSG_DONTWAIT = 0x40;
+/** recvmsg's msg_flags: control data did not fit (descriptors or credentials in flight), a datagram was cut. */
+export const MSG_FLAG = { TRUNC: 0x20, CTRUNC: 0x8 } as const;
 
 /** Option levels. */
 export const SOL = { IP: 0, SOCKET: 1, TCP: 6, IPV6: 41 } as const;
@@ -39,6 +46,7 @@ export const SO = {
   BINDTODEVICE: 25,
   GET_FILTER: 26,
   ACCEPTCONN: 30,
+  PEEK_OFF: 42,
   PASSSEC: 34,
   MARK: 36,
   PROTOCOL: 38,
@@ -67,6 +75,32 @@ export function getsockoptLength(fd: number, level: number, name: number): numbe
   const len = new Uint32Array([0]);
   syscall(SYS_GETSOCKOPT, fd, level, name, 0, addressOf(len));
   return len[0]!;
+}
+
+/** setsockopt(2) of an int option. */
+export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
+  const v = new Int32Array([value]);
+  syscall(SYS_SETSOCKOPT, fd, level, name, addressOf(new Uint8Array(v.buffer)), 4);
+}
+
+/**
+ * One recvmsg(2) with MSG_PEEK | MSG_DONTWAIT and no room for control data: the bytes (undefined when
+ * nothing is queued) and msg_flags (MSG_FLAG.CTRUNC: there was control data; TRUNC: a datagram was cut).
+ */
+export function recvPeek(fd: number, size: number): { bytes: Buffer; flags: number } | undefined {
+  const buf = Buffer.alloc(size);
+  const iov = new BigUint64Array([BigInt(addressOf(buf)), BigInt(size)]);
+  const msg = new BigUint64Array(7); // struct msghdr: name, namelen, iov, iovlen, control, controllen, flags
+  msg[2] = BigInt(addressOf(new Uint8Array(iov.buffer)));
+  msg[3] = 1n;
+  let n: number;
+  try {
+    n = syscall(SYS_RECVMSG, fd, addressOf(new Uint8Array(msg.buffer)), MSG_PEEK | MSG_DONTWAIT);
+  } catch (e) {
+    if (e instanceof SysError && e.errno === EAGAIN) return undefined;
+    throw e;
+  }
+  return { bytes: buf.subarray(0, n), flags: Number(msg[6]! & 0xffffffffn) };
 }
 
 /** getsockopt(2) of an int option. */

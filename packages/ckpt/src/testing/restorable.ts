@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fullDumpProcess } from '../dump/full/index.js';
 import { restoreProcess } from '../restore/index.js';
@@ -42,6 +43,37 @@ export async function sumReport(f: Fixture, n: number, pid = f.pid): Promise<str
   assert.ok(sums.length >= n, `no SUM report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`);
   const nth = (re: RegExp) => logLines(f, re)[n - 1] ?? '-';
   return [sums[n - 1]!, nth(/^POS /), nth(/^PIPE /)];
+}
+
+/**
+ * Send SIGUSR1 to the fixture and wait for its `n`-th report (a "DONE" line); returns the `n`-th block of
+ * `perReport` lines matching `re` (every matching line of the first report when `perReport` is omitted).
+ */
+export async function doneReport(f: Fixture, re: RegExp, n = 1, perReport?: number): Promise<string[]> {
+  sysKill(f.pid, 10);
+  for (let i = 0; i < 300 && logLines(f, /^DONE/).length < n; i++) await sleep(10);
+  assert.equal(
+    logLines(f, /^DONE/).length,
+    n,
+    `no report ${n}: ${readFileSync(f.logFile, 'utf8').slice(-300)}`,
+  );
+  const all = logLines(f, re);
+  return perReport === undefined ? all : all.slice(perReport * (n - 1), perReport * n);
+}
+
+/** Connect (TCP host:port or a unix path) and read what the peer writes until it closes. */
+export function readUntilClosed(to: { host: string; port: number } | { path: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(to);
+    let got = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => {
+      got += d;
+    });
+    s.on('end', () => resolve(got.trim()));
+    s.on('error', reject);
+    s.setTimeout(5000, () => s.destroy(new Error(`no answer from ${JSON.stringify(to)}`)));
+  });
 }
 
 /** Wait until more than `after + 2` lines match `re` (a heartbeat goes on); false if none come. */

@@ -11,7 +11,9 @@
  * terminals (--shell-job)  a REG entry of the path, then a TTY entry naming it (regf_id) and its
  *                          tty_info (index << 1)                              <- fdinfo_entry.id
  * sockets                  one INETSK entry per description: family, type, state, addresses, backlog,
- *                          options (sockets.ts)
+ *                          options (sockets.ts); one UNIXSK entry per unix socket: type, state, peer
+ *                          (inode), name, backlog, shutdown, the socket file's perms; its queued
+ *                          packets (sk-queues.img, by entry id)
  * eventfds                 one EVENTFD entry per description {flags, counter} (event-fds.ts)
  * epoll instances          one EVENTPOLL entry per description, with every watched file (tfd, events,
  *                          data, dev, inode, pos) as the first process holding it sees them
@@ -23,11 +25,12 @@
  * const exeId = files.regFile({ path: '/bin/cat', flags: 0, pos: 0, mode: 0o100755, size: 1234 });
  * files.entries; // [{ type: REG, id: 1, reg: { ... } }]
  */
+import { lstatSync } from 'node:fs';
 import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
 import type { FdInfo } from '../../proc/index.js';
 import { sameOpenFile } from '../../sys/index.js';
 import { EVENTFD_TARGET, EVENTPOLL_TARGET, epollTargets, eventfdFacts } from './event-fds.js';
-import type { SocketFacts } from './sockets.js';
+import { type SocketFacts, unixPath } from './sockets.js';
 
 /** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
 const appendOnly = (flags: number) => (flags & O_ACCMODE) === O_WRONLY && (flags & O_APPEND) !== 0;
@@ -55,6 +58,7 @@ export class FileTable {
   private readonly list: FileEntry[] = [];
   private readonly byKey = new Map<string, number>();
   private readonly opened: { pid: number; fd: number; target: string; id: number }[] = [];
+  private readonly queues: { id: number; packets: readonly Buffer[] }[] = [];
   private static readonly O_CLOEXEC = 0o2000000;
 
   /** The entries registered so far, in id order. */
@@ -98,6 +102,7 @@ export class FileTable {
       const flags = fd.flags & ~FileTable.O_CLOEXEC;
       if (tty) id = this.tty(tty.id, { path: fd.path, flags, pos: 0, mode: fd.mode, size: 0 });
       else if (fd.kind === 'pipe') id = this.pipe(fd.inode, flags);
+      else if (socket?.unix) id = this.unixSocket(fd, socket, flags);
       else if (socket) id = this.inetSocket(fd, socket, flags);
       else if (fd.target === EVENTFD_TARGET) id = this.eventfd(fd, flags);
       else if (fd.target === EVENTPOLL_TARGET) id = this.eventpoll(fd, flags);
@@ -117,6 +122,11 @@ export class FileTable {
       tty: { id, tty_info_id: ttyInfoId, flags: f.flags, fown: NO_FOWN, regf_id: regfId },
     });
     return id;
+  }
+
+  /** The packets queued for each unix socket entry that has any (sk-queues.img), in id order. */
+  get queued(): readonly { readonly id: number; readonly packets: readonly Buffer[] }[] {
+    return this.queues;
   }
 
   /** The FD_TYPE of the entry `id`. */
@@ -148,6 +158,38 @@ export class FileTable {
         ...(s.tcpOpts ? { tcp_opts: s.tcpOpts } : {}),
       },
     });
+    return id;
+  }
+
+  private unixSocket(fd: FdInfo, s: SocketFacts, flags: number): number {
+    const id = this.list.length + 1;
+    const d = s.unix!.diag;
+    const path = unixPath(d.name);
+    let perms: { mode: number; uid: number; gid: number } | undefined;
+    if (path !== undefined) {
+      const st = lstatSync(path);
+      perms = { mode: st.mode, uid: st.uid, gid: st.gid };
+    }
+    this.list.push({
+      type: FD_TYPE.UNIXSK,
+      id,
+      usk: {
+        id,
+        ino: fd.inode,
+        type: d.type,
+        state: d.state,
+        flags,
+        uflags: 0,
+        backlog: s.backlog,
+        peer: d.peer,
+        fown: NO_FOWN,
+        opts: s.opts,
+        name: d.name ?? Buffer.alloc(0),
+        shutdown: d.shutdown,
+        ...(perms ? { file_perms: perms } : {}),
+      },
+    });
+    if (s.unix!.packets.length > 0) this.queues.push({ id, packets: s.unix!.packets });
     return id;
   }
 

@@ -100,7 +100,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   const early = new Map<number, EarlyVmFlags>();
   try {
     const pids = listTree(o.pid);
-    refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p), o.shellJob)));
+    refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p), o.shellJob, pids)));
     using reader = new PageReader(o.pid, { bufferSize: 1 << 16, buffers: 1 });
     for (const p of pids) {
       sites.set(p, injectionSite(p));
@@ -149,7 +149,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       if (c.closed.length > 0) log.info('process %d: closed %d leftover userfaultfds', pid, c.closed.length);
     }
     phase('leftovers');
-    refuse(frozen.pids.flatMap((pid) => findRefusals(pid, process.pid, undefined, o.shellJob)));
+    refuse(frozen.pids.flatMap((pid) => findRefusals(pid, process.pid, undefined, o.shellJob, frozen.pids)));
     phase('refusals');
     const states = frozen.pids.map((pid) =>
       collectTaskState(frozen.get(pid)!, { site: sites.get(pid), early: early.get(pid) }),

@@ -76,7 +76,10 @@ const KINDS: readonly (readonly [string, (f: Fixture) => RegExp])[] = [
         `^process ${f.pid} fd 3: a listening socket with 1 connection\\(s\\) waiting to be accepted`,
       ),
   ],
-  ['unix', (f) => new RegExp(`^process ${f.pid} fd 3: a unix socket \\(not dumped yet\\)`)],
+  [
+    'unix',
+    (f) => new RegExp(`^process ${f.pid} fd 3: a unix socket with descriptors or credentials in flight`),
+  ],
   ['epoll', (f) => new RegExp(`^process ${f.pid} fd 3: an epoll instance watching fd 4, which is closed `)],
   [
     'io_uring',

@@ -19,7 +19,7 @@
 import { readlinkSync } from 'node:fs';
 import { type FdInfo, readFds, readMaps, readStatus, readTaskCreds } from '../../proc/index.js';
 import { EVENTFD_TARGET, EVENTPOLL_TARGET, eventFdRefusal } from './event-fds.js';
-import { type SocketFacts, socketFacts, socketRefusal } from './sockets.js';
+import { lazyUnixTable, type SocketFacts, socketFacts, socketRefusal, treeSocketInodes } from './sockets.js';
 import { isPtySlave } from './tty.js';
 
 const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
@@ -35,10 +35,15 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/r
  * a job started from a shell) is dumped as CRIU's --shell-job does (tty.ts). `socket`: what a socket is
  * (sockets.ts); a socket without it is refused.
  */
-export function fdRefusal(fd: FdInfo, shellJob = false, socket?: SocketFacts): string | undefined {
+export function fdRefusal(
+  fd: FdInfo,
+  shellJob = false,
+  socket?: SocketFacts,
+  treeSockets?: ReadonlySet<number>,
+): string | undefined {
   if (isPtySlave(fd)) return shellJob ? undefined : 'a terminal (a shell job? dump it with --shell-job)';
   if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK)
-    return socket ? socketRefusal(socket) : 'a socket';
+    return socket ? socketRefusal(socket, treeSockets) : 'a socket';
   if (fd.target === EVENTFD_TARGET || fd.target === EVENTPOLL_TARGET) return undefined; // eventFdRefusal
   if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
   if (fd.kind === 'pipe') return undefined;
@@ -66,13 +71,15 @@ export function mappingRefusal(path: string, isPrivate: boolean, inode: number):
 /**
  * Every reason process `pid` cannot be fully dumped, each on one line. `tracer`: the pid allowed as its
  * tracer (ours while frozen). `ours`: descriptors the dump closes itself (ckpt's tracking userfaultfds).
- * `shellJob`: terminals are dumped (--shell-job), not refused.
+ * `shellJob`: terminals are dumped (--shell-job), not refused. `tree`: every process of the dump (a unix
+ * socket's peer must be held by one of them).
  */
 export function findRefusals(
   pid: number,
   tracer = 0,
   ours: ReadonlySet<number> = new Set(),
   shellJob = false,
+  tree: readonly number[] = [pid],
 ): string[] {
   const out: string[] = [];
   const who = `process ${pid}`;
@@ -93,19 +100,22 @@ export function findRefusals(
     if (theirs !== ours) out.push(`${who}: ${ns} namespace ${theirs} differs from ours (${ours})`);
   }
   const fds = readFds(pid);
+  const unix = lazyUnixTable();
+  let treeSockets: ReadonlySet<number> | undefined;
   for (const fd of fds) {
     if (ours.has(fd.fd) && fd.target === 'anon_inode:[userfaultfd]') continue;
     let socket: SocketFacts | undefined;
     if (fd.kind === 'socket') {
       try {
-        socket = socketFacts(pid, fd.fd);
+        socket = socketFacts(pid, fd.fd, fd.inode, unix);
+        if (socket.unix) treeSockets ??= treeSocketInodes(tree);
       } catch (e) {
         if ((e as { errno?: number }).errno === EBADF) continue; // closed meanwhile
         out.push(`${who} fd ${fd.fd}: a socket that cannot be read (${(e as Error).message})`);
         continue;
       }
     }
-    const why = fdRefusal(fd, shellJob, socket) ?? eventFdRefusal(fd, fds);
+    const why = fdRefusal(fd, shellJob, socket, treeSockets) ?? eventFdRefusal(fd, fds);
     if (why) out.push(`${who} fd ${fd.fd}: ${why}: ${fd.target}`);
   }
   for (const v of readMaps(pid)) {

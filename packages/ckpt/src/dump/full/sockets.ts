@@ -9,15 +9,21 @@
  *               TCP_INFO state: LISTEN (backlog = tcpi_sacked, waiting = tcpi_unacked) | CLOSE | others refused
  *               addresses, SO_* and TCP_* options (sk-opts.proto, tcp_opts) -> INETSK entry
  * ```
- * Refused, one line each: unix, netlink, packet and raw sockets; TCP connections (established or on
- * their way: they need TCP repair); a listener with connections waiting to be accepted (they would be
- * lost); a socket with a BPF filter attached.
+ * unix sockets: their peer, backlog, queue lengths and name come from sock_diag (sys/unix-diag.ts); what
+ * waits in a receive queue is peeked (SO_PEEK_OFF, one recvmsg per packet, CRIU's way; the peek offset
+ * is put back), so the queue is read, not taken.
+ *
+ * Refused, one line each: netlink, packet and raw sockets; TCP connections (established or on their way:
+ * they need TCP repair); a listener with connections waiting to be accepted (they would be lost); a socket
+ * with a BPF filter attached; a unix socket connected to one outside the tree, bound to a relative path
+ * or to a path since removed, or with descriptors or credentials in flight in its queue.
  *
  * @example
  * const s = socketFacts(pid, 5);  // { family: 2, type: 1, state: 10, backlog: 511, src: { port: 8080, ... } }
  * socketRefusal(s);               // undefined: it can be dumped
  */
 
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { SkOptsEntry, TcpOptsEntry } from '../../images/index.js';
 import {
   AF,
@@ -26,13 +32,18 @@ import {
   getsockoptInt,
   getsockoptLength,
   IPV6_V6ONLY,
+  MSG_FLAG,
   peerName,
   pidfdGetfd,
   pidfdOpen,
+  recvPeek,
   SO,
   SOL,
+  setsockoptInt,
   sockName,
   TCP_OPT,
+  type UnixDiag,
+  unixSockets,
 } from '../../sys/index.js';
 
 const SOCK_STREAM = 1;
@@ -79,6 +90,44 @@ export interface SocketFacts {
   readonly v6only?: boolean;
   /** Instructions of an attached socket filter. */
   readonly filterLength: number;
+  /** AF_UNIX: what sock_diag says, the packets of its receive queue, why it cannot be dumped. */
+  readonly unix?: UnixFacts;
+}
+
+export interface UnixFacts {
+  readonly diag: UnixDiag;
+  /** Connected to a socket that is not connected back (a datagram client of a bound socket). */
+  readonly oneWay: boolean;
+  readonly packets: readonly Buffer[];
+  readonly unreadable?: string;
+}
+
+/** Every unix socket of the namespace by inode, loaded on first use (one sock_diag dump per caller). */
+export type UnixTable = () => ReadonlyMap<number, UnixDiag>;
+
+/** The receive queue of unix socket `fd` (a duplicate), packet by packet, read with MSG_PEEK. */
+function peekQueue(fd: number, d: UnixDiag): { packets: Buffer[]; unreadable?: string } {
+  const packets: Buffer[] = [];
+  if (d.state === TCP_STATE.LISTEN || d.rqueue === 0) return { packets };
+  const before = getsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF);
+  setsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF, 0);
+  try {
+    for (;;) {
+      const got = recvPeek(fd, Math.max(d.rqueue, 64 * 1024));
+      if (!got || got.bytes.length === 0) break;
+      if (got.flags & MSG_FLAG.CTRUNC)
+        return {
+          packets,
+          unreadable: 'a unix socket with descriptors or credentials in flight in its queue',
+        };
+      if (got.flags & MSG_FLAG.TRUNC)
+        return { packets, unreadable: 'a unix socket whose queued datagram did not fit' };
+      packets.push(Buffer.from(got.bytes));
+    }
+  } finally {
+    setsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF, before);
+  }
+  return { packets };
 }
 
 function end(addr: Buffer | undefined, family: number): SockEnd {
@@ -150,8 +199,11 @@ function tcpOptions(fd: number): TcpOptsEntry {
   };
 }
 
-/** What socket descriptor `fd` of process `pid` is (the module comment); reads a duplicate, then closes it. */
-export function socketFacts(pid: number, targetFd: number): SocketFacts {
+/**
+ * What socket descriptor `fd` (inode `ino`) of process `pid` is (the module comment); reads a duplicate,
+ * then closes it. `unix`: the namespace's unix sockets (for AF_UNIX ones).
+ */
+export function socketFacts(pid: number, targetFd: number, ino: number, unix: UnixTable): SocketFacts {
   const pidfd = pidfdOpen(pid);
   let fd = -1;
   try {
@@ -163,17 +215,17 @@ export function socketFacts(pid: number, targetFd: number): SocketFacts {
     const filterLength = getsockoptLength(fd, SOL.SOCKET, SO.GET_FILTER);
     if (!inet || (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP)) {
       const none = { words: [], port: 0 };
+      const base = { family, type, proto, src: none, dst: none, opts: options(fd), filterLength };
+      const diag = family === AF.UNIX ? unix().get(ino) : undefined;
+      if (!diag) return { ...base, state: 0, backlog: 0, waiting: 0 };
+      const listening = diag.state === TCP_STATE.LISTEN;
+      const oneWay = diag.peer !== 0 && unix().get(diag.peer)?.peer !== ino;
       return {
-        family,
-        type,
-        proto,
-        state: 0,
-        backlog: 0,
-        waiting: 0,
-        src: none,
-        dst: none,
-        opts: options(fd),
-        filterLength,
+        ...base,
+        state: diag.state,
+        backlog: listening ? diag.wqueue : 0,
+        waiting: diag.waiting.length,
+        unix: { diag, oneWay, ...peekQueue(fd, diag) },
       };
     }
     const peer = peerName(fd);
@@ -210,8 +262,14 @@ export function socketFacts(pid: number, targetFd: number): SocketFacts {
 
 const FAMILY_NAMES: Record<number, string> = { 1: 'a unix', 16: 'a netlink', 17: 'a packet' };
 
-/** Why a socket with these facts cannot be dumped, or undefined when it can. */
-export function socketRefusal(s: SocketFacts): string | undefined {
+const SOCK_SEQPACKET = 5;
+
+/**
+ * Why a socket with these facts cannot be dumped, or undefined when it can. `tree`: the socket inodes the
+ * dumped tree holds (a unix socket's peer must be one of them).
+ */
+export function socketRefusal(s: SocketFacts, tree: ReadonlySet<number> = new Set()): string | undefined {
+  if (s.unix) return unixRefusal(s.unix, tree);
   const inet = s.family === AF.INET || s.family === AF.INET6;
   if (!inet) return `${FAMILY_NAMES[s.family] ?? `a family ${s.family}`} socket (not dumped yet)`;
   if (s.proto === IPPROTO_TCP && s.type === SOCK_STREAM) {
@@ -223,4 +281,68 @@ export function socketRefusal(s: SocketFacts): string | undefined {
   }
   if (s.filterLength > 0) return 'a socket with a BPF filter attached';
   return undefined;
+}
+
+/** The unix part of socketRefusal. */
+function unixRefusal(u: UnixFacts, tree: ReadonlySet<number>): string | undefined {
+  const d = u.diag;
+  if (![SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET].includes(d.type)) return `a unix socket of type ${d.type}`;
+  if (d.waiting.length > 0)
+    return `a listening unix socket with ${d.waiting.length} connection(s) waiting to be accepted`;
+  if (d.peer !== 0 && !tree.has(d.peer))
+    return `a unix socket connected to one outside the dumped tree (socket:[${d.peer}]; not dumped yet)`;
+  if (u.oneWay) return `a unix socket connected one way to socket:[${d.peer}] (not dumped yet)`;
+  if (u.unreadable) return u.unreadable;
+  if (d.peer === 0 && u.packets.length > 0)
+    return 'a unix socket with packets queued and no peer (not dumped yet)';
+  const name = unixPath(d.name);
+  if (name !== undefined) {
+    if (!name.startsWith('/')) return `a unix socket bound to a relative path (${name})`;
+    if (!isSocketFile(name)) return `a unix socket bound to ${name}, which is no longer a socket file there`;
+  }
+  return undefined;
+}
+
+/** The path a unix socket is bound to (undefined: unbound or abstract). */
+export function unixPath(name: Buffer | undefined): string | undefined {
+  if (!name || name.length === 0 || name[0] === 0) return undefined;
+  const end = name.indexOf(0);
+  return name.subarray(0, end < 0 ? name.length : end).toString();
+}
+
+function isSocketFile(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** The inodes of every socket the processes `pids` hold (a descriptor that goes meanwhile is skipped). */
+export function treeSocketInodes(pids: readonly number[]): Set<number> {
+  const out = new Set<number>();
+  for (const pid of pids) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${n}`));
+        if (m) out.add(Number(m[1]));
+      } catch {}
+    }
+  }
+  return out;
+}
+
+/** A UnixTable that dumps the namespace's unix sockets once, on first use. */
+export function lazyUnixTable(): UnixTable {
+  let table: ReadonlyMap<number, UnixDiag> | undefined;
+  return () => {
+    table ??= unixSockets();
+    return table;
+  };
 }

@@ -46,7 +46,7 @@ import { collectInjectedState, type InjectedState } from './injected-state.js';
 import { peekPipe } from './pipe-data.js';
 import { type ProcTimer, readPosixTimers } from './posix-timers.js';
 import { readRlimits } from './rlimits.js';
-import { type SocketFacts, socketFacts } from './sockets.js';
+import { lazyUnixTable, type SocketFacts, socketFacts } from './sockets.js';
 import { isPtySlave, readTtyFacts, type TtyFacts } from './tty.js';
 
 /** A thread: ptrace state, its creds and name. */
@@ -173,7 +173,8 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   const ttys = new Map<number, TtyFacts>();
   for (const fd of fds) if (isPtySlave(fd)) ttys.set(fd.fd, readTtyFacts(pid, fd, f));
   const sockets = new Map<number, SocketFacts>();
-  for (const fd of fds) if (fd.kind === 'socket') sockets.set(fd.fd, socketFacts(pid, fd.fd));
+  const unix = lazyUnixTable();
+  for (const fd of fds) if (fd.kind === 'socket') sockets.set(fd.fd, socketFacts(pid, fd.fd, fd.inode, unix));
   return {
     pid,
     ppid: Number(f[1]),

@@ -39,6 +39,7 @@ import {
   mmEntryCodec,
   pipeDataEntryCodec,
   pstreeEntryCodec,
+  skPacketEntryCodec,
   ttyInfoEntryCodec,
 } from '../../images/index.js';
 import { coreEntries } from './core-entry.js';
@@ -124,6 +125,7 @@ export function writeTaskImages(dir: ImageDir, states: readonly TaskState[]): In
     files.entries.map((e) => fileEntryCodec.encode(e)),
   );
   writePipesData(dir, states);
+  writeSkQueues(dir, files);
   writeTtyInfo(dir, states);
   return {
     img_version: IMG_VERSION,
@@ -141,6 +143,18 @@ function writeTtyInfo(dir: ImageDir, states: readonly TaskState[]): void {
     for (const t of s.ttys.values()) if (!infos.has(t.id)) infos.set(t.id, ttyInfoEntryCodec.encode(t));
   }
   if (infos.size > 0) dir.writeImage('tty-info.img', MAGIC.TTY_INFO, [...infos.values()]);
+}
+
+/** sk-queues.img: a packet entry (CRIU's id_for: the receiving socket's file id) and its bytes, each. */
+function writeSkQueues(dir: ImageDir, files: FileTable): void {
+  if (files.queued.length === 0) return;
+  const parts: Buffer[] = [encodeHeader(MAGIC.SK_QUEUES)];
+  for (const q of files.queued)
+    for (const p of q.packets) {
+      const e = skPacketEntryCodec.encode({ id_for: q.id, length: p.length });
+      parts.push(entryLength(e.length), Buffer.from(e), p);
+    }
+  writeFileSync(join(dir.path, 'sk-queues.img'), Buffer.concat(parts), { mode: 0o600 });
 }
 
 /** pipes-data.img: each entry is followed by its bytes (an "extra" blob the entry framing does not cover). */
