@@ -107,7 +107,7 @@ export function findRefusals(
     let socket: SocketFacts | undefined;
     if (fd.kind === 'socket') {
       try {
-        socket = socketFacts(pid, fd.fd, fd.inode, unix);
+        socket = socketFacts(pid, fd.fd, fd.inode, unix, tracer !== 0); // whole queues only when frozen
         if (socket.unix) treeSockets ??= treeSocketInodes(tree);
       } catch (e) {
         if ((e as { errno?: number }).errno === EBADF) continue; // closed meanwhile

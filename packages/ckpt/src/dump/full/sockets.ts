@@ -105,12 +105,18 @@ export interface UnixFacts {
 /** Every unix socket of the namespace by inode, loaded on first use (one sock_diag dump per caller). */
 export type UnixTable = () => ReadonlyMap<number, UnixDiag>;
 
-/** The receive queue of unix socket `fd` (a duplicate), packet by packet, read with MSG_PEEK. */
-function peekQueue(fd: number, d: UnixDiag): { packets: Buffer[]; unreadable?: string } {
+/**
+ * The receive queue of unix socket `fd` (a duplicate), packet by packet, read with MSG_PEEK from offset 0
+ * (SO_PEEK_OFF, put back after). `whole` false (the process runs): only the first packet, and only when
+ * the socket has no peek offset of its own (a plain peek then changes nothing), to find descriptors in
+ * flight up front; nothing is kept.
+ */
+function peekQueue(fd: number, d: UnixDiag, whole: boolean): { packets: Buffer[]; unreadable?: string } {
   const packets: Buffer[] = [];
   if (d.state === TCP_STATE.LISTEN || d.rqueue === 0) return { packets };
   const before = getsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF);
-  setsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF, 0);
+  if (!whole && before !== -1) return { packets };
+  if (whole) setsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF, 0);
   try {
     for (;;) {
       const got = recvPeek(fd, Math.max(d.rqueue, 64 * 1024));
@@ -122,10 +128,11 @@ function peekQueue(fd: number, d: UnixDiag): { packets: Buffer[]; unreadable?: s
         };
       if (got.flags & MSG_FLAG.TRUNC)
         return { packets, unreadable: 'a unix socket whose queued datagram did not fit' };
+      if (!whole) return { packets };
       packets.push(Buffer.from(got.bytes));
     }
   } finally {
-    setsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF, before);
+    if (whole) setsockoptInt(fd, SOL.SOCKET, SO.PEEK_OFF, before);
   }
   return { packets };
 }
@@ -201,9 +208,17 @@ function tcpOptions(fd: number): TcpOptsEntry {
 
 /**
  * What socket descriptor `fd` (inode `ino`) of process `pid` is (the module comment); reads a duplicate,
- * then closes it. `unix`: the namespace's unix sockets (for AF_UNIX ones).
+ * then closes it. `unix`: the namespace's unix sockets (for AF_UNIX ones). `peek`: read all that is queued
+ * (only while the process is frozen: the peek offset is the socket's, shared with the process); else only
+ * a look at the first packet (peekQueue).
  */
-export function socketFacts(pid: number, targetFd: number, ino: number, unix: UnixTable): SocketFacts {
+export function socketFacts(
+  pid: number,
+  targetFd: number,
+  ino: number,
+  unix: UnixTable,
+  peek = true,
+): SocketFacts {
   const pidfd = pidfdOpen(pid);
   let fd = -1;
   try {
@@ -225,7 +240,7 @@ export function socketFacts(pid: number, targetFd: number, ino: number, unix: Un
         state: diag.state,
         backlog: listening ? diag.wqueue : 0,
         waiting: diag.waiting.length,
-        unix: { diag, oneWay, ...peekQueue(fd, diag) },
+        unix: { diag, oneWay, ...peekQueue(fd, diag, peek) },
       };
     }
     const peer = peerName(fd);
