@@ -113,6 +113,11 @@ function fileTarget(f: FileEntry | undefined, files?: ReadonlyMap<number, FileEn
         .join(', ') || 'nothing'
     }`;
   if (f.isk) return inetSocket(f.isk);
+  if (f.usk)
+    return `unix ${f.usk.state === 10 ? 'listener' : f.usk.peer ? `peer socket:[${f.usk.peer}]` : 'socket'}${f.usk.name.length ? ` ${Buffer.from(f.usk.name).toString().replace(/\0/g, '@')}` : ''}`;
+  if (f.tfd)
+    return `timerfd clock ${f.tfd.clockid} left ${f.tfd.vsec}.${String(f.tfd.vnsec).padStart(9, '0')} s every ${f.tfd.isec} s`;
+  if (f.sgfd) return `signalfd mask 0x${BigInt(f.sgfd.sigmask).toString(16)}`;
   return `type ${f.type}`;
 }
 

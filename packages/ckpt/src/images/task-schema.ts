@@ -1,13 +1,13 @@
 /**
  * Our protobuf schema of the per-process images of a full dump besides core (CRIU 4.2's `mm.proto`,
  * `vma.proto`, `pstree.proto`, `fs.proto`, `regfile.proto`, `fown.proto`, `fdinfo.proto`, `pipe.proto`,
- * `pipe-data.proto`, `tty.proto`, `eventfd.proto`, `eventpoll.proto`, `sk-inet.proto`, `sk-unix.proto`, `sk-opts.proto`, `sk-packet.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
+ * `pipe-data.proto`, `tty.proto`, `eventfd.proto`, `eventpoll.proto`, `signalfd.proto`, `timerfd.proto`, `sk-inet.proto`, `sk-unix.proto`, `sk-opts.proto`, `sk-packet.proto`; field numbers as there). 64-bit fields are bigint (bigint-codec.ts).
  *
  * ```
  * mm-<pid>.img        mm_entry { mm fields, exe_file_id, mm_saved_auxv[44], vmas[], dumpable, aios[] }
  * pstree.img          pstree_entry per process { pid, ppid, pgid, sid, threads[] }
  * fs-<pid>.img        fs_entry { cwd_id, root_id, umask }       (ids of reg-file entries)
- * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd | isk | usk }
+ * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd | isk | usk | sgfd | tfd }
  * sk-queues.img       sk_packet_entry per queued packet { id_for, length } + `length` raw bytes after each
  * tty-info.img        tty_info_entry per terminal { id, type, sid, pgrp, rdev, termios, winsize, pty }
  * fdinfo-<files>.img  fdinfo_entry per descriptor { id, flags (FD_CLOEXEC), type, fd }
@@ -98,8 +98,15 @@ message unix_sk_entry {
   optional bool deleted = 15; optional uint32 ns_id = 16; optional sint32 mnt_id = 17;
 }
 message sk_packet_entry { required uint32 id_for = 1; required uint32 length = 2; }
+message signalfd_entry { required uint32 id = 1; required uint32 flags = 2; required fown_entry fown = 3; required uint64 sigmask = 4; }
+message timerfd_entry {
+  required uint32 id = 1; required uint32 flags = 2; required fown_entry fown = 3; required uint32 clockid = 4;
+  required uint64 ticks = 5; required uint32 settime_flags = 6; required uint64 vsec = 7; required uint64 vnsec = 8;
+  required uint64 isec = 9; required uint64 insec = 10;
+}
 message file_entry {
   required uint32 type = 1; required uint32 id = 2; optional reg_file_entry reg = 3; optional inet_sk_entry isk = 4;
+  optional signalfd_entry sgfd = 10; optional timerfd_entry tfd = 12;
   optional unix_sk_entry usk = 16;
   optional eventfd_file_entry efd = 8; optional eventpoll_file_entry epfd = 9; optional pipe_entry pipe = 18;
   optional tty_file_entry tty = 19;
@@ -128,6 +135,8 @@ export const FD_TYPE = {
   UNIXSK: 5,
   EVENTFD: 6,
   EVENTPOLL: 7,
+  SIGNALFD: 9,
+  TIMERFD: 17,
   TTY: 11,
 } as const;
 
@@ -343,9 +352,32 @@ export interface SkPacketEntry {
   id_for: number;
   length: number;
 }
+export interface SignalfdEntry {
+  id: number;
+  flags: number;
+  fown: FownEntry;
+  /** The signals it takes, bit signo-1. */
+  sigmask: bigint;
+}
+/** A timerfd (timerfd.proto): v* is the time left when dumped (also for TFD_TIMER_ABSTIME), i* the interval. */
+export interface TimerfdEntry {
+  id: number;
+  flags: number;
+  fown: FownEntry;
+  clockid: number;
+  /** Expirations not read yet. */
+  ticks: bigint;
+  settime_flags: number;
+  vsec: bigint;
+  vnsec: bigint;
+  isec: bigint;
+  insec: bigint;
+}
 export interface FileEntry {
   type: number;
   id: number;
+  sgfd?: SignalfdEntry;
+  tfd?: TimerfdEntry;
   reg?: RegFileEntry;
   isk?: InetSkEntry;
   usk?: UnixSkEntry;

@@ -14,6 +14,8 @@
  * EVENTPOLL  epoll_create1(0), O_NONBLOCK as recorded -> parked (its interest list comes later)
  * INETSK     a TCP listener or unconnected socket, a UDP socket: socket, bind, listen | connect, options
  *            (inet-socket.ts) -> parked
+ * TIMERFD    timerfd_create, the time left and interval, the unread expirations (timer-signal-fds.ts)
+ * SIGNALFD   signalfd4 with the dumped mask
  * UNIXSK     a pair once for both ends (queued packets written back), a listener or bound socket, an
  *            unbound one (unix-socket.ts) -> parked
  * in each process, which inherited the parked fds (installFds):
@@ -22,7 +24,7 @@
  *       numbers the dump recorded): epoll_ctl(ADD, tfd, {events, data}); every parked fd closed
  * ```
  * Parking above the highest wanted number keeps a fresh descriptor from landing on a number a later
- * entry needs. /dev/null is a REG entry like any file. Other kinds (unix sockets, signalfd, timerfd, ...) are refused (ENOTSUP).
+ * entry needs. /dev/null is a REG entry like any file. Other kinds (inotify, netlink sockets, ...) are refused (ENOTSUP).
  *
  * @example
  * const files = openTreeFiles(root, tasks, trampoline); // then clone the children
@@ -36,6 +38,7 @@ import { openInetSocket } from './inet-socket.js';
 import type { RemoteTask } from './remote-task.js';
 import { openInTask, putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
+import { openSignalfd, openTimerfd } from './timer-signal-fds.js';
 import { ARG_SIZE } from './trampoline.js';
 import { readSkQueues, UnixSockets } from './unix-socket.js';
 
@@ -114,6 +117,10 @@ export function openTreeFiles(
         const fd = task.call('epoll_create1', RSYS.epoll_create1, 0);
         if (file.epfd.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
         parked.set(e.id, park(fd, 'epoll'));
+      } else if (file.type === FD_TYPE.TIMERFD && file.tfd) {
+        parked.set(e.id, park(openTimerfd(task, trampoline, file.tfd), 'timerfd'));
+      } else if (file.type === FD_TYPE.SIGNALFD && file.sgfd) {
+        parked.set(e.id, park(openSignalfd(task, trampoline, file.sgfd), 'signalfd'));
       } else if (file.type === FD_TYPE.UNIXSK && file.usk) {
         unix ??= new UnixSockets(task, trampoline, t.files.values(), readSkQueues(t.dir));
         for (const [id, fd] of unix.open(file.usk)) parked.set(id, park(fd, 'unix socket'));

@@ -151,3 +151,12 @@ export function peekSiginfo(tid: number, shared: boolean): Uint8Array[] {
     if (n < batch) return out;
   }
 }
+
+const SYS_CLOCK_GETTIME = 228;
+
+/** clock_gettime(2) of `clockid` (CLOCK_REALTIME 0, CLOCK_MONOTONIC 1, CLOCK_BOOTTIME 7, ...): [sec, nsec]. */
+export function clockGettime(clockid: number): [sec: bigint, nsec: bigint] {
+  const ts = new BigInt64Array(2);
+  syscall(SYS_CLOCK_GETTIME, clockid, addressOf(new Uint8Array(ts.buffer)));
+  return [ts[0]!, ts[1]!];
+}

@@ -7,6 +7,9 @@
  * anon_inode:[eventfd]    eventfd-count: <hex>  eventfd-semaphore: 0|1     -> EVENTFD entry {flags, counter}
  * anon_inode:[eventpoll]  tfd: <fd> events: <hex> data: <hex>  pos:<n> ino:<hex> sdev:<hex>   (one line per
  *                         registered file)                                 -> EVENTPOLL entry {flags, tfd[]}
+ * anon_inode:[timerfd]    clockid, ticks, settime flags (octal), it_value (left), it_interval
+ *                                                                          -> TIMERFD entry
+ * anon_inode:[signalfd]   sigmask: <hex>                                   -> SIGNALFD entry {flags, sigmask}
  * ```
  * A registration names the target by the watcher's descriptor number (tfd). A restore re-adds it with
  * epoll_ctl on that number, so the number must still be open to the same file: a target closed after its
@@ -21,6 +24,39 @@ import type { FdInfo } from '../../proc/index.js';
 
 export const EVENTFD_TARGET = 'anon_inode:[eventfd]';
 export const EVENTPOLL_TARGET = 'anon_inode:[eventpoll]';
+export const TIMERFD_TARGET = 'anon_inode:[timerfd]';
+export const SIGNALFD_TARGET = 'anon_inode:[signalfd]';
+
+/** A timerfd: its clock, expirations not read yet, TFD_TIMER_ABSTIME, and the time left and interval. */
+export interface TimerfdFacts {
+  readonly clockid: number;
+  readonly ticks: bigint;
+  readonly settimeFlags: number;
+  readonly value: readonly [sec: bigint, nsec: bigint];
+  readonly interval: readonly [sec: bigint, nsec: bigint];
+}
+
+/** What fdinfo says of a timerfd (`it_value` is the time left, also for an absolute timer). */
+export function timerfdFacts(fd: FdInfo): TimerfdFacts {
+  const field = (k: string) => new RegExp(`^${k}:\\s*(\\d+)`, 'm').exec(fd.fdinfo)?.[1] ?? '0';
+  const pair = (k: string): [bigint, bigint] => {
+    const m = new RegExp(`^${k}:\\s*\\((\\d+),\\s*(\\d+)\\)`, 'm').exec(fd.fdinfo);
+    return m ? [BigInt(m[1]!), BigInt(m[2]!)] : [0n, 0n];
+  };
+  return {
+    clockid: Number(field('clockid')),
+    ticks: BigInt(field('ticks')),
+    settimeFlags: Number.parseInt(field('settime flags'), 8),
+    value: pair('it_value'),
+    interval: pair('it_interval'),
+  };
+}
+
+/** The signals a signalfd takes (fdinfo's `sigmask`, hex). */
+export function signalfdMask(fd: FdInfo): bigint {
+  const m = /^sigmask:\s*([0-9a-f]+)/m.exec(fd.fdinfo);
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
 
 export interface EventfdFacts {
   readonly counter: bigint;

@@ -14,6 +14,7 @@
  *                          options (sockets.ts); one UNIXSK entry per unix socket: type, state, peer
  *                          (inode), name, backlog, shutdown, the socket file's perms; its queued
  *                          packets (sk-queues.img, by entry id)
+ * timerfds, signalfds      one TIMERFD entry {clockid, ticks, time left, interval} / SIGNALFD {sigmask}
  * eventfds                 one EVENTFD entry per description {flags, counter} (event-fds.ts)
  * epoll instances          one EVENTPOLL entry per description, with every watched file (tfd, events,
  *                          data, dev, inode, pos) as the first process holding it sees them
@@ -29,7 +30,16 @@ import { lstatSync } from 'node:fs';
 import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
 import type { FdInfo } from '../../proc/index.js';
 import { sameOpenFile } from '../../sys/index.js';
-import { EVENTFD_TARGET, EVENTPOLL_TARGET, epollTargets, eventfdFacts } from './event-fds.js';
+import {
+  EVENTFD_TARGET,
+  EVENTPOLL_TARGET,
+  epollTargets,
+  eventfdFacts,
+  SIGNALFD_TARGET,
+  signalfdMask,
+  TIMERFD_TARGET,
+  timerfdFacts,
+} from './event-fds.js';
 import { type SocketFacts, unixPath } from './sockets.js';
 
 /** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
@@ -106,6 +116,8 @@ export class FileTable {
       else if (socket) id = this.inetSocket(fd, socket, flags);
       else if (fd.target === EVENTFD_TARGET) id = this.eventfd(fd, flags);
       else if (fd.target === EVENTPOLL_TARGET) id = this.eventpoll(fd, flags);
+      else if (fd.target === TIMERFD_TARGET) id = this.timerfd(fd, flags);
+      else if (fd.target === SIGNALFD_TARGET) id = this.signalfd(fd, flags);
       else id = this.regFile({ path: fd.path, flags, pos: fd.pos, mode: fd.mode, size: fd.size });
     }
     this.opened.push({ pid, fd: fd.fd, target: fd.target, id });
@@ -190,6 +202,38 @@ export class FileTable {
       },
     });
     if (s.unix!.packets.length > 0) this.queues.push({ id, packets: s.unix!.packets });
+    return id;
+  }
+
+  private timerfd(fd: FdInfo, flags: number): number {
+    const id = this.list.length + 1;
+    const t = timerfdFacts(fd);
+    this.list.push({
+      type: FD_TYPE.TIMERFD,
+      id,
+      tfd: {
+        id,
+        flags,
+        fown: NO_FOWN,
+        clockid: t.clockid,
+        ticks: t.ticks,
+        settime_flags: t.settimeFlags,
+        vsec: t.value[0],
+        vnsec: t.value[1],
+        isec: t.interval[0],
+        insec: t.interval[1],
+      },
+    });
+    return id;
+  }
+
+  private signalfd(fd: FdInfo, flags: number): number {
+    const id = this.list.length + 1;
+    this.list.push({
+      type: FD_TYPE.SIGNALFD,
+      id,
+      sgfd: { id, flags, fown: NO_FOWN, sigmask: signalfdMask(fd) },
+    });
     return id;
   }
 

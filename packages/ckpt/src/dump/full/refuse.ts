@@ -5,8 +5,8 @@
  * ```
  * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours
  * fds       terminals without --shell-job, sockets but TCP listeners and unconnected sockets and UDP
- *           (sockets.ts), anon inodes but eventfds and epolls (inotify, signalfd,
- *           timerfd, userfaultfd, io_uring, pidfd), a semaphore eventfd, an epoll watching a descriptor
+ *           (sockets.ts), anon inodes but eventfds, epolls, timerfds and signalfds (inotify,
+ *           userfaultfd, io_uring, pidfd), a semaphore eventfd, an epoll watching a descriptor
  *           since closed (event-fds.ts), deleted files, FIFOs, character devices other than /dev/null
  *           /dev/zero /dev/urandom /dev/random
  * mappings  anonymous shared memory, hugetlb, deleted or memfd files, SysV shm, AIO rings, io_uring
@@ -18,7 +18,13 @@
  */
 import { readlinkSync } from 'node:fs';
 import { type FdInfo, readFds, readMaps, readStatus, readTaskCreds } from '../../proc/index.js';
-import { EVENTFD_TARGET, EVENTPOLL_TARGET, eventFdRefusal } from './event-fds.js';
+import {
+  EVENTFD_TARGET,
+  EVENTPOLL_TARGET,
+  eventFdRefusal,
+  SIGNALFD_TARGET,
+  TIMERFD_TARGET,
+} from './event-fds.js';
 import { lazyUnixTable, type SocketFacts, socketFacts, socketRefusal, treeSocketInodes } from './sockets.js';
 import { isPtySlave } from './tty.js';
 
@@ -44,7 +50,8 @@ export function fdRefusal(
   if (isPtySlave(fd)) return shellJob ? undefined : 'a terminal (a shell job? dump it with --shell-job)';
   if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK)
     return socket ? socketRefusal(socket, treeSockets) : 'a socket';
-  if (fd.target === EVENTFD_TARGET || fd.target === EVENTPOLL_TARGET) return undefined; // eventFdRefusal
+  if ([EVENTFD_TARGET, EVENTPOLL_TARGET, TIMERFD_TARGET, SIGNALFD_TARGET].includes(fd.target))
+    return undefined; // eventFdRefusal
   if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
   if (fd.kind === 'pipe') return undefined;
   if (fd.path.startsWith('/memfd:')) return 'a memfd'; // before 'deleted': /proc says both
