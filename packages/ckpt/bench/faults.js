@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * The fault campaign (src/testing/faults/campaign.ts): SIGKILL/SIGINT/SIGTERM of `ckpt pre-dump` at
+ * The fault campaign (src/testing/faults/campaign.ts): SIGKILL/SIGINT/SIGTERM of `ckpt pre-dump` and `ckpt dump --leave-running` at
  * random moments of each phase against real targets; prints one line per trial and the per-phase table.
  *
  *   npm run faults -w ckpt -- [--trials 300] [--seed 1] [--targets injectee,redis,python] [--ckpt bin/ckpt.js]
- *                             [--phases attach,injection,read,collect,freeze,write]
+ *                             [--phases attach,injection,read,collect,freeze,write,dump]
  *
  * --ckpt runs another build of ckpt (e.g. an older one) against the same trials: same seed, same draws.
  * Exit status 1 when a target was harmed, an image set was wrong, SIGINT/SIGTERM left something in a

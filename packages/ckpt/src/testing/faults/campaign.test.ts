@@ -1,6 +1,7 @@
 /**
  * The fault campaign, reduced (`npm run faults -w ckpt` runs the full one): 20 trials against the C
- * injectee, ckpt killed by SIGKILL/SIGINT/SIGTERM at random moments of each phase. No target may be
+ * injectee, ckpt (pre-dump, dump --leave-running) killed by SIGKILL/SIGINT/SIGTERM at random moments of
+ * each phase. No target may be
  * harmed, no complete-marked image set may differ from the target's memory, SIGINT/SIGTERM leave nothing
  * in the target, and `ckpt track --stop` removes whatever a SIGKILL left.
  */
@@ -8,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatReport, runCampaign } from './campaign.js';
 
-test('20 random kills of ckpt pre-dump: no target harmed, no wrong images', {
+test('20 random kills of ckpt pre-dump and ckpt dump --leave-running: no target harmed, no wrong images', {
   timeout: 900_000,
 }, async () => {
   const r = await runCampaign({ trials: 20, seed: 20261206, targets: ['injectee'] });

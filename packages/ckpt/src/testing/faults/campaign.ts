@@ -1,5 +1,6 @@
 /**
- * The fault campaign: real targets, the real `ckpt pre-dump` (bin/ckpt.js in a child Node process), and
+ * The fault campaign: real targets, the real `ckpt pre-dump` and `ckpt dump --leave-running` (bin/ckpt.js in
+ * a child Node process), and
  * SIGKILL/SIGINT/SIGTERM of ckpt at random moments of each phase. After each trial the target must be
  * unharmed: running (not crashed, not stopped, not traced), its code bytes those of its files, its own
  * memory check unchanged. Also counted: what a trial left in the target (userfaultfds, anonymous and
@@ -21,6 +22,8 @@
  *  read:      trigger = untraced, delay U(0, rest / 2)            first pre-dump
  *  write:     trigger = untraced, delay U(rest / 2, rest)         first pre-dump
  *  collect:   trigger = spawn,    delay U(0, run)                 chained pre-dump (--prev-images-dir)
+ *  dump:      trigger = traced,   delay U(0, traced window)       `ckpt dump --leave-running` (the whole
+ *             state: injected calls, fds and sockets read from duplicates, unix queues peeked)
  * ```
  * Every draw comes from one seeded PRNG: a run is replayed by its seed.
  *
@@ -50,9 +53,9 @@ import { rng } from '../rng.js';
 import { codeDiffers, type Leftovers, leftovers, procState, tracerPid } from './probes.js';
 import { startTarget, type Target, type TargetKind, unavailable } from './targets.js';
 
-export type Phase = 'attach' | 'injection' | 'read' | 'collect' | 'freeze' | 'write';
-export const PHASES: readonly Phase[] = ['attach', 'injection', 'read', 'collect', 'freeze', 'write'];
-type Scenario = 'first' | 'chained' | 'freeze' | 'splice';
+export type Phase = 'attach' | 'injection' | 'read' | 'collect' | 'freeze' | 'write' | 'dump';
+export const PHASES: readonly Phase[] = ['attach', 'injection', 'read', 'collect', 'freeze', 'write', 'dump'];
+type Scenario = 'first' | 'chained' | 'freeze' | 'splice' | 'dump';
 type Trigger = 'spawn' | 'traced' | 'untraced' | 'injecting';
 const SIGNALS = ['SIGKILL', 'SIGKILL', 'SIGINT', 'SIGTERM'] as const;
 
@@ -131,11 +134,13 @@ function fdCount(pid: number): number {
 function scenarioOf(phase: Phase, rand: () => number): Scenario {
   if (phase === 'collect') return 'chained';
   if (phase === 'freeze') return 'freeze';
+  if (phase === 'dump') return 'dump';
   if (phase === 'injection') return rand() < 0.5 ? 'splice' : 'first';
   return 'first';
 }
 
 function ckptArgs(s: Scenario, pid: number, dir: string, prev?: string): string[] {
+  if (s === 'dump') return ['dump', '-t', String(pid), '-D', dir, '--leave-running', '--no-progress'];
   const a = ['pre-dump', '-t', String(pid), '-D', dir, '--no-progress'];
   if (s === 'freeze') a.push('--freeze');
   if (s === 'splice') a.push('--pre-dump-mode', 'splice');
@@ -231,6 +236,7 @@ function aim(phase: Phase, c: Calibration, rand: () => number): { trigger: Trigg
     case 'injection':
       return { trigger: 'injecting', delay: rand() * 1.5 };
     case 'freeze':
+    case 'dump':
       return { trigger: 'traced', delay: rand() * traced };
     case 'read':
       return { trigger: 'untraced', delay: (rand() * rest) / 2 };
