@@ -5,7 +5,7 @@
  * pre-dumps' tracking ends inside the dump (its userfaultfds closed in the frozen targets).
  *
  * ```
- * ckpt dump -t PID -D DIR [--prev-images-dir ../N] [--leave-running] [--shell-job]
+ * ckpt dump -t PID -D DIR [--prev-images-dir ../N] [--leave-running] [--shell-job] [--tcp-established]
  *           [--page-server --address A --port P] [--json] [-v0..-v4] [--log-file F]
  * ```
  *
@@ -35,6 +35,7 @@ export interface DumpFlags extends PageServerSinkFlags {
   prevImagesDir?: string;
   leaveRunning?: boolean;
   shellJob?: boolean;
+  tcpEstablished?: boolean;
   trackMem?: string;
   /** Send pagemap/pages to a page server at --address/--port (CRIU's --page-server). */
   pageServer?: boolean;
@@ -94,6 +95,7 @@ export async function dumpCommand(f: DumpFlags, ctx: CommandContext): Promise<Fi
       target,
       leaveRunning: f.leaveRunning === true,
       shellJob: f.shellJob === true,
+      tcpEstablished: f.tcpEstablished === true,
       trackMem: track,
       logger: log,
       signal: ctx.signal,

@@ -7,7 +7,7 @@
  * ckpt pre-dump ... --iterations N [--interval MS]   (DIR/1 .. DIR/N)
  * ckpt pre-dump ... --page-server --address A --port P [--tls ...] [--checksums]   (all of the above too)
  * ckpt pre-dump ... --pre-dump-mode read|splice      (splice: CRIU's default, frozen, one process, full)
- * ckpt dump -t PID -D DIR [--prev-images-dir ../N] [--leave-running] [--shell-job]
+ * ckpt dump -t PID -D DIR [--prev-images-dir ../N] [--leave-running] [--shell-job] [--tcp-established]
  *           [--page-server --address A --port P] [--json] [-v0..-v4] [--log-file F]   (dump-command.ts)
  * ckpt page-server -D DIR --port P [--address A] [--daemon] [--prev-images-dir ../N] [--tls ...]
  * ckpt restore -D DIR [-d|--restore-detached] [--json] [-v0..-v4] [--log-file F]   (restore-command.ts)
@@ -158,6 +158,10 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     )
     .option('--leave-running', 'thaw the tree after the dump instead of killing it')
     .option('--shell-job', "the tree was started from a shell: its controlling terminal is the restorer's")
+    .option(
+      '--tcp-established',
+      'dump established TCP connections (TCP repair, as CRIU): the peer keeps them until the restore',
+    )
     .option('--no-progress', 'no progress bar (it is only shown on a terminal anyway)')
     .addOption(
       new Option('--track-mem <kind>', 'tracking to resume from the parent (default auto)').choices([
@@ -171,10 +175,15 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
     .addHelpText(
       'after',
       `
+Dumped besides memory and registers: regular files, pipes (with their data), eventfds, epolls, timerfds,
+signalfds, POSIX timers, TCP listeners, UDP sockets, unix socket pairs (with what is queued) and
+listeners, established TCP connections with --tcp-established (after a dump that kills the tree, a
+segment the peer sends before the restore is answered by a reset: restore soon, or keep the peer quiet).
 Refused up front, the tree untouched and running (one line each, naming the process, the fd or mapping
-and the kind): sockets, anonymous inodes (epoll, eventfd, inotify, io_uring, ...), SysV IPC, memfd and
-shared anonymous memory, FIFOs, devices, deleted files, namespaces other than ckpt's, traced or stopped
-processes, seccomp; a terminal unless --shell-job. POSIX timers are dumped (and restored by either tool).`,
+and the kind): TCP connections without --tcp-established, a listener with connections waiting, unix
+sockets connected outside the tree or with descriptors in flight, netlink and packet sockets, inotify,
+io_uring, SysV IPC, memfd and shared anonymous memory, FIFOs, devices, deleted files, namespaces other than
+ckpt's, traced or stopped processes, seccomp; a terminal unless --shell-job.`,
     )
     .action(async (o: DumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;

@@ -8,6 +8,7 @@
  * pstree.img          pstree_entry per process { pid, ppid, pgid, sid, threads[] }
  * fs-<pid>.img        fs_entry { cwd_id, root_id, umask }       (ids of reg-file entries)
  * files.img           file_entry per open file { type, id, reg | pipe | tty | efd | epfd | isk | usk | sgfd | tfd }
+ * tcp-stream-<ino>.img tcp_stream_entry + the receive then the send queue's bytes (one connection)
  * sk-queues.img       sk_packet_entry per queued packet { id_for, length } + `length` raw bytes after each
  * tty-info.img        tty_info_entry per terminal { id, type, sid, pgrp, rdev, termios, winsize, pty }
  * fdinfo-<files>.img  fdinfo_entry per descriptor { id, flags (FD_CLOEXEC), type, fd }
@@ -98,6 +99,13 @@ message unix_sk_entry {
   optional bool deleted = 15; optional uint32 ns_id = 16; optional sint32 mnt_id = 17;
 }
 message sk_packet_entry { required uint32 id_for = 1; required uint32 length = 2; }
+message tcp_stream_entry {
+  required uint32 inq_len = 1; required uint32 inq_seq = 2; required uint32 outq_len = 3; required uint32 outq_seq = 4;
+  required uint32 opt_mask = 5; required uint32 snd_wscale = 6; required uint32 mss_clamp = 7;
+  optional uint32 rcv_wscale = 8; optional uint32 timestamp = 9; optional bool cork = 10; optional bool nodelay = 11;
+  optional uint32 unsq_len = 12; optional uint32 snd_wl1 = 13; optional uint32 snd_wnd = 14; optional uint32 max_window = 15;
+  optional uint32 rcv_wnd = 16; optional uint32 rcv_wup = 17;
+}
 message signalfd_entry { required uint32 id = 1; required uint32 flags = 2; required fown_entry fown = 3; required uint64 sigmask = 4; }
 message timerfd_entry {
   required uint32 id = 1; required uint32 flags = 2; required fown_entry fown = 3; required uint32 clockid = 4;
@@ -347,6 +355,29 @@ export interface UnixSkEntry {
   ns_id?: number;
   mnt_id?: number;
 }
+/**
+ * tcp-stream-<inode hex>.img: an established connection (tcp-stream.proto); after the entry, `inq_len`
+ * bytes of the receive queue then `outq_len` of the send queue (its last `unsq_len` never sent).
+ */
+export interface TcpStreamEntry {
+  inq_len: number;
+  inq_seq: number;
+  outq_len: number;
+  outq_seq: number;
+  opt_mask: number;
+  snd_wscale: number;
+  mss_clamp: number;
+  rcv_wscale?: number;
+  timestamp?: number;
+  cork?: boolean;
+  nodelay?: boolean;
+  unsq_len?: number;
+  snd_wl1?: number;
+  snd_wnd?: number;
+  max_window?: number;
+  rcv_wnd?: number;
+  rcv_wup?: number;
+}
 /** sk-queues.img: a packet (or a run of stream bytes) queued for socket `id_for`, its bytes after the entry. */
 export interface SkPacketEntry {
   id_for: number;
@@ -434,3 +465,4 @@ export const fdinfoEntryCodec = bigintCodec<FdinfoEntry>(root, 'fdinfo_entry');
 export const ttyInfoEntryCodec = bigintCodec<TtyInfoEntry>(root, 'tty_info_entry');
 export const pipeDataEntryCodec = bigintCodec<PipeDataEntry>(root, 'pipe_data_entry');
 export const skPacketEntryCodec = bigintCodec<SkPacketEntry>(root, 'sk_packet_entry');
+export const tcpStreamEntryCodec = bigintCodec<TcpStreamEntry>(root, 'tcp_stream_entry');

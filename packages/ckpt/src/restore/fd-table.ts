@@ -34,7 +34,7 @@ import { readdirSync } from 'node:fs';
 import { FD_TYPE } from '../images/index.js';
 import { F, O, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
-import { openInetSocket } from './inet-socket.js';
+import { openInetSocket, readTcpStream } from './inet-socket.js';
 import type { RemoteTask } from './remote-task.js';
 import { openInTask, putArg } from './task-args.js';
 import type { TaskImages } from './task-images.js';
@@ -125,7 +125,8 @@ export function openTreeFiles(
         unix ??= new UnixSockets(task, trampoline, t.files.values(), readSkQueues(t.dir));
         for (const [id, fd] of unix.open(file.usk)) parked.set(id, park(fd, 'unix socket'));
       } else if (file.type === FD_TYPE.INETSK && file.isk) {
-        parked.set(e.id, park(openInetSocket(task, trampoline, file.isk), 'socket'));
+        const stream = readTcpStream(t.dir, file.isk);
+        parked.set(e.id, park(openInetSocket(task, trampoline, file.isk, stream), 'socket'));
       } else if (file.type === FD_TYPE.TTY && tty >= 0) {
         parked.set(e.id, task.call('dup the terminal', RSYS.fcntl, tty, F_DUPFD, top));
       } else {

@@ -14,10 +14,43 @@
  * @example
  * const fd = openInetSocket(task, trampoline, file.isk); // then parked like any other descriptor
  */
-import type { InetSkEntry } from '../images/index.js';
-import { AF, F, IPV6_V6ONLY, O, RSYS, SO, SOL, TCP_OPT } from '../sys/index.js';
+import { join } from 'node:path';
+import {
+  type ImageDir,
+  type InetSkEntry,
+  type TcpStreamEntry,
+  tcpStreamEntryCodec,
+} from '../images/index.js';
+import { AF, F, IPV6_V6ONLY, O, RSYS, SO, SOL, TCP_OPT, TCP_REPAIR } from '../sys/index.js';
+import { readBlobImage } from './blob-image.js';
+import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
 import { putArg } from './task-args.js';
+import { ARG_SIZE } from './trampoline.js';
+
+/** An established connection's tcp-stream image: the entry and the two queues' bytes. */
+export interface TcpStreamImage {
+  readonly entry: TcpStreamEntry;
+  readonly inq: Buffer;
+  readonly outq: Buffer;
+}
+
+/** The tcp-stream image of established TCP socket `isk` in `dir` (undefined for any other socket). */
+export function readTcpStream(dir: ImageDir, isk: InetSkEntry): TcpStreamImage | undefined {
+  if (isk.proto !== 6 || isk.state !== TCP_ESTABLISHED) return undefined;
+  const path = join(dir.path, `tcp-stream-${isk.ino.toString(16)}.img`);
+  const [one] = readBlobImage(
+    path,
+    (b) => tcpStreamEntryCodec.decode(b),
+    (e) => e.inq_len + e.outq_len,
+  );
+  if (!one) throw new RestoreError('CORRUPT_IMAGE', `${path}: missing or empty (an established connection)`);
+  const { entry, data } = one;
+  return { entry, inq: data.subarray(0, entry.inq_len), outq: data.subarray(entry.inq_len) };
+}
+
+const TCPI_OPT = { TIMESTAMPS: 1, SACK: 2, WSCALE: 4 } as const;
+const TCPOPT = { MAXSEG: 2, WINDOW: 3, SACK_PERM: 4, TIMESTAMP: 8 } as const;
 
 const TCP_LISTEN = 10;
 const TCP_ESTABLISHED = 1;
@@ -38,9 +71,20 @@ function sockaddr(family: number, words: readonly number[] | undefined, port: nu
 const bound = (words: readonly number[] | undefined, port: number) =>
   port !== 0 || (words ?? []).some((w) => w !== 0);
 
-/** The socket of `isk` inside `task`; returns its fd there (O_CLOEXEC off, as every restored fd). */
-export function openInetSocket(task: RemoteTask, trampoline: number, isk: InetSkEntry): number {
+/**
+ * The socket of `isk` inside `task`; returns its fd there (O_CLOEXEC off, as every restored fd).
+ * `stream`: the connection of an established TCP socket (tcp-stream image), restored with TCP repair.
+ */
+export function openInetSocket(
+  task: RemoteTask,
+  trampoline: number,
+  isk: InetSkEntry,
+  stream?: TcpStreamImage,
+): number {
   const what = `${isk.family === AF.INET6 ? 'IPv6' : 'IPv4'} socket ${isk.ino}`;
+  const established = isk.proto === 6 && isk.state === TCP_ESTABLISHED;
+  if (established && !stream)
+    throw new RestoreError('CORRUPT_IMAGE', `${what}: established, but no tcp-stream image`);
   const fd = task.call(`socket (${what})`, RSYS.socket, isk.family, isk.type, isk.proto);
   const set = (level: number, name: number, value: Buffer, label: string) =>
     task.call(
@@ -61,6 +105,7 @@ export function openInetSocket(task: RemoteTask, trampoline: number, isk: InetSk
     if (on !== undefined) set(level, name, int(Number(on)), label);
   };
   const o = isk.opts;
+  if (established) set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.ON), 'TCP_REPAIR on');
   set(SOL.SOCKET, SO.REUSEADDR, int(1), 'SO_REUSEADDR');
   if (isk.family === AF.INET6 && isk.v6only !== undefined)
     flag(SOL.IPV6, IPV6_V6ONLY, isk.v6only, 'IPV6_V6ONLY');
@@ -77,6 +122,7 @@ export function openInetSocket(task: RemoteTask, trampoline: number, isk: InetSk
     );
   }
   if (isk.state === TCP_LISTEN) task.call(`listen (${what})`, RSYS.listen, fd, isk.backlog);
+  else if (established) restoreStream(task, trampoline, fd, isk, stream!, what, set, int);
   else if (isk.state === TCP_ESTABLISHED && isk.proto === 17) {
     const addr = sockaddr(isk.family, isk.dst_addr, isk.dst_port);
     task.call(`connect (${what})`, RSYS.connect, fd, putArg(task, trampoline, addr), addr.length);
@@ -118,7 +164,82 @@ export function openInetSocket(task: RemoteTask, trampoline: number, isk: InetSk
   if (t?.keepcnt) flag(SOL.TCP, TCP_OPT.KEEPCNT, t.keepcnt, 'TCP_KEEPCNT');
   if (t?.keepidle) flag(SOL.TCP, TCP_OPT.KEEPIDLE, t.keepidle, 'TCP_KEEPIDLE');
   if (t?.keepintvl) flag(SOL.TCP, TCP_OPT.KEEPINTVL, t.keepintvl, 'TCP_KEEPINTVL');
+  if (established) set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.OFF), 'TCP_REPAIR off'); // a window probe goes out
   set(SOL.SOCKET, SO.REUSEADDR, int(Number(o.reuseaddr ?? false)), 'SO_REUSEADDR');
   if (isk.flags & O.NONBLOCK) task.call(`fcntl O_NONBLOCK (${what})`, RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
   return fd;
+}
+
+type SetOpt = (level: number, name: number, value: Buffer, label: string) => number;
+
+/**
+ * The connection of an established socket, in repair mode (CRIU's libsoccr): both queues' sequence
+ * numbers, connect (no SYN in repair mode), the negotiated options and timestamp, the receive queue's
+ * bytes, the send queue's sent part (repair mode: as already sent), its unsent part (repair off: sent for
+ * real), the window.
+ */
+function restoreStream(
+  task: RemoteTask,
+  trampoline: number,
+  fd: number,
+  isk: InetSkEntry,
+  s: TcpStreamImage,
+  what: string,
+  set: SetOpt,
+  int: (v: number) => Buffer,
+): void {
+  const e = s.entry;
+  const u32 = (v: number) => int((v >>> 0) | 0);
+  set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.RECV_QUEUE), 'TCP_REPAIR_QUEUE recv');
+  set(SOL.TCP, TCP_OPT.QUEUE_SEQ, u32(e.inq_seq - e.inq_len), 'TCP_QUEUE_SEQ recv');
+  set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.SEND_QUEUE), 'TCP_REPAIR_QUEUE send');
+  set(SOL.TCP, TCP_OPT.QUEUE_SEQ, u32(e.outq_seq - e.outq_len), 'TCP_QUEUE_SEQ send');
+  const dst = sockaddr(isk.family, isk.dst_addr, isk.dst_port);
+  task.call(`connect (${what}, repair)`, RSYS.connect, fd, putArg(task, trampoline, dst), dst.length);
+  const opts: [number, number][] = [];
+  if (e.opt_mask & TCPI_OPT.SACK) opts.push([TCPOPT.SACK_PERM, 0]);
+  if (e.opt_mask & TCPI_OPT.WSCALE) opts.push([TCPOPT.WINDOW, e.snd_wscale + ((e.rcv_wscale ?? 0) << 16)]);
+  if (e.opt_mask & TCPI_OPT.TIMESTAMPS) opts.push([TCPOPT.TIMESTAMP, 0]);
+  opts.push([TCPOPT.MAXSEG, e.mss_clamp]);
+  const ob = Buffer.alloc(8 * opts.length);
+  opts.forEach(([code, val], i) => {
+    ob.writeUInt32LE(code, 8 * i);
+    ob.writeUInt32LE(val >>> 0, 8 * i + 4);
+  });
+  set(SOL.TCP, TCP_OPT.REPAIR_OPTIONS, ob, 'TCP_REPAIR_OPTIONS');
+  if (e.opt_mask & TCPI_OPT.TIMESTAMPS)
+    set(SOL.TCP, TCP_OPT.TIMESTAMP, u32(e.timestamp ?? 0), 'TCP_TIMESTAMP');
+  set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.RECV_QUEUE), 'TCP_REPAIR_QUEUE recv');
+  send(task, trampoline, fd, s.inq, `${what} (receive queue)`);
+  const unsent = e.unsq_len ?? 0;
+  set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.SEND_QUEUE), 'TCP_REPAIR_QUEUE send');
+  send(task, trampoline, fd, s.outq.subarray(0, s.outq.length - unsent), `${what} (send queue, sent)`);
+  if (unsent > 0) {
+    set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.OFF), 'TCP_REPAIR off');
+    send(task, trampoline, fd, s.outq.subarray(s.outq.length - unsent), `${what} (send queue, unsent)`);
+    set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.ON), 'TCP_REPAIR on');
+  }
+  if (e.snd_wl1 !== undefined) {
+    const w = Buffer.alloc(20);
+    [e.snd_wl1, e.snd_wnd ?? 0, e.max_window ?? 0, e.rcv_wnd ?? 0, e.rcv_wup ?? 0].forEach((v, i) => {
+      w.writeUInt32LE(v >>> 0, 4 * i);
+    });
+    set(SOL.TCP, TCP_OPT.REPAIR_WINDOW, w, 'TCP_REPAIR_WINDOW');
+  }
+}
+
+/** Write `bytes` into the socket, ARG_SIZE at a time (in repair mode each write becomes queued bytes). */
+function send(task: RemoteTask, trampoline: number, fd: number, bytes: Buffer, what: string): void {
+  for (let off = 0; off < bytes.length; ) {
+    const chunk = bytes.subarray(off, off + ARG_SIZE);
+    const n = task.call(
+      `queue ${chunk.length} bytes (${what})`,
+      RSYS.write,
+      fd,
+      putArg(task, trampoline, chunk),
+      chunk.length,
+    );
+    if (n <= 0) throw new RestoreError('EIO', `${what}: ${n} of ${chunk.length} bytes queued`);
+    off += n;
+  }
 }

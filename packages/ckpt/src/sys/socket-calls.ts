@@ -9,7 +9,7 @@
  * closeFd(fd);
  */
 import { SysError } from './errors.js';
-import { addressOf, syscall } from './syscalls.js';
+import { addressOf, ioctl, syscall } from './syscalls.js';
 
 const SYS_GETSOCKNAME = 51;
 const SYS_GETPEERNAME = 52;
@@ -56,7 +56,32 @@ export const SO = {
   RCVBUFFORCE: 33,
 } as const;
 /** SOL_TCP options. */
-export const TCP_OPT = { NODELAY: 1, KEEPIDLE: 4, KEEPINTVL: 5, KEEPCNT: 6, CORK: 3, INFO: 11 } as const;
+export const TCP_OPT = {
+  NODELAY: 1,
+  MAXSEG: 2,
+  CORK: 3,
+  KEEPIDLE: 4,
+  KEEPINTVL: 5,
+  KEEPCNT: 6,
+  INFO: 11,
+  REPAIR: 19,
+  REPAIR_QUEUE: 20,
+  QUEUE_SEQ: 21,
+  REPAIR_OPTIONS: 22,
+  TIMESTAMP: 24,
+  REPAIR_WINDOW: 29,
+} as const;
+/** TCP_REPAIR values and TCP_REPAIR_QUEUE's queues. */
+export const TCP_REPAIR = {
+  ON: 1,
+  OFF: 0,
+  OFF_NO_WP: -1,
+  NO_QUEUE: 0,
+  RECV_QUEUE: 1,
+  SEND_QUEUE: 2,
+} as const;
+/** ioctls of a TCP socket: bytes in the receive queue, in the send queue (unacked + unsent), unsent. */
+export const SIOC = { INQ: 0x541b, OUTQ: 0x5411, OUTQNSD: 0x894b } as const;
 /** IPPROTO_IPV6 IPV6_V6ONLY. */
 export const IPV6_V6ONLY = 26;
 /** Address families. */
@@ -101,6 +126,18 @@ export function recvPeek(fd: number, size: number): { bytes: Buffer; flags: numb
     throw e;
   }
   return { bytes: buf.subarray(0, n), flags: Number(msg[6]! & 0xffffffffn) };
+}
+
+/** An ioctl(2) that answers one int (SIOC.INQ, ...). */
+export function ioctlIntOut(fd: number, req: number): number {
+  const v = new Int32Array(1);
+  ioctl(fd, req, new Uint8Array(v.buffer));
+  return v[0]!;
+}
+
+/** setsockopt(2) with a struct argument. */
+export function setsockoptBytes(fd: number, level: number, name: number, value: Uint8Array): void {
+  syscall(SYS_SETSOCKOPT, fd, level, name, addressOf(value), value.length);
 }
 
 /** getsockopt(2) of an int option. */

@@ -41,6 +41,7 @@ import {
   timerfdFacts,
 } from './event-fds.js';
 import { type SocketFacts, unixPath } from './sockets.js';
+import type { TcpStream } from './tcp-stream.js';
 
 /** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
 const appendOnly = (flags: number) => (flags & O_ACCMODE) === O_WRONLY && (flags & O_APPEND) !== 0;
@@ -69,6 +70,7 @@ export class FileTable {
   private readonly byKey = new Map<string, number>();
   private readonly opened: { pid: number; fd: number; target: string; id: number }[] = [];
   private readonly queues: { id: number; packets: readonly Buffer[] }[] = [];
+  private readonly connections: { ino: number; stream: TcpStream }[] = [];
   private static readonly O_CLOEXEC = 0o2000000;
 
   /** The entries registered so far, in id order. */
@@ -141,6 +143,11 @@ export class FileTable {
     return this.queues;
   }
 
+  /** Established TCP connections (tcp-stream-<ino>.img each), by socket inode. */
+  get streams(): readonly { readonly ino: number; readonly stream: TcpStream }[] {
+    return this.connections;
+  }
+
   /** The FD_TYPE of the entry `id`. */
   typeOf(id: number): number {
     return this.list[id - 1]!.type;
@@ -170,6 +177,7 @@ export class FileTable {
         ...(s.tcpOpts ? { tcp_opts: s.tcpOpts } : {}),
       },
     });
+    if (s.stream) this.connections.push({ ino: fd.inode, stream: s.stream });
     return id;
   }
 

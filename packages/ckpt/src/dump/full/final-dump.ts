@@ -43,6 +43,7 @@ import type { PreDumpResult } from '../stats.js';
 import { listTree } from '../tree.js';
 import { findRefusals } from './refuse.js';
 import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState } from './task-state.js';
+import { silenceConnections } from './tcp-stream.js';
 import { faultInVdso } from './vdso-pages.js';
 import { writeTaskImages } from './write-images.js';
 
@@ -53,6 +54,11 @@ export interface FinalDumpOptions {
   readonly prevImagesDir?: string;
   /** Where pagemap and pages go (default: the directory; a page server: the rest stays in the directory). */
   readonly target?: PageTarget;
+  /**
+   * Established TCP connections are dumped (CRIU's --tcp-established: TCP repair, tcp-stream.ts); without
+   * it they are refused. A tree killed after the dump closes them silently (repair mode).
+   */
+  readonly tcpEstablished?: boolean;
   /** Thaw the tree after the dump (CRIU's --leave-running); default: kill it once the set is complete. */
   readonly leaveRunning?: boolean;
   /** The tree was started from a shell: its controlling terminal is restored as the restorer's (CRIU's). */
@@ -100,7 +106,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   const early = new Map<number, EarlyVmFlags>();
   try {
     const pids = listTree(o.pid);
-    refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p), o.shellJob, pids)));
+    refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p), o.shellJob, pids, o.tcpEstablished)));
     using reader = new PageReader(o.pid, { bufferSize: 1 << 16, buffers: 1 });
     for (const p of pids) {
       sites.set(p, injectionSite(p));
@@ -149,10 +155,18 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       if (c.closed.length > 0) log.info('process %d: closed %d leftover userfaultfds', pid, c.closed.length);
     }
     phase('leftovers');
-    refuse(frozen.pids.flatMap((pid) => findRefusals(pid, process.pid, undefined, o.shellJob, frozen.pids)));
+    refuse(
+      frozen.pids.flatMap((pid) =>
+        findRefusals(pid, process.pid, undefined, o.shellJob, frozen.pids, o.tcpEstablished),
+      ),
+    );
     phase('refusals');
     const states = frozen.pids.map((pid) =>
-      collectTaskState(frozen.get(pid)!, { site: sites.get(pid), early: early.get(pid) }),
+      collectTaskState(frozen.get(pid)!, {
+        site: sites.get(pid),
+        early: early.get(pid),
+        tcpEstablished: o.tcpEstablished,
+      }),
     );
     phase('task state');
     if (o.leaveRunning) w.thaw();
@@ -164,7 +178,12 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     complete = true;
     let killed = !o.leaveRunning;
     if (killed && o.release) killed = (await o.release(result)) === 'kill';
-    if (killed) killFrozen(frozen, log);
+    if (killed) {
+      silenceConnections(
+        states.flatMap((s) => [...s.sockets].filter(([, f]) => f.stream).map(([fd]) => [s.pid, fd] as const)),
+      );
+      killFrozen(frozen, log);
+    }
     return { ...result, states, killed };
   } catch (e) {
     throw complete ? e : p.fail(e);

@@ -67,7 +67,10 @@ const KINDS: readonly (readonly [string, (f: Fixture) => RegExp])[] = [
   ['eventfd', (f) => new RegExp(`^process ${f.pid} fd 3: an eventfd in semaphore mode `)],
   [
     'tcp-conn',
-    (f) => new RegExp(`^process ${f.pid} fd 4: a TCP connection \\(ESTABLISHED; it needs TCP repair`),
+    (f) =>
+      new RegExp(
+        `^process ${f.pid} fd 4: a TCP connection \\(ESTABLISHED; dump it with --tcp-established\\)`,
+      ),
   ],
   [
     'tcp-waiting',

@@ -25,7 +25,14 @@ import {
   SIGNALFD_TARGET,
   TIMERFD_TARGET,
 } from './event-fds.js';
-import { lazyUnixTable, type SocketFacts, socketFacts, socketRefusal, treeSocketInodes } from './sockets.js';
+import {
+  lazyUnixTable,
+  type SocketChoices,
+  type SocketFacts,
+  socketFacts,
+  socketRefusal,
+  treeSocketInodes,
+} from './sockets.js';
 import { isPtySlave } from './tty.js';
 
 const NAMESPACES = ['ipc', 'mnt', 'net', 'pid', 'user', 'uts', 'cgroup', 'time'] as const;
@@ -45,11 +52,11 @@ export function fdRefusal(
   fd: FdInfo,
   shellJob = false,
   socket?: SocketFacts,
-  treeSockets?: ReadonlySet<number>,
+  choices: SocketChoices = {},
 ): string | undefined {
   if (isPtySlave(fd)) return shellJob ? undefined : 'a terminal (a shell job? dump it with --shell-job)';
   if (fd.kind === 'socket' || (fd.mode & S_IFMT) === S_IFSOCK)
-    return socket ? socketRefusal(socket, treeSockets) : 'a socket';
+    return socket ? socketRefusal(socket, choices) : 'a socket';
   if ([EVENTFD_TARGET, EVENTPOLL_TARGET, TIMERFD_TARGET, SIGNALFD_TARGET].includes(fd.target))
     return undefined; // eventFdRefusal
   if (fd.kind === 'anon') return `${fd.target.slice('anon_inode:'.length)} (anonymous inode)`;
@@ -79,7 +86,7 @@ export function mappingRefusal(path: string, isPrivate: boolean, inode: number):
  * Every reason process `pid` cannot be fully dumped, each on one line. `tracer`: the pid allowed as its
  * tracer (ours while frozen). `ours`: descriptors the dump closes itself (ckpt's tracking userfaultfds).
  * `shellJob`: terminals are dumped (--shell-job), not refused. `tree`: every process of the dump (a unix
- * socket's peer must be held by one of them).
+ * socket's peer must be held by one of them). `tcpEstablished`: established TCP connections are dumped.
  */
 export function findRefusals(
   pid: number,
@@ -87,6 +94,7 @@ export function findRefusals(
   ours: ReadonlySet<number> = new Set(),
   shellJob = false,
   tree: readonly number[] = [pid],
+  tcpEstablished = false,
 ): string[] {
   const out: string[] = [];
   const who = `process ${pid}`;
@@ -122,7 +130,8 @@ export function findRefusals(
         continue;
       }
     }
-    const why = fdRefusal(fd, shellJob, socket, treeSockets) ?? eventFdRefusal(fd, fds);
+    const why =
+      fdRefusal(fd, shellJob, socket, { tree: treeSockets, tcpEstablished }) ?? eventFdRefusal(fd, fds);
     if (why) out.push(`${who} fd ${fd.fd}: ${why}: ${fd.target}`);
   }
   for (const v of readMaps(pid)) {

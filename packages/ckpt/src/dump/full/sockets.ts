@@ -13,8 +13,8 @@
  * waits in a receive queue is peeked (SO_PEEK_OFF, one recvmsg per packet, CRIU's way; the peek offset
  * is put back), so the queue is read, not taken.
  *
- * Refused, one line each: netlink, packet and raw sockets; TCP connections (established or on their way:
- * they need TCP repair); a listener with connections waiting to be accepted (they would be lost); a socket
+ * Established TCP connections with --tcp-established (tcp-stream.ts: TCP repair). Refused, one line each:
+ * netlink, packet and raw sockets; TCP connections without --tcp-established, or in another state; a listener with connections waiting to be accepted (they would be lost); a socket
  * with a BPF filter attached; a unix socket connected to one outside the tree, bound to a relative path
  * or to a path since removed, or with descriptors or credentials in flight in its queue.
  *
@@ -45,6 +45,7 @@ import {
   type UnixDiag,
   unixSockets,
 } from '../../sys/index.js';
+import { readTcpStream, type TcpStream } from './tcp-stream.js';
 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
@@ -92,6 +93,8 @@ export interface SocketFacts {
   readonly filterLength: number;
   /** AF_UNIX: what sock_diag says, the packets of its receive queue, why it cannot be dumped. */
   readonly unix?: UnixFacts;
+  /** An established TCP connection read with TCP repair (tcp-stream.ts; asked for, and frozen). */
+  readonly stream?: TcpStream;
 }
 
 export interface UnixFacts {
@@ -208,7 +211,8 @@ function tcpOptions(fd: number): TcpOptsEntry {
 
 /**
  * What socket descriptor `fd` (inode `ino`) of process `pid` is (the module comment); reads a duplicate,
- * then closes it. `unix`: the namespace's unix sockets (for AF_UNIX ones). `peek`: read all that is queued
+ * then closes it. `tcpEstablished` (with `peek`): an established TCP connection is read with TCP repair
+ * (tcp-stream.ts). `unix`: the namespace's unix sockets (for AF_UNIX ones). `peek`: read all that is queued
  * (only while the process is frozen: the peek offset is the socket's, shared with the process); else only
  * a look at the first packet (peekQueue).
  */
@@ -218,6 +222,7 @@ export function socketFacts(
   ino: number,
   unix: UnixTable,
   peek = true,
+  tcpEstablished = false,
 ): SocketFacts {
   const pidfd = pidfdOpen(pid);
   let fd = -1;
@@ -268,6 +273,9 @@ export function socketFacts(
       ...(proto === IPPROTO_TCP ? { tcpOpts: tcpOptions(fd) } : {}),
       ...(family === AF.INET6 ? { v6only: getsockoptInt(fd, SOL.IPV6, IPV6_V6ONLY) !== 0 } : {}),
       filterLength,
+      ...(peek && tcpEstablished && proto === IPPROTO_TCP && state === TCP_STATE.ESTABLISHED
+        ? { stream: readTcpStream(fd, `process ${pid} fd ${targetFd}`) }
+        : {}),
     };
   } finally {
     if (fd >= 0) closeFd(fd);
@@ -279,17 +287,24 @@ const FAMILY_NAMES: Record<number, string> = { 1: 'a unix', 16: 'a netlink', 17:
 
 const SOCK_SEQPACKET = 5;
 
-/**
- * Why a socket with these facts cannot be dumped, or undefined when it can. `tree`: the socket inodes the
- * dumped tree holds (a unix socket's peer must be one of them).
- */
-export function socketRefusal(s: SocketFacts, tree: ReadonlySet<number> = new Set()): string | undefined {
-  if (s.unix) return unixRefusal(s.unix, tree);
+/** What a dump takes besides what it always does. */
+export interface SocketChoices {
+  /** The socket inodes the dumped tree holds (a unix socket's peer must be one of them). */
+  readonly tree?: ReadonlySet<number>;
+  /** Established TCP connections are dumped (CRIU's --tcp-established). */
+  readonly tcpEstablished?: boolean;
+}
+
+/** Why a socket with these facts cannot be dumped, or undefined when it can. */
+export function socketRefusal(s: SocketFacts, c: SocketChoices = {}): string | undefined {
+  if (s.unix) return unixRefusal(s.unix, c.tree ?? new Set());
   const inet = s.family === AF.INET || s.family === AF.INET6;
   if (!inet) return `${FAMILY_NAMES[s.family] ?? `a family ${s.family}`} socket (not dumped yet)`;
   if (s.proto === IPPROTO_TCP && s.type === SOCK_STREAM) {
-    if (s.state !== TCP_STATE.LISTEN && s.state !== TCP_STATE.CLOSE)
-      return `a TCP connection (${TCP_STATE_NAMES[s.state] ?? s.state}; it needs TCP repair, not done yet)`;
+    if (s.state === TCP_STATE.ESTABLISHED && !c.tcpEstablished)
+      return 'a TCP connection (ESTABLISHED; dump it with --tcp-established)';
+    if (s.state !== TCP_STATE.LISTEN && s.state !== TCP_STATE.CLOSE && s.state !== TCP_STATE.ESTABLISHED)
+      return `a TCP connection (${TCP_STATE_NAMES[s.state] ?? s.state}; not dumped yet)`;
     if (s.waiting > 0) return `a listening socket with ${s.waiting} connection(s) waiting to be accepted`;
   } else if (!(s.proto === IPPROTO_UDP && s.type === SOCK_DGRAM)) {
     return `a raw or other IP socket (protocol ${s.proto})`;

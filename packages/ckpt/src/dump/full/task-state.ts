@@ -107,6 +107,8 @@ export interface CollectOptions {
    * a GiB), so its VmFlags are taken from this read when the frozen maps show the same VMAs.
    */
   readonly early?: EarlyVmFlags;
+  /** Established TCP connections are read (TCP repair: tcp-stream.ts). */
+  readonly tcpEstablished?: boolean;
 }
 
 /** /proc/PID/maps and the VmFlags of smaps, read while the process runs. */
@@ -174,7 +176,9 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   for (const fd of fds) if (isPtySlave(fd)) ttys.set(fd.fd, readTtyFacts(pid, fd, f));
   const sockets = new Map<number, SocketFacts>();
   const unix = lazyUnixTable();
-  for (const fd of fds) if (fd.kind === 'socket') sockets.set(fd.fd, socketFacts(pid, fd.fd, fd.inode, unix));
+  for (const fd of fds)
+    if (fd.kind === 'socket')
+      sockets.set(fd.fd, socketFacts(pid, fd.fd, fd.inode, unix, true, o.tcpEstablished));
   return {
     pid,
     ppid: Number(f[1]),

@@ -40,6 +40,7 @@ import {
   pipeDataEntryCodec,
   pstreeEntryCodec,
   skPacketEntryCodec,
+  tcpStreamEntryCodec,
   ttyInfoEntryCodec,
 } from '../../images/index.js';
 import { coreEntries } from './core-entry.js';
@@ -126,6 +127,7 @@ export function writeTaskImages(dir: ImageDir, states: readonly TaskState[]): In
   );
   writePipesData(dir, states);
   writeSkQueues(dir, files);
+  writeTcpStreams(dir, files);
   writeTtyInfo(dir, states);
   return {
     img_version: IMG_VERSION,
@@ -143,6 +145,41 @@ function writeTtyInfo(dir: ImageDir, states: readonly TaskState[]): void {
     for (const t of s.ttys.values()) if (!infos.has(t.id)) infos.set(t.id, ttyInfoEntryCodec.encode(t));
   }
   if (infos.size > 0) dir.writeImage('tty-info.img', MAGIC.TTY_INFO, [...infos.values()]);
+}
+
+/** tcp-stream-<ino hex>.img per established connection: the entry, then its two queues' bytes. */
+function writeTcpStreams(dir: ImageDir, files: FileTable): void {
+  for (const { ino, stream: s } of files.streams) {
+    const e = tcpStreamEntryCodec.encode({
+      inq_len: s.inq.length,
+      inq_seq: s.inqSeq,
+      outq_len: s.outq.length,
+      outq_seq: s.outqSeq,
+      opt_mask: s.optMask,
+      snd_wscale: s.sndWscale,
+      mss_clamp: s.mssClamp,
+      rcv_wscale: s.rcvWscale,
+      timestamp: s.timestamp,
+      unsq_len: s.unsqLen,
+      ...(s.window
+        ? {
+            snd_wl1: s.window.sndWl1,
+            snd_wnd: s.window.sndWnd,
+            max_window: s.window.maxWindow,
+            rcv_wnd: s.window.rcvWnd,
+            rcv_wup: s.window.rcvWup,
+          }
+        : {}),
+    });
+    const bytes = Buffer.concat([
+      encodeHeader(MAGIC.TCP_STREAM),
+      entryLength(e.length),
+      Buffer.from(e),
+      s.inq,
+      s.outq,
+    ]);
+    writeFileSync(join(dir.path, `tcp-stream-${ino.toString(16)}.img`), bytes, { mode: 0o600 });
+  }
 }
 
 /** sk-queues.img: a packet entry (CRIU's id_for: the receiving socket's file id) and its bytes, each. */
