@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './reap.js';
 export * from './restore-process.js';
 export * from './task-images.js';
+export * from './prebuilt-process.js';
