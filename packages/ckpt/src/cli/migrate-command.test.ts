@@ -176,6 +176,7 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     sysKill(there, 9);
     assert.equal(await recv.exited, 137, 'receive exits with the tree status (killed: 128 + 9)');
     assert.match(recv.out, /"restored":\{"pid":\d+/);
+    assert.match(recv.out, /"prebuilt":\{"kept":[1-9]/, 'the restore adopted the process built meanwhile');
   });
 
   it('dirtying faster than --bandwidth: give-up leaves the target running and untracked; finish migrates anyway', async () => {
