@@ -9,7 +9,8 @@
  * ```
  * A missing `parent` link where one is needed is `MISSING_PARENT`; a dangling or looping link, or a parent
  * without the pid's pagemap, is `BROKEN_CHAIN`. Addresses no pagemap covers (or covered only PE_LAZY) are
- * 'absent'.
+ * 'absent'. A chain may be given the parent's chain already open (`below`, e.g. a migration's destination
+ * that walked it for the previous set): its decoded pagemaps are reused, and closing this chain closes it.
  *
  * @example
  * resolvePage('/ckpt/pre3', 42, 0x3000); // Buffer: the page as pre1 stored it
@@ -45,10 +46,16 @@ interface Level {
 export class PageChain {
   private readonly levels: Level[] = [];
   private readonly seen = new Set<string>();
+  private belowChecked = false;
 
+  /**
+   * `below`: the chain of `top`'s parent, open (its levels are this chain's depth 1 and down; this chain
+   * owns it from here and closes it).
+   */
   constructor(
     private readonly top: ImageDir,
     readonly pid: number,
+    private readonly below?: PageChain,
   ) {}
 
   private level(depth: number): Level {
@@ -86,6 +93,7 @@ export class PageChain {
     const page = vaddr - (vaddr % PAGE_SIZE);
     const [loc] = this.locate(page, 1);
     if (loc === undefined || loc.where === 'absent') return 'absent';
+    if (loc.depth > 0 && this.below) return this.below.page(page);
     return this.level(loc.depth).reader.readPage(page)!;
   }
 
@@ -121,12 +129,26 @@ export class PageChain {
           offset,
         });
       } else if (r.flags & PE.PARENT) {
-        this.locateAt(depth + 1, pos, stop, out);
+        if (this.below) this.fromBelow(pos, stop, out);
+        else this.locateAt(depth + 1, pos, stop, out);
       } else {
         push(out, { vaddr: pos, nrPages, where: 'absent' });
       }
       pos = stop;
     }
+  }
+
+  /** PE_PARENT at the top: the parent's chain, given open, one level deeper. */
+  private fromBelow(start: number, end: number, out: PageLocation[]): void {
+    if (!this.belowChecked) {
+      const parent = this.top.parent();
+      const real = (d: ImageDir) => fsCall(`realpath ${d.path}`, () => realpathSync(d.path));
+      if (parent === undefined || real(parent) !== real(this.below!.top))
+        throw new ImageError('BROKEN_CHAIN', `${this.top.path}: its parent is not ${this.below!.top.path}`);
+      this.belowChecked = true;
+    }
+    for (const loc of this.below!.locate(start, (end - start) / PAGE_SIZE))
+      push(out, loc.where === 'data' ? { ...loc, depth: loc.depth + 1 } : loc);
   }
 
   /**
@@ -140,6 +162,7 @@ export class PageChain {
   /** Close every pages file opened. Safe to call twice. */
   close(): void {
     for (const l of this.levels) l.reader.close();
+    this.below?.close();
   }
 
   [Symbol.dispose](): void {

@@ -18,7 +18,7 @@
  * pb.push('/srv/mig/1', preview);
  * const prebuilt = await pb.take(); // at RESTORE
  */
-import { PrebuiltProcess, type VmaPreview } from '../restore/index.js';
+import { PrebuiltProcess, type VmaPreview, warmDecoders } from '../restore/index.js';
 
 /** The preview a SET frame carries (the source's root, read from /proc/PID/maps as the set starts). */
 export interface SetPreview {
@@ -65,6 +65,7 @@ export class Prebuild {
             shellJob: preview.shellJob,
             pageFill: this.pageFill,
           });
+          warmDecoders(); // the restore's image decoders, off the downtime
         }
         const s = await this.process.advance(dir, preview.vmas);
         this.log(

@@ -80,9 +80,8 @@ export interface RebuildOptions {
 export interface KeptVmas {
   /** The image's VMAs already mapped (writable) in the process. */
   readonly vmas: ReadonlySet<VmaEntry>;
-  /** The chain they hold, and its depth below the image's set (page-delta.ts). */
+  /** The chain they hold: the image set's parent's (page-delta.ts), open; the image's chain takes it over. */
   readonly old: PageChain;
-  readonly newerThan: number;
 }
 
 /** Fill `runs` the way `o` says. */
@@ -123,10 +122,10 @@ export function rebuildAddressSpace(
   }
   const runs = dataRuns(chain, fresh);
   if (o.kept) {
-    const delta = pageDelta(chain, kept, o.kept.newerThan, o.kept.old);
+    const delta = pageDelta(chain, kept, 1, o.kept.old);
     for (const [at, len] of delta.drop)
       task.call(`madvise(DONTNEED) ${hex(at)}`, RSYS.madvise, at, len, MADV_DONTNEED);
-    runs.push(...delta.fill);
+    for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
   }
   const fill = fillRuns(task, runs, o);
   for (const v of writable)

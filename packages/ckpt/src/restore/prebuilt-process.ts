@@ -12,10 +12,13 @@
  *                            filled with every page of set n's chain (a range taken, e.g. by the vdso:
  *                            skipped, the restore maps it)
  *                          kept ones: set n's own pages, and pages gone since zeroed (page-delta.ts)
- *                          -> every VMA holds set n's chain
- * adopt(final images)      single-process tree, same pid, the trampoline and parking area free in the
- *                          final layout -> { task, trampoline, kept: the final mm's VMAs equal to a
- *                          pre-built one (start, end, prot, private anonymous), the chain they hold }
+ *                          -> every VMA holds set n's chain (kept open on the previous one: each
+ *                             pagemap is decoded once)
+ * adopt(final images)      single-process tree, same pid, the final set chained on the last one built,
+ *                          the trampoline and parking area free in the final layout -> { task,
+ *                          trampoline, kept: the final mm's VMAs equal to a pre-built one (start, end,
+ *                          prot, private anonymous), the chain they hold (open: the final set's chain
+ *                          reuses its decoded pagemaps) }
  *                          otherwise: killed, undefined (the restore goes the plain way)
  * kill()                   SIGKILL + reap (safe twice; a no-op once adopted: the restore owns it)
  * ```
@@ -72,19 +75,17 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 const key = (v: { start: number | bigint; end: number | bigint; prot: number }) =>
   `${v.start}-${v.end}-${v.prot}`;
 
-/** Links from `dir` up its parent chain to `older` (the same directory: 0); undefined when not on it. */
-function depthOf(dir: string, older: string): number | undefined {
-  const want = realpathSync(older);
-  let d: ImageDir | undefined = ImageDir.open(dir);
-  for (let depth = 0; d && depth < 1000; depth++, d = d.parent())
-    if (realpathSync(d.path) === want) return depth;
-  return undefined;
+/** Whether `dir`'s parent link leads to `parent`. */
+function isParentOf(parent: string, dir: string): boolean {
+  const up = ImageDir.open(dir).parent();
+  return up !== undefined && realpathSync(up.path) === realpathSync(parent);
 }
 
 export class PrebuiltProcess implements Disposable {
   private readonly vmas = new Map<string, VmaPreview>();
-  /** The image set whose chain the memory holds. */
+  /** The image set whose chain the memory holds, its chain open (pagemaps decoded once, reused below). */
   private filled: string | undefined;
+  private held: PageChain | undefined;
   private state: 'building' | 'adopted' | 'dead' = 'building';
   /** Totals over every advance(). */
   readonly stats = { sets: 0, pages: 0, ms: 0 };
@@ -166,18 +167,18 @@ export class PrebuiltProcess implements Disposable {
       this.vmas.set(k, v);
       fresh.push(v);
     }
-    using chain = new PageChain(ImageDir.open(dir), this.pid);
+    if (this.filled !== undefined && !isParentOf(this.filled, dir))
+      throw new RestoreError('EIO', `pre-build: ${dir} is not chained on ${this.filled}`);
+    const old = this.held;
+    const chain = new PageChain(ImageDir.open(dir), this.pid, old); // owns the old chain from here
+    this.held = chain;
     const runs: DataRun[] = dataRuns(chain, fresh);
     let dropped = 0;
-    if (this.filled !== undefined && kept.length > 0) {
-      const newerThan = depthOf(dir, this.filled);
-      if (newerThan === undefined)
-        throw new RestoreError('EIO', `pre-build: ${dir} is not chained on ${this.filled}`);
-      using old = new PageChain(ImageDir.open(this.filled), this.pid);
-      const delta = pageDelta(chain, kept, newerThan, old);
+    if (old && kept.length > 0) {
+      const delta = pageDelta(chain, kept, 1, old);
       for (const [at, len] of delta.drop) task.call(`madvise ${hex(at)}`, RSYS.madvise, at, len, 4);
       dropped = delta.drop.length;
-      runs.push(...delta.fill);
+      for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
     }
     let pages = 0;
     for (let i = 0; i < runs.length; ) {
@@ -218,22 +219,24 @@ export class PrebuiltProcess implements Disposable {
     if (t.pid !== this.pid) return refuse(`pid ${t.pid} restored, ${this.pid} pre-built`);
     const clash = t.mm.vmas.find((v) => this.overlapsReserved(Number(v.start), Number(v.end)));
     if (clash) return refuse(`a mapping at ${hex(Number(clash.start))} where the trampoline is`);
-    const newerThan = depthOf(t.dir.path, this.filled);
-    if (newerThan === undefined) return refuse(`${t.dir.path} is not chained on ${this.filled}`);
+    if (!isParentOf(this.filled, t.dir.path)) return refuse(`${t.dir.path} is not chained on ${this.filled}`);
     const vmas = new Set<VmaEntry>();
     for (const v of t.mm.vmas) {
       const anon = (v.status & VMA_STATUS.ANON_PRIVATE) !== 0 && v.shmid === 0n && !isSpecial(v);
       if (anon && v.flags === FLAGS && this.vmas.has(key(v))) vmas.add(v);
     }
-    const old = new PageChain(ImageDir.open(this.filled), this.pid);
+    const old = this.held!;
+    this.held = undefined;
     this.state = 'adopted';
-    return { task: this.task, trampoline: this.trampoline, kept: { vmas, old, newerThan } };
+    return { task: this.task, trampoline: this.trampoline, kept: { vmas, old } };
   }
 
   /** SIGKILL and reap it, unless the restore adopted it. Safe twice. */
   kill(): void {
     if (this.state !== 'building') return;
     this.state = 'dead';
+    this.held?.close();
+    this.held = undefined;
     this.task.kill();
   }
 

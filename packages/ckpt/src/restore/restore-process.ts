@@ -230,7 +230,7 @@ function rebuildProcess(
   masks: [number, bigint][],
   log: Log,
 ): AddressSpaceStats {
-  using chain = new PageChain(t.dir, t.pid);
+  using chain = new PageChain(t.dir, t.pid, kept?.old); // a pre-built chain: its pagemaps decoded already
   checkVdso(special, task, chain);
   const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill, kept };
   const memory = rebuildAddressSpace(task, t, opts, chain);
