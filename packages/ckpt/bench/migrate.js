@@ -15,11 +15,12 @@
 //   check     the process's own memory check after the migration (must be ok)
 //   restore   the destination's restore, phase by phase (receive -v3's `restore:` lines, ms from its start)
 // --prebuild on (default): the destination builds the process while the source runs (docs/migrate.md);
-// off: receive --no-prebuild (the restore after the final set only); both: each rep both ways, same run.
+// off: receive --no-prebuild (the restore after the final set only); both: each rep both ways, same run;
+// --prebuild-fill: how pages get into the pre-built process (receive --prebuild-fill).
 // and the ratio CRIU's gap / ours. The goal (issue "ckpt migrate"): gap <= 100 ms at 4 GiB.
 //
 // usage: npm run bench -w ckpt -- migrate [--sizes 1,4] [--rate 1] [--reps 3] [--compress none|lz4|zstd]
-//        [--max-downtime MS] [--prebuild on|off|both] [--no-criu]
+//        [--max-downtime MS] [--prebuild on|off|both] [--prebuild-fill writev|pread] [--no-criu]
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -107,7 +108,7 @@ async function ckptMigration(pair, f, root, o) {
       '--address',
       pair.ips.b,
       '-v3',
-      ...(o.prebuild ? [] : ['--no-prebuild']),
+      ...(o.prebuild ? ['--prebuild-fill', o.prebuildFill] : ['--no-prebuild']),
     ]),
   );
   await waitFor(
@@ -212,6 +213,7 @@ export async function run_(args) {
   const reps = Number(opt(args, 'reps', '3'));
   const o = { compress: opt(args, 'compress', undefined), maxDowntime: opt(args, 'max-downtime', '100') };
   const prebuild = opt(args, 'prebuild', 'on');
+  o.prebuildFill = opt(args, 'prebuild-fill', 'writev');
   const ways = prebuild === 'both' ? [true, false] : [prebuild !== 'off'];
   const criu = args.includes('--no-criu') ? undefined : process.env.CKPT_CRIU;
   const pair = NetnsPair.create('mb', 42);

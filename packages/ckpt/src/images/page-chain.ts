@@ -100,11 +100,12 @@ export class PageChain {
   /** Split [vaddr, vaddr + nrPages pages) into runs by where their data lives. */
   locate(vaddr: number, nrPages: number): PageLocation[] {
     const out: PageLocation[] = [];
-    this.locateAt(0, vaddr, vaddr + nrPages * PAGE_SIZE, out);
+    this.locateAt(0, vaddr, vaddr + nrPages * PAGE_SIZE, out, 0);
     return out;
   }
 
-  private locateAt(depth: number, start: number, end: number, out: PageLocation[]): void {
+  /** `base`: this chain's depth in the chain that asked (a chain given as `below` is one level down). */
+  private locateAt(depth: number, start: number, end: number, out: PageLocation[], base: number): void {
     const { dir, reader } = this.level(depth);
     let pos = start;
     while (pos < end) {
@@ -123,14 +124,14 @@ export class PageChain {
           vaddr: pos,
           nrPages,
           where: 'data',
-          depth,
+          depth: depth + base,
           dir: dir.path,
           pagesPath: reader.pagesPath,
           offset,
         });
       } else if (r.flags & PE.PARENT) {
-        if (this.below) this.fromBelow(pos, stop, out);
-        else this.locateAt(depth + 1, pos, stop, out);
+        if (depth === 0 && this.below) this.belowChain().locateAt(0, pos, stop, out, base + 1);
+        else this.locateAt(depth + 1, pos, stop, out, base);
       } else {
         push(out, { vaddr: pos, nrPages, where: 'absent' });
       }
@@ -138,17 +139,17 @@ export class PageChain {
     }
   }
 
-  /** PE_PARENT at the top: the parent's chain, given open, one level deeper. */
-  private fromBelow(start: number, end: number, out: PageLocation[]): void {
+  /** The parent's chain given open, checked once to be the top's parent. */
+  private belowChain(): PageChain {
+    const below = this.below!;
     if (!this.belowChecked) {
       const parent = this.top.parent();
       const real = (d: ImageDir) => fsCall(`realpath ${d.path}`, () => realpathSync(d.path));
-      if (parent === undefined || real(parent) !== real(this.below!.top))
-        throw new ImageError('BROKEN_CHAIN', `${this.top.path}: its parent is not ${this.below!.top.path}`);
+      if (parent === undefined || real(parent) !== real(below.top))
+        throw new ImageError('BROKEN_CHAIN', `${this.top.path}: its parent is not ${below.top.path}`);
       this.belowChecked = true;
     }
-    for (const loc of this.below!.locate(start, (end - start) / PAGE_SIZE))
-      push(out, loc.where === 'data' ? { ...loc, depth: loc.depth + 1 } : loc);
+    return below;
   }
 
   /**

@@ -122,7 +122,7 @@ export function rebuildAddressSpace(
   }
   const runs = dataRuns(chain, fresh);
   if (o.kept) {
-    const delta = pageDelta(chain, kept, 1, o.kept.old);
+    const delta = pageDelta(chain, kept, o.kept.old);
     for (const [at, len] of delta.drop)
       task.call(`madvise(DONTNEED) ${hex(at)}`, RSYS.madvise, at, len, MADV_DONTNEED);
     for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs

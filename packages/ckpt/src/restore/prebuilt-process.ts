@@ -175,7 +175,7 @@ export class PrebuiltProcess implements Disposable {
     const runs: DataRun[] = dataRuns(chain, fresh);
     let dropped = 0;
     if (old && kept.length > 0) {
-      const delta = pageDelta(chain, kept, 1, old);
+      const delta = pageDelta(chain, kept, old);
       for (const [at, len] of delta.drop) task.call(`madvise ${hex(at)}`, RSYS.madvise, at, len, 4);
       dropped = delta.drop.length;
       for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
