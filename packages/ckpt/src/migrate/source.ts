@@ -6,7 +6,9 @@
  *
  * ```
  * connect, HELLO/WELCOME (codec)
- * iteration k = 1, 2, ...   preDump(WORK/k, parent ../k-1, tracking kept, pages -> PageStream)
+ * iteration k = 1, 2, ...   SET {k, preview: the root's anonymous VMAs from /proc/PID/maps, when the
+ *                           destination pre-builds}
+ *                           preDump(WORK/k, parent ../k-1, tracking kept, pages -> PageStream)
  *                           FILE* (inventory.img last), SET_DONE -> SET_OK
  *                           sample {page bytes, time, dirtied bytes, time since the last collect} -> decide()
  *                           iterate | finish ('fits', 'max-iterations', 'no-convergence') | give up
