@@ -34,7 +34,7 @@ import {
   RSYS,
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
-import { type DataRun, dataRuns, pageDelta } from './page-delta.js';
+import { type DataRun, dataRuns, MADV_DONTNEED, pageDelta } from './page-delta.js';
 import { type FillStats, fillPages } from './page-fill.js';
 import { fillPagesByPread } from './page-fill-pread.js';
 import type { RemoteTask } from './remote-task.js';
@@ -43,7 +43,6 @@ import type { TaskImages } from './task-images.js';
 import { TRAMPOLINE_SIZE } from './trampoline.js';
 import { moveSpecialMappings, type SpecialPlan } from './vdso.js';
 
-const MADV_DONTNEED = 4;
 /** The highest user address munmap is asked to clear (47-bit user space). */
 const USER_END = 0x7ffffffff000;
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;

@@ -17,6 +17,9 @@
 import { type PageChain, type PageLocation, PE } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 
+/** madvise advice that zeroes private anonymous pages (the `drop` ranges). */
+export const MADV_DONTNEED = 4;
+
 /** A run of pages with data in one pages file. */
 export type DataRun = Extract<PageLocation, { where: 'data' }>;
 

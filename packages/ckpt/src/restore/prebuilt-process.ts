@@ -38,7 +38,7 @@ import { MAP, PAGE_SIZE, PROT, RSYS } from '../sys/index.js';
 import { fillRuns, isSpecial, type KeptVmas, unmapAllBut } from './address-space.js';
 import { RestoreError, restoreErrorFrom } from './errors.js';
 import { cloneWithPid } from './helper-process.js';
-import { type DataRun, dataRuns, pageDelta } from './page-delta.js';
+import { type DataRun, dataRuns, MADV_DONTNEED, pageDelta } from './page-delta.js';
 import { RemoteTask } from './remote-task.js';
 import type { TaskImages } from './task-images.js';
 import { unregisterRseq } from './task-state.js';
@@ -87,8 +87,6 @@ export class PrebuiltProcess implements Disposable {
   private filled: string | undefined;
   private held: PageChain | undefined;
   private state: 'building' | 'adopted' | 'dead' = 'building';
-  /** Totals over every advance(). */
-  readonly stats = { sets: 0, pages: 0, ms: 0 };
 
   private constructor(
     private readonly task: RemoteTask,
@@ -146,7 +144,6 @@ export class PrebuiltProcess implements Disposable {
   async advance(dir: string, preview: readonly VmaPreview[]): Promise<PrebuildStats> {
     if (this.state !== 'building')
       throw new RestoreError('EIO', `the pre-built process ${this.pid} is ${this.state}`);
-    const t0 = performance.now();
     const task = this.task;
     const next = new Map(preview.map((v) => [key(v), v]));
     let unmapped = 0;
@@ -176,7 +173,8 @@ export class PrebuiltProcess implements Disposable {
     let dropped = 0;
     if (old && kept.length > 0) {
       const delta = pageDelta(chain, kept, old);
-      for (const [at, len] of delta.drop) task.call(`madvise ${hex(at)}`, RSYS.madvise, at, len, 4);
+      for (const [at, len] of delta.drop)
+        task.call(`madvise ${hex(at)}`, RSYS.madvise, at, len, MADV_DONTNEED);
       dropped = delta.drop.length;
       for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
     }
@@ -195,9 +193,6 @@ export class PrebuiltProcess implements Disposable {
         throw new RestoreError('EIO', `the pre-built process ${this.pid} was killed`);
     }
     this.filled = dir;
-    this.stats.sets++;
-    this.stats.pages += pages;
-    this.stats.ms += performance.now() - t0;
     return { mapped: fresh.length, unmapped, pages, dropped };
   }
 
