@@ -13,10 +13,14 @@
 //             the restore there, its RUNNING reply)
 //   bytes     on the wire / (the first iteration's pages + every later delta): the goal is <= 1.2
 //   check     the process's own memory check after the migration (must be ok)
+//   restore   the destination's restore, phase by phase (receive -v3's `restore:` lines, ms from its start)
+// --prebuild on (default): the destination builds the process while the source runs (docs/migrate.md);
+// off: receive --no-prebuild (the restore after the final set only); both: each rep both ways, same run;
+// --prebuild-fill: how pages get into the pre-built process (receive --prebuild-fill).
 // and the ratio CRIU's gap / ours. The goal (issue "ckpt migrate"): gap <= 100 ms at 4 GiB.
 //
 // usage: npm run bench -w ckpt -- migrate [--sizes 1,4] [--rate 1] [--reps 3] [--compress none|lz4|zstd]
-//        [--max-downtime MS] [--no-criu]
+//        [--max-downtime MS] [--prebuild on|off|both] [--prebuild-fill writev|pread] [--no-criu]
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -103,6 +107,8 @@ async function ckptMigration(pair, f, root, o) {
       String(p),
       '--address',
       pair.ips.b,
+      '-v3',
+      ...(o.prebuild ? ['--prebuild-fill', o.prebuildFill] : ['--no-prebuild']),
     ]),
   );
   await waitFor(
@@ -140,7 +146,17 @@ async function ckptMigration(pair, f, root, o) {
   const its = result.iterations;
   const image = its[0].pageBytes;
   const dirtied = its.slice(1).reduce((s, x) => s + x.pageBytes, 0);
-  return { gapMs: r.gapUs / 1000, check: r.check, result, bytesRatio: result.bytesSent / (image + dirtied) };
+  const phases = recv.err
+    .split('\n')
+    .filter((l) => /receive: (restore: |pre-built|restored |pre-build stopped)/.test(l))
+    .map((l) => l.replace(/^.*receive: /, ''));
+  return {
+    gapMs: r.gapUs / 1000,
+    check: r.check,
+    result,
+    bytesRatio: result.bytesSent / (image + dirtied),
+    phases,
+  };
 }
 
 async function criuMigration(pair, f, root, criu) {
@@ -196,6 +212,9 @@ export async function run_(args) {
   const rate = Number(opt(args, 'rate', '1'));
   const reps = Number(opt(args, 'reps', '3'));
   const o = { compress: opt(args, 'compress', undefined), maxDowntime: opt(args, 'max-downtime', '100') };
+  const prebuild = opt(args, 'prebuild', 'on');
+  o.prebuildFill = opt(args, 'prebuild-fill', 'writev');
+  const ways = prebuild === 'both' ? [true, false] : [prebuild !== 'off'];
   const criu = args.includes('--no-criu') ? undefined : process.env.CKPT_CRIU;
   const pair = NetnsPair.create('mb', 42);
   if (typeof pair === 'string') {
@@ -224,17 +243,19 @@ export async function run_(args) {
         return f;
       };
       const ours = [];
-      for (let k = 0; k < reps; k++) {
+      for (let k = 0; k < reps * ways.length; k++) {
+        const way = ways[k % ways.length];
         const f = await startFixture();
         try {
-          const m = await ckptMigration(pair, f, root, o);
+          const m = await ckptMigration(pair, f, root, { ...o, prebuild: way });
           const r = m.result;
           console.log(
-            `  ${gib} GiB rep ${k + 1}: gap ${m.gapMs.toFixed(1)} ms; source: frozen ${r.frozenMs.toFixed(1)} + hand-over ${r.handoverMs.toFixed(1)} ms ` +
+            `  ${gib} GiB rep ${Math.floor(k / ways.length) + 1}${way ? '' : ' (--no-prebuild)'}: gap ${m.gapMs.toFixed(1)} ms; source: frozen ${r.frozenMs.toFixed(1)} + hand-over ${r.handoverMs.toFixed(1)} ms ` +
               `(restore ${r.restoreMs.toFixed(1)}); ${r.iterations.length - 1} iterations (${r.reason}), final ${r.iterations.at(-1).pagesWritten} pages; ` +
               `bytes ${m.bytesRatio.toFixed(3)}x; total ${(r.totalMs / 1000).toFixed(1)} s; ${m.check}`,
           );
-          ours.push(m);
+          for (const l of m.phases) console.log(`      ${l}`);
+          if (way === ways[0]) ours.push(m);
         } finally {
           f.kill();
         }

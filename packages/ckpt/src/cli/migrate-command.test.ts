@@ -176,6 +176,7 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     sysKill(there, 9);
     assert.equal(await recv.exited, 137, 'receive exits with the tree status (killed: 128 + 9)');
     assert.match(recv.out, /"restored":\{"pid":\d+/);
+    assert.match(recv.out, /"prebuilt":\{"kept":[1-9]/, 'the restore adopted the process built meanwhile');
   });
 
   it('dirtying faster than --bandwidth: give-up leaves the target running and untracked; finish migrates anyway', async () => {
@@ -314,16 +315,21 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     assert.match((await report(f, f.pid, 1)).check, /^CHECK ok/);
   });
 
-  it('the source killed mid-way: nothing is left on the destination', async () => {
+  it('the source killed mid-way: nothing is left on the destination, the pre-built process neither', async () => {
     await using f = await Fixture.start('migratee', ['64', '500'], 30_000, (pair as NetnsPair).enter('a'));
     const dir = join(root, 'skill');
-    const { run: recv, to } = await receiver(dir);
+    const { run: recv, to } = await receiver(dir, ['-v3']);
     // -D here: a SIGKILLed ckpt migrate cannot remove its default temporary work directory (metadata only)
     const work = join(root, 'skill-src');
     const src = start('a', ['migrate', '-t', String(f.pid), '--to', to, '--bandwidth', '16M', '-D', work]);
-    await sleep(1500);
+    // killed once the first set is pre-built there: a stopped process with the target's pid
+    await until('the first pre-build', () => recv.err.includes('pre-built '), 60_000);
+    const built = globalPid(f.pid);
+    assert.ok(built, 'the pre-built process is in the receiver pid namespace');
+    assert.equal(state(built), 't', 'held stopped under ptrace');
     src.child.kill('SIGKILL');
     assert.notEqual(await recv.exited, 0, recv.err);
+    assert.equal(state(built), undefined, 'the pre-built process is gone');
     assert.match(recv.err, /^ckpt: /m);
     assert.deepEqual(
       readdirSync(dir).filter((n) => /^\d+$/.test(n)),

@@ -1,7 +1,9 @@
 /**
- * `ckpt receive -D DIR --port P [--address A] [--tls ...] [-d] [--json] [-v0..-v4] [--log-file F]`: the
- * destination of `ckpt migrate` (migrate/receiveMigration): accepts one connection, receives the chain
- * into DIR/1, DIR/2, ..., restores the final set and reports the tree running to the source.
+ * `ckpt receive -D DIR --port P [--address A] [--tls ...] [-d] [--json] [--no-prebuild]
+ * [--prebuild-fill writev|pread] [-v0..-v4] [--log-file F]`: the destination of `ckpt migrate`
+ * (migrate/receiveMigration): accepts one connection, receives the chain into DIR/1, DIR/2, ..., builds
+ * the root process from each set while the source runs (unless --no-prebuild), restores the final set
+ * and reports the tree running to the source.
  *
  * ```
  * without -d: ckpt is the tree's parent (a child subreaper, as `ckpt restore`): after the migration it
@@ -36,6 +38,9 @@ export interface ReceiveFlags extends TlsFlags {
   json?: boolean;
   verbosity?: string | boolean;
   logFile?: string;
+  /** false with --no-prebuild. */
+  prebuild?: boolean;
+  prebuildFill?: string;
 }
 
 export interface ReceiveContext extends CommandContext {
@@ -86,6 +91,8 @@ export async function receiveCommand(
 ): Promise<{ result: ReceiveResult; status?: number }> {
   if (!f.imagesDir) throw new UsageError('missing -D/--images-dir');
   const port = parsePort(f.port);
+  const fill = f.prebuildFill ?? 'writev';
+  if (fill !== 'writev' && fill !== 'pread') throw new UsageError(`--prebuild-fill ${fill}: writev or pread`);
   const tls = tlsFromFlags(f);
   const level = parseVerbosity(f.verbosity);
   const out = ctx.out ?? ((l: string) => process.stdout.write(`${l}\n`));
@@ -113,13 +120,21 @@ export async function receiveCommand(
       dir: f.imagesDir,
       channel: Channel.over(sock),
       signal: ctx.signal,
+      prebuild: f.prebuild !== false,
+      pageFill: fill,
       log: (l) => {
         log.info('%s', l);
         if (level >= 3) err(`receive: ${l}`);
       },
     });
     const r = result.restored;
-    if (f.json) out(JSON.stringify({ ...result, restored: { pid: r.pid, pids: r.pids, millis: r.millis } }));
+    if (f.json)
+      out(
+        JSON.stringify({
+          ...result,
+          restored: { pid: r.pid, pids: r.pids, millis: r.millis, prebuilt: r.prebuilt },
+        }),
+      );
     else
       out(
         `received ${result.sets.length} image sets (codec ${result.codec}, ${(result.bytesIn / 2 ** 20).toFixed(1)} MiB); ` +
@@ -161,6 +176,8 @@ export function addReceiveCommand(
       'log level as CRIU: 0 none, 1 errors, 2 warnings (default), 3 info, 4 debug',
     )
     .option('--log-file <file>', 'binary log file (default DIR/receive.log.bin)')
+    .option('--no-prebuild', 'restore only after the final set (no process built while the source runs)')
+    .option('--prebuild-fill <how>', 'pages into the pre-built process: writev or pread', 'writev')
     .action(async (o: ReceiveFlags) => {
       onVerbosity(parseVerbosity(o.verbosity));
       const { status } = await receiveCommand(o, ctx);

@@ -9,7 +9,8 @@
  * ```
  * A missing `parent` link where one is needed is `MISSING_PARENT`; a dangling or looping link, or a parent
  * without the pid's pagemap, is `BROKEN_CHAIN`. Addresses no pagemap covers (or covered only PE_LAZY) are
- * 'absent'.
+ * 'absent'. A chain may be given the parent's chain already open (`below`, e.g. a migration's destination
+ * that walked it for the previous set): its decoded pagemaps are reused, and closing this chain closes it.
  *
  * @example
  * resolvePage('/ckpt/pre3', 42, 0x3000); // Buffer: the page as pre1 stored it
@@ -45,10 +46,16 @@ interface Level {
 export class PageChain {
   private readonly levels: Level[] = [];
   private readonly seen = new Set<string>();
+  private belowChecked = false;
 
+  /**
+   * `below`: the chain of `top`'s parent, open (its levels are this chain's depth 1 and down; this chain
+   * owns it from here and closes it).
+   */
   constructor(
     private readonly top: ImageDir,
     readonly pid: number,
+    private readonly below?: PageChain,
   ) {}
 
   private level(depth: number): Level {
@@ -86,17 +93,19 @@ export class PageChain {
     const page = vaddr - (vaddr % PAGE_SIZE);
     const [loc] = this.locate(page, 1);
     if (loc === undefined || loc.where === 'absent') return 'absent';
+    if (loc.depth > 0 && this.below) return this.below.page(page);
     return this.level(loc.depth).reader.readPage(page)!;
   }
 
   /** Split [vaddr, vaddr + nrPages pages) into runs by where their data lives. */
   locate(vaddr: number, nrPages: number): PageLocation[] {
     const out: PageLocation[] = [];
-    this.locateAt(0, vaddr, vaddr + nrPages * PAGE_SIZE, out);
+    this.locateAt(0, vaddr, vaddr + nrPages * PAGE_SIZE, out, 0);
     return out;
   }
 
-  private locateAt(depth: number, start: number, end: number, out: PageLocation[]): void {
+  /** `base`: this chain's depth in the chain that asked (a chain given as `below` is one level down). */
+  private locateAt(depth: number, start: number, end: number, out: PageLocation[], base: number): void {
     const { dir, reader } = this.level(depth);
     let pos = start;
     while (pos < end) {
@@ -115,18 +124,32 @@ export class PageChain {
           vaddr: pos,
           nrPages,
           where: 'data',
-          depth,
+          depth: depth + base,
           dir: dir.path,
           pagesPath: reader.pagesPath,
           offset,
         });
       } else if (r.flags & PE.PARENT) {
-        this.locateAt(depth + 1, pos, stop, out);
+        if (depth === 0 && this.below) this.belowChain().locateAt(0, pos, stop, out, base + 1);
+        else this.locateAt(depth + 1, pos, stop, out, base);
       } else {
         push(out, { vaddr: pos, nrPages, where: 'absent' });
       }
       pos = stop;
     }
+  }
+
+  /** The parent's chain given open, checked once to be the top's parent. */
+  private belowChain(): PageChain {
+    const below = this.below!;
+    if (!this.belowChecked) {
+      const parent = this.top.parent();
+      const real = (d: ImageDir) => fsCall(`realpath ${d.path}`, () => realpathSync(d.path));
+      if (parent === undefined || real(parent) !== real(below.top))
+        throw new ImageError('BROKEN_CHAIN', `${this.top.path}: its parent is not ${below.top.path}`);
+      this.belowChecked = true;
+    }
+    return below;
   }
 
   /**
@@ -140,6 +163,7 @@ export class PageChain {
   /** Close every pages file opened. Safe to call twice. */
   close(): void {
     for (const l of this.levels) l.reader.close();
+    this.below?.close();
   }
 
   [Symbol.dispose](): void {

@@ -7,8 +7,10 @@
  * ```
  * HELLO -> WELCOME (codec)    SET n -> PageServerSession(DIR/n, parent ../n-1)   PAGES* -> session.feed
  * PAGES_END -> session.end, REPLY_END    FILE* -> DIR/n/<name> (inventory.img last: the set is complete)
- * SET_DONE -> SET_OK    RESTORE n -> restoreProcess(DIR/n) -> RUNNING {pid}    DONE -> done
- * any failure, ABORT, or the connection lost before DONE: the restored tree (if any) is killed, every
+ * SET_DONE -> SET_OK, then (a SET with a preview of the root's VMAs) the pre-build of DIR/n (prebuild.ts)
+ * RESTORE n -> restoreProcess(DIR/n, the pre-built process if any) -> RUNNING {pid}    DONE -> done
+ * any failure, ABORT, or the connection lost before DONE: the pre-built process and the restored tree
+ * (if any) are killed, every
  * DIR/<n> this run created is removed, ERROR {message} is sent if the peer still listens, one error thrown
  * ```
  * The images on this side are disposable until DONE (the source still runs), so files are written without
@@ -41,6 +43,7 @@ import {
   frameName,
   MIGRATION_VERSION,
 } from './frame.js';
+import { Prebuild, parsePreview, type SetPreview } from './prebuild.js';
 
 export interface ReceiveOptions {
   /** Where the image sets go: DIR/1, DIR/2, ... (created). */
@@ -48,8 +51,15 @@ export interface ReceiveOptions {
   readonly channel: Channel;
   /** Codecs offered (default: every one that loads here). */
   readonly codecs?: readonly CodecName[];
-  /** The restore (default restoreProcess of the set); tests replace it. */
+  /** The restore (default restoreProcess of the set); tests replace it (no pre-build then). */
   readonly restore?: (imagesDir: string) => Promise<RestoreResult>;
+  /**
+   * Build the root while the source runs, from the VMA previews its SET frames carry (default true; an
+   * old source sends none: the plain restore).
+   */
+  readonly prebuild?: boolean;
+  /** How pages get into the pre-built process (default 'writev'). */
+  readonly pageFill?: 'writev' | 'pread';
   /** Info lines (the CLI's log). */
   readonly log?: (line: string) => void;
   /** Cancellation (SIGINT/SIGTERM): like a lost connection, nothing of this run is left. */
@@ -80,6 +90,8 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
   const created: string[] = [];
   let madeRoot = false;
   let restored: RestoreResult | undefined;
+  const prebuildOn = o.prebuild !== false && !o.restore;
+  const prebuild = new Prebuild((line) => log(line), o.pageFill);
   const onAbort = () => ch.destroy();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -95,7 +107,8 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
       (hello.codec as CodecName | undefined) ?? 'none',
       offered.filter((c) => theirs.includes(c)),
     );
-    await ch.sendJson(FRAME.WELCOME, { version: MIGRATION_VERSION, codecs: offered, codec });
+    const features = prebuildOn ? ['preview'] : [];
+    await ch.sendJson(FRAME.WELCOME, { version: MIGRATION_VERSION, codecs: offered, codec, features });
     ch.useCodec(openCodec(codec));
     log(`migration from ${ch.peer}: pid ${String(hello.pid)}, codec ${codec}`);
     if (!existsSync(o.dir)) {
@@ -122,7 +135,9 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
             { dir: path, parent: n > 1 ? `../${n - 1}` : undefined, checksums: false },
             (bytes) => void ch.send(FRAME.REPLY, bytes).catch(() => {}),
           );
-          set = { n, final: b.final === true, path, session, files: 0, pagesDone: false };
+          const final = b.final === true;
+          const preview = prebuildOn && !final ? parsePreview(b.preview) : undefined;
+          set = { n, final, path, session, files: 0, pagesDone: false, preview };
           break;
         }
         case FRAME.PAGES: {
@@ -157,6 +172,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           sets.push({ n: s.n, final: s.final, pages: c.pagesWritten, holes: c.holePages, files: s.files });
           await ch.sendJson(FRAME.SET_OK, { n: s.n, pages: c.pagesWritten, holes: c.holePages });
           log(`set ${s.n}: ${c.pagesWritten} pages, ${c.holePages} in the parent, ${s.files} files`);
+          if (s.preview) prebuild.push(s.path, s.preview);
           set = undefined;
           break;
         }
@@ -166,12 +182,14 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
             throw new MigrateError('PROTOCOL', 'RESTORE before the final set is complete');
           const dir = join(o.dir, String(last.n));
           const shellJob = decodeJson(f).shellJob === true; // the terminal here becomes the job's
+          const prebuilt = await prebuild.take();
           const restore =
             o.restore ??
             ((d: string) =>
               restoreProcess({
                 imagesDir: d,
                 shellJob,
+                prebuilt,
                 signal: o.signal,
                 log: (_l, m) => log(`restore: ${m}`),
               }));
@@ -181,7 +199,10 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
             pids: restored.pids,
             millis: restored.millis,
           });
-          log(`restored ${restored.pid} in ${restored.millis.toFixed(1)} ms; waiting for the source to end`);
+          const pre = restored.prebuilt ? ` (pre-built: ${restored.prebuilt.kept} mappings kept)` : '';
+          log(
+            `restored ${restored.pid} in ${restored.millis.toFixed(1)} ms${pre}; waiting for the source to end`,
+          );
           break;
         }
         case FRAME.DONE: {
@@ -200,6 +221,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
       }
     }
   } catch (e) {
+    prebuild.kill();
     if (restored) for (const pid of [...restored.pids].reverse()) killAndReap(pid);
     for (const p of created) rmSync(p, { recursive: true, force: true });
     if (madeRoot && readdirSync(o.dir).length === 0) rmSync(o.dir, { recursive: true, force: true });
@@ -221,6 +243,8 @@ interface OpenSet {
   readonly session: PageServerSession;
   files: number;
   pagesDone: boolean;
+  /** The source's root as the set started (a pre-build follows the set), when it sent one. */
+  readonly preview: SetPreview | undefined;
 }
 
 function openSet(set: OpenSet | undefined, f: Frame): OpenSet {

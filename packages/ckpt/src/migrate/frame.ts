@@ -16,10 +16,14 @@
  *
  * ```
  * source                                          destination
- * HELLO {version, codecs, pid}        ------->
- *                                     <-------    WELCOME {version, codecs, codec}
+ * HELLO {version, codecs, pid,        ------->
+ *        features: ['preview']}
+ *                                     <-------    WELCOME {version, codecs, codec, features}
  * per image set n (pre-dumps, then the final dump):
- * SET {n, parent, final}              ------->    opens DIR/<n> (parent ../<n-1>)
+ * SET {n, parent, final, preview?}    ------->    opens DIR/<n> (parent ../<n-1>); preview (pre-dumps,
+ *                                                 when WELCOME listed 'preview'): {pid, shellJob,
+ *                                                 vmas: [[start, end, prot]...]}, the root pre-built
+ *                                                 from the set once complete (prebuild.ts)
  * PAGES* ... PAGES_END                ------->    the page-server session (REPLY* back, REPLY_END)
  * FILE* (inventory.img last)          ------->
  * SET_DONE {n}                        ------->
@@ -31,6 +35,8 @@
  * ABORT {reason} / ERROR {message}    <------>    either side gives up: the source thaws, the
  *                                                 destination kills what it restored, removes DIR/<n>s
  * ```
+ * Features are additive: a peer ignores fields it does not know, so an older peer (no `features`) still
+ * works, without the pre-build; MIGRATION_VERSION changes only for what an older peer would misread.
  *
  * @example
  * const p = new FrameParser();

@@ -6,7 +6,9 @@
  *
  * ```
  * connect, HELLO/WELCOME (codec)
- * iteration k = 1, 2, ...   preDump(WORK/k, parent ../k-1, tracking kept, pages -> PageStream)
+ * iteration k = 1, 2, ...   SET {k, preview: the root's anonymous VMAs from /proc/PID/maps, when the
+ *                           destination pre-builds}
+ *                           preDump(WORK/k, parent ../k-1, tracking kept, pages -> PageStream)
  *                           FILE* (inventory.img last), SET_DONE -> SET_OK
  *                           sample {page bytes, time, dirtied bytes, time since the last collect} -> decide()
  *                           iterate | finish ('fits', 'max-iterations', 'no-convergence') | give up
@@ -28,7 +30,8 @@ import { join } from 'node:path';
 import { finalDump } from '../dump/full/index.js';
 import { type Logger, preDump, silentLogger, TrackingSession } from '../dump/index.js';
 import { PageReader } from '../mem/index.js';
-import { cancelledBy } from '../sys/index.js';
+import { readMaps, type Vma } from '../proc/index.js';
+import { cancelledBy, PROT } from '../sys/index.js';
 import {
   availableCodecs,
   type CodecName,
@@ -134,11 +137,14 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       codecs: availableCodecs(),
       codec: wanted,
       pid: o.pid,
+      features: ['preview'],
     });
     const welcome = await ch.expect(FRAME.WELCOME);
     if (welcome.version !== MIGRATION_VERSION)
       throw new MigrateError('VERSION', `the destination speaks protocol ${String(welcome.version)}`);
     const codec = (welcome.codec as CodecName | undefined) ?? 'none';
+    /** The destination pre-builds from previews (an older one sends no features: none sent). */
+    const previews = Array.isArray(welcome.features) && welcome.features.includes('preview');
     ch.useCodec(openCodec(codec));
     if (wanted !== codec) log.warn('the destination does not do %s: sending uncompressed', wanted);
 
@@ -158,7 +164,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       if (o.signal?.aborted) throw cancelledBy(o.signal, 'migration cancelled');
       const start = performance.now();
       const out0 = ch.stats.bytesOut;
-      await ch.sendJson(FRAME.SET, { n, parent: n > 1 ? n - 1 : null, final: false });
+      const preview = previews ? previewOf(o.pid, o.shellJob === true) : undefined;
+      await ch.sendJson(FRAME.SET, { n, parent: n > 1 ? n - 1 : null, final: false, preview });
       const r = await preDump({
         pid: o.pid,
         imagesDir: join(o.workDir, String(n)),
@@ -279,6 +286,27 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     o.signal?.removeEventListener('abort', onAbort);
     session?.close();
   }
+}
+
+/**
+ * What the destination pre-builds from (migrate/prebuild.ts): the root's private anonymous VMAs as
+ * /proc/PID/maps shows them from outside (no freeze), [start, end, prot] each; the stack is left to the
+ * restore. Undefined when the maps cannot be read (the target exiting: the pre-dump says so).
+ */
+function previewOf(
+  pid: number,
+  shellJob: boolean,
+): { pid: number; shellJob: boolean; vmas: number[][] } | undefined {
+  let maps: Vma[];
+  try {
+    maps = readMaps(pid);
+  } catch {
+    return undefined;
+  }
+  const anon = (v: Vma) =>
+    v.private && v.inode === 0 && (v.path === '' || v.path === '[heap]' || v.path.startsWith('[anon:'));
+  const prot = (v: Vma) => (v.read ? PROT.READ : 0) | (v.write ? PROT.WRITE : 0) | (v.exec ? PROT.EXEC : 0);
+  return { pid, shellJob, vmas: maps.filter(anon).map((v) => [v.start, v.end, prot(v)]) };
 }
 
 /** Files of a set that stay at the source: logs, and ckpt's own bookkeeping (tracking, what was sent). */

@@ -2,12 +2,15 @@
  * Rebuilding the address space of the restored process in place, from the trampoline:
  *
  * ```
- * 1. munmap everything but the trampoline and the special mappings (the helper's code, libs, stack)
+ * 1. munmap everything but the trampoline, the special mappings and the kept VMAs (the helper's code,
+ *    libs, stack; a pre-built process's VMAs that differ from the final mm's)
  * 2. move [vvar][vvar_vclock][vdso] to their dumped addresses (vdso.ts)
- * 3. each VMA: mmap(start, len, prot (+PROT_WRITE while filling), flags | MAP_FIXED, fd, pgoff)
+ * 3. each VMA not kept: mmap(start, len, prot (+PROT_WRITE while filling), flags | MAP_FIXED, fd, pgoff)
  *      anonymous: fd -1; private or shared file: the file opened in the process by its recorded path,
  *      its size checked against the dump's, closed after the mmap
- * 4. pages from the image chain: process_vm_writev (page-fill.ts) or injected pread64 (page-fill-pread.ts)
+ * 4. pages from the image chain: process_vm_writev (page-fill.ts) or injected pread64 (page-fill-pread.ts);
+ *    a kept VMA (pre-built, mapped writable, holding an older set's chain) gets only the newer pages, and
+ *    pages gone since are zeroed (page-delta.ts)
  * 5. mprotect to the recorded protection where write was added; madvise the recorded advice
  * 6. PR_SET_MM_MAP: code/data/brk/stack/args/env, auxv, exe (the helper's exe is unmapped by then)
  * ```
@@ -15,7 +18,7 @@
  * that never ran one of its own instructions, which the caller kills.
  *
  * @example
- * const stats = rebuildAddressSpace(task, images, { trampoline, plan });
+ * const stats = rebuildAddressSpace(task, images, { trampoline, special, park }, chain);
  */
 import { statSync } from 'node:fs';
 import { type PageChain, VMA_STATUS, type VmaEntry } from '../images/index.js';
@@ -31,6 +34,7 @@ import {
   RSYS,
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+import { type DataRun, dataRuns, MADV_DONTNEED, pageDelta } from './page-delta.js';
 import { type FillStats, fillPages } from './page-fill.js';
 import { fillPagesByPread } from './page-fill-pread.js';
 import type { RemoteTask } from './remote-task.js';
@@ -43,11 +47,12 @@ import { moveSpecialMappings, type SpecialPlan } from './vdso.js';
 const USER_END = 0x7ffffffff000;
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 
-const isSpecial = (v: VmaEntry) =>
+/** The kernel's mappings ([vdso], [vvar], [vsyscall]): moved, never mapped. */
+export const isSpecial = (v: VmaEntry) =>
   (v.status & (VMA_STATUS.VDSO | VMA_STATUS.VVAR | VMA_STATUS.VSYSCALL)) !== 0;
 
 /** Step 1: unmap every range outside `keep` ([start, end) pairs). */
-function unmapAllBut(task: RemoteTask, keep: [number, number][]): void {
+export function unmapAllBut(task: RemoteTask, keep: [number, number][]): void {
   keep.sort((a, b) => a[0] - b[0]);
   let pos = 0;
   for (const [s, e] of [...keep, [USER_END, USER_END] as [number, number]]) {
@@ -67,6 +72,24 @@ export interface RebuildOptions {
   readonly special: SpecialPlan;
   /** Where the special mappings park while they move (free in both layouts). */
   readonly park: number;
+  /** A pre-built process's VMAs that equal the image's (prebuilt-process.ts): kept, only their delta filled. */
+  readonly kept?: KeptVmas;
+}
+
+export interface KeptVmas {
+  /** The image's VMAs already mapped (writable) in the process. */
+  readonly vmas: ReadonlySet<VmaEntry>;
+  /** The chain they hold: the image set's parent's (page-delta.ts), open; the image's chain takes it over. */
+  readonly old: PageChain;
+}
+
+/** Fill `runs` the way `o` says. */
+export function fillRuns(
+  task: RemoteTask,
+  runs: readonly DataRun[],
+  o: { pageFill?: 'writev' | 'pread'; trampoline: number },
+): FillStats {
+  return o.pageFill === 'pread' ? fillPagesByPread(task, runs, o.trampoline) : fillPages(task.pid, runs);
 }
 
 /** Steps 1-6 of the module comment. */
@@ -76,23 +99,35 @@ export function rebuildAddressSpace(
   o: RebuildOptions,
   chain: PageChain,
 ): AddressSpaceStats {
+  const kept = o.kept?.vmas ?? new Set<VmaEntry>();
   const keep: [number, number][] = [[o.trampoline, o.trampoline + TRAMPOLINE_SIZE]];
   for (const p of o.special.pieces) keep.push([p.from, p.from + p.size]);
+  for (const v of kept) keep.push([Number(v.start), Number(v.end)]);
   unmapAllBut(task, keep);
   moveSpecialMappings(task, o.special, o.park);
   const vmas = t.mm.vmas.filter((v) => !isSpecial(v));
-  const withPages = new Set<VmaEntry>();
+  /** VMAs mapped writable for their pages: every kept one, and the fresh ones with data. */
+  const writable = new Set<VmaEntry>(kept);
+  const fresh: VmaEntry[] = [];
   for (const v of vmas) {
+    if (kept.has(v)) continue;
     const start = Number(v.start);
     const len = Number(v.end - v.start);
-    if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where === 'data')) withPages.add(v);
-    mapVma(task, t, o.trampoline, v, withPages.has(v) ? PROT.WRITE : 0);
+    if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where === 'data')) {
+      writable.add(v);
+      fresh.push(v);
+    }
+    mapVma(task, t, o.trampoline, v, writable.has(v) ? PROT.WRITE : 0);
   }
-  const fill =
-    o.pageFill === 'pread'
-      ? fillPagesByPread(task, chain, [...withPages], o.trampoline)
-      : fillPages(task.pid, chain, [...withPages]);
-  for (const v of withPages)
+  const runs = dataRuns(chain, fresh);
+  if (o.kept) {
+    const delta = pageDelta(chain, kept, o.kept.old);
+    for (const [at, len] of delta.drop)
+      task.call(`madvise(DONTNEED) ${hex(at)}`, RSYS.madvise, at, len, MADV_DONTNEED);
+    for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
+  }
+  const fill = fillRuns(task, runs, o);
+  for (const v of writable)
     if ((v.prot & PROT.WRITE) === 0)
       task.call(`mprotect ${hex(v.start)}`, RSYS.mprotect, Number(v.start), Number(v.end - v.start), v.prot);
   for (const v of vmas) adviseVma(task, v);

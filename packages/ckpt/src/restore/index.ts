@@ -4,6 +4,7 @@
  * its clone with the dumped pid, the trampoline, the address space, descriptors, task state.
  */
 export * from './errors.js';
+export * from './prebuilt-process.js';
 export * from './reap.js';
 export * from './restore-process.js';
 export * from './task-images.js';

@@ -9,11 +9,11 @@
  * ```
  *
  * @example
- * const { pages } = fillPagesByPread(task, chain, vmas, trampoline);
+ * const { pages } = fillPagesByPread(task, dataRuns(chain, vmas), trampoline);
  */
-import type { PageChain, VmaEntry } from '../images/index.js';
 import { O, PAGE_SIZE } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+import type { DataRun } from './page-delta.js';
 import type { FillStats } from './page-fill.js';
 import type { RemoteTask } from './remote-task.js';
 import { openInTask } from './task-args.js';
@@ -22,45 +22,37 @@ const SYS_PREAD64 = 17;
 /** Largest read per call (below the kernel's MAX_RW_COUNT). */
 const MAX_READ = 1 << 30;
 
-/** Fill every dumped page of `vmas` by injected pread64 calls (`writes` counts them). */
-export function fillPagesByPread(
-  task: RemoteTask,
-  chain: PageChain,
-  vmas: readonly VmaEntry[],
-  trampoline: number,
-): FillStats {
+/** Fill the pages of `runs` by injected pread64 calls (`writes` counts them). */
+export function fillPagesByPread(task: RemoteTask, runs: Iterable<DataRun>, trampoline: number): FillStats {
   const fds = new Map<string, number>();
   const stats: FillStats = { pages: 0, writes: 0 };
   try {
-    for (const v of vmas) {
-      for (const loc of chain.locate(Number(v.start), Number(v.end - v.start) / PAGE_SIZE)) {
-        if (loc.where !== 'data') continue;
-        let fd = fds.get(loc.pagesPath);
-        if (fd === undefined) {
-          fd = openInTask(task, trampoline, loc.pagesPath, O.RDONLY);
-          fds.set(loc.pagesPath, fd);
-        }
-        const total = loc.nrPages * PAGE_SIZE;
-        for (let done = 0; done < total; ) {
-          const len = Math.min(MAX_READ, total - done);
-          const n = task.call(
-            `pread ${loc.pagesPath}`,
-            SYS_PREAD64,
-            fd,
-            loc.vaddr + done,
-            len,
-            loc.offset + done,
-          );
-          if (n <= 0)
-            throw new RestoreError(
-              'CORRUPT_IMAGE',
-              `${loc.pagesPath}: ${len} bytes wanted at ${loc.offset + done}, none there`,
-            );
-          done += n;
-          stats.writes++;
-        }
-        stats.pages += loc.nrPages;
+    for (const loc of runs) {
+      let fd = fds.get(loc.pagesPath);
+      if (fd === undefined) {
+        fd = openInTask(task, trampoline, loc.pagesPath, O.RDONLY);
+        fds.set(loc.pagesPath, fd);
       }
+      const total = loc.nrPages * PAGE_SIZE;
+      for (let done = 0; done < total; ) {
+        const len = Math.min(MAX_READ, total - done);
+        const n = task.call(
+          `pread ${loc.pagesPath}`,
+          SYS_PREAD64,
+          fd,
+          loc.vaddr + done,
+          len,
+          loc.offset + done,
+        );
+        if (n <= 0)
+          throw new RestoreError(
+            'CORRUPT_IMAGE',
+            `${loc.pagesPath}: ${len} bytes wanted at ${loc.offset + done}, none there`,
+          );
+        done += n;
+        stats.writes++;
+      }
+      stats.pages += loc.nrPages;
     }
   } finally {
     for (const fd of fds.values()) task.syscall(3, fd);

@@ -9,14 +9,16 @@
  * vma -> chain.locate -> data runs (pages file, offset) -> pread into buf (4 MiB; runs adjacent in the
  *        file and the buffer read at once) -> process_vm_writev
  * ```
+ * The runs come from page-delta.ts: every data run of a freshly mapped VMA (dataRuns), or only those a
+ * pre-built process does not hold yet (pageDelta).
  *
  * @example
- * const { pages } = fillPages(pid, chain, vmas);
+ * const { pages } = fillPages(pid, dataRuns(chain, vmas));
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { PageChain, VmaEntry } from '../images/index.js';
 import { AlignedBuffer, IOV_MAX, IovecArray, PAGE_SIZE, processVmWritev } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+import type { DataRun } from './page-delta.js';
 
 const BUFFER = 4 << 20;
 
@@ -27,8 +29,8 @@ export interface FillStats {
   writes: number;
 }
 
-/** Write every dumped page of `vmas` into process `pid`. */
-export function fillPages(pid: number, chain: PageChain, vmas: readonly VmaEntry[]): FillStats {
+/** Write the pages of `runs` into process `pid`. */
+export function fillPages(pid: number, runs: Iterable<DataRun>): FillStats {
   const buf = new AlignedBuffer(BUFFER);
   const local = new IovecArray(1);
   const remote = new IovecArray(IOV_MAX);
@@ -64,30 +66,26 @@ export function fillPages(pid: number, chain: PageChain, vmas: readonly VmaEntry
     remote.clear();
   };
   try {
-    for (const v of vmas) {
-      const start = Number(v.start);
-      for (const loc of chain.locate(start, Number(v.end - v.start) / PAGE_SIZE)) {
-        if (loc.where !== 'data') continue;
-        let fd = fds.get(loc.pagesPath);
-        if (fd === undefined) {
-          fd = openSync(loc.pagesPath, 'r');
-          fds.set(loc.pagesPath, fd);
+    for (const loc of runs) {
+      let fd = fds.get(loc.pagesPath);
+      if (fd === undefined) {
+        fd = openSync(loc.pagesPath, 'r');
+        fds.set(loc.pagesPath, fd);
+      }
+      let done = 0;
+      const total = loc.nrPages * PAGE_SIZE;
+      while (done < total) {
+        if (used === BUFFER || remote.full) flush();
+        const len = Math.min(total - done, BUFFER - used);
+        const off = loc.offset + done;
+        if (rd && rd.fd === fd && rd.offset + rd.len === off && rd.at + rd.len === used) rd.len += len;
+        else {
+          readPending();
+          rd = { fd, path: loc.pagesPath, offset: off, at: used, len };
         }
-        let done = 0;
-        const total = loc.nrPages * PAGE_SIZE;
-        while (done < total) {
-          if (used === BUFFER || remote.full) flush();
-          const len = Math.min(total - done, BUFFER - used);
-          const off = loc.offset + done;
-          if (rd && rd.fd === fd && rd.offset + rd.len === off && rd.at + rd.len === used) rd.len += len;
-          else {
-            readPending();
-            rd = { fd, path: loc.pagesPath, offset: off, at: used, len };
-          }
-          remote.push(loc.vaddr + done, len);
-          used += len;
-          done += len;
-        }
+        remote.push(loc.vaddr + done, len);
+        used += len;
+        done += len;
       }
     }
     flush();

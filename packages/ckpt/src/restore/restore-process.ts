@@ -6,12 +6,14 @@
  * readTreeImages (everything decoded and checked, every pid and tid free, before a pid is taken)
  *   -> cloneWithPid: a helper's traced copy with the root's pid (helper-process.ts)
  *   -> the trampoline mapped where no layout has anything (trampoline.ts), rseq unregistered
+ *      (a pre-built process, prebuilt-process.ts, adopted instead: cloned, its trampoline placed and its
+ *      anonymous memory filled while the source ran; its VMAs equal to the image's are kept below)
  *   -> every file of the tree opened in the root (fd-table.ts; --shell-job: its terminal is ckpt's,
  *      terminal.ts), the root's session (session.ts)
  *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session; then every
  *      process's group (session.ts)
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
- *      vdso.ts, page-fill.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
+ *      vdso.ts, page-fill.ts; kept VMAs get only their delta, page-delta.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
  *      rseq, name, every signal blocked, FPU state, nice and policy, creds (task-creds.ts), pdeath
  *      signal, its pending signals queued (task-signals.ts), registers (it stays stopped)
@@ -30,16 +32,19 @@
  * @example
  * const r = await restoreProcess({ imagesDir: '/ckpt/final' }); // r.pid runs again
  * const status = await r.exited;                          // when ckpt is its parent (child subreaper)
+ * // a migration's destination: the same sequence over a process built while the source ran
+ * await restoreProcess({ imagesDir: '/srv/mig/6', prebuilt });
  */
 
 import { ImageDir, PageChain } from '../images/index.js';
 import { readMaps } from '../proc/index.js';
-import { cancelledBy, MAP, PROT, RSYS, setRegs, setSigmask } from '../sys/index.js';
-import { type AddressSpaceStats, rebuildAddressSpace } from './address-space.js';
-import { RestoreError, restoreErrorFrom } from './errors.js';
+import { cancelledBy, RSYS, setRegs, setSigmask } from '../sys/index.js';
+import { type AddressSpaceStats, type KeptVmas, rebuildAddressSpace } from './address-space.js';
+import { restoreErrorFrom } from './errors.js';
 import { installFds, type OpenFiles, openTreeFiles } from './fd-table.js';
 import { assertFree, cloneWithPid } from './helper-process.js';
 import { restorePosixTimers } from './posix-timers.js';
+import type { AdoptedProcess, PrebuiltProcess } from './prebuilt-process.js';
 import { RemoteTask } from './remote-task.js';
 import { planSessions, restoreGroups, restoreSession } from './session.js';
 import { createChild, createThread } from './task-clone.js';
@@ -57,7 +62,7 @@ import {
   unregisterRseq,
 } from './task-state.js';
 import { applyTerminalParams, checkTerminals } from './terminal.js';
-import { findTrampoline, SYSCALL_CODE, TRAMPOLINE_SIZE } from './trampoline.js';
+import { findTrampoline, mapTrampoline, TRAMPOLINE_SIZE } from './trampoline.js';
 import { checkVdso, parkingSize, planSpecialMappings, type SpecialPlan } from './vdso.js';
 
 export interface RestoreOptions {
@@ -70,6 +75,11 @@ export interface RestoreOptions {
    * refused.
    */
   readonly shellJob?: boolean;
+  /**
+   * A process built while a migration's source ran (prebuilt-process.ts): owned by the restore from here
+   * (adopted when it fits the images, else killed and the restore goes the plain way; killed on failure).
+   */
+  readonly prebuilt?: PrebuiltProcess;
   /** Test hook: called with the pid once the process is complete, before it runs (still stopped). */
   readonly beforeRun?: (pid: number) => void;
   /**
@@ -94,6 +104,8 @@ export interface RestoreResult {
   readonly memory: AddressSpaceStats;
   /** Milliseconds from the start to the tree running. */
   readonly millis: number;
+  /** Whether a pre-built process was adopted, and how many of its VMAs were kept. */
+  readonly prebuilt?: { readonly kept: number };
 }
 
 type Log = (level: 'info' | 'debug', message: string) => void;
@@ -116,11 +128,14 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     await new Promise((r) => setImmediate(r));
     if (o.signal?.aborted) throw cancelledBy(o.signal, `restore cancelled (${name}): what was built is gone`);
   };
+  let pre: AdoptedProcess | undefined;
   try {
     const images = readTreeImages(ImageDir.open(o.imagesDir));
     const root = images[0]!;
+    pre = o.prebuilt?.adopt(images, (why) => log('info', `the pre-built process is not used: ${why}`));
     for (const t of images)
-      for (const tid of t.pstree.threads) assertFree(tid, tid === t.pid ? 'pid' : 'thread id');
+      for (const tid of t.pstree.threads)
+        if (tid !== pre?.task.pid) assertFree(tid, tid === t.pid ? 'pid' : 'thread id');
     const terminal = checkTerminals(images, o.shellJob === true);
     const sessions = planSessions(images, o.shellJob === true);
     log(
@@ -128,9 +143,15 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       `restoring ${images.length} process(es) from ${o.imagesDir}: ${images.map((t) => `${t.pid} (${t.cores[0]!.tc!.comm})`).join(', ')}`,
     );
     await step('images');
-    const clone = cloneWithPid(root.pid, o.shellJob === true);
-    log('debug', `process ${root.pid} cloned from a helper`);
-    const rootTask = new RemoteTask(root.pid, clone.syscallAt);
+    let rootTask: RemoteTask;
+    if (pre) {
+      rootTask = pre.task;
+      log('debug', `process ${root.pid} pre-built, ${pre.kept.vmas.size} of its mappings kept`);
+    } else {
+      const clone = cloneWithPid(root.pid, o.shellJob === true);
+      log('debug', `process ${root.pid} cloned from a helper`);
+      rootTask = new RemoteTask(root.pid, clone.syscallAt);
+    }
     tasks.push(rootTask);
     await step('cloned');
     const live = readMaps(root.pid);
@@ -138,10 +159,14 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     const ranges = (xs: readonly { start: number | bigint; end: number | bigint }[]) =>
       xs.map((v) => [Number(v.start), Number(v.end)] as const);
     const park = Math.max(...plans.map(parkingSize));
-    const tramp = findTrampoline([ranges(live), ...images.map((t) => ranges(t.mm.vmas))], park);
-    mapTrampoline(rootTask, tramp);
+    let tramp: number;
+    if (pre) tramp = pre.trampoline;
+    else {
+      tramp = findTrampoline([ranges(live), ...images.map((t) => ranges(t.mm.vmas))], park);
+      mapTrampoline(rootTask, tramp);
+      unregisterRseq(rootTask);
+    }
     log('debug', `trampoline at 0x${tramp.toString(16)}`);
-    unregisterRseq(rootTask);
     const files = openTreeFiles(rootTask, images, tramp, terminal);
     restoreSession(rootTask, sessions.get(root.pid)!);
     await step('files');
@@ -156,7 +181,8 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     await step('children');
     const memory = { pages: 0, writes: 0, vmas: 0 };
     for (const [i, t] of images.entries()) {
-      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, files, o, threads, masks, log);
+      const kept = i === 0 ? pre?.kept : undefined;
+      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, kept, files, o, threads, masks, log);
       memory.pages += m.pages;
       memory.writes += m.writes;
       memory.vmas += m.vmas;
@@ -174,22 +200,17 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       'info',
       `${images.length} process(es) run again (${syscalls} injected calls, ${millis.toFixed(1)} ms)`,
     );
-    return { pid: root.pid, pids: images.map((t) => t.pid), syscalls, memory, millis };
+    const prebuilt = pre ? { kept: pre.kept.vmas.size } : undefined;
+    return { pid: root.pid, pids: images.map((t) => t.pid), syscalls, memory, millis, prebuilt };
   } catch (e) {
     for (const t of threads) t.kill();
     for (const t of tasks.slice().reverse()) t.kill();
+    o.prebuilt?.kill(); // not adopted (e.g. the images failed to read): still ours
+    if (pre && !tasks.includes(pre.task)) pre.task.kill();
     throw restoreErrorFrom(e);
+  } finally {
+    pre?.kept.old.close();
   }
-}
-
-/** The trampoline page in `task` (from the `syscall` it inherited), its code written; calls run from it. */
-function mapTrampoline(task: RemoteTask, tramp: number): void {
-  const rwx = PROT.READ | PROT.WRITE | PROT.EXEC;
-  const flags = MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED_NOREPLACE;
-  const got = task.call('mmap the trampoline', RSYS.mmap, tramp, TRAMPOLINE_SIZE, rwx, flags, -1, 0);
-  if (got !== tramp) throw new RestoreError('EIO', `the trampoline landed at 0x${got.toString(16)}`);
-  task.write(tramp, SYSCALL_CODE);
-  task.syscallAt = tramp;
 }
 
 /**
@@ -202,15 +223,16 @@ function rebuildProcess(
   t: TaskImages,
   special: SpecialPlan,
   tramp: number,
+  kept: KeptVmas | undefined,
   files: OpenFiles,
   o: RestoreOptions,
   threads: RemoteTask[],
   masks: [number, bigint][],
   log: Log,
 ): AddressSpaceStats {
-  using chain = new PageChain(t.dir, t.pid);
+  using chain = new PageChain(t.dir, t.pid, kept?.old); // a pre-built chain: its pagemaps decoded already
   checkVdso(special, task, chain);
-  const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill };
+  const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill, kept };
   const memory = rebuildAddressSpace(task, t, opts, chain);
   log('debug', `process ${t.pid}: ${memory.vmas} mappings, ${memory.pages} pages in ${memory.writes} writes`);
   installFds(task, t, files, tramp);

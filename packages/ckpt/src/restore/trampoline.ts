@@ -14,8 +14,9 @@
  * @example
  * const at = findTrampoline([cur, image], parkBytes); // an address free in both
  */
-import { PAGE_SIZE } from '../sys/index.js';
+import { MAP, PAGE_SIZE, PROT, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+import type { RemoteTask } from './remote-task.js';
 
 export const TRAMPOLINE_SIZE = 2 * PAGE_SIZE;
 export const SYSCALL_CODE = Buffer.from([0x0f, 0x05, 0xcc]);
@@ -51,4 +52,14 @@ export function findTrampoline(
     return e - need + PAGE_SIZE;
   }
   throw new RestoreError('ENOTSUP', 'no room for the trampoline in the address space');
+}
+
+/** The trampoline page in `task` (from the `syscall` it inherited), its code written; calls run from it. */
+export function mapTrampoline(task: RemoteTask, tramp: number): void {
+  const rwx = PROT.READ | PROT.WRITE | PROT.EXEC;
+  const flags = MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED_NOREPLACE;
+  const got = task.call('mmap the trampoline', RSYS.mmap, tramp, TRAMPOLINE_SIZE, rwx, flags, -1, 0);
+  if (got !== tramp) throw new RestoreError('EIO', `the trampoline landed at 0x${got.toString(16)}`);
+  task.write(tramp, SYSCALL_CODE);
+  task.syscallAt = tramp;
 }
