@@ -1,6 +1,6 @@
 /**
  * `ckpt migrate -t PID --to HOST:PORT [-D WORK] [--max-downtime MS] [--max-iterations N] [--bandwidth RATE]
- * [--compress none|lz4|zstd] [--on-no-convergence finish|give-up] [--shell-job] [--tls ...] [--json]
+ * [--compress none|lz4|zstd] [--on-no-convergence finish|give-up] [--shell-job] [--tcp-established] [--tls ...] [--json]
  * [-v0..-v4] [--log-file F] [--no-progress]`: live migration to a `ckpt receive` (migrate/migrate).
  *
  * ```
@@ -37,6 +37,7 @@ export interface MigrateFlags extends TlsFlags {
   compress?: string;
   onNoConvergence?: string;
   shellJob?: boolean;
+  tcpEstablished?: boolean;
   json?: boolean;
   verbosity?: string | boolean;
   logFile?: string;
@@ -129,6 +130,7 @@ export async function migrateCommand(f: MigrateFlags, ctx: CommandContext): Prom
       compress,
       onNoConvergence: onNo,
       shellJob: f.shellJob === true,
+      tcpEstablished: f.tcpEstablished === true,
       logger: log,
       signal: ctx.signal,
       onProgress: (done, total) => {
@@ -186,6 +188,10 @@ export function addMigrateCommand(
       ).choices(['finish', 'give-up']),
     )
     .option('--shell-job', "the tree was started from a shell: its terminal is the restorer's (as ckpt dump)")
+    .option(
+      '--tcp-established',
+      'established TCP connections go along (as ckpt dump; the address must move to the destination too)',
+    )
     .option('--tls', 'TLS with mutual certificates to the destination')
     .option('--tls-cacert <file>', 'CA certificate (with --tls)')
     .option('--tls-cert <file>', 'our certificate (with --tls)')

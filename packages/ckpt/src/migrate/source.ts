@@ -27,7 +27,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { finalDump } from '../dump/full/index.js';
+import { assertDumpable, finalDump } from '../dump/full/index.js';
 import { type Logger, preDump, silentLogger, TrackingSession } from '../dump/index.js';
 import { PageReader } from '../mem/index.js';
 import { readMaps, type Vma } from '../proc/index.js';
@@ -63,6 +63,8 @@ export interface MigrateOptions {
   readonly onNoConvergence?: 'finish' | 'give-up';
   /** The tree was started from a shell (as ckpt dump --shell-job). */
   readonly shellJob?: boolean;
+  /** Established TCP connections go along (as ckpt dump --tcp-established; the address must move too). */
+  readonly tcpEstablished?: boolean;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
   /** After each iteration (and the final dump, with its decision 'final'). */
@@ -123,6 +125,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     fixedMs: 0,
     onNoConvergence: o.onNoConvergence ?? 'finish',
   } as const;
+  // what the final dump would refuse is refused before anything is copied or sent
+  assertDumpable({ pid: o.pid, shellJob: o.shellJob, tcpEstablished: o.tcpEstablished });
   const ch = await Channel.connect(o.to);
   const onAbort = () => ch.destroy();
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -227,6 +231,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       prevImagesDir: `../${n - 1}`,
       target: { kind: 'session', open },
       shellJob: o.shellJob,
+      tcpEstablished: o.tcpEstablished,
       logger: log,
       signal: o.signal,
       onProgress: o.onProgress,

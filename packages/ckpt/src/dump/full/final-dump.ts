@@ -98,6 +98,19 @@ function ourUserfaultfds(pid: number): Set<number> {
   return fds;
 }
 
+/**
+ * The tree of `o.pid` (root first) when a full dump can take all of it; else DumpError ENOTSUP with one
+ * line per problem (findRefusals), nothing touched. ckpt's own tracking userfaultfds are not problems.
+ *
+ * @example
+ * const pids = assertDumpable({ pid, tcpEstablished: true }); // before a migration copies anything
+ */
+export function assertDumpable(o: Pick<FinalDumpOptions, 'pid' | 'shellJob' | 'tcpEstablished'>): number[] {
+  const pids = listTree(o.pid);
+  refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p), o.shellJob, pids, o.tcpEstablished)));
+  return pids;
+}
+
 /** Dump `o.pid` and its descendants in full (see the module comment). Throws DumpError. */
 export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   const log = o.logger ?? silentLogger;
@@ -105,8 +118,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   const sites = new Map<number, number | undefined>();
   const early = new Map<number, EarlyVmFlags>();
   try {
-    const pids = listTree(o.pid);
-    refuse(pids.flatMap((p) => findRefusals(p, 0, ourUserfaultfds(p), o.shellJob, pids, o.tcpEstablished)));
+    const pids = assertDumpable(o);
     using reader = new PageReader(o.pid, { bufferSize: 1 << 16, buffers: 1 });
     for (const p of pids) {
       sites.set(p, injectionSite(p));
