@@ -340,7 +340,7 @@ export class PreCopy {
       return undefined;
     }
     this.held += size;
-    return new AlignedBuffer(size, PAGE_SIZE, false);
+    return new AlignedBuffer(size, PAGE_SIZE, false, { huge: true }); // huge pages: faults 512x fewer
   }
 
   /**
