@@ -104,6 +104,11 @@ export class HeldPages implements PageSink, BufferLender {
     this.precopied.set(pid, items);
   }
 
+  /** Whether the pre-copy adds entries to `pid`'s pagemap. */
+  hasPrecopied(pid: number): boolean {
+    return this.precopied.has(pid);
+  }
+
   /** Allocate (and touch) chunks for `bytes` of pages, at most the cap: before the freeze. */
   reserve(bytes: number): void {
     const want = Math.min(bytes, this.cap);

@@ -97,7 +97,11 @@ export interface PipelineOptions {
    * ending tracking, the compiled planner). Only a hint: without it the window does that work itself.
    */
   readonly willFreeze?: boolean;
-  /** A frozen capture with a parent: pre-copy passes before the freeze, at most (default 4; 0: none). */
+  /**
+   * A frozen capture with a parent: pre-copy passes before the freeze, at most (default 4; 0: none). With
+   * pages going elsewhere (a page server, a migration's session) only when given (> 0): the caller asserts
+   * that the receiver holds the parent chain (the passes plan parent holes before the window learns it).
+   */
   readonly preCopyPasses?: number;
   /** Test hook: after pre-copy pass `k` (from 1), before the next pass or the freeze. */
   readonly afterPrecopyPass?: (k: number) => void | Promise<void>;
@@ -217,13 +221,13 @@ export class DumpPipeline {
   async precopy(o: { readonly maxPasses?: number; readonly budgetMicros?: number } = {}): Promise<void> {
     const limits = this.source.precopyLimits?.();
     // a page server may lack a process's parent (OPEN2, known in the window): its holes would be read
-    // then; the passes keep to a local directory
+    // then; the passes keep to a local directory unless asked for (a migration's receiver holds the chain)
     if (
       !this.session ||
       !this.parent ||
       !limits ||
       this.pre ||
-      this.set.sendsElsewhere ||
+      (this.set.sendsElsewhere && (o.maxPasses ?? this.o.preCopyPasses) === undefined) ||
       (o.maxPasses ?? this.o.preCopyPasses) === 0
     ) {
       return;

@@ -12,6 +12,7 @@ import { uffdWpUnsupportedReason } from '../mem/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 import { Scratch, skipUnlessAvailable, Writer } from '../testing/index.js';
 import { type ChainCheckResult, checkChain } from './chain-check.js';
+import { finalDump } from './full/index.js';
 import { HeldPageIndex } from './held-page-index.js';
 import { preDump } from './pre-dump.js';
 
@@ -109,4 +110,30 @@ test('pre-copy: pages written during and after the passes carry the frozen conte
   } finally {
     w.f.kill();
   }
+});
+
+test('finalDump with preCopyPasses and no --leave-running: the passes run, the images equal the frozen memory, the tree is killed', {
+  skip: noUffd ?? false,
+}, async () => {
+  // 64 MiB, 2000 pages/s written at random (heartbeat.c: no FIFO, so a full dump takes it)
+  const f = await scratch.start('heartbeat', ['64', '2000']);
+  const base = scratch.newDir();
+  await preDump({ pid: f.pid, imagesDir: join(base, '1'), trackMem: 'auto' });
+  let cmp: ChainCheckResult | undefined;
+  const r = await finalDump({
+    pid: f.pid,
+    imagesDir: join(base, '2'),
+    prevImagesDir: '../1',
+    preCopyPasses: 2,
+    release: async () => {
+      cmp = checkChain(f.pid, join(base, '2')); // still frozen: the set is complete
+      return 'kill';
+    },
+  });
+  assert.ok(cmp);
+  assert.equal(cmp.mismatched, 0, `${cmp.mismatched} pages differ from the frozen memory`);
+  assert.equal(cmp.missing, 0, `${cmp.missing} present pages are missing from the chain`);
+  assert.ok(r.preCopy && r.preCopy.passes.length >= 1, 'the passes ran');
+  assert.ok((r.hold?.precopiedBytes ?? 0) > 0, 'pages held by the passes went into the images');
+  assert.equal(r.killed, true);
 });
