@@ -25,7 +25,7 @@
  * tree.thaw(); await hold.drain();                 // after the thaw: written
  */
 import type { BufferLender } from '../mem/index.js';
-import { AlignedBuffer } from '../sys/index.js';
+import { AlignedBuffer, PAGE_SIZE } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
 import type { PlannedItem } from './pre-copy.js';
 
@@ -60,6 +60,8 @@ type Op =
   | { readonly k: 'flush' }
   | { readonly k: 'end' };
 
+/** Chunks on transparent huge pages (sys/buffer.ts: the copy into them runs several times faster). */
+const HUGE = { huge: true } as const;
 /** Flushes of held chunks in flight at once while draining. */
 const IN_FLIGHT = 4;
 /** Runs of a pre-copy merged between two flushes, at most (a flush is one writev). */
@@ -102,11 +104,16 @@ export class HeldPages implements PageSink, BufferLender {
     this.precopied.set(pid, items);
   }
 
+  /** Whether the pre-copy adds entries to `pid`'s pagemap. */
+  hasPrecopied(pid: number): boolean {
+    return this.precopied.has(pid);
+  }
+
   /** Allocate (and touch) chunks for `bytes` of pages, at most the cap: before the freeze. */
   reserve(bytes: number): void {
     const want = Math.min(bytes, this.cap);
     while (this.reserved + this.o.chunk <= want) {
-      this.pool.push(new AlignedBuffer(this.o.chunk));
+      this.pool.push(new AlignedBuffer(this.o.chunk, PAGE_SIZE, true, HUGE));
       this.reserved += this.o.chunk;
     }
   }
@@ -132,7 +139,7 @@ export class HeldPages implements PageSink, BufferLender {
     }
     let b = this.pool.pop();
     if (!b) {
-      b = new AlignedBuffer(this.o.chunk);
+      b = new AlignedBuffer(this.o.chunk, PAGE_SIZE, true, HUGE);
       this.grown += this.o.chunk;
     }
     this.used.push(b);

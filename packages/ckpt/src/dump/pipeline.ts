@@ -97,7 +97,11 @@ export interface PipelineOptions {
    * ending tracking, the compiled planner). Only a hint: without it the window does that work itself.
    */
   readonly willFreeze?: boolean;
-  /** A frozen capture with a parent: pre-copy passes before the freeze, at most (default 4; 0: none). */
+  /**
+   * A frozen capture with a parent: pre-copy passes before the freeze, at most (default 4; 0: none). With
+   * pages going elsewhere (a page server, a migration's session) only when given (> 0): the caller asserts
+   * that the receiver holds the parent chain (the passes plan parent holes before the window learns it).
+   */
   readonly preCopyPasses?: number;
   /** Test hook: after pre-copy pass `k` (from 1), before the next pass or the freeze. */
   readonly afterPrecopyPass?: (k: number) => void | Promise<void>;
@@ -116,6 +120,9 @@ function readyWindow(o: PipelineOptions, log: Logger): void {
     log.debug('could not ready the injection before the freeze: %s', String(e));
   }
 }
+
+/** µs from the end of the last pre-copy pass to the freeze (GC, reservation, freezeTree), estimated. */
+const FREEZE_GAP_MICROS = 30_000;
 
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
 
@@ -209,21 +216,22 @@ export class DumpPipeline {
    * Right before a frozen capture at the chain's end (the targets running): the pre-copy passes
    * (pre-copy.ts). Pass after pass, what was written since the parent (then since the previous pass) is
    * collected and copied into memory, so that the window copies only what is written after the last one.
-   * Passes go on while the copy shrinks by a quarter at least, until one copies at most what
-   * `budgetMicros` of copy moves at the passes' own rate, at most `maxPasses`; at the hold's cap they
+   * Passes go on while the copy shrinks by a quarter at least, until the window's copy after the last
+   * one fits `budgetMicros` at the passes' own rate (projected: the pages written over that pass's copy
+   * and the way to the freeze, at the write rate the pass saw), at most `maxPasses`; at the hold's cap they
    * stop and keep what they hold (the window reads the rest, as without passes). Only with a parent, a
    * tracking session and a source that holds its frozen copy (read mode, `holdCap` > 0); else nothing.
    */
   async precopy(o: { readonly maxPasses?: number; readonly budgetMicros?: number } = {}): Promise<void> {
     const limits = this.source.precopyLimits?.();
     // a page server may lack a process's parent (OPEN2, known in the window): its holes would be read
-    // then; the passes keep to a local directory
+    // then; the passes keep to a local directory unless asked for (a migration's receiver holds the chain)
     if (
       !this.session ||
       !this.parent ||
       !limits ||
       this.pre ||
-      this.set.sendsElsewhere ||
+      (this.set.sendsElsewhere && (o.maxPasses ?? this.o.preCopyPasses) === undefined) ||
       (o.maxPasses ?? this.o.preCopyPasses) === 0
     ) {
       return;
@@ -248,7 +256,9 @@ export class DumpPipeline {
       pagesMethod: this.o.pagesMethod,
     };
     let prev = Number.POSITIVE_INFINITY;
+    let prevStart = 0;
     for (let k = 1; ; k++) {
+      const start = performance.now();
       const f = await pre.pass(ctx);
       this.log.info(
         'pre-copy pass %d: %d pages written, %d copied in %d + %d us; %d bytes held',
@@ -261,9 +271,15 @@ export class DumpPipeline {
       );
       await this.o.afterPrecopyPass?.(k);
       const perPage = f.copied > 0 ? f.copyMicros / f.copied : 0;
+      // the window's copy if the passes stop now: what is written from this pass's collect to the freeze
+      // (its copy, then the GC and the freeze) at the rate this pass saw since the previous one's collect
+      const rate = k > 1 ? f.written / ((start - prevStart) * 1000) : undefined; // pages per µs
+      const windowPages = rate !== undefined ? rate * (f.copyMicros + FREEZE_GAP_MICROS) : f.copied;
+      prevStart = start;
       if (pre.reason) this.preStop = pre.reason;
-      else if (f.copied * perPage <= budget) this.preStop = `pass ${k} copied within the budget`;
-      else if (f.copied > prev * 0.75) this.preStop = `pass ${k} did not shrink the copy by a quarter`;
+      else if (Math.min(f.copied, windowPages) * perPage <= budget) {
+        this.preStop = `after pass ${k} the window's copy fits the budget (~${Math.round(windowPages)} pages)`;
+      } else if (f.copied > prev * 0.75) this.preStop = `pass ${k} did not shrink the copy by a quarter`;
       else if (k >= maxPasses) this.preStop = `${k} passes`;
       if (this.preStop) break;
       prev = f.copied;

@@ -50,16 +50,10 @@ import {
 } from '../mem/index.js';
 import { hasExited, type ProcessIdentity, readIdentity, readMaps, sameProgram } from '../proc/index.js';
 import { AlignedBuffer, PAGE_SIZE } from '../sys/index.js';
+import { HeldPageIndex } from './held-page-index.js';
 import type { PagePlan } from './page-plan.js';
 import type { SentPages } from './sent-pages.js';
 import type { PrecopyView, TrackingSession } from './tracking.js';
-
-/** Pages held from a pass: `n` pages at `va`, their bytes a view of a held chunk. */
-export interface HeldRun {
-  readonly va: number;
-  readonly n: number;
-  readonly bytes: Uint8Array;
-}
 
 /** One pass, for `--json` (`preCopy.passes`). */
 export interface PassFigures {
@@ -90,11 +84,8 @@ interface Entry {
   readonly identity: ProcessIdentity;
   /** Every range a pass collected as written or copied, ascending. */
   extra: AddressRange[];
-  /** Held pages, ascending, disjoint. */
-  runs: HeldRun[];
-  /** After seal(): the held ranges as sorted arrays (binary search in the window). */
-  heldStarts?: Float64Array;
-  heldEnds?: Float64Array;
+  /** The pages held (one entry a page: held-page-index.ts). */
+  readonly held: HeldPageIndex;
   /** After seal(): `extra` minus what is held (pages a pass planned and could not hold). */
   extraNotHeld?: AddressRange[];
 }
@@ -114,83 +105,6 @@ function toPageRanges(list: readonly AddressRange[]): PageRanges {
   return p;
 }
 
-/** The ranges the runs hold, ascending (adjacent runs joined). */
-function runRanges(runs: readonly HeldRun[]): AddressRange[] {
-  const out: { start: number; end: number }[] = [];
-  for (const r of runs) {
-    const end = r.va + r.n * PAGE_SIZE;
-    const last = out[out.length - 1];
-    if (last && last.end === r.va) last.end = end;
-    else out.push({ start: r.va, end });
-  }
-  return out;
-}
-
-/**
- * The parts of `runs` inside (`keep` true) or outside `ranges` (ascending, disjoint): views of the same
- * bytes. One sweep over both.
- */
-export function cutRuns(runs: readonly HeldRun[], ranges: readonly AddressRange[], keep: boolean): HeldRun[] {
-  const out: HeldRun[] = [];
-  const piece = (r: HeldRun, s: number, e: number) => {
-    if (e <= s) return;
-    const off = s - r.va;
-    out.push({ va: s, n: (e - s) / PAGE_SIZE, bytes: r.bytes.subarray(off, off + (e - s)) });
-  };
-  let j = 0;
-  for (const r of runs) {
-    const end = r.va + r.n * PAGE_SIZE;
-    while (j < ranges.length && ranges[j]!.end <= r.va) j++;
-    let pos = r.va;
-    for (let k = j; k < ranges.length && ranges[k]!.start < end; k++) {
-      const x = ranges[k]!;
-      const s = Math.max(pos, x.start);
-      const e = Math.min(end, x.end);
-      if (!keep) piece(r, pos, s);
-      else piece(r, s, e);
-      pos = e;
-    }
-    if (!keep) piece(r, pos, end);
-  }
-  return out;
-}
-
-/** Two ascending, disjoint run lists as one. */
-function mergeRuns(a: readonly HeldRun[], b: readonly HeldRun[]): HeldRun[] {
-  const out: HeldRun[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (j >= b.length || (i < a.length && a[i]!.va < b[j]!.va)) out.push(a[i++]!);
-    else out.push(b[j++]!);
-  }
-  return out;
-}
-
-/** `list` (ascending, disjoint) minus the entry's held ranges: a binary search per range. */
-function minusHeld(e: Entry, list: readonly AddressRange[]): AddressRange[] {
-  const starts = e.heldStarts!;
-  const ends = e.heldEnds!;
-  const out: AddressRange[] = [];
-  for (const r of list) {
-    // the first held range that ends after r.start
-    let lo = 0;
-    let hi = ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ends[mid]! <= r.start) lo = mid + 1;
-      else hi = mid;
-    }
-    let pos = r.start;
-    for (let k = lo; k < starts.length && starts[k]! < r.end; k++) {
-      if (starts[k]! > pos) out.push({ start: pos, end: starts[k]! });
-      pos = Math.max(pos, ends[k]!);
-    }
-    if (pos < r.end) out.push({ start: pos, end: r.end });
-  }
-  return out;
-}
-
 /**
  * THE FROZEN WINDOW: what to read now. A page of the final plan (written = the window's collect + every
  * pass's) that is not held and valid must be read; the plan's data is present & (not known | written |
@@ -206,7 +120,7 @@ function windowRead(
   covered: readonly AddressRange[],
 ): PageRanges {
   const p = toRanges(present);
-  const uncovered = minusHeld(e, subtractRanges(known, covered));
+  const uncovered = e.held.minus(subtractRanges(known, covered));
   const want = unionRanges(unionRanges(written, e.extraNotHeld ?? []), uncovered);
   return toPageRanges(unionRanges(subtractRanges(p, known), intersectRanges(p, want)));
 }
@@ -216,6 +130,8 @@ export class PreCopy {
   private readonly passes: PassFigures[] = [];
   private readonly reader: PageReader;
   private held = 0;
+  /** The chunks lent to the reader (their index is HeldPageIndex's `chunk`). */
+  private readonly chunks: Uint8Array[] = [];
   private full: string | undefined;
 
   /** `cap`: bytes of chunks the passes may hold; `chunk`: bytes of one. */
@@ -246,7 +162,7 @@ export class PreCopy {
   async pass(c: PassContext): Promise<PassFigures> {
     const t0 = performance.now();
     let written = 0;
-    const todo: { pid: number; e: Entry; read: PageRanges }[] = [];
+    const todo: { pid: number; e: Entry; read: PageRanges; drop: AddressRange[] }[] = [];
     for (const pid of c.pids) {
       const known = c.known.get(pid);
       let identity: ProcessIdentity;
@@ -275,46 +191,49 @@ export class PreCopy {
       if (!tp?.written) continue;
       let e = this.entries.get(pid);
       if (!e) {
-        e = { identity, extra: [], runs: [] };
+        e = { identity, extra: [], held: new HeldPageIndex() };
         this.entries.set(pid, e);
       }
       written += tp.tracking.pagesWritten;
       // what was written since is not valid any more, what is read now replaces what was held
       const read = toRanges(tp.pages.data);
-      e.runs = cutRuns(e.runs, unionRanges(tp.written, read), false);
-      e.extra = unionRanges(unionRanges(e.extra, tp.written), read);
-      todo.push({ pid, e, read: tp.pages.data });
+      const drop = unionRanges(tp.written, read);
+      e.extra = unionRanges(e.extra, drop);
+      todo.push({ pid, e, read: tp.pages.data, drop });
     }
     const t1 = performance.now();
     let copied = 0;
-    for (const { pid, e, read } of todo) {
-      if (this.full) break; // what is not held is read in the window (it is in extra)
-      const runs: HeldRun[] = [];
-      let lent: ArrayBufferLike | undefined;
+    for (const { pid, e, read, drop } of todo) {
+      const add = e.held.adder();
+      let lent: Uint8Array | undefined;
       let left = read.pages * PAGE_SIZE;
-      try {
-        const st = await this.reader.read(
-          read,
-          {
-            nextBuffer: () => {
-              const b = left > 0 ? this.lend(Math.min(this.o.chunk, left)) : undefined;
-              left -= b?.size ?? 0;
-              lent = b?.bytes.buffer;
-              return b;
+      // past the cap, what is not held is read in the window (it is in extra)
+      if (!this.full)
+        try {
+          const st = await this.reader.read(
+            read,
+            {
+              nextBuffer: () => {
+                const b = left > 0 ? this.lend(Math.min(this.o.chunk, left)) : undefined;
+                left -= b?.size ?? 0;
+                lent = b?.bytes;
+                return b;
+              },
+              // past the cap the reader reads into its own buffer: nothing of it is kept
+              pages: (va, n, bytes) => {
+                if (lent !== undefined && bytes.buffer === lent.buffer) {
+                  add(va, n, this.chunks.length - 1, (bytes.byteOffset - lent.byteOffset) / PAGE_SIZE);
+                }
+              },
+              flush: () => {},
             },
-            // past the cap the reader reads into its own buffer: nothing of it is kept
-            pages: (va, n, bytes) => {
-              if (lent !== undefined && bytes.buffer === lent) runs.push({ va, n, bytes });
-            },
-            flush: () => {},
-          },
-          { pid },
-        );
-        copied += st.pagesRead;
-      } catch {
-        // gone or unreadable: what was read is kept, the rest is read in the window
-      }
-      e.runs = mergeRuns(e.runs, runs);
+            { pid },
+          );
+          copied += st.pagesRead;
+        } catch {
+          // gone or unreadable: what was read is kept, the rest is read in the window
+        }
+      e.held.update(drop, add.done());
     }
     this.seal(); // the next pass (or the window) plans against what is held now
     const f: PassFigures = {
@@ -340,27 +259,23 @@ export class PreCopy {
       return undefined;
     }
     this.held += size;
-    return new AlignedBuffer(size, PAGE_SIZE, false);
+    const b = new AlignedBuffer(size, PAGE_SIZE, false, { huge: true }); // huge pages: faults 512x fewer
+    this.chunks.push(new Uint8Array(b.bytes.buffer, b.bytes.byteOffset, b.size));
+    return b;
   }
 
   /**
-   * After each pass: index what is held for the next pass and the window (sorted arrays for their binary
-   * searches; `extra` minus the held ranges), so that their planning grows with what was written since
-   * the last pass, not with what the passes hold.
+   * After each pass: `extra` minus the held pages for the next pass and the window, so that their
+   * planning grows with what was written since the last pass, not with what the passes hold.
    */
   seal(): void {
-    for (const e of this.entries.values()) {
-      const held = runRanges(e.runs);
-      e.heldStarts = Float64Array.from(held, (r) => r.start);
-      e.heldEnds = Float64Array.from(held, (r) => r.end);
-      e.extraNotHeld = subtractRanges(e.extra, held);
-    }
+    for (const e of this.entries.values()) e.extraNotHeld = e.held.minus(e.extra);
   }
 
   /** The window's view of `pid`'s passes, when they hold it (and it is still the program they copied). */
   view(pid: number, identity: ProcessIdentity): PrecopyView | undefined {
     const e = this.entries.get(pid);
-    if (!e?.heldStarts || !sameProgram(e.identity, identity)) return undefined;
+    if (!e?.extraNotHeld || !sameProgram(e.identity, identity)) return undefined;
     return { pid, extra: e.extra, windowRead: (p, k, w, c) => windowRead(e, p, k, w, c) };
   }
 
@@ -373,7 +288,7 @@ export class PreCopy {
   items(pid: number, full: PagePlan, read: PageRanges, written: readonly AddressRange[]): PlannedItem[] {
     const e = this.entries.get(pid);
     const need = subtractRanges(toRanges(full.data), toRanges(read));
-    const use = e ? cutRuns(cutRuns(e.runs, written, false), need, true) : [];
+    const use = e ? e.held.views(need, written, this.chunks) : [];
     let needPages = 0;
     for (const r of need) needPages += (r.end - r.start) / PAGE_SIZE;
     let usePages = 0;
@@ -400,6 +315,7 @@ export class PreCopy {
   /** Drop what is held (after the image set is written, or on failure). Safe twice. */
   close(): void {
     this.entries.clear();
+    this.chunks.length = 0;
     this.held = 0;
     this.reader.close();
   }

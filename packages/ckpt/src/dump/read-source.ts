@@ -18,6 +18,7 @@
  */
 import { PageReader } from '../mem/index.js';
 import type { PageSink } from '../xfer/index.js';
+import { DumpError } from './errors.js';
 import { HeldPages } from './held-pages.js';
 import type { Logger } from './logger.js';
 import { holesAsData, writePlannedPages } from './page-plan.js';
@@ -91,6 +92,13 @@ export class ReadSource implements PageSource {
     await session.begin(t.pid);
     let plan = t.pages;
     let refused: string | undefined;
+    if (session.hasParent === false && this.hold?.hasPrecopied(t.pid)) {
+      // the passes planned parent holes for it (pipeline.ts precopy(): asked for with a page server)
+      throw new DumpError(
+        'EIO',
+        `process ${t.pid}: the page server has no parent pagemap for it, and the pre-copy passes planned parent holes`,
+      );
+    }
     if (session.hasParent === false && plan.holes.length > 0) {
       // the receiver's parent lacks this process: it would refuse PE_PARENT entries
       this.o.log.warn(

@@ -133,7 +133,9 @@ export interface PlanTaskInput {
   readonly alsoWritten?: readonly AddressRange[];
   /**
    * A pre-copy pass (the target running, the chain going on): only a process already tracked
-   * incrementally is planned; undefined for any other (nothing started, nothing dropped).
+   * incrementally is planned; undefined for any other (nothing started, nothing dropped). Its present
+   * pages are the written ones its collect found present (one page-table walk, not two): the plan's data
+   * is what was written and is present; the rest of the delta is read in the window.
    */
   readonly pass?: boolean;
   /**
@@ -308,6 +310,8 @@ export class TrackingSession {
     const known: AddressRange[] = subtractRanges(t.knownRanges(), fresh);
     const mode = effectiveMode(coverage(known, t));
     const written: { start: number; end: number }[] = [];
+    /** A pass: the written pages the collect found present (its one walk; see below). */
+    const writtenPresent: { start: number; end: number }[] = [];
     let ascending = true;
     let pages = 0;
     const stopped = this.underFreeze(pid, t, i.frozen, () => {
@@ -315,7 +319,12 @@ export class TrackingSession {
       // the chain's end: the last collect re-arms nothing (no write-protection put back)
       const last = i.endTracking === true && i.frozen !== undefined;
       pages = t.collect(
-        (start, end) => {
+        (start, end, present) => {
+          if (i.pass && present) {
+            const p = writtenPresent[writtenPresent.length - 1];
+            if (p && p.end === start) p.end = end;
+            else writtenPresent.push({ start, end });
+          }
           const prev = written[written.length - 1];
           if (prev && prev.end === start) prev.end = end;
           else {
@@ -326,7 +335,12 @@ export class TrackingSession {
         { last },
       ).pages;
     });
-    const found = findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
+    // a pre-copy pass reads what was written and is present, which its collect's walk already says: no
+    // second walk of every page (findPages). What a pass does not read is read in the window (pages of
+    // VMAs new since the parent: not covered; written and swapped out: in the passes' `extra`, not held)
+    const found = i.pass
+      ? passPages(ascending ? writtenPresent : normalizeRanges(writtenPresent), i.pagesMethod)
+      : findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
     if (mode.fallback) this.log.warn('process %d: full dump: %s', pid, mode.fallback);
     let chain: PageChain | undefined;
     if (i.covered === undefined && i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
@@ -432,6 +446,13 @@ export class TrackingSession {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** A pre-copy pass's present pages: the written ones its collect found present (ascending). */
+function passPages(ranges: readonly AddressRange[], method: PagesMethod | undefined): FoundPages {
+  const r = new PageRanges();
+  for (const x of ranges) r.push(x.start, x.end);
+  return { ranges: r, pagesScanned: 0, deferred: [], guards: 0, method: method ?? 'scan' };
 }
 
 /** Is `pid` the process the parent dumped? (start time vs the parent's dump_uptime, as CRIU.) */

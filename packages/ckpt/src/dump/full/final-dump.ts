@@ -9,8 +9,8 @@
  *               are the same when frozen)
  * prepare()     DumpPipeline: parent chain, tracking session (resumed from the parent: PE_PARENT holes),
  *               directory, page session
- * freeze        freezeForWindow: with --leave-running and a parent the pre-copy passes first (running),
- *               then every thread of every process; children forked meanwhile are caught
+ * freeze        freezeForWindow: with a parent and --leave-running (or `preCopyPasses`) the pre-copy passes
+ *               first (running), then every thread of every process; children forked meanwhile are caught
  * capture()     FROZEN: pages (data and parent holes; with --leave-running held in memory and written after
  *               the thaw, else written while frozen), tracking ended (userfaultfds closed in the targets)
  * end tracking  FROZEN: leftovers of other runs closed too (mem/closeLeftovers), so that nothing of ours
@@ -77,6 +77,17 @@ export interface FinalDumpOptions {
    * throw thaws the tree and is rethrown; the complete set stays.
    */
   readonly release?: (r: PreDumpResult) => Promise<'kill' | 'thaw'>;
+  /**
+   * Pre-copy passes before the freeze, at most (docs/pipeline.md "The pre-copy passes"; needs a parent):
+   * default 4 with `leaveRunning` into the directory, else 0. Given (> 0) they run in every case: without
+   * `leaveRunning` the window's copy is then held in memory too (up to `holdCap`; the passes need the
+   * hold), and with a session or page server `target` the caller asserts that the receiver holds this
+   * dump's parent chain (a migration's destination does; one without it fails the dump, EIO).
+   *
+   * @example
+   * await finalDump({ pid, imagesDir: 'WORK/3', prevImagesDir: '../2', target, preCopyPasses: 4, release });
+   */
+  readonly preCopyPasses?: number;
 }
 
 export interface FinalDumpResult extends PreDumpResult {
@@ -141,22 +152,24 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       endTracking: true,
       willFreeze: true,
       what: 'dump',
+      preCopyPasses: o.preCopyPasses,
     },
     // --leave-running: the copy is held in memory and written after the thaw (the tree's downtime);
-    // a tree killed after the dump gains nothing from that: written while frozen, no memory held
+    // a tree killed after the dump gains nothing from that: written while frozen, no memory held (but
+    // with pre-copy passes asked for: held, since the passes keep their pages in the hold)
     (pid) =>
       new ReadSource(pid, {
         bufferSize,
         log,
         signal: o.signal,
         frozen: true,
-        holdCap: o.leaveRunning ? o.holdCap : 0,
+        holdCap: o.leaveRunning || (o.preCopyPasses ?? 0) > 0 ? o.holdCap : 0,
       }),
   );
   let w: FrozenWindow | undefined;
   let complete = false;
   try {
-    // --leave-running: pre-copy passes first (the pipeline runs them only when the copy is held)
+    // --leave-running or preCopyPasses: pre-copy passes first (the pipeline runs them only when the copy is held)
     w = await freezeForWindow(p, { pid: o.pid, log });
     const frozen = w.tree;
     const phase = phaseTimer(log);
