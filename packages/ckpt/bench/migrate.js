@@ -20,7 +20,7 @@
 // and the ratio CRIU's gap / ours. The goal (issue "ckpt migrate"): gap <= 100 ms at 4 GiB.
 //
 // usage: npm run bench -w ckpt -- migrate [--sizes 1,4] [--rate 1] [--reps 3] [--compress none|lz4|zstd]
-//        [--max-downtime MS] [--prebuild on|off|both] [--prebuild-fill writev|pread] [--no-criu]
+//        [--max-downtime MS] [--prebuild on|off|both] [--prebuild-fill writev|pread] [--pre-copy N] [--no-criu]
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -127,6 +127,7 @@ async function ckptMigration(pair, f, root, o) {
     o.maxDowntime,
   ];
   if (o.compress) args.push('--compress', o.compress);
+  if (o.preCopy) args.push('--pre-copy', o.preCopy);
   const src = run(pair.enter('a', [process.execPath, cli, ...args]));
   const status = await src.done;
   if (status !== 0) {
@@ -211,7 +212,11 @@ export async function run_(args) {
   const sizes = opt(args, 'sizes', '1').split(',').map(Number);
   const rate = Number(opt(args, 'rate', '1'));
   const reps = Number(opt(args, 'reps', '3'));
-  const o = { compress: opt(args, 'compress', undefined), maxDowntime: opt(args, 'max-downtime', '100') };
+  const o = {
+    compress: opt(args, 'compress', undefined),
+    maxDowntime: opt(args, 'max-downtime', '100'),
+    preCopy: opt(args, 'pre-copy', undefined),
+  };
   const prebuild = opt(args, 'prebuild', 'on');
   o.prebuildFill = opt(args, 'prebuild-fill', 'writev');
   const ways = prebuild === 'both' ? [true, false] : [prebuild !== 'off'];

@@ -1,5 +1,5 @@
 /**
- * `ckpt migrate -t PID --to HOST:PORT [-D WORK] [--max-downtime MS] [--max-iterations N] [--bandwidth RATE]
+ * `ckpt migrate -t PID --to HOST:PORT [-D WORK] [--max-downtime MS] [--max-iterations N] [--pre-copy N] [--bandwidth RATE]
  * [--compress none|lz4|zstd] [--on-no-convergence finish|give-up] [--shell-job] [--tcp-established] [--tls ...] [--json]
  * [-v0..-v4] [--log-file F] [--no-progress]`: live migration to a `ckpt receive` (migrate/migrate).
  *
@@ -33,6 +33,7 @@ export interface MigrateFlags extends TlsFlags {
   imagesDir?: string;
   maxDowntime?: string;
   maxIterations?: string;
+  preCopy?: string;
   bandwidth?: string;
   compress?: string;
   onNoConvergence?: string;
@@ -107,6 +108,9 @@ export async function migrateCommand(f: MigrateFlags, ctx: CommandContext): Prom
     throw new UsageError(`bad --on-no-convergence ${onNo} (finish or give-up)`);
   const maxDowntimeMs = positive('--max-downtime', f.maxDowntime, 100);
   const maxIterations = positive('--max-iterations', f.maxIterations, 10);
+  const preCopy = f.preCopy !== undefined ? Number(f.preCopy) : 0;
+  if (!(Number.isInteger(preCopy) && preCopy >= 0 && preCopy <= 100))
+    throw new UsageError(`bad --pre-copy ${f.preCopy} (0 .. 100 passes)`);
   const bandwidth = f.bandwidth !== undefined ? parseSize(f.bandwidth) : undefined;
   if (bandwidth === 0) throw new UsageError('--bandwidth must be above 0');
   const tls = tlsFromFlags(f);
@@ -126,6 +130,7 @@ export async function migrateCommand(f: MigrateFlags, ctx: CommandContext): Prom
       workDir: work,
       maxDowntimeMs,
       maxIterations,
+      preCopyPasses: preCopy,
       bandwidth,
       compress,
       onNoConvergence: onNo,
@@ -174,6 +179,10 @@ export function addMigrateCommand(
     )
     .option('--max-downtime <ms>', 'stop iterating once the projected downtime fits this (default 100)')
     .option('--max-iterations <n>', 'pre-dump iterations at most (default 10)')
+    .option(
+      '--pre-copy <passes>',
+      "the final dump's pre-copy passes before its freeze (as ckpt dump's; what they copy is still sent while frozen), at most (default 0)",
+    )
     .option('--bandwidth <rate>', 'cap the sending rate, bytes per second (e.g. 100M)')
     .addOption(
       new Option(

@@ -63,6 +63,8 @@ export interface MigrateOptions {
   readonly onNoConvergence?: 'finish' | 'give-up';
   /** The tree was started from a shell (as ckpt dump --shell-job). */
   readonly shellJob?: boolean;
+  /** The final dump's pre-copy passes before its freeze, at most (finalDump's preCopyPasses; default 0). */
+  readonly preCopyPasses?: number;
   /** Established TCP connections go along (as ckpt dump --tcp-established; the address must move too). */
   readonly tcpEstablished?: boolean;
   readonly logger?: Logger;
@@ -232,6 +234,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       target: { kind: 'session', open },
       shellJob: o.shellJob,
       tcpEstablished: o.tcpEstablished,
+      preCopyPasses: o.preCopyPasses,
       logger: log,
       signal: o.signal,
       onProgress: o.onProgress,
