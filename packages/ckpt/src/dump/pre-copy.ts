@@ -6,10 +6,11 @@
  * the thaw (dump/held-pages.ts merges them into each process's pagemap, in address order).
  *
  * ```
- * pass k (running)   collect W_k (re-arms)  -> plan D_k with written = W_k + extra (every range a
- *                    pass collected or copied: they were written since the parent, and their report is
- *                    consumed) -> held := held - W_k; copy D_k - held into chunks; extra += W_k + copied
- * seal (running)     after each pass: index the held ranges; extra - held
+ * pass k (running)   collect W_k (re-arms; its one walk also says which are present) -> plan D_k: the
+ *                    written and present pages (tracking.ts `pass`) -> held := held - (W_k + D_k); copy
+ *                    D_k into chunks (huge pages); extra += W_k + D_k (every range a pass collected or
+ *                    copied: written since the parent, and their report is consumed)
+ * seal (running)     after each pass: extra - held (the held pages: held-page-index.ts, one entry a page)
  * freeze (window)    collect W_f (last), present, known -> read R = windowRead(...) (see there)
  * after the thaw     plan D, H with written = W_f + extra; items(): D - R from the held runs (every page
  *                    of it held and not in W_f, checked), H as holes; merged with R in address order
