@@ -9,14 +9,19 @@
  *                  <--'data'------ push(reply)        <--REPLY--
  * client.close(): CLOSE -> reply, end() --PAGES_END-->  <--REPLY_END-- push(null) -> 'close'
  * ```
- * Each write is copied into its frame, and its callback fires at once while less than IN_FLIGHT bytes are
+ * Each write is copied into a frame, and its callback fires at once while less than IN_FLIGHT bytes are
  * on their way (else when the socket took enough of them): the client's flush() lets the reader go on
- * reading while the link carries the previous buffers, with memory bounded by IN_FLIGHT.
+ * reading while the link carries the previous buffers, with memory bounded by IN_FLIGHT. Small writes (a
+ * run's header, a page or a few of scattered memory, a parent hole) are gathered into one batch frame,
+ * sent when it is full, before a large write, or once the client's synchronous burst is over
+ * (setImmediate): a frame per page cost ~200 us a page (a promise, a frame and a socket write each); the
+ * destination parses the protocol as a stream, so where frames end does not matter.
  *
  * @example
  * const sink = await PageServerClient.over(new PageStream(channel), { address: '', port: 0, label: 'the destination', keepOpen: true });
  */
 import { Duplex } from 'node:stream';
+import type { GatheringStream } from '../xfer/index.js';
 import type { Channel, ReplyTarget } from './channel.js';
 import { FRAME } from './frame.js';
 
@@ -27,13 +32,21 @@ const POOL_BUFFER = (4 << 20) + 4096;
 const POOL_MAX = 6;
 /** Compressed frames carry at most this much (before compression). */
 const COMPRESS_BLOCK = 1 << 20;
-/** Copies from this size on use the pool. */
+/** Writes from this size on get a frame of their own; smaller ones are gathered (BATCH). */
 const POOLED = 256 << 10;
 
-export class PageStream extends Duplex implements ReplyTarget {
+/** A batch of small writes is sent at this size at most. */
+const BATCH = 1 << 20;
+
+export class PageStream extends Duplex implements ReplyTarget, GatheringStream {
   private inflight = 0;
   private readonly pool: Buffer[] = [];
-  private waiting: ((e?: Error) => void) | undefined;
+  /** Writes held back for the pipeline's depth (their callbacks), in order. */
+  private waiting: ((e?: Error) => void)[] = [];
+  /** Small writes gathered for one frame (BATCH bytes), and how much of it is filled. */
+  private batch: Buffer | undefined;
+  private batchLen = 0;
+  private flushScheduled = false;
 
   constructor(private readonly channel: Channel) {
     super({ allowHalfOpen: true });
@@ -59,17 +72,80 @@ export class PageStream extends Duplex implements ReplyTarget {
   private frame(parts: readonly Buffer[], cb: (e?: Error | null) => void): void {
     let len = 0;
     for (const p of parts) len += p.length;
-    // a large copy goes into a buffer used before (fresh memory costs its first touch: ~1.5 ms/MiB
-    // here); a small one (a header, a few pages) into a fresh small buffer
-    let buf: Buffer | undefined;
-    if (len >= POOLED) {
-      const i = this.pool.findIndex((b) => b.length >= len);
-      buf = i >= 0 ? this.pool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(len, POOL_BUFFER));
+    if (len < POOLED) {
+      this.gather(parts, len);
+      this.whenRoom((e) => cb(e));
+      return;
     }
-    const copy = buf ? buf.subarray(0, len) : Buffer.allocUnsafe(len);
+    this.sendBatch(); // what was gathered before goes first
+    // a large copy goes into a buffer used before (fresh memory costs its first touch: ~1.5 ms/MiB here)
+    const buf = this.takeBuffer(len);
+    const copy = buf.subarray(0, len);
     let at = 0;
     for (const p of parts) at += p.copy(copy, at);
     this.inflight += len;
+    this.sendFrames(copy, buf);
+    this.whenRoom((e) => cb(e));
+  }
+
+  /**
+   * A write that skips the Writable machinery (PageServerClient's page runs and holes: a run of scattered
+   * memory is a page or a few, and a Writable write, cork and callback each cost more than its copy):
+   * gathered like a small write; `done` as a write callback. False, and nothing taken, while writes wait
+   * in the Writable (they go first: the caller then writes as usual).
+   */
+  writeGathered(parts: readonly Uint8Array[], done: (e?: Error) => void): boolean {
+    if (this.writableLength > 0 || this.destroyed || this.writableEnded) return false;
+    let len = 0;
+    for (const p of parts) len += p.length;
+    if (len >= POOLED) return false;
+    this.gather(parts, len);
+    this.whenRoom(done);
+    return true;
+  }
+
+  /** `cb` at once while less than IN_FLIGHT bytes are on their way, else once they are. */
+  private whenRoom(cb: (e?: Error) => void): void {
+    if (this.inflight < IN_FLIGHT) cb();
+    else this.waiting.push(cb);
+  }
+
+  /** Copy a small write into the batch (sent when full, or after this burst of writes). */
+  private gather(parts: readonly Uint8Array[], len: number): void {
+    if (this.batch && this.batchLen + len > BATCH) this.sendBatch();
+    this.batch ??= this.takeBuffer(BATCH);
+    for (const p of parts) {
+      this.batch.set(p, this.batchLen);
+      this.batchLen += p.length;
+    }
+    this.inflight += len;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        if (!this.destroyed) this.sendBatch();
+      });
+    }
+  }
+
+  private takeBuffer(len: number): Buffer {
+    const i = this.pool.findIndex((b) => b.length >= len);
+    return i >= 0 ? this.pool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(len, POOL_BUFFER));
+  }
+
+  /** The batch so far as one frame (nothing when empty). */
+  private sendBatch(): void {
+    const b = this.batch;
+    if (!b || this.batchLen === 0) return;
+    const len = this.batchLen;
+    this.batch = undefined;
+    this.batchLen = 0;
+    this.sendFrames(b.subarray(0, len), b);
+  }
+
+  /** PAGES frames of `copy` (`buf`, its pooled buffer, goes back to the pool once sent). */
+  private sendFrames(copy: Buffer, buf: Buffer | undefined): void {
+    const len = copy.length;
     // compressed: blocks of COMPRESS_BLOCK (a codec takes at most 4 MiB; 1 MiB compresses as well)
     const block = this.channel.codecName === 'none' ? len : COMPRESS_BLOCK;
     let sent: Promise<void> = Promise.resolve();
@@ -81,22 +157,17 @@ export class PageStream extends Duplex implements ReplyTarget {
       () => {
         this.inflight -= len;
         if (buf && this.pool.length < POOL_MAX) this.pool.push(buf);
-        if (this.inflight < IN_FLIGHT) {
-          const w = this.waiting;
-          this.waiting = undefined;
-          w?.();
-        }
+        if (this.inflight < IN_FLIGHT) for (const w of this.waiting.splice(0)) w();
       },
       (e: Error) => {
         this.release(e);
         this.destroy(e);
       },
     );
-    if (this.inflight < IN_FLIGHT) cb();
-    else this.waiting = (e?: Error) => cb(e);
   }
 
   override _final(cb: (e?: Error | null) => void): void {
+    this.sendBatch();
     this.channel.send(FRAME.PAGES_END).then(() => cb(), cb); // after every PAGES frame: the socket keeps order
   }
 
@@ -110,9 +181,7 @@ export class PageStream extends Duplex implements ReplyTarget {
 
   /** A write held back for the pipeline's depth fails with `e` (its writer must not wait forever). */
   private release(e: Error): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.(e);
+    for (const w of this.waiting.splice(0)) w(e);
   }
 
   reply(bytes: Buffer): void {

@@ -20,7 +20,7 @@ export {
 } from './codec.js';
 export * from './local.js';
 export * from './null.js';
-export { type PageClientOptions, PageServerClient } from './page-client.js';
+export { type GatheringStream, type PageClientOptions, PageServerClient } from './page-client.js';
 export { PageServer, type PageServerOptions, type SessionReport } from './page-server.js';
 export { PageServerSession, type SessionCounts } from './page-server-session.js';
 export * from './page-target.js';

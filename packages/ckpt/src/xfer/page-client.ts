@@ -59,6 +59,17 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/**
+ * A stream with a write of its own for small pieces (a migration's PageStream): `writeGathered` takes the
+ * parts in order, calls `done` as a write callback, or returns false (nothing taken: write as usual).
+ */
+export interface GatheringStream {
+  writeGathered(parts: readonly Uint8Array[], done: (e?: Error) => void): boolean;
+}
+
+const isGathering = (s: object): s is GatheringStream =>
+  typeof (s as Partial<GatheringStream>).writeGathered === 'function';
+
 export class PageServerClient implements PageSink {
   bytesWritten = 0;
   /** has_parent of the last OPEN2: whether the server's directory has this task's pagemap in its parent. */
@@ -72,11 +83,14 @@ export class PageServerClient implements PageSink {
   /** Settles when the last page data written has left our buffers. */
   private lastWrite: Promise<void> = Promise.resolve();
   private readonly closedPromise: Promise<void>;
+  /** The stream's gathering write, when it has one: page runs and holes skip the Writable machinery. */
+  private readonly gathering: GatheringStream | undefined;
 
   private constructor(
     private readonly sock: Duplex,
     private readonly opts: PageClientOptions,
   ) {
+    this.gathering = isGathering(sock) ? sock : undefined;
     if ('setNoDelay' in sock) (sock as Socket).setNoDelay(true);
     sock.on('data', (b: Buffer) => this.onReply(b));
     // the server drops a session it refuses (a bad range, a hole its parent lacks) without a reply:
@@ -221,6 +235,18 @@ export class PageServerClient implements PageSink {
     }
     const s = this.sock;
     this.bytesWritten += bytes.length;
+    if (!this.checksums && this.gathering) {
+      const header = encodePsHeader({ cmd: PS.IOV_ADD_F, flags, nrPages, vaddr, dstId: this.dst });
+      let done: (e?: Error) => void = () => {};
+      const written = new Promise<void>((resolve, reject) => {
+        done = (e) => (e ? reject(this.failure ?? e) : resolve());
+      });
+      if (this.gathering.writeGathered([header, bytes], done)) {
+        this.lastWrite = written;
+        written.catch(() => {}); // surfaced by flush()/check()
+        return;
+      }
+    }
     // Plain TCP: one writev for header + data. TLS would copy corked buffers into one before encrypting,
     // so there each write goes on its own (the header becomes one small record).
     const cork = this.opts.tls === undefined;
@@ -240,7 +266,9 @@ export class PageServerClient implements PageSink {
   /** ADD_F(PE_PARENT): the pages are unchanged since the parent image set. */
   addHole(vaddr: number, nrPages: number, flags: number = PE_WIRE.PARENT): void {
     this.check();
-    this.sock.write(encodePsHeader({ cmd: PS.IOV_ADD_F, flags, nrPages, vaddr, dstId: this.dst }));
+    const header = encodePsHeader({ cmd: PS.IOV_ADD_F, flags, nrPages, vaddr, dstId: this.dst });
+    if (this.gathering?.writeGathered([header], () => {})) return;
+    this.sock.write(header);
   }
 
   /** Resolves once every byte written so far was handed to the kernel (or fails with the connection). */
