@@ -107,7 +107,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
       (hello.codec as CodecName | undefined) ?? 'none',
       offered.filter((c) => theirs.includes(c)),
     );
-    const features = prebuildOn ? ['preview'] : [];
+    const features = prebuildOn ? ['preview', 'drain'] : [];
     await ch.sendJson(FRAME.WELCOME, { version: MIGRATION_VERSION, codecs: offered, codec, features });
     ch.useCodec(openCodec(codec));
     log(`migration from ${ch.peer}: pid ${String(hello.pid)}, codec ${codec}`);
@@ -174,6 +174,12 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           log(`set ${s.n}: ${c.pagesWritten} pages, ${c.holePages} in the parent, ${s.files} files`);
           if (s.preview) prebuild.push(s.path, s.preview);
           set = undefined;
+          break;
+        }
+        case FRAME.DRAIN: {
+          const t = performance.now();
+          await prebuild.idle();
+          await ch.sendJson(FRAME.DRAINED, { ms: performance.now() - t });
           break;
         }
         case FRAME.RESTORE: {

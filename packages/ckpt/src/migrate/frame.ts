@@ -28,6 +28,8 @@
  * FILE* (inventory.img last)          ------->
  * SET_DONE {n}                        ------->
  *                                     <-------    SET_OK {n, pages}
+ * DRAIN {}  (once the loop finishes,  ------->    waits until every set received is pre-built
+ *  when WELCOME listed 'drain')       <-------    DRAINED {ms}  (then the source freezes)
  * RESTORE {n}                         ------->    restores DIR/<n>, the tree runs
  *                                     <-------    RUNNING {pid, millis}
  * (the source kills its frozen tree)
@@ -60,6 +62,8 @@ export const FRAME = {
   DONE: 13,
   ABORT: 14,
   ERROR: 15,
+  DRAIN: 16,
+  DRAINED: 17,
 } as const;
 
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];

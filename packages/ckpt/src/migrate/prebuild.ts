@@ -7,6 +7,8 @@
  * ```
  * SET n {preview} ... SET_DONE -> SET_OK, then push(DIR/n, preview):
  *   first: PrebuiltProcess.start(pid, preview) -> advance(DIR/n)      later: advance(DIR/n)
+ * DRAIN -> idle(): waits for the jobs (the source freezes only then: a restore waiting for a pre-build
+ *          would wait with the source frozen)
  * RESTORE -> take(): waits for the jobs; the process, or undefined (none, or a job failed: it is killed,
  *            the reason logged, and the restore goes the plain way)
  * kill(): on any failure, ABORT, lost connection or cancellation (safe twice; nothing left)
@@ -83,6 +85,11 @@ export class Prebuild {
   }
 
   /** Wait for the queued jobs; the pre-built process (now the caller's), or undefined. */
+  /** Resolves once every set pushed so far is pre-built (or the pre-build stopped). */
+  async idle(): Promise<void> {
+    await this.tail;
+  }
+
   async take(): Promise<PrebuiltProcess | undefined> {
     await this.tail;
     const p = this.process;

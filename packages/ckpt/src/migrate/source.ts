@@ -151,6 +151,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     const codec = (welcome.codec as CodecName | undefined) ?? 'none';
     /** The destination pre-builds from previews (an older one sends no features: none sent). */
     const previews = Array.isArray(welcome.features) && welcome.features.includes('preview');
+    /** It answers DRAIN once its pre-build caught up (the final dump waits for that, unfrozen). */
+    const drains = previews && Array.isArray(welcome.features) && welcome.features.includes('drain');
     ch.useCodec(openCodec(codec));
     if (wanted !== codec) log.warn('the destination does not do %s: sending uncompressed', wanted);
 
@@ -214,7 +216,17 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       o.onIteration?.(rep);
       log.info('iteration %d: %d pages, %s: %s', n, r.pagesWritten, decision.action, decision.why);
       if (decision.action === 'give-up') throw new MigrateError('NO_CONVERGENCE', decision.why);
-      if (decision.action === 'finish') break;
+      if (decision.action === 'finish') {
+        if (!drains) break;
+        // the destination's restore would wait for its pre-build with this tree frozen: wait here,
+        // running; a long wait let more be written: one more iteration then (within the limit)
+        const d = performance.now();
+        await ch.sendJson(FRAME.DRAIN, {});
+        await ch.expect(FRAME.DRAINED);
+        const waited = performance.now() - d;
+        log.info('the destination pre-built every set in %d ms more', Math.round(waited));
+        if (waited <= rule.maxDowntimeMs || n >= rule.maxIterations) break;
+      }
     }
     session.close(); // our side only: the final dump resumes tracking from the last set's ckpt-track.json
     session = undefined;

@@ -68,8 +68,13 @@ export interface AdoptedProcess {
 
 /** How the pre-built VMAs are mapped; a final VMA is kept only with exactly these flags. */
 const FLAGS = MAP.PRIVATE | MAP.ANONYMOUS;
-/** Fill this much, then yield to the event loop (frames keep coming in meanwhile). */
-const SLICE = 64 << 20;
+/**
+ * Fill this much, then yield to the event loop (frames keep coming in meanwhile). Small: a slice of
+ * 64 MiB (~60 ms of fill) held each of an iteration's round trips (SET, parent queries, SET_DONE ->
+ * SET_OK) behind it, so a 21-page iteration took 500 ms while the previous set was pre-built (20 ms
+ * without a pre-build); 4 MiB keeps that wait to a few ms.
+ */
+const SLICE = 4 << 20;
 const EEXIST = -17;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const key = (v: { start: number | bigint; end: number | bigint; prot: number }) =>
@@ -183,8 +188,22 @@ export class PrebuiltProcess implements Disposable {
       const slice: DataRun[] = [];
       let bytes = 0;
       while (i < runs.length && bytes < SLICE) {
-        slice.push(runs[i]!);
-        bytes += runs[i]!.nrPages * PAGE_SIZE;
+        const r = runs[i]!;
+        const room = Math.max(1, (SLICE - bytes) / PAGE_SIZE);
+        if (r.nrPages > room) {
+          // a long run (a first set's contiguous memory) is cut: the slice's bound holds for every run
+          slice.push({ ...r, nrPages: room });
+          runs[i] = {
+            ...r,
+            vaddr: r.vaddr + room * PAGE_SIZE,
+            offset: r.offset + room * PAGE_SIZE,
+            nrPages: r.nrPages - room,
+          };
+          bytes += room * PAGE_SIZE;
+          break;
+        }
+        slice.push(r);
+        bytes += r.nrPages * PAGE_SIZE;
         i++;
       }
       pages += fillRuns(task, slice, { pageFill: this.fill, trampoline: this.trampoline }).pages;

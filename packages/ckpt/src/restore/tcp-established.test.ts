@@ -8,12 +8,21 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { finalDump } from '../dump/full/index.js';
 import { DumpError } from '../dump/index.js';
 import { kill as sysKill } from '../sys/index.js';
-import { CKPT_CRIU, criuRestore, killRestored, logLines, NO_CRIU, Scratch, sleep } from '../testing/index.js';
+import {
+  CKPT_CRIU,
+  criuRestore,
+  type Fixture,
+  killRestored,
+  logLines,
+  NO_CRIU,
+  Scratch,
+  sleep,
+} from '../testing/index.js';
 import { killAndReap } from './reap.js';
 import { restoreProcess } from './restore-process.js';
 
@@ -46,21 +55,26 @@ function readBytes(sock: Socket, n: number): Promise<Buffer> {
   });
 }
 
+/** A server of ours on loopback and the tcpconn fixture connected to it (its socket paused: not read). */
+async function connected(): Promise<{ server: Server; f: Fixture; sock: Socket }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const accepted = new Promise<Socket>((r) =>
+    server.once('connection', (s) => {
+      s.pause();
+      r(s);
+    }),
+  );
+  const f = await scratch.start('tcpconn', ['127.0.0.1', String(port)]);
+  return { server, f, sock: await accepted };
+}
+
 for (const restorer of ['ckpt', 'criu'] as const)
   test(`an established TCP connection goes through ckpt dump --tcp-established and a restore (${restorer}): unread bytes, unsent bytes, then more`, {
     skip: restorer === 'criu' ? NO_CRIU : false,
   }, async () => {
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    const accepted = new Promise<Socket>((r) =>
-      server.once('connection', (s) => {
-        s.pause();
-        r(s);
-      }),
-    );
-    const f = await scratch.start('tcpconn', ['127.0.0.1', String(port)]);
-    const sock = await accepted;
+    const { server, f, sock } = await connected();
     try {
       const wrote = f.num('wrote');
       assert.ok(wrote > 64 * 1024, `the client wrote ${wrote} bytes`);
@@ -106,17 +120,7 @@ for (const restorer of ['ckpt', 'criu'] as const)
   });
 
 test('ckpt dump --tcp-established --leave-running: the connection goes on in the dumped process, untouched', async () => {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const accepted = new Promise<Socket>((r) =>
-    server.once('connection', (s) => {
-      s.pause();
-      r(s);
-    }),
-  );
-  const f = await scratch.start('tcpconn', ['127.0.0.1', String(port)]);
-  const sock = await accepted;
+  const { server, f, sock } = await connected();
   try {
     const wrote = f.num('wrote');
     sock.write('ping 1\n');
