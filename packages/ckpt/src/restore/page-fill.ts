@@ -22,6 +22,12 @@ import type { DataRun } from './page-delta.js';
 
 const BUFFER = 4 << 20;
 
+/**
+ * One buffer and iovec set for every fill (fillPages is synchronous, so never re-entered): a pre-build
+ * fills in slices of a few MiB, and a fresh 4 MiB buffer touched per call cost as much as the fill.
+ */
+let shared: { buf: AlignedBuffer; local: IovecArray; remote: IovecArray } | undefined;
+
 export interface FillStats {
   /** Pages written into the process. */
   pages: number;
@@ -31,9 +37,9 @@ export interface FillStats {
 
 /** Write the pages of `runs` into process `pid`. */
 export function fillPages(pid: number, runs: Iterable<DataRun>): FillStats {
-  const buf = new AlignedBuffer(BUFFER);
-  const local = new IovecArray(1);
-  const remote = new IovecArray(IOV_MAX);
+  shared ??= { buf: new AlignedBuffer(BUFFER), local: new IovecArray(1), remote: new IovecArray(IOV_MAX) };
+  const { buf, local, remote } = shared;
+  remote.clear();
   const fds = new Map<string, number>();
   const stats: FillStats = { pages: 0, writes: 0 };
   let used = 0;
