@@ -48,6 +48,16 @@ export function pidHolder(pid: number): string | undefined {
   }
 }
 
+/** Whether `pid` is a zombie (exited, not reaped yet). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 function sleepUntil(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -83,8 +93,13 @@ function startHelper(shellJob: boolean): number {
 
 /** Throw RestoreError EBUSY when `pid` is taken: "pid 4242 is taken (by sleep)" (`what`: pid, thread id). */
 export function assertFree(pid: number, what = 'pid'): void {
+  // a process just killed (after its dump) is a zombie until its parent reaps it: give that a moment
+  for (let i = 0; i < 100 && isZombie(pid); i++) sleepUntil(10);
   const holder = pidHolder(pid);
-  if (holder !== undefined) throw new RestoreError('EBUSY', `${what} ${pid} is taken (by ${holder})`);
+  if (holder === undefined) return;
+  if (isZombie(pid))
+    throw new RestoreError('EBUSY', `${what} ${pid} is taken by a zombie (${holder}): its parent has not reaped it`);
+  throw new RestoreError('EBUSY', `${what} ${pid} is taken (by ${holder})`);
 }
 
 export interface ClonedTask {
