@@ -98,7 +98,10 @@ export function assertFree(pid: number, what = 'pid'): void {
   const holder = pidHolder(pid);
   if (holder === undefined) return;
   if (isZombie(pid))
-    throw new RestoreError('EBUSY', `${what} ${pid} is taken by a zombie (${holder}): its parent has not reaped it`);
+    throw new RestoreError(
+      'EBUSY',
+      `${what} ${pid} is taken by a zombie (${holder}): its parent has not reaped it`,
+    );
   throw new RestoreError('EBUSY', `${what} ${pid} is taken (by ${holder})`);
 }
 

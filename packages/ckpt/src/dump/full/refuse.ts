@@ -3,7 +3,7 @@
  * per problem naming the process, the fd or mapping and the kind. An empty list means go.
  *
  * ```
- * process   traced by someone else, stopped (group stop), seccomp, namespaces other than ours
+ * process   traced by someone else, stopped (group stop), a zombie child, seccomp, namespaces other than ours
  * fds       terminals without --shell-job, sockets but TCP listeners and unconnected sockets and UDP
  *           (sockets.ts), anon inodes but eventfds, epolls, timerfds and signalfds (inotify,
  *           userfaultfd, io_uring, pidfd), a semaphore eventfd, an epoll watching a descriptor
@@ -101,6 +101,11 @@ export function findRefusals(
   const st = readStatus(pid);
   if (st.tracerPid !== 0 && st.tracerPid !== tracer) out.push(`${who}: traced by process ${st.tracerPid}`);
   if (st.state === 'T') out.push(`${who}: stopped (job control)`);
+  if (st.state === 'Z') {
+    // its exit status would be lost: the parent's wait() would then get ECHILD
+    out.push(`${who}: a zombie (exited, not reaped by its parent yet; not dumped yet: retry once it is)`);
+    return out;
+  }
   const creds = readTaskCreds(pid);
   if (creds.seccomp !== 0) out.push(`${who}: seccomp mode ${creds.seccomp}`);
   for (const ns of NAMESPACES) {
