@@ -32,6 +32,7 @@ import {
   MAGIC,
   mmEntryCodec,
   pstreeEntryCodec,
+  TASK_DEAD,
   VMA_STATUS,
 } from '../images/index.js';
 
@@ -71,6 +72,8 @@ export interface ProcessReport {
   cwd?: string;
   root?: string;
   sharedPending: number;
+  /** A zombie (CRIU's TASK_DEAD): its wait status; it has no threads, memory or files. */
+  zombie?: { status: number };
   threads: ThreadReport[];
   vmas: VmaReport[];
   fds: FdReport[];
@@ -176,6 +179,22 @@ export function processReport(dir: string): ProcessReport[] | undefined {
       return { tid, core };
     });
     const leader = cores.find((c) => c.tid === p.pid)?.core;
+    if (leader?.tc?.task_state === TASK_DEAD) {
+      const zombie = { status: leader.tc.exit_code };
+      const { pid, ppid, pgid, sid } = p;
+      return {
+        pid,
+        ppid,
+        pgid,
+        sid,
+        comm: leader.tc.comm,
+        sharedPending: 0,
+        zombie,
+        threads: [],
+        vmas: [],
+        fds: [],
+      };
+    }
     const ids = kobjIdsCodec.decode(entries(dir, imageFileName.ids(p.pid), MAGIC.IDS)[0]!);
     const mm = mmEntryCodec.decode(entries(dir, imageFileName.mm(p.pid), MAGIC.MM)[0]!);
     const fdinfoName = `fdinfo-${ids.files_id}.img`;
@@ -222,6 +241,14 @@ export function processReport(dir: string): ProcessReport[] | undefined {
 export function processText(procs: readonly ProcessReport[]): string[] {
   const lines: string[] = [];
   for (const p of procs) {
+    if (p.zombie) {
+      const st = p.zombie.status;
+      const how = st & 0x7f ? `killed by signal ${st & 0x7f}` : `exited with ${(st >> 8) & 0xff}`;
+      lines.push(
+        `process ${p.pid} (ppid ${p.ppid}, pgid ${p.pgid}, sid ${p.sid}) ${p.comm ?? '?'}: a zombie, ${how}`,
+      );
+      continue;
+    }
     lines.push(
       `process ${p.pid} (ppid ${p.ppid}, pgid ${p.pgid}, sid ${p.sid}) ${p.comm ?? '?'}: ${p.threads.length} threads, ` +
         `${p.vmas.length} VMAs, ${p.fds.length} fds, cwd ${p.cwd ?? '?'}, root ${p.root ?? '?'}` +

@@ -130,6 +130,8 @@ message core_entry {
 export const MTYPE_X86_64 = 1;
 /** `task_core_entry.task_state` of a live task (CRIU's TASK_ALIVE). */
 export const TASK_ALIVE = 1;
+/** `task_core_entry.task_state` of a zombie (CRIU's TASK_DEAD): its core holds only `tc`. */
+export const TASK_DEAD = 2;
 
 export interface RlimitEntry {
   cur: bigint;

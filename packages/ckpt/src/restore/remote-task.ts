@@ -27,11 +27,16 @@ import {
   SIG,
   SysError,
   setRegs,
+  setSigmask,
   WAIT,
   WStatus,
   waitpid,
 } from '../sys/index.js';
 import { RestoreError } from './errors.js';
+
+const SYS_EXIT_GROUP = 231;
+const SYS_KILL = 62;
+
 import { killAndReap } from './reap.js';
 
 const SYSCALL_STOP = SIG.SIGTRAP | 0x80;
@@ -131,6 +136,40 @@ export class RemoteTask implements Disposable {
   /** The registers at the last stop (after a call: its syscall-exit state). */
   get lastRegs(): Registers {
     return this.work;
+  }
+
+  /**
+   * End the process with wait status `status` (exit code << 8, or a signal in its low 7 bits), unblocked,
+   * from the trampoline: exit_group(code), or kill(self, signal) with the signal let through at its
+   * delivery stop (its disposition must be the default one). The tracer's wait takes only the ptrace
+   * notice: the process stays a zombie for its parent (restore/zombie.ts).
+   */
+  endAs(status: number): void {
+    if (this.state !== 'stopped') throw new Error(`process ${this.pid} is ${this.state}`);
+    const sig = status & 0x7f;
+    setSigmask(this.pid, 0n);
+    const r = this.work;
+    r.copyFrom(this.template);
+    r.set('rip', this.syscallAt);
+    r.set('orig_rax', -1);
+    if (sig === 0) {
+      r.set('rax', SYS_EXIT_GROUP);
+      r.set('rdi', (status >> 8) & 0xff);
+    } else {
+      r.set('rax', SYS_KILL);
+      r.set('rdi', this.pid);
+      r.set('rsi', sig);
+    }
+    setRegs(this.pid, r.bytes);
+    ptrace(PTRACE.CONT, this.pid, 0, 0);
+    for (;;) {
+      const s = waitpid(this.pid, WAIT.WALL).status;
+      if (!WStatus.stopped(s)) break;
+      const stop = WStatus.event(s) === 0 ? WStatus.stopSig(s) : 0;
+      ptrace(PTRACE.CONT, this.pid, 0, stop === sig ? sig : 0);
+    }
+    this.state = 'dead';
+    this.closeMem();
   }
 
   /** Let the process run from its current registers. */

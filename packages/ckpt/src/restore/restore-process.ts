@@ -11,7 +11,7 @@
  *   -> every file of the tree opened in the root (fd-table.ts; --shell-job: its terminal is ckpt's,
  *      terminal.ts), the root's session (session.ts)
  *   -> each child cloned by its restored parent (task-clone.ts: parents first), its session; then every
- *      process's group (session.ts)
+ *      process's group (session.ts); then the zombies, children that end as the dumped ones did (zombie.ts)
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
  *      vdso.ts, page-fill.ts; kept VMAs get only their delta, page-delta.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
  *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
@@ -49,7 +49,7 @@ import { RemoteTask } from './remote-task.js';
 import { planSessions, restoreGroups, restoreSession } from './session.js';
 import { createChild, createThread } from './task-clone.js';
 import { restoreCreds, restoreDumpable } from './task-creds.js';
-import { readTreeImages, type TaskImages } from './task-images.js';
+import { readTreeImages, readZombies, type TaskImages } from './task-images.js';
 import { dumpedSigmask, queuePendingSignals } from './task-signals.js';
 import {
   finalRegisters,
@@ -64,6 +64,7 @@ import {
 import { applyTerminalParams, checkTerminals } from './terminal.js';
 import { findTrampoline, mapTrampoline, TRAMPOLINE_SIZE } from './trampoline.js';
 import { checkVdso, parkingSize, planSpecialMappings, type SpecialPlan } from './vdso.js';
+import { makeZombie } from './zombie.js';
 
 export interface RestoreOptions {
   readonly imagesDir: string;
@@ -130,12 +131,15 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
   };
   let pre: AdoptedProcess | undefined;
   try {
-    const images = readTreeImages(ImageDir.open(o.imagesDir));
+    const imageDir = ImageDir.open(o.imagesDir);
+    const images = readTreeImages(imageDir);
+    const zombies = readZombies(imageDir);
     const root = images[0]!;
     pre = o.prebuilt?.adopt(images, (why) => log('info', `the pre-built process is not used: ${why}`));
     for (const t of images)
       for (const tid of t.pstree.threads)
         if (tid !== pre?.task.pid) assertFree(tid, tid === t.pid ? 'pid' : 'thread id');
+    for (const z of zombies) assertFree(z.pid);
     const terminal = checkTerminals(images, o.shellJob === true);
     const sessions = planSessions(images, o.shellJob === true);
     log(
@@ -177,6 +181,7 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       restoreSession(child, sessions.get(t.pid)!);
     }
     restoreGroups(tasks, sessions, o.shellJob === true);
+    for (const z of zombies) makeZombie(tasks[images.findIndex((p) => p.pid === z.ppid)]!, z, tramp);
     log('debug', `${files.parked.size} files opened, ${images.length} processes cloned`);
     await step('children');
     const memory = { pages: 0, writes: 0, vmas: 0 };

@@ -40,6 +40,7 @@ import {
   pipeDataEntryCodec,
   pstreeEntryCodec,
   singleEntry,
+  TASK_DEAD,
   type TtyInfoEntry,
   ttyInfoEntryCodec,
 } from '../images/index.js';
@@ -147,15 +148,57 @@ export function readTreeImages(dir: ImageDir): TaskImages[] {
     : [];
   const ttys = new Map<number, TtyInfoEntry>(ttyList.map((t) => [t.id, t]));
   const seen = new Set<number>();
-  return tree.map((pstree, i) => {
+  const out: TaskImages[] = [];
+  for (const [i, pstree] of tree.entries()) {
     if (i > 0 && !seen.has(pstree.ppid))
       throw new RestoreError(
         'CORRUPT_IMAGE',
         `pstree.img: process ${pstree.pid} comes before its parent ${pstree.ppid}`,
       );
     seen.add(pstree.pid);
-    return readTask(dir, pstree, files, pipeData, ttys);
-  });
+    if (i > 0 && zombieCore(dir, pstree)) continue; // readZombies
+    out.push(readTask(dir, pstree, files, pipeData, ttys));
+  }
+  return out;
+}
+
+/** A zombie of the dump (CRIU's TASK_DEAD): its ids, its wait status, its name. */
+export interface ZombieImages {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly sid: number;
+  /** The wait status: exit code << 8, or the signal that ended it (its low 7 bits). */
+  readonly status: number;
+  readonly comm: string;
+}
+
+/** The core of pstree entry `p` when it is a zombie's (task_state TASK_DEAD), else undefined. */
+function zombieCore(dir: ImageDir, p: PstreeEntry): CoreEntry | undefined {
+  const core = decodeOne(dir, imageFileName.core(p.pid), MAGIC.CORE, (b) => coreEntryCodec.decode(b));
+  return core.tc?.task_state === TASK_DEAD ? core : undefined;
+}
+
+/**
+ * The zombies of `dir` (pstree entries whose core says TASK_DEAD; readTreeImages leaves them out), in
+ * pstree order: each one's parent is a live process of the tree.
+ */
+export function readZombies(dir: ImageDir): ZombieImages[] {
+  const tree = decodeAll(dir, imageFileName.pstree, MAGIC.PSTREE, (b) => pstreeEntryCodec.decode(b));
+  const out: ZombieImages[] = [];
+  for (const p of tree.slice(1)) {
+    const core = zombieCore(dir, p);
+    if (!core) continue;
+    out.push({
+      pid: p.pid,
+      ppid: p.ppid,
+      pgid: p.pgid,
+      sid: p.sid,
+      status: core.tc!.exit_code,
+      comm: core.tc!.comm,
+    });
+  }
+  return out;
 }
 
 function readTask(

@@ -46,6 +46,7 @@ import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState }
 import { silenceConnections } from './tcp-stream.js';
 import { faultInVdso } from './vdso-pages.js';
 import { writeTaskImages } from './write-images.js';
+import { findZombies } from './zombies.js';
 
 export interface FinalDumpOptions {
   readonly pid: number;
@@ -193,12 +194,13 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
         tcpEstablished: o.tcpEstablished,
       }),
     );
+    const zombies = findZombies(frozen.pids);
     phase('task state');
     if (o.leaveRunning) w.thaw();
     phase('thaw');
     const dir = p.images.dir;
     if (!dir) throw new Error('finalDump: the image set has no directory');
-    const inventory: InventoryEntry = writeTaskImages(dir, states);
+    const inventory: InventoryEntry = writeTaskImages(dir, states, zombies);
     const result = await p.finish({ inventory });
     complete = true;
     let killed = !o.leaveRunning;

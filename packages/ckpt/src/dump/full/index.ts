@@ -14,3 +14,4 @@ export * from './task-state.js';
 export * from './vdso-pages.js';
 export * from './vmas.js';
 export * from './write-images.js';
+export * from './zombies.js';

@@ -83,7 +83,6 @@ const KINDS: readonly (readonly [string, (f: Fixture) => RegExp])[] = [
     'unix',
     (f) => new RegExp(`^process ${f.pid} fd 3: a unix socket with descriptors or credentials in flight`),
   ],
-  ['zombie', (f) => new RegExp(`^process ${f.num('child')}: a zombie \\(exited, not reaped`)],
   ['epoll', (f) => new RegExp(`^process ${f.pid} fd 3: an epoll instance watching fd 4, which is closed `)],
   [
     'io_uring',

@@ -3,7 +3,8 @@
  * per problem naming the process, the fd or mapping and the kind. An empty list means go.
  *
  * ```
- * process   traced by someone else, stopped (group stop), a zombie child, seccomp, namespaces other than ours
+ * process   traced by someone else, stopped (group stop), a zombie root (zombie children are dumped:
+ *           zombies.ts), seccomp, namespaces other than ours
  * fds       terminals without --shell-job, sockets but TCP listeners and unconnected sockets and UDP
  *           (sockets.ts), anon inodes but eventfds, epolls, timerfds and signalfds (inotify,
  *           userfaultfd, io_uring, pidfd), a semaphore eventfd, an epoll watching a descriptor
@@ -102,8 +103,8 @@ export function findRefusals(
   if (st.tracerPid !== 0 && st.tracerPid !== tracer) out.push(`${who}: traced by process ${st.tracerPid}`);
   if (st.state === 'T') out.push(`${who}: stopped (job control)`);
   if (st.state === 'Z') {
-    // its exit status would be lost: the parent's wait() would then get ECHILD
-    out.push(`${who}: a zombie (exited, not reaped by its parent yet; not dumped yet: retry once it is)`);
+    // a zombie child is dumped as one (zombies.ts); a zombie root has nothing left to dump
+    if (pid === tree[0]) out.push(`${who}: a zombie (it exited; its parent has not reaped it)`);
     return out;
   }
   const creds = readTaskCreds(pid);

@@ -36,10 +36,12 @@ import {
   imageFileName,
   kobjIdsCodec,
   MAGIC,
+  MTYPE_X86_64,
   mmEntryCodec,
   pipeDataEntryCodec,
   pstreeEntryCodec,
   skPacketEntryCodec,
+  TASK_DEAD,
   tcpStreamEntryCodec,
   ttyInfoEntryCodec,
 } from '../../images/index.js';
@@ -47,6 +49,7 @@ import { coreEntries } from './core-entry.js';
 import { FileTable } from './file-table.js';
 import type { TaskState } from './task-state.js';
 import { vmaEntries } from './vmas.js';
+import type { ZombieFacts } from './zombies.js';
 
 const AT_VECTOR_SIZE = 44;
 const O_CLOEXEC = 0o2000000;
@@ -68,7 +71,11 @@ function fdinfoEntries(s: TaskState, files: FileTable): FdinfoEntry[] {
 }
 
 /** Write the images of the module comment for `states` (root first) into `dir`; see there. */
-export function writeTaskImages(dir: ImageDir, states: readonly TaskState[]): InventoryEntry {
+export function writeTaskImages(
+  dir: ImageDir,
+  states: readonly TaskState[],
+  zombies: readonly ZombieFacts[] = [],
+): InventoryEntry {
   const files = new FileTable();
   const pstree = states.map((s, i) =>
     pstreeEntryCodec.encode({
@@ -79,6 +86,24 @@ export function writeTaskImages(dir: ImageDir, states: readonly TaskState[]): In
       threads: s.threads.map((t) => t.state.tid),
     }),
   );
+  // zombies after the live processes (their parents are among them), as CRIU: a core with TASK_DEAD
+  for (const z of zombies) {
+    pstree.push(
+      pstreeEntryCodec.encode({ pid: z.pid, ppid: z.ppid, pgid: z.pgid, sid: z.sid, threads: [z.pid] }),
+    );
+    const core = {
+      mtype: MTYPE_X86_64,
+      tc: {
+        task_state: TASK_DEAD,
+        exit_code: z.status,
+        personality: 0,
+        flags: 0,
+        blk_sigset: 0n,
+        comm: z.comm,
+      },
+    };
+    dir.writeImage(imageFileName.core(z.pid), MAGIC.CORE, [coreEntryCodec.encode(core)]);
+  }
   dir.writeImage(imageFileName.pstree, MAGIC.PSTREE, pstree);
   states.forEach((s, i) => {
     const kid = i + 2;
