@@ -69,12 +69,13 @@ export interface AdoptedProcess {
 /** How the pre-built VMAs are mapped; a final VMA is kept only with exactly these flags. */
 const FLAGS = MAP.PRIVATE | MAP.ANONYMOUS;
 /**
- * Fill this much, then yield to the event loop (frames keep coming in meanwhile). Small: a slice of
- * 64 MiB (~60 ms of fill) held each of an iteration's round trips (SET, parent queries, SET_DONE ->
- * SET_OK) behind it, so a 21-page iteration took 500 ms while the previous set was pre-built (20 ms
- * without a pre-build); 4 MiB keeps that wait to a few ms.
+ * Fill this much, then yield to the event loop (frames keep coming in meanwhile). A slice held each round
+ * trip of the next iteration (SET, parent queries, SET_DONE -> SET_OK) behind it: with a first set's
+ * contiguous memory as one slice a 21-page iteration took 500 ms (20 ms without a pre-build); 16 MiB
+ * slices (~15 ms of fill) 164 ms. Smaller ones starve the pre-build instead: with 4 MiB a 4 GiB first
+ * set took 55 s to pre-build (13 s in one piece), its slices waiting behind the next sets' frames.
  */
-const SLICE = 4 << 20;
+const SLICE = 16 << 20;
 const EEXIST = -17;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const key = (v: { start: number | bigint; end: number | bigint; prot: number }) =>
