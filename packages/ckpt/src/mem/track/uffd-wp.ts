@@ -521,8 +521,8 @@ export class UffdWpTracker implements DirtyTracker {
    * the write-protection of a range's pages while it holds the target's mmap_lock for writing (~25 ms a
    * GiB quiet, 100-400 ms a GiB at load 8 on 2 cores); the close of the last reference does the whole
    * address space in one hold, and every target thread that faults meanwhile waits for all of it. In
-   * 16 MiB steps a fault waits for one step at most, and the rest after each step gives the target's
-   * threads a CPU: back to back, the steps stopped its heartbeat for up to ~0.5 s at 4 GiB. Only once the
+   * 16 MiB steps a fault waits for one step at most, and the rest after each step (3x the step) gives
+   * the target's threads a CPU: back to back, the steps stopped its heartbeat for up to ~0.5 s at 4 GiB. Only once the
    * target's own fd is closed (else the target's tracking would lose ranges); a failure leaves the rest
    * to the close.
    */
