@@ -14,4 +14,5 @@ export * from './trackable.js';
 export * from './tracker.js';
 export * from './uffd-wp.js';
 export * from './uffd-wp-state.js';
+export * from './unregister-pace.js';
 export * from './userfaultfd.js';

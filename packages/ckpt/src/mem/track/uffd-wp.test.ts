@@ -25,6 +25,7 @@ import {
   subtractRanges,
   trackableRanges,
   UffdWpTracker,
+  UNREGISTER_STEP,
   uffdWpUnsupportedReason,
 } from './index.js';
 
@@ -264,6 +265,9 @@ test('uffd-wp persists across runs: save, resume, release', { skip }, async () =
     assert.match(UffdWpTracker.resume({ version: 2 }).reason ?? '', /version/);
     t2.release();
     assert.deepEqual(uffdFds(w.pid), [], 'release closed the target fd');
+    // our side unregistered every range in paced steps (unregister-pace.ts), the region's 16 MiB included
+    assert.equal(t2.unregistered?.complete, true);
+    assert.ok((t2.unregistered?.steps ?? 0) >= Math.ceil((16 << 20) / UNREGISTER_STEP) + 1);
     assert.match(UffdWpTracker.resume(state).reason ?? '', /closed/);
     assert.match(w.f.state(), /^[SR]$/);
   } finally {

@@ -83,6 +83,7 @@ import type {
   WrittenRangeCallback,
 } from './tracker.js';
 import { stateMismatch, stateShapeProblem, type UffdWpState } from './uffd-wp-state.js';
+import { type UnregisterFigures, unregisterPaced } from './unregister-pace.js';
 import { UFFD_OPEN_FLAGS, Userfaultfd } from './userfaultfd.js';
 
 export interface UffdWpOptions {
@@ -107,8 +108,6 @@ export interface UffdWpSetupStats {
 }
 
 const WPM = PM_SCAN_WP_MATCHING;
-/** Bytes unregistered per UFFDIO_UNREGISTER at the end of tracking (see unregisterInSteps). */
-const UNREGISTER_STEP = 16 << 20;
 const ARM = { flags: WPM | PM_SCAN_CHECK_WPASYNC };
 /** No CHECK_WPASYNC: an unregistered VMA inside a range is skipped, not an EPERM after the walk already
  * re-armed (and so consumed) the written pages before it; a cheap VMA-level probe finds such VMAs. */
@@ -197,6 +196,8 @@ export class UffdWpTracker implements DirtyTracker {
   private unhook: (() => void) | undefined;
   /** What release() gave back (huge pages collapsed); set after the caller's thaw when it passed `frozen`. */
   collapsed: ReturnType<typeof collapseHuge> | undefined;
+  /** How release() unregistered the ranges (unregister-pace.ts); undefined before, or with nothing to do. */
+  unregistered: UnregisterFigures | undefined;
 
   constructor(
     readonly pid: number,
@@ -516,25 +517,19 @@ export class UffdWpTracker implements DirtyTracker {
   }
 
   /**
-   * Unregister every range UNREGISTER_STEP bytes at a time, before the last close. The kernel clears the
-   * write-protection of a range's pages while it holds the target's mmap_lock for writing (~25 ms a GiB
-   * quiet, 100-400 ms a GiB at load 8 on 2 cores); the close of the last reference does the whole address
-   * space in one hold, and every target thread that faults meanwhile waits for all of it. In steps of
-   * 16 MiB, a fault waits for one step at most. Only once the target's own fd is closed (else
-   * the target's tracking would lose ranges); a failure leaves the rest to the close.
+   * Unregister every range in paced steps (unregister-pace.ts), before the last close. The kernel clears
+   * the write-protection of a range's pages while it holds the target's mmap_lock for writing (~25 ms a
+   * GiB quiet, 100-400 ms a GiB at load 8 on 2 cores); the close of the last reference does the whole
+   * address space in one hold, and every target thread that faults meanwhile waits for all of it. In
+   * 16 MiB steps a fault waits for one step at most, and the rest after each step (3x the step) gives
+   * the target's threads a CPU: back to back, the steps stopped its heartbeat for up to ~0.5 s at 4 GiB. Only once the
+   * target's own fd is closed (else the target's tracking would lose ranges); a failure leaves the rest
+   * to the close.
    */
   private unregisterInSteps(): void {
     const u = this.uffd;
     if (!u || u.fd < 0 || this.targetFd >= 0) return;
-    try {
-      for (const r of this.registered) {
-        for (let at = r.start; at < r.end; at += UNREGISTER_STEP) {
-          u.unregister(at, Math.min(UNREGISTER_STEP, r.end - at));
-        }
-      }
-    } catch {
-      /* the target exited, or a range changed: the close unregisters what is left */
-    }
+    this.unregistered = unregisterPaced(u, this.registered);
     this.registered = [];
   }
 
