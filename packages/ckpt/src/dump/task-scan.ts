@@ -183,8 +183,9 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
     };
   } catch (e) {
     let err = dumpErrorFrom(e, pid);
-    // a process that exits mid-scan fails where it is (pagemap gives EIO once its memory is gone)
-    if (err instanceof DumpError && err.code !== 'ESRCH' && !frozen && hasExited(pid)) {
+    // a process that exits mid-scan fails where it is (pagemap gives EIO once its memory is gone); a
+    // frozen child caught while exiting (a forking server's worker: its memory already released) too
+    if (err instanceof DumpError && err.code !== 'ESRCH' && (frozen ? memoryGone(pid) : hasExited(pid))) {
       err = new DumpError('ESRCH', `process ${pid} exited during the dump`, { cause: e });
     }
     if (!c.root && err instanceof DumpError && err.code === 'ESRCH') {
@@ -192,6 +193,15 @@ export function scanTask(pid: number, c: ScanContext): TaskScan | undefined {
       return undefined;
     }
     throw err;
+  }
+}
+
+/** Whether `pid` has no memory left (exited, or exiting past the release of its address space). */
+function memoryGone(pid: number): boolean {
+  try {
+    return hasExited(pid) || readMaps(pid).length === 0;
+  } catch {
+    return true;
   }
 }
 
