@@ -378,6 +378,18 @@ export interface TcpStreamEntry {
   rcv_wnd?: number;
   rcv_wup?: number;
 }
+/**
+ * A zombie of a dump (CRIU's TASK_DEAD: a pstree entry and a core with only `tc`): its ids, its wait
+ * status (exit code << 8, or the signal that ended it in the low 7 bits), its name.
+ */
+export interface ZombieProcess {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly sid: number;
+  readonly status: number;
+  readonly comm: string;
+}
 /** sk-queues.img: a packet (or a run of stream bytes) queued for socket `id_for`, its bytes after the entry. */
 export interface SkPacketEntry {
   id_for: number;

@@ -43,6 +43,7 @@ import {
   TASK_DEAD,
   type TtyInfoEntry,
   ttyInfoEntryCodec,
+  type ZombieProcess,
 } from '../images/index.js';
 import { readBlobImage } from './blob-image.js';
 import { RestoreError } from './errors.js';
@@ -162,16 +163,8 @@ export function readTreeImages(dir: ImageDir): TaskImages[] {
   return out;
 }
 
-/** A zombie of the dump (CRIU's TASK_DEAD): its ids, its wait status, its name. */
-export interface ZombieImages {
-  readonly pid: number;
-  readonly ppid: number;
-  readonly pgid: number;
-  readonly sid: number;
-  /** The wait status: exit code << 8, or the signal that ended it (its low 7 bits). */
-  readonly status: number;
-  readonly comm: string;
-}
+/** A zombie of the dump (images' ZombieProcess). */
+export type ZombieImages = ZombieProcess;
 
 /** The core of pstree entry `p` when it is a zombie's (task_state TASK_DEAD), else undefined. */
 function zombieCore(dir: ImageDir, p: PstreeEntry): CoreEntry | undefined {

@@ -13,17 +13,11 @@
  * @example
  * findZombies([1234]); // [{ pid: 1240, ppid: 1234, pgid: 1234, sid: 1234, status: 768, comm: 'worker' }]
  */
+import type { ZombieProcess } from '../../images/index.js';
 import { listChildren, readProcFile, readStatFields } from '../../proc/index.js';
 
-/** A zombie child: its ids, its wait status (exit code << 8, or the signal that killed it), its name. */
-export interface ZombieFacts {
-  readonly pid: number;
-  readonly ppid: number;
-  readonly pgid: number;
-  readonly sid: number;
-  readonly status: number;
-  readonly comm: string;
-}
+/** A zombie child (images' ZombieProcess). */
+export type ZombieFacts = ZombieProcess;
 
 /** stat's exit_code is field 52; readStatFields starts at field 3 (state). */
 const EXIT_CODE = 52 - 3;
