@@ -177,13 +177,14 @@ function program(ctx: CommandContext, debugFlag: { on: boolean }): Command {
       `
 Dumped besides memory and registers: regular files, pipes (with their data), eventfds, epolls, timerfds,
 signalfds, POSIX timers, TCP listeners, UDP sockets, unix socket pairs (with what is queued) and
-listeners, zombie children (with their exit status), established TCP connections with --tcp-established (after a dump that kills the tree, a
-segment the peer sends before the restore is answered by a reset: restore soon, or keep the peer quiet).
-Refused up front, the tree untouched and running (one line each, naming the process, the fd or mapping
-and the kind): TCP connections without --tcp-established, a listener with connections waiting, unix
-sockets connected outside the tree or with descriptors in flight, netlink and packet sockets, inotify,
-io_uring, SysV IPC, memfd and shared anonymous memory, FIFOs, devices, deleted files, namespaces other than
-ckpt's, traced or stopped processes, seccomp; a terminal unless --shell-job.`,
+listeners, zombie children (with their exit status), established TCP connections with
+--tcp-established (after a dump that kills the tree, a segment the peer sends before the restore is
+answered by a reset: restore soon, or keep the peer quiet). Refused up front, the tree untouched and
+running (one line each, naming the process, the fd or mapping and the kind): TCP connections without
+--tcp-established, a listener with connections waiting, unix sockets connected outside the tree or with
+descriptors in flight, netlink and packet sockets, inotify, io_uring, SysV IPC, memfd and shared
+anonymous memory, FIFOs, devices, deleted files, namespaces other than ckpt's, traced or stopped
+processes, seccomp; a terminal unless --shell-job.`,
     )
     .action(async (o: DumpFlags & { verbosity?: string | boolean }) => {
       debugFlag.on ||= parseVerbosity(o.verbosity) >= 4;
