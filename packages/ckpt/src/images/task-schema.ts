@@ -390,6 +390,18 @@ export interface ZombieProcess {
   readonly status: number;
   readonly comm: string;
 }
+/**
+ * The path a unix socket's name (UnixSkEntry.name, sock_diag's UNIX_DIAG_NAME: sun_path's bytes) binds,
+ * without its trailing NUL; undefined when unbound or abstract (a name starting with NUL).
+ *
+ * @example
+ * unixNamePath(Buffer.from('/run/x.sock\0')); // '/run/x.sock'
+ */
+export function unixNamePath(name: Uint8Array | undefined): string | undefined {
+  if (!name || name.length === 0 || name[0] === 0) return undefined;
+  const end = name.indexOf(0);
+  return Buffer.from(name.subarray(0, end < 0 ? name.length : end)).toString();
+}
 /** sk-queues.img: a packet (or a run of stream bytes) queued for socket `id_for`, its bytes after the entry. */
 export interface SkPacketEntry {
   id_for: number;

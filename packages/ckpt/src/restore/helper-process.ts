@@ -19,6 +19,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { readState } from '../proc/index.js';
 import { freeze, Injector } from '../ptrace/index.js';
 import {
   CLONE,
@@ -45,16 +46,6 @@ export function pidHolder(pid: number): string | undefined {
     return `${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}`;
   } catch {
     return 'a process that just exited';
-  }
-}
-
-/** Whether `pid` is a zombie (exited, not reaped yet). */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false;
   }
 }
 
@@ -94,10 +85,10 @@ function startHelper(shellJob: boolean): number {
 /** Throw RestoreError EBUSY when `pid` is taken: "pid 4242 is taken (by sleep)" (`what`: pid, thread id). */
 export function assertFree(pid: number, what = 'pid'): void {
   // a process just killed (after its dump) is a zombie until its parent reaps it: give that a moment
-  for (let i = 0; i < 100 && isZombie(pid); i++) sleepUntil(10);
+  for (let i = 0; i < 100 && readState(pid) === 'Z'; i++) sleepUntil(10);
   const holder = pidHolder(pid);
   if (holder === undefined) return;
-  if (isZombie(pid))
+  if (readState(pid) === 'Z')
     throw new RestoreError(
       'EBUSY',
       `${what} ${pid} is taken by a zombie (${holder}): its parent has not reaped it`,

@@ -23,7 +23,13 @@
  */
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { type FileEntry, type ImageDir, skPacketEntryCodec, type UnixSkEntry } from '../images/index.js';
+import {
+  type FileEntry,
+  type ImageDir,
+  skPacketEntryCodec,
+  type UnixSkEntry,
+  unixNamePath,
+} from '../images/index.js';
 import { AF, F, O, RSYS, unixSockets } from '../sys/index.js';
 import { readBlobImage } from './blob-image.js';
 import { RestoreError } from './errors.js';
@@ -33,13 +39,6 @@ import { ARG_SIZE } from './trampoline.js';
 
 const TCP_LISTEN = 10;
 const SOCK_STREAM = 1;
-
-/** The path of a unix name (undefined: unbound or abstract). */
-function pathOf(name: Uint8Array): string | undefined {
-  if (name.length === 0 || name[0] === 0) return undefined;
-  const end = name.indexOf(0);
-  return Buffer.from(name.subarray(0, end < 0 ? name.length : end)).toString();
-}
 
 /** sk-queues.img: the packets queued for each socket, by its files.img id (absent file: none). */
 export function readSkQueues(dir: ImageDir): Map<number, Buffer[]> {
@@ -135,7 +134,7 @@ export class UnixSockets {
   }
 
   private bind(fd: number, usk: UnixSkEntry, what: string): void {
-    const path = pathOf(usk.name);
+    const path = unixNamePath(usk.name);
     if (path !== undefined) this.clearStale(path, what);
     const addr = Buffer.concat([Buffer.from([AF.UNIX, 0]), Buffer.from(usk.name)]);
     this.task.call(
@@ -161,7 +160,7 @@ export class UnixSockets {
     }
     if (!isSocket) throw new RestoreError('EBUSY', `${what}: ${path} exists and is not a socket`);
     for (const d of unixSockets().values())
-      if (d.name && pathOf(d.name) === path)
+      if (d.name && unixNamePath(d.name) === path)
         throw new RestoreError('EBUSY', `${what}: ${path} is bound by a live socket (socket:[${d.ino}])`);
     unlinkSync(path);
   }

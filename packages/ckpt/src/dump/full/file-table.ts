@@ -27,7 +27,7 @@
  * files.entries; // [{ type: REG, id: 1, reg: { ... } }]
  */
 import { lstatSync } from 'node:fs';
-import { FD_TYPE, type FileEntry, type FownEntry } from '../../images/index.js';
+import { FD_TYPE, type FileEntry, type FownEntry, unixNamePath } from '../../images/index.js';
 import type { FdInfo } from '../../proc/index.js';
 import { sameOpenFile } from '../../sys/index.js';
 import {
@@ -40,7 +40,7 @@ import {
   TIMERFD_TARGET,
   timerfdFacts,
 } from './event-fds.js';
-import { type SocketFacts, unixPath } from './sockets.js';
+import type { SocketFacts } from './sockets.js';
 import type { TcpStream } from './tcp-stream.js';
 
 /** O_WRONLY|O_APPEND: a log whose size CRIU does not check. */
@@ -184,7 +184,7 @@ export class FileTable {
   private unixSocket(fd: FdInfo, s: SocketFacts, flags: number): number {
     const id = this.list.length + 1;
     const d = s.unix!.diag;
-    const path = unixPath(d.name);
+    const path = unixNamePath(d.name);
     let perms: { mode: number; uid: number; gid: number } | undefined;
     if (path !== undefined) {
       const st = lstatSync(path);

@@ -24,7 +24,7 @@
  */
 
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import type { SkOptsEntry, TcpOptsEntry } from '../../images/index.js';
+import { type SkOptsEntry, type TcpOptsEntry, unixNamePath } from '../../images/index.js';
 import {
   AF,
   closeFd,
@@ -325,19 +325,12 @@ function unixRefusal(u: UnixFacts, tree: ReadonlySet<number>): string | undefine
   if (u.unreadable) return u.unreadable;
   if (d.peer === 0 && u.packets.length > 0)
     return 'a unix socket with packets queued and no peer (not dumped yet)';
-  const name = unixPath(d.name);
+  const name = unixNamePath(d.name);
   if (name !== undefined) {
     if (!name.startsWith('/')) return `a unix socket bound to a relative path (${name})`;
     if (!isSocketFile(name)) return `a unix socket bound to ${name}, which is no longer a socket file there`;
   }
   return undefined;
-}
-
-/** The path a unix socket is bound to (undefined: unbound or abstract). */
-export function unixPath(name: Buffer | undefined): string | undefined {
-  if (!name || name.length === 0 || name[0] === 0) return undefined;
-  const end = name.indexOf(0);
-  return name.subarray(0, end < 0 ? name.length : end).toString();
 }
 
 function isSocketFile(path: string): boolean {
