@@ -36,10 +36,9 @@ import { F, O, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import { openInetSocket, readTcpStream } from './inet-socket.js';
 import type { RemoteTask } from './remote-task.js';
-import { openInTask, putArg } from './task-args.js';
+import { openInTask, putArg, writeInTask } from './task-args.js';
 import type { TaskImages } from './task-images.js';
 import { openSignalfd, openTimerfd } from './timer-signal-fds.js';
-import { ARG_SIZE } from './trampoline.js';
 import { readSkQueues, UnixSockets } from './unix-socket.js';
 
 const F_DUPFD = 0;
@@ -100,7 +99,13 @@ export function openTreeFiles(
           const b = task.read(at, 8);
           ends = [park(b.readInt32LE(0), 'pipe'), park(b.readInt32LE(4), 'pipe')];
           pipes.set(p.pipe_id, ends);
-          writePipeData(task, trampoline, ends[1], p.pipe_id, t.pipeData.get(p.pipe_id));
+          writeInTask(
+            task,
+            trampoline,
+            ends[1],
+            t.pipeData.get(p.pipe_id) ?? Buffer.alloc(0),
+            `pipe ${p.pipe_id}`,
+          );
         }
         const end = (p.flags & 3) === O.RDONLY ? ends[0] : ends[1];
         const fd = task.call('dup pipe end', RSYS.fcntl, end, F_DUPFD, top);
@@ -138,21 +143,6 @@ export function openTreeFiles(
     }
   const otherParked = [...pipes.values(), ...(tty >= 0 ? [[tty]] : [])];
   return { parked, otherParked, epollsFilled: new Set() };
-}
-
-function writePipeData(
-  task: RemoteTask,
-  trampoline: number,
-  fd: number,
-  pipeId: number,
-  data?: Buffer,
-): void {
-  for (let off = 0; data && off < data.length; off += ARG_SIZE) {
-    const chunk = data.subarray(off, off + ARG_SIZE);
-    const n = task.call('write into a pipe', RSYS.write, fd, putArg(task, trampoline, chunk), chunk.length);
-    if (n !== chunk.length)
-      throw new RestoreError('EIO', `pipe ${pipeId}: ${n} of ${chunk.length} bytes written`);
-  }
 }
 
 /**

@@ -25,8 +25,7 @@ import { AF, F, IPV6_V6ONLY, O, RSYS, SO, SOL, TCP_OPT, TCP_REPAIR } from '../sy
 import { readBlobImage } from './blob-image.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
-import { putArg } from './task-args.js';
-import { ARG_SIZE } from './trampoline.js';
+import { putArg, writeInTask } from './task-args.js';
 
 /** An established connection's tcp-stream image: the entry and the two queues' bytes. */
 export interface TcpStreamImage {
@@ -210,13 +209,27 @@ function restoreStream(
   if (e.opt_mask & TCPI_OPT.TIMESTAMPS)
     set(SOL.TCP, TCP_OPT.TIMESTAMP, u32(e.timestamp ?? 0), 'TCP_TIMESTAMP');
   set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.RECV_QUEUE), 'TCP_REPAIR_QUEUE recv');
-  send(task, trampoline, fd, s.inq, `${what} (receive queue)`);
+  writeInTask(task, trampoline, fd, s.inq, `${what} (receive queue)`, true);
   const unsent = e.unsq_len ?? 0;
   set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.SEND_QUEUE), 'TCP_REPAIR_QUEUE send');
-  send(task, trampoline, fd, s.outq.subarray(0, s.outq.length - unsent), `${what} (send queue, sent)`);
+  writeInTask(
+    task,
+    trampoline,
+    fd,
+    s.outq.subarray(0, s.outq.length - unsent),
+    `${what} (send queue, sent)`,
+    true,
+  );
   if (unsent > 0) {
     set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.OFF), 'TCP_REPAIR off');
-    send(task, trampoline, fd, s.outq.subarray(s.outq.length - unsent), `${what} (send queue, unsent)`);
+    writeInTask(
+      task,
+      trampoline,
+      fd,
+      s.outq.subarray(s.outq.length - unsent),
+      `${what} (send queue, unsent)`,
+      true,
+    );
     set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.ON), 'TCP_REPAIR on');
   }
   if (e.snd_wl1 !== undefined) {
@@ -225,21 +238,5 @@ function restoreStream(
       w.writeUInt32LE(v >>> 0, 4 * i);
     });
     set(SOL.TCP, TCP_OPT.REPAIR_WINDOW, w, 'TCP_REPAIR_WINDOW');
-  }
-}
-
-/** Write `bytes` into the socket, ARG_SIZE at a time (in repair mode each write becomes queued bytes). */
-function send(task: RemoteTask, trampoline: number, fd: number, bytes: Buffer, what: string): void {
-  for (let off = 0; off < bytes.length; ) {
-    const chunk = bytes.subarray(off, off + ARG_SIZE);
-    const n = task.call(
-      `queue ${chunk.length} bytes (${what})`,
-      RSYS.write,
-      fd,
-      putArg(task, trampoline, chunk),
-      chunk.length,
-    );
-    if (n <= 0) throw new RestoreError('EIO', `${what}: ${n} of ${chunk.length} bytes queued`);
-    off += n;
   }
 }

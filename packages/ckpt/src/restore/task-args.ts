@@ -25,3 +25,27 @@ export function openInTask(task: RemoteTask, trampoline: number, path: string, f
   const at = putArg(task, trampoline, Buffer.from(`${path}\0`));
   return task.call(`open ${path}`, RSYS.openat, AT_FDCWD, at, flags | O.CLOEXEC, 0);
 }
+
+/**
+ * Write `bytes` into descriptor `fd` of the process, ARG_SIZE at a time through the argument area (a pipe's
+ * buffered data, a socket's queued bytes: in TCP repair mode each write becomes queued data). A write
+ * that takes less than its chunk is EIO, unless `partial` (then the rest goes in the next write; none
+ * taken is EIO).
+ */
+export function writeInTask(
+  task: RemoteTask,
+  trampoline: number,
+  fd: number,
+  bytes: Uint8Array,
+  what: string,
+  partial = false,
+): void {
+  for (let off = 0; off < bytes.length; ) {
+    const chunk = bytes.subarray(off, off + ARG_SIZE);
+    const at = putArg(task, trampoline, chunk);
+    const n = task.call(`write ${chunk.length} bytes (${what})`, RSYS.write, fd, at, chunk.length);
+    if (partial ? n <= 0 : n !== chunk.length)
+      throw new RestoreError('EIO', `${what}: ${n} of ${chunk.length} bytes written`);
+    off += n;
+  }
+}

@@ -34,7 +34,7 @@ import { AF, F, O, RSYS, unixSockets } from '../sys/index.js';
 import { readBlobImage } from './blob-image.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
-import { putArg } from './task-args.js';
+import { putArg, writeInTask } from './task-args.js';
 import { ARG_SIZE } from './trampoline.js';
 
 const TCP_LISTEN = 10;
@@ -118,18 +118,7 @@ export class UnixSockets {
           'ENOTSUP',
           `${what}: a queued packet of ${p.length} bytes (at most ${ARG_SIZE})`,
         );
-      for (let off = 0; off < p.length; off += ARG_SIZE) {
-        const chunk = p.subarray(off, off + ARG_SIZE);
-        const n = this.task.call(
-          `queue ${chunk.length} bytes (${what})`,
-          RSYS.write,
-          fd,
-          putArg(this.task, this.trampoline, chunk),
-          chunk.length,
-        );
-        if (n !== chunk.length)
-          throw new RestoreError('EIO', `${what}: ${n} of ${chunk.length} queued bytes written`);
-      }
+      writeInTask(this.task, this.trampoline, fd, p, `${what}, queued`);
     }
   }
 
