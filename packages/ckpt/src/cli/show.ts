@@ -248,6 +248,8 @@ function parentRanges(
   try {
     return chain.locate(vaddr, nrPages).map((l): RangeReport => {
       if (l.where === 'absent') return { vaddr: l.vaddr, nrPages: l.nrPages, flags, where: 'absent' };
+      if (l.where === 'held')
+        return { vaddr: l.vaddr, nrPages: l.nrPages, flags, where: 'lazy', depth: l.depth };
       const file = relative(resolve(dir), resolve(l.pagesPath));
       return {
         vaddr: l.vaddr,

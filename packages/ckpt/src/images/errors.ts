@@ -13,6 +13,7 @@
  * - `INCOMPLETE`     the directory was aborted or never committed
  * - `EXISTS`         the directory already holds a complete image set
  * - `NOT_A_DISK`     the path is on procfs, sysfs or another pseudo file system (pseudo-fs.ts)
+ * - `HELD`           a page's data is held elsewhere (PE_LAZY: a migration's pre-built process), not here
  * - `IO`             the file system failed (the message names the path; the `cause` carries the Node error)
  *
  * A writer or directory used after commit/abort/close is a bug, not an ImageError: `BugError` with code
@@ -36,6 +37,7 @@ export type ImageErrorCode =
   | 'INCOMPLETE'
   | 'EXISTS'
   | 'NOT_A_DISK'
+  | 'HELD'
   | 'IO';
 
 /** A CRIU image (file or directory) is malformed or missing, or the file system failed. */

@@ -8,8 +8,10 @@
  * pre1/pagemap-42  [0x1000 PRESENT][0x2000 PRESENT][0x3000 PRESENT]    (pre2/parent -> ../pre1)
  * ```
  * A missing `parent` link where one is needed is `MISSING_PARENT`; a dangling or looping link, or a parent
- * without the pid's pagemap, is `BROKEN_CHAIN`. Addresses no pagemap covers (or covered only PE_LAZY) are
- * 'absent'. A chain may be given the parent's chain already open (`below`, e.g. a migration's destination
+ * without the pid's pagemap, is `BROKEN_CHAIN`. Addresses no pagemap covers are 'absent'; a PE_LAZY range
+ * without PE_PRESENT is 'held': its data is not in the pages file but somewhere else (a migration's
+ * destination writes the pages of the process it builds ahead straight into that process, and records them
+ * so; restore/prebuilt-process.ts). A chain may be given the parent's chain already open (`below`, e.g. a migration's destination
  * that walked it for the previous set): its decoded pagemaps are reused, and closing this chain closes it.
  *
  * @example
@@ -24,9 +26,10 @@ import { ImageDir } from './image-dir.js';
 import { PE } from './magics.js';
 import type { PagemapRange, PagemapReader } from './pagemap-reader.js';
 
-/** Where a run of pages lives: in the image set `depth` links up the chain, or nowhere. */
+/** Where a run of pages lives: in the image set `depth` links up the chain, held elsewhere, or nowhere. */
 export type PageLocation =
   | { vaddr: number; nrPages: number; where: 'absent' }
+  | { vaddr: number; nrPages: number; where: 'held'; depth: number; dir: string }
   | {
       vaddr: number;
       nrPages: number;
@@ -93,6 +96,11 @@ export class PageChain {
     const page = vaddr - (vaddr % PAGE_SIZE);
     const [loc] = this.locate(page, 1);
     if (loc === undefined || loc.where === 'absent') return 'absent';
+    if (loc.where === 'held')
+      throw new ImageError(
+        'HELD',
+        `${loc.dir}: the page at 0x${page.toString(16)} is held elsewhere (PE_LAZY)`,
+      );
     if (loc.depth > 0 && this.below) return this.below.page(page);
     return this.level(loc.depth).reader.readPage(page)!;
   }
@@ -132,6 +140,8 @@ export class PageChain {
       } else if (r.flags & PE.PARENT) {
         if (depth === 0 && this.below) this.belowChain().locateAt(0, pos, stop, out, base + 1);
         else this.locateAt(depth + 1, pos, stop, out, base);
+      } else if (r.flags & PE.LAZY) {
+        push(out, { vaddr: pos, nrPages, where: 'held', depth: depth + base, dir: dir.path });
       } else {
         push(out, { vaddr: pos, nrPages, where: 'absent' });
       }
@@ -175,7 +185,10 @@ export class PageChain {
 function push(out: PageLocation[], loc: PageLocation): void {
   const prev = out.at(-1);
   if (prev && prev.vaddr + prev.nrPages * PAGE_SIZE === loc.vaddr) {
-    if (prev.where === 'absent' && loc.where === 'absent') {
+    if (
+      (prev.where === 'absent' && loc.where === 'absent') ||
+      (prev.where === 'held' && loc.where === 'held' && prev.depth === loc.depth)
+    ) {
       prev.nrPages += loc.nrPages;
       return;
     }

@@ -7,7 +7,9 @@
  * ```
  * HELLO -> WELCOME (codec)    SET n -> PageServerSession(DIR/n, parent ../n-1)   PAGES* -> session.feed
  * PAGES_END -> session.end, REPLY_END    FILE* -> DIR/n/<name> (inventory.img last: the set is complete)
- * SET_DONE -> SET_OK, then (a SET with a preview of the root's VMAs) the pre-build of DIR/n (prebuild.ts)
+ * SET n with a preview of the root's VMAs: the pre-build holds them (prebuild.ts); the session writes the
+ * root's pages there straight into the pre-built process (PE_LAZY entries), the rest into DIR/n
+ * SET_DONE -> SET_OK, then the pre-build of DIR/n (pages gone since zeroed)
  * RESTORE n -> restoreProcess(DIR/n, the pre-built process if any) -> RUNNING {pid}    DONE -> done
  * any failure, ABORT, or the connection lost before DONE: the pre-built process and the restored tree
  * (if any) are killed, every
@@ -131,12 +133,22 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           if (existsSync(path))
             throw new MigrateError('PROTOCOL', `${path} exists already: give receive an empty -D`);
           created.push(path);
-          const session = new PageServerSession(
-            { dir: path, parent: n > 1 ? `../${n - 1}` : undefined, checksums: false },
-            (bytes) => void ch.send(FRAME.REPLY, bytes).catch(() => {}),
-          );
           const final = b.final === true;
           const preview = prebuildOn && !final ? parsePreview(b.preview) : undefined;
+          // the root's anonymous memory goes straight into the pre-built process (prebuild.ts)
+          const pre = preview
+            ? await prebuild.prepare(path, preview)
+            : { held: undefined, parentChain: final && prebuildOn ? await prebuild.chain() : undefined };
+          const session = new PageServerSession(
+            {
+              dir: path,
+              parent: n > 1 ? `../${n - 1}` : undefined,
+              checksums: false,
+              held: pre?.held,
+              parentChain: pre?.parentChain,
+            },
+            (bytes) => void ch.send(FRAME.REPLY, bytes).catch(() => {}),
+          );
           set = { n, final, path, session, files: 0, pagesDone: false, preview };
           break;
         }
@@ -172,7 +184,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           sets.push({ n: s.n, final: s.final, pages: c.pagesWritten, holes: c.holePages, files: s.files });
           await ch.sendJson(FRAME.SET_OK, { n: s.n, pages: c.pagesWritten, holes: c.holePages });
           log(`set ${s.n}: ${c.pagesWritten} pages, ${c.holePages} in the parent, ${s.files} files`);
-          if (s.preview) prebuild.push(s.path, s.preview);
+          if (s.preview) prebuild.push(s.path);
           set = undefined;
           break;
         }

@@ -27,9 +27,8 @@ import { FRAME } from './frame.js';
 
 /** Bytes of frames in flight (copied, not yet taken by the socket) before a write waits: the pipeline's depth. */
 const IN_FLIGHT = 16 << 20;
-/** Copy buffers kept for reuse: a read buffer (4 MiB by default) and its header fit one. */
+/** A large write's copy buffer: a read buffer (4 MiB by default) and its header fit one. */
 const POOL_BUFFER = (4 << 20) + 4096;
-const POOL_MAX = 6;
 /** Compressed frames carry at most this much (before compression). */
 const COMPRESS_BLOCK = 1 << 20;
 /** Writes from this size on get a frame of their own; smaller ones are gathered (BATCH). */
@@ -38,9 +37,33 @@ const POOLED = 256 << 10;
 /** A batch of small writes is sent at this size at most. */
 const BATCH = 1 << 20;
 
+/**
+ * Copy buffers by size (BATCH, POOL_BUFFER), kept for every stream of the process: memory touched for the
+ * first time is slow here (~3.5 ms/MiB on this VM, the host backing each page), and an incremental
+ * iteration's scattered pages fill a batch per 1 MiB: with a 4 MiB buffer taken fresh for most batches
+ * (6 kept, a stream's own) the copy into them was a third of the source's time at 4 GiB. As many are
+ * kept as IN_FLIGHT holds, and two more.
+ */
+const pools = new Map<number, Buffer[]>([
+  [BATCH, []],
+  [POOL_BUFFER, []],
+]);
+const keep = (size: number) => Math.ceil(IN_FLIGHT / size) + 2;
+
+/** A buffer of at least `len` bytes (from the pool when one of its size class is free). */
+function takeBuffer(len: number): Buffer {
+  const size = len <= BATCH ? BATCH : Math.max(len, POOL_BUFFER);
+  return pools.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
+}
+
+/** `buf` back to its pool (dropped past the pool's bound, or when it is of no pooled size). */
+function giveBuffer(buf: Buffer): void {
+  const p = pools.get(buf.length);
+  if (p && p.length < keep(buf.length)) p.push(buf);
+}
+
 export class PageStream extends Duplex implements ReplyTarget, GatheringStream {
   private inflight = 0;
-  private readonly pool: Buffer[] = [];
   /** Writes held back for the pipeline's depth (their callbacks), in order. */
   private waiting: ((e?: Error) => void)[] = [];
   /** Small writes gathered for one frame (BATCH bytes), and how much of it is filled. */
@@ -79,7 +102,7 @@ export class PageStream extends Duplex implements ReplyTarget, GatheringStream {
     }
     this.sendBatch(); // what was gathered before goes first
     // a large copy goes into a buffer used before (fresh memory costs its first touch: ~1.5 ms/MiB here)
-    const buf = this.takeBuffer(len);
+    const buf = takeBuffer(len);
     const copy = buf.subarray(0, len);
     let at = 0;
     for (const p of parts) at += p.copy(copy, at);
@@ -113,7 +136,7 @@ export class PageStream extends Duplex implements ReplyTarget, GatheringStream {
   /** Copy a small write into the batch (sent when full, or after this burst of writes). */
   private gather(parts: readonly Uint8Array[], len: number): void {
     if (this.batch && this.batchLen + len > BATCH) this.sendBatch();
-    this.batch ??= this.takeBuffer(BATCH);
+    this.batch ??= takeBuffer(BATCH);
     for (const p of parts) {
       this.batch.set(p, this.batchLen);
       this.batchLen += p.length;
@@ -126,11 +149,6 @@ export class PageStream extends Duplex implements ReplyTarget, GatheringStream {
         if (!this.destroyed) this.sendBatch();
       });
     }
-  }
-
-  private takeBuffer(len: number): Buffer {
-    const i = this.pool.findIndex((b) => b.length >= len);
-    return i >= 0 ? this.pool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(len, POOL_BUFFER));
   }
 
   /** The batch so far as one frame (nothing when empty). */
@@ -156,7 +174,7 @@ export class PageStream extends Duplex implements ReplyTarget, GatheringStream {
     sent.then(
       () => {
         this.inflight -= len;
-        if (buf && this.pool.length < POOL_MAX) this.pool.push(buf);
+        if (buf) giveBuffer(buf);
         if (this.inflight < IN_FLIGHT) for (const w of this.waiting.splice(0)) w();
       },
       (e: Error) => {

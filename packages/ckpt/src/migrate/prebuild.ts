@@ -1,26 +1,34 @@
 /**
  * The destination's pre-build: the root process built from each received image set while the source
  * still runs (restore/prebuilt-process.ts), so that after the freeze the restore only reconciles and
- * fills the last delta. Jobs run one after the other, behind the frame loop (each fill yields between
- * slices, so the next set keeps coming in meanwhile).
+ * fills the last delta. The pages of its anonymous memory go straight into that process as they arrive
+ * (the set's session writes them through `HeldMemory`, PE_LAZY in the set's pagemap): nothing of them is
+ * written to disk or read back on this side.
  *
  * ```
- * SET n {preview} ... SET_DONE -> SET_OK, then push(DIR/n, preview):
- *   first: PrebuiltProcess.start(pid, preview) -> advance(DIR/n)      later: advance(DIR/n)
- * DRAIN -> idle(): waits for the jobs (the source freezes only then: a restore waiting for a pre-build
- *          would wait with the source frozen)
- * RESTORE -> take(): waits for the jobs; the process, or undefined (none, or a job failed: it is killed,
- *            the reason logged, and the restore goes the plain way)
+ * SET n {preview} -> prepare(preview): waits for the previous set's job; first: PrebuiltProcess.start;
+ *                    the held ranges become the preview's -> the writer for set n's session, and the
+ *                    chain it holds (set n-1's, decoded once: the session checks holes against it)
+ * ... SET_DONE -> SET_OK, then push(DIR/n): advance(DIR/n) (pages gone since zeroed) behind the frame loop
+ * DRAIN -> idle(): waits for the jobs (the source freezes only then)
+ * RESTORE -> take(): waits for the jobs; the process, or undefined (none: the restore goes the plain way)
  * kill(): on any failure, ABORT, lost connection or cancellation (safe twice; nothing left)
  * ```
- * A failed pre-build never fails the migration: it only costs the downtime it would have saved.
+ * A pre-build that fails before any set's pages went into it only costs the downtime it would have saved
+ * (the sets are files, the plain restore follows). Once pages are held only in the process, its loss
+ * fails the migration (MigrateError PREBUILD): the source is thawed and runs on.
  *
  * @example
  * const pb = new Prebuild(log);
- * pb.push('/srv/mig/1', preview);
- * const prebuilt = await pb.take(); // at RESTORE
+ * const p = await pb.prepare('/srv/mig/1', preview);   // SET n: the session's `held`, `parentChain`
+ * pb.push('/srv/mig/1');                    // SET_DONE
+ * const prebuilt = await pb.take();         // RESTORE
  */
+
+import type { PageChain } from '../images/index.js';
 import { PrebuiltProcess, type VmaPreview, warmDecoders } from '../restore/index.js';
+import type { HeldPages } from '../xfer/index.js';
+import { MigrateError } from './errors.js';
 
 /** The preview a SET frame carries (the source's root, read from /proc/PID/maps as the set starts). */
 export interface SetPreview {
@@ -48,40 +56,83 @@ export function parsePreview(v: unknown): SetPreview | undefined {
 export class Prebuild {
   private process: PrebuiltProcess | undefined;
   private tail: Promise<void> = Promise.resolve();
-  private failed = false;
+  private failed: string | undefined;
   private ended = false;
+  /** Sets whose pages went into the process (lost with it). */
+  private heldSets = 0;
+  private t0 = 0;
 
   constructor(
     private readonly log: (line: string) => void,
     private readonly pageFill: 'writev' | 'pread' = 'writev',
   ) {}
 
-  /** Queue the pre-build of the complete set `dir`. */
-  push(dir: string, preview: SetPreview): void {
+  /**
+   * Before set `dir`'s pages arrive: the writer its session puts the root's held pages through, or
+   * undefined (no pre-build: the set is written as files). Throws MigrateError PREBUILD when the
+   * pre-build failed with pages held.
+   */
+  async prepare(
+    dir: string,
+    preview: SetPreview,
+  ): Promise<{ held: HeldPages; parentChain: PageChain | undefined } | undefined> {
+    await this.tail;
+    this.check();
+    if (this.failed !== undefined || this.ended) return undefined;
+    this.t0 = performance.now();
+    try {
+      if (!this.process) {
+        this.process = PrebuiltProcess.start(preview.pid, preview.vmas, {
+          shellJob: preview.shellJob,
+          pageFill: this.pageFill,
+        });
+        warmDecoders(); // the restore's image decoders, off the downtime
+      }
+      const held = this.process.prepare(preview.vmas);
+      this.heldSets++;
+      return { held, parentChain: this.process.chain };
+    } catch (e) {
+      this.stop(dir, e);
+      this.check();
+      return undefined;
+    }
+  }
+
+  /**
+   * The chain the pre-built process holds, once the jobs so far are done (the final set's session checks
+   * its holes against it: not decoded again while the source is frozen); undefined without one.
+   */
+  async chain(): Promise<PageChain | undefined> {
+    await this.tail;
+    return this.failed === undefined && !this.ended ? this.process?.chain : undefined;
+  }
+
+  /** Queue the pre-build of the complete set `dir` (prepared before its pages came). */
+  push(dir: string): void {
     this.tail = this.tail.then(async () => {
-      if (this.failed || this.ended) return;
+      if (this.failed !== undefined || this.ended || !this.process) return;
       try {
-        const t0 = performance.now();
-        if (!this.process) {
-          this.process = PrebuiltProcess.start(preview.pid, preview.vmas, {
-            shellJob: preview.shellJob,
-            pageFill: this.pageFill,
-          });
-          warmDecoders(); // the restore's image decoders, off the downtime
-        }
-        const s = await this.process.advance(dir, preview.vmas);
+        const s = await this.process.advance(dir);
         this.log(
-          `pre-built ${dir}: ${s.pages} pages filled, ${s.mapped} mappings mapped, ${s.unmapped} unmapped, ${s.dropped} ranges zeroed (${(performance.now() - t0).toFixed(0)} ms)`,
+          `pre-built ${dir}: ${s.held} pages held as received, ${s.pages} filled from files, ${s.mapped} ranges mapped, ${s.unmapped} unmapped, ${s.dropped} zeroed (${(performance.now() - this.t0).toFixed(0)} ms)`,
         );
       } catch (e) {
-        this.failed = true;
-        this.process?.kill();
-        this.process = undefined;
-        this.log(
-          `pre-build stopped at ${dir}: ${e instanceof Error ? e.message : String(e)}; the restore goes the plain way`,
-        );
+        this.stop(dir, e);
       }
     });
+  }
+
+  private stop(dir: string, e: unknown): void {
+    this.failed = `pre-build stopped at ${dir}: ${e instanceof Error ? e.message : String(e)}`;
+    this.process?.kill();
+    this.process = undefined;
+    this.log(this.heldSets > 0 ? this.failed : `${this.failed}; the restore goes the plain way`);
+  }
+
+  /** Throws once the pre-build failed with pages held only in its process. */
+  private check(): void {
+    if (this.failed !== undefined && this.heldSets > 0)
+      throw new MigrateError('PREBUILD', `${this.failed}: the pages held there are lost`);
   }
 
   /** Wait for the queued jobs; the pre-built process (now the caller's), or undefined. */
@@ -92,6 +143,7 @@ export class Prebuild {
 
   async take(): Promise<PrebuiltProcess | undefined> {
     await this.tail;
+    this.check();
     const p = this.process;
     this.process = undefined;
     this.ended = true;

@@ -113,7 +113,7 @@ export function rebuildAddressSpace(
     if (kept.has(v)) continue;
     const start = Number(v.start);
     const len = Number(v.end - v.start);
-    if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where === 'data')) {
+    if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where !== 'absent')) {
       writable.add(v);
       fresh.push(v);
     }
@@ -127,8 +127,10 @@ export function rebuildAddressSpace(
     for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
   }
   const fill = fillRuns(task, runs, o);
+  // a kept VMA may sit in a pre-built mapping of other protection (the pre-build maps what it holds
+  // writable, by ranges, not VMA by VMA): each gets its own
   for (const v of writable)
-    if ((v.prot & PROT.WRITE) === 0)
+    if ((v.prot & PROT.WRITE) === 0 || kept.has(v))
       task.call(`mprotect ${hex(v.start)}`, RSYS.mprotect, Number(v.start), Number(v.end - v.start), v.prot);
   for (const v of vmas) adviseVma(task, v);
   setMmFields(task, t, o.trampoline);

@@ -7,14 +7,18 @@
  * the new set's pagemap (its parent: the old set), over [start, end) ->
  *   data                          newer than what the memory holds: fill
  *   PE_PARENT                     the memory holds it already (the old set's chain resolves to it too)
- *   absent                        data in the old chain? the page went since: drop it (MADV_DONTNEED: zero)
+ *   PE_LAZY (held)                written into the memory as it arrived (a migration's destination): held
+ *   absent                        data (or held) in the old chain? the page went since: drop it
+ *                                 (MADV_DONTNEED: zero)
  * ```
+ * dataRuns refuses a 'held' run (ImageError HELD): a freshly mapped range cannot get pages that only a
+ * pre-built process holds.
  * Pure: the caller maps, fills (page-fill.ts, page-fill-pread.ts) and madvises.
  *
  * @example
  * const { fill, drop } = pageDelta(finalChain, keptVmas, lastFilledChain);
  */
-import { type PageChain, type PageLocation, PE } from '../images/index.js';
+import { ImageError, type PageChain, type PageLocation, PE } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 
 /** madvise advice that zeroes private anonymous pages (the `drop` ranges). */
@@ -42,8 +46,20 @@ const located = (chain: PageChain, r: AddressRange) =>
 /** Every data run of `ranges` along `chain` (what a freshly mapped range needs). */
 export function dataRuns(chain: PageChain, ranges: Iterable<AddressRange>): DataRun[] {
   const out: DataRun[] = [];
-  for (const r of ranges) for (const loc of located(chain, r)) if (loc.where === 'data') out.push(loc);
+  for (const r of ranges)
+    for (const loc of located(chain, r)) {
+      if (loc.where === 'data') out.push(loc);
+      else if (loc.where === 'held') throw heldError(loc);
+    }
   return out;
+}
+
+/** Pages a fill needs that only a pre-built process holds (see the module comment). */
+export function heldError(loc: { vaddr: number; nrPages: number; dir: string }): ImageError {
+  return new ImageError(
+    'HELD',
+    `${loc.dir}: ${loc.nrPages} pages at 0x${loc.vaddr.toString(16)} went into the process built ahead (PE_LAZY), not into the images`,
+  );
 }
 
 /**
@@ -57,7 +73,7 @@ export function pageDelta(chain: PageChain, ranges: Iterable<AddressRange>, old:
   const top = chain.ranges;
   const gone = (from: number, to: number) => {
     for (const was of old.locate(from, (to - from) / PAGE_SIZE))
-      if (was.where === 'data') drop.push([was.vaddr, was.nrPages * PAGE_SIZE]);
+      if (was.where === 'data' || was.where === 'held') drop.push([was.vaddr, was.nrPages * PAGE_SIZE]);
   };
   const sorted = top.every(
     (r, i) => i === 0 || r.vaddr >= top[i - 1]!.vaddr + top[i - 1]!.nrPages * PAGE_SIZE,
@@ -70,7 +86,7 @@ export function pageDelta(chain: PageChain, ranges: Iterable<AddressRange>, old:
       for (const loc of chain.locate(start, (end - start) / PAGE_SIZE))
         if (loc.where === 'data') {
           if (loc.depth === 0) fill.push(loc);
-        } else gone(loc.vaddr, loc.vaddr + loc.nrPages * PAGE_SIZE);
+        } else if (loc.where === 'absent') gone(loc.vaddr, loc.vaddr + loc.nrPages * PAGE_SIZE);
       continue;
     }
     let lo = 0;
@@ -90,7 +106,7 @@ export function pageDelta(chain: PageChain, ranges: Iterable<AddressRange>, old:
       if (e.offset !== undefined) {
         for (const loc of chain.locate(from, (to - from) / PAGE_SIZE))
           if (loc.where === 'data') fill.push(loc);
-      } else if ((e.flags & PE.PARENT) === 0) gone(from, to);
+      } else if ((e.flags & (PE.PARENT | PE.LAZY)) === 0) gone(from, to);
       pos = to;
     }
     if (pos < end) gone(pos, end);

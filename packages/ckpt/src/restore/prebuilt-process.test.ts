@@ -66,9 +66,11 @@ test('pre-built from two pre-dumps, adopted at the final dump: mappings kept, sa
   const { f, sets, previews } = await chain(['8', '0', '-']);
   const before = lines(f, /^SUM /)[0]!;
   using pre = PrebuiltProcess.start(f.pid, previews[0]!);
-  const s1 = await pre.advance(sets[0]!, previews[0]!);
+  pre.prepare(previews[0]!);
+  const s1 = await pre.advance(sets[0]!);
   assert.ok(s1.pages >= (8 << 20) / 4096, `set 1 filled ${s1.pages} pages`);
-  await pre.advance(sets[1]!, previews[1]!);
+  pre.prepare(previews[1]!);
+  await pre.advance(sets[1]!);
   const r = await restoreProcess({ imagesDir: sets[2]!, prebuilt: pre });
   try {
     assert.equal(r.pid, f.pid);
@@ -82,7 +84,8 @@ test('pre-built from two pre-dumps, adopted at the final dump: mappings kept, sa
 test('a pre-built process killed (a give-up, the source lost) leaves nothing; twice is safe', async () => {
   const { f, sets, previews } = await chain(['1', '0', '-']);
   using pre = PrebuiltProcess.start(f.pid, previews[0]!);
-  await pre.advance(sets[0]!, previews[0]!);
+  pre.prepare(previews[0]!);
+  await pre.advance(sets[0]!);
   assert.match(readFileSync(`/proc/${f.pid}/stat`, 'utf8'), /^\d+ \(\S+\) t/, 'held stopped under ptrace');
   pre.kill();
   pre.kill();

@@ -1,42 +1,54 @@
 /**
  * A process built ahead of its restore, while the source of a migration still runs: the root's pid
- * cloned, the trampoline in place, the anonymous private memory of each received image set mapped and
- * filled; at the final set, restoreProcess adopts it and only reconciles (restore-process.ts).
+ * cloned, the trampoline in place, the anonymous private memory of each received image set held in it;
+ * at the final set, restoreProcess adopts it and only reconciles (restore-process.ts).
  *
  * ```
  * start(pid, preview)      cloneWithPid (a traced copy of the helper) -> trampoline (free in the clone and
  *                          in the preview, with room to park the vdso) -> rseq unregistered -> the helper's
  *                          mappings unmapped (the kernel's [vdso]/[vvar] stay)
- * advance(set n, preview)  VMAs gone from the preview (or changed: start, end, prot): munmap
- *                          new ones: mmap(MAP_FIXED_NOREPLACE, prot + PROT_WRITE, private anonymous),
- *                            filled with every page of set n's chain (a range taken, e.g. by the vdso:
- *                            skipped, the restore maps it)
- *                          kept ones: set n's own pages, and pages gone since zeroed (page-delta.ts)
- *                          -> every VMA holds set n's chain (kept open on the previous one: each
- *                             pagemap is decoded once)
+ * prepare(preview)         before set n's pages arrive: the held ranges become the preview's VMAs (less
+ *                          the reserved area): ranges gone are unmapped, new ones mapped (MAP_FIXED_NOREPLACE,
+ *                          prot + PROT_WRITE, private anonymous; a range taken, e.g. by the vdso: not held)
+ *                          and filled from the chain held so far -> `memory`, the session's writer: set n's
+ *                          pages of held ranges go straight into the process (PE_LAZY in its pagemap)
+ * advance(set n)           pages gone since zeroed, pages of held ranges that came as files filled
+ *                          (page-delta.ts) -> the held ranges hold set n's chain (kept open on the
+ *                          previous one: each pagemap is decoded once)
  * adopt(final images)      single-process tree, same pid, the final set chained on the last one built,
  *                          the trampoline and parking area free in the final layout -> { task,
- *                          trampoline, kept: the final mm's VMAs equal to a pre-built one (start, end,
- *                          prot, private anonymous), the chain they hold (open: the final set's chain
- *                          reuses its decoded pagemaps) }
- *                          otherwise: killed, undefined (the restore goes the plain way)
+ *                          trampoline, kept: the final mm's private anonymous VMAs inside the held ranges,
+ *                          the chain they hold (open: the final set's chain reuses its decoded pagemaps) }
+ *                          otherwise: killed, undefined (the restore goes the plain way, which fails
+ *                          where it needs pages held only here: ImageError HELD)
  * kill()                   SIGKILL + reap (safe twice; a no-op once adopted: the restore owns it)
  * ```
+ * The pages of the held ranges are never written to disk on this side, nor read back: one copy from the
+ * received frames into the process (memory touched for the first time is what costs on this kind of VM).
  * The process never runs an instruction of its own before the restore detaches it: it is stopped under
  * ptrace with PTRACE_O_EXITKILL (ckpt dying kills it), and its owner (migrate/prebuild.ts) kills it on any
  * failure, cancellation or lost connection.
  *
  * @example
  * using pre = PrebuiltProcess.start(4242, preview);
- * await pre.advance('/srv/mig/1', preview);     // and each later set
+ * const held = pre.prepare(preview);            // then the set's session writes into `held`
+ * await pre.advance('/srv/mig/1');              // and each later set
  * const r = await restoreProcess({ imagesDir: '/srv/mig/5', prebuilt: pre });
  */
 import { realpathSync } from 'node:fs';
 import { ImageDir, PageChain, VMA_STATUS, type VmaEntry } from '../images/index.js';
+import {
+  type AddressRange,
+  intersectRanges,
+  normalizeRanges,
+  subtractRanges,
+  unionRanges,
+} from '../mem/index.js';
 import { readMaps } from '../proc/index.js';
 import { MAP, PAGE_SIZE, PROT, RSYS } from '../sys/index.js';
 import { fillRuns, isSpecial, type KeptVmas, unmapAllBut } from './address-space.js';
 import { RestoreError, restoreErrorFrom } from './errors.js';
+import { HeldMemory } from './held-memory.js';
 import { cloneWithPid } from './helper-process.js';
 import { type DataRun, dataRuns, MADV_DONTNEED, pageDelta } from './page-delta.js';
 import { RemoteTask } from './remote-task.js';
@@ -53,8 +65,11 @@ export interface VmaPreview {
 }
 
 export interface PrebuildStats {
+  /** Ranges mapped and unmapped by the set's prepare(). */
   readonly mapped: number;
   readonly unmapped: number;
+  /** Pages written into the process: by the set's session (held), and filled from files. */
+  readonly held: number;
   readonly pages: number;
   readonly dropped: number;
 }
@@ -78,8 +93,6 @@ const FLAGS = MAP.PRIVATE | MAP.ANONYMOUS;
 const SLICE = 16 << 20;
 const EEXIST = -17;
 const hex = (n: number) => `0x${n.toString(16)}`;
-const key = (v: { start: number | bigint; end: number | bigint; prot: number }) =>
-  `${v.start}-${v.end}-${v.prot}`;
 
 /** Whether `dir`'s parent link leads to `parent`. */
 function isParentOf(parent: string, dir: string): boolean {
@@ -88,10 +101,13 @@ function isParentOf(parent: string, dir: string): boolean {
 }
 
 export class PrebuiltProcess implements Disposable {
-  private readonly vmas = new Map<string, VmaPreview>();
+  /** The held ranges and the writer sessions put their pages through. */
+  readonly memory: HeldMemory;
   /** The image set whose chain the memory holds, its chain open (pagemaps decoded once, reused below). */
   private filled: string | undefined;
   private held: PageChain | undefined;
+  /** prepare()'s counts, for the next advance(). */
+  private prepared: { mapped: number; unmapped: number; pages: number } | undefined;
   private state: 'building' | 'adopted' | 'dead' = 'building';
 
   private constructor(
@@ -100,10 +116,17 @@ export class PrebuiltProcess implements Disposable {
     /** Room reserved after the trampoline to park the vdso and vvar while they move. */
     readonly park: number,
     private readonly fill: 'writev' | 'pread',
-  ) {}
+  ) {
+    this.memory = new HeldMemory(task.pid);
+  }
 
   get pid(): number {
     return this.task.pid;
+  }
+
+  /** The chain the held memory holds (the last set advanced to), open: lent, not to be closed. */
+  get chain(): PageChain | undefined {
+    return this.held;
   }
 
   /**
@@ -143,48 +166,76 @@ export class PrebuiltProcess implements Disposable {
     );
   }
 
-  /**
-   * Bring the memory to image set `dir` (complete, chained on the last one advanced to) with its
-   * preview. Yields to the event loop between slices of the fill. Throws RestoreError.
-   */
-  async advance(dir: string, preview: readonly VmaPreview[]): Promise<PrebuildStats> {
+  private alive(): void {
     if (this.state !== 'building')
       throw new RestoreError('EIO', `the pre-built process ${this.pid} is ${this.state}`);
+  }
+
+  /**
+   * Before the pages of the next set arrive: hold its preview's VMAs (see the module comment). Returns
+   * the writer for its session. Throws RestoreError.
+   */
+  prepare(preview: readonly VmaPreview[]): HeldMemory {
+    this.alive();
+    if (this.prepared) throw new RestoreError('EIO', 'pre-build: prepare() twice without advance()');
     const task = this.task;
-    const next = new Map(preview.map((v) => [key(v), v]));
-    let unmapped = 0;
-    for (const [k, v] of this.vmas)
-      if (!next.has(k)) {
-        task.call(`munmap ${hex(v.start)}`, RSYS.munmap, v.start, v.end - v.start);
-        this.vmas.delete(k);
-        unmapped++;
+    const wanted = normalizeRanges(preview.filter((v) => !this.overlapsReserved(v.start, v.end)));
+    const was = this.memory.ranges;
+    const gone = subtractRanges(was, wanted);
+    for (const r of gone) task.call(`munmap ${hex(r.start)}`, RSYS.munmap, r.start, r.end - r.start);
+    const added: AddressRange[] = [];
+    const fresh = subtractRanges(wanted, was);
+    for (const v of preview) {
+      for (const r of intersectRanges(fresh, [v])) {
+        const flags = FLAGS | MAP.FIXED_NOREPLACE;
+        const got = task.syscall(RSYS.mmap, r.start, r.end - r.start, v.prot | PROT.WRITE, flags, -1, 0);
+        if (got === EEXIST) continue; // the clone's vdso/vvar is there: the restore maps it
+        if (got !== r.start)
+          throw new RestoreError('EIO', `pre-build: mmap at ${hex(r.start)} gave ${hex(got)}`);
+        added.push(r);
       }
-    const fresh: VmaPreview[] = [];
-    const kept = [...this.vmas.values()];
-    for (const [k, v] of next) {
-      if (this.vmas.has(k) || this.overlapsReserved(v.start, v.end)) continue;
-      const flags = FLAGS | MAP.FIXED_NOREPLACE;
-      const r = task.syscall(RSYS.mmap, v.start, v.end - v.start, v.prot | PROT.WRITE, flags, -1, 0);
-      if (r === EEXIST) continue; // the clone's vdso/vvar is there: the restore maps it
-      if (r !== v.start) throw new RestoreError('EIO', `pre-build: mmap at ${hex(v.start)} gave ${hex(r)}`);
-      this.vmas.set(k, v);
-      fresh.push(v);
     }
+    const newly = normalizeRanges(added);
+    // what the chain held so far has there (pages that came as files: the range was not held then)
+    const pages = this.held
+      ? fillRuns(task, dataRuns(this.held, newly), { pageFill: this.fill, trampoline: this.trampoline }).pages
+      : 0;
+    this.memory.ranges = unionRanges(intersectRanges(was, wanted), newly);
+    this.prepared = { mapped: newly.length, unmapped: gone.length, pages };
+    return this.memory;
+  }
+
+  /**
+   * Bring the held memory to image set `dir` (complete, chained on the last one advanced to, its pages
+   * received through `memory` since prepare()). Yields to the event loop between slices of a fill from
+   * files. Throws RestoreError.
+   */
+  async advance(dir: string): Promise<PrebuildStats> {
+    this.alive();
+    const task = this.task;
+    const prep = this.prepared ?? { mapped: 0, unmapped: 0, pages: 0 };
+    this.prepared = undefined;
+    this.memory.flush();
     if (this.filled !== undefined && !isParentOf(this.filled, dir))
       throw new RestoreError('EIO', `pre-build: ${dir} is not chained on ${this.filled}`);
     const old = this.held;
     const chain = new PageChain(ImageDir.open(dir), this.pid, old); // owns the old chain from here
     this.held = chain;
-    const runs: DataRun[] = dataRuns(chain, fresh);
+    const heldRanges = this.memory.ranges;
+    const runs: DataRun[] = [];
     let dropped = 0;
-    if (old && kept.length > 0) {
-      const delta = pageDelta(chain, kept, old);
+    if (old) {
+      const delta = pageDelta(chain, heldRanges, old);
       for (const [at, len] of delta.drop)
         task.call(`madvise ${hex(at)}`, RSYS.madvise, at, len, MADV_DONTNEED);
       dropped = delta.drop.length;
       for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
+    } else {
+      for (const r of heldRanges)
+        for (const loc of chain.locate(r.start, (r.end - r.start) / PAGE_SIZE))
+          if (loc.where === 'data') runs.push(loc);
     }
-    let pages = 0;
+    let pages = prep.pages;
     for (let i = 0; i < runs.length; ) {
       const slice: DataRun[] = [];
       let bytes = 0;
@@ -192,7 +243,7 @@ export class PrebuiltProcess implements Disposable {
         const r = runs[i]!;
         const room = Math.max(1, (SLICE - bytes) / PAGE_SIZE);
         if (r.nrPages > room) {
-          // a long run (a first set's contiguous memory) is cut: the slice's bound holds for every run
+          // a long run is cut: the slice's bound holds for every run
           slice.push({ ...r, nrPages: room });
           runs[i] = {
             ...r,
@@ -209,11 +260,12 @@ export class PrebuiltProcess implements Disposable {
       }
       pages += fillRuns(task, slice, { pageFill: this.fill, trampoline: this.trampoline }).pages;
       await new Promise((r) => setImmediate(r));
-      if (this.state !== 'building')
-        throw new RestoreError('EIO', `the pre-built process ${this.pid} was killed`);
+      this.alive();
     }
     this.filled = dir;
-    return { mapped: fresh.length, unmapped, pages, dropped };
+    const held = this.memory.pages;
+    this.memory.pages = 0;
+    return { mapped: prep.mapped, unmapped: prep.unmapped, held, pages, dropped };
   }
 
   /**
@@ -238,7 +290,7 @@ export class PrebuiltProcess implements Disposable {
     const vmas = new Set<VmaEntry>();
     for (const v of t.mm.vmas) {
       const anon = (v.status & VMA_STATUS.ANON_PRIVATE) !== 0 && v.shmid === 0n && !isSpecial(v);
-      if (anon && v.flags === FLAGS && this.vmas.has(key(v))) vmas.add(v);
+      if (anon && v.flags === FLAGS && this.memory.covers(Number(v.start), Number(v.end))) vmas.add(v);
     }
     const old = this.held!;
     this.held = undefined;

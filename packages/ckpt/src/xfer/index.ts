@@ -18,6 +18,7 @@ export {
   negotiateCodec,
   openCodec,
 } from './codec.js';
+export type { HeldPages } from './held-pages.js';
 export * from './local.js';
 export * from './null.js';
 export { type GatheringStream, type PageClientOptions, PageServerClient } from './page-client.js';

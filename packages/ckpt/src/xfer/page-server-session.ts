@@ -34,6 +34,7 @@ import {
   tempPath,
 } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/constants.js';
+import type { HeldPages } from './held-pages.js';
 import {
   CHECKSUM_MAGIC,
   CHECKSUM_PROBE_ID,
@@ -57,6 +58,14 @@ export interface PageServerSessionOptions {
   parent?: string;
   /** Answer the checksum probe (default true). */
   checksums?: boolean;
+  /** Pages held elsewhere: not written here but recorded PE_LAZY (held-pages.ts). */
+  held?: HeldPages;
+  /**
+   * The parent set's chain for one pid, open (lent, not closed by the session): holes are checked against
+   * it instead of a chain of its own (each session decoding every parent's pagemap again grows with the
+   * chain: a migration's destination lends the one its pre-build holds).
+   */
+  parentChain?: PageChain;
 }
 
 export type SessionState = 'open' | 'closed' | 'failed';
@@ -81,6 +90,10 @@ interface OpenPagemap {
   sums: ChunkChecksum[];
   /** The task's pages along the parent chain, to check holes against (as CRIU's server does). */
   parent: PageChain | undefined;
+  /** Whether `parent` is the session's own (closed with it) or lent. */
+  ownParent: boolean;
+  /** Where this task's held pages go (its pid is the held one), if any. */
+  held: HeldPages | undefined;
 }
 
 /** Current data-carrying range: where the next payload bytes go. */
@@ -110,6 +123,8 @@ export class PageServerSession {
   private stagedLen = 0;
   private st: SessionState = 'open';
   private forced = false;
+  private readonly held: HeldPages | undefined;
+  private readonly parentChain: PageChain | undefined;
 
   constructor(
     opts: PageServerSessionOptions,
@@ -117,6 +132,8 @@ export class PageServerSession {
   ) {
     this.dir = opts.dir;
     this.checksumsOffered = opts.checksums ?? true;
+    this.held = opts.held;
+    this.parentChain = opts.parentChain;
     this.images = ImageDir.create(opts.dir, { parent: opts.parent, pagesIdBase: PAGE_SERVER_PAGES_ID_BASE });
   }
 
@@ -242,10 +259,12 @@ export class PageServerSession {
       throw new WireError('PROTOCOL', `${this.pagemapName(dst)} opened twice in one session`);
     }
     const writer = this.images.pagemapWriter(dst.id, { shmem: dst.kind === 'shmem' });
-    const parentDir =
-      dst.kind === 'pid' && this.parentHas(dst) ? ImageDir.open(this.dir).parent() : undefined;
-    const parent = parentDir ? new PageChain(parentDir, dst.id) : undefined;
-    const pm: OpenPagemap = { dst, dstId, writer, sums: [], parent };
+    const withParent = dst.kind === 'pid' && this.parentHas(dst);
+    const lent = withParent && this.parentChain?.pid === dst.id ? this.parentChain : undefined;
+    const parentDir = withParent && !lent ? ImageDir.open(this.dir).parent() : undefined;
+    const parent = lent ?? (parentDir ? new PageChain(parentDir, dst.id) : undefined);
+    const held = dst.kind === 'pid' && this.held?.pid === dst.id ? this.held : undefined;
+    const pm: OpenPagemap = { dst, dstId, writer, sums: [], parent, ownParent: !lent, held };
     this.pagemaps.set(dstId, pm);
     this.current = pm;
     return pm;
@@ -312,8 +331,25 @@ export class PageServerSession {
   }
 
   private write(inc: Incoming, pages: Buffer): void {
-    inc.target.writer.addPages(inc.next, pages.length / PAGE_SIZE, pages, inc.flags);
-    inc.next += pages.length;
+    const { writer, held } = inc.target;
+    if (!held) {
+      writer.addPages(inc.next, pages.length / PAGE_SIZE, pages, inc.flags);
+      inc.next += pages.length;
+      return;
+    }
+    // split at the edges of what is held: held pages go to their process, recorded PE_LAZY
+    const end = inc.next + pages.length;
+    let at = 0;
+    while (inc.next < end) {
+      const s = held.span(inc.next, end);
+      const piece = pages.subarray(at, at + (s.to - inc.next));
+      if (s.held) {
+        held.write(inc.next, piece);
+        writer.addHole(inc.next, piece.length / PAGE_SIZE, PE_WIRE.LAZY);
+      } else writer.addPages(inc.next, piece.length / PAGE_SIZE, piece, inc.flags);
+      at += piece.length;
+      inc.next = s.to;
+    }
   }
 
   /** A PE_PARENT range must be found in the parent chain, or restore could not find its pages. */
@@ -328,7 +364,7 @@ export class PageServerSession {
   }
 
   private closeChains(): void {
-    for (const pm of this.pagemaps.values()) pm.parent?.close();
+    for (const pm of this.pagemaps.values()) if (pm.ownParent) pm.parent?.close();
   }
 
   private checked(h: PsHeader): SessionState {
@@ -354,6 +390,7 @@ export class PageServerSession {
 
   private commit(): void {
     if (this.unchecked) throw new WireError('PROTOCOL', 'CLOSE where a CHECKSUM was due');
+    this.held?.flush();
     // Checksum files go next to their pages files; temporaries until the images are committed.
     const sums: { tmp: string; final: string }[] = [];
     if (this.checksums) {
