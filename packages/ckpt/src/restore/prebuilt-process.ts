@@ -17,8 +17,10 @@
  *                          previous one: each pagemap is decoded once)
  * adopt(final images)      single-process tree, same pid, the final set chained on the last one built,
  *                          the trampoline and parking area free in the final layout -> { task,
- *                          trampoline, kept: the final mm's private anonymous VMAs inside the held ranges,
- *                          the chain they hold (open: the final set's chain reuses its decoded pagemaps) }
+ *                          trampoline, kept: the final mm's private anonymous VMAs (MAP_NORESERVE or not:
+ *                          the pre-build's mapping stays) inside the held ranges (one partly inside: the
+ *                          rest mapped and filled from the files now), the chain they hold (open: the
+ *                          final set's chain reuses its decoded pagemaps) }
  *                          otherwise: killed, undefined (the restore goes the plain way, which fails
  *                          where it needs pages held only here: ImageError HELD)
  * kill()                   SIGKILL + reap (safe twice; a no-op once adopted: the restore owns it)
@@ -187,7 +189,8 @@ export class PrebuiltProcess implements Disposable {
     const fresh = subtractRanges(wanted, was);
     for (const v of preview) {
       for (const r of intersectRanges(fresh, [v])) {
-        const flags = FLAGS | MAP.FIXED_NOREPLACE;
+        // a PROT_NONE reservation (V8's, say: gigabytes) is not charged to the commit limit here either
+        const flags = FLAGS | MAP.FIXED_NOREPLACE | (v.prot === 0 ? MAP.NORESERVE : 0);
         const got = task.syscall(RSYS.mmap, r.start, r.end - r.start, v.prot | PROT.WRITE, flags, -1, 0);
         if (got === EEXIST) continue; // the clone's vdso/vvar is there: the restore maps it
         if (got !== r.start)
@@ -288,11 +291,42 @@ export class PrebuiltProcess implements Disposable {
     if (clash) return refuse(`a mapping at ${hex(Number(clash.start))} where the trampoline is`);
     if (!isParentOf(this.filled, t.dir.path)) return refuse(`${t.dir.path} is not chained on ${this.filled}`);
     const vmas = new Set<VmaEntry>();
+    const old = this.held!;
     for (const v of t.mm.vmas) {
       const anon = (v.status & VMA_STATUS.ANON_PRIVATE) !== 0 && v.shmid === 0n && !isSpecial(v);
-      if (anon && v.flags === FLAGS && this.memory.covers(Number(v.start), Number(v.end))) vmas.add(v);
+      const start = Number(v.start);
+      const end = Number(v.end);
+      if (!anon || (v.flags & ~MAP.NORESERVE) !== FLAGS) continue;
+      if (!this.memory.covers(start, end)) {
+        // partly held (the heap grew since the last set, say): the rest mapped and filled now, from the
+        // sets' files (never held, its pages are there); not held at all: the restore maps it
+        const rest = subtractRanges([{ start, end }], this.memory.ranges);
+        if (rest.length === 1 && rest[0]!.start === start && rest[0]!.end === end) continue;
+        try {
+          for (const r of rest) {
+            const flags = FLAGS | MAP.FIXED_NOREPLACE;
+            const got = this.task.syscall(
+              RSYS.mmap,
+              r.start,
+              r.end - r.start,
+              v.prot | PROT.WRITE,
+              flags,
+              -1,
+              0,
+            );
+            if (got !== r.start)
+              return refuse(`mmap at ${hex(r.start)} to extend a held range gave ${hex(got)}`);
+          }
+          fillRuns(this.task, dataRuns(old, rest), { pageFill: this.fill, trampoline: this.trampoline });
+        } catch (e) {
+          return refuse(
+            `extending the held range at ${hex(start)}: ${e instanceof Error ? e.message : String(e)}`,
+          );
+        }
+        this.memory.ranges = unionRanges(this.memory.ranges, rest);
+      }
+      vmas.add(v);
     }
-    const old = this.held!;
     this.held = undefined;
     this.state = 'adopted';
     return { task: this.task, trampoline: this.trampoline, kept: { vmas, old } };
