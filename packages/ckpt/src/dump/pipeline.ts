@@ -366,10 +366,32 @@ export class DumpPipeline {
   }
 
   /**
+   * The end of tracking finish({ deferTrackingEnd }) left: after the tree was killed (`killed`: its
+   * memory is gone, the close is one cheap hold), or once it runs again (the paced release). Safe twice.
+   */
+  endTracking(killed: boolean): void {
+    if (!this.session || this.released) return;
+    this.released = true;
+    const tEnd = process.hrtime.bigint();
+    this.session.release(killed ? this.tree?.processes : undefined);
+    this.endUs = usSince(tEnd);
+  }
+
+  /**
    * After the thaw (where the mode allows): write what is left, statistics, inventory, commit.
    * `inventory`: a full dump's (ckpt dump: dump/full/writeTaskImages), instead of a pre-dump's.
    */
-  async finish(f: { readonly inventory?: InventoryEntry } = {}): Promise<PreDumpResult> {
+  async finish(
+    f: {
+      readonly inventory?: InventoryEntry;
+      /**
+       * Leave the end of tracking (our side's close of the userfaultfd: the kernel unregistering every
+       * range, ~30 ms a GiB) to endTracking(): a tree killed after the dump (a migration's source, frozen
+       * until the destination runs it) ends it after the kill, when nothing is left to unregister.
+       */
+      readonly deferTrackingEnd?: boolean;
+    } = {},
+  ): Promise<PreDumpResult> {
     const { o, log, set } = this;
     await this.source.drain(set.sink, this.progress);
     const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
@@ -404,7 +426,9 @@ export class DumpPipeline {
     });
     const end = o.endTracking ?? tree !== undefined;
     let track: ReturnType<TrackingSession['save']>;
-    if (this.session && !this.released && (end || !set.dir)) {
+    if (f.deferTrackingEnd && this.session && !this.released) {
+      // endTracking() later
+    } else if (this.session && !this.released && (end || !set.dir)) {
       const tEnd = process.hrtime.bigint();
       this.session.release(tree?.frozen ? tree.processes : undefined);
       this.released = true;
