@@ -374,6 +374,7 @@ export class DumpPipeline {
     this.released = true;
     const tEnd = process.hrtime.bigint();
     this.session.release(killed ? this.tree?.processes : undefined);
+    if (this.session !== this.o.tracking) this.session.close();
     this.endUs = usSince(tEnd);
   }
 
@@ -447,7 +448,7 @@ export class DumpPipeline {
       track,
       processIds: new Map(this.tasks.map((t) => [t.pid, t.identity])),
     });
-    if (this.session !== o.tracking) this.session?.close();
+    if (this.session !== o.tracking && !f.deferTrackingEnd) this.session?.close();
     this.source.close();
     const pre = this.pre
       ? { passes: this.pre.figures(), heldBytes: this.pre.heldBytes, stop: this.preStop }

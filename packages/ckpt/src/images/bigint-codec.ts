@@ -14,6 +14,7 @@
  * saEntry.decode(saEntry.encode({ sigaction: 1n, flags: 0x4000000n, restorer: 0n, mask: 0n })).flags; // 0x4000000n
  */
 import protobuf from 'protobufjs';
+import { warmOnDemand } from './codec-warmup.js';
 import { ImageError } from './errors.js';
 import type { MessageCodec } from './schema.js';
 
@@ -44,6 +45,7 @@ function toLongs(v: unknown): unknown {
  */
 export function bigintCodec<T>(root: protobuf.Root, name: string): MessageCodec<T> {
   const type = root.lookupType(name);
+  warmOnDemand(root);
   const encodeTrusted = (value: T): Uint8Array =>
     type.encode(type.fromObject(toLongs(value) as Record<string, unknown>)).finish();
   return {

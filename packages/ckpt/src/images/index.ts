@@ -13,6 +13,7 @@
 
 export * from './bigint-codec.js';
 export * from './chain-index.js';
+export * from './codec-warmup.js';
 export * from './core-schema.js';
 export * from './errors.js';
 export * from './image-dir.js';

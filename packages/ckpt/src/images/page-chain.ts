@@ -91,6 +91,11 @@ export class PageChain {
     return this.level(0).reader.ranges;
   }
 
+  /** Whether the top pagemap's entries ascend without overlap (binary searches work on `ranges`). */
+  get sorted(): boolean {
+    return this.level(0).reader.sorted;
+  }
+
   /** The page at `vaddr` (4096 bytes) from whichever image set holds it, or 'absent'. */
   page(vaddr: number): Buffer | 'absent' {
     const page = vaddr - (vaddr % PAGE_SIZE);

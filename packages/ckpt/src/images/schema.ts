@@ -19,6 +19,7 @@
  * pagemapEntryCodec.decode(bytes).vaddr === 0x400000; // true
  */
 import protobuf from 'protobufjs';
+import { warmOnDemand } from './codec-warmup.js';
 import { ImageError } from './errors.js';
 
 const PROTO = `
@@ -245,6 +246,7 @@ export interface MessageCodec<T> {
 }
 
 const root = protobuf.parse(PROTO, { keepCase: true }).root;
+warmOnDemand(root);
 
 const LONG_TYPES = new Set(['uint64', 'int64', 'sint64', 'fixed64', 'sfixed64']);
 

@@ -134,7 +134,8 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
             throw new MigrateError('PROTOCOL', `${path} exists already: give receive an empty -D`);
           created.push(path);
           const final = b.final === true;
-          const preview = prebuildOn && !final ? parsePreview(b.preview) : undefined;
+          // the final set's root pages go into the pre-built process too (the restore adopts them as held)
+          const preview = prebuildOn ? parsePreview(b.preview) : undefined;
           // the root's anonymous memory goes straight into the pre-built process (prebuild.ts)
           const pre = preview
             ? await prebuild.prepare(path, preview)
@@ -184,7 +185,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           sets.push({ n: s.n, final: s.final, pages: c.pagesWritten, holes: c.holePages, files: s.files });
           await ch.sendJson(FRAME.SET_OK, { n: s.n, pages: c.pagesWritten, holes: c.holePages });
           log(`set ${s.n}: ${c.pagesWritten} pages, ${c.holePages} in the parent, ${s.files} files`);
-          if (s.preview) prebuild.push(s.path);
+          if (s.preview && !s.final) prebuild.push(s.path);
           set = undefined;
           break;
         }

@@ -29,6 +29,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertDumpable, finalDump } from '../dump/full/index.js';
 import { type Logger, preDump, silentLogger, TrackingSession } from '../dump/index.js';
+import { warmCodecs } from '../images/index.js';
 import { PageReader } from '../mem/index.js';
 import { readMaps, type Vma } from '../proc/index.js';
 import { cancelledBy, PROT } from '../sys/index.js';
@@ -236,7 +237,10 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     const dir = join(o.workDir, String(n));
     const out0 = ch.stats.bytesOut;
     const start = performance.now();
-    await ch.sendJson(FRAME.SET, { n, parent: n - 1, final: true });
+    warmCodecs(); // the images' encoders, generated now rather than frozen
+    // the preview (read before the freeze: a VMA changed since only makes its pages go to files there)
+    const preview = previews ? previewOf(o.pid, o.shellJob === true) : undefined;
+    await ch.sendJson(FRAME.SET, { n, parent: n - 1, final: true, preview });
     let running: { pid: number; millis: number } | undefined;
     let handoverMs = 0;
     const fin = await finalDump({

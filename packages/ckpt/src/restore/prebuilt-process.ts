@@ -15,7 +15,8 @@
  * advance(set n)           pages gone since zeroed, pages of held ranges that came as files filled
  *                          (page-delta.ts) -> the held ranges hold set n's chain (kept open on the
  *                          previous one: each pagemap is decoded once)
- * adopt(final images)      single-process tree, same pid, the final set chained on the last one built,
+ * adopt(final images)      (the final set prepared too: its held pages went in as it arrived)
+ *                          single-process tree, same pid, the final set chained on the last one built,
  *                          the trampoline and parking area free in the final layout -> { task,
  *                          trampoline, kept: the final mm's private anonymous VMAs (MAP_NORESERVE or not:
  *                          the pre-build's mapping stays) inside the held ranges (one partly inside: the
@@ -327,6 +328,8 @@ export class PrebuiltProcess implements Disposable {
       }
       vmas.add(v);
     }
+    this.memory.flush();
+    this.prepared = undefined; // the final set's prepare: its held pages are the restore's (PE_LAZY: kept)
     this.held = undefined;
     this.state = 'adopted';
     return { task: this.task, trampoline: this.trampoline, kept: { vmas, old } };

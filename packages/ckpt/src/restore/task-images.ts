@@ -43,6 +43,7 @@ import {
   TASK_DEAD,
   type TtyInfoEntry,
   ttyInfoEntryCodec,
+  warmCodecs,
   type ZombieProcess,
 } from '../images/index.js';
 import { readBlobImage } from './blob-image.js';
@@ -66,28 +67,12 @@ export interface TaskImages {
 }
 
 /**
- * Decode an empty message of each kind readTreeImages reads, failures ignored: protobufjs generates each
- * decoder at its first use (~10 ms in all), which a migration's destination does while the source still
- * runs rather than in the downtime.
+ * Generate the image codecs now (images/warmCodecs): protobufjs generates each decoder and converter at
+ * its first use (20-30 ms in all), which a migration's destination does while the source still runs
+ * rather than in the downtime.
  */
 export function warmDecoders(): void {
-  const codecs = [
-    pstreeEntryCodec,
-    fileEntryCodec,
-    ttyInfoEntryCodec,
-    coreEntryCodec,
-    kobjIdsCodec,
-    mmEntryCodec,
-    fsEntryCodec,
-    fdinfoEntryCodec,
-    pipeDataEntryCodec,
-  ];
-  for (const c of codecs)
-    try {
-      c.decode(new Uint8Array(0));
-    } catch {
-      // required fields missing: the decoder exists now
-    }
+  warmCodecs();
 }
 
 function read(dir: ImageDir, name: string, magic: number): Buffer[] {
