@@ -27,6 +27,22 @@ export interface PagemapRange {
   readonly offset?: number;
 }
 
+/**
+ * Index of the first of `ranges` (ascending, not overlapping) that ends above `vaddr`: where a walk of
+ * the ranges from `vaddr` on starts (ranges.length when none does).
+ */
+export function firstEndingAbove(ranges: readonly PagemapRange[], vaddr: number): number {
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const m = ranges[mid]!;
+    if (m.vaddr + m.nrPages * PAGE_SIZE <= vaddr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** A decoded pagemap image plus lazy access to its pages file (see the module comment). */
 export class PagemapReader implements Iterable<PagemapRange> {
   readonly pagesId: number;

@@ -18,7 +18,7 @@
  * @example
  * const { fill, drop } = pageDelta(finalChain, keptVmas, lastFilledChain);
  */
-import { ImageError, type PageChain, type PageLocation, PE } from '../images/index.js';
+import { firstEndingAbove, ImageError, type PageChain, type PageLocation, PE } from '../images/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 
 /** madvise advice that zeroes private anonymous pages (the `drop` ranges). */
@@ -89,16 +89,8 @@ export function pageDelta(chain: PageChain, ranges: Iterable<AddressRange>, old:
         } else if (loc.where === 'absent') gone(loc.vaddr, loc.vaddr + loc.nrPages * PAGE_SIZE);
       continue;
     }
-    let lo = 0;
-    let hi = top.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const m = top[mid]!;
-      if (m.vaddr + m.nrPages * PAGE_SIZE <= start) lo = mid + 1;
-      else hi = mid;
-    }
     let pos = start;
-    for (let i = lo; i < top.length && top[i]!.vaddr < end; i++) {
+    for (let i = firstEndingAbove(top, start); i < top.length && top[i]!.vaddr < end; i++) {
       const e = top[i]!;
       const from = Math.max(e.vaddr, start);
       const to = Math.min(e.vaddr + e.nrPages * PAGE_SIZE, end);

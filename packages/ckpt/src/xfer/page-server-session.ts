@@ -24,6 +24,7 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
+  firstEndingAbove,
   ImageDir,
   ImageError,
   imageFileName,
@@ -367,16 +368,8 @@ export class PageServerSession {
       if (missing) throw this.notInParent(missing.vaddr, missing.nrPages);
       return;
     }
-    let lo = 0;
-    let hi = top.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const m = top[mid]!;
-      if (m.vaddr + m.nrPages * PAGE_SIZE <= vaddr) lo = mid + 1;
-      else hi = mid;
-    }
     let pos = vaddr;
-    for (let i = lo; i < top.length && pos < end; i++) {
+    for (let i = firstEndingAbove(top, vaddr); i < top.length && pos < end; i++) {
       const r = top[i]!;
       if (r.vaddr > pos) break;
       pos = Math.max(pos, r.vaddr + r.nrPages * PAGE_SIZE);
