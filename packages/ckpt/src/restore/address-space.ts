@@ -109,15 +109,20 @@ export function rebuildAddressSpace(
   /** VMAs mapped writable for their pages: every kept one, and the fresh ones with data. */
   const writable = new Set<VmaEntry>(kept);
   const fresh: VmaEntry[] = [];
-  for (const v of vmas) {
-    if (kept.has(v)) continue;
-    const start = Number(v.start);
-    const len = Number(v.end - v.start);
-    if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where !== 'absent')) {
-      writable.add(v);
-      fresh.push(v);
+  const opened = new Map<string, number>();
+  try {
+    for (const v of vmas) {
+      if (kept.has(v)) continue;
+      const start = Number(v.start);
+      const len = Number(v.end - v.start);
+      if (chain.locate(start, len / PAGE_SIZE).some((l) => l.where !== 'absent')) {
+        writable.add(v);
+        fresh.push(v);
+      }
+      mapVma(task, t, o.trampoline, v, writable.has(v) ? PROT.WRITE : 0, opened);
     }
-    mapVma(task, t, o.trampoline, v, writable.has(v) ? PROT.WRITE : 0);
+  } finally {
+    for (const fd of opened.values()) task.syscall(RSYS.close, fd);
   }
   const runs = dataRuns(chain, fresh);
   if (o.kept) {
@@ -137,7 +142,14 @@ export function rebuildAddressSpace(
   return { ...fill, vmas: vmas.length };
 }
 
-function mapVma(task: RemoteTask, t: TaskImages, trampoline: number, v: VmaEntry, extraProt: number): void {
+function mapVma(
+  task: RemoteTask,
+  t: TaskImages,
+  trampoline: number,
+  v: VmaEntry,
+  extraProt: number,
+  opened: Map<string, number>,
+): void {
   const start = Number(v.start);
   const len = Number(v.end - v.start);
   const prot = v.prot | extraProt;
@@ -155,22 +167,24 @@ function mapVma(task: RemoteTask, t: TaskImages, trampoline: number, v: VmaEntry
         'ENOTSUP',
         `${reg.name}: ${size} bytes, ${reg.size} when dumped (mapped at ${hex(start)})`,
       );
-    const fd = openInTask(task, trampoline, reg.name, v.fdflags ?? O.RDONLY);
-    try {
-      const r = task.call(
-        `mmap ${reg.name} at ${hex(start)}`,
-        RSYS.mmap,
-        start,
-        len,
-        prot,
-        flags,
-        fd,
-        Number(v.pgoff),
-      );
-      if (r !== start) throw new RestoreError('EIO', `mmap ${reg.name} at ${hex(start)} landed at ${hex(r)}`);
-    } finally {
-      task.syscall(RSYS.close, fd);
+    // one open per file and flags for all its mappings (a library has 4-5): closed by the caller
+    const key = `${v.fdflags ?? O.RDONLY}:${reg.name}`;
+    let fd = opened.get(key);
+    if (fd === undefined) {
+      fd = openInTask(task, trampoline, reg.name, v.fdflags ?? O.RDONLY);
+      opened.set(key, fd);
     }
+    const r = task.call(
+      `mmap ${reg.name} at ${hex(start)}`,
+      RSYS.mmap,
+      start,
+      len,
+      prot,
+      flags,
+      fd,
+      Number(v.pgoff),
+    );
+    if (r !== start) throw new RestoreError('EIO', `mmap ${reg.name} at ${hex(start)} landed at ${hex(r)}`);
     return;
   }
   if (v.status & VMA_STATUS.ANON_SHARED)
