@@ -315,6 +315,29 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     assert.match((await report(f, f.pid, 1)).check, /^CHECK ok/);
   });
 
+  it("the destination's pre-built process lost with pages held only there: the source runs on, the reason said", async () => {
+    await using f = await Fixture.start('migratee', ['64', '500'], 30_000, (pair as NetnsPair).enter('a'));
+    const dir = join(root, 'pkill');
+    const { run: recv, to } = await receiver(dir, ['-v3']);
+    const src = start('a', ['migrate', '-t', String(f.pid), '--to', to, '--bandwidth', '16M']);
+    await until('the first pre-build', () => recv.err.includes('pre-built '), 60_000);
+    const built = globalPid(f.pid);
+    assert.ok(built, 'the pre-built process is in the receiver pid namespace');
+    process.kill(built, 'SIGKILL'); // the root's pages received so far were only there
+    assert.equal(await src.exited, 1, src.err);
+    assert.equal(src.err.trim().split('\n').length, 1, `one line: ${src.err}`);
+    assert.match(src.err, /^ckpt: .*pre-built process/, "the destination's reason");
+    assert.notEqual(await recv.exited, 0);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => /^\d+$/.test(n)),
+      [],
+      'the destination removed the sets',
+    );
+    await until('the thaw', () => runsOn(f.pid));
+    assert.equal(countUserfaultfds(f.pid), 0, 'tracking ended in the target');
+    assert.match((await report(f, f.pid, 1)).check, /^CHECK ok/);
+  });
+
   it('the source killed mid-way: nothing is left on the destination, the pre-built process neither', async () => {
     await using f = await Fixture.start('migratee', ['64', '500'], 30_000, (pair as NetnsPair).enter('a'));
     const dir = join(root, 'skill');

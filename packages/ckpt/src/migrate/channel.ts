@@ -248,6 +248,11 @@ export class Channel {
         else r.replyEnd();
         continue;
       }
+      if ((f.type === FRAME.ERROR || f.type === FRAME.ABORT) && this.replies) {
+        // the peer gave up while a page stream is open: its words are the failure (not the EOF after)
+        this.fail(peerOrProtocol(f, 'a frame'));
+        return;
+      }
       const w = this.waiters.shift();
       if (w) w.resolve(f);
       else this.queue.push(f);

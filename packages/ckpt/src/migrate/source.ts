@@ -305,7 +305,10 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       await ch.sendJson(FRAME.ABORT, { reason }).catch(() => {});
       ch.close();
     }
-    throw o.signal?.aborted ? cancelledBy(o.signal, 'migration cancelled') : e;
+    if (o.signal?.aborted) throw cancelledBy(o.signal, 'migration cancelled');
+    // the destination's own reason, when it sent one, rather than what its leaving broke here
+    const peer = ch.error;
+    throw peer instanceof MigrateError && peer.code === 'PEER' ? peer : e;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     session?.close();

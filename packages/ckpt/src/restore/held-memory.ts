@@ -100,7 +100,16 @@ export class HeldMemory implements HeldPages {
     if (this.used === 0) return;
     this.local.clear();
     this.local.push(this.buf!.address, this.used);
-    const n = processVmWritev(this.pid, this.local, this.remote);
+    let n: number;
+    try {
+      n = processVmWritev(this.pid, this.local, this.remote);
+    } catch (e) {
+      throw new RestoreError(
+        'EIO',
+        `the pre-built process ${this.pid} could not take the pages it holds: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
     if (n !== this.used)
       throw new RestoreError('EIO', `process_vm_writev into process ${this.pid}: ${n} of ${this.used} bytes`);
     this.pages += this.used / PAGE_SIZE;
