@@ -104,8 +104,10 @@ export function openInetSocket(
     if (on !== undefined) set(level, name, int(Number(on)), label);
   };
   const o = isk.opts;
-  if (established) set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.ON), 'TCP_REPAIR on');
   set(SOL.SOCKET, SO.REUSEADDR, int(1), 'SO_REUSEADDR');
+  // repair mode after SO_REUSEADDR: it forces reuse (SK_FORCE_REUSE), so that an accepted connection binds
+  // the port its listener holds already; SO_REUSEADDR after it would take that back (EADDRINUSE)
+  if (established) set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.ON), 'TCP_REPAIR on');
   if (isk.family === AF.INET6 && isk.v6only !== undefined)
     flag(SOL.IPV6, IPV6_V6ONLY, isk.v6only, 'IPV6_V6ONLY');
   flag(SOL.SOCKET, SO.REUSEPORT, o.so_reuseport, 'SO_REUSEPORT');
