@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { finalDump } from '../dump/full/index.js';
 import { DumpError } from '../dump/index.js';
@@ -138,5 +138,45 @@ test('ckpt dump --tcp-established --leave-running: the connection goes on in the
     sock.destroy();
     server.close();
     f.kill();
+  }
+});
+
+/** A client of `port` on 127.0.0.1, connected. */
+function client(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const c = connect(port, '127.0.0.1', () => resolve(c));
+    c.once('error', reject);
+  });
+}
+
+/** `line` sent on `sock`; its one-line answer. */
+async function ask(sock: Socket, line: string): Promise<string> {
+  sock.write(`${line}\n`);
+  const want = line.replace('ping', 'pong');
+  return (await readBytes(sock, want.length + 1)).toString();
+}
+
+test('a server with --tcp-established: its accepted connection binds the port the listener holds, both go on after a restore', async () => {
+  const f = await scratch.start('tcpserve', []);
+  const port = f.num('port');
+  const a = await client(port);
+  try {
+    assert.equal(await ask(a, 'ping 1'), 'pong 1\n');
+    const dir = scratch.newDir();
+    await finalDump({ pid: f.pid, imagesDir: dir, tcpEstablished: true });
+    for (let i = 0; i < 500 && existsSync(`/proc/${f.pid}`); i++) await sleep(10);
+    assert.equal(existsSync(`/proc/${f.pid}`), false, 'the dumped server is gone');
+    await restoreProcess({ imagesDir: dir }); // EADDRINUSE when repair mode's forced reuse is taken back
+    assert.equal(await ask(a, 'ping 2'), 'pong 2\n', 'the accepted connection goes on');
+    const b = await client(port);
+    try {
+      assert.equal(await ask(b, 'ping 3'), 'pong 3\n', 'the listener accepts again');
+    } finally {
+      b.destroy();
+    }
+  } finally {
+    a.destroy();
+    killRestored(f.pid);
+    killAndReap(f.pid);
   }
 });

@@ -29,7 +29,16 @@ const ERRNO_NAMES: Record<number, string> = {
   28: 'ENOSPC',
   32: 'EPIPE',
   38: 'ENOSYS',
+  36: 'ENAMETOOLONG',
+  40: 'ELOOP',
+  88: 'ENOTSOCK',
   95: 'EOPNOTSUPP',
+  97: 'EAFNOSUPPORT',
+  98: 'EADDRINUSE',
+  99: 'EADDRNOTAVAIL',
+  104: 'ECONNRESET',
+  110: 'ETIMEDOUT',
+  111: 'ECONNREFUSED',
 };
 
 /** Symbolic name of an errno value (`ESRCH` for 3); `E<n>` for values we do not name. */
