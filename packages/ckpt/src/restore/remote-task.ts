@@ -6,8 +6,13 @@
  *
  * ```
  * call(nr, args): regs = template, rip = syscallAt, rax = nr, orig_rax = -1, args
- *   SETREGS; PTRACE_SYSCALL -> syscall-entry stop; PTRACE_SYSCALL -> syscall-exit stop; GETREGS: rax
+ *   from the trampoline ("syscall; int3", useTrampoline):
+ *     SETREGS; PTRACE_CONT -> the int3's SIGTRAP stop (suppressed by the next resume); GETREGS: rax
+ *   else (the stub inherited from the helper; callUntilExit: a call that unmaps its own code):
+ *     SETREGS; PTRACE_SYSCALL -> syscall-entry stop; PTRACE_SYSCALL -> syscall-exit stop; GETREGS: rax
  * ```
+ * One stop a call instead of two: a restore makes ~130 calls, each stop a round trip through the
+ * scheduler of a busy machine (the downtime of a migration waits on them).
  * The thread never runs a user instruction: it only enters and leaves the kernel. The tracee carries
  * PTRACE_O_EXITKILL, so ckpt dying at any moment kills it (a half-built process never runs). kill() ends
  * and reaps it; detach() lets it run with the registers last set.
@@ -49,6 +54,9 @@ export class RemoteTask implements Disposable {
   private state: 'stopped' | 'detached' | 'dead' = 'stopped';
   /** Injected system calls so far. */
   calls = 0;
+  /** Whether `syscallAt` is followed by an int3 (the trampoline's code). */
+  private trapAfter = false;
+  private untilExit = false;
 
   /** `pid`: a tracee of this process in a ptrace stop. `syscallAt`: a `syscall` instruction in it. */
   constructor(
@@ -63,6 +71,25 @@ export class RemoteTask implements Disposable {
     );
     getRegs(pid, this.template.bytes);
     this.memFd = openSync(`/proc/${pid}/mem`, 'r+');
+  }
+
+  /** Calls run from the trampoline at `at` from now on: its `syscall` is followed by an int3. */
+  useTrampoline(at: number): void {
+    this.syscallAt = at;
+    this.trapAfter = true;
+  }
+
+  /**
+   * Like call(), stopped at the syscall's exit rather than at the int3 after it: a call that unmaps the
+   * trampoline itself (the last one of a restore).
+   */
+  callUntilExit(what: string, nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
+    this.untilExit = true;
+    try {
+      return this.call(what, nr, a1, a2, a3, a4, a5, a6);
+    } finally {
+      this.untilExit = false;
+    }
   }
 
   /** Run system call `nr`; returns rax as is (negative errno on failure). */
@@ -80,10 +107,15 @@ export class RemoteTask implements Disposable {
     r.set('r8', a5);
     r.set('r9', a6);
     setRegs(this.pid, r.bytes);
-    ptrace(PTRACE.SYSCALL, this.pid, 0, 0);
-    this.waitSyscallStop(nr);
-    ptrace(PTRACE.SYSCALL, this.pid, 0, 0);
-    this.waitSyscallStop(nr);
+    if (this.trapAfter && !this.untilExit) {
+      ptrace(PTRACE.CONT, this.pid, 0, 0);
+      this.waitStop(nr, (s) => WStatus.event(s) === 0 && WStatus.stopSig(s) === SIG.SIGTRAP, PTRACE.CONT);
+    } else {
+      ptrace(PTRACE.SYSCALL, this.pid, 0, 0);
+      this.waitSyscallStop(nr);
+      ptrace(PTRACE.SYSCALL, this.pid, 0, 0);
+      this.waitSyscallStop(nr);
+    }
     getRegs(this.pid, r.bytes);
     this.calls++;
     return r.result('rax');
@@ -102,6 +134,11 @@ export class RemoteTask implements Disposable {
 
   /** Wait for the next syscall-stop, resuming past other stops (signals sent meanwhile are dropped). */
   private waitSyscallStop(nr: number): void {
+    this.waitStop(nr, (s) => WStatus.event(s) === 0 && WStatus.stopSig(s) === SYSCALL_STOP, PTRACE.SYSCALL);
+  }
+
+  /** Wait for the stop `ends` accepts, resuming past others with `resume` (their signals dropped). */
+  private waitStop(nr: number, ends: (status: number) => boolean, resume: number): void {
     for (;;) {
       let s: number;
       try {
@@ -114,8 +151,8 @@ export class RemoteTask implements Disposable {
         this.state = 'dead';
         throw new RestoreError('EIO', `process ${this.pid} died during system call ${nr}`);
       }
-      if (WStatus.event(s) === 0 && WStatus.stopSig(s) === SYSCALL_STOP) return;
-      ptrace(PTRACE.SYSCALL, this.pid, 0, 0);
+      if (ends(s)) return;
+      ptrace(resume, this.pid, 0, 0);
     }
   }
 

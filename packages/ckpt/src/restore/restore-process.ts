@@ -279,6 +279,6 @@ function rebuildProcess(
 function finishLeader(task: RemoteTask, t: TaskImages, tramp: number): void {
   const regs = finalRegisters(t.cores[0]!);
   task.template.copyFrom(regs);
-  task.call('munmap the trampoline', RSYS.munmap, tramp, TRAMPOLINE_SIZE);
+  task.callUntilExit('munmap the trampoline', RSYS.munmap, tramp, TRAMPOLINE_SIZE);
   setRegs(t.pid, regs.bytes);
 }

@@ -59,5 +59,7 @@ function cloneTask(
   if (r !== id) throw new RestoreError('EIO', `clone3 of ${what} ${id} in process ${from.pid}: ${r}`);
   const w = waitpid(id, WAIT.WALL);
   if (!WStatus.stopped(w.status)) throw new RestoreError('EIO', `${what} ${id} exited at once`);
-  return new RemoteTask(id, trampoline);
+  const task = new RemoteTask(id, trampoline);
+  task.useTrampoline(trampoline);
+  return task;
 }

@@ -61,5 +61,5 @@ export function mapTrampoline(task: RemoteTask, tramp: number): void {
   const got = task.call('mmap the trampoline', RSYS.mmap, tramp, TRAMPOLINE_SIZE, rwx, flags, -1, 0);
   if (got !== tramp) throw new RestoreError('EIO', `the trampoline landed at 0x${got.toString(16)}`);
   task.write(tramp, SYSCALL_CODE);
-  task.syscallAt = tramp;
+  task.useTrampoline(tramp);
 }
