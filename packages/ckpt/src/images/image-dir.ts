@@ -134,7 +134,7 @@ export class ImageDir {
   // ---- writing -------------------------------------------------------------------------------------
 
   /** A writer for `pagemap-<pid>.img` (or `pagemap-shmem-<id>.img`) and a new `pages-<n>.img`. */
-  pagemapWriter(id: number, opts: { shmem?: boolean } = {}): PagemapWriter {
+  pagemapWriter(id: number, opts: { shmem?: boolean; remember?: boolean } = {}): PagemapWriter {
     this.expectWriting();
     const pagesId = this.nextPagesId++;
     const name = opts.shmem ? imageFileName.shmemPagemap(id) : imageFileName.pagemap(id);
@@ -142,7 +142,12 @@ export class ImageDir {
     if (this.renames.some((r) => r.final === pagemap))
       throw new BugError(`${name} written twice`, { code: 'BAD_STATE' });
     const pages = join(this.path, imageFileName.pages(pagesId));
-    const w = new PagemapWriter({ pagemapPath: tempPath(pagemap), pagesPath: tempPath(pages), pagesId });
+    const w = new PagemapWriter({
+      pagemapPath: tempPath(pagemap),
+      pagesPath: tempPath(pages),
+      pagesId,
+      remember: opts.remember,
+    });
     this.writers.push(w);
     this.renames.push({ tmp: w.pagemapPath, final: pagemap }, { tmp: w.pagesPath, final: pages });
     return w;

@@ -17,6 +17,7 @@ import { BugError } from '../sys/index.js';
 import { fsCall, ImageError } from './errors.js';
 import { imageFileName, PE } from './magics.js';
 import { decodePagemapImage, entryFlags, entryPages } from './pagemap.js';
+import { recallPagemap } from './pagemap-memo.js';
 
 /** One pagemap entry with its flags resolved and its data offset computed. */
 export interface PagemapRange {
@@ -67,6 +68,9 @@ export class PagemapReader implements Iterable<PagemapRange> {
   /** Read `dir/name` (a pagemap image); its pages file is `dir/pages-<pages_id>.img`. */
   static open(dir: string, name: string): PagemapReader {
     const path = join(dir, name);
+    const known = recallPagemap(path); // written by this process: not decoded again (pagemap-memo.ts)
+    if (known)
+      return new PagemapReader(known.pagesId, known.ranges, join(dir, imageFileName.pages(known.pagesId)));
     return PagemapReader.fromBytes(
       fsCall(`read ${path}`, () => readFileSync(path)),
       dir,

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -178,4 +186,29 @@ test('discard() with a flush in flight deletes the files and closes the fd once 
   await p;
   assert.throws(() => statSync(a2.pagesPath));
   assert.throws(() => w.queuePages(0x800000, 1, a.bytes.subarray(0, PAGE_SIZE)), { code: 'BAD_STATE' });
+});
+
+test('remember: a reader of the file (renamed since) takes the entries the writer kept; a file rewritten since is decoded', () => {
+  const tmp = join(dir, '.pagemap-11.img.tmp');
+  const pagesPath = join(dir, 'pages-5.img');
+  const w = new PagemapWriter({ pagemapPath: tmp, pagesPath, pagesId: 5, remember: true });
+  const page = Buffer.alloc(PAGE_SIZE, 1);
+  w.addPages(0x20000000, 1, page);
+  w.addHole(0x20001000, 2);
+  w.addHole(0x20003000, 1, PE.LAZY);
+  w.addPages(0x20004000, 1, page);
+  w.finish();
+  renameSync(tmp, join(dir, 'pagemap-11.img'));
+  const decoded = PagemapReader.fromBytes(readFileSync(join(dir, 'pagemap-11.img')), dir).ranges;
+  using r = PagemapReader.open(dir, 'pagemap-11.img');
+  using r2 = PagemapReader.open(dir, 'pagemap-11.img');
+  assert.equal(r.ranges, r2.ranges, 'the kept entries, not decoded again (one array for both readers)');
+  assert.deepEqual(r.ranges, decoded, 'what a decode gives');
+  assert.equal(r.pagesPath, pagesPath);
+  // the same size, written again: decoded, not recalled
+  const bytes = readFileSync(join(dir, 'pagemap-11.img'));
+  writeFileSync(join(dir, 'pagemap-11.img'), bytes);
+  using again = PagemapReader.open(dir, 'pagemap-11.img');
+  assert.notEqual(again.ranges, r.ranges, 'decoded: the file is not the one remembered');
+  assert.deepEqual(again.ranges, decoded);
 });

@@ -49,6 +49,8 @@ import { fsCall, ImageError } from './errors.js';
 import { encodeHeader } from './image-file.js';
 import { MAGIC, PE } from './magics.js';
 import { MAX_COMPAT_PAGES, pagemapEntry } from './pagemap.js';
+import { rememberPagemap } from './pagemap-memo.js';
+import type { PagemapRange } from './pagemap-reader.js';
 import { pagemapEntryCodec, pagemapHeadCodec } from './schema.js';
 
 /** Where a `PagemapWriter` writes, and the pages id it records. */
@@ -59,6 +61,8 @@ export interface PagemapWriterOptions {
   pagesId: number;
   /** Merge a range into the previous entry when adjacent with the same flags (default true). */
   merge?: boolean;
+  /** Keep the entries decoded for a reader of this file in this process (pagemap-memo.ts). */
+  remember?: boolean;
 }
 
 const STAGING_BYTES = 64 * 1024;
@@ -94,6 +98,9 @@ export class PagemapWriter {
   private failure: ImageError | undefined;
   private direct = false;
   private entryCount = 0;
+  /** The entries as a reader decodes them (remember: true), and the data offset of the next one. */
+  private kept: PagemapRange[] | undefined;
+  private keptOffset = 0;
   private pagesIn = 0;
   private holesIn = 0;
   private done = false;
@@ -103,6 +110,7 @@ export class PagemapWriter {
     this.pagemapPath = opts.pagemapPath;
     this.pagesPath = opts.pagesPath;
     this.merge = opts.merge ?? true;
+    if (opts.remember) this.kept = [];
     this.pagemapFd = fsCall(`create ${opts.pagemapPath}`, () => openSync(opts.pagemapPath, 'w', 0o600));
     try {
       this.pagesFd = fsCall(`create ${opts.pagesPath}`, () => openSync(opts.pagesPath, 'w', 0o600));
@@ -335,6 +343,12 @@ export class PagemapWriter {
     this.pending = undefined;
     this.stage(pagemapEntryCodec.encodeTrusted(pagemapEntry(p.vaddr, p.nrPages, p.flags)));
     this.entryCount++;
+    if (this.kept) {
+      if (p.flags & PE.PRESENT) {
+        this.kept.push({ vaddr: p.vaddr, nrPages: p.nrPages, flags: p.flags, offset: this.keptOffset });
+        this.keptOffset += p.nrPages * PAGE_SIZE;
+      } else this.kept.push({ vaddr: p.vaddr, nrPages: p.nrPages, flags: p.flags });
+    }
   }
 
   /** Append one framed entry to the staging buffer, writing the buffer out when full. */
@@ -369,6 +383,7 @@ export class PagemapWriter {
     } finally {
       this.closeFds();
     }
+    if (this.kept) rememberPagemap(this.pagemapPath, this.pagesId, this.kept);
   }
 
   /** Close and delete both files (used when the dump fails). Safe to call twice. */

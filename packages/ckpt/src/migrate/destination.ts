@@ -147,6 +147,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
               checksums: false,
               held: pre?.held,
               parentChain: pre?.parentChain,
+              rememberPagemaps: true, // read back at once: the pre-build's chain, the restore
             },
             (bytes) => void ch.send(FRAME.REPLY, bytes).catch(() => {}),
           );

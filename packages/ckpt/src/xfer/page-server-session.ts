@@ -67,6 +67,8 @@ export interface PageServerSessionOptions {
    * chain: a migration's destination lends the one its pre-build holds).
    */
   parentChain?: PageChain;
+  /** Keep each pagemap written decoded for a reader in this process (images/pagemap-memo.ts). */
+  rememberPagemaps?: boolean;
 }
 
 export type SessionState = 'open' | 'closed' | 'failed';
@@ -126,6 +128,7 @@ export class PageServerSession {
   private forced = false;
   private readonly held: HeldPages | undefined;
   private readonly parentChain: PageChain | undefined;
+  private readonly rememberPagemaps: boolean;
 
   constructor(
     opts: PageServerSessionOptions,
@@ -135,6 +138,7 @@ export class PageServerSession {
     this.checksumsOffered = opts.checksums ?? true;
     this.held = opts.held;
     this.parentChain = opts.parentChain;
+    this.rememberPagemaps = opts.rememberPagemaps === true;
     this.images = ImageDir.create(opts.dir, { parent: opts.parent, pagesIdBase: PAGE_SERVER_PAGES_ID_BASE });
   }
 
@@ -259,7 +263,10 @@ export class PageServerSession {
     if (this.pagemaps.has(dstId)) {
       throw new WireError('PROTOCOL', `${this.pagemapName(dst)} opened twice in one session`);
     }
-    const writer = this.images.pagemapWriter(dst.id, { shmem: dst.kind === 'shmem' });
+    const writer = this.images.pagemapWriter(dst.id, {
+      shmem: dst.kind === 'shmem',
+      remember: this.rememberPagemaps,
+    });
     const withParent = dst.kind === 'pid' && this.parentHas(dst);
     const lent = withParent && this.parentChain?.pid === dst.id ? this.parentChain : undefined;
     const parentDir = withParent && !lent ? ImageDir.open(this.dir).parent() : undefined;
