@@ -126,6 +126,15 @@ const FREEZE_GAP_MICROS = 30_000;
 
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
 
+/** Logs the µs each step of finish() took (info), from the previous call. */
+function stepTimer(log: Logger): (name: string) => void {
+  let t = process.hrtime.bigint();
+  return (name) => {
+    log.info('finish: %s: %d us', name, usSince(t));
+    t = process.hrtime.bigint();
+  };
+}
+
 export class DumpPipeline {
   private tasks: TaskScan[] = [];
   private progress = new PageProgress(0);
@@ -371,8 +380,11 @@ export class DumpPipeline {
    */
   async finish(f: { readonly inventory?: InventoryEntry } = {}): Promise<PreDumpResult> {
     const { o, log, set } = this;
+    const step = stepTimer(log);
     await this.source.drain(set.sink, this.progress);
+    step('drain');
     const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
+    step('close the session');
     const tasks = this.tasks.map((t) => taskResult(t, this.source.taskPages(t.pid)));
     const fig = this.source.figures();
     if (fig.held?.spilledBytes) {
@@ -409,6 +421,7 @@ export class DumpPipeline {
       this.session.release(tree?.frozen ? tree.processes : undefined);
       this.released = true;
       this.endUs = usSince(tEnd);
+      step('end tracking');
     } else if (this.session && set.dir && !this.released && (o.saveTracking ?? true)) {
       track = this.session.save();
     }
@@ -423,6 +436,7 @@ export class DumpPipeline {
       track,
       processIds: new Map(this.tasks.map((t) => [t.pid, t.identity])),
     });
+    step('commit');
     if (this.session !== o.tracking) this.session?.close();
     this.source.close();
     const pre = this.pre

@@ -192,10 +192,11 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
         site: sites.get(pid),
         early: early.get(pid),
         tcpEstablished: o.tcpEstablished,
+        phase,
       }),
     );
     const zombies = findZombies(frozen.pids);
-    phase('task state');
+    phase('zombies');
     if (o.leaveRunning) w.thaw();
     phase('thaw');
     const dir = p.images.dir;
