@@ -57,6 +57,7 @@ import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
 import { warmPlanner } from './page-plan.js';
 import { PageProgress, type PageSource } from './page-source.js';
+import { phaseTimer } from './phase-timer.js';
 import { PreCopy } from './pre-copy.js';
 import { readProcessIds } from './process-ids.js';
 import { readSentPages } from './sent-pages.js';
@@ -126,15 +127,6 @@ function readyWindow(o: PipelineOptions, log: Logger): void {
 const FREEZE_GAP_MICROS = 30_000;
 
 const usSince = (t: bigint) => Math.round(Number(process.hrtime.bigint() - t) / 1000);
-
-/** Logs the µs each step of finish() took (info), from the previous call. */
-function stepTimer(log: Logger): (name: string) => void {
-  let t = process.hrtime.bigint();
-  return (name) => {
-    log.info('finish: %s: %d us', name, usSince(t));
-    t = process.hrtime.bigint();
-  };
-}
 
 export class DumpPipeline {
   private tasks: TaskScan[] = [];
@@ -381,7 +373,7 @@ export class DumpPipeline {
    */
   async finish(f: { readonly inventory?: InventoryEntry } = {}): Promise<PreDumpResult> {
     const { o, log, set } = this;
-    const step = stepTimer(log);
+    const step = phaseTimer(log, 'finish:');
     const tree = this.tree;
     // the chain's end: tracking ends first, then the held copy is written. While a target is armed, each
     // first write to a page is a fault (uffd-wp) and, on a shadow-paging host, every one of its threads
