@@ -16,7 +16,11 @@
 //   written   pages the final dump copied; parent: pages left to the pre-dumps (PE_PARENT)
 // and the ratio criu stall / ckpt stall.
 //
+// --log-dir DIR: the final dumps run with -v4 --log-file DIR/<size>g-<rep>.log.bin (kept), and each rep
+// prints the dump's frozen phases (the `froze`, `frozen phase` and `thawed` lines, decoded).
+//
 // usage: npm run bench -w ckpt -- dump [--sizes 1,4] [--rate 1] [--reps 3] [--interval 1000] [--dir DIR]
+//        [--log-dir DIR]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..');
 const cli = join(pkg, 'bin', 'ckpt.js');
+const binlog = resolve(pkg, '..', 'binlog', 'bin', 'binlog.js');
 
 function opt(args, name, def) {
   const i = args.indexOf(`--${name}`);
@@ -40,6 +45,13 @@ function ckpt(args) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`ckpt ${args.join(' ')}: ${r.stderr.trim() || `status ${r.status}`}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+/** The lines of a binary log (binlog decode) that tell where a frozen window went. */
+function phaseLines(file) {
+  const r = spawnSync(process.execPath, [binlog, 'decode', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) return [`(binlog decode ${file}: ${r.stderr.trim()})`];
+  return r.stdout.split('\n').filter((l) => /froze |frozen phase|thawed|pre-copy pass|finish: /.test(l));
 }
 
 /** The fixture's longest heartbeat gap since the previous call, µs (SIGUSR1, then its STALL line). */
@@ -67,6 +79,8 @@ export async function run(args) {
   const interval = Number(opt(args, 'interval', '1000'));
   const root = mkdtempSync(join(opt(args, 'dir', os.tmpdir()), 'ckpt-bench-dump-'));
   const criu = process.env.CKPT_CRIU;
+  const logDir = opt(args, 'log-dir', undefined);
+  if (logDir) mkdirSync(logDir, { recursive: true });
   const { Fixture } = await import(join(pkg, 'dist', 'testing', 'index.js'));
   console.log(
     `final dump: sizes ${sizes.join(',')} GiB, ${ratePct}%/s written, ${reps} reps, ${interval} ms between ` +
@@ -103,6 +117,7 @@ export async function run(args) {
             '../2',
             '--leave-running',
             '--json',
+            ...(logDir ? ['-v4', '--log-file', join(logDir, `${gib}g-${r + 1}.log.bin`)] : []),
           ]);
           const row = {
             stall: await stall(f),
@@ -110,12 +125,20 @@ export async function run(args) {
             written: last.pagesWritten,
             parent: last.pagesSkippedParent ?? 0,
             total: last.totalTime,
+            freezing: last.freezingTime,
+            collect: last.collectTime ?? 0,
+            copy: last.copyTime ?? 0,
+            endTracking: last.endTrackingTime ?? 0,
           };
           rows.push(row);
           console.log(
             `  rep ${r + 1}: stall ${ms(row.stall)} ms, frozenTime ${ms(row.frozen)} ms, ${row.written} pages ` +
-              `written, ${row.parent} left to the parent; ckpt dump took ${ms(row.total)} ms`,
+              `written, ${row.parent} left to the parent; ckpt dump took ${ms(row.total)} ms (frozen: freezing ` +
+              `${ms(row.freezing)}, collect ${ms(row.collect)}, copy ${ms(row.copy)} ms; end tracking ` +
+              `${ms(row.endTracking)} ms after the thaw)`,
           );
+          if (logDir)
+            for (const l of phaseLines(join(logDir, `${gib}g-${r + 1}.log.bin`))) console.log(`    ${l}`);
           rmSync(d, { recursive: true, force: true });
         }
         const d0 = join(root, `${gib}g-full`);

@@ -16,8 +16,9 @@
  *             pages into memory, HeldPages, up to its cap; splice: pages into pipes); after pre-copy
  *             passes only what they do not hold is planned and read (the full plan waits for the drain)
  *   caller:   a full dump collects the rest of the state here, under the same freeze; then tree.thaw()
- * finish()    after the thaw: source.drain() (read: the held copy; splice: the pipes), close the session,
- *             end tracking on our side, statistics, tracking state, inventory, commit + fsync, the index
+ * finish()    after the thaw: end tracking on our side (first: the targets leave the armed state sooner),
+ *             source.drain() (read: the held copy; splice: the pipes), close the session, statistics,
+ *             tracking state, inventory, commit + fsync, the index
  * fail(e)     any step: end tracking (through the freeze while still frozen), release the source, abort the
  *             image set once; returns the error to throw (a DumpError for expected failures)
  * ```
@@ -56,6 +57,7 @@ import { ImageSet, openParent } from './image-set.js';
 import { type Logger, silentLogger } from './logger.js';
 import { warmPlanner } from './page-plan.js';
 import { PageProgress, type PageSource } from './page-source.js';
+import { phaseTimer } from './phase-timer.js';
 import { PreCopy } from './pre-copy.js';
 import { readProcessIds } from './process-ids.js';
 import { readSentPages } from './sent-pages.js';
@@ -394,8 +396,26 @@ export class DumpPipeline {
     } = {},
   ): Promise<PreDumpResult> {
     const { o, log, set } = this;
+    const step = phaseTimer(log, 'finish:');
+    const tree = this.tree;
+    // the chain's end: tracking ends first, then the held copy is written. While a target is armed, each
+    // first write to a page is a fault (uffd-wp) and, on a shadow-paging host, every one of its threads
+    // pays for the page-table changes when it runs (docs/pipeline.md "The stall after the thaw"): the
+    // drain's 0.4-0.8 s at 4 GiB need the held pages only, not the tracking
+    const end = o.endTracking ?? tree !== undefined;
+    if (f.deferTrackingEnd && this.session && !this.released) {
+      // endTracking() later (after the kill)
+    } else if (this.session && !this.released && (end || !set.dir)) {
+      const tEnd = process.hrtime.bigint();
+      this.session.release(tree?.frozen ? tree.processes : undefined);
+      this.released = true;
+      this.endUs = usSince(tEnd);
+      step('end tracking');
+    }
     await this.source.drain(set.sink, this.progress);
+    step('drain');
     const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
+    step('close the session');
     const tasks = this.tasks.map((t) => taskResult(t, this.source.taskPages(t.pid)));
     const fig = this.source.figures();
     if (fig.held?.spilledBytes) {
@@ -405,7 +425,6 @@ export class DumpPipeline {
         fig.held.spilledBytes,
       );
     }
-    const tree = this.tree;
     const result = resultOf({
       pid: o.pid,
       imagesDir: set.path,
@@ -425,16 +444,8 @@ export class DumpPipeline {
       exited: this.exited,
       t0: this.t0,
     });
-    const end = o.endTracking ?? tree !== undefined;
     let track: ReturnType<TrackingSession['save']>;
-    if (f.deferTrackingEnd && this.session && !this.released) {
-      // endTracking() later
-    } else if (this.session && !this.released && (end || !set.dir)) {
-      const tEnd = process.hrtime.bigint();
-      this.session.release(tree?.frozen ? tree.processes : undefined);
-      this.released = true;
-      this.endUs = usSince(tEnd);
-    } else if (this.session && set.dir && !this.released && (o.saveTracking ?? true)) {
+    if (this.session && set.dir && !this.released && !f.deferTrackingEnd && (o.saveTracking ?? true)) {
       track = this.session.save();
     }
     set.commit({
@@ -448,6 +459,7 @@ export class DumpPipeline {
       track,
       processIds: new Map(this.tasks.map((t) => [t.pid, t.identity])),
     });
+    step('commit');
     if (this.session !== o.tracking && !f.deferTrackingEnd) this.session?.close();
     this.source.close();
     const pre = this.pre

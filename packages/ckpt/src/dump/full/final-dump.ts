@@ -37,6 +37,7 @@ import type { PageTarget } from '../../xfer/index.js';
 import { DumpError, dumpErrorFrom } from '../errors.js';
 import { type FrozenWindow, freezeForWindow } from '../freeze-window.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { phaseTimer } from '../phase-timer.js';
 import { DumpPipeline } from '../pipeline.js';
 import { ReadSource } from '../read-source.js';
 import type { PreDumpResult } from '../stats.js';
@@ -173,7 +174,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     // --leave-running or preCopyPasses: pre-copy passes first (the pipeline runs them only when the copy is held)
     w = await freezeForWindow(p, { pid: o.pid, log });
     const frozen = w.tree;
-    const phase = phaseTimer(log);
+    const phase = phaseTimer(log, 'frozen phase');
     await p.capture(frozen);
     phase('capture (pages, tracking ended)');
     for (const [pid, f] of frozen.processes) {
@@ -192,10 +193,11 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
         site: sites.get(pid),
         early: early.get(pid),
         tcpEstablished: o.tcpEstablished,
+        phase,
       }),
     );
     const zombies = findZombies(frozen.pids);
-    phase('task state');
+    phase('zombies');
     if (o.leaveRunning) w.thaw();
     phase('thaw');
     const dir = p.images.dir;
@@ -221,16 +223,6 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     w?.thaw();
     if (complete) p.endTracking(false); // the release hook kept the tree (or failed): it runs on, paced
   }
-}
-
-/** Logs the µs each frozen phase took (info), from the previous call. */
-function phaseTimer(log: Logger): (name: string) => void {
-  let t = process.hrtime.bigint();
-  return (name) => {
-    const now = process.hrtime.bigint();
-    log.info('frozen phase %s: %d us', name, Number((now - t) / 1000n));
-    t = now;
-  };
 }
 
 /**

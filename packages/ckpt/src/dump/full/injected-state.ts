@@ -1,6 +1,6 @@
 /**
  * What only the target can tell: collected by injecting system calls into each frozen thread (ptrace/'s
- * Injector), their answers written into one injected scratch page and read back through RemoteMemory.
+ * Injector), their answers written into the injector's data area (`page` below) and read back through it.
  *
  * ```
  * leader thread                          every thread (its own injector, one after another)
@@ -12,16 +12,18 @@
  *  PR_GET_CHILD_SUBREAPER (page+2256), PR_GET_THP_DISABLE
  *  timer_gettime(id, page+2304), timer_getoverrun(id)   for each POSIX timer (posix-timers.ts)
  * ```
- * Runs while the process is frozen; every injector is cured (scratch page unmapped, code and registers
- * restored) before this returns, also on failure. Uses only Injector.infect / call / mmap / cure and
- * RemoteMemory, so it survives changes of the injector's internals.
+ * The answers go to the injector's own data area (Injector.scratch), not to a page mapped for them (an
+ * injected mmap and munmap per thread less in the frozen window). Runs while the process is frozen; every
+ * injector is cured (scratch mapping unmapped, code and registers restored) before this returns, also on
+ * failure. Uses only Injector.infect / call / mmap / scratch / read / write / cure, so it survives changes
+ * of the injector's internals.
  *
  * @example
  * using frozen = freeze(pid);
  * const s = collectInjectedState(frozen);
  * s.sigactions[10 - 1]?.handler; // SIGUSR1's handler address
  */
-import { type FrozenProcess, Injector, RemoteMemory } from '../../ptrace/index.js';
+import { type FrozenProcess, Injector } from '../../ptrace/index.js';
 import type { LiveTimer } from './posix-timers.js';
 
 const SYS_RT_SIGACTION = 13;
@@ -85,28 +87,35 @@ export interface InjectedState {
   readonly threads: ReadonlyMap<number, InjectedThreadState>;
 }
 
-/** Run `f` with an injector on `tid` and a scratch page; cures on every way out. */
+/** Reads the answers back (the injector reads the target's memory). */
+type Answers = Pick<Injector, 'read'>;
+
+/** Bytes of the answer area the calls write into (the POSIX timer's slot is the last). */
+const ANSWERS = OFF_TIMER + 32;
+
+/**
+ * Run `f` with an injector on `tid` and an area for the answers, read back through the injector: its own
+ * data area (Injector.scratch: no injected mmap and munmap, two round trips of the frozen window per thread,
+ * nor a /proc/PID/mem of our own), or a page of its own where that area is too small; cures on every way out.
+ */
 function withInjector<T>(
   frozen: FrozenProcess,
   tid: number,
   site: number | undefined,
-  f: (inj: Injector, page: number, mem: RemoteMemory) => T,
+  f: (inj: Injector, page: number, mem: Answers) => T,
 ): T {
   const inj = Injector.infect(frozen, tid, site);
   try {
-    const page = inj.mmap(PAGE);
-    const mem = RemoteMemory.open(frozen.pid, tid);
-    try {
-      return f(inj, page, mem);
-    } finally {
-      mem.close();
-    }
+    if (inj.scratch.size < ANSWERS) return f(inj, inj.mmap(PAGE), inj); // a fresh page: zeros
+    // the answers of signals not asked about are read as zeros (SIG_DFL): clear the area first
+    inj.write(inj.scratch.address, new Uint8Array(ANSWERS));
+    return f(inj, inj.scratch.address, inj);
   } finally {
     inj.cure();
   }
 }
 
-function threadPart(inj: Injector, page: number, mem: RemoteMemory, tid: number): InjectedThreadState {
+function threadPart(inj: Injector, page: number, mem: Answers, tid: number): InjectedThreadState {
   inj.call('sigaltstack', SYS_SIGALTSTACK, 0, page + OFF_SAS);
   inj.call('prctl(PR_GET_TID_ADDRESS)', SYS_PRCTL, PR_GET_TID_ADDRESS, page + OFF_TID_ADDRESS);
   inj.call('prctl(PR_GET_PDEATHSIG)', SYS_PRCTL, PR_GET_PDEATHSIG, page + OFF_PDEATHSIG);

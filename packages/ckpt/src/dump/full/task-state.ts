@@ -109,6 +109,8 @@ export interface CollectOptions {
   readonly early?: EarlyVmFlags;
   /** Established TCP connections are read (TCP repair: tcp-stream.ts). */
   readonly tcpEstablished?: boolean;
+  /** Called after each part (registers, injected state, /proc): the window's finer phases (-v4). */
+  readonly phase?: (name: string) => void;
 }
 
 /** /proc/PID/maps and the VmFlags of smaps, read while the process runs. */
@@ -152,6 +154,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   const tids = [pid, ...frozen.tids.filter((t) => t !== pid)];
   const ptraceStates = tids.map((tid) => readThreadState(frozen, tid));
   const sharedPending = peekSiginfo(pid, true);
+  o.phase?.(`${pid} registers`);
   const proc = readTaskCreds(pid);
   const posixTimers = readPosixTimers(pid);
   const injected = collectInjectedState(
@@ -160,6 +163,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     proc.sigCgt | proc.sigIgn,
     posixTimers.map((t) => t.id),
   );
+  o.phase?.(`${pid} injected state`);
   const threads = ptraceStates.map((state) => ({
     state,
     creds: readTaskCreds(pid, state.tid),
@@ -179,7 +183,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
   for (const fd of fds)
     if (fd.kind === 'socket')
       sockets.set(fd.fd, socketFacts(pid, fd.fd, fd.inode, unix, true, o.tcpEstablished));
-  return {
+  const state: TaskState = {
     pid,
     ppid: Number(f[1]),
     pgid: Number(f[2]),
@@ -205,4 +209,6 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     loginuid: readProcNumber(pid, 'loginuid', 0xffffffff),
     oomScoreAdj: readProcNumber(pid, 'oom_score_adj', 0),
   };
+  o.phase?.(`${pid} /proc`);
+  return state;
 }
