@@ -59,8 +59,23 @@ test('a tight limit keeps iterating while the delta shrinks', () => {
   h.push(it(10, 1000, 10, 105));
   assert.equal(decide(h, tight).action, 'iterate');
   h.push(it(1, 1000, 1, 10.5));
+  assert.equal(decide(h, tight).action, 'iterate', 'fits, but the delta still halves');
+  h.push(it(0.8, 1000, 0.8, 1.05));
   const d = decide(h, tight);
   assert.equal(d.action, 'finish', d.why);
+});
+
+test('a fitting projection iterates on while the delta still halves, then finishes', () => {
+  const h = [it(1024, 1000, 1024, 0), it(40, 1000, 40, 1074), it(10, 1000, 10, 300)];
+  const d = decide(h, o);
+  assert.equal(d.action, 'iterate', d.why);
+  assert.match(d.why, /fits .* but the delta still halves/);
+  h.push(it(8, 1000, 8, 250)); // 10 -> 8 MiB: no longer halving
+  const f = decide(h, o);
+  assert.equal(f.action === 'finish' && f.reason, 'fits', f.why);
+  // at the last iteration allowed: finish although it halved
+  const capped = decide(h.slice(0, 3), { ...o, maxIterations: 3 });
+  assert.equal(capped.action === 'finish' && capped.reason, 'fits', capped.why);
 });
 
 test('a target that dirties faster than the link: no convergence, finish or give up as chosen', () => {
