@@ -116,6 +116,31 @@ async function report(f: Fixture, pid: number, n: number): Promise<{ stallUs: nu
 }
 
 /** Whether `pid` is alive and not stopped: running (R), sleeping (S) or in an uninterruptible wait (D). */
+/**
+ * What a migration that failed before the hand-over leaves: the source's one line matching `reason`, the
+ * receiver ended non-zero with no image set left in `dir`, the target thawed, untracked, its memory intact.
+ */
+async function assertSourceRunsOn(
+  f: Fixture,
+  src: Run,
+  recv: Run,
+  dir: string,
+  reason: RegExp,
+): Promise<void> {
+  assert.equal(await src.exited, 1, src.err);
+  assert.match(src.err, reason, "the destination's reason");
+  assert.equal(src.err.trim().split('\n').length, 1, `one line: ${src.err}`);
+  assert.notEqual(await recv.exited, 0);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => /^\d+$/.test(n)),
+    [],
+    'the destination removed the sets',
+  );
+  await until('the thaw', () => runsOn(f.pid));
+  assert.equal(countUserfaultfds(f.pid), 0, 'tracking ended in the target');
+  assert.match((await report(f, f.pid, 1)).check, /^CHECK ok/);
+}
+
 function runsOn(pid: number): boolean {
   return /^[RSD]$/.test(state(pid) ?? '');
 }
@@ -286,19 +311,7 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
       () => recv.err.includes('listening on') || recv.child.exitCode !== null,
     );
     const src = start('a', ['migrate', '-t', String(f.pid), '--to', `${(pair as NetnsPair).ips.b}:${p}`]);
-    assert.equal(await src.exited, 1, src.err);
-    assert.match(src.err, /^ckpt: pid \d+ is taken/, "the destination's reason, in one line");
-    assert.equal(src.err.trim().split('\n').length, 1, `one line: ${src.err}`);
-    assert.notEqual(await recv.exited, 0);
-    assert.deepEqual(
-      readdirSync(dir).filter((n) => /^\d+$/.test(n)),
-      [],
-      'the destination removed the sets',
-    );
-    await until('the thaw', () => runsOn(f.pid));
-    assert.equal(countUserfaultfds(f.pid), 0, 'tracking ended in the target');
-    const r = await report(f, f.pid, 1);
-    assert.match(r.check, /^CHECK ok/);
+    await assertSourceRunsOn(f, src, recv, dir, /^ckpt: pid \d+ is taken/);
   });
 
   it('the destination killed mid-way: the source keeps running, unharmed and untracked', async () => {
@@ -324,18 +337,7 @@ describe('ckpt migrate to ckpt receive across two network namespaces', { skip },
     const built = globalPid(f.pid);
     assert.ok(built, 'the pre-built process is in the receiver pid namespace');
     process.kill(built, 'SIGKILL'); // the root's pages received so far were only there
-    assert.equal(await src.exited, 1, src.err);
-    assert.equal(src.err.trim().split('\n').length, 1, `one line: ${src.err}`);
-    assert.match(src.err, /^ckpt: .*pre-built process/, "the destination's reason");
-    assert.notEqual(await recv.exited, 0);
-    assert.deepEqual(
-      readdirSync(dir).filter((n) => /^\d+$/.test(n)),
-      [],
-      'the destination removed the sets',
-    );
-    await until('the thaw', () => runsOn(f.pid));
-    assert.equal(countUserfaultfds(f.pid), 0, 'tracking ended in the target');
-    assert.match((await report(f, f.pid, 1)).check, /^CHECK ok/);
+    await assertSourceRunsOn(f, src, recv, dir, /^ckpt: .*pre-built process/);
   });
 
   it('the source killed mid-way: nothing is left on the destination, the pre-built process neither', async () => {
