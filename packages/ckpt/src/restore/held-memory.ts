@@ -82,15 +82,7 @@ export class HeldMemory implements HeldPages {
       if (this.used === BUFFER || this.remote.full) this.flush();
       const n = Math.min(bytes.length - at, BUFFER - this.used);
       this.buf.bytes.set(bytes.subarray(at, at + n), this.used);
-      const last = this.remote.length - 1;
-      const addr = vaddr + at;
-      if (last >= 0 && this.remote.base(last) + this.remote.len(last) === addr) {
-        // the same run continued: widen the last iovec (rewritten in place)
-        const len = this.remote.len(last) + n;
-        this.remote.length--;
-        this.remote.bytes -= len - n;
-        this.remote.push(this.remote.base(this.remote.length), len);
-      } else this.remote.push(addr, n);
+      this.remote.pushMerged(vaddr + at, n); // the same run continued: one iovec
       this.used += n;
       at += n;
     }

@@ -44,6 +44,20 @@ export class IovecArray {
     this.bytes += len;
   }
 
+  /** push(), or the last iovec widened when [base, base + len) continues it. */
+  pushMerged(base: number, len: number): void {
+    const last = this.length - 1;
+    if (last < 0 || this.base(last) + this.len(last) !== base) {
+      this.push(base, len);
+      return;
+    }
+    const i = last * 4;
+    const n = this.len(last) + len;
+    this.u32[i + 2] = n % TWO32;
+    this.u32[i + 3] = Math.floor(n / TWO32);
+    this.bytes += len;
+  }
+
   base(i: number): number {
     return this.u32[i * 4]! + this.u32[i * 4 + 1]! * TWO32;
   }
