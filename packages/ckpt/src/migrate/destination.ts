@@ -138,13 +138,13 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           const final = b.final === true;
           // the final set's root pages go into the pre-built process too (the restore adopts them as held)
           const preview = prebuildOn ? parsePreview(b.preview) : undefined;
-          // the root's anonymous memory goes straight into the pre-built process (prebuild.ts)
           if (final) {
             // the source freezes now: the hand-over runs at a higher priority (nice -10 where allowed),
             // and a full GC now rather than a pause of the restore in the downtime
             priority ??= raiseForWindow();
             collectBeforeWindow();
           }
+          // the root's anonymous memory goes straight into the pre-built process (prebuild.ts)
           const pre = preview
             ? await prebuild.prepare(path, preview)
             : { held: undefined, parentChain: final && prebuildOn ? await prebuild.chain() : undefined };
