@@ -25,8 +25,8 @@
  * const prebuilt = await pb.take();         // RESTORE
  */
 
-import type { PageChain } from '../images/index.js';
-import { PrebuiltProcess, type VmaPreview, warmDecoders } from '../restore/index.js';
+import { type PageChain, warmCodecs } from '../images/index.js';
+import { PrebuiltProcess, type VmaPreview } from '../restore/index.js';
 import type { HeldPages } from '../xfer/index.js';
 import { MigrateError } from './errors.js';
 
@@ -86,7 +86,7 @@ export class Prebuild {
           shellJob: preview.shellJob,
           pageFill: this.pageFill,
         });
-        warmDecoders(); // the restore's image decoders, off the downtime
+        warmCodecs(); // the restore's image decoders, off the downtime
       }
       const held = this.process.prepare(preview.vmas);
       this.heldSets++;

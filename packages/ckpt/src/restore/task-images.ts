@@ -43,7 +43,6 @@ import {
   TASK_DEAD,
   type TtyInfoEntry,
   ttyInfoEntryCodec,
-  warmCodecs,
   type ZombieProcess,
 } from '../images/index.js';
 import { readBlobImage } from './blob-image.js';
@@ -64,15 +63,6 @@ export interface TaskImages {
   readonly pipeData: ReadonlyMap<number, Buffer>;
   /** tty-info.img by id (the tree's terminals: a --shell-job dump; empty otherwise). */
   readonly ttys: ReadonlyMap<number, TtyInfoEntry>;
-}
-
-/**
- * Generate the image codecs now (images/warmCodecs): protobufjs generates each decoder and converter at
- * its first use (20-30 ms in all), which a migration's destination does while the source still runs
- * rather than in the downtime.
- */
-export function warmDecoders(): void {
-  warmCodecs();
 }
 
 function read(dir: ImageDir, name: string, magic: number): Buffer[] {
