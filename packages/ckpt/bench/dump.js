@@ -26,11 +26,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { phaseLines } from './phase-lines.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..');
 const cli = join(pkg, 'bin', 'ckpt.js');
-const binlog = resolve(pkg, '..', 'binlog', 'bin', 'binlog.js');
 
 function opt(args, name, def) {
   const i = args.indexOf(`--${name}`);
@@ -45,13 +45,6 @@ function ckpt(args) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`ckpt ${args.join(' ')}: ${r.stderr.trim() || `status ${r.status}`}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
-/** The lines of a binary log (binlog decode) that tell where a frozen window went. */
-function phaseLines(file) {
-  const r = spawnSync(process.execPath, [binlog, 'decode', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) return [`(binlog decode ${file}: ${r.stderr.trim()})`];
-  return r.stdout.split('\n').filter((l) => /froze |frozen phase|thawed|pre-copy pass|finish: /.test(l));
 }
 
 /** The fixture's longest heartbeat gap since the previous call, µs (SIGUSR1, then its STALL line). */

@@ -17,15 +17,19 @@
 // --prebuild on (default): the destination builds the process while the source runs (docs/migrate.md);
 // off: receive --no-prebuild (the restore after the final set only); both: each rep both ways, same run;
 // --prebuild-fill: how pages get into the pre-built process (receive --prebuild-fill).
+// --log-dir DIR: the source runs with -v4 --log-file DIR/<size>g-<rep>.log.bin (kept), and each rep prints
+// its frozen window's phases from it (`source: frozen phase ...`).
 // and the ratio CRIU's gap / ours. The goal (issue "ckpt migrate"): gap <= 100 ms at 4 GiB.
 //
 // usage: npm run bench -w ckpt -- migrate [--sizes 1,4] [--rate 1] [--reps 3] [--compress none|lz4|zstd]
 //        [--max-downtime MS] [--prebuild on|off|both] [--prebuild-fill writev|pread] [--pre-copy N] [--no-criu]
+//        [--log-dir DIR]
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { phaseLines } from './phase-lines.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..');
@@ -128,6 +132,7 @@ async function ckptMigration(pair, f, root, o) {
   ];
   if (o.compress) args.push('--compress', o.compress);
   if (o.preCopy) args.push('--pre-copy', o.preCopy);
+  if (o.logFile) args.push('-v4', '--log-file', o.logFile);
   const src = run(pair.enter('a', [process.execPath, cli, ...args]));
   const status = await src.done;
   if (status !== 0) {
@@ -218,6 +223,8 @@ export async function run_(args) {
     preCopy: opt(args, 'pre-copy', undefined),
   };
   const prebuild = opt(args, 'prebuild', 'on');
+  const logDir = opt(args, 'log-dir', undefined);
+  if (logDir) mkdirSync(logDir, { recursive: true });
   o.prebuildFill = opt(args, 'prebuild-fill', 'writev');
   const ways = prebuild === 'both' ? [true, false] : [prebuild !== 'off'];
   const criu = args.includes('--no-criu') ? undefined : process.env.CKPT_CRIU;
@@ -252,7 +259,8 @@ export async function run_(args) {
         const way = ways[k % ways.length];
         const f = await startFixture();
         try {
-          const m = await ckptMigration(pair, f, root, { ...o, prebuild: way });
+          const logFile = logDir ? join(logDir, `${gib}g-${k + 1}.log.bin`) : undefined;
+          const m = await ckptMigration(pair, f, root, { ...o, prebuild: way, logFile });
           const r = m.result;
           console.log(
             `  ${gib} GiB rep ${Math.floor(k / ways.length) + 1}${way ? '' : ' (--no-prebuild)'}: gap ${m.gapMs.toFixed(1)} ms; source: frozen ${r.frozenMs.toFixed(1)} + hand-over ${r.handoverMs.toFixed(1)} ms ` +
@@ -260,6 +268,7 @@ export async function run_(args) {
               `bytes ${m.bytesRatio.toFixed(3)}x; total ${(r.totalMs / 1000).toFixed(1)} s; ${m.check}`,
           );
           for (const l of m.phases) console.log(`      ${l}`);
+          if (logFile) for (const l of phaseLines(logFile)) console.log(`      source: ${l.slice(11)}`);
           if (way === ways[0]) ours.push(m);
         } finally {
           f.kill();

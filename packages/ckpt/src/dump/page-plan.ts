@@ -238,6 +238,8 @@ export async function writePlannedPages(
   return { ...st, holePages };
 }
 
+let plannerWarm = false;
+
 /**
  * Run planPages on a made-up plan of a few thousand ranges, so that V8 has compiled it (and PageRanges)
  * before the freeze: run once, cold, the plan of ~10k written ranges costs ~10x its optimized time, and
@@ -247,6 +249,8 @@ export async function writePlannedPages(
  * warmPlanner(); // in DumpPipeline.prepare
  */
 export function warmPlanner(): void {
+  if (plannerWarm) return; // once a process: what V8 compiled stays (a migration warms it after its first copy)
+  plannerWarm = true;
   const base = 0x10000000;
   const span = 8192 * PAGE_SIZE;
   const present = new PageRanges();

@@ -45,7 +45,7 @@ import {
 } from '../mem/index.js';
 import { CLOCK_TICKS, readStartTimeMicros, type Vma } from '../proc/index.js';
 import { type FrozenProcess, freeze } from '../ptrace/index.js';
-import { KernelUnsupportedError } from '../sys/index.js';
+import { KernelUnsupportedError, PAGE_SIZE, PagemapScanner } from '../sys/index.js';
 import { DumpError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type PagePlan, planPages } from './page-plan.js';
@@ -314,10 +314,23 @@ export class TrackingSession {
     const writtenPresent: { start: number; end: number }[] = [];
     let ascending = true;
     let pages = 0;
+    const method = i.pagesMethod ?? (PagemapScanner.supported() ? 'scan' : 'pagemap');
+    // the chain's end, frozen: the last collect re-arms nothing, so the walk that finds the present pages
+    // tells which were written too (uffd-wp only: a page not write-protected is written, the VMAs
+    // nobody armed included, as the collect reports them); one walk of the memory instead of two
+    const last = i.endTracking === true && i.frozen !== undefined;
+    if (last && !i.pass && t.kind === 'uffd-wp' && method === 'scan') {
+      const found = findPages(pid, i.plan, {
+        method,
+        onWritten: (start, end) => {
+          written.push({ start, end });
+          pages += (end - start) / PAGE_SIZE;
+        },
+      });
+      return this.plan(pid, i, mode, found, normalizeRanges(written), pages, 0, known);
+    }
     const stopped = this.underFreeze(pid, t, i.frozen, () => {
       // a scan reports in ascending order: merge as it comes, sort only if it did not
-      // the chain's end: the last collect re-arms nothing (no write-protection put back)
-      const last = i.endTracking === true && i.frozen !== undefined;
       pages = t.collect(
         (start, end, present) => {
           if (i.pass && present) {
@@ -341,11 +354,25 @@ export class TrackingSession {
     const found = i.pass
       ? passPages(ascending ? writtenPresent : normalizeRanges(writtenPresent), i.pagesMethod)
       : findPages(pid, i.plan, i.pagesMethod ? { method: i.pagesMethod } : {});
+    const collected = ascending ? written : normalizeRanges(written);
+    return this.plan(pid, i, mode, found, collected, pages, stopped, known);
+  }
+
+  /** An incremental task's plan from what its collect and its walk found. */
+  private plan(
+    pid: number,
+    i: PlanTaskInput,
+    mode: ReturnType<typeof effectiveMode>,
+    found: FoundPages,
+    collected: AddressRange[],
+    pages: number,
+    stopped: number,
+    known: AddressRange[],
+  ): TaskPlan {
     if (mode.fallback) this.log.warn('process %d: full dump: %s', pid, mode.fallback);
     let chain: PageChain | undefined;
     if (i.covered === undefined && i.parent?.hasPagemap(pid)) chain = new PageChain(i.parent, pid);
     try {
-      const collected = ascending ? written : normalizeRanges(written);
       const v = i.precopied;
       const covered = i.covered;
       if (v && covered) {

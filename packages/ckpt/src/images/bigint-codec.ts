@@ -14,7 +14,7 @@
  * saEntry.decode(saEntry.encode({ sigaction: 1n, flags: 0x4000000n, restorer: 0n, mask: 0n })).flags; // 0x4000000n
  */
 import protobuf from 'protobufjs';
-import { warmOnDemand } from './codec-warmup.js';
+import { sampleOf, warmOnDemand } from './codec-warmup.js';
 import { ImageError } from './errors.js';
 import type { MessageCodec } from './schema.js';
 
@@ -45,10 +45,14 @@ function toLongs(v: unknown): unknown {
  */
 export function bigintCodec<T>(root: protobuf.Root, name: string): MessageCodec<T> {
   const type = root.lookupType(name);
-  warmOnDemand(root);
   const encodeTrusted = (value: T): Uint8Array =>
     type.encode(type.fromObject(toLongs(value) as Record<string, unknown>)).finish();
-  return {
+  let sample: T | undefined;
+  warmOnDemand(root, () => {
+    sample ??= sampleOf(type, 'bigint') as T;
+    codec.decode(codec.encode(sample));
+  });
+  const codec: MessageCodec<T> = {
     name,
     encode(value: T): Uint8Array {
       const longs = toLongs(value) as Record<string, unknown>;
@@ -65,4 +69,5 @@ export function bigintCodec<T>(root: protobuf.Root, name: string): MessageCodec<
       }
     },
   };
+  return codec;
 }

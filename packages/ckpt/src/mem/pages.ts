@@ -91,14 +91,19 @@ function spans(vmas: readonly DumpVma[], kind: DumpVma['kind']): [number, number
   return out;
 }
 
-function scanPages(pid: number, plan: VmaPlan): { ranges: PageRanges; counts: number[] } {
+function scanPages(
+  pid: number,
+  plan: VmaPlan,
+  onWritten?: (start: number, end: number) => void,
+): { ranges: PageRanges; counts: number[] } {
   using s = PagemapScanner.open(pid);
-  // anon: present or swapped, and NOT the zero page (inverted PFNZERO), returning PRESENT only
+  // anon: present or swapped, and NOT the zero page (inverted PFNZERO), returning PRESENT only (and
+  // WRITTEN, asked for: the regions then split where it changes)
   const anon: ScanOptions = {
     categoryInverted: PAGE_IS.PFNZERO,
     categoryMask: PAGE_IS.PFNZERO,
     anyofMask: ANYOF,
-    returnMask: PAGE_IS.PRESENT,
+    returnMask: onWritten ? PAGE_IS.PRESENT | PAGE_IS.WRITTEN : PAGE_IS.PRESENT,
   };
   // private file VMAs: additionally NOT a file page, i.e. copied on write
   const file = {
@@ -110,7 +115,10 @@ function scanPages(pid: number, plan: VmaPlan): { ranges: PageRanges; counts: nu
   const collect = (list: [number, number][], o: ScanOptions) => {
     for (const [a, b] of list) {
       const out: [number, number][] = [];
-      s.scan(a, b, o, (rs, re) => out.push([rs, re]));
+      s.scan(a, b, o, (rs, re, cat) => {
+        out.push([rs, re]);
+        if (onWritten && (cat & PAGE_IS.WRITTEN) !== 0) onWritten(rs, re);
+      });
       byVma.push(out);
     }
   };
@@ -235,15 +243,24 @@ function pagemapPages(pid: number, plan: VmaPlan): { ranges: PageRanges; counts:
 
 /**
  * Find the pages to dump for a plan. `method` defaults to `scan` when the kernel has PAGEMAP_SCAN.
+ * `onWritten` (scan only): also called with each found region whose pages are not write-protected by
+ * userfaultfd (PAGE_IS_WRITTEN: written since an async write-protect armed them, or in a VMA nobody
+ * armed), in the same walk: the last collect of a tracking that ends, without a walk of its own.
  * Throws MemError (ESRCH, EPERM, ENOTSUP_KERNEL when `scan` is asked for and missing).
  *
  * @example
  * findPages(pid, plan, { method: 'pagemap' }).ranges.pages; // pages to read
  */
-export function findPages(pid: number, plan: VmaPlan, o: { method?: PagesMethod } = {}): FoundPages {
+export function findPages(
+  pid: number,
+  plan: VmaPlan,
+  o: { method?: PagesMethod; onWritten?: (start: number, end: number) => void } = {},
+): FoundPages {
   try {
     const method = o.method ?? (PagemapScanner.supported() ? 'scan' : 'pagemap');
-    const { ranges, counts } = method === 'scan' ? scanPages(pid, plan) : pagemapPages(pid, plan);
+    if (o.onWritten && method !== 'scan') throw new Error('findPages: onWritten needs the scan method');
+    const { ranges, counts } =
+      method === 'scan' ? scanPages(pid, plan, o.onWritten) : pagemapPages(pid, plan);
     const deferred = [];
     let guards = 0;
     for (let i = 0; i < plan.deferred.length; i++) {

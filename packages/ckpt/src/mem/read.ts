@@ -117,6 +117,8 @@ export class PageReader {
   /** Range index of each remote iovec of the current call. */
   private readonly rangeOf = new Int32Array(IOV_MAX);
   private maps: Vma[] | null = null;
+  /** Buffers reserve() touched already. */
+  private touched = 0;
 
   /**
    * `bufferSize` is rounded up to whole pages (default 4 MiB); `buffers` (1-4, default 3) is how many
@@ -145,7 +147,9 @@ export class PageReader {
   reserve(): void {
     if (!this.buffers) return;
     this.slot(this.count - 1);
-    for (const b of this.buffers) b.bytes.fill(0); // touched: no page fault in the window
+    // touched: no page fault in the window (once: a reader lent to several dumps, as a migration's
+    // iterations and its final dump, fills them for the first only)
+    for (; this.touched < this.buffers.length; this.touched++) this.buffers[this.touched]!.bytes.fill(0);
   }
 
   /** Buffers allocated so far (at most `buffers` of the constructor). */

@@ -31,6 +31,7 @@
  */
 import type { InventoryEntry } from '../../images/index.js';
 import { closeLeftovers, listRecords, PageReader, type TrackerChoice } from '../../mem/index.js';
+import { readMaps } from '../../proc/index.js';
 import { type FrozenTree, injectionSite } from '../../ptrace/index.js';
 import { kill, SIG } from '../../sys/index.js';
 import type { PageTarget } from '../../xfer/index.js';
@@ -43,7 +44,13 @@ import { ReadSource } from '../read-source.js';
 import type { PreDumpResult } from '../stats.js';
 import { listTree } from '../tree.js';
 import { findRefusals } from './refuse.js';
-import { collectTaskState, type EarlyVmFlags, readEarlyVmFlags, type TaskState } from './task-state.js';
+import {
+  collectTaskState,
+  type EarlyVmFlags,
+  earlyMatches,
+  readEarlyVmFlags,
+  type TaskState,
+} from './task-state.js';
 import { silenceConnections } from './tcp-stream.js';
 import { faultInVdso } from './vdso-pages.js';
 import { writeTaskImages } from './write-images.js';
@@ -68,6 +75,17 @@ export interface FinalDumpOptions {
   /** Tracking to resume from the parent (default auto; none: every page as data). */
   readonly trackMem?: TrackerChoice;
   readonly bufferSize?: number;
+  /**
+   * The page reader to read with (its buffers, allocated and touched already, are reused: a migration's
+   * iterations lend theirs); default a new one of `bufferSize` (its buffers touched before the freeze).
+   */
+  readonly reader?: PageReader;
+  /**
+   * VmFlags read ahead (readEarlyVmFlagsAsync), by pid: taken for a process whose VMAs they still match
+   * (a migration reads the root's while its iterations run: smaps takes ~15 ms a GiB); the others are
+   * read here, before the freeze.
+   */
+  readonly early?: ReadonlyMap<number, EarlyVmFlags>;
   /** --leave-running: bytes of the frozen copy held in memory until the thaw (default: ReadSource's). */
   readonly holdCap?: number;
   readonly logger?: Logger;
@@ -134,9 +152,11 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     const pids = assertDumpable(o);
     using reader = new PageReader(o.pid, { bufferSize: 1 << 16, buffers: 1 });
     for (const p of pids) {
-      sites.set(p, injectionSite(p));
+      const maps = readMaps(p);
+      sites.set(p, injectionSite(p, maps));
       await faultInVdso(reader, p);
-      early.set(p, readEarlyVmFlags(p));
+      const ahead = o.early?.get(p);
+      early.set(p, ahead && earlyMatches(ahead, maps) ? ahead : readEarlyVmFlags(p));
     }
   } catch (e) {
     throw dumpErrorFrom(e, o.pid);
@@ -162,6 +182,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     (pid) =>
       new ReadSource(pid, {
         bufferSize,
+        reader: o.reader,
         log,
         signal: o.signal,
         frozen: true,

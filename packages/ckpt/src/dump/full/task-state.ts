@@ -37,6 +37,7 @@ import {
   readStatFields,
   readTaskCreds,
   readVmFlags,
+  readVmFlagsAsync,
   type TaskCreds,
   type Vma,
 } from '../../proc/index.js';
@@ -127,19 +128,26 @@ export function readEarlyVmFlags(pid: number): EarlyVmFlags {
   return { maps: readMaps(pid), vmFlags: readVmFlags(pid) };
 }
 
+/**
+ * readEarlyVmFlags with smaps read on a libuv thread: a caller that reads them well ahead (a migration,
+ * while its iterations run) keeps its event loop going meanwhile.
+ */
+export async function readEarlyVmFlagsAsync(pid: number): Promise<EarlyVmFlags> {
+  const maps = readMaps(pid);
+  return { maps, vmFlags: await readVmFlagsAsync(pid) };
+}
+
 const vmaKey = (v: Vma) =>
   `${v.start}-${v.end} ${v.read}${v.write}${v.exec}${v.private} ${v.inode} ${v.path}`;
 
+/** Whether `early` was read with the VMAs of `maps`: its VmFlags are theirs. */
+export function earlyMatches(early: EarlyVmFlags, maps: readonly Vma[]): boolean {
+  return early.maps.length === maps.length && early.maps.every((v, i) => vmaKey(v) === vmaKey(maps[i]!));
+}
+
 /** The early VmFlags if `maps` (read frozen) shows the same VMAs; else smaps now. */
 function vmFlagsFor(pid: number, maps: readonly Vma[], early: EarlyVmFlags | undefined) {
-  if (
-    early &&
-    early.maps.length === maps.length &&
-    early.maps.every((v, i) => vmaKey(v) === vmaKey(maps[i]!))
-  ) {
-    return early.vmFlags;
-  }
-  return readVmFlags(pid);
+  return early && earlyMatches(early, maps) ? early.vmFlags : readVmFlags(pid);
 }
 
 function pathFacts(pid: number, link: string): PathFacts {
