@@ -224,6 +224,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     const dir = p.images.dir;
     if (!dir) throw new Error('finalDump: the image set has no directory');
     const inventory: InventoryEntry = writeTaskImages(dir, states, zombies);
+    phase('images');
     // a tree to be killed ends tracking after the kill (nothing left to unregister then): a migration's
     // source is frozen until the destination runs the tree, and the close took ~30 ms a GiB of that
     const result = await p.finish({ inventory, deferTrackingEnd: !o.leaveRunning });
