@@ -189,7 +189,7 @@ export class ImageDir {
       for (const { tmp, final } of this.renames) fsCall(`rename ${tmp}`, () => renameSync(tmp, final));
       if (this.sync) fsyncPath(this.path, 'r');
       if (this.inventoryEntry) {
-        writeInventory(join(this.path, imageFileName.inventory), this.inventoryEntry);
+        writeInventory(join(this.path, imageFileName.inventory), this.inventoryEntry, this.sync);
         if (this.sync) fsyncPath(this.path, 'r');
       }
     } catch (e) {

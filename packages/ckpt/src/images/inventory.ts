@@ -29,9 +29,9 @@ export function readInventory(path: string): InventoryEntry {
   return decodeInventoryImage(fsCall(`read ${path}`, () => readFileSync(path)));
 }
 
-/** Write inventory.img atomically. */
-export function writeInventory(path: string, entry: InventoryEntry): void {
-  writeFileAtomic(path, encodeInventoryImage(entry));
+/** Write inventory.img atomically (fsync'ed with `sync`: temp-file.ts). */
+export function writeInventory(path: string, entry: InventoryEntry, sync = false): void {
+  writeFileAtomic(path, encodeInventoryImage(entry), sync);
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
  * Durable whole-file writes: a temporary file beside the target, written in full and fsync'ed, then
  * renamed over the target, so a reader (or a crash) never sees half a file under the real name; with
- * `syncDir`, the directory is fsync'ed too, so the rename itself survives a power cut. Errors are Node's
- * own (callers say what the file is).
+ * `syncDir`, the directory is fsync'ed too, so the rename itself survives a power cut. `fsync: false`
+ * keeps only the atomic rename (a crash of the writer, not of the machine). Errors are Node's own
+ * (callers say what the file is).
  *
  * ```
- * open(tmp, 0600) -> write all -> fsync -> close -> rename(tmp, path) [-> fsync(dir)]
+ * open(tmp, 0600) -> write all [-> fsync] -> close -> rename(tmp, path) [-> fsync(dir)]
  * ```
  *
  * @example
@@ -17,6 +18,8 @@ import { dirname } from 'node:path';
 export interface DurableOptions {
   /** The temporary path (same directory as `path`). */
   readonly temp: string;
+  /** fsync the file before the rename (default true; false: only atomic, as CRIU's image writes). */
+  readonly fsync?: boolean;
   /** fsync the directory after the rename (default false). */
   readonly syncDir?: boolean;
   /** Called with the step that failed ('write' of the temporary, 'rename'), before the error is thrown. */
@@ -39,7 +42,7 @@ export function writeDurable(path: string, bytes: Uint8Array, o: DurableOptions)
   try {
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
+    if (o.fsync !== false) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
