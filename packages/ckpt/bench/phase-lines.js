@@ -11,5 +11,7 @@ const binlog = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin
 export function phaseLines(file) {
   const r = spawnSync(process.execPath, [binlog, 'decode', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) return [`(binlog decode ${file}: ${r.stderr.trim()})`];
-  return r.stdout.split('\n').filter((l) => /froze |frozen phase|thawed|pre-copy pass|finish: /.test(l));
+  return r.stdout
+    .split('\n')
+    .filter((l) => /froze |frozen phase|before the freeze:|thawed|pre-copy pass|finish: /.test(l));
 }

@@ -148,8 +148,12 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   const bufferSize = o.bufferSize ?? 4 << 20;
   const sites = new Map<number, number | undefined>();
   const early = new Map<number, EarlyVmFlags>();
+  // what runs between the caller's last look at the memory and the freeze (a migration's last
+  // iteration: all of it lets the window's delta grow), phase by phase at -v4
+  const ready = phaseTimer(log, 'before the freeze:');
   try {
     const pids = assertDumpable(o);
+    ready('refusals');
     using reader = new PageReader(o.pid, { bufferSize: 1 << 16, buffers: 1 });
     for (const p of pids) {
       const maps = readMaps(p);
@@ -158,6 +162,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       const ahead = o.early?.get(p);
       early.set(p, ahead && earlyMatches(ahead, maps) ? ahead : readEarlyVmFlags(p));
     }
+    ready('injection sites, vdso, VmFlags');
   } catch (e) {
     throw dumpErrorFrom(e, o.pid);
   }
@@ -189,6 +194,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
         holdCap: o.leaveRunning || (o.preCopyPasses ?? 0) > 0 ? o.holdCap : 0,
       }),
   );
+  ready('the pipeline');
   let w: FrozenWindow | undefined;
   let complete = false;
   try {
