@@ -12,7 +12,11 @@
  *                           FILE* (inventory.img last), SET_DONE -> SET_OK
  *                           sample {page bytes, time, dirtied bytes, time since the last collect} -> decide()
  *                           iterate | finish ('fits', 'max-iterations', 'no-convergence') | give up
- * final                     finalDump(WORK/k+1, parent ../k): frozen, pages -> PageStream, images -> FILE*,
+ *                           (after the first: the image encoders and the page planner rehearsed, so
+ *                           that they run optimized in the window; the root's VmFlags read ahead on a
+ *                           libuv thread, again whenever its VMAs changed: vm-flags-ahead.ts)
+ * final                     finalDump(WORK/k+1, parent ../k, the same tracking session and read buffers):
+ *                           frozen, pages -> PageStream, images -> FILE*,
  *                           SET_DONE -> SET_OK, RESTORE -> RUNNING: kill the frozen tree, DONE
  * failure anywhere          the tree keeps running (a frozen tree is thawed), tracking ended, ABORT sent,
  *                           the destination removes what it built; one MigrateError (or the layer's)
@@ -238,8 +242,6 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
         if (waited <= rule.maxDowntimeMs || n >= rule.maxIterations) break;
       }
     }
-    session.close(); // our side only: the final dump resumes tracking from the last set's ckpt-track.json
-    session = undefined;
 
     // the final dump: frozen from here until the destination runs the tree (or fails: thawed)
     const n = reports.length + 1;
@@ -263,6 +265,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       preCopyPasses: o.preCopyPasses,
       reader, // its buffers, touched by the iterations: none allocated just before the freeze
       early,
+      tracking: session, // goes on: ended (released) by the final dump, on every way out
       logger: log,
       signal: o.signal,
       onProgress: o.onProgress,

@@ -42,6 +42,7 @@ import { phaseTimer } from '../phase-timer.js';
 import { DumpPipeline } from '../pipeline.js';
 import { ReadSource } from '../read-source.js';
 import type { PreDumpResult } from '../stats.js';
+import type { TrackingSession } from '../tracking.js';
 import { listTree } from '../tree.js';
 import { findRefusals } from './refuse.js';
 import {
@@ -74,6 +75,13 @@ export interface FinalDumpOptions {
   readonly shellJob?: boolean;
   /** Tracking to resume from the parent (default auto; none: every page as data). */
   readonly trackMem?: TrackerChoice;
+  /**
+   * A live tracking session to end the chain with instead of resuming one from the parent's
+   * ckpt-track.json (a migration's, kept open over its iterations: no userfaultfd taken back from the
+   * target, no record rewritten, just before the freeze). The dump ends its tracking (released) as it
+   * would its own, on every way out; the caller's close() after that is harmless.
+   */
+  readonly tracking?: TrackingSession;
   readonly bufferSize?: number;
   /**
    * The page reader to read with (its buffers, allocated and touched already, are reused: a migration's
@@ -175,6 +183,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       logger: log,
       onProgress: o.onProgress,
       trackMem: o.prevImagesDir !== undefined ? (o.trackMem ?? 'auto') : undefined,
+      tracking: o.tracking,
       saveTracking: false,
       endTracking: true,
       willFreeze: true,
