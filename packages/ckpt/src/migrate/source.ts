@@ -266,13 +266,16 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       reader, // its buffers, touched by the iterations: none allocated just before the freeze
       early,
       tracking: session, // goes on: ended (released) by the final dump, on every way out
+      refusalsChecked: true, // at the start; the window looks again
       logger: log,
       signal: o.signal,
       onProgress: o.onProgress,
       release: async () => {
         const h = performance.now();
-        await sendSet(ch, dir, n);
+        // RESTORE right behind SET_DONE (the destination takes them in order): no round trip between
+        await sendSet(ch, dir, n, false);
         await ch.sendJson(FRAME.RESTORE, { n, shellJob: o.shellJob === true });
+        await ch.expect(FRAME.SET_OK);
         const b = await ch.expect(FRAME.RUNNING);
         running = { pid: Number(b.pid), millis: Number(b.millis) };
         handoverMs = performance.now() - h;
@@ -356,8 +359,8 @@ function staysHere(name: string): boolean {
   return name.endsWith('.log.bin') || name.startsWith('.') || name.startsWith('ckpt-') || name === 'parent';
 }
 
-/** Send every image file of `dir` (inventory.img last), then SET_DONE; waits for SET_OK. */
-async function sendSet(ch: Channel, dir: string, n: number): Promise<void> {
+/** Send every image file of `dir` (inventory.img last), then SET_DONE; waits for SET_OK unless `!wait`. */
+async function sendSet(ch: Channel, dir: string, n: number, wait = true): Promise<void> {
   const names = readdirSync(dir)
     .filter((f) => !staysHere(f) && f !== 'inventory.img' && statSync(join(dir, f)).isFile())
     .sort();
@@ -365,5 +368,5 @@ async function sendSet(ch: Channel, dir: string, n: number): Promise<void> {
   for (const name of names)
     await ch.send(FRAME.FILE, encodeFilePayload(name, readFileSync(join(dir, name))), true);
   await ch.sendJson(FRAME.SET_DONE, { n });
-  await ch.expect(FRAME.SET_OK);
+  if (wait) await ch.expect(FRAME.SET_OK);
 }

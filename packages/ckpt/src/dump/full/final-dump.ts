@@ -4,11 +4,12 @@
  *
  * ```
  * up front      listTree; findRefusals of each (ckpt's own tracking userfaultfds excepted): a refusal
- *   (running)   throws here, before anything is created or frozen (targets untouched); injection sites;
- *               the [vdso] faulted in (vdso-pages.ts); VmFlags (smaps: slow, read here, used if the VMAs
+ *   (running)   throws here, before anything is created or frozen (targets untouched; a caller that
+ *               checked already says so: refusalsChecked); injection sites; the [vdso] faulted in
+ *               (vdso-pages.ts); VmFlags (smaps: slow, read here or given read ahead, used if the VMAs
  *               are the same when frozen)
- * prepare()     DumpPipeline: parent chain, tracking session (resumed from the parent: PE_PARENT holes),
- *               directory, page session
+ * prepare()     DumpPipeline: parent chain, tracking session (resumed from the parent, or the caller's
+ *               live one: PE_PARENT holes), directory, page session
  * freeze        freezeForWindow: with a parent and --leave-running (or `preCopyPasses`) the pre-copy passes
  *               first (running), then every thread of every process; children forked meanwhile are caught
  * capture()     FROZEN: pages (data and parent holes; with --leave-running held in memory and written after
@@ -75,6 +76,12 @@ export interface FinalDumpOptions {
   readonly shellJob?: boolean;
   /** Tracking to resume from the parent (default auto; none: every page as data). */
   readonly trackMem?: TrackerChoice;
+  /**
+   * The caller ran assertDumpable on this tree already (a migration, at its start): the refusals are
+   * looked for only in the window (a tree that took something undumpable since is refused there, and
+   * thawed), not again just before the freeze.
+   */
+  readonly refusalsChecked?: boolean;
   /**
    * A live tracking session to end the chain with instead of resuming one from the parent's
    * ckpt-track.json (a migration's, kept open over its iterations: no userfaultfd taken back from the
@@ -160,7 +167,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   // iteration: all of it lets the window's delta grow), phase by phase at -v4
   const ready = phaseTimer(log, 'before the freeze:');
   try {
-    const pids = assertDumpable(o);
+    const pids = o.refusalsChecked ? listTree(o.pid) : assertDumpable(o);
     ready('refusals');
     using reader = new PageReader(o.pid, { bufferSize: 1 << 16, buffers: 1 });
     for (const p of pids) {
