@@ -51,6 +51,14 @@ import {
   WStatus,
   waitpid,
 } from '../sys/index.js';
+import {
+  BATCH_ENTRY_SIZE,
+  type BatchCall,
+  batchCode,
+  batchResults,
+  batchTable,
+  quietSignal,
+} from './call-batch.js';
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import type { Curable, FrozenProcess } from './frozen-process.js';
 import { findGadgets, type Gadgets } from './gadgets.js';
@@ -58,6 +66,9 @@ import { Registers } from './registers.js';
 import { type MemoryAccess, RemoteMemory } from './remote-memory.js';
 import { AFTER_SYSCALL, restoreFrame, resumeRegisters, resumeStub, STUB_SIZE } from './resume-stub.js';
 import {
+  BATCH_OFFSET,
+  BATCH_TABLE_ENTRIES,
+  BATCH_TABLE_OFFSET,
   DATA_OFFSET,
   DATA_SIZE,
   FRAME_OFFSET,
@@ -91,7 +102,14 @@ export interface InjectStats {
   syscalls: number;
   /** Time spent in them (SETREGS to GETREGS), in microseconds. */
   micros: number;
+  /** ptrace stops waited for (each a scheduler round trip of the target's thread). */
+  stops: number;
+  /** Batches run (call-batch.ts: one stop for a table of calls). */
+  batches: number;
 }
+
+/** What Injector waits for: a syscall stop, an EVENT_STOP, or a batch's end (its signal at `rip`). */
+type StopKind = 'syscall' | 'event' | { readonly signal: number; readonly rip: number };
 
 /** Options of Injector.infect. */
 export interface InjectOptions {
@@ -148,11 +166,13 @@ export class Injector implements Curable, Disposable {
   /** The thread's registers were changed (it stands in a stub). */
   private moved = false;
   private cured = false;
+  /** The thread's quiet signal (call-batch.ts; 0: none), read at the first batch. */
+  private quiet: number | undefined;
   /** Address of the first executable mapping, where the first and last calls run. */
   readonly site: number;
   /** A 16-aligned area of the scratch mapping, free for small argument structs (0 size after cure). */
   readonly scratch: { readonly address: number; readonly size: number };
-  readonly stats: InjectStats = { syscalls: 0, micros: 0 };
+  readonly stats: InjectStats = { syscalls: 0, micros: 0, stops: 0, batches: 0 };
 
   private constructor(
     readonly frozen: FrozenProcess,
@@ -242,8 +262,11 @@ export class Injector implements Curable, Disposable {
     }
     this.base = base;
     const stub = base + STUB_OFFSET;
-    this.mem.write(base, scratchSignature(process.pid));
-    this.mem.write(stub, resumeStub(base + FRAME_OFFSET, this.resume.address('rip')));
+    const code = Buffer.alloc(BATCH_OFFSET + batchCode().length);
+    code.set(scratchSignature(process.pid), 0);
+    code.set(resumeStub(base + FRAME_OFFSET, this.resume.address('rip')), STUB_OFFSET);
+    code.set(batchCode(), BATCH_OFFSET);
+    this.mem.write(base, code);
     this.mem.write(base + FRAME_OFFSET, restoreFrame(this.resume));
     this.park(stub + AFTER_SYSCALL);
     this.onStep('parked');
@@ -346,10 +369,10 @@ export class Injector implements Curable, Disposable {
       setRegs(this.tid, r.bytes);
       this.moved = true;
       ptrace(PTRACE.SYSCALL, this.tid, 0, 0);
-      this.waitFor('syscall', PTRACE.SYSCALL);
+      this.waitFor(this.tid, 'syscall', PTRACE.SYSCALL);
       this.onStep(`${step}entry`);
       ptrace(PTRACE.SYSCALL, this.tid, 0, 0);
-      this.waitFor('syscall', PTRACE.SYSCALL);
+      this.waitFor(this.tid, 'syscall', PTRACE.SYSCALL);
       this.frozen.regs(this.tid, r);
     } catch (e) {
       const err = ptraceErrorFrom(e, this.frozen.pid, `inject syscall ${nr} into`);
@@ -367,6 +390,74 @@ export class Injector implements Curable, Disposable {
     if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
     if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
     return this.run('', this.base + STUB_OFFSET, nr, [a1, a2, a3, a4, a5, a6]);
+  }
+
+  /**
+   * Run `calls` in the target with one ptrace stop per 32 calls (call-batch.ts); returns each call's rax
+   * as is (negative errno on failure). The calls must not depend on each other's results (answers go to
+   * memory). Runs them one by one (two stops each) when the thread has no quiet signal.
+   *
+   * @example
+   * const [pid, ppid] = inj.batch([{ nr: SYS.getpid }, { nr: SYS.getppid }]);
+   */
+  batch(calls: readonly BatchCall[]): number[] {
+    if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
+    if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
+    this.quiet ??= quietSignal(this.frozen.pid, this.tid, getSigmask(this.tid));
+    if (this.quiet === 0) return calls.map((c) => this.syscall(c.nr, ...(c.args ?? [])));
+    return this.runBatch(this.tid, this.resume, this.stub, this.quiet, calls);
+  }
+
+  /**
+   * @internal Run `calls` on thread `tid` (this injector's, or a guest's: guest-thread.ts) from the batch
+   * loop, in chunks of the table's size: `resume` are the registers it resumes with should we vanish,
+   * `stub` its resume stub, `rsp` its stack pointer meanwhile (default: resume's).
+   */
+  runBatch(
+    tid: number,
+    resume: Registers,
+    stub: number,
+    quiet: number,
+    calls: readonly BatchCall[],
+    rsp?: number,
+  ): number[] {
+    const out: number[] = [];
+    const table = this.base + BATCH_TABLE_OFFSET;
+    const r = this.work;
+    for (let i = 0; i < calls.length; i += BATCH_TABLE_ENTRIES) {
+      this.frozen.assertFrozen();
+      const t0 = performance.now();
+      const chunk = calls.slice(i, i + BATCH_TABLE_ENTRIES);
+      this.mem.write(table, batchTable(chunk, table));
+      r.copyFrom(resume);
+      r.set('rip', this.base + BATCH_OFFSET);
+      r.set('orig_rax', -1);
+      if (rsp !== undefined) r.set('rsp', rsp);
+      r.set('r12', table);
+      r.set('r13', chunk.length);
+      r.set('r14', this.frozen.pid);
+      r.set('r15', tid);
+      r.set('rbx', quiet);
+      r.set('rbp', stub);
+      try {
+        setRegs(tid, r.bytes);
+        if (tid === this.tid) this.moved = true;
+        this.onStep('batch-set');
+        ptrace(PTRACE.CONT, tid, 0, 0);
+        this.waitFor(tid, { signal: quiet, rip: stub + AFTER_SYSCALL }, PTRACE.CONT);
+      } catch (e) {
+        const err = ptraceErrorFrom(e, this.frozen.pid, 'run a batch of injected calls in');
+        if (err instanceof PtraceError && err.code === 'ESRCH' && this.frozen.isDead())
+          this.frozen.markGone();
+        throw err;
+      }
+      this.onStep('batch-end');
+      out.push(...batchResults(this.mem.read(table, chunk.length * BATCH_ENTRY_SIZE), chunk.length));
+      this.stats.syscalls += chunk.length;
+      this.stats.batches++;
+      this.stats.micros += Math.round((performance.now() - t0) * 1000);
+    }
+    return out;
   }
 
   /** Like syscall(), but throws PtraceError EINJECT (with the errno name) when the call fails. */
@@ -432,12 +523,13 @@ export class Injector implements Curable, Disposable {
    * Wait for the next stop of the kind wanted ('syscall': a syscall-stop; 'event': an EVENT_STOP), resuming
    * with `resume` past others. Signals are remembered (re-delivered at detach); a group-stop is noted.
    */
-  private waitFor(kind: 'syscall' | 'event', resume: number): void {
-    const thread = this.frozen.thread(this.tid)!;
+  private waitFor(tid: number, kind: StopKind, resume: number): void {
+    const thread = this.frozen.thread(tid)!;
     for (;;) {
       let s: number;
       try {
-        s = waitpid(this.tid, WAIT.WALL).status;
+        s = waitpid(tid, WAIT.WALL).status;
+        this.stats.stops++;
       } catch (e) {
         if (e instanceof SysError && e.code === 'ECHILD')
           s = 0x9; // treat as killed
@@ -455,9 +547,16 @@ export class Injector implements Curable, Disposable {
         if (sig !== SIG.SIGTRAP) thread.groupStop = sig;
         if (kind === 'event') return;
       } else if (ev === 0) {
+        // the batch's own quiet signal, where the batch ends; else a real signal (even of that number)
+        if (
+          typeof kind === 'object' &&
+          sig === kind.signal &&
+          this.frozen.regs(tid, this.work).address('rip') === kind.rip
+        )
+          return;
         thread.signals.push(sig);
       }
-      ptrace(resume, this.tid, 0, 0);
+      ptrace(resume, tid, 0, 0);
     }
   }
 
@@ -468,7 +567,7 @@ export class Injector implements Curable, Disposable {
   private toEventStop(): void {
     ptrace(PTRACE.INTERRUPT, this.tid, 0, 0);
     ptrace(PTRACE.CONT, this.tid, 0, 0);
-    this.waitFor('event', PTRACE.CONT);
+    this.waitFor(this.tid, 'event', PTRACE.CONT);
     this.onStep('event-stop');
   }
 

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { SYS, syscall } from '../sys/index.js';
+import { Fixture } from '../testing/index.js';
+import { freeze, Injector } from './index.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SIGWINCH = 28;
+
+test('a batch runs a table of calls with one stop per 32 calls; the target runs on unchanged', async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  {
+    using frozen = freeze(f.pid);
+    const rip = frozen.regs(f.pid).get('rip');
+    using inj = Injector.infect(frozen);
+    const stops = inj.stats.stops;
+    const ts = inj.scratch.address;
+    const calls = [
+      { nr: SYS.getpid },
+      { nr: SYS.close, args: [99999] },
+      { nr: 228, args: [1, ts] }, // clock_gettime(CLOCK_MONOTONIC, scratch)
+      ...Array.from({ length: 37 }, () => ({ nr: 110 })), // getppid,
+    ];
+    const r = inj.batch(calls);
+    assert.equal(r.length, calls.length);
+    assert.equal(r[0], f.pid);
+    assert.equal(r[1], -9, 'a failing call answers -EBADF');
+    assert.equal(r[2], 0);
+    assert.ok(inj.read(ts, 8).readBigInt64LE() > 0n, 'the answer is in memory');
+    assert.equal(new Set(r.slice(3)).size, 1, 'every getppid answers the same');
+    assert.ok(r[3]! > 0);
+    assert.equal(inj.stats.batches, 2, '40 calls: two chunks');
+    assert.equal(inj.stats.stops - stops, 2, 'one stop per chunk');
+    assert.equal(inj.call('getpid', SYS.getpid), f.pid, 'single calls still run after a batch');
+    inj.cure();
+    assert.equal(frozen.regs(f.pid).get('rip'), rip);
+  }
+  await sleep(50);
+  assert.match(f.state(), /^[SR]$/);
+  assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/, 'the interrupted read() restarted');
+});
+
+test("a real instance of the batch's quiet signal is told apart from the batch's end and delivered", async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  {
+    using frozen = freeze(f.pid);
+    using inj = Injector.infect(frozen);
+    // SIGWINCH pending for the main thread before the batch: it stops the thread before the first call
+    syscall(SYS.tgkill, f.pid, f.pid, SIGWINCH);
+    const r = inj.batch([{ nr: SYS.getpid }, { nr: SYS.getpid }]);
+    assert.deepEqual(r, [f.pid, f.pid], 'the batch ran to its end');
+    assert.deepEqual(frozen.thread(f.pid)!.signals, [SIGWINCH], 'the real one is remembered');
+  }
+  await sleep(50);
+  assert.match(f.state(), /^[SR]$/);
+  assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
+});
