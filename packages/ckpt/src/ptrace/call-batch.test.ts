@@ -1,11 +1,24 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { readMaps } from '../proc/index.js';
 import { SYS, syscall } from '../sys/index.js';
 import { Fixture } from '../testing/index.js';
 import { freeze, Injector } from './index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Ask the injectee for a checksum of its data (SIGUSR1: its second thread answers) and return it. */
+async function checksum(f: Fixture, n: number): Promise<string> {
+  f.signal(10);
+  const re = new RegExp(`^SUM ${n} ([0-9a-f]+)$`, 'm');
+  for (let i = 0; i < 500; i++) {
+    const m = re.exec(readFileSync(f.logFile, 'utf8'));
+    if (m) return m[1]!;
+    await sleep(10);
+  }
+  throw new Error(`no checksum ${n} from ${f.pid}`);
+}
 const SIGWINCH = 28;
 
 test('a batch runs a table of calls with one stop per 32 calls; the target runs on unchanged', async () => {
@@ -54,5 +67,31 @@ test("a real instance of the batch's quiet signal is told apart from the batch's
   }
   await sleep(50);
   assert.match(f.state(), /^[SR]$/);
+  assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
+});
+
+test("another thread runs batches from the injector's scratch mapping (a guest): no mapping of its own", async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  const before = await checksum(f, 1);
+  {
+    using frozen = freeze(f.pid);
+    const other = frozen.tids.find((t) => t !== f.pid)!;
+    const regs = frozen.regs(other).bytes.slice();
+    using inj = Injector.infect(frozen);
+    const maps = readMaps(f.pid).length;
+    const stops = inj.stats.stops;
+    const g = inj.guest(other);
+    assert.ok(g, 'the summing thread can be a guest');
+    assert.equal(inj.guest(other), undefined, 'one guest per thread');
+    assert.equal(inj.guest(f.pid), undefined, 'the injector thread is no guest');
+    const [tid, pid] = g.batch([{ nr: 186 }, { nr: SYS.getpid }]); // gettid
+    assert.deepEqual([tid, pid], [other, f.pid], 'the calls ran in that thread');
+    assert.equal(inj.stats.stops - stops, 1, 'one stop for the batch, none to set the guest up');
+    assert.equal(readMaps(f.pid).length, maps, 'no mapping of its own');
+    inj.cure();
+    assert.equal(g.infected, false, "the injector's cure cures its guests");
+    assert.deepEqual(frozen.regs(other).bytes, regs, 'its registers are back');
+  }
+  assert.equal(await checksum(f, 2), before, 'the summing thread runs on (its sigwait restarted)');
   assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
 });

@@ -9,6 +9,7 @@ export * from './errors.js';
 export * from './freeze.js';
 export * from './freeze-tree.js';
 export * from './frozen-process.js';
+export type { GuestThread } from './guest-thread.js';
 export * from './injector.js';
 export * from './registers.js';
 export * from './registry.js';

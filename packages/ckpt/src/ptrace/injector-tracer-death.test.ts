@@ -31,6 +31,7 @@ const frozen = freeze(pid);
 const inj = Injector.infect(frozen, pid, undefined, undefined, { onStep, patchSite: patchSite === 1 });
 inj.syscall(39);
 inj.batch([{ nr: 39 }, { nr: 3, args: [99999] }, { nr: 39 }]);
+for (const tid of frozen.tids) if (tid !== pid) inj.guest(tid)?.batch([{ nr: 186 }, { nr: 39 }]);
 const a = inj.mmap(65536);
 inj.write(a, Buffer.from('x'));
 inj.syscall(3, 99999);

@@ -62,9 +62,17 @@ import {
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import type { Curable, FrozenProcess } from './frozen-process.js';
 import { findGadgets, type Gadgets } from './gadgets.js';
+import { GuestThread } from './guest-thread.js';
 import { Registers } from './registers.js';
 import { type MemoryAccess, RemoteMemory } from './remote-memory.js';
-import { AFTER_SYSCALL, restoreFrame, resumeRegisters, resumeStub, STUB_SIZE } from './resume-stub.js';
+import {
+  AFTER_SYSCALL,
+  FRAME_SIZE,
+  restoreFrame,
+  resumeRegisters,
+  resumeStub,
+  STUB_SIZE,
+} from './resume-stub.js';
 import {
   BATCH_OFFSET,
   BATCH_TABLE_ENTRIES,
@@ -72,6 +80,7 @@ import {
   DATA_OFFSET,
   DATA_SIZE,
   FRAME_OFFSET,
+  guestStubOffset,
   SCRATCH_ADDRESS,
   SCRATCH_NAME,
   SCRATCH_SIZE,
@@ -85,6 +94,8 @@ import { sigFrame, sigFrameSize } from './sigframe.js';
 /** Bytes saved below the red zone: the site call's restore frame (FRAME_SIZE) goes there. */
 const STACK_AREA = 256;
 const RED_ZONE = 128;
+/** Stack a guest thread must have below its restore frame: a signal frame with the largest xsave. */
+const GUEST_SIGNAL_ROOM = 8192;
 const PROT_RW = 3;
 const PROT_RX = 5;
 const MAP_PRIVATE_ANON = 0x22;
@@ -168,6 +179,10 @@ export class Injector implements Curable, Disposable {
   private cured = false;
   /** The thread's quiet signal (call-batch.ts; 0: none), read at the first batch. */
   private quiet: number | undefined;
+  /** The mappings read at infect (guest(): the other threads' stacks). */
+  private readonly maps: readonly Vma[];
+  /** Other threads running from our scratch mapping (guest-thread.ts), cured before it is unmapped. */
+  private readonly guests: GuestThread[] = [];
   /** Address of the first executable mapping, where the first and last calls run. */
   readonly site: number;
   /** A 16-aligned area of the scratch mapping, free for small argument structs (0 size after cure). */
@@ -196,6 +211,7 @@ export class Injector implements Curable, Disposable {
     if (site === undefined)
       throw new PtraceError('EINVAL', `process ${frozen.pid} has no executable mapping`);
     this.site = site;
+    this.maps = maps;
     this.gadgets = options.patchSite ? undefined : findGadgets(maps);
     frozen.adopt(this); // throws if another injector is active
     try {
@@ -460,6 +476,37 @@ export class Injector implements Curable, Disposable {
     return out;
   }
 
+  /**
+   * Another frozen thread `tid` of the process, to run batches from this injector's scratch mapping
+   * (guest-thread.ts): undefined when it cannot (no quiet signal, no free stub slot, no room on its
+   * stack, a thread of a group-stop): then infect it on its own after this injector's cure.
+   */
+  guest(tid: number): GuestThread | undefined {
+    if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
+    if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
+    const thread = this.frozen.thread(tid);
+    if (tid === this.tid || !thread || thread.groupStop !== 0) return undefined;
+    if (this.guests.some((g) => g.tid === tid && g.infected)) return undefined;
+    const slot = guestStubOffset(this.guests.length);
+    if (slot === undefined) return undefined;
+    const saved = this.frozen.regs(tid);
+    const resume = resumeRegisters(saved);
+    const sp = resume.address('rsp');
+    const at = sp - RED_ZONE - FRAME_SIZE;
+    const frame = at - (at % 16);
+    // room below the frame for a signal's frame (xsave included), in the thread's own stack mapping
+    if (!this.maps.some((v) => v.write && v.start + GUEST_SIGNAL_ROOM <= frame && sp <= v.end))
+      return undefined;
+    const quiet = quietSignal(this.frozen.pid, tid, getSigmask(tid));
+    if (quiet === 0) return undefined;
+    const savedStack = this.mem.read(frame, FRAME_SIZE);
+    this.mem.write(frame, restoreFrame(resume));
+    this.mem.write(this.base + slot, resumeStub(frame, resume.address('rip')));
+    const g = new GuestThread(this, tid, saved, resume, this.base + slot, frame, savedStack, quiet);
+    this.guests.push(g);
+    return g;
+  }
+
   /** Like syscall(), but throws PtraceError EINJECT (with the errno name) when the call fails. */
   call(name: string, nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
     const r = this.syscall(nr, a1, a2, a3, a4, a5, a6);
@@ -594,6 +641,17 @@ export class Injector implements Curable, Disposable {
       }
     };
     if (this.frozen.state === 'frozen') {
+      let guestsBack = true;
+      for (const g of this.guests)
+        step(() => {
+          try {
+            g.cure();
+          } catch (e) {
+            guestsBack = false; // it may still stand in its stub: the mapping stays
+            throw e;
+          }
+        });
+      if (!guestsBack) this.base = 0;
       if (this.base !== 0) for (const [addr, len] of [...this.mappings]) step(() => this.munmap(addr, len));
       if (this.base !== 0) {
         const base = this.base;
