@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { readMaps } from '../proc/index.js';
 import { SYS, syscall } from '../sys/index.js';
 import { Fixture } from '../testing/index.js';
-import { freeze, Injector } from './index.js';
+import { findScratchMappings, freeze, Injector } from './index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,5 +93,32 @@ test("another thread runs batches from the injector's scratch mapping (a guest):
     assert.deepEqual(frozen.regs(other).bytes, regs, 'its registers are back');
   }
   assert.equal(await checksum(f, 2), before, 'the summing thread runs on (its sigwait restarted)');
+  assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
+});
+
+test('hold(): the next infect of the window takes the infection over; meanwhile the thread has its own registers', async () => {
+  await using f = await Fixture.start('injectee', ['1']);
+  {
+    using frozen = freeze(f.pid);
+    const regs = frozen.regs(f.pid).bytes.slice();
+    const inj = Injector.infect(frozen);
+    assert.equal(inj.call('getpid', SYS.getpid), f.pid);
+    inj.hold();
+    assert.deepEqual(frozen.regs(f.pid).bytes, regs, 'its own registers while held');
+    assert.equal(findScratchMappings(f.pid).length, 1, 'the scratch mapping stays');
+    const again = Injector.infect(frozen);
+    assert.equal(again, inj, 'taken over: no second mapping');
+    assert.deepEqual(again.batch([{ nr: SYS.getpid }]), [f.pid]);
+    inj.hold();
+    const other = frozen.tids.find((t) => t !== f.pid)!;
+    const third = Injector.infect(frozen, other); // another thread: the held one is cured first
+    assert.notEqual(third, inj);
+    assert.equal(inj.infected, false);
+    third.cure();
+    assert.deepEqual(frozen.regs(f.pid).bytes, regs);
+    assert.deepEqual(findScratchMappings(f.pid), []);
+  }
+  await sleep(50);
+  assert.match(f.state(), /^[SR]$/);
   assert.doesNotMatch(readFileSync(f.logFile, 'utf8'), /READ-RETURNED/);
 });

@@ -30,6 +30,8 @@ const onStep = (s) => {
 const frozen = freeze(pid);
 const inj = Injector.infect(frozen, pid, undefined, undefined, { onStep, patchSite: patchSite === 1 });
 inj.syscall(39);
+inj.hold();
+if (Injector.infect(frozen, pid) !== inj) throw new Error('hold: not taken over');
 inj.batch([{ nr: 39 }, { nr: 3, args: [99999] }, { nr: 39 }]);
 for (const tid of frozen.tids) if (tid !== pid) inj.guest(tid)?.batch([{ nr: 186 }, { nr: 39 }]);
 const a = inj.mmap(65536);

@@ -139,6 +139,8 @@ export interface InjectOptions {
 
 /** Mappings read by injectionSite() before freezing, taken by the next infect() of that process. */
 const preread = new Map<number, readonly Vma[]>();
+/** Injectors left standing by hold(), taken over by the next infect() of their frozen process. */
+const held = new WeakMap<FrozenProcess, Injector>();
 
 /**
  * Where Injector runs its first and last call without gadgets: the start of the first executable mapping
@@ -200,7 +202,8 @@ export class Injector implements Curable, Disposable {
     this.saved = frozen.regs(tid);
     this.resume = resumeRegisters(this.saved);
     let site = options.site;
-    let maps = site === undefined ? undefined : preread.get(frozen.pid);
+    // read before freezing: the site is the first executable mapping of these maps when not given
+    let maps = preread.get(frozen.pid);
     preread.delete(frozen.pid);
     try {
       maps ??= readMaps(frozen.pid);
@@ -244,7 +247,9 @@ export class Injector implements Curable, Disposable {
   /**
    * Infect thread `tid` (default: the leader) of a frozen process. `site`: from injectionSite(), read
    * before freezing (default: read now). `memoryAccess`: 'pokedata' forces the PTRACE_POKEDATA path.
-   * Only one injector may be active on a process at a time (PtraceError ESTATE otherwise).
+   * Only one injector may be active on a process at a time (PtraceError ESTATE otherwise), except one
+   * left standing by hold(): the infect of the same thread gets it back (its site and options stay),
+   * that of another thread cures it first.
    */
   static infect(
     frozen: FrozenProcess,
@@ -253,7 +258,36 @@ export class Injector implements Curable, Disposable {
     memoryAccess?: MemoryAccess,
     options: Omit<InjectOptions, 'site' | 'memoryAccess'> = {},
   ): Injector {
+    const h = held.get(frozen);
+    if (h) {
+      held.delete(frozen);
+      if (h.infected && h.tid === tid && frozen.state === 'frozen') return h;
+      h.cure();
+    }
     return new Injector(frozen, tid, { ...options, site, memoryAccess });
+  }
+
+  /**
+   * Leave this infection standing for the next Injector.infect of the same frozen process, which takes
+   * it over (one infection for several users of a frozen window: ending tracking's close, then the
+   * state collection); cured by that user, by an infect of another thread, or by thaw at the latest.
+   * The thread is put back at an EVENT_STOP with its own registers meanwhile (one stop): what reads its
+   * registers in between (thread-state.ts) reads its own. Whoever reads the process's mappings for
+   * images must do so after the cure (the scratch mapping stays until then).
+   *
+   * @example
+   * const inj = Injector.infect(frozen); inj.call('close', SYS.close, fd); inj.hold();
+   * using again = Injector.infect(frozen); // the same injector: no second mapping
+   */
+  hold(): void {
+    if (!this.infected || this.frozen.state !== 'frozen') return;
+    if (this.moved) {
+      this.toEventStop();
+      setRegs(this.tid, this.saved.bytes);
+      this.requeueSignals(); // pending again: a DETACH from an EVENT_STOP would drop them
+      this.moved = false; // the next call moves it again
+    }
+    held.set(this.frozen, this);
   }
 
   /** True until cure(). */
@@ -499,8 +533,13 @@ export class Injector implements Curable, Disposable {
       return undefined;
     const quiet = quietSignal(this.frozen.pid, tid, getSigmask(tid));
     if (quiet === 0) return undefined;
-    const savedStack = this.mem.read(frame, FRAME_SIZE);
-    this.mem.write(frame, restoreFrame(resume));
+    let savedStack: Buffer;
+    try {
+      savedStack = this.mem.read(frame, FRAME_SIZE);
+      this.mem.write(frame, restoreFrame(resume));
+    } catch {
+      return undefined; // not its stack after all (maps read before freezing): the thread is untouched
+    }
     this.mem.write(this.base + slot, resumeStub(frame, resume.address('rip')));
     const g = new GuestThread(this, tid, saved, resume, this.base + slot, frame, savedStack, quiet);
     this.guests.push(g);
@@ -676,6 +715,7 @@ export class Injector implements Curable, Disposable {
       if (this.moved) step(() => this.requeueSignals());
     }
     this.cured = true;
+    if (held.get(this.frozen) === this) held.delete(this.frozen);
     this.frozen.release(this);
     this.mem.close();
     if (first !== undefined) throw first;

@@ -461,6 +461,8 @@ export class UffdWpTracker implements DirtyTracker {
   /**
    * Close the target's userfaultfd (if it still is ours: checked while frozen, the target cannot swap the
    * fd under us) by injection through `frozen`; our copy keeps tracking alive until release()/close().
+   * The infection is left standing (Injector.hold) for the next injection of the window (the dump's
+   * state collection) and cured by it or by the thaw: the process's mappings must be read after that.
    */
   endInTarget(frozen: FrozenProcess): void {
     if (this.targetFd < 0) return;
@@ -470,8 +472,16 @@ export class UffdWpTracker implements DirtyTracker {
     if (isSameUserfaultfd(this.pid, { fd, inode: this.inode })) {
       const prio = raiseThread(this.pid); // the close runs in its thread: no wait for a CPU
       try {
-        using inj = Injector.infect(frozen);
-        inj.call('close', SYS.close, fd);
+        const inj = Injector.infect(frozen);
+        try {
+          inj.call('close', SYS.close, fd);
+          // left standing: the dump's state collection goes on in this infection (one per process and
+          // window); cured by it, or by the thaw
+          inj.hold();
+        } catch (e) {
+          inj.cure();
+          throw e;
+        }
       } finally {
         prio.restore();
       }
