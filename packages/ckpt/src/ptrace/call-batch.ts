@@ -35,6 +35,8 @@
  * mem.write(table, batchTable([{ nr: SYS.getpid, args: [] }], table));
  */
 import { readTaskCreds } from '../proc/index.js';
+import { errnoName } from '../sys/index.js';
+import { PtraceError } from './errors.js';
 
 /** Bytes per call in the table: nr, six arguments, the result slot. */
 export const BATCH_ENTRY_SIZE = 64;
@@ -46,6 +48,33 @@ const SYS_TGKILL = 234;
 export interface BatchCall {
   readonly nr: number;
   readonly args?: readonly number[];
+}
+
+/** A call of a batch with its name (for the error when it fails). */
+export interface NamedCall extends BatchCall {
+  readonly name: string;
+}
+
+/**
+ * Run `calls` through `run` (Injector.batch, GuestThread.batch) in process `pid`; throws PtraceError
+ * EINJECT (with the errno name) naming the first that failed, as Injector.call does.
+ *
+ * @example
+ * const [brk] = checkedBatch((c) => inj.batch(c), pid, [{ name: 'brk', nr: 12, args: [0] }]);
+ */
+export function checkedBatch(
+  run: (calls: readonly BatchCall[]) => number[],
+  pid: number,
+  calls: readonly NamedCall[],
+): number[] {
+  const r = run(calls);
+  r.forEach((v, i) => {
+    if (v < 0 && v > -4096) {
+      const errno = errnoName(-v);
+      throw new PtraceError('EINJECT', `${calls[i]!.name} in process ${pid}: ${errno}`, { errno });
+    }
+  });
+  return r;
 }
 
 /** The batch loop (see the module comment): position-independent, 79 bytes. */

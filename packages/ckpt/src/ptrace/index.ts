@@ -4,7 +4,7 @@
  * FrozenTree that owns and thaws them all; Injector runs system calls inside a frozen thread and cures it; the registry guarantees the
  * target is cured and detached on every way out of this process. Lifecycle: see frozen-process.ts.
  */
-export type { BatchCall } from './call-batch.js';
+export { type BatchCall, checkedBatch, type NamedCall } from './call-batch.js';
 export * from './errors.js';
 export * from './freeze.js';
 export * from './freeze-tree.js';

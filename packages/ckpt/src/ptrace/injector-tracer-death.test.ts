@@ -33,6 +33,8 @@ inj.syscall(39);
 inj.hold();
 if (Injector.infect(frozen, pid) !== inj) throw new Error('hold: not taken over');
 inj.batch([{ nr: 39 }, { nr: 3, args: [99999] }, { nr: 39 }]);
+inj.hold(); // after a batch: in the signal path already, no interrupt
+if (Injector.infect(frozen, pid) !== inj) throw new Error('hold: not taken over');
 for (const tid of frozen.tids) if (tid !== pid) inj.guest(tid)?.batch([{ nr: 186 }, { nr: 39 }]);
 const a = inj.mmap(65536);
 inj.write(a, Buffer.from('x'));

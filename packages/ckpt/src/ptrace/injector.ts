@@ -13,15 +13,21 @@
  *   3. from the page: mprotect(data pages, rw), prctl(PR_SET_VMA_ANON_NAME, "ckpt-injector")
  * each call: regs = resume state, rip = stub, rax = nr, orig_rax = -1, args in rdi rsi rdx r10 r8 r9;
  *   SETREGS; PTRACE_SYSCALL; wait syscall-entry; PTRACE_SYSCALL; wait syscall-exit; GETREGS: rax
- * cure: munmap our data mappings (from the page); site call munmap(scratch mapping) as in 1;
+ * batch (call-batch.ts): a table of calls run by a loop in the page; SETREGS; PTRACE_CONT; ONE stop at
+ *   its end (a signal the target ignores, sent to itself; without us it runs on into the restore)
+ * guest(tid) (guest-thread.ts): another thread runs batches from this page (its stub in a slot, its
+ *   frame on its own stack); cured with its saved registers at its batch's stop, before the munmap
+ * hold(): back to an EVENT_STOP with the saved registers, the mapping kept; the next infect() of the
+ *   same frozen process takes this injector over (one infection per process for a frozen window)
+ * cure: guests first; munmap our data mappings (from the page); site call munmap(scratch mapping) as in 1;
  *   PTRACE_INTERRUPT + CONT: back into the kernel's signal path (an EVENT_STOP, as after freeze);
  *   SETREGS the saved registers; put the site code and stack bytes back; re-queue remembered signals
  * ```
  * If ckpt dies at any step, the kernel detaches the thread and it runs on from its stop: through the stub
  * (finishing the injected call, then restoring its registers) or from its own registers. What can remain:
  * the scratch mapping (3 pages, `[anon:ckpt-injector]`, signed: findScratchMappings()), a data mapping or
- * fd an injected call had just made, and the 51 bytes at the site when ckpt died within a site call (the
- * thread does not run them). Signals caught in signal-delivery-stops while frozen are lost then.
+ * fd an injected call had just made, the 51 bytes at the site when ckpt died within a site call (the
+ * thread does not run them), and a guest's frame below its red zone (free stack). Signals caught in signal-delivery-stops while frozen are lost then.
  *
  * Syscall restart: a thread stopped inside a blocking syscall (e.g. `read()`) was interrupted with
  * rax = -ERESTARTSYS and orig_rax = the syscall number. Injected calls run with orig_rax = -1, so the
@@ -178,6 +184,11 @@ export class Injector implements Curable, Disposable {
   private sitePatched = false;
   /** The thread's registers were changed (it stands in a stub). */
   private moved = false;
+  /**
+   * The thread stands in a stop of the kernel's signal path (an EVENT_STOP, a batch's end), where its
+   * saved registers mean what they meant at the freeze (syscall restart at detach); not at a syscall stop.
+   */
+  private inSignalPath = true;
   private cured = false;
   /** The thread's quiet signal (call-batch.ts; 0: none), read at the first batch. */
   private quiet: number | undefined;
@@ -282,12 +293,13 @@ export class Injector implements Curable, Disposable {
   hold(): void {
     if (!this.infected || this.frozen.state !== 'frozen') return;
     if (this.moved) {
-      this.toEventStop();
+      if (!this.inSignalPath) this.toEventStop();
       setRegs(this.tid, this.saved.bytes);
       this.requeueSignals(); // pending again: a DETACH from an EVENT_STOP would drop them
       this.moved = false; // the next call moves it again
     }
     held.set(this.frozen, this);
+    this.onStep('held');
   }
 
   /** True until cure(). */
@@ -416,6 +428,7 @@ export class Injector implements Curable, Disposable {
     r.set('r8', args[4] ?? 0);
     r.set('r9', args[5] ?? 0);
     try {
+      this.inSignalPath = false;
       setRegs(this.tid, r.bytes);
       this.moved = true;
       ptrace(PTRACE.SYSCALL, this.tid, 0, 0);
@@ -490,11 +503,13 @@ export class Injector implements Curable, Disposable {
       r.set('rbx', quiet);
       r.set('rbp', stub);
       try {
+        if (tid === this.tid) this.inSignalPath = false;
         setRegs(tid, r.bytes);
         if (tid === this.tid) this.moved = true;
         this.onStep('batch-set');
         ptrace(PTRACE.CONT, tid, 0, 0);
         this.waitFor(tid, { signal: quiet, rip: stub + AFTER_SYSCALL }, PTRACE.CONT);
+        if (tid === this.tid) this.inSignalPath = true;
       } catch (e) {
         const err = ptraceErrorFrom(e, this.frozen.pid, 'run a batch of injected calls in');
         if (err instanceof PtraceError && err.code === 'ESRCH' && this.frozen.isDead())
@@ -654,6 +669,7 @@ export class Injector implements Curable, Disposable {
     ptrace(PTRACE.INTERRUPT, this.tid, 0, 0);
     ptrace(PTRACE.CONT, this.tid, 0, 0);
     this.waitFor(this.tid, 'event', PTRACE.CONT);
+    this.inSignalPath = true;
     this.onStep('event-stop');
   }
 
@@ -706,7 +722,7 @@ export class Injector implements Curable, Disposable {
         let atEventStop = false;
         if (first === undefined)
           step(() => {
-            this.toEventStop();
+            if (!this.inSignalPath) this.toEventStop();
             atEventStop = true;
           });
         step(() => setRegs(this.tid, (atEventStop ? this.saved : this.resume).bytes));

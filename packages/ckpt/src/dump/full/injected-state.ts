@@ -29,8 +29,13 @@
  * const s = collectInjectedState(frozen);
  * s.sigactions[10 - 1]?.handler; // SIGUSR1's handler address
  */
-import { type BatchCall, type FrozenProcess, Injector, PtraceError } from '../../ptrace/index.js';
-import { errnoName } from '../../sys/index.js';
+import {
+  type BatchCall,
+  checkedBatch,
+  type FrozenProcess,
+  Injector,
+  type NamedCall,
+} from '../../ptrace/index.js';
 import type { LiveTimer } from './posix-timers.js';
 
 const SYS_RT_SIGACTION = 13;
@@ -101,25 +106,8 @@ const TIMER_SLOTS = 48;
 /** Bytes of the answer area the calls write into (the POSIX timers' slots are the last). */
 const ANSWERS = OFF_TIMER + 32 * TIMER_SLOTS;
 
-/** A call of a batch with its name (for the error). */
-interface NamedCall extends BatchCall {
-  readonly name: string;
-}
-
 /** Runs a batch in one thread: Injector.batch or GuestThread.batch. */
 type RunBatch = (calls: readonly BatchCall[]) => number[];
-
-/** Run `calls` with `run`; throws PtraceError EINJECT naming the first that failed. */
-function runChecked(run: RunBatch, pid: number, calls: readonly NamedCall[]): number[] {
-  const r = run(calls);
-  r.forEach((v, i) => {
-    if (v < 0 && v > -4096) {
-      const errno = errnoName(-v);
-      throw new PtraceError('EINJECT', `${calls[i]!.name} in process ${pid}: ${errno}`, { errno });
-    }
-  });
-  return r;
-}
 
 /** Where the answers go: the injector's own data area (cleared: unasked signals read as SIG_DFL). */
 function answerArea(inj: Injector): number {
@@ -202,12 +190,14 @@ function leaderPart(
   const first = timerIds.slice(0, TIMER_SLOTS);
   const timersAt = calls.length;
   calls.push(...timerCalls(page, first));
-  const r = runChecked(run, inj.frozen.pid, calls);
+  const r = checkedBatch(run, inj.frozen.pid, calls);
   const [brk, dumpable, securebits, , thp] = r.slice(at) as [number, number, number, number, number];
   const posixTimers = timerAnswers(inj, page, first, r.slice(timersAt));
   for (let i = TIMER_SLOTS; i < timerIds.length; i += TIMER_SLOTS) {
     const ids = timerIds.slice(i, i + TIMER_SLOTS);
-    posixTimers.push(...timerAnswers(inj, page, ids, runChecked(run, inj.frozen.pid, timerCalls(page, ids))));
+    posixTimers.push(
+      ...timerAnswers(inj, page, ids, checkedBatch(run, inj.frozen.pid, timerCalls(page, ids))),
+    );
   }
   const b = inj.read(page, OFF_SUBREAPER + 8);
   const sigactions: Sigaction[] = [];
@@ -244,7 +234,7 @@ function leaderPart(
 
 /** One non-leader thread's calls in one batch (`run`: a guest's, or its own injector's), and answers. */
 function threadPart(run: RunBatch, inj: Injector, page: number, tid: number): InjectedThreadState {
-  runChecked(run, inj.frozen.pid, threadCalls(page));
+  checkedBatch(run, inj.frozen.pid, threadCalls(page));
   return threadAnswers(inj, page, tid);
 }
 

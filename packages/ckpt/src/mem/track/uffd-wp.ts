@@ -42,6 +42,7 @@ import { fstatSync } from 'node:fs';
 import { readMaps, readStartTimeMicros, type Vma } from '../../proc/index.js';
 import {
   addCleanup,
+  checkedBatch,
   type FrozenProcess,
   freeze,
   Injector,
@@ -474,7 +475,8 @@ export class UffdWpTracker implements DirtyTracker {
       try {
         const inj = Injector.infect(frozen);
         try {
-          inj.call('close', SYS.close, fd);
+          // a batch of one: one stop, and it ends in the signal path, where hold() needs no interrupt
+          checkedBatch((c) => inj.batch(c), this.pid, [{ name: 'close', nr: SYS.close, args: [fd] }]);
           // left standing: the dump's state collection goes on in this infection (one per process and
           // window); cured by it, or by the thaw
           inj.hold();
