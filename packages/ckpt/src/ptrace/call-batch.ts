@@ -7,7 +7,7 @@
  * ```
  * batch:  while (r13-- > 0) {             ; r12 = table, r13 = count (set by the tracer)
  *           rax = syscall(e.nr, e.a1..a6)  ; e = [r12]: nr a1 a2 a3 a4 a5 a6 out   (8 u64 per call)
- *           if (e.out) *e.out = rax
+ *           if (e.out) *e.out = rax       ; out: its own result slot (0: discarded)
  *           r12 += 64
  *         }
  *         rax = tgkill; rdi = r14 (tgid); rsi = r15 (tid); rdx = rbx (the quiet signal)
@@ -48,6 +48,8 @@ const SYS_TGKILL = 234;
 export interface BatchCall {
   readonly nr: number;
   readonly args?: readonly number[];
+  /** Its result is not stored (read back as 0): for a call before the table's page is writable. */
+  readonly discard?: boolean;
 }
 
 /** A call of a batch with its name (for the error when it fails). */
@@ -114,7 +116,7 @@ export function batchTable(calls: readonly BatchCall[], at: number): Buffer {
     const o = i * BATCH_ENTRY_SIZE;
     b.writeBigInt64LE(BigInt(c.nr), o);
     for (let k = 0; k < 6; k++) b.writeBigInt64LE(BigInt(c.args?.[k] ?? 0), o + 8 + 8 * k);
-    b.writeBigUInt64LE(BigInt(at + o + RESULT_OFFSET), o + RESULT_OFFSET);
+    if (!c.discard) b.writeBigUInt64LE(BigInt(at + o + RESULT_OFFSET), o + RESULT_OFFSET);
   });
   return b;
 }

@@ -22,15 +22,23 @@
  * const g = inj.guest(tid);                    // undefined: infect that thread on its own instead
  * const [tidAddr] = g!.batch([{ nr: SYS.prctl, args: [40, inj.scratch.address] }]);
  */
-import { SYS, setRegs, syscall } from '../sys/index.js';
-import type { BatchCall } from './call-batch.js';
+import type { Vma } from '../proc/index.js';
+import { getSigmask, setRegs } from '../sys/index.js';
+import { type BatchCall, quietSignal } from './call-batch.js';
 import { PtraceError } from './errors.js';
 import type { FrozenProcess } from './frozen-process.js';
 import type { Registers } from './registers.js';
+import { FRAME_SIZE, restoreFrame, resumeRegisters, resumeStub } from './resume-stub.js';
+import { requeueSignals } from './thread-stops.js';
+
+/** Stack a guest thread must have below its restore frame: a signal frame with the largest xsave. */
+const SIGNAL_ROOM = 8192;
+const RED_ZONE = 128;
 
 /** What a guest uses of its injector. */
 export interface GuestHost {
   readonly frozen: FrozenProcess;
+  read(addr: number, len: number): Buffer;
   write(addr: number, bytes: Uint8Array): void;
   runBatch(
     tid: number,
@@ -60,6 +68,32 @@ export class GuestThread {
     private readonly quiet: number,
   ) {}
 
+  /**
+   * @internal Make thread `tid` a guest (Injector.guest): its stub at `stub` (a free slot of the code
+   * page), its frame below its red zone. Undefined when it cannot: no room on its stack (in `maps`), no
+   * quiet signal, or its stack not where the maps said; the thread is untouched then.
+   */
+  static place(host: GuestHost, tid: number, stub: number, maps: readonly Vma[]): GuestThread | undefined {
+    const saved = host.frozen.regs(tid);
+    const resume = resumeRegisters(saved);
+    const sp = resume.address('rsp');
+    const at = sp - RED_ZONE - FRAME_SIZE;
+    const frame = at - (at % 16);
+    // room below the frame for a signal's frame (xsave included), in the thread's own stack mapping
+    if (!maps.some((v) => v.write && v.start + SIGNAL_ROOM <= frame && sp <= v.end)) return undefined;
+    const quiet = quietSignal(host.frozen.pid, tid, getSigmask(tid));
+    if (quiet === 0) return undefined;
+    let savedStack: Buffer;
+    try {
+      savedStack = host.read(frame, FRAME_SIZE);
+      host.write(frame, restoreFrame(resume));
+    } catch {
+      return undefined; // not its stack after all (maps read before freezing): the thread is untouched
+    }
+    host.write(stub, resumeStub(frame, resume.address('rip')));
+    return new GuestThread(host, tid, saved, resume, stub, frame, savedStack, quiet);
+  }
+
   /** True until cure(). */
   get infected(): boolean {
     return !this.cured;
@@ -82,8 +116,6 @@ export class GuestThread {
     if (this.host.frozen.state !== 'frozen') return;
     if (this.moved) setRegs(this.tid, this.saved.bytes);
     this.host.write(this.frame, this.savedStack);
-    const thread = this.host.frozen.thread(this.tid);
-    if (this.moved && thread)
-      for (const sig of thread.signals.splice(0)) syscall(SYS.tgkill, this.host.frozen.pid, this.tid, sig);
+    if (this.moved) requeueSignals(this.host.frozen, this.tid);
   }
 }

@@ -10,6 +10,7 @@ export * from './freeze.js';
 export * from './freeze-tree.js';
 export * from './frozen-process.js';
 export type { GuestThread } from './guest-thread.js';
+export { injectionSite } from './injection-site.js';
 export * from './injector.js';
 export * from './registers.js';
 export * from './registry.js';

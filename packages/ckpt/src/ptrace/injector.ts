@@ -42,21 +42,7 @@
  * const addr = inj.mmap(1 << 20);         // unmapped again by cure
  */
 import { readMaps, type Vma } from '../proc/index.js';
-import {
-  errnoName,
-  getSigmask,
-  getXstate,
-  syscall as hostSyscall,
-  PTRACE,
-  ptrace,
-  SIG,
-  SYS,
-  SysError,
-  setRegs,
-  WAIT,
-  WStatus,
-  waitpid,
-} from '../sys/index.js';
+import { errnoName, getSigmask, PTRACE, ptrace, SYS, SysError, setRegs } from '../sys/index.js';
 import {
   BATCH_ENTRY_SIZE,
   type BatchCall,
@@ -67,18 +53,12 @@ import {
 } from './call-batch.js';
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import type { Curable, FrozenProcess } from './frozen-process.js';
-import { findGadgets, type Gadgets } from './gadgets.js';
+import { findGadgets } from './gadgets.js';
 import { GuestThread } from './guest-thread.js';
+import { firstExecutable, takeMaps } from './injection-site.js';
 import { Registers } from './registers.js';
-import { type MemoryAccess, RemoteMemory } from './remote-memory.js';
-import {
-  AFTER_SYSCALL,
-  FRAME_SIZE,
-  restoreFrame,
-  resumeRegisters,
-  resumeStub,
-  STUB_SIZE,
-} from './resume-stub.js';
+import { type MemoryAccess, RemoteMemory, writableByTarget } from './remote-memory.js';
+import { AFTER_SYSCALL, restoreFrame, resumeRegisters, resumeStub } from './resume-stub.js';
 import {
   BATCH_OFFSET,
   BATCH_TABLE_ENTRIES,
@@ -95,19 +75,15 @@ import {
   TABLE_SLOTS,
   tableSlot,
 } from './scratch-mapping.js';
-import { sigFrame, sigFrameSize } from './sigframe.js';
+import { SiteCall } from './site-call.js';
+import { requeueSignals, type StopKind, waitForStop } from './thread-stops.js';
 
-/** Bytes saved below the red zone: the site call's restore frame (FRAME_SIZE) goes there. */
-const STACK_AREA = 256;
-const RED_ZONE = 128;
-/** Stack a guest thread must have below its restore frame: a signal frame with the largest xsave. */
-const GUEST_SIGNAL_ROOM = 8192;
+const _RED_ZONE = 128;
 const PROT_RW = 3;
 const PROT_RX = 5;
 const MAP_PRIVATE_ANON = 0x22;
 const PR_SET_VMA = 0x53564d41;
 const PR_SET_VMA_ANON_NAME = 0;
-const SYSCALL_STOP = SIG.SIGTRAP | 0x80;
 const EINVAL = 22;
 /** False once a kernel refused PR_SET_VMA_ANON_NAME (no CONFIG_ANON_VMA_NAME): not asked again. */
 let anonNames = true;
@@ -125,9 +101,6 @@ export interface InjectStats {
   batches: number;
 }
 
-/** What Injector waits for: a syscall stop, an EVENT_STOP, or a batch's end (its signal at `rip`). */
-type StopKind = 'syscall' | 'event' | { readonly signal: number; readonly rip: number };
-
 /** Options of Injector.infect. */
 export interface InjectOptions {
   /** From injectionSite(), read before freezing (default: read now). */
@@ -143,22 +116,8 @@ export interface InjectOptions {
   readonly patchSite?: boolean;
 }
 
-/** Mappings read by injectionSite() before freezing, taken by the next infect() of that process. */
-const preread = new Map<number, readonly Vma[]>();
 /** Injectors left standing by hold(), taken over by the next infect() of their frozen process. */
 const held = new WeakMap<FrozenProcess, Injector>();
-
-/**
- * Where Injector runs its first and last call without gadgets: the start of the first executable mapping
- * that is not a kernel special mapping. Call it before freezing and pass the result to infect(): the
- * /proc/PID/maps read and the search of the libraries for the gadgets (read once per file) then stay out
- * of the stopped time.
- */
-export function injectionSite(pid: number, maps: readonly Vma[] = readMaps(pid)): number | undefined {
-  preread.set(pid, maps);
-  findGadgets(maps);
-  return firstExecutable(maps);
-}
 
 export class Injector implements Curable, Disposable {
   private readonly saved: Registers;
@@ -166,22 +125,14 @@ export class Injector implements Curable, Disposable {
   private readonly resume: Registers;
   private readonly work = new Registers();
   private readonly mem: RemoteMemory;
-  /** The code at the site (patch path only: no gadgets in the target). */
-  private savedCode: Buffer = Buffer.alloc(0);
-  private savedStack: Buffer = Buffer.alloc(0);
-  /** Below the red zone: the restore frame of the first and last calls. */
-  private stackArea = 0;
-  /** `syscall; ret` and the signal restorer in the target, and the rt_sigreturn frame using them. */
-  private gadgets: Gadgets | undefined;
-  private sigFrameBytes: Uint8Array | undefined;
+  /** How the first and last calls run (site-call.ts). */
+  private siteCode!: SiteCall;
   private readonly mappings = new Map<number, number>();
   /** Slot of each data mapping in the scratch mapping's table (scratch-mapping.ts). */
   private readonly slots = new Map<number, number>();
   private readonly onStep: (step: string) => void;
   /** Address of the scratch mapping (0: none). */
   private base = 0;
-  /** The stack area (and, on the patch path, the site code) hold our frame (and stub). */
-  private sitePatched = false;
   /** The thread's registers were changed (it stands in a stub). */
   private moved = false;
   /**
@@ -214,8 +165,7 @@ export class Injector implements Curable, Disposable {
     this.resume = resumeRegisters(this.saved);
     let site = options.site;
     // read before freezing: the site is the first executable mapping of these maps when not given
-    let maps = preread.get(frozen.pid);
-    preread.delete(frozen.pid);
+    let maps = takeMaps(frozen.pid);
     try {
       maps ??= readMaps(frozen.pid);
     } catch (e) {
@@ -226,12 +176,12 @@ export class Injector implements Curable, Disposable {
       throw new PtraceError('EINVAL', `process ${frozen.pid} has no executable mapping`);
     this.site = site;
     this.maps = maps;
-    this.gadgets = options.patchSite ? undefined : findGadgets(maps);
+    const gadgets = options.patchSite ? undefined : findGadgets(maps);
     frozen.adopt(this); // throws if another injector is active
     try {
       this.mem = RemoteMemory.open(frozen.pid, tid, options.memoryAccess);
       try {
-        this.prepareFirstCall(maps);
+        this.siteCode = new SiteCall(this.mem, tid, site, this.resume, maps, gadgets);
       } catch (e) {
         this.mem.close();
         throw e;
@@ -295,7 +245,7 @@ export class Injector implements Curable, Disposable {
     if (this.moved) {
       if (!this.inSignalPath) this.toEventStop();
       setRegs(this.tid, this.saved.bytes);
-      this.requeueSignals(); // pending again: a DETACH from an EVENT_STOP would drop them
+      requeueSignals(this.frozen, this.tid); // pending again: a DETACH from an EVENT_STOP would drop them
       this.moved = false; // the next call moves it again
     }
     held.set(this.frozen, this);
@@ -332,11 +282,44 @@ export class Injector implements Curable, Disposable {
     this.mem.write(base + FRAME_OFFSET, restoreFrame(this.resume));
     this.park(stub + AFTER_SYSCALL);
     this.onStep('parked');
-    this.restoreSite();
+    this.siteCode.restore();
     this.onStep('site-restored');
-    this.call('mprotect', SYS.mprotect, base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW);
-    this.name(base, SCRATCH_SIZE, SCRATCH_NAME);
+    this.protectAndName(base);
     return base;
+  }
+
+  /**
+   * Step 3 of infect: mprotect(data pages, rw) and the name, as one batch where the thread has a quiet
+   * signal (one stop instead of four). Their results are not stored (a store into the data pages before
+   * the mprotect took would fault in the target): process_vm_writev, which honours the protection
+   * (/proc/PID/mem does not), tells whether the pages are writable now.
+   */
+  private protectAndName(base: number): void {
+    this.quiet ??= quietSignal(this.frozen.pid, this.tid, getSigmask(this.tid));
+    if (this.quiet === 0) {
+      this.call('mprotect', SYS.mprotect, base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW);
+      this.name(base, SCRATCH_SIZE, SCRATCH_NAME);
+      return;
+    }
+    const calls: BatchCall[] = [
+      { nr: SYS.mprotect, args: [base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW], discard: true },
+    ];
+    if (anonNames) {
+      const at = base + DATA_OFFSET + DATA_SIZE - NAME_AREA;
+      this.mem.write(at, Buffer.from(`${SCRATCH_NAME}\0`, 'latin1'));
+      calls.push({
+        nr: SYS.prctl,
+        args: [PR_SET_VMA, PR_SET_VMA_ANON_NAME, base, SCRATCH_SIZE, at],
+        discard: true,
+      });
+    }
+    this.runBatch(this.tid, this.resume, base + STUB_OFFSET, this.quiet, calls);
+    if (!writableByTarget(this.frozen.pid, base + BATCH_TABLE_OFFSET)) {
+      throw new PtraceError(
+        'EINJECT',
+        `mprotect in process ${this.frozen.pid}: the scratch pages stay read-only`,
+      );
+    }
   }
 
   /** Name a mapping of ours in /proc/PID/maps; kernels without CONFIG_ANON_VMA_NAME refuse (ignored). */
@@ -348,60 +331,11 @@ export class Injector implements Curable, Disposable {
       anonNames = false;
   }
 
-  /**
-   * Choose how the first and last calls run and save what they overwrite: with the gadgets, an
-   * rt_sigreturn frame below the red zone (no code byte changes); without, the stub at the site and its
-   * small frame below the red zone. Falls back to the site when the stack has no room for the frame.
-   */
-  private prepareFirstCall(maps: readonly Vma[]): void {
-    const sp = this.saved.address('rsp');
-    if (this.gadgets) {
-      const xstate = getXstate(this.tid);
-      const at = sp - RED_ZONE - sigFrameSize(xstate.length);
-      const frameAt = at - (at % 64);
-      if (maps.some((v) => v.write && v.start <= frameAt && sp <= v.end)) {
-        this.stackArea = frameAt;
-        this.sigFrameBytes = sigFrame(
-          this.resume,
-          xstate,
-          getSigmask(this.tid),
-          this.gadgets.sigreturn,
-          frameAt,
-        );
-        this.savedStack = this.mem.read(frameAt, sp - RED_ZONE - frameAt);
-        return;
-      }
-      this.gadgets = undefined;
-    }
-    const at = sp - RED_ZONE - STACK_AREA;
-    this.stackArea = at - (at % 16);
-    this.savedCode = this.mem.read(this.site, STUB_SIZE);
-    this.savedStack = this.mem.read(this.stackArea, STACK_AREA);
-  }
-
-  /**
-   * Run the first or last call, from the target's own `syscall; ret` with an rt_sigreturn frame on the
-   * thread's stack; or, without gadgets, from our stub written at the site with its frame on the stack.
-   */
+  /** Run the first or last call (site-call.ts): from the target's own code, the frame on its stack. */
   private siteCall(nr: number, a1: number, a2: number, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
-    if (this.gadgets && this.sigFrameBytes) {
-      this.mem.write(this.stackArea, this.sigFrameBytes);
-      this.sitePatched = true;
-      this.onStep('site-patched');
-      return this.run('site-', this.gadgets.syscallRet, nr, [a1, a2, a3, a4, a5, a6], this.stackArea);
-    }
-    this.mem.write(this.stackArea, restoreFrame(this.resume));
-    this.mem.write(this.site, resumeStub(this.stackArea, this.resume.address('rip')));
-    this.sitePatched = true;
+    const at = this.siteCode.patch();
     this.onStep('site-patched');
-    return this.run('site-', this.site, nr, [a1, a2, a3, a4, a5, a6]);
-  }
-
-  private restoreSite(): void {
-    if (!this.sitePatched) return;
-    if (this.savedCode.length > 0) this.mem.write(this.site, this.savedCode);
-    this.mem.write(this.stackArea, this.savedStack);
-    this.sitePatched = false;
+    return this.run('site-', at.entry, nr, [a1, a2, a3, a4, a5, a6], at.rsp);
   }
 
   /** Leave the thread at `rip` of a stub with the resume registers (a state it survives on its own). */
@@ -538,26 +472,8 @@ export class Injector implements Curable, Disposable {
     if (this.guests.some((g) => g.tid === tid && g.infected)) return undefined;
     const slot = guestStubOffset(this.guests.length);
     if (slot === undefined) return undefined;
-    const saved = this.frozen.regs(tid);
-    const resume = resumeRegisters(saved);
-    const sp = resume.address('rsp');
-    const at = sp - RED_ZONE - FRAME_SIZE;
-    const frame = at - (at % 16);
-    // room below the frame for a signal's frame (xsave included), in the thread's own stack mapping
-    if (!this.maps.some((v) => v.write && v.start + GUEST_SIGNAL_ROOM <= frame && sp <= v.end))
-      return undefined;
-    const quiet = quietSignal(this.frozen.pid, tid, getSigmask(tid));
-    if (quiet === 0) return undefined;
-    let savedStack: Buffer;
-    try {
-      savedStack = this.mem.read(frame, FRAME_SIZE);
-      this.mem.write(frame, restoreFrame(resume));
-    } catch {
-      return undefined; // not its stack after all (maps read before freezing): the thread is untouched
-    }
-    this.mem.write(this.base + slot, resumeStub(frame, resume.address('rip')));
-    const g = new GuestThread(this, tid, saved, resume, this.base + slot, frame, savedStack, quiet);
-    this.guests.push(g);
+    const g = GuestThread.place(this, tid, this.base + slot, this.maps);
+    if (g) this.guests.push(g);
     return g;
   }
 
@@ -620,45 +536,9 @@ export class Injector implements Curable, Disposable {
     return this.mem.read(addr, len);
   }
 
-  /**
-   * Wait for the next stop of the kind wanted ('syscall': a syscall-stop; 'event': an EVENT_STOP), resuming
-   * with `resume` past others. Signals are remembered (re-delivered at detach); a group-stop is noted.
-   */
+  /** Wait for the next stop of `kind` on `tid` (thread-stops.ts), counted in the stats. */
   private waitFor(tid: number, kind: StopKind, resume: number): void {
-    const thread = this.frozen.thread(tid)!;
-    for (;;) {
-      let s: number;
-      try {
-        s = waitpid(tid, WAIT.WALL).status;
-        this.stats.stops++;
-      } catch (e) {
-        if (e instanceof SysError && e.code === 'ECHILD')
-          s = 0x9; // treat as killed
-        else throw e;
-      }
-      if (!WStatus.stopped(s)) {
-        this.frozen.markGone();
-        throw new PtraceError('ESRCH', `process ${this.frozen.pid} exited during an injected syscall`);
-      }
-      const sig = WStatus.stopSig(s);
-      const ev = WStatus.event(s);
-      if (ev === 0 && sig === SYSCALL_STOP) {
-        if (kind === 'syscall') return;
-      } else if (ev === PTRACE.EVENT_STOP) {
-        if (sig !== SIG.SIGTRAP) thread.groupStop = sig;
-        if (kind === 'event') return;
-      } else if (ev === 0) {
-        // the batch's own quiet signal, where the batch ends; else a real signal (even of that number)
-        if (
-          typeof kind === 'object' &&
-          sig === kind.signal &&
-          this.frozen.regs(tid, this.work).address('rip') === kind.rip
-        )
-          return;
-        thread.signals.push(sig);
-      }
-      ptrace(resume, tid, 0, 0);
-    }
+    waitForStop(this.frozen, tid, kind, resume, this.stats, this.work);
   }
 
   /**
@@ -671,13 +551,6 @@ export class Injector implements Curable, Disposable {
     this.waitFor(this.tid, 'event', PTRACE.CONT);
     this.inSignalPath = true;
     this.onStep('event-stop');
-  }
-
-  /** Signals remembered while injecting: queued again, since a DETACH from an EVENT_STOP drops its signal. */
-  private requeueSignals(): void {
-    const thread = this.frozen.thread(this.tid);
-    if (!thread) return;
-    for (const sig of thread.signals.splice(0)) hostSyscall(SYS.tgkill, this.frozen.pid, this.tid, sig);
   }
 
   /**
@@ -727,8 +600,8 @@ export class Injector implements Curable, Disposable {
           });
         step(() => setRegs(this.tid, (atEventStop ? this.saved : this.resume).bytes));
       }
-      step(() => this.restoreSite());
-      if (this.moved) step(() => this.requeueSignals());
+      step(() => this.siteCode?.restore());
+      if (this.moved) step(() => requeueSignals(this.frozen, this.tid));
     }
     this.cured = true;
     if (held.get(this.frozen) === this) held.delete(this.frozen);
@@ -740,8 +613,4 @@ export class Injector implements Curable, Disposable {
   [Symbol.dispose](): void {
     this.cure();
   }
-}
-
-function firstExecutable(maps: readonly Vma[]): number | undefined {
-  return maps.find((v) => v.exec && v.end - v.start >= STUB_SIZE && !v.path.startsWith('['))?.start;
 }
