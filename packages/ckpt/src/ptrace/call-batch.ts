@@ -37,6 +37,7 @@
 import { readTaskCreds } from '../proc/index.js';
 import { errnoName } from '../sys/index.js';
 import { PtraceError } from './errors.js';
+import type { Registers } from './registers.js';
 
 /** Bytes per call in the table: nr, six arguments, the result slot. */
 export const BATCH_ENTRY_SIZE = 64;
@@ -50,6 +51,18 @@ export interface BatchCall {
   readonly args?: readonly number[];
   /** Its result is not stored (read back as 0): for a call before the table's page is writable. */
   readonly discard?: boolean;
+}
+
+/**
+ * The thread a batch runs on: `resume` are the registers it resumes with should the tracer vanish,
+ * `stub` its resume stub, `quiet` its quiet signal, `rsp` its stack pointer meanwhile (default: resume's).
+ */
+export interface BatchThread {
+  readonly tid: number;
+  readonly resume: Registers;
+  readonly stub: number;
+  readonly quiet: number;
+  readonly rsp?: number;
 }
 
 /** A call of a batch with its name (for the error when it fails). */

@@ -24,7 +24,7 @@
  */
 import type { Vma } from '../proc/index.js';
 import { getSigmask, setRegs } from '../sys/index.js';
-import { type BatchCall, quietSignal } from './call-batch.js';
+import { type BatchCall, type BatchThread, quietSignal } from './call-batch.js';
 import { PtraceError } from './errors.js';
 import type { FrozenProcess } from './frozen-process.js';
 import type { Registers } from './registers.js';
@@ -40,14 +40,7 @@ export interface GuestHost {
   readonly frozen: FrozenProcess;
   read(addr: number, len: number): Buffer;
   write(addr: number, bytes: Uint8Array): void;
-  runBatch(
-    tid: number,
-    resume: Registers,
-    stub: number,
-    quiet: number,
-    calls: readonly BatchCall[],
-    rsp?: number,
-  ): number[];
+  runBatch(on: BatchThread, calls: readonly BatchCall[]): number[];
 }
 
 export class GuestThread {
@@ -103,7 +96,8 @@ export class GuestThread {
   batch(calls: readonly BatchCall[]): number[] {
     if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
     this.moved = true;
-    return this.host.runBatch(this.tid, this.resume, this.stub, this.quiet, calls, this.frame);
+    const { tid, resume, stub, quiet, frame: rsp } = this;
+    return this.host.runBatch({ tid, resume, stub, quiet, rsp }, calls);
   }
 
   /**

@@ -46,6 +46,7 @@ import { errnoName, getSigmask, PTRACE, ptrace, SYS, SysError, setRegs } from '.
 import {
   BATCH_ENTRY_SIZE,
   type BatchCall,
+  type BatchThread,
   batchCode,
   batchResults,
   batchTable,
@@ -313,7 +314,7 @@ export class Injector implements Curable, Disposable {
         discard: true,
       });
     }
-    this.runBatch(this.tid, this.resume, base + STUB_OFFSET, this.quiet, calls);
+    this.runBatch({ tid: this.tid, resume: this.resume, stub: base + STUB_OFFSET, quiet: this.quiet }, calls);
     if (!writableByTarget(this.frozen.pid, base + BATCH_TABLE_OFFSET)) {
       throw new PtraceError(
         'EINJECT',
@@ -402,22 +403,15 @@ export class Injector implements Curable, Disposable {
     if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
     this.quiet ??= quietSignal(this.frozen.pid, this.tid, getSigmask(this.tid));
     if (this.quiet === 0) return calls.map((c) => this.syscall(c.nr, ...(c.args ?? [])));
-    return this.runBatch(this.tid, this.resume, this.stub, this.quiet, calls);
+    return this.runBatch({ tid: this.tid, resume: this.resume, stub: this.stub, quiet: this.quiet }, calls);
   }
 
   /**
-   * @internal Run `calls` on thread `tid` (this injector's, or a guest's: guest-thread.ts) from the batch
-   * loop, in chunks of the table's size: `resume` are the registers it resumes with should we vanish,
-   * `stub` its resume stub, `rsp` its stack pointer meanwhile (default: resume's).
+   * @internal Run `calls` on thread `on` (this injector's, or a guest's: guest-thread.ts) from the batch
+   * loop, in chunks of the table's size.
    */
-  runBatch(
-    tid: number,
-    resume: Registers,
-    stub: number,
-    quiet: number,
-    calls: readonly BatchCall[],
-    rsp?: number,
-  ): number[] {
+  runBatch(on: BatchThread, calls: readonly BatchCall[]): number[] {
+    const { tid, resume, stub, quiet, rsp } = on;
     const out: number[] = [];
     const table = this.base + BATCH_TABLE_OFFSET;
     const r = this.work;
