@@ -28,6 +28,7 @@ const onStep = (s) => {
   if (steps.length - 1 === killAt) process.kill(process.pid, 'SIGKILL');
 };
 const frozen = freeze(pid);
+frozen.keepInfection = true;
 const inj = Injector.infect(frozen, pid, undefined, undefined, { onStep, patchSite: patchSite === 1 });
 inj.syscall(39);
 inj.hold();

@@ -255,6 +255,12 @@ test('hold(): the next infect of the window takes the infection over; meanwhile 
   {
     using frozen = freeze(f.pid);
     const regs = frozen.regs(f.pid).bytes.slice();
+    const first = Injector.infect(frozen);
+    assert.equal(first.call('getpid', SYS.getpid), f.pid);
+    first.hold();
+    assert.equal(first.infected, false, 'held only where the frozen process says a user follows');
+    assert.deepEqual(findScratchMappings(f.pid), []);
+    frozen.keepInfection = true;
     const inj = Injector.infect(frozen);
     assert.equal(inj.call('getpid', SYS.getpid), f.pid);
     inj.hold();

@@ -232,19 +232,24 @@ export class Injector implements Curable, Disposable {
   }
 
   /**
-   * Leave this infection standing for the next Injector.infect of the same frozen process, which takes
-   * it over (one infection for several users of a frozen window: ending tracking's close, then the
+   * Where the frozen process says so (FrozenProcess.keepInfection; else this cures now): leave this
+   * infection standing for the next Injector.infect of the same frozen process, which takes it over (one infection for several users of a frozen window: ending tracking's close, then the
    * state collection); cured by that user, by an infect of another thread, or by thaw at the latest.
    * The thread is put back at an EVENT_STOP with its own registers meanwhile (one stop): what reads its
    * registers in between (thread-state.ts) reads its own. Whoever reads the process's mappings for
    * images must do so after the cure (the scratch mapping stays until then).
    *
    * @example
+   * frozen.keepInfection = true;  // the caller collects state after ending tracking
    * const inj = Injector.infect(frozen); inj.call('close', SYS.close, fd); inj.hold();
    * using again = Injector.infect(frozen); // the same injector: no second mapping
    */
   hold(): void {
     if (!this.infected || this.frozen.state !== 'frozen') return;
+    if (!this.frozen.keepInfection) {
+      this.cure(); // nobody injects after us in this window
+      return;
+    }
     if (this.moved) {
       if (!this.inSignalPath) this.toEventStop();
       setRegs(this.tid, this.saved.bytes);

@@ -99,6 +99,7 @@ test('closeLeftovers: by record (phases tracking and injecting); without one, on
 test("closeLeftovers leaves this process's own infection at work (held for the window) alone", async () => {
   await using f = await Fixture.start('static', ['1']);
   using frozen = freeze(f.pid);
+  frozen.keepInfection = true;
   const inj = Injector.infect(frozen);
   inj.call('getpid', 39);
   inj.hold();

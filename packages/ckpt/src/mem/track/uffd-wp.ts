@@ -477,8 +477,8 @@ export class UffdWpTracker implements DirtyTracker {
         try {
           // a batch of one: one stop, and it ends in the signal path, where hold() needs no interrupt
           checkedBatch((c) => inj.batch(c), this.pid, [{ name: 'close', nr: SYS.close, args: [fd] }]);
-          // left standing: the dump's state collection goes on in this infection (one per process and
-          // window); cured by it, or by the thaw
+          // left standing where the dump's state collection goes on in this infection (one per process
+          // and window: FrozenProcess.keepInfection); cured by it, or by the thaw
           inj.hold();
         } catch (e) {
           inj.cure();
