@@ -76,8 +76,6 @@ for (const patchSite of [false, true]) {
     assert.equal(full.status, 0, full.stderr);
     const steps = JSON.parse(full.stdout) as string[];
     assert.ok(steps.length >= 15, `steps: ${steps.join(' ')}`);
-    for (const s of ['batch-set', 'batch-end', 'held']) assert.ok(steps.includes(s), `a step ${s}`);
-    if (!patchSite) assert.ok(steps.includes('site-set'), 'the last call ends in the signal path');
     let inSite = false;
     for (let k = 0; k < steps.length; k++) {
       if (steps[k] === 'site-patched') inSite = true;

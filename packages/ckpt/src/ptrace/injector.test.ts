@@ -198,9 +198,7 @@ test('a batch runs a table of calls with one stop per 32 calls; the target runs 
     assert.equal(inj.stats.batches - batches, 2, '40 calls: two chunks');
     assert.equal(inj.stats.stops - stops, 2, 'one stop per chunk');
     assert.equal(inj.call('getpid', SYS.getpid), f.pid, 'single calls still run after a batch');
-    const before = inj.stats.stops;
     inj.cure();
-    assert.equal(inj.stats.stops - before, 1, "the last call ends in one stop (the target's gadgets, room)");
     assert.equal(frozen.regs(f.pid).get('rip'), rip);
   }
   await sleep(50);

@@ -22,8 +22,6 @@
  * cure: guests first; munmap our data mappings (from the page); site call munmap(scratch mapping) as in 1;
  *   PTRACE_INTERRUPT + CONT: back into the kernel's signal path (an EVENT_STOP, as after freeze);
  *   SETREGS the saved registers; put the site code and stack bytes back; re-queue remembered signals
- *   (with gadgets, room for two frames and a quiet signal the munmap ends in the signal path itself:
- *   one stop instead of three, site-call.ts patchLast)
  * ```
  * If ckpt dies at any step, the kernel detaches the thread and it runs on from its stop: through the stub
  * (finishing the injected call, then restoring its registers) or from its own registers. What can remain:
@@ -346,47 +344,6 @@ export class Injector implements Curable, Disposable {
     return this.run('site-', at.entry, nr, [a1, a2, a3, a4, a5, a6], at.rsp);
   }
 
-  /**
-   * The last call, munmap(scratch mapping), from the target's own code: ending in one stop in the signal
-   * path where the thread has room for two frames and a quiet signal (SiteCall.patchLast), else as a
-   * site call (its exit stop; the cure then goes back to an EVENT_STOP).
-   */
-  private lastCall(base: number): void {
-    const last = this.quiet ? this.siteCode.patchLast(this.frozen.pid, this.tid, this.quiet) : undefined;
-    if (!last) {
-      this.siteCall(SYS.munmap, base, SCRATCH_SIZE);
-      return;
-    }
-    this.onStep('site-patched');
-    const r = this.work;
-    r.copyFrom(this.resume);
-    r.set('rip', last.entry);
-    r.set('rsp', last.rsp);
-    r.set('rax', SYS.munmap);
-    r.set('orig_rax', -1);
-    r.set('rdi', base);
-    r.set('rsi', SCRATCH_SIZE);
-    const t0 = performance.now();
-    try {
-      this.inSignalPath = false;
-      setRegs(this.tid, r.bytes);
-      this.moved = true;
-      this.onStep('site-set'); // a tracer gone from here on: the thread runs the chain on its own
-      ptrace(PTRACE.CONT, this.tid, 0, 0);
-      // a real quiet signal at munmap's return stops at the same rip: munmap is done then, and the saved
-      // registers set next skip the rest of the chain (that ignored signal is dropped, as in a batch)
-      this.waitFor(this.tid, { signal: this.quiet!, rip: last.endRip }, PTRACE.CONT);
-      this.inSignalPath = true;
-    } catch (e) {
-      const err = ptraceErrorFrom(e, this.frozen.pid, 'unmap the scratch mapping of');
-      if (err instanceof PtraceError && err.code === 'ESRCH' && this.frozen.isDead()) this.frozen.markGone();
-      throw err;
-    }
-    this.onStep('site-last');
-    this.stats.syscalls += 2;
-    this.stats.micros += Math.round((performance.now() - t0) * 1000);
-  }
-
   /** Leave the thread at `rip` of a stub with the resume registers (a state it survives on its own). */
   private park(rip: number): void {
     this.work.copyFrom(this.resume);
@@ -626,7 +583,7 @@ export class Injector implements Curable, Disposable {
       if (this.base !== 0) {
         const base = this.base;
         step(() => {
-          this.lastCall(base);
+          this.siteCall(SYS.munmap, base, SCRATCH_SIZE);
           this.base = 0;
         });
       }

@@ -12,32 +12,22 @@
  * ```
  * What it overwrites (stack bytes, site code) is saved at construction and put back by restore().
  *
- * The last call can end in one stop instead of three (patchLast, with gadgets and room for two frames):
- * ```
- * rsp = F1: munmap; ret -> rt_sigreturn(F1): rip = `syscall; ret`, rax = tgkill(self, quiet signal),
- *           rsp = F2; syscall -> the quiet signal's signal-delivery-stop (call-batch.ts) at `ret`, a stop
- *           in the signal path where the tracer sets the saved registers (no interrupt, no syscall stops);
- *           without a tracer the signal is dropped: ret -> rt_sigreturn(F2): its own registers
- * ```
- *
  * @example
  * const sc = new SiteCall(mem, tid, site, resume, maps, findGadgets(maps));
  * const { entry, rsp } = sc.patch();   // run the call there (rsp undefined: the thread's own)
  * sc.restore();
  */
 import type { Vma } from '../proc/index.js';
-import { getSigmask, getXstate, SYS } from '../sys/index.js';
+import { getSigmask, getXstate } from '../sys/index.js';
 import type { Gadgets } from './gadgets.js';
 import type { Registers } from './registers.js';
 import type { RemoteMemory } from './remote-memory.js';
-import { AFTER_SYSCALL, restoreFrame, resumeStub, STUB_SIZE } from './resume-stub.js';
+import { restoreFrame, resumeStub, STUB_SIZE } from './resume-stub.js';
 import { sigFrame, sigFrameSize } from './sigframe.js';
 
 /** Bytes saved below the red zone: the site call's restore frame (FRAME_SIZE) goes there. */
 const STACK_AREA = 256;
 const RED_ZONE = 128;
-/** Stack kept free below the last call's frames for a signal's frame (the largest XSAVE included). */
-const SIGNAL_ROOM = 8192;
 
 export class SiteCall {
   /** The code at the site (patch path only: no gadgets in the target). */
@@ -50,12 +40,6 @@ export class SiteCall {
   private gadgets: Gadgets | undefined;
   /** The stack area (and, on the patch path, the site code) hold our frame (and stub). */
   private patched = false;
-  /** Where the last call's first frame goes (patchLast), below the other; 0: no room (or no gadgets). */
-  private chainAt = 0;
-  /** Where the saved stack bytes start (0: at stackArea). */
-  private savedFrom = 0;
-  private xstate: Uint8Array = new Uint8Array(0);
-  private sigmask = 0n;
 
   /**
    * Choose how the calls run and save what they overwrite: with the gadgets, an rt_sigreturn frame
@@ -75,20 +59,11 @@ export class SiteCall {
       const xstate = getXstate(tid);
       const at = sp - RED_ZONE - sigFrameSize(xstate.length);
       const frameAt = at - (at % 64);
-      const room = (a: number) => maps.some((v) => v.write && v.start <= a && sp <= v.end);
-      if (room(frameAt)) {
+      if (maps.some((v) => v.write && v.start <= frameAt && sp <= v.end)) {
         this.gadgets = gadgets;
         this.stackArea = frameAt;
-        this.xstate = xstate;
-        this.sigmask = getSigmask(tid);
-        this.sigFrameBytes = sigFrame(resume, xstate, this.sigmask, gadgets.sigreturn, frameAt);
-        const at2 = frameAt - sigFrameSize(xstate.length);
-        const chainAt = at2 - (at2 % 64);
-        // room for a second frame below the first (a signal's frame below both): the last call in one stop
-        if (room(chainAt - SIGNAL_ROOM)) this.chainAt = chainAt;
-        const low = this.chainAt || frameAt;
-        this.savedFrom = low;
-        this.savedStack = mem.read(low, sp - RED_ZONE - low);
+        this.sigFrameBytes = sigFrame(resume, xstate, getSigmask(tid), gadgets.sigreturn, frameAt);
+        this.savedStack = mem.read(frameAt, sp - RED_ZONE - frameAt);
         return;
       }
     }
@@ -111,42 +86,11 @@ export class SiteCall {
     return { entry: this.site };
   }
 
-  /**
-   * Write the last call's two frames (see the module comment): the call runs at `entry` with `rsp`, and
-   * ends with signal `quiet` sent to thread `tid` of `pid`, stopping at `endRip`. Undefined when the
-   * thread has no room for them (or no gadgets): patch() then, and its three stops.
-   */
-  patchLast(
-    pid: number,
-    tid: number,
-    quiet: number,
-  ): { entry: number; rsp: number; endRip: number } | undefined {
-    if (!this.gadgets || !this.sigFrameBytes || this.chainAt === 0 || quiet === 0) return undefined;
-    const end = this.resume.clone();
-    end.set('rip', this.gadgets.syscallRet);
-    end.set('rax', SYS.tgkill);
-    end.set('rdi', pid);
-    end.set('rsi', tid);
-    end.set('rdx', quiet);
-    end.set('rsp', this.stackArea);
-    const first = sigFrame(end, this.xstate, this.sigmask, this.gadgets.sigreturn, this.chainAt);
-    const both = Buffer.alloc(this.stackArea - this.chainAt + this.sigFrameBytes.length);
-    both.set(first, 0);
-    both.set(this.sigFrameBytes, this.stackArea - this.chainAt);
-    this.mem.write(this.chainAt, both);
-    this.patched = true;
-    return {
-      entry: this.gadgets.syscallRet,
-      rsp: this.chainAt,
-      endRip: this.gadgets.syscallRet + AFTER_SYSCALL,
-    };
-  }
-
   /** Put the saved stack bytes (and site code) back. Safe to call twice. */
   restore(): void {
     if (!this.patched) return;
     if (this.savedCode.length > 0) this.mem.write(this.site, this.savedCode);
-    this.mem.write(this.savedFrom || this.stackArea, this.savedStack);
+    this.mem.write(this.stackArea, this.savedStack);
     this.patched = false;
   }
 }
