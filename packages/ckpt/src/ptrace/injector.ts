@@ -42,7 +42,16 @@
  * const addr = inj.mmap(1 << 20);         // unmapped again by cure
  */
 import { readMaps, type Vma } from '../proc/index.js';
-import { errnoName, getSigmask, PTRACE, ptrace, SYS, SysError, setRegs } from '../sys/index.js';
+import {
+  errnoName,
+  getSigmask,
+  syscall as hostSyscall,
+  PTRACE,
+  ptrace,
+  SYS,
+  SysError,
+  setRegs,
+} from '../sys/index.js';
 import {
   BATCH_ENTRY_SIZE,
   type BatchCall,
@@ -87,7 +96,23 @@ const PR_SET_VMA = 0x53564d41;
 const PR_SET_VMA_ANON_NAME = 0;
 const EINVAL = 22;
 /** False once a kernel refused PR_SET_VMA_ANON_NAME (no CONFIG_ANON_VMA_NAME): not asked again. */
-let anonNames = true;
+let anonNames: boolean | undefined;
+
+/**
+ * Whether this kernel names anonymous mappings: asked once of our own process (an empty range: names
+ * nothing), since a batch's prctl answers nobody (its result is not stored: protectAndName).
+ */
+function namesMappings(): boolean {
+  if (anonNames === undefined) {
+    try {
+      hostSyscall(SYS.prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0, 0, 0);
+      anonNames = true;
+    } catch {
+      anonNames = false;
+    }
+  }
+  return anonNames;
+}
 /** Where the anon name strings live in the data page (the end of it; callers get the rest). */
 const NAME_AREA = 64;
 
@@ -310,7 +335,7 @@ export class Injector implements Curable, Disposable {
     const calls: BatchCall[] = [
       { nr: SYS.mprotect, args: [base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW], discard: true },
     ];
-    if (anonNames) {
+    if (namesMappings()) {
       const at = base + DATA_OFFSET + DATA_SIZE - NAME_AREA;
       this.mem.write(at, Buffer.from(`${SCRATCH_NAME}\0`, 'latin1'));
       calls.push({
@@ -330,7 +355,7 @@ export class Injector implements Curable, Disposable {
 
   /** Name a mapping of ours in /proc/PID/maps; kernels without CONFIG_ANON_VMA_NAME refuse (ignored). */
   private name(addr: number, len: number, name: string): void {
-    if (!anonNames) return;
+    if (!namesMappings()) return;
     const at = this.base + DATA_OFFSET + DATA_SIZE - NAME_AREA;
     this.mem.write(at, Buffer.from(`${name}\0`, 'latin1'));
     if (this.syscall(SYS.prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, at) === -EINVAL)
