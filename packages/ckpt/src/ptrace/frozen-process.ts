@@ -66,6 +66,12 @@ export class FrozenProcess implements Tracee, Disposable {
   readonly stats: FreezeStats = { freezeMicros: 0, rounds: 0, thawMicros: 0, stoppedMicros: 0 };
   /** @internal performance.now() at the first PTRACE_SEIZE. */
   seizedAt = 0;
+  /**
+   * The window's user injects into this process again after ending tracking (the final dump's state
+   * collection): Injector.hold() then leaves its infection standing for it. False (the default): hold()
+   * cures at once, so that a window with nothing after (a frozen pre-dump) never shows our mapping.
+   */
+  keepInfection = false;
 
   /** @internal Created by freeze(); registered at once so that a failing freeze still detaches. */
   constructor(readonly pid: number) {

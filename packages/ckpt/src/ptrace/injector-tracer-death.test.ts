@@ -28,8 +28,15 @@ const onStep = (s) => {
   if (steps.length - 1 === killAt) process.kill(process.pid, 'SIGKILL');
 };
 const frozen = freeze(pid);
+frozen.keepInfection = true;
 const inj = Injector.infect(frozen, pid, undefined, undefined, { onStep, patchSite: patchSite === 1 });
 inj.syscall(39);
+inj.hold();
+if (Injector.infect(frozen, pid) !== inj) throw new Error('hold: not taken over');
+inj.batch([{ nr: 39 }, { nr: 3, args: [99999] }, { nr: 39 }]);
+inj.hold(); // after a batch: in the signal path already, no interrupt
+if (Injector.infect(frozen, pid) !== inj) throw new Error('hold: not taken over');
+for (const tid of frozen.tids) if (tid !== pid) inj.guest(tid)?.batch([{ nr: 186 }, { nr: 39 }]);
 const a = inj.mmap(65536);
 inj.write(a, Buffer.from('x'));
 inj.syscall(3, 99999);

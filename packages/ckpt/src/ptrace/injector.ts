@@ -13,15 +13,21 @@
  *   3. from the page: mprotect(data pages, rw), prctl(PR_SET_VMA_ANON_NAME, "ckpt-injector")
  * each call: regs = resume state, rip = stub, rax = nr, orig_rax = -1, args in rdi rsi rdx r10 r8 r9;
  *   SETREGS; PTRACE_SYSCALL; wait syscall-entry; PTRACE_SYSCALL; wait syscall-exit; GETREGS: rax
- * cure: munmap our data mappings (from the page); site call munmap(scratch mapping) as in 1;
+ * batch (call-batch.ts): a table of calls run by a loop in the page; SETREGS; PTRACE_CONT; ONE stop at
+ *   its end (a signal the target ignores, sent to itself; without us it runs on into the restore)
+ * guest(tid) (guest-thread.ts): another thread runs batches from this page (its stub in a slot, its
+ *   frame on its own stack); cured with its saved registers at its batch's stop, before the munmap
+ * hold(): back to an EVENT_STOP with the saved registers, the mapping kept; the next infect() of the
+ *   same frozen process takes this injector over (one infection per process for a frozen window)
+ * cure: guests first; munmap our data mappings (from the page); site call munmap(scratch mapping) as in 1;
  *   PTRACE_INTERRUPT + CONT: back into the kernel's signal path (an EVENT_STOP, as after freeze);
  *   SETREGS the saved registers; put the site code and stack bytes back; re-queue remembered signals
  * ```
  * If ckpt dies at any step, the kernel detaches the thread and it runs on from its stop: through the stub
  * (finishing the injected call, then restoring its registers) or from its own registers. What can remain:
  * the scratch mapping (3 pages, `[anon:ckpt-injector]`, signed: findScratchMappings()), a data mapping or
- * fd an injected call had just made, and the 51 bytes at the site when ckpt died within a site call (the
- * thread does not run them). Signals caught in signal-delivery-stops while frozen are lost then.
+ * fd an injected call had just made, the 51 bytes at the site when ckpt died within a site call (the
+ * thread does not run them), and a guest's frame below its red zone (free stack). Signals caught in signal-delivery-stops while frozen are lost then.
  *
  * Syscall restart: a thread stopped inside a blocking syscall (e.g. `read()`) was interrupted with
  * rax = -ERESTARTSYS and orig_rax = the syscall number. Injected calls run with orig_rax = -1, so the
@@ -39,28 +45,38 @@ import { readMaps, type Vma } from '../proc/index.js';
 import {
   errnoName,
   getSigmask,
-  getXstate,
   syscall as hostSyscall,
   PTRACE,
   ptrace,
-  SIG,
   SYS,
   SysError,
   setRegs,
-  WAIT,
-  WStatus,
-  waitpid,
 } from '../sys/index.js';
+import {
+  BATCH_ENTRY_SIZE,
+  type BatchCall,
+  type BatchThread,
+  batchCode,
+  batchResults,
+  batchTable,
+  quietSignal,
+} from './call-batch.js';
 import { PtraceError, ptraceErrorFrom } from './errors.js';
 import type { Curable, FrozenProcess } from './frozen-process.js';
-import { findGadgets, type Gadgets } from './gadgets.js';
+import { findGadgets } from './gadgets.js';
+import { GuestThread } from './guest-thread.js';
+import { firstExecutable, takeMaps } from './injection-site.js';
 import { Registers } from './registers.js';
-import { type MemoryAccess, RemoteMemory } from './remote-memory.js';
-import { AFTER_SYSCALL, restoreFrame, resumeRegisters, resumeStub, STUB_SIZE } from './resume-stub.js';
+import { type MemoryAccess, RemoteMemory, writableByTarget } from './remote-memory.js';
+import { AFTER_SYSCALL, restoreFrame, resumeRegisters, resumeStub } from './resume-stub.js';
 import {
+  BATCH_OFFSET,
+  BATCH_TABLE_ENTRIES,
+  BATCH_TABLE_OFFSET,
   DATA_OFFSET,
   DATA_SIZE,
   FRAME_OFFSET,
+  guestStubOffset,
   SCRATCH_ADDRESS,
   SCRATCH_NAME,
   SCRATCH_SIZE,
@@ -69,20 +85,34 @@ import {
   TABLE_SLOTS,
   tableSlot,
 } from './scratch-mapping.js';
-import { sigFrame, sigFrameSize } from './sigframe.js';
+import { SiteCall } from './site-call.js';
+import { requeueSignals, type StopKind, waitForStop } from './thread-stops.js';
 
-/** Bytes saved below the red zone: the site call's restore frame (FRAME_SIZE) goes there. */
-const STACK_AREA = 256;
-const RED_ZONE = 128;
+const _RED_ZONE = 128;
 const PROT_RW = 3;
 const PROT_RX = 5;
 const MAP_PRIVATE_ANON = 0x22;
 const PR_SET_VMA = 0x53564d41;
 const PR_SET_VMA_ANON_NAME = 0;
-const SYSCALL_STOP = SIG.SIGTRAP | 0x80;
 const EINVAL = 22;
 /** False once a kernel refused PR_SET_VMA_ANON_NAME (no CONFIG_ANON_VMA_NAME): not asked again. */
-let anonNames = true;
+let anonNames: boolean | undefined;
+
+/**
+ * Whether this kernel names anonymous mappings: asked once of our own process (an empty range: names
+ * nothing), since a batch's prctl answers nobody (its result is not stored: protectAndName).
+ */
+function namesMappings(): boolean {
+  if (anonNames === undefined) {
+    try {
+      hostSyscall(SYS.prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0, 0, 0);
+      anonNames = true;
+    } catch {
+      anonNames = false;
+    }
+  }
+  return anonNames;
+}
 /** Where the anon name strings live in the data page (the end of it; callers get the rest). */
 const NAME_AREA = 64;
 
@@ -91,6 +121,10 @@ export interface InjectStats {
   syscalls: number;
   /** Time spent in them (SETREGS to GETREGS), in microseconds. */
   micros: number;
+  /** ptrace stops waited for (each a scheduler round trip of the target's thread). */
+  stops: number;
+  /** Batches run (call-batch.ts: one stop for a table of calls). */
+  batches: number;
 }
 
 /** Options of Injector.infect. */
@@ -108,20 +142,8 @@ export interface InjectOptions {
   readonly patchSite?: boolean;
 }
 
-/** Mappings read by injectionSite() before freezing, taken by the next infect() of that process. */
-const preread = new Map<number, readonly Vma[]>();
-
-/**
- * Where Injector runs its first and last call without gadgets: the start of the first executable mapping
- * that is not a kernel special mapping. Call it before freezing and pass the result to infect(): the
- * /proc/PID/maps read and the search of the libraries for the gadgets (read once per file) then stay out
- * of the stopped time.
- */
-export function injectionSite(pid: number, maps: readonly Vma[] = readMaps(pid)): number | undefined {
-  preread.set(pid, maps);
-  findGadgets(maps);
-  return firstExecutable(maps);
-}
+/** Injectors left standing by hold(), taken over by the next infect() of their frozen process. */
+const held = new WeakMap<FrozenProcess, Injector>();
 
 export class Injector implements Curable, Disposable {
   private readonly saved: Registers;
@@ -129,30 +151,33 @@ export class Injector implements Curable, Disposable {
   private readonly resume: Registers;
   private readonly work = new Registers();
   private readonly mem: RemoteMemory;
-  /** The code at the site (patch path only: no gadgets in the target). */
-  private savedCode: Buffer = Buffer.alloc(0);
-  private savedStack: Buffer = Buffer.alloc(0);
-  /** Below the red zone: the restore frame of the first and last calls. */
-  private stackArea = 0;
-  /** `syscall; ret` and the signal restorer in the target, and the rt_sigreturn frame using them. */
-  private gadgets: Gadgets | undefined;
-  private sigFrameBytes: Uint8Array | undefined;
+  /** How the first and last calls run (site-call.ts). */
+  private siteCode!: SiteCall;
   private readonly mappings = new Map<number, number>();
   /** Slot of each data mapping in the scratch mapping's table (scratch-mapping.ts). */
   private readonly slots = new Map<number, number>();
   private readonly onStep: (step: string) => void;
   /** Address of the scratch mapping (0: none). */
   private base = 0;
-  /** The stack area (and, on the patch path, the site code) hold our frame (and stub). */
-  private sitePatched = false;
   /** The thread's registers were changed (it stands in a stub). */
   private moved = false;
+  /**
+   * The thread stands in a stop of the kernel's signal path (an EVENT_STOP, a batch's end), where its
+   * saved registers mean what they meant at the freeze (syscall restart at detach); not at a syscall stop.
+   */
+  private inSignalPath = true;
   private cured = false;
+  /** The thread's quiet signal (call-batch.ts; 0: none), read at the first batch. */
+  private quiet: number | undefined;
+  /** The mappings read at infect (guest(): the other threads' stacks). */
+  private readonly maps: readonly Vma[];
+  /** Other threads running from our scratch mapping (guest-thread.ts), cured before it is unmapped. */
+  private readonly guests: GuestThread[] = [];
   /** Address of the first executable mapping, where the first and last calls run. */
   readonly site: number;
   /** A 16-aligned area of the scratch mapping, free for small argument structs (0 size after cure). */
   readonly scratch: { readonly address: number; readonly size: number };
-  readonly stats: InjectStats = { syscalls: 0, micros: 0 };
+  readonly stats: InjectStats = { syscalls: 0, micros: 0, stops: 0, batches: 0 };
 
   private constructor(
     readonly frozen: FrozenProcess,
@@ -165,8 +190,8 @@ export class Injector implements Curable, Disposable {
     this.saved = frozen.regs(tid);
     this.resume = resumeRegisters(this.saved);
     let site = options.site;
-    let maps = site === undefined ? undefined : preread.get(frozen.pid);
-    preread.delete(frozen.pid);
+    // read before freezing: the site is the first executable mapping of these maps when not given
+    let maps = takeMaps(frozen.pid);
     try {
       maps ??= readMaps(frozen.pid);
     } catch (e) {
@@ -176,12 +201,13 @@ export class Injector implements Curable, Disposable {
     if (site === undefined)
       throw new PtraceError('EINVAL', `process ${frozen.pid} has no executable mapping`);
     this.site = site;
-    this.gadgets = options.patchSite ? undefined : findGadgets(maps);
+    this.maps = maps;
+    const gadgets = options.patchSite ? undefined : findGadgets(maps);
     frozen.adopt(this); // throws if another injector is active
     try {
       this.mem = RemoteMemory.open(frozen.pid, tid, options.memoryAccess);
       try {
-        this.prepareFirstCall(maps);
+        this.siteCode = new SiteCall(this.mem, tid, site, this.resume, maps, gadgets);
       } catch (e) {
         this.mem.close();
         throw e;
@@ -208,7 +234,9 @@ export class Injector implements Curable, Disposable {
   /**
    * Infect thread `tid` (default: the leader) of a frozen process. `site`: from injectionSite(), read
    * before freezing (default: read now). `memoryAccess`: 'pokedata' forces the PTRACE_POKEDATA path.
-   * Only one injector may be active on a process at a time (PtraceError ESTATE otherwise).
+   * Only one injector may be active on a process at a time (PtraceError ESTATE otherwise), except one
+   * left standing by hold(): the infect of the same thread gets it back (its site and options stay),
+   * that of another thread cures it first.
    */
   static infect(
     frozen: FrozenProcess,
@@ -217,7 +245,42 @@ export class Injector implements Curable, Disposable {
     memoryAccess?: MemoryAccess,
     options: Omit<InjectOptions, 'site' | 'memoryAccess'> = {},
   ): Injector {
+    const h = held.get(frozen);
+    if (h) {
+      held.delete(frozen);
+      if (h.infected && h.tid === tid && frozen.state === 'frozen') return h;
+      h.cure();
+    }
     return new Injector(frozen, tid, { ...options, site, memoryAccess });
+  }
+
+  /**
+   * Where the frozen process says so (FrozenProcess.keepInfection; else this cures now): leave this
+   * infection standing for the next Injector.infect of the same frozen process, which takes it over (one infection for several users of a frozen window: ending tracking's close, then the
+   * state collection); cured by that user, by an infect of another thread, or by thaw at the latest.
+   * The thread is put back at an EVENT_STOP with its own registers meanwhile (one stop): what reads its
+   * registers in between (thread-state.ts) reads its own. Whoever reads the process's mappings for
+   * images must do so after the cure (the scratch mapping stays until then).
+   *
+   * @example
+   * frozen.keepInfection = true;  // the caller collects state after ending tracking
+   * const inj = Injector.infect(frozen); inj.call('close', SYS.close, fd); inj.hold();
+   * using again = Injector.infect(frozen); // the same injector: no second mapping
+   */
+  hold(): void {
+    if (!this.infected || this.frozen.state !== 'frozen') return;
+    if (!this.frozen.keepInfection) {
+      this.cure(); // nobody injects after us in this window
+      return;
+    }
+    if (this.moved) {
+      if (!this.inSignalPath) this.toEventStop();
+      setRegs(this.tid, this.saved.bytes);
+      requeueSignals(this.frozen, this.tid); // pending again: a DETACH from an EVENT_STOP would drop them
+      this.moved = false; // the next call moves it again
+    }
+    held.set(this.frozen, this);
+    this.onStep('held');
   }
 
   /** True until cure(). */
@@ -242,81 +305,68 @@ export class Injector implements Curable, Disposable {
     }
     this.base = base;
     const stub = base + STUB_OFFSET;
-    this.mem.write(base, scratchSignature(process.pid));
-    this.mem.write(stub, resumeStub(base + FRAME_OFFSET, this.resume.address('rip')));
+    const code = Buffer.alloc(BATCH_OFFSET + batchCode().length);
+    code.set(scratchSignature(process.pid), 0);
+    code.set(resumeStub(base + FRAME_OFFSET, this.resume.address('rip')), STUB_OFFSET);
+    code.set(batchCode(), BATCH_OFFSET);
+    this.mem.write(base, code);
     this.mem.write(base + FRAME_OFFSET, restoreFrame(this.resume));
     this.park(stub + AFTER_SYSCALL);
     this.onStep('parked');
-    this.restoreSite();
+    this.siteCode.restore();
     this.onStep('site-restored');
-    this.call('mprotect', SYS.mprotect, base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW);
-    this.name(base, SCRATCH_SIZE, SCRATCH_NAME);
+    this.protectAndName(base);
     return base;
+  }
+
+  /**
+   * Step 3 of infect: mprotect(data pages, rw) and the name, as one batch where the thread has a quiet
+   * signal (one stop instead of four). Their results are not stored (a store into the data pages before
+   * the mprotect took would fault in the target): process_vm_writev, which honours the protection
+   * (/proc/PID/mem does not), tells whether the pages are writable now.
+   */
+  private protectAndName(base: number): void {
+    this.quiet ??= quietSignal(this.frozen.pid, this.tid, getSigmask(this.tid));
+    if (this.quiet === 0) {
+      this.call('mprotect', SYS.mprotect, base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW);
+      this.name(base, SCRATCH_SIZE, SCRATCH_NAME);
+      return;
+    }
+    const calls: BatchCall[] = [
+      { nr: SYS.mprotect, args: [base + DATA_OFFSET, SCRATCH_SIZE - DATA_OFFSET, PROT_RW], discard: true },
+    ];
+    if (namesMappings()) {
+      const at = base + DATA_OFFSET + DATA_SIZE - NAME_AREA;
+      this.mem.write(at, Buffer.from(`${SCRATCH_NAME}\0`, 'latin1'));
+      calls.push({
+        nr: SYS.prctl,
+        args: [PR_SET_VMA, PR_SET_VMA_ANON_NAME, base, SCRATCH_SIZE, at],
+        discard: true,
+      });
+    }
+    this.runBatch({ tid: this.tid, resume: this.resume, stub: base + STUB_OFFSET, quiet: this.quiet }, calls);
+    if (!writableByTarget(this.frozen.pid, base + BATCH_TABLE_OFFSET)) {
+      throw new PtraceError(
+        'EINJECT',
+        `mprotect in process ${this.frozen.pid}: the scratch pages stay read-only`,
+      );
+    }
   }
 
   /** Name a mapping of ours in /proc/PID/maps; kernels without CONFIG_ANON_VMA_NAME refuse (ignored). */
   private name(addr: number, len: number, name: string): void {
-    if (!anonNames) return;
+    if (!namesMappings()) return;
     const at = this.base + DATA_OFFSET + DATA_SIZE - NAME_AREA;
     this.mem.write(at, Buffer.from(`${name}\0`, 'latin1'));
     if (this.syscall(SYS.prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, at) === -EINVAL)
       anonNames = false;
   }
 
-  /**
-   * Choose how the first and last calls run and save what they overwrite: with the gadgets, an
-   * rt_sigreturn frame below the red zone (no code byte changes); without, the stub at the site and its
-   * small frame below the red zone. Falls back to the site when the stack has no room for the frame.
-   */
-  private prepareFirstCall(maps: readonly Vma[]): void {
-    const sp = this.saved.address('rsp');
-    if (this.gadgets) {
-      const xstate = getXstate(this.tid);
-      const at = sp - RED_ZONE - sigFrameSize(xstate.length);
-      const frameAt = at - (at % 64);
-      if (maps.some((v) => v.write && v.start <= frameAt && sp <= v.end)) {
-        this.stackArea = frameAt;
-        this.sigFrameBytes = sigFrame(
-          this.resume,
-          xstate,
-          getSigmask(this.tid),
-          this.gadgets.sigreturn,
-          frameAt,
-        );
-        this.savedStack = this.mem.read(frameAt, sp - RED_ZONE - frameAt);
-        return;
-      }
-      this.gadgets = undefined;
-    }
-    const at = sp - RED_ZONE - STACK_AREA;
-    this.stackArea = at - (at % 16);
-    this.savedCode = this.mem.read(this.site, STUB_SIZE);
-    this.savedStack = this.mem.read(this.stackArea, STACK_AREA);
-  }
-
-  /**
-   * Run the first or last call, from the target's own `syscall; ret` with an rt_sigreturn frame on the
-   * thread's stack; or, without gadgets, from our stub written at the site with its frame on the stack.
-   */
+  /** Run the first or last call (site-call.ts): from the target's own code, the frame on its stack. */
   private siteCall(nr: number, a1: number, a2: number, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
-    if (this.gadgets && this.sigFrameBytes) {
-      this.mem.write(this.stackArea, this.sigFrameBytes);
-      this.sitePatched = true;
-      this.onStep('site-patched');
-      return this.run('site-', this.gadgets.syscallRet, nr, [a1, a2, a3, a4, a5, a6], this.stackArea);
-    }
-    this.mem.write(this.stackArea, restoreFrame(this.resume));
-    this.mem.write(this.site, resumeStub(this.stackArea, this.resume.address('rip')));
-    this.sitePatched = true;
+    const at = this.siteCode.patch();
     this.onStep('site-patched');
-    return this.run('site-', this.site, nr, [a1, a2, a3, a4, a5, a6]);
-  }
-
-  private restoreSite(): void {
-    if (!this.sitePatched) return;
-    if (this.savedCode.length > 0) this.mem.write(this.site, this.savedCode);
-    this.mem.write(this.stackArea, this.savedStack);
-    this.sitePatched = false;
+    return this.run('site-', at.entry, nr, [a1, a2, a3, a4, a5, a6], at.rsp);
   }
 
   /** Leave the thread at `rip` of a stub with the resume registers (a state it survives on its own). */
@@ -343,13 +393,14 @@ export class Injector implements Curable, Disposable {
     r.set('r8', args[4] ?? 0);
     r.set('r9', args[5] ?? 0);
     try {
+      this.inSignalPath = false;
       setRegs(this.tid, r.bytes);
       this.moved = true;
       ptrace(PTRACE.SYSCALL, this.tid, 0, 0);
-      this.waitFor('syscall', PTRACE.SYSCALL);
+      this.waitFor(this.tid, 'syscall', PTRACE.SYSCALL);
       this.onStep(`${step}entry`);
       ptrace(PTRACE.SYSCALL, this.tid, 0, 0);
-      this.waitFor('syscall', PTRACE.SYSCALL);
+      this.waitFor(this.tid, 'syscall', PTRACE.SYSCALL);
       this.frozen.regs(this.tid, r);
     } catch (e) {
       const err = ptraceErrorFrom(e, this.frozen.pid, `inject syscall ${nr} into`);
@@ -367,6 +418,87 @@ export class Injector implements Curable, Disposable {
     if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
     if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
     return this.run('', this.base + STUB_OFFSET, nr, [a1, a2, a3, a4, a5, a6]);
+  }
+
+  /**
+   * Run `calls` in the target with one ptrace stop per 32 calls (call-batch.ts); returns each call's rax
+   * as is (negative errno on failure). The calls must not depend on each other's results (answers go to
+   * memory). Runs them one by one (two stops each) when the thread has no quiet signal.
+   *
+   * @example
+   * const [pid, ppid] = inj.batch([{ nr: SYS.getpid }, { nr: SYS.getppid }]);
+   */
+  batch(calls: readonly BatchCall[]): number[] {
+    if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
+    if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
+    this.quiet ??= quietSignal(this.frozen.pid, this.tid, getSigmask(this.tid));
+    if (this.quiet === 0) return calls.map((c) => this.syscall(c.nr, ...(c.args ?? [])));
+    return this.runBatch({ tid: this.tid, resume: this.resume, stub: this.stub, quiet: this.quiet }, calls);
+  }
+
+  /**
+   * @internal Run `calls` on thread `on` (this injector's, or a guest's: guest-thread.ts) from the batch
+   * loop, in chunks of the table's size.
+   */
+  runBatch(on: BatchThread, calls: readonly BatchCall[]): number[] {
+    const { tid, resume, stub, quiet, rsp } = on;
+    const out: number[] = [];
+    const table = this.base + BATCH_TABLE_OFFSET;
+    const r = this.work;
+    for (let i = 0; i < calls.length; i += BATCH_TABLE_ENTRIES) {
+      this.frozen.assertFrozen();
+      const t0 = performance.now();
+      const chunk = calls.slice(i, i + BATCH_TABLE_ENTRIES);
+      this.mem.write(table, batchTable(chunk, table));
+      r.copyFrom(resume);
+      r.set('rip', this.base + BATCH_OFFSET);
+      r.set('orig_rax', -1);
+      if (rsp !== undefined) r.set('rsp', rsp);
+      r.set('r12', table);
+      r.set('r13', chunk.length);
+      r.set('r14', this.frozen.pid);
+      r.set('r15', tid);
+      r.set('rbx', quiet);
+      r.set('rbp', stub);
+      try {
+        if (tid === this.tid) this.inSignalPath = false;
+        setRegs(tid, r.bytes);
+        if (tid === this.tid) this.moved = true;
+        this.onStep('batch-set');
+        ptrace(PTRACE.CONT, tid, 0, 0);
+        this.waitFor(tid, { signal: quiet, rip: stub + AFTER_SYSCALL }, PTRACE.CONT);
+        if (tid === this.tid) this.inSignalPath = true;
+      } catch (e) {
+        const err = ptraceErrorFrom(e, this.frozen.pid, 'run a batch of injected calls in');
+        if (err instanceof PtraceError && err.code === 'ESRCH' && this.frozen.isDead())
+          this.frozen.markGone();
+        throw err;
+      }
+      this.onStep('batch-end');
+      out.push(...batchResults(this.mem.read(table, chunk.length * BATCH_ENTRY_SIZE), chunk.length));
+      this.stats.syscalls += chunk.length;
+      this.stats.batches++;
+      this.stats.micros += Math.round((performance.now() - t0) * 1000);
+    }
+    return out;
+  }
+
+  /**
+   * Another frozen thread `tid` of the process, to run batches from this injector's scratch mapping
+   * (guest-thread.ts): undefined when it cannot (no quiet signal, no free stub slot, no room on its
+   * stack, a thread of a group-stop): then infect it on its own after this injector's cure.
+   */
+  guest(tid: number): GuestThread | undefined {
+    if (this.cured) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected any more`);
+    if (this.base === 0) throw new PtraceError('ESTATE', `thread ${this.tid} is not infected yet`);
+    const thread = this.frozen.thread(tid);
+    if (tid === this.tid || !thread || thread.groupStop !== 0) return undefined;
+    if (this.guests.some((g) => g.tid === tid && g.infected)) return undefined;
+    const slot = guestStubOffset(this.guests.length);
+    if (slot === undefined) return undefined;
+    const g = GuestThread.place(this, tid, this.base + slot, this.maps);
+    if (g) this.guests.push(g);
+    return g;
   }
 
   /** Like syscall(), but throws PtraceError EINJECT (with the errno name) when the call fails. */
@@ -428,37 +560,9 @@ export class Injector implements Curable, Disposable {
     return this.mem.read(addr, len);
   }
 
-  /**
-   * Wait for the next stop of the kind wanted ('syscall': a syscall-stop; 'event': an EVENT_STOP), resuming
-   * with `resume` past others. Signals are remembered (re-delivered at detach); a group-stop is noted.
-   */
-  private waitFor(kind: 'syscall' | 'event', resume: number): void {
-    const thread = this.frozen.thread(this.tid)!;
-    for (;;) {
-      let s: number;
-      try {
-        s = waitpid(this.tid, WAIT.WALL).status;
-      } catch (e) {
-        if (e instanceof SysError && e.code === 'ECHILD')
-          s = 0x9; // treat as killed
-        else throw e;
-      }
-      if (!WStatus.stopped(s)) {
-        this.frozen.markGone();
-        throw new PtraceError('ESRCH', `process ${this.frozen.pid} exited during an injected syscall`);
-      }
-      const sig = WStatus.stopSig(s);
-      const ev = WStatus.event(s);
-      if (ev === 0 && sig === SYSCALL_STOP) {
-        if (kind === 'syscall') return;
-      } else if (ev === PTRACE.EVENT_STOP) {
-        if (sig !== SIG.SIGTRAP) thread.groupStop = sig;
-        if (kind === 'event') return;
-      } else if (ev === 0) {
-        thread.signals.push(sig);
-      }
-      ptrace(resume, this.tid, 0, 0);
-    }
+  /** Wait for the next stop of `kind` on `tid` (thread-stops.ts), counted in the stats. */
+  private waitFor(tid: number, kind: StopKind, resume: number): void {
+    waitForStop(this.frozen, tid, kind, resume, this.stats, this.work);
   }
 
   /**
@@ -468,15 +572,9 @@ export class Injector implements Curable, Disposable {
   private toEventStop(): void {
     ptrace(PTRACE.INTERRUPT, this.tid, 0, 0);
     ptrace(PTRACE.CONT, this.tid, 0, 0);
-    this.waitFor('event', PTRACE.CONT);
+    this.waitFor(this.tid, 'event', PTRACE.CONT);
+    this.inSignalPath = true;
     this.onStep('event-stop');
-  }
-
-  /** Signals remembered while injecting: queued again, since a DETACH from an EVENT_STOP drops its signal. */
-  private requeueSignals(): void {
-    const thread = this.frozen.thread(this.tid);
-    if (!thread) return;
-    for (const sig of thread.signals.splice(0)) hostSyscall(SYS.tgkill, this.frozen.pid, this.tid, sig);
   }
 
   /**
@@ -495,6 +593,17 @@ export class Injector implements Curable, Disposable {
       }
     };
     if (this.frozen.state === 'frozen') {
+      let guestsBack = true;
+      for (const g of this.guests)
+        step(() => {
+          try {
+            g.cure();
+          } catch (e) {
+            guestsBack = false; // it may still stand in its stub: the mapping stays
+            throw e;
+          }
+        });
+      if (!guestsBack) this.base = 0;
       if (this.base !== 0) for (const [addr, len] of [...this.mappings]) step(() => this.munmap(addr, len));
       if (this.base !== 0) {
         const base = this.base;
@@ -510,15 +619,16 @@ export class Injector implements Curable, Disposable {
         let atEventStop = false;
         if (first === undefined)
           step(() => {
-            this.toEventStop();
+            if (!this.inSignalPath) this.toEventStop();
             atEventStop = true;
           });
         step(() => setRegs(this.tid, (atEventStop ? this.saved : this.resume).bytes));
       }
-      step(() => this.restoreSite());
-      if (this.moved) step(() => this.requeueSignals());
+      step(() => this.siteCode?.restore());
+      if (this.moved) step(() => requeueSignals(this.frozen, this.tid));
     }
     this.cured = true;
+    if (held.get(this.frozen) === this) held.delete(this.frozen);
     this.frozen.release(this);
     this.mem.close();
     if (first !== undefined) throw first;
@@ -527,8 +637,4 @@ export class Injector implements Curable, Disposable {
   [Symbol.dispose](): void {
     this.cure();
   }
-}
-
-function firstExecutable(maps: readonly Vma[]): number | undefined {
-  return maps.find((v) => v.exec && v.end - v.start >= STUB_SIZE && !v.path.startsWith('['))?.start;
 }

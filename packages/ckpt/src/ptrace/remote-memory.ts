@@ -9,7 +9,7 @@
  * const old = mem.read(rip, 8); mem.write(rip, Uint8Array.of(0x0f, 0x05, 0xcc));
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { peekData, pokeData } from '../sys/index.js';
+import { AlignedBuffer, IovecArray, PAGE_SIZE, peekData, pokeData, processVmWritev } from '../sys/index.js';
 import { PtraceError } from './errors.js';
 
 /** How writes reach the tracee: /proc/PID/mem (falls back to POKEDATA when refused), or POKEDATA only. */
@@ -97,5 +97,25 @@ export class RemoteMemory {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+let probe: { buf: AlignedBuffer; local: IovecArray; remote: IovecArray } | undefined;
+
+/**
+ * Whether the word at `addr` in `pid` is writable by the process itself: process_vm_writev of zeros,
+ * which honours the page protection (the writes of RemoteMemory, through /proc/PID/mem, do not).
+ */
+export function writableByTarget(pid: number, addr: number): boolean {
+  probe ??= { buf: new AlignedBuffer(PAGE_SIZE), local: new IovecArray(1), remote: new IovecArray(1) };
+  probe.buf.bytes.fill(0, 0, 8);
+  probe.local.clear();
+  probe.local.push(probe.buf.address, 8);
+  probe.remote.clear();
+  probe.remote.push(addr, 8);
+  try {
+    return processVmWritev(pid, probe.local, probe.remote) === 8;
+  } catch {
+    return false;
   }
 }

@@ -4,12 +4,17 @@
  *
  * ```
  * +0x0000  r-x  SIGNATURE ("ckpt-injector-scratch v1 tracer=<pid>")   resume stub at +0x40
+ *               +0x80: the batch loop (call-batch.ts); +0x100..+0x800: the other threads' resume stubs
+ *               (guest-thread.ts: one 64-byte slot each, 28 here and 24 more after the table)
  *               +0x800: table of the injector's live data mappings (Injector.mmap): 32 slots of
  *               (address, length) u64 pairs, an entry written after its mmap returned and cleared
  *               before its munmap (a ckpt killed in between leaks the mapping, never unmaps another)
  * +0x1000  rw-  data area: argument structs of injected calls (Injector.scratch), the anon name
- * +0x2000  rw-  restore frame at the top (+0x2f00); room below it for a signal frame
+ * +0x2000  rw-  a batch's table of calls (32 x 64 bytes, read by the loop only while it runs);
+ *               restore frame at the top (+0x2f00); room below it for a signal frame
  * ```
+ * The guest threads' restore frames are on their own stacks (below the red zone), not here. The layout
+ * changes nothing for a later run: one mapping of 3 pages, signed, named, with its table at +0x800.
  * The injector unmaps it at cure. If ckpt dies (SIGKILL) while a thread is infected, the mapping stays
  * behind, harmless (nothing points into it once the thread resumed): findScratchMappings() recognises it
  * by name, signature, or (unsigned yet) its address, and its table names the data mappings that were live, so a later run can report
@@ -34,6 +39,26 @@ export const STUB_OFFSET = 0x40;
 export const DATA_OFFSET = PAGE_SIZE;
 export const DATA_SIZE = PAGE_SIZE;
 export const FRAME_OFFSET = 3 * PAGE_SIZE - 0x100;
+/** The batch loop (call-batch.ts) in the code page. */
+export const BATCH_OFFSET = 0x80;
+/** The table of a batch's calls: the start of the third page (below the frame's signal room). */
+export const BATCH_TABLE_OFFSET = 2 * PAGE_SIZE;
+/** Calls per batch run (a longer batch runs in chunks). */
+export const BATCH_TABLE_ENTRIES = 32;
+/** Bytes of a guest thread's stub slot in the code page (guest-thread.ts). */
+const GUEST_SLOT = 0x40;
+
+/**
+ * Offset of guest thread `i`'s resume stub in the code page (guest-thread.ts): between the batch loop and
+ * the table of data mappings, then after that table; undefined past the last slot (52 guests).
+ */
+export function guestStubOffset(i: number): number | undefined {
+  const low = (TABLE_OFFSET - 0x100) / GUEST_SLOT;
+  if (i < low) return 0x100 + i * GUEST_SLOT;
+  const high = (PAGE_SIZE - TABLE_OFFSET - TABLE_SLOTS * SLOT_SIZE) / GUEST_SLOT;
+  if (i < low + high) return TABLE_OFFSET + TABLE_SLOTS * SLOT_SIZE + (i - low) * GUEST_SLOT;
+  return undefined;
+}
 const MAGIC = 'ckpt-injector-scratch v1 tracer=';
 /**
  * Where the injector asks for its scratch mapping (a hint: the kernel maps it elsewhere when taken): an

@@ -217,6 +217,8 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     // --leave-running or preCopyPasses: pre-copy passes first (the pipeline runs them only when the copy is held)
     w = await freezeForWindow(p, { pid: o.pid, log });
     const frozen = w.tree;
+    // ending tracking (capture) leaves its infection standing for collectTaskState (Injector.hold)
+    for (const f of frozen.processes.values()) f.keepInfection = true;
     const phase = phaseTimer(log, 'frozen phase');
     await p.capture(frozen);
     phase('capture (pages, tracking ended)');

@@ -3,27 +3,39 @@
  * Injector), their answers written into the injector's data area (`page` below) and read back through it.
  *
  * ```
- * leader thread                          every thread (its own injector, one after another)
+ * leader thread: ONE batch (Injector.batch)     every other thread: ONE batch, as a guest of the
+ *                                                leader's injector (Injector.guest, one after another)
  *  rt_sigaction(sig, NULL, page+32*(sig-1), 8)  for each signal caught or ignored (SigCgt|SigIgn of
  *                                                /proc: the others are SIG_DFL, read as zeros)
  *  getitimer(REAL/VIRTUAL/PROF, page+2048+32*w)  sigaltstack(NULL, page+2200)
  *  brk(0)                                        prctl(PR_GET_TID_ADDRESS, page+2240)
  *  prctl(PR_GET_DUMPABLE), PR_GET_SECUREBITS,    prctl(PR_GET_PDEATHSIG, page+2248)
  *  PR_GET_CHILD_SUBREAPER (page+2256), PR_GET_THP_DISABLE
- *  timer_gettime(id, page+2304), timer_getoverrun(id)   for each POSIX timer (posix-timers.ts)
+ *  sigaltstack, PR_GET_TID_ADDRESS, PR_GET_PDEATHSIG (as every thread)
+ *  timer_gettime(id, page+2304+32*i), timer_getoverrun(id)   for each POSIX timer (posix-timers.ts;
+ *                                                48 slots a batch: more timers, more batches)
  * ```
- * The answers go to the injector's own data area (Injector.scratch), not to a page mapped for them (an
- * injected mmap and munmap per thread less in the frozen window). Runs while the process is frozen; every
- * injector is cured (scratch mapping unmapped, code and registers restored) before this returns, also on
- * failure. Uses only Injector.infect / call / mmap / scratch / read / write / cure, so it survives changes
- * of the injector's internals.
+ * The calls have no dependencies between them (the answers go to memory slots), so each thread's run as
+ * one batch: one ptrace stop per 32 calls instead of two per call (ptrace/call-batch.ts). One infection
+ * per process: the other threads run their batch from the leader's scratch mapping (no mapping, site
+ * call or interrupt of their own); a thread that cannot be a guest (no quiet signal, in a group-stop, no
+ * stack room) gets an injector of its own after the leader's cure, as before. The answers go to the
+ * injector's own data area (Injector.scratch), not to a page mapped for them. Runs while the process is
+ * frozen; every injector and guest is cured (scratch mapping unmapped, code and registers restored)
+ * before this returns, also on failure.
  *
  * @example
  * using frozen = freeze(pid);
  * const s = collectInjectedState(frozen);
  * s.sigactions[10 - 1]?.handler; // SIGUSR1's handler address
  */
-import { type FrozenProcess, Injector } from '../../ptrace/index.js';
+import {
+  type BatchCall,
+  checkedBatch,
+  type FrozenProcess,
+  Injector,
+  type NamedCall,
+} from '../../ptrace/index.js';
 import type { LiveTimer } from './posix-timers.js';
 
 const SYS_RT_SIGACTION = 13;
@@ -85,47 +97,145 @@ export interface InjectedState {
   /** timer_gettime and timer_getoverrun of each POSIX timer asked about. */
   readonly posixTimers: readonly LiveTimer[];
   readonly threads: ReadonlyMap<number, InjectedThreadState>;
+  /** What it took: system calls injected (the injectors' own included) and ptrace stops waited for. */
+  readonly injection: { readonly calls: number; readonly stops: number };
 }
 
-/** Reads the answers back (the injector reads the target's memory). */
-type Answers = Pick<Injector, 'read'>;
+/** POSIX timers asked about per batch (each its own answer slot; more run in further batches). */
+const TIMER_SLOTS = 48;
+/** Bytes of the answer area the calls write into (the POSIX timers' slots are the last). */
+const ANSWERS = OFF_TIMER + 32 * TIMER_SLOTS;
 
-/** Bytes of the answer area the calls write into (the POSIX timer's slot is the last). */
-const ANSWERS = OFF_TIMER + 32;
+/** Runs a batch in one thread: Injector.batch or GuestThread.batch. */
+type RunBatch = (calls: readonly BatchCall[]) => number[];
 
-/**
- * Run `f` with an injector on `tid` and an area for the answers, read back through the injector: its own
- * data area (Injector.scratch: no injected mmap and munmap, two round trips of the frozen window per thread,
- * nor a /proc/PID/mem of our own), or a page of its own where that area is too small; cures on every way out.
- */
-function withInjector<T>(
-  frozen: FrozenProcess,
-  tid: number,
-  site: number | undefined,
-  f: (inj: Injector, page: number, mem: Answers) => T,
-): T {
-  const inj = Injector.infect(frozen, tid, site);
-  try {
-    if (inj.scratch.size < ANSWERS) return f(inj, inj.mmap(PAGE), inj); // a fresh page: zeros
-    // the answers of signals not asked about are read as zeros (SIG_DFL): clear the area first
-    inj.write(inj.scratch.address, new Uint8Array(ANSWERS));
-    return f(inj, inj.scratch.address, inj);
-  } finally {
-    inj.cure();
-  }
+/** Where the answers go: the injector's own data area (cleared: unasked signals read as SIG_DFL). */
+function answerArea(inj: Injector): number {
+  if (inj.scratch.size < ANSWERS) return inj.mmap(PAGE); // a fresh page: zeros
+  inj.write(inj.scratch.address, new Uint8Array(ANSWERS));
+  return inj.scratch.address;
 }
 
-function threadPart(inj: Injector, page: number, mem: Answers, tid: number): InjectedThreadState {
-  inj.call('sigaltstack', SYS_SIGALTSTACK, 0, page + OFF_SAS);
-  inj.call('prctl(PR_GET_TID_ADDRESS)', SYS_PRCTL, PR_GET_TID_ADDRESS, page + OFF_TID_ADDRESS);
-  inj.call('prctl(PR_GET_PDEATHSIG)', SYS_PRCTL, PR_GET_PDEATHSIG, page + OFF_PDEATHSIG);
-  const b = mem.read(page + OFF_SAS, 64);
+/** The per-thread calls (their answers: threadAnswers). */
+function threadCalls(page: number): NamedCall[] {
+  return [
+    { name: 'sigaltstack', nr: SYS_SIGALTSTACK, args: [0, page + OFF_SAS] },
+    { name: 'prctl(PR_GET_TID_ADDRESS)', nr: SYS_PRCTL, args: [PR_GET_TID_ADDRESS, page + OFF_TID_ADDRESS] },
+    { name: 'prctl(PR_GET_PDEATHSIG)', nr: SYS_PRCTL, args: [PR_GET_PDEATHSIG, page + OFF_PDEATHSIG] },
+  ];
+}
+
+function threadAnswers(inj: Injector, page: number, tid: number): InjectedThreadState {
+  const b = inj.read(page + OFF_SAS, 64);
   return {
     tid,
     sigaltstack: { sp: b.readBigUInt64LE(0), flags: b.readInt32LE(8), size: b.readBigUInt64LE(16) },
     clearChildTid: b.readBigUInt64LE(OFF_TID_ADDRESS - OFF_SAS),
     pdeathSig: b.readInt32LE(OFF_PDEATHSIG - OFF_SAS),
   };
+}
+
+/** timer_gettime and timer_getoverrun of up to TIMER_SLOTS timers, each into its own slot. */
+function timerCalls(page: number, ids: readonly number[]): NamedCall[] {
+  return ids.flatMap((id, i) => [
+    { name: `timer_gettime(${id})`, nr: SYS_TIMER_GETTIME, args: [id, page + OFF_TIMER + 32 * i] },
+    { name: `timer_getoverrun(${id})`, nr: SYS_TIMER_GETOVERRUN, args: [id] },
+  ]);
+}
+
+/** The timers' answers: `results` are their calls' (timerCalls order). */
+function timerAnswers(inj: Injector, page: number, ids: readonly number[], results: number[]): LiveTimer[] {
+  const b = ids.length > 0 ? inj.read(page + OFF_TIMER, 32 * ids.length) : Buffer.alloc(0);
+  return ids.map((id, i) => ({
+    id,
+    isec: b.readBigUInt64LE(32 * i),
+    insec: b.readBigUInt64LE(32 * i + 8),
+    vsec: b.readBigUInt64LE(32 * i + 16),
+    vnsec: b.readBigUInt64LE(32 * i + 24),
+    overrun: results[2 * i + 1]!,
+  }));
+}
+
+/**
+ * The leader's per-process calls, its thread part and the first TIMER_SLOTS timers in one batch (one
+ * stop per 32 calls); further timers in further batches.
+ */
+function leaderPart(
+  inj: Injector,
+  page: number,
+  handled: bigint,
+  timerIds: readonly number[],
+): Omit<InjectedState, 'threads' | 'injection'> & { thread: InjectedThreadState } {
+  const run: RunBatch = (c) => inj.batch(c);
+  const calls: NamedCall[] = [];
+  for (let sig = 1; sig <= 64; sig++) {
+    if (sig === 9 || sig === 19 || ((handled >> BigInt(sig - 1)) & 1n) === 0n) continue;
+    calls.push({ name: 'rt_sigaction', nr: SYS_RT_SIGACTION, args: [sig, 0, page + 32 * (sig - 1), 8] });
+  }
+  for (let w = 0; w < 3; w++)
+    calls.push({ name: 'getitimer', nr: SYS_GETITIMER, args: [w, page + OFF_ITIMERS + 32 * w] });
+  const at = calls.length;
+  calls.push(
+    { name: 'brk', nr: SYS_BRK, args: [0] },
+    { name: 'prctl(PR_GET_DUMPABLE)', nr: SYS_PRCTL, args: [PR_GET_DUMPABLE] },
+    { name: 'prctl(PR_GET_SECUREBITS)', nr: SYS_PRCTL, args: [PR_GET_SECUREBITS] },
+    {
+      name: 'prctl(PR_GET_CHILD_SUBREAPER)',
+      nr: SYS_PRCTL,
+      args: [PR_GET_CHILD_SUBREAPER, page + OFF_SUBREAPER],
+    },
+    { name: 'prctl(PR_GET_THP_DISABLE)', nr: SYS_PRCTL, args: [PR_GET_THP_DISABLE] },
+    ...threadCalls(page),
+  );
+  const first = timerIds.slice(0, TIMER_SLOTS);
+  const timersAt = calls.length;
+  calls.push(...timerCalls(page, first));
+  const r = checkedBatch(run, inj.frozen.pid, calls);
+  const [brk, dumpable, securebits, , thp] = r.slice(at) as [number, number, number, number, number];
+  const posixTimers = timerAnswers(inj, page, first, r.slice(timersAt));
+  for (let i = TIMER_SLOTS; i < timerIds.length; i += TIMER_SLOTS) {
+    const ids = timerIds.slice(i, i + TIMER_SLOTS);
+    posixTimers.push(
+      ...timerAnswers(inj, page, ids, checkedBatch(run, inj.frozen.pid, timerCalls(page, ids))),
+    );
+  }
+  const b = inj.read(page, OFF_SUBREAPER + 8);
+  const sigactions: Sigaction[] = [];
+  for (let i = 0; i < 64; i++) {
+    const o = 32 * i;
+    sigactions.push({
+      handler: b.readBigUInt64LE(o),
+      flags: b.readBigUInt64LE(o + 8),
+      restorer: b.readBigUInt64LE(o + 16),
+      mask: b.readBigUInt64LE(o + 24),
+    });
+  }
+  const timer = (w: number): Itimer => {
+    const o = OFF_ITIMERS + 32 * w;
+    return {
+      isec: b.readBigUInt64LE(o),
+      iusec: b.readBigUInt64LE(o + 8),
+      vsec: b.readBigUInt64LE(o + 16),
+      vusec: b.readBigUInt64LE(o + 24),
+    };
+  };
+  return {
+    sigactions,
+    itimers: { real: timer(0), virt: timer(1), prof: timer(2) },
+    brk: BigInt(brk),
+    dumpable,
+    securebits,
+    childSubreaper: b.readInt32LE(OFF_SUBREAPER) !== 0,
+    thpDisabled: thp !== 0,
+    posixTimers,
+    thread: threadAnswers(inj, page, inj.frozen.pid),
+  };
+}
+
+/** One non-leader thread's calls in one batch (`run`: a guest's, or its own injector's), and answers. */
+function threadPart(run: RunBatch, inj: Injector, page: number, tid: number): InjectedThreadState {
+  checkedBatch(run, inj.frozen.pid, threadCalls(page));
+  return threadAnswers(inj, page, tid);
 }
 
 /**
@@ -143,68 +253,45 @@ export function collectInjectedState(
   timerIds: readonly number[] = [],
 ): InjectedState {
   const threads = new Map<number, InjectedThreadState>();
-  const leader = withInjector(frozen, frozen.pid, site, (inj, page, mem) => {
-    for (let sig = 1; sig <= 64; sig++) {
-      if (sig === 9 || sig === 19 || ((handled >> BigInt(sig - 1)) & 1n) === 0n) continue;
-      inj.call('rt_sigaction', SYS_RT_SIGACTION, sig, 0, page + 32 * (sig - 1), 8);
+  const alone: number[] = [];
+  const injection = { calls: 0, stops: 0 };
+  const count = (i: Injector) => {
+    injection.calls += i.stats.syscalls;
+    injection.stops += i.stats.stops;
+  };
+  const inj = Injector.infect(frozen, frozen.pid, site);
+  let leader: Omit<InjectedState, 'threads' | 'injection'> & { thread: InjectedThreadState };
+  try {
+    const page = answerArea(inj);
+    leader = leaderPart(inj, page, handled, timerIds);
+    threads.set(frozen.pid, leader.thread);
+    for (const tid of frozen.tids) {
+      if (tid === frozen.pid) continue;
+      const g = inj.guest(tid);
+      if (g)
+        threads.set(
+          tid,
+          threadPart((c) => g.batch(c), inj, page, tid),
+        );
+      else alone.push(tid);
     }
-    for (let w = 0; w < 3; w++) inj.call('getitimer', SYS_GETITIMER, w, page + OFF_ITIMERS + 32 * w);
-    const brk = inj.call('brk', SYS_BRK, 0);
-    const dumpable = inj.call('prctl(PR_GET_DUMPABLE)', SYS_PRCTL, PR_GET_DUMPABLE);
-    const securebits = inj.call('prctl(PR_GET_SECUREBITS)', SYS_PRCTL, PR_GET_SECUREBITS);
-    inj.call('prctl(PR_GET_CHILD_SUBREAPER)', SYS_PRCTL, PR_GET_CHILD_SUBREAPER, page + OFF_SUBREAPER);
-    const thp = inj.call('prctl(PR_GET_THP_DISABLE)', SYS_PRCTL, PR_GET_THP_DISABLE);
-    const posixTimers = timerIds.map((id): LiveTimer => {
-      inj.call(`timer_gettime(${id})`, SYS_TIMER_GETTIME, id, page + OFF_TIMER);
-      const overrun = inj.call(`timer_getoverrun(${id})`, SYS_TIMER_GETOVERRUN, id);
-      const t = mem.read(page + OFF_TIMER, 32);
-      return {
-        id,
-        isec: t.readBigUInt64LE(0),
-        insec: t.readBigUInt64LE(8),
-        vsec: t.readBigUInt64LE(16),
-        vnsec: t.readBigUInt64LE(24),
-        overrun,
-      };
-    });
-    threads.set(frozen.pid, threadPart(inj, page, mem, frozen.pid));
-    const b = mem.read(page, OFF_SUBREAPER + 8);
-    const sigactions: Sigaction[] = [];
-    for (let i = 0; i < 64; i++) {
-      const o = 32 * i;
-      sigactions.push({
-        handler: b.readBigUInt64LE(o),
-        flags: b.readBigUInt64LE(o + 8),
-        restorer: b.readBigUInt64LE(o + 16),
-        mask: b.readBigUInt64LE(o + 24),
-      });
-    }
-    const timer = (w: number): Itimer => {
-      const o = OFF_ITIMERS + 32 * w;
-      return {
-        isec: b.readBigUInt64LE(o),
-        iusec: b.readBigUInt64LE(o + 8),
-        vsec: b.readBigUInt64LE(o + 16),
-        vusec: b.readBigUInt64LE(o + 24),
-      };
-    };
-    return {
-      sigactions,
-      itimers: { real: timer(0), virt: timer(1), prof: timer(2) },
-      brk: BigInt(brk),
-      dumpable,
-      securebits,
-      childSubreaper: b.readInt32LE(OFF_SUBREAPER) !== 0,
-      thpDisabled: thp !== 0,
-      posixTimers,
-    };
-  });
-  for (const tid of frozen.tids) {
-    if (tid === frozen.pid) continue;
-    threads.set(
-      tid,
-      withInjector(frozen, tid, site, (inj, page, mem) => threadPart(inj, page, mem, tid)),
-    );
+  } finally {
+    inj.cure();
+    count(inj);
   }
-  return { ...leader, threads };
+  // the threads that could not be guests: an injector of their own each, one after another
+  for (const tid of alone) {
+    const t = Injector.infect(frozen, tid, site);
+    try {
+      threads.set(
+        tid,
+        threadPart((c) => t.batch(c), t, answerArea(t), tid),
+      );
+    } finally {
+      t.cure();
+      count(t);
+    }
+  }
+  const { thread: _, ...rest } = leader;
+  return { ...rest, threads, injection };
 }

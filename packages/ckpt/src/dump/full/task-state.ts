@@ -171,7 +171,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     proc.sigCgt | proc.sigIgn,
     posixTimers.map((t) => t.id),
   );
-  o.phase?.(`${pid} injected state`);
+  o.phase?.(`${pid} injected state (${injected.injection.calls} calls, ${injected.injection.stops} stops)`);
   const threads = ptraceStates.map((state) => ({
     state,
     creds: readTaskCreds(pid, state.tid),

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readMaps } from '../../proc/index.js';
-import { findInjectorData, findScratchMappings } from '../../ptrace/index.js';
+import { findInjectorData, findScratchMappings, freeze, Injector } from '../../ptrace/index.js';
 import { countUserfaultfds, Fixture } from '../../testing/index.js';
 import {
   closeLeftovers,
@@ -94,6 +94,22 @@ test('closeLeftovers: by record (phases tracking and injecting); without one, on
   assert.equal(closeLeftovers(f.pid, { force: true }).closed.length, 1);
   assert.equal(countUserfaultfds(f.pid), 0);
   assert.equal(existsSync(path), false);
+});
+
+test("closeLeftovers leaves this process's own infection at work (held for the window) alone", async () => {
+  await using f = await Fixture.start('static', ['1']);
+  using frozen = freeze(f.pid);
+  frozen.keepInfection = true;
+  const inj = Injector.infect(frozen);
+  inj.call('getpid', 39);
+  inj.hold();
+  const mine = findScratchMappings(f.pid);
+  assert.equal(mine.length, 1);
+  assert.deepEqual(closeLeftovers(f.pid, { frozen }), { closed: [], unmapped: [] });
+  assert.deepEqual(findScratchMappings(f.pid), mine, 'still there');
+  assert.equal(Injector.infect(frozen), inj, 'and still held');
+  inj.cure();
+  assert.deepEqual(findScratchMappings(f.pid), []);
 });
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -15,7 +15,8 @@
  * died inside an injection (signed or named: ptrace/scratch-mapping.ts), and the named data mappings its
  * injected mmap() calls had made; while we hold the target frozen
  * no other injector can be at work, so every one found is a leftover, unless a thread still runs in it
- * (its resume stub, right after that ckpt died): such a one is left for the next run. A record whose owner (a ckpt process) is still running is in use: left alone unless
+ * (its resume stub, right after that ckpt died): such a one is left for the next run; nor is one signed
+ * by this very process (its own injection left standing for the window: Injector.hold). A record whose owner (a ckpt process) is still running is in use: left alone unless
  * `force`. The record is removed afterwards, and the huge pages it names (split by write-protection)
  * are collapsed again (huge-pages.ts).
  *
@@ -90,10 +91,17 @@ export function leftoverCandidates(
   return out;
 }
 
+/**
+ * Not a scratch mapping of this process's own injector at work (one it left standing in the frozen
+ * window: Injector.hold); a later ckpt with our pid (reused) would only leave a leftover be.
+ */
+const notOurs = (m: ScratchMapping) => m.tracer !== process.pid;
+
 /** Scratch mappings of a frozen process that no thread is running in (all are leftovers then). */
 function staleScratch(f: FrozenProcess): ScratchMapping[] {
-  const found = findScratchMappings(f.pid);
-  const named = findInjectorData(f.pid, found);
+  const all = findScratchMappings(f.pid);
+  const named = findInjectorData(f.pid, all); // with ours: its data pages are no leftovers
+  const found = all.filter(notOurs);
   if (found.length === 0) return named;
   const ips = f.tids.map((t) => f.regs(t).address('rip'));
   const stale = found.filter((m) => !ips.some((ip) => ip >= m.start && ip < m.end));
@@ -132,8 +140,8 @@ function staleScratch(f: FrozenProcess): ScratchMapping[] {
 /** Close what an earlier run left in `pid` (see the module comment). Throws if the target cannot be frozen. */
 export function closeLeftovers(pid: number, o: LeftoverOptions = {}): LeftoverResult {
   const record = findRecord(pid, o.dir ?? TRACK_RECORD_DIR);
-  const scratch = findScratchMappings(pid); // before freezing: most runs find none
-  const scratchSeen = scratch.length > 0 || findInjectorData(pid, scratch).length > 0;
+  const all = findScratchMappings(pid); // before freezing: most runs find none
+  const scratchSeen = all.some(notOurs) || findInjectorData(pid, all).length > 0;
   if (!record && !o.force && !scratchSeen) return { closed: [], unmapped: [] };
   if (record && !o.force && ownerRunning(record)) {
     return { closed: [], unmapped: [], skipped: `in use by the running ckpt process ${record.owner.pid}` };

@@ -42,6 +42,7 @@ import { fstatSync } from 'node:fs';
 import { readMaps, readStartTimeMicros, type Vma } from '../../proc/index.js';
 import {
   addCleanup,
+  checkedBatch,
   type FrozenProcess,
   freeze,
   Injector,
@@ -461,6 +462,8 @@ export class UffdWpTracker implements DirtyTracker {
   /**
    * Close the target's userfaultfd (if it still is ours: checked while frozen, the target cannot swap the
    * fd under us) by injection through `frozen`; our copy keeps tracking alive until release()/close().
+   * The infection is left standing (Injector.hold) for the next injection of the window (the dump's
+   * state collection) and cured by it or by the thaw: the process's mappings must be read after that.
    */
   endInTarget(frozen: FrozenProcess): void {
     if (this.targetFd < 0) return;
@@ -470,8 +473,17 @@ export class UffdWpTracker implements DirtyTracker {
     if (isSameUserfaultfd(this.pid, { fd, inode: this.inode })) {
       const prio = raiseThread(this.pid); // the close runs in its thread: no wait for a CPU
       try {
-        using inj = Injector.infect(frozen);
-        inj.call('close', SYS.close, fd);
+        const inj = Injector.infect(frozen);
+        try {
+          // a batch of one: one stop, and it ends in the signal path, where hold() needs no interrupt
+          checkedBatch((c) => inj.batch(c), this.pid, [{ name: 'close', nr: SYS.close, args: [fd] }]);
+          // left standing where the dump's state collection goes on in this infection (one per process
+          // and window: FrozenProcess.keepInfection); cured by it, or by the thaw
+          inj.hold();
+        } catch (e) {
+          inj.cure();
+          throw e;
+        }
       } finally {
         prio.restore();
       }
