@@ -27,7 +27,7 @@
  * entry needs. /dev/null is a REG entry like any file. Other kinds (inotify, netlink sockets, ...) are refused (ENOTSUP).
  *
  * @example
- * const files = openTreeFiles(root, tasks, trampoline); // then clone the children
+ * const files = openTreeFiles(root, tasks); // then clone the children
  * installFds(child, childImages, files);
  */
 import { readdirSync } from 'node:fs';
@@ -63,12 +63,7 @@ export interface OpenFiles {
  * a parent and a child, or by fd 1 and 2, stays one) and park it above the highest wanted number.
  * `terminal`: the clone's fd 0 is ckpt's terminal (--shell-job), kept for the TTY entries.
  */
-export function openTreeFiles(
-  task: RemoteTask,
-  tasks: readonly TaskImages[],
-  trampoline: number,
-  terminal = false,
-): OpenFiles {
+export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], terminal = false): OpenFiles {
   const top = Math.max(2, ...tasks.flatMap((t) => t.fds.map((f) => f.fd))) + 1;
   const tty = terminal ? task.call('park the terminal', RSYS.fcntl, 0, F_DUPFD, top) : -1;
   for (const name of readdirSync(`/proc/${task.pid}/fd`))
@@ -87,25 +82,19 @@ export function openTreeFiles(
       const file = t.files.get(e.id)!;
       if (file.type === FD_TYPE.REG && file.reg) {
         const reg = file.reg;
-        const fd = openInTask(task, trampoline, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC);
+        const fd = openInTask(task, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC);
         if (reg.pos !== 0n) task.call(`lseek ${reg.name}`, RSYS.lseek, fd, Number(reg.pos), 0);
         parked.set(e.id, park(fd, reg.name));
       } else if (file.type === FD_TYPE.PIPE && file.pipe) {
         const p = file.pipe;
         let ends = pipes.get(p.pipe_id);
         if (!ends) {
-          const at = putArg(task, trampoline, Buffer.alloc(8));
+          const at = putArg(task, Buffer.alloc(8));
           task.call('pipe2', RSYS.pipe2, at, 0);
           const b = task.read(at, 8);
           ends = [park(b.readInt32LE(0), 'pipe'), park(b.readInt32LE(4), 'pipe')];
           pipes.set(p.pipe_id, ends);
-          writeInTask(
-            task,
-            trampoline,
-            ends[1],
-            t.pipeData.get(p.pipe_id) ?? Buffer.alloc(0),
-            `pipe ${p.pipe_id}`,
-          );
+          writeInTask(task, ends[1], t.pipeData.get(p.pipe_id) ?? Buffer.alloc(0), `pipe ${p.pipe_id}`);
         }
         const end = (p.flags & 3) === O.RDONLY ? ends[0] : ends[1];
         const fd = task.call('dup pipe end', RSYS.fcntl, end, F_DUPFD, top);
@@ -114,7 +103,7 @@ export function openTreeFiles(
       } else if (file.type === FD_TYPE.EVENTFD && file.efd) {
         const fd = task.call('eventfd2', RSYS.eventfd2, 0, file.efd.flags & O.NONBLOCK);
         if (file.efd.counter !== 0n) {
-          const at = putArg(task, trampoline, Buffer.from(new BigUint64Array([file.efd.counter]).buffer));
+          const at = putArg(task, Buffer.from(new BigUint64Array([file.efd.counter]).buffer));
           task.call('write the eventfd counter', RSYS.write, fd, at, 8);
         }
         parked.set(e.id, park(fd, 'eventfd'));
@@ -123,15 +112,15 @@ export function openTreeFiles(
         if (file.epfd.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
         parked.set(e.id, park(fd, 'epoll'));
       } else if (file.type === FD_TYPE.TIMERFD && file.tfd) {
-        parked.set(e.id, park(openTimerfd(task, trampoline, file.tfd), 'timerfd'));
+        parked.set(e.id, park(openTimerfd(task, file.tfd), 'timerfd'));
       } else if (file.type === FD_TYPE.SIGNALFD && file.sgfd) {
-        parked.set(e.id, park(openSignalfd(task, trampoline, file.sgfd), 'signalfd'));
+        parked.set(e.id, park(openSignalfd(task, file.sgfd), 'signalfd'));
       } else if (file.type === FD_TYPE.UNIXSK && file.usk) {
-        unix ??= new UnixSockets(task, trampoline, t.files.values(), readSkQueues(t.dir));
+        unix ??= new UnixSockets(task, t.files.values(), readSkQueues(t.dir));
         for (const [id, fd] of unix.open(file.usk)) parked.set(id, park(fd, 'unix socket'));
       } else if (file.type === FD_TYPE.INETSK && file.isk) {
         const stream = readTcpStream(t.dir, file.isk);
-        parked.set(e.id, park(openInetSocket(task, trampoline, file.isk, stream), 'socket'));
+        parked.set(e.id, park(openInetSocket(task, file.isk, stream), 'socket'));
       } else if (file.type === FD_TYPE.TTY && tty >= 0) {
         parked.set(e.id, task.call('dup the terminal', RSYS.fcntl, tty, F_DUPFD, top));
       } else {
@@ -149,7 +138,7 @@ export function openTreeFiles(
  * In each process (its own copy of the parked fds): dup2 to the wanted numbers, FD_CLOEXEC, the epoll
  * instances' watched files, close the parked.
  */
-export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles, trampoline: number): void {
+export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles): void {
   for (const e of t.fds) {
     task.call(`dup2 to fd ${e.fd}`, RSYS.dup2, files.parked.get(e.id)!, e.fd);
     if (e.flags & FD_CLOEXEC) task.call(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, e.fd, F_SETFD, FD_CLOEXEC);
@@ -162,7 +151,7 @@ export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles, tr
     for (const w of epoll.tfd ?? []) {
       event.writeUInt32LE(w.events >>> 0, 0);
       event.writeBigUInt64LE(BigInt.asUintN(64, w.data), 4);
-      const at = putArg(task, trampoline, event);
+      const at = putArg(task, event);
       task.call(`epoll_ctl(fd ${e.fd}, ADD, fd ${w.tfd})`, RSYS.epoll_ctl, e.fd, EPOLL_CTL_ADD, w.tfd, at);
     }
   }

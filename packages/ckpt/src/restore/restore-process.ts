@@ -101,6 +101,8 @@ export interface RestoreResult {
   readonly pids: readonly number[];
   /** Injected system calls it took. */
   readonly syscalls: number;
+  /** The ptrace stops they took (batches: call-batch.ts). */
+  readonly stops: number;
   /** Memory of all processes together. */
   readonly memory: AddressSpaceStats;
   /** Milliseconds from the start to the tree running. */
@@ -171,7 +173,7 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       unregisterRseq(rootTask);
     }
     log('debug', `trampoline at 0x${tramp.toString(16)}`);
-    const files = openTreeFiles(rootTask, images, tramp, terminal);
+    const files = openTreeFiles(rootTask, images, terminal);
     restoreSession(rootTask, sessions.get(root.pid)!);
     await step('files');
     for (const t of images.slice(1)) {
@@ -194,19 +196,21 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       await step(`process ${t.pid}`);
     }
     for (const [i, t] of images.entries()) finishLeader(tasks[i]!, t, tramp);
+    for (const t of threads) t.flush(); // (done already: the dumped masks must come after every call)
     if (terminal) applyTerminalParams(images);
     for (const [tid, mask] of masks) setSigmask(tid, mask);
     o.beforeRun?.(root.pid);
     const syscalls = [...tasks, ...threads].reduce((n, t) => n + t.calls, 0);
+    const stops = [...tasks, ...threads].reduce((n, t) => n + t.stops, 0);
     for (const t of threads) t.detach();
     for (const t of tasks.slice().reverse()) t.detach();
     const millis = performance.now() - t0;
     log(
       'info',
-      `${images.length} process(es) run again (${syscalls} injected calls, ${millis.toFixed(1)} ms)`,
+      `${images.length} process(es) run again (${syscalls} injected calls in ${stops} stops, ${millis.toFixed(1)} ms)`,
     );
     const prebuilt = pre ? { kept: pre.kept.vmas.size } : undefined;
-    return { pid: root.pid, pids: images.map((t) => t.pid), syscalls, memory, millis, prebuilt };
+    return { pid: root.pid, pids: images.map((t) => t.pid), syscalls, stops, memory, millis, prebuilt };
   } catch (e) {
     for (const t of threads) t.kill();
     for (const t of tasks.slice().reverse()) t.kill();
@@ -240,32 +244,33 @@ function rebuildProcess(
   const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill, kept };
   const memory = rebuildAddressSpace(task, t, opts, chain);
   log('debug', `process ${t.pid}: ${memory.vmas} mappings, ${memory.pages} pages in ${memory.writes} writes`);
-  installFds(task, t, files, tramp);
-  restoreProcessState(task, t, tramp);
+  installFds(task, t, files);
+  restoreProcessState(task, t);
   const leader = t.cores[0]!;
   for (const [i, tid] of t.pstree.threads.entries()) {
     if (i === 0) continue;
     const thread = createThread(task, tid, tramp);
     threads.push(thread);
     const core = t.cores[i]!;
-    restoreThreadState(thread, core, leader, tramp);
+    restoreThreadState(thread, core, leader);
     restoreFpu(thread, core);
-    restoreSched(thread, core, tramp);
-    restoreCreds(thread, core.thread_core?.creds, tramp);
+    restoreSched(thread, core);
+    restoreCreds(thread, core.thread_core?.creds);
     restoreParentLinks(thread, core);
-    queuePendingSignals(thread, t.pid, core, tramp);
+    queuePendingSignals(thread, t.pid, core);
+    thread.flush(); // its queued calls set registers: before its own
     setRegs(tid, finalRegisters(core).bytes);
     masks.push([tid, dumpedSigmask(core, leader)]);
   }
-  restoreThreadState(task, leader, leader, tramp);
+  restoreThreadState(task, leader, leader);
   restoreFpu(task, leader);
-  restoreSched(task, leader, tramp);
-  restoreItimers(task, t, tramp);
-  restorePosixTimers(task, t, tramp);
-  restoreCreds(task, leader.thread_core?.creds, tramp);
+  restoreSched(task, leader);
+  restoreItimers(task, t);
+  restorePosixTimers(task, t);
+  restoreCreds(task, leader.thread_core?.creds);
   restoreDumpable(task, t.mm.dumpable);
   restoreParentLinks(task, leader);
-  queuePendingSignals(task, t.pid, leader, tramp);
+  queuePendingSignals(task, t.pid, leader);
   masks.push([t.pid, dumpedSigmask(leader, leader)]);
   log('debug', `process ${t.pid}: ${t.fds.length} descriptors, ${t.pstree.threads.length} threads complete`);
   return memory;

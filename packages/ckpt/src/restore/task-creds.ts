@@ -20,7 +20,7 @@
  * Without CAP_SETUID/CAP_SETGID/CAP_SETPCAP (ckpt not root) a differing credential fails in one line (EPERM).
  *
  * @example
- * restoreCreds(thread, core.thread_core!.creds, trampoline);   // each thread, after its other state
+ * restoreCreds(thread, core.thread_core!.creds);   // each thread, after its other state
  * restoreDumpable(leader, images.mm.dumpable);                  // once per process, after the leader's
  */
 import { readFileSync } from 'node:fs';
@@ -47,7 +47,7 @@ function capLastCap(): number {
 }
 
 /** Set the dumped credentials `want` in the thread `task` (see the module comment). */
-export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined, trampoline: number): void {
+export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined): void {
   if (!want) return;
   const groups = want.groups ?? [];
   const live = readTaskCreds(task.pid);
@@ -84,7 +84,7 @@ export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined, tra
     if (!sameGroups) {
       const g = Buffer.alloc(4 * groups.length);
       for (const [i, x] of groups.entries()) g.writeUInt32LE(x, 4 * i);
-      const at = groups.length > 0 ? putArg(task, trampoline, g) : 0;
+      const at = groups.length > 0 ? putArg(task, g) : 0;
       task.call(`setgroups(${groups.join(',')})`, RSYS.setgroups, groups.length, at);
     }
     // gids before uids (CRIU sets uids first: with NO_SETUID_FIXUP either order keeps CAP_SETGID)
@@ -108,7 +108,7 @@ export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined, tra
   for (const [i, shift] of [0n, 32n].entries())
     for (const [j, set] of [wantSets.eff, wantSets.prm, wantSets.inh].entries())
       caps.writeUInt32LE(Number((set >> shift) & 0xffffffffn), 8 + 12 * i + 4 * j);
-  const header = putArg(task, trampoline, caps);
+  const header = putArg(task, caps);
   task.call('capset', RSYS.capset, header, header + 8);
   if (liveSets.amb !== 0n) prctl('PR_CAP_AMBIENT, CLEAR_ALL', PR.CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
   for (let cap = 0; cap <= capLastCap(); cap++)

@@ -20,8 +20,8 @@
  *
  * @example
  * unregisterRseq(task);             // before unmapping the helper's memory
- * restoreProcessState(task, images, trampoline);
- * restoreThreadState(task, images.cores[0]!, images.cores[0]!, trampoline);
+ * restoreProcessState(task, images);
+ * restoreThreadState(task, images.cores[0]!, images.cores[0]!);
  * const regs = finalRegisters(images.cores[0]!);
  */
 import type { CoreEntry } from '../images/index.js';
@@ -66,7 +66,7 @@ export function unregisterRseq(task: RemoteTask): void {
 }
 
 /** The per-process part (sigactions, umask, cwd, rlimits, personality), injected into the leader of `t`. */
-export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline: number): void {
+export function restoreProcessState(task: RemoteTask, t: TaskImages): void {
   const tc = t.cores[0]!.tc!;
   const sigactions = tc.sigactions ?? [];
   if (sigactions.length !== 62)
@@ -92,20 +92,20 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
     set.push(sig);
   }
   if (set.length > 0) {
-    const at = putArg(task, trampoline, acts);
+    const at = putArg(task, acts);
     for (const sig of set)
       task.call(`rt_sigaction(${sig})`, RSYS.rt_sigaction, sig, at + 32 * (sig - 1), 0, 8);
   }
   if (t.fs.umask !== undefined) task.syscall(RSYS.umask, t.fs.umask);
   const cwd = t.files.get(t.fs.cwd_id)?.reg?.name;
   if (cwd) {
-    const at = putArg(task, trampoline, Buffer.from(`${cwd}\0`));
+    const at = putArg(task, Buffer.from(`${cwd}\0`));
     task.call(`chdir ${cwd}`, RSYS.chdir, at);
   }
   const root = t.files.get(t.fs.root_id)?.reg?.name;
   if (root && root !== '/')
     throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
-  restoreRlimits(task, t, trampoline);
+  restoreRlimits(task, t);
   const persona = dumpedPersonality(t.pid, t.cores[0]!.tc!.personality);
   if (persona !== readPersonality(task.pid))
     task.call(`personality(0x${persona.toString(16)})`, RSYS.personality, persona);
@@ -141,7 +141,7 @@ export function dumpedPersonality(pid: number, v: number): number {
 }
 
 /** ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF of the process (setitimer in its leader; unarmed ones skipped). */
-export function restoreItimers(task: RemoteTask, t: TaskImages, trampoline: number): void {
+export function restoreItimers(task: RemoteTask, t: TaskImages): void {
   const timers = t.cores[0]!.tc!.timers;
   if (!timers) return;
   for (const [which, it] of [timers.real, timers.virt, timers.prof].entries()) {
@@ -153,13 +153,7 @@ export function restoreItimers(task: RemoteTask, t: TaskImages, trampoline: numb
     v.writeBigUInt64LE(it.iusec, 8);
     v.writeBigUInt64LE(due ? it.isec : it.vsec, 16);
     v.writeBigUInt64LE(due ? it.iusec : it.vusec, 24);
-    task.call(
-      `setitimer(${which}, ${it.vsec}.${it.vusec}s)`,
-      RSYS.setitimer,
-      which,
-      putArg(task, trampoline, v),
-      0,
-    );
+    task.call(`setitimer(${which}, ${it.vsec}.${it.vusec}s)`, RSYS.setitimer, which, putArg(task, v), 0);
   }
 }
 
@@ -186,7 +180,7 @@ const RLIMIT_NAMES = [
  * The dumped resource limits, where they differ from the ones the clone inherited (prlimit64 injected).
  * Raising a hard limit needs CAP_SYS_RESOURCE: without it, one line (EPERM) naming the limit.
  */
-function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): void {
+function restoreRlimits(task: RemoteTask, t: TaskImages): void {
   const want = t.cores[0]!.tc!.rlimits?.rlimits ?? [];
   const live = getRlimits(task.pid);
   for (const [r, lim] of want.entries()) {
@@ -201,7 +195,7 @@ function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): vo
       RSYS.prlimit64,
       0,
       r,
-      putArg(task, trampoline, b),
+      putArg(task, b),
       0,
     );
   }
@@ -212,12 +206,7 @@ function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): vo
  * address, robust list, rseq, sigaltstack, name; every signal blocked until the detach (the dumped mask
  * is put back then: task-signals.ts).
  */
-export function restoreThreadState(
-  task: RemoteTask,
-  core: CoreEntry,
-  leader: CoreEntry,
-  trampoline: number,
-): void {
+export function restoreThreadState(task: RemoteTask, core: CoreEntry, leader: CoreEntry): void {
   task.call('set_tid_address', RSYS.set_tid_address, Number(core.thread_info!.clear_tid_addr));
   const th = core.thread_core;
   if (th && th.futex_rla !== 0n)
@@ -230,11 +219,11 @@ export function restoreThreadState(
     ss.writeBigUInt64LE(th.sas.ss_sp, 0);
     ss.writeInt32LE(th.sas.ss_flags, 8);
     ss.writeBigUInt64LE(th.sas.ss_size, 16);
-    task.call('sigaltstack', RSYS.sigaltstack, putArg(task, trampoline, ss), 0);
+    task.call('sigaltstack', RSYS.sigaltstack, putArg(task, ss), 0);
   }
   const comm = Buffer.alloc(16);
   comm.write((th?.comm ?? leader.tc!.comm).slice(0, 15));
-  task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, trampoline, comm));
+  task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, comm));
   blockAllSignals(task);
 }
 
@@ -244,7 +233,7 @@ export function restoreThreadState(
  * differs from the one the thread inherited. Lowering nice or a real-time policy needs CAP_SYS_NICE (the
  * restored creds may not have it: called before them); without it, one line (EPERM).
  */
-export function restoreSched(task: RemoteTask, core: CoreEntry, trampoline: number): void {
+export function restoreSched(task: RemoteTask, core: CoreEntry): void {
   const th = core.thread_core;
   if (!th || (th.sched_nice === undefined && th.sched_policy === undefined)) return;
   const live = getSched(task.pid);
@@ -261,7 +250,7 @@ export function restoreSched(task: RemoteTask, core: CoreEntry, trampoline: numb
       SYS_SCHED_SETSCHEDULER,
       0,
       policy,
-      putArg(task, trampoline, param),
+      putArg(task, param),
     );
   }
 }
