@@ -67,10 +67,10 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
   const top = Math.max(2, ...tasks.flatMap((t) => t.fds.map((f) => f.fd))) + 1;
   const tty = terminal ? task.call('park the terminal', RSYS.fcntl, 0, F_DUPFD, top) : -1;
   for (const name of readdirSync(`/proc/${task.pid}/fd`))
-    if (Number(name) !== tty) task.syscall(RSYS.close, Number(name));
+    if (Number(name) !== tty) task.queue(`close fd ${name}`, RSYS.close, [Number(name)], { mayFail: true });
   const park = (fd: number, what: string) => {
     const high = task.call(`park ${what}`, RSYS.fcntl, fd, F_DUPFD, top);
-    task.syscall(RSYS.close, fd);
+    task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
     return high;
   };
   const parked = new Map<number, number>();
@@ -140,8 +140,8 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
  */
 export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles): void {
   for (const e of t.fds) {
-    task.call(`dup2 to fd ${e.fd}`, RSYS.dup2, files.parked.get(e.id)!, e.fd);
-    if (e.flags & FD_CLOEXEC) task.call(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, e.fd, F_SETFD, FD_CLOEXEC);
+    task.queue(`dup2 to fd ${e.fd}`, RSYS.dup2, [files.parked.get(e.id)!, e.fd]);
+    if (e.flags & FD_CLOEXEC) task.queue(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, [e.fd, F_SETFD, FD_CLOEXEC]);
   }
   for (const e of t.fds) {
     const epoll = t.files.get(e.id)?.epfd;
@@ -151,10 +151,10 @@ export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles): v
     for (const w of epoll.tfd ?? []) {
       event.writeUInt32LE(w.events >>> 0, 0);
       event.writeBigUInt64LE(BigInt.asUintN(64, w.data), 4);
-      const at = putArg(task, event);
-      task.call(`epoll_ctl(fd ${e.fd}, ADD, fd ${w.tfd})`, RSYS.epoll_ctl, e.fd, EPOLL_CTL_ADD, w.tfd, at);
+      const what = `epoll_ctl(fd ${e.fd}, ADD, fd ${w.tfd})`;
+      task.queue(what, RSYS.epoll_ctl, (at) => [e.fd, EPOLL_CTL_ADD, w.tfd, at], { data: event });
     }
   }
-  for (const fd of files.parked.values()) task.syscall(RSYS.close, fd);
-  for (const fd of files.otherParked.flat()) task.syscall(RSYS.close, fd);
+  for (const fd of [...files.parked.values(), ...files.otherParked.flat()])
+    task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
 }

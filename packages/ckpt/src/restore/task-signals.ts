@@ -23,7 +23,6 @@ import type { CoreEntry, SignalQueueEntry } from '../images/index.js';
 import { RSYS, setSigmask } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
-import { putArg } from './task-args.js';
 
 /** Every blockable signal (the kernel keeps SIGKILL and SIGSTOP out). */
 const ALL = (1n << 64n) - 1n;
@@ -54,8 +53,14 @@ function queue(task: RemoteTask, tgid: number, q: SignalQueueEntry | undefined, 
       throw new RestoreError('CORRUPT_IMAGE', `a siginfo of ${siginfo.length} bytes, not ${SIGINFO_SIZE}`);
     const signo = Buffer.from(siginfo.buffer, siginfo.byteOffset, siginfo.length).readInt32LE(0);
     if (signo < 1 || signo > 64) throw new RestoreError('CORRUPT_IMAGE', `a pending signal ${signo}`);
-    const at = putArg(task, siginfo);
-    if (shared) task.call(`rt_sigqueueinfo(${signo})`, RSYS.rt_sigqueueinfo, tgid, signo, at);
-    else task.call(`rt_tgsigqueueinfo(${signo})`, RSYS.rt_tgsigqueueinfo, tgid, task.pid, signo, at);
+    const o = { data: siginfo };
+    if (shared) task.queue(`rt_sigqueueinfo(${signo})`, RSYS.rt_sigqueueinfo, (at) => [tgid, signo, at], o);
+    else
+      task.queue(
+        `rt_tgsigqueueinfo(${signo})`,
+        RSYS.rt_tgsigqueueinfo,
+        (at) => [tgid, task.pid, signo, at],
+        o,
+      );
   }
 }

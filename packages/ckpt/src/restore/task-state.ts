@@ -94,13 +94,12 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages): void {
   if (set.length > 0) {
     const at = putArg(task, acts);
     for (const sig of set)
-      task.call(`rt_sigaction(${sig})`, RSYS.rt_sigaction, sig, at + 32 * (sig - 1), 0, 8);
+      task.queue(`rt_sigaction(${sig})`, RSYS.rt_sigaction, [sig, at + 32 * (sig - 1), 0, 8]);
   }
-  if (t.fs.umask !== undefined) task.syscall(RSYS.umask, t.fs.umask);
+  if (t.fs.umask !== undefined) task.queue('umask', RSYS.umask, [t.fs.umask], { mayFail: true });
   const cwd = t.files.get(t.fs.cwd_id)?.reg?.name;
   if (cwd) {
-    const at = putArg(task, Buffer.from(`${cwd}\0`));
-    task.call(`chdir ${cwd}`, RSYS.chdir, at);
+    task.queue(`chdir ${cwd}`, RSYS.chdir, (at) => [at], { data: Buffer.from(`${cwd}\0`) });
   }
   const root = t.files.get(t.fs.root_id)?.reg?.name;
   if (root && root !== '/')
@@ -108,7 +107,7 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages): void {
   restoreRlimits(task, t);
   const persona = dumpedPersonality(t.pid, t.cores[0]!.tc!.personality);
   if (persona !== readPersonality(task.pid))
-    task.call(`personality(0x${persona.toString(16)})`, RSYS.personality, persona);
+    task.queue(`personality(0x${persona.toString(16)})`, RSYS.personality, [persona]);
 }
 
 /**
@@ -117,9 +116,9 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages): void {
  */
 export function restoreParentLinks(task: RemoteTask, core: CoreEntry): void {
   const pdeath = core.thread_core?.pdeath_sig ?? 0;
-  if (pdeath !== 0) task.call(`prctl(PR_SET_PDEATHSIG, ${pdeath})`, RSYS.prctl, PR.SET_PDEATHSIG, pdeath);
+  if (pdeath !== 0) task.queue(`prctl(PR_SET_PDEATHSIG, ${pdeath})`, RSYS.prctl, [PR.SET_PDEATHSIG, pdeath]);
   if (core.tc?.child_subreaper)
-    task.call('prctl(PR_SET_CHILD_SUBREAPER, 1)', RSYS.prctl, PR.SET_CHILD_SUBREAPER, 1);
+    task.queue('prctl(PR_SET_CHILD_SUBREAPER, 1)', RSYS.prctl, [PR.SET_CHILD_SUBREAPER, 1]);
 }
 
 /** The persona byte and the flags (UNAME26 0x20000 .. ADDR_LIMIT_3GB 0x8000000) of a personality. */
@@ -190,14 +189,8 @@ function restoreRlimits(task: RemoteTask, t: TaskImages): void {
     b.writeBigUInt64LE(lim.cur, 0);
     b.writeBigUInt64LE(lim.max, 8);
     const name = `RLIMIT_${RLIMIT_NAMES[r] ?? r}`;
-    task.call(
-      `prlimit64(${name}, ${lim.cur}/${lim.max}, now ${now.cur}/${now.max})`,
-      RSYS.prlimit64,
-      0,
-      r,
-      putArg(task, b),
-      0,
-    );
+    const what = `prlimit64(${name}, ${lim.cur}/${lim.max}, now ${now.cur}/${now.max})`;
+    task.queue(what, RSYS.prlimit64, (at) => [0, r, at, 0], { data: b });
   }
 }
 
@@ -207,23 +200,23 @@ function restoreRlimits(task: RemoteTask, t: TaskImages): void {
  * is put back then: task-signals.ts).
  */
 export function restoreThreadState(task: RemoteTask, core: CoreEntry, leader: CoreEntry): void {
-  task.call('set_tid_address', RSYS.set_tid_address, Number(core.thread_info!.clear_tid_addr));
+  task.queue('set_tid_address', RSYS.set_tid_address, [Number(core.thread_info!.clear_tid_addr)]);
   const th = core.thread_core;
   if (th && th.futex_rla !== 0n)
-    task.call('set_robust_list', RSYS.set_robust_list, Number(th.futex_rla), th.futex_rla_len);
+    task.queue('set_robust_list', RSYS.set_robust_list, [Number(th.futex_rla), th.futex_rla_len]);
   const rseq = th?.rseq_entry;
   if (rseq && rseq.rseq_abi_size > 0)
-    task.call('rseq', RSYS.rseq, Number(rseq.rseq_abi_pointer), rseq.rseq_abi_size, 0, rseq.signature);
+    task.queue('rseq', RSYS.rseq, [Number(rseq.rseq_abi_pointer), rseq.rseq_abi_size, 0, rseq.signature]);
   if (th?.sas && (th.sas.ss_flags & SS_DISABLE) === 0) {
     const ss = Buffer.alloc(24);
     ss.writeBigUInt64LE(th.sas.ss_sp, 0);
     ss.writeInt32LE(th.sas.ss_flags, 8);
     ss.writeBigUInt64LE(th.sas.ss_size, 16);
-    task.call('sigaltstack', RSYS.sigaltstack, putArg(task, ss), 0);
+    task.queue('sigaltstack', RSYS.sigaltstack, (at) => [at, 0], { data: ss });
   }
   const comm = Buffer.alloc(16);
   comm.write((th?.comm ?? leader.tc!.comm).slice(0, 15));
-  task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, comm));
+  task.queue('prctl(PR_SET_NAME)', RSYS.prctl, (at) => [PR.SET_NAME, at], { data: comm });
   blockAllSignals(task);
 }
 
@@ -241,17 +234,12 @@ export function restoreSched(task: RemoteTask, core: CoreEntry): void {
   const policy = th.sched_policy ?? live.policy;
   const prio = th.sched_prio ?? 0;
   if (nice !== live.nice)
-    task.call(`setpriority(nice ${nice}, now ${live.nice})`, SYS_SETPRIORITY, PRIO_PROCESS, 0, nice);
+    task.queue(`setpriority(nice ${nice}, now ${live.nice})`, SYS_SETPRIORITY, [PRIO_PROCESS, 0, nice]);
   if (policy !== live.policy || prio !== live.prio) {
     const param = Buffer.alloc(4);
     param.writeInt32LE(prio, 0);
-    task.call(
-      `sched_setscheduler(policy ${policy}, prio ${prio})`,
-      SYS_SCHED_SETSCHEDULER,
-      0,
-      policy,
-      putArg(task, param),
-    );
+    const what = `sched_setscheduler(policy ${policy}, prio ${prio})`;
+    task.queue(what, SYS_SCHED_SETSCHEDULER, (at) => [0, policy, at], { data: param });
   }
 }
 
