@@ -5,7 +5,8 @@
  * ```
  * in the root, before its children exist (openTreeFiles):
  * close every fd the clone inherited (/proc/PID/fd)
- * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY) -> lseek(pos) -> park above the top fd
+ * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY), all in one batch -> lseek(pos) -> park
+ *       above the top fd (queued: a batch with the other files' calls)
  * PIPE  pipe2 once per pipe (pipe_id) -> both ends parked -> its buffered bytes written in -> O_NONBLOCK
  *       per end as recorded
  * TTY   (--shell-job) fd 0 the clone inherited from the helper, ckpt's terminal, parked first; each
@@ -36,7 +37,7 @@ import { F, O, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import { openInetSocket, readTcpStream } from './inet-socket.js';
 import type { RemoteTask } from './remote-task.js';
-import { openInTask, putArg, writeInTask } from './task-args.js';
+import { putArg, queueOpen, writeInTask } from './task-args.js';
 import type { TaskImages } from './task-images.js';
 import { openSignalfd, openTimerfd } from './timer-signal-fds.js';
 import { readSkQueues, UnixSockets } from './unix-socket.js';
@@ -74,17 +75,32 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
     return high;
   };
   const parked = new Map<number, number>();
-  const pipes = new Map<number, [number, number]>();
-  let unix: UnixSockets | undefined;
+  // the regular files opened in one batch (with the closes above); seeked and parked in the next
+  const regFds = new Map<number, number>();
   for (const t of tasks)
     for (const e of t.fds) {
-      if (parked.has(e.id)) continue;
+      const reg = t.files.get(e.id)?.type === FD_TYPE.REG ? t.files.get(e.id)?.reg : undefined;
+      if (!reg || regFds.has(e.id)) continue;
+      regFds.set(e.id, -1);
+      queueOpen(task, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC, (fd) => regFds.set(e.id, fd));
+    }
+  task.flush();
+  const pipes = new Map<number, [number, number]>();
+  let unix: UnixSockets | undefined;
+  const done = new Set<number>();
+  for (const t of tasks)
+    for (const e of t.fds) {
+      if (done.has(e.id)) continue;
+      done.add(e.id);
       const file = t.files.get(e.id)!;
       if (file.type === FD_TYPE.REG && file.reg) {
         const reg = file.reg;
-        const fd = openInTask(task, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC);
-        if (reg.pos !== 0n) task.call(`lseek ${reg.name}`, RSYS.lseek, fd, Number(reg.pos), 0);
-        parked.set(e.id, park(fd, reg.name));
+        const fd = regFds.get(e.id)!;
+        if (reg.pos !== 0n) task.queue(`lseek ${reg.name}`, RSYS.lseek, [fd, Number(reg.pos), 0]);
+        task.queue(`park ${reg.name}`, RSYS.fcntl, [fd, F_DUPFD, top], {
+          onResult: (high) => parked.set(e.id, high),
+        });
+        task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
       } else if (file.type === FD_TYPE.PIPE && file.pipe) {
         const p = file.pipe;
         let ends = pipes.get(p.pipe_id);
@@ -130,6 +146,7 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
         );
       }
     }
+  task.flush(); // the parks' results
   const otherParked = [...pipes.values(), ...(tty >= 0 ? [[tty]] : [])];
   return { parked, otherParked, epollsFilled: new Set() };
 }
