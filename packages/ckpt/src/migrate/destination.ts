@@ -10,6 +10,7 @@
  * SET n with a preview of the root's VMAs: the pre-build holds them (prebuild.ts); the session writes the
  * root's pages there straight into the pre-built process (PE_LAZY entries), the rest into DIR/n
  * SET_DONE -> SET_OK, then the pre-build of DIR/n (pages gone since zeroed)
+ * SET_DONE of the final set -> SET_OK, then its images read and decoded (restore/readTree) while RESTORE comes
  * RESTORE n -> restoreProcess(DIR/n, the pre-built process if any) -> RUNNING {pid}    DONE -> done
  * any failure, ABORT, or the connection lost before DONE: the pre-built process and the restored tree
  * (if any) are killed, every
@@ -26,7 +27,13 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { collectBeforeWindow, raiseForWindow, type WindowPriority } from '../dump/index.js';
 import { tempPath } from '../images/index.js';
-import { killAndReap, type RestoreResult, restoreProcess } from '../restore/index.js';
+import {
+  killAndReap,
+  type RestoreResult,
+  readTree,
+  restoreProcess,
+  type TreeImages,
+} from '../restore/index.js';
 import { cancelledBy } from '../sys/index.js';
 import {
   availableCodecs,
@@ -121,6 +128,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
     }
     const sets: ReceivedSet[] = [];
     let set: OpenSet | undefined;
+    let preRead: TreeImages | undefined;
     for (;;) {
       if (o.signal?.aborted) throw cancelledBy(o.signal, 'receive cancelled');
       const f = await ch.next();
@@ -195,6 +203,9 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           await ch.sendJson(FRAME.SET_OK, { n: s.n, pages: c.pagesWritten, holes: c.holePages });
           log(`set ${s.n}: ${c.pagesWritten} pages, ${c.holePages} in the parent, ${s.files} files`);
           if (s.preview && !s.final) prebuild.push(s.path);
+          // the final set's images decoded while the RESTORE that asks for them is on its way (a
+          // failure is the restore's to say: it reads them again)
+          if (s.final && !o.restore) preRead = tryReadTree(s.path);
           set = undefined;
           break;
         }
@@ -218,6 +229,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
                 imagesDir: d,
                 shellJob,
                 prebuilt,
+                images: preRead,
                 signal: o.signal,
                 log: (_l, m) => log(`restore: ${m}`),
               }));
@@ -280,4 +292,13 @@ interface OpenSet {
 function openSet(set: OpenSet | undefined, f: Frame): OpenSet {
   if (!set) throw new MigrateError('PROTOCOL', `${frameName(f.type)} outside an image set`);
   return set;
+}
+
+/** The images of `path` decoded, or undefined when they do not read (the restore says why). */
+function tryReadTree(path: string): TreeImages | undefined {
+  try {
+    return readTree(path);
+  } catch {
+    return undefined;
+  }
 }

@@ -36,7 +36,7 @@
  * await restoreProcess({ imagesDir: '/srv/mig/6', prebuilt });
  */
 
-import { ImageDir, PageChain } from '../images/index.js';
+import { PageChain } from '../images/index.js';
 import { readMaps } from '../proc/index.js';
 import { cancelledBy, RSYS, setRegs, setSigmask } from '../sys/index.js';
 import { type AddressSpaceStats, type KeptVmas, rebuildAddressSpace } from './address-space.js';
@@ -49,7 +49,7 @@ import { RemoteTask } from './remote-task.js';
 import { planSessions, restoreGroups, restoreSession } from './session.js';
 import { createChild, createThread } from './task-clone.js';
 import { restoreCreds, restoreDumpable } from './task-creds.js';
-import { readTreeImages, readZombies, type TaskImages } from './task-images.js';
+import { readTree, type TaskImages, type TreeImages } from './task-images.js';
 import { dumpedSigmask, queuePendingSignals } from './task-signals.js';
 import {
   finalRegisters,
@@ -81,6 +81,8 @@ export interface RestoreOptions {
    * (adopted when it fits the images, else killed and the restore goes the plain way; killed on failure).
    */
   readonly prebuilt?: PrebuiltProcess;
+  /** The images of `imagesDir`, read already (readTree): a migration's final set, decoded as it came. */
+  readonly images?: TreeImages;
   /** Test hook: called with the pid once the process is complete, before it runs (still stopped). */
   readonly beforeRun?: (pid: number) => void;
   /**
@@ -133,9 +135,9 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
   };
   let pre: AdoptedProcess | undefined;
   try {
-    const imageDir = ImageDir.open(o.imagesDir);
-    const images = readTreeImages(imageDir);
-    const zombies = readZombies(imageDir);
+    const read = o.images?.dir === o.imagesDir ? o.images : readTree(o.imagesDir);
+    const images = read.tasks;
+    const zombies = read.zombies;
     const root = images[0]!;
     pre = o.prebuilt?.adopt(images, (why) => log('info', `the pre-built process is not used: ${why}`));
     for (const t of images)

@@ -28,7 +28,7 @@ import {
   fdinfoEntryCodec,
   fileEntryCodec,
   fsEntryCodec,
-  type ImageDir,
+  ImageDir,
   ImageError,
   imageFileName,
   kobjIdsCodec,
@@ -151,6 +151,22 @@ function zombieCore(dir: ImageDir, p: PstreeEntry): CoreEntry | undefined {
  * The zombies of `dir` (pstree entries whose core says TASK_DEAD; readTreeImages leaves them out), in
  * pstree order: each one's parent is a live process of the tree.
  */
+/** Everything a restore reads of an image directory (readTreeImages, readZombies), read before it starts. */
+export interface TreeImages {
+  readonly dir: string;
+  readonly tasks: readonly TaskImages[];
+  readonly zombies: readonly ZombieImages[];
+}
+
+/**
+ * The images of `path` read and decoded ahead of a restore (restoreProcess's `images`): a migration's
+ * destination reads the final set while the RESTORE that asks for it is on its way.
+ */
+export function readTree(path: string): TreeImages {
+  const dir = ImageDir.open(path);
+  return { dir: path, tasks: readTreeImages(dir), zombies: readZombies(dir) };
+}
+
 export function readZombies(dir: ImageDir): ZombieImages[] {
   const tree = decodeAll(dir, imageFileName.pstree, MAGIC.PSTREE, (b) => pstreeEntryCodec.decode(b));
   const out: ZombieImages[] = [];
