@@ -6,15 +6,17 @@
  *    libs, stack; a pre-built process's VMAs that differ from the final mm's)
  * 2. move [vvar][vvar_vclock][vdso] to their dumped addresses (vdso.ts)
  * 3. each VMA not kept: mmap(start, len, prot (+PROT_WRITE while filling), flags | MAP_FIXED, fd, pgoff)
- *      anonymous: fd -1; private or shared file: the file opened in the process by its recorded path,
- *      its size checked against the dump's, closed after the mmap
+ *      anonymous: fd -1; private or shared file: the file opened in the process by its recorded path
+ *      (every file and the exe in one batch with steps 1-2, once per file and flags), its size checked
+ *      against the dump's, closed at the end
  * 4. pages from the image chain: process_vm_writev (page-fill.ts) or injected pread64 (page-fill-pread.ts);
  *    a kept VMA (pre-built, mapped writable, holding an older set's chain) gets only the newer pages, and
  *    pages gone since are zeroed (page-delta.ts)
  * 5. mprotect to the recorded protection where write was added; madvise the recorded advice
  * 6. PR_SET_MM_MAP: code/data/brk/stack/args/env, auxv, exe (the helper's exe is unmapped by then)
  * ```
- * Everything runs as injected calls in the stopped process (remote-task.ts); a failure leaves a process
+ * Everything runs as injected calls in the stopped process (remote-task.ts), queued: steps 1-2 and the
+ * opens are one batch, step 3 another (run before the fill), steps 5-6 join the next; a failure leaves a process
  * that never ran one of its own instructions, which the caller kills.
  *
  * @example
