@@ -36,7 +36,9 @@
  * await restoreProcess({ imagesDir: '/srv/mig/6', prebuilt });
  */
 
+import { getPriority } from 'node:os';
 import { PageChain } from '../images/index.js';
+import { raiseThread } from '../mem/index.js';
 import { readMaps } from '../proc/index.js';
 import { cancelledBy, RSYS, setRegs, setSigmask } from '../sys/index.js';
 import { type AddressSpaceStats, type KeptVmas, rebuildAddressSpace } from './address-space.js';
@@ -161,6 +163,10 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       rootTask = new RemoteTask(root.pid, clone.syscallAt);
     }
     tasks.push(rootTask);
+    // raised while it is built (each stop waits for its thread to get a CPU: on a busy host, behind every
+    // other job at nice 0); its threads and children inherit it, each gets its dumped value with its state
+    const baseNice = getPriority(root.pid);
+    raiseThread(root.pid);
     await step('cloned');
     const live = readMaps(root.pid);
     const plans = images.map((t) => planSpecialMappings(live, t.mm.vmas));
@@ -191,7 +197,7 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     const memory = { pages: 0, writes: 0, vmas: 0 };
     for (const [i, t] of images.entries()) {
       const kept = i === 0 ? pre?.kept : undefined;
-      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, kept, files, o, threads, masks, log);
+      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, kept, files, o, threads, masks, log, baseNice);
       memory.pages += m.pages;
       memory.writes += m.writes;
       memory.vmas += m.vmas;
@@ -240,6 +246,7 @@ function rebuildProcess(
   threads: RemoteTask[],
   masks: [number, bigint][],
   log: Log,
+  baseNice: number,
 ): AddressSpaceStats {
   using chain = new PageChain(t.dir, t.pid, kept?.old); // a pre-built chain: its pagemaps decoded already
   checkVdso(special, task, chain);
@@ -256,7 +263,7 @@ function rebuildProcess(
     const core = t.cores[i]!;
     restoreThreadState(thread, core, leader);
     restoreFpu(thread, core);
-    restoreSched(thread, core);
+    restoreSched(thread, core, baseNice);
     restoreCreds(thread, core.thread_core?.creds);
     restoreParentLinks(thread, core);
     queuePendingSignals(thread, t.pid, core);
@@ -266,7 +273,7 @@ function rebuildProcess(
   }
   restoreThreadState(task, leader, leader);
   restoreFpu(task, leader);
-  restoreSched(task, leader);
+  restoreSched(task, leader, baseNice);
   restoreItimers(task, t);
   restorePosixTimers(task, t);
   restoreCreds(task, leader.thread_core?.creds);

@@ -224,15 +224,16 @@ export function restoreThreadState(task: RemoteTask, core: CoreEntry, leader: Co
  * The thread's scheduling (CRIU's restore_sched_info, its order): setpriority(PRIO_PROCESS, 0, nice), then
  * sched_setscheduler(0, policy, { prio }), injected into the thread, each only where the dumped value
  * differs from the one the thread inherited. Lowering nice or a real-time policy needs CAP_SYS_NICE (the
- * restored creds may not have it: called before them); without it, one line (EPERM).
+ * restored creds may not have it: called before them); without it, one line (EPERM). `baseNice`: the
+ * nice value a dump without one gets (the restore raises its threads while it builds them: the value
+ * before that), else the live one stays.
  */
-export function restoreSched(task: RemoteTask, core: CoreEntry): void {
+export function restoreSched(task: RemoteTask, core: CoreEntry, baseNice?: number): void {
   const th = core.thread_core;
-  if (!th || (th.sched_nice === undefined && th.sched_policy === undefined)) return;
   const live = getSched(task.pid);
-  const nice = th.sched_nice ?? live.nice;
-  const policy = th.sched_policy ?? live.policy;
-  const prio = th.sched_prio ?? 0;
+  const nice = th?.sched_nice ?? baseNice ?? live.nice;
+  const policy = th?.sched_policy ?? live.policy;
+  const prio = th?.sched_policy === undefined ? live.prio : (th.sched_prio ?? 0);
   if (nice !== live.nice)
     task.queue(`setpriority(nice ${nice}, now ${live.nice})`, SYS_SETPRIORITY, [PRIO_PROCESS, 0, nice]);
   if (policy !== live.policy || prio !== live.prio) {

@@ -22,7 +22,6 @@
  */
 import { MAP, PAGE_SIZE, PROT, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
-import type { RemoteTask } from './remote-task.js';
 
 export const TRAMPOLINE_SIZE = 2 * PAGE_SIZE;
 export const SYSCALL_CODE = Buffer.from([0x0f, 0x05, 0xcc]);
@@ -80,11 +79,18 @@ export function findTrampoline(
   throw new RestoreError('ENOTSUP', 'no room for the trampoline in the address space');
 }
 
+/** What mapTrampoline needs of the task (RemoteTask: an interface, as RemoteTask runs the loop above). */
+export interface TrampolineUser {
+  call(what: string, nr: number, ...args: number[]): number;
+  write(addr: number, bytes: Uint8Array): void;
+  useTrampoline(at: number): void;
+}
+
 /**
  * The trampoline page in `task` (from the `syscall` it inherited), its code written (the single call's
  * and the batch loop); calls run from it.
  */
-export function mapTrampoline(task: RemoteTask, tramp: number): void {
+export function mapTrampoline(task: TrampolineUser, tramp: number): void {
   const rwx = PROT.READ | PROT.WRITE | PROT.EXEC;
   const flags = MAP.PRIVATE | MAP.ANONYMOUS | MAP.FIXED_NOREPLACE;
   const got = task.call('mmap the trampoline', RSYS.mmap, tramp, TRAMPOLINE_SIZE, rwx, flags, -1, 0);
