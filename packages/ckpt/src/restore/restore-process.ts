@@ -3,8 +3,10 @@
  * same images.
  *
  * ```
- * readTreeImages (everything decoded and checked, every pid and tid free, before a pid is taken)
- *   -> cloneWithPid: a helper's traced copy with the root's pid (helper-process.ts)
+ * readTree (everything decoded and checked, every pid and tid free, before a pid is taken; a migration's
+ * destination passes it read already: `images`)
+ *   -> cloneWithPid: a helper's traced copy with the root's pid (helper-process.ts), raised to nice -10
+ *      while it is built (its threads and children inherit it; each gets its dumped nice with its state)
  *   -> the trampoline mapped where no layout has anything (trampoline.ts), rseq unregistered
  *      (a pre-built process, prebuilt-process.ts, adopted instead: cloned, its trampoline placed and its
  *      anonymous memory filled while the source ran; its VMAs equal to the image's are kept below)
@@ -25,6 +27,7 @@
  *      dumped signal mask (PTRACE_SETSIGMASK) -> detach every
  *      thread of every process: the tree runs
  * ```
+ * The injected calls are queued and run in batches where no result is needed at once (call-batch.ts).
  * Any failure before the detach kills every process being built and reaps it (none ran an instruction of
  * its own), and the helper is killed in every case: nothing is left behind. If ckpt itself dies
  * meanwhile, PTRACE_O_EXITKILL kills the half-built processes.
