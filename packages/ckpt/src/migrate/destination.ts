@@ -10,6 +10,8 @@
  * SET n with a preview of the root's VMAs: the pre-build holds them (prebuild.ts); the session writes the
  * root's pages there straight into the pre-built process (PE_LAZY entries), the rest into DIR/n
  * SET_DONE -> SET_OK, then the pre-build of DIR/n (pages gone since zeroed)
+ * FILE of the final set: also decoded as it comes (restore/DecodedImages), while the next ones are sent
+ * SET_DONE of the final set -> SET_OK, then its images read (restore/readTree) while RESTORE comes
  * RESTORE n -> restoreProcess(DIR/n, the pre-built process if any) -> RUNNING {pid}    DONE -> done
  * any failure, ABORT, or the connection lost before DONE: the pre-built process and the restored tree
  * (if any) are killed, every
@@ -26,7 +28,14 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { collectBeforeWindow, raiseForWindow, type WindowPriority } from '../dump/index.js';
 import { tempPath } from '../images/index.js';
-import { killAndReap, type RestoreResult, restoreProcess } from '../restore/index.js';
+import {
+  DecodedImages,
+  killAndReap,
+  type RestoreResult,
+  readTree,
+  restoreProcess,
+  type TreeImages,
+} from '../restore/index.js';
 import { cancelledBy } from '../sys/index.js';
 import {
   availableCodecs,
@@ -121,6 +130,8 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
     }
     const sets: ReceivedSet[] = [];
     let set: OpenSet | undefined;
+    let preRead: TreeImages | undefined;
+    let decoded: DecodedImages | undefined;
     for (;;) {
       if (o.signal?.aborted) throw cancelledBy(o.signal, 'receive cancelled');
       const f = await ch.next();
@@ -182,6 +193,11 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           writeFileSync(tempPath(path), bytes, { mode: 0o600 });
           renameSync(tempPath(path), path);
           s.files++;
+          // decoded now, while the source sends the next ones (the restore's images)
+          if (s.final && !o.restore) {
+            decoded ??= new DecodedImages();
+            decoded.add(name, bytes);
+          }
           break;
         }
         case FRAME.SET_DONE: {
@@ -195,6 +211,9 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
           await ch.sendJson(FRAME.SET_OK, { n: s.n, pages: c.pagesWritten, holes: c.holePages });
           log(`set ${s.n}: ${c.pagesWritten} pages, ${c.holePages} in the parent, ${s.files} files`);
           if (s.preview && !s.final) prebuild.push(s.path);
+          // the final set's images decoded while the RESTORE that asks for them is on its way (a
+          // failure is the restore's to say: it reads them again)
+          if (s.final && !o.restore) preRead = tryReadTree(s.path, decoded);
           set = undefined;
           break;
         }
@@ -218,6 +237,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
                 imagesDir: d,
                 shellJob,
                 prebuilt,
+                images: preRead,
                 signal: o.signal,
                 log: (_l, m) => log(`restore: ${m}`),
               }));
@@ -280,4 +300,13 @@ interface OpenSet {
 function openSet(set: OpenSet | undefined, f: Frame): OpenSet {
   if (!set) throw new MigrateError('PROTOCOL', `${frameName(f.type)} outside an image set`);
   return set;
+}
+
+/** The images of `path` decoded, or undefined when they do not read (the restore says why). */
+function tryReadTree(path: string, decoded: DecodedImages | undefined): TreeImages | undefined {
+  try {
+    return readTree(path, decoded);
+  } catch {
+    return undefined;
+  }
 }

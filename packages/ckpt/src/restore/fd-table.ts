@@ -5,7 +5,8 @@
  * ```
  * in the root, before its children exist (openTreeFiles):
  * close every fd the clone inherited (/proc/PID/fd)
- * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY) -> lseek(pos) -> park above the top fd
+ * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY), all in one batch -> lseek(pos) -> park
+ *       above the top fd (queued: a batch with the other files' calls)
  * PIPE  pipe2 once per pipe (pipe_id) -> both ends parked -> its buffered bytes written in -> O_NONBLOCK
  *       per end as recorded
  * TTY   (--shell-job) fd 0 the clone inherited from the helper, ckpt's terminal, parked first; each
@@ -27,7 +28,7 @@
  * entry needs. /dev/null is a REG entry like any file. Other kinds (inotify, netlink sockets, ...) are refused (ENOTSUP).
  *
  * @example
- * const files = openTreeFiles(root, tasks, trampoline); // then clone the children
+ * const files = openTreeFiles(root, tasks); // then clone the children
  * installFds(child, childImages, files);
  */
 import { readdirSync } from 'node:fs';
@@ -36,7 +37,7 @@ import { F, O, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import { openInetSocket, readTcpStream } from './inet-socket.js';
 import type { RemoteTask } from './remote-task.js';
-import { openInTask, putArg, writeInTask } from './task-args.js';
+import { putArg, queueOpen, writeInTask } from './task-args.js';
 import type { TaskImages } from './task-images.js';
 import { openSignalfd, openTimerfd } from './timer-signal-fds.js';
 import { readSkQueues, UnixSockets } from './unix-socket.js';
@@ -63,49 +64,53 @@ export interface OpenFiles {
  * a parent and a child, or by fd 1 and 2, stays one) and park it above the highest wanted number.
  * `terminal`: the clone's fd 0 is ckpt's terminal (--shell-job), kept for the TTY entries.
  */
-export function openTreeFiles(
-  task: RemoteTask,
-  tasks: readonly TaskImages[],
-  trampoline: number,
-  terminal = false,
-): OpenFiles {
+export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], terminal = false): OpenFiles {
   const top = Math.max(2, ...tasks.flatMap((t) => t.fds.map((f) => f.fd))) + 1;
   const tty = terminal ? task.call('park the terminal', RSYS.fcntl, 0, F_DUPFD, top) : -1;
   for (const name of readdirSync(`/proc/${task.pid}/fd`))
-    if (Number(name) !== tty) task.syscall(RSYS.close, Number(name));
+    if (Number(name) !== tty) task.queue(`close fd ${name}`, RSYS.close, [Number(name)], { mayFail: true });
   const park = (fd: number, what: string) => {
     const high = task.call(`park ${what}`, RSYS.fcntl, fd, F_DUPFD, top);
-    task.syscall(RSYS.close, fd);
+    task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
     return high;
   };
   const parked = new Map<number, number>();
-  const pipes = new Map<number, [number, number]>();
-  let unix: UnixSockets | undefined;
+  // the regular files opened in one batch (with the closes above); seeked and parked in the next
+  const regFds = new Map<number, number>();
   for (const t of tasks)
     for (const e of t.fds) {
-      if (parked.has(e.id)) continue;
+      const reg = t.files.get(e.id)?.type === FD_TYPE.REG ? t.files.get(e.id)?.reg : undefined;
+      if (!reg || regFds.has(e.id)) continue;
+      regFds.set(e.id, -1);
+      queueOpen(task, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC, (fd) => regFds.set(e.id, fd));
+    }
+  task.flush();
+  const pipes = new Map<number, [number, number]>();
+  let unix: UnixSockets | undefined;
+  const done = new Set<number>();
+  for (const t of tasks)
+    for (const e of t.fds) {
+      if (done.has(e.id)) continue;
+      done.add(e.id);
       const file = t.files.get(e.id)!;
       if (file.type === FD_TYPE.REG && file.reg) {
         const reg = file.reg;
-        const fd = openInTask(task, trampoline, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC);
-        if (reg.pos !== 0n) task.call(`lseek ${reg.name}`, RSYS.lseek, fd, Number(reg.pos), 0);
-        parked.set(e.id, park(fd, reg.name));
+        const fd = regFds.get(e.id)!;
+        if (reg.pos !== 0n) task.queue(`lseek ${reg.name}`, RSYS.lseek, [fd, Number(reg.pos), 0]);
+        task.queue(`park ${reg.name}`, RSYS.fcntl, [fd, F_DUPFD, top], {
+          onResult: (high) => parked.set(e.id, high),
+        });
+        task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
       } else if (file.type === FD_TYPE.PIPE && file.pipe) {
         const p = file.pipe;
         let ends = pipes.get(p.pipe_id);
         if (!ends) {
-          const at = putArg(task, trampoline, Buffer.alloc(8));
+          const at = putArg(task, Buffer.alloc(8));
           task.call('pipe2', RSYS.pipe2, at, 0);
           const b = task.read(at, 8);
           ends = [park(b.readInt32LE(0), 'pipe'), park(b.readInt32LE(4), 'pipe')];
           pipes.set(p.pipe_id, ends);
-          writeInTask(
-            task,
-            trampoline,
-            ends[1],
-            t.pipeData.get(p.pipe_id) ?? Buffer.alloc(0),
-            `pipe ${p.pipe_id}`,
-          );
+          writeInTask(task, ends[1], t.pipeData.get(p.pipe_id) ?? Buffer.alloc(0), `pipe ${p.pipe_id}`);
         }
         const end = (p.flags & 3) === O.RDONLY ? ends[0] : ends[1];
         const fd = task.call('dup pipe end', RSYS.fcntl, end, F_DUPFD, top);
@@ -114,7 +119,7 @@ export function openTreeFiles(
       } else if (file.type === FD_TYPE.EVENTFD && file.efd) {
         const fd = task.call('eventfd2', RSYS.eventfd2, 0, file.efd.flags & O.NONBLOCK);
         if (file.efd.counter !== 0n) {
-          const at = putArg(task, trampoline, Buffer.from(new BigUint64Array([file.efd.counter]).buffer));
+          const at = putArg(task, Buffer.from(new BigUint64Array([file.efd.counter]).buffer));
           task.call('write the eventfd counter', RSYS.write, fd, at, 8);
         }
         parked.set(e.id, park(fd, 'eventfd'));
@@ -123,15 +128,15 @@ export function openTreeFiles(
         if (file.epfd.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
         parked.set(e.id, park(fd, 'epoll'));
       } else if (file.type === FD_TYPE.TIMERFD && file.tfd) {
-        parked.set(e.id, park(openTimerfd(task, trampoline, file.tfd), 'timerfd'));
+        parked.set(e.id, park(openTimerfd(task, file.tfd), 'timerfd'));
       } else if (file.type === FD_TYPE.SIGNALFD && file.sgfd) {
-        parked.set(e.id, park(openSignalfd(task, trampoline, file.sgfd), 'signalfd'));
+        parked.set(e.id, park(openSignalfd(task, file.sgfd), 'signalfd'));
       } else if (file.type === FD_TYPE.UNIXSK && file.usk) {
-        unix ??= new UnixSockets(task, trampoline, t.files.values(), readSkQueues(t.dir));
+        unix ??= new UnixSockets(task, t.files.values(), readSkQueues(t.dir));
         for (const [id, fd] of unix.open(file.usk)) parked.set(id, park(fd, 'unix socket'));
       } else if (file.type === FD_TYPE.INETSK && file.isk) {
         const stream = readTcpStream(t.dir, file.isk);
-        parked.set(e.id, park(openInetSocket(task, trampoline, file.isk, stream), 'socket'));
+        parked.set(e.id, park(openInetSocket(task, file.isk, stream), 'socket'));
       } else if (file.type === FD_TYPE.TTY && tty >= 0) {
         parked.set(e.id, task.call('dup the terminal', RSYS.fcntl, tty, F_DUPFD, top));
       } else {
@@ -141,6 +146,7 @@ export function openTreeFiles(
         );
       }
     }
+  task.flush(); // the parks' results
   const otherParked = [...pipes.values(), ...(tty >= 0 ? [[tty]] : [])];
   return { parked, otherParked, epollsFilled: new Set() };
 }
@@ -149,10 +155,10 @@ export function openTreeFiles(
  * In each process (its own copy of the parked fds): dup2 to the wanted numbers, FD_CLOEXEC, the epoll
  * instances' watched files, close the parked.
  */
-export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles, trampoline: number): void {
+export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles): void {
   for (const e of t.fds) {
-    task.call(`dup2 to fd ${e.fd}`, RSYS.dup2, files.parked.get(e.id)!, e.fd);
-    if (e.flags & FD_CLOEXEC) task.call(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, e.fd, F_SETFD, FD_CLOEXEC);
+    task.queue(`dup2 to fd ${e.fd}`, RSYS.dup2, [files.parked.get(e.id)!, e.fd]);
+    if (e.flags & FD_CLOEXEC) task.queue(`FD_CLOEXEC on fd ${e.fd}`, RSYS.fcntl, [e.fd, F_SETFD, FD_CLOEXEC]);
   }
   for (const e of t.fds) {
     const epoll = t.files.get(e.id)?.epfd;
@@ -162,10 +168,10 @@ export function installFds(task: RemoteTask, t: TaskImages, files: OpenFiles, tr
     for (const w of epoll.tfd ?? []) {
       event.writeUInt32LE(w.events >>> 0, 0);
       event.writeBigUInt64LE(BigInt.asUintN(64, w.data), 4);
-      const at = putArg(task, trampoline, event);
-      task.call(`epoll_ctl(fd ${e.fd}, ADD, fd ${w.tfd})`, RSYS.epoll_ctl, e.fd, EPOLL_CTL_ADD, w.tfd, at);
+      const what = `epoll_ctl(fd ${e.fd}, ADD, fd ${w.tfd})`;
+      task.queue(what, RSYS.epoll_ctl, (at) => [e.fd, EPOLL_CTL_ADD, w.tfd, at], { data: event });
     }
   }
-  for (const fd of files.parked.values()) task.syscall(RSYS.close, fd);
-  for (const fd of files.otherParked.flat()) task.syscall(RSYS.close, fd);
+  for (const fd of [...files.parked.values(), ...files.otherParked.flat()])
+    task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
 }

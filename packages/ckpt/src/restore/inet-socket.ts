@@ -12,7 +12,7 @@
  * (state CLOSE) is made and bound only. Used for ckpt's dumps and CRIU's (same entries).
  *
  * @example
- * const fd = openInetSocket(task, trampoline, file.isk); // then parked like any other descriptor
+ * const fd = openInetSocket(task, file.isk); // then parked like any other descriptor
  */
 import { join } from 'node:path';
 import {
@@ -74,12 +74,7 @@ const bound = (words: readonly number[] | undefined, port: number) =>
  * The socket of `isk` inside `task`; returns its fd there (O_CLOEXEC off, as every restored fd).
  * `stream`: the connection of an established TCP socket (tcp-stream image), restored with TCP repair.
  */
-export function openInetSocket(
-  task: RemoteTask,
-  trampoline: number,
-  isk: InetSkEntry,
-  stream?: TcpStreamImage,
-): number {
+export function openInetSocket(task: RemoteTask, isk: InetSkEntry, stream?: TcpStreamImage): number {
   const what = `${isk.family === AF.INET6 ? 'IPv6' : 'IPv4'} socket ${isk.ino}`;
   const established = isk.proto === 6 && isk.state === TCP_ESTABLISHED;
   if (established && !stream)
@@ -92,7 +87,7 @@ export function openInetSocket(
       fd,
       level,
       name,
-      putArg(task, trampoline, value),
+      putArg(task, value),
       value.length,
     );
   const int = (v: number) => {
@@ -114,19 +109,13 @@ export function openInetSocket(
   if (o.so_bound_dev) set(SOL.SOCKET, SO.BINDTODEVICE, Buffer.from(`${o.so_bound_dev}\0`), 'SO_BINDTODEVICE');
   if (bound(isk.src_addr, isk.src_port)) {
     const addr = sockaddr(isk.family, isk.src_addr, isk.src_port);
-    task.call(
-      `bind (${what}, port ${isk.src_port})`,
-      RSYS.bind,
-      fd,
-      putArg(task, trampoline, addr),
-      addr.length,
-    );
+    task.call(`bind (${what}, port ${isk.src_port})`, RSYS.bind, fd, putArg(task, addr), addr.length);
   }
   if (isk.state === TCP_LISTEN) task.call(`listen (${what})`, RSYS.listen, fd, isk.backlog);
-  else if (established) restoreStream(task, trampoline, fd, isk, stream!, what, set, int);
+  else if (established) restoreStream(task, fd, isk, stream!, what, set, int);
   else if (isk.state === TCP_ESTABLISHED && isk.proto === 17) {
     const addr = sockaddr(isk.family, isk.dst_addr, isk.dst_port);
-    task.call(`connect (${what})`, RSYS.connect, fd, putArg(task, trampoline, addr), addr.length);
+    task.call(`connect (${what})`, RSYS.connect, fd, putArg(task, addr), addr.length);
   }
   const lock = o.so_buf_lock;
   if (lock === undefined || lock & SNDBUF_LOCK) set(SOL.SOCKET, SO.SNDBUF, int(o.so_sndbuf / 2), 'SO_SNDBUF');
@@ -181,7 +170,6 @@ type SetOpt = (level: number, name: number, value: Buffer, label: string) => num
  */
 function restoreStream(
   task: RemoteTask,
-  trampoline: number,
   fd: number,
   isk: InetSkEntry,
   s: TcpStreamImage,
@@ -196,7 +184,7 @@ function restoreStream(
   set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.SEND_QUEUE), 'TCP_REPAIR_QUEUE send');
   set(SOL.TCP, TCP_OPT.QUEUE_SEQ, u32(e.outq_seq - e.outq_len), 'TCP_QUEUE_SEQ send');
   const dst = sockaddr(isk.family, isk.dst_addr, isk.dst_port);
-  task.call(`connect (${what}, repair)`, RSYS.connect, fd, putArg(task, trampoline, dst), dst.length);
+  task.call(`connect (${what}, repair)`, RSYS.connect, fd, putArg(task, dst), dst.length);
   const opts: [number, number][] = [];
   if (e.opt_mask & TCPI_OPT.SACK) opts.push([TCPOPT.SACK_PERM, 0]);
   if (e.opt_mask & TCPI_OPT.WSCALE) opts.push([TCPOPT.WINDOW, e.snd_wscale + ((e.rcv_wscale ?? 0) << 16)]);
@@ -211,27 +199,13 @@ function restoreStream(
   if (e.opt_mask & TCPI_OPT.TIMESTAMPS)
     set(SOL.TCP, TCP_OPT.TIMESTAMP, u32(e.timestamp ?? 0), 'TCP_TIMESTAMP');
   set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.RECV_QUEUE), 'TCP_REPAIR_QUEUE recv');
-  writeInTask(task, trampoline, fd, s.inq, `${what} (receive queue)`, true);
+  writeInTask(task, fd, s.inq, `${what} (receive queue)`, true);
   const unsent = e.unsq_len ?? 0;
   set(SOL.TCP, TCP_OPT.REPAIR_QUEUE, int(TCP_REPAIR.SEND_QUEUE), 'TCP_REPAIR_QUEUE send');
-  writeInTask(
-    task,
-    trampoline,
-    fd,
-    s.outq.subarray(0, s.outq.length - unsent),
-    `${what} (send queue, sent)`,
-    true,
-  );
+  writeInTask(task, fd, s.outq.subarray(0, s.outq.length - unsent), `${what} (send queue, sent)`, true);
   if (unsent > 0) {
     set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.OFF), 'TCP_REPAIR off');
-    writeInTask(
-      task,
-      trampoline,
-      fd,
-      s.outq.subarray(s.outq.length - unsent),
-      `${what} (send queue, unsent)`,
-      true,
-    );
+    writeInTask(task, fd, s.outq.subarray(s.outq.length - unsent), `${what} (send queue, unsent)`, true);
     set(SOL.TCP, TCP_OPT.REPAIR, int(TCP_REPAIR.ON), 'TCP_REPAIR on');
   }
   if (e.snd_wl1 !== undefined) {

@@ -9,7 +9,7 @@
  * ```
  *
  * @example
- * const { pages } = fillPagesByPread(task, dataRuns(chain, vmas), trampoline);
+ * const { pages } = fillPagesByPread(task, dataRuns(chain, vmas));
  */
 import { O, PAGE_SIZE } from '../sys/index.js';
 import { RestoreError } from './errors.js';
@@ -23,14 +23,14 @@ const SYS_PREAD64 = 17;
 const MAX_READ = 1 << 30;
 
 /** Fill the pages of `runs` by injected pread64 calls (`writes` counts them). */
-export function fillPagesByPread(task: RemoteTask, runs: Iterable<DataRun>, trampoline: number): FillStats {
+export function fillPagesByPread(task: RemoteTask, runs: Iterable<DataRun>): FillStats {
   const fds = new Map<string, number>();
   const stats: FillStats = { pages: 0, writes: 0 };
   try {
     for (const loc of runs) {
       let fd = fds.get(loc.pagesPath);
       if (fd === undefined) {
-        fd = openInTask(task, trampoline, loc.pagesPath, O.RDONLY);
+        fd = openInTask(task, loc.pagesPath, O.RDONLY);
         fds.set(loc.pagesPath, fd);
       }
       const total = loc.nrPages * PAGE_SIZE;

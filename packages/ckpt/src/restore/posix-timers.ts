@@ -14,7 +14,7 @@
  * The overrun count is not restored (CRIU neither): the kernel counts it from the next expiry.
  *
  * @example
- * restorePosixTimers(leaderTask, images, trampoline); // after the threads, with the itimers
+ * restorePosixTimers(leaderTask, images); // after the threads, with the itimers
  */
 import type { PosixTimerEntry } from '../images/index.js';
 import { RSYS } from '../sys/index.js';
@@ -28,8 +28,6 @@ const SYS_TIMER_SETTIME = 223;
 const SYS_TIMER_DELETE = 226;
 const PR_TIMER_CREATE_RESTORE_IDS = 77;
 const SIGEV_SIZE = 64;
-/** Where timer_create writes (or, with RESTORE_IDS, reads) the id: after the sigevent. */
-const ID_AT = SIGEV_SIZE;
 
 /** The kernel's struct sigevent: sigev_value, sigev_signo, sigev_notify, then the thread id. */
 function sigevent(p: PosixTimerEntry): Buffer {
@@ -42,12 +40,13 @@ function sigevent(p: PosixTimerEntry): Buffer {
 }
 
 /** Create timer `p` with its dumped id; `byId`: RESTORE_IDS is on. */
-function createTimer(task: RemoteTask, trampoline: number, p: PosixTimerEntry, byId: boolean): void {
+function createTimer(task: RemoteTask, p: PosixTimerEntry, byId: boolean): void {
   const idArg = Buffer.alloc(4);
   idArg.writeInt32LE(byId ? p.it_id : 0, 0);
-  const sev = putArg(task, trampoline, sigevent(p));
-  const idAt = putArg(task, trampoline, idArg, ID_AT);
   for (;;) {
+    // where timer_create writes (or, with RESTORE_IDS, reads) the id
+    const sev = putArg(task, sigevent(p));
+    const idAt = putArg(task, idArg);
     task.call(`timer_create(id ${p.it_id}, clock ${p.clock_id})`, SYS_TIMER_CREATE, p.clock_id, sev, idAt);
     const got = task.read(idAt, 4).readInt32LE(0);
     if (got === p.it_id) return;
@@ -58,11 +57,11 @@ function createTimer(task: RemoteTask, trampoline: number, p: PosixTimerEntry, b
 }
 
 /** The dumped POSIX timers of `t`, created with their ids and armed, in its leader `task`. */
-export function restorePosixTimers(task: RemoteTask, t: TaskImages, trampoline: number): void {
+export function restorePosixTimers(task: RemoteTask, t: TaskImages): void {
   const timers = [...(t.cores[0]!.tc?.timers?.posix ?? [])].sort((a, b) => a.it_id - b.it_id);
   if (timers.length === 0) return;
   const byId = task.syscall(RSYS.prctl, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0) === 0;
-  for (const p of timers) createTimer(task, trampoline, p, byId);
+  for (const p of timers) createTimer(task, p, byId);
   if (byId) task.call('prctl(PR_TIMER_CREATE_RESTORE_IDS, OFF)', RSYS.prctl, PR_TIMER_CREATE_RESTORE_IDS, 0);
   for (const p of timers) {
     const unarmed = p.vsec === 0n && p.vnsec === 0n;
@@ -78,7 +77,7 @@ export function restorePosixTimers(task: RemoteTask, t: TaskImages, trampoline: 
       SYS_TIMER_SETTIME,
       p.it_id,
       0,
-      putArg(task, trampoline, its),
+      putArg(task, its),
       0,
     );
   }

@@ -155,6 +155,7 @@ export class PrebuiltProcess implements Disposable {
       const keep: [number, number][] = [[tramp, tramp + TRAMPOLINE_SIZE]];
       for (const v of special) keep.push([v.start, v.end]);
       unmapAllBut(task, keep);
+      task.flush(); // nothing queued outlives a step: the session writes into the process next
       return new PrebuiltProcess(task, tramp, park, o.pageFill ?? 'writev');
     } catch (e) {
       task.kill();
@@ -231,7 +232,8 @@ export class PrebuiltProcess implements Disposable {
     if (old) {
       const delta = pageDelta(chain, heldRanges, old);
       for (const [at, len] of delta.drop)
-        task.call(`madvise ${hex(at)}`, RSYS.madvise, at, len, MADV_DONTNEED);
+        task.queue(`madvise ${hex(at)}`, RSYS.madvise, [at, len, MADV_DONTNEED]);
+      task.flush();
       dropped = delta.drop.length;
       for (const r of delta.fill) runs.push(r); // no spread: a delta has 100k+ runs
     } else {

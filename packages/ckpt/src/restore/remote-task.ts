@@ -12,7 +12,11 @@
  *     SETREGS; PTRACE_SYSCALL -> syscall-entry stop; PTRACE_SYSCALL -> syscall-exit stop; GETREGS: rax
  * ```
  * One stop a call instead of two: a restore makes ~130 calls, each stop a round trip through the
- * scheduler of a busy machine (the downtime of a migration waits on them).
+ * scheduler of a busy machine (the downtime of a migration waits on them). Calls whose result nobody
+ * needs at once are queued instead (queue(): a batch, call-batch.ts) and run together by the trampoline's
+ * loop, in one stop, when something needs the process as it would be after them: a single call (which
+ * joins the batch as its last entry), a read or write of its memory, flush(), detach() or an end. A
+ * queued call's failure is thrown there, naming the call.
  * The thread never runs a user instruction: it only enters and leaves the kernel. The tracee carries
  * PTRACE_O_EXITKILL, so ckpt dying at any moment kills it (a half-built process never runs). kill() ends
  * and reaps it; detach() lets it run with the registers last set.
@@ -20,11 +24,11 @@
  * @example
  * using t = new RemoteTask(pid, stubAddress);
  * t.call('getpid', SYS.getpid) === pid;
+ * t.queue('umask', SYS.umask, [0o22], { mayFail: true }); // runs with the next call or flush()
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { Registers } from '../ptrace/index.js';
 import {
-  errnoName,
   getRegs,
   PTRACE,
   PTRACE_O,
@@ -37,12 +41,24 @@ import {
   WStatus,
   waitpid,
 } from '../sys/index.js';
+import {
+  type BatchRunner,
+  type CallArgs,
+  CallBatch,
+  callError,
+  type Data,
+  dataSize,
+  errnoOf,
+  type QueueOptions,
+} from './call-batch.js';
 import { RestoreError } from './errors.js';
+import { killAndReap } from './reap.js';
+import { ARG_OFFSET, BATCH_OFFSET } from './trampoline.js';
 
 const SYS_EXIT_GROUP = 231;
 const SYS_KILL = 62;
-
-import { killAndReap } from './reap.js';
+/** Not a system call: resume() runs the batch loop (rax is loaded from the table). */
+const SYS_BATCH = -1;
 
 const SYSCALL_STOP = SIG.SIGTRAP | 0x80;
 
@@ -54,6 +70,11 @@ export class RemoteTask implements Disposable {
   private state: 'stopped' | 'detached' | 'dead' = 'stopped';
   /** Injected system calls so far. */
   calls = 0;
+  /** Ptrace stops they took (a batch runs many calls in one). */
+  stops = 0;
+  /** Calls queued, not run yet (from the trampoline only). */
+  private batch: CallBatch | undefined;
+  private readonly runner: BatchRunner;
   /** Whether `syscallAt` is followed by an int3 (the trampoline's code). */
   private trapAfter = false;
   private untilExit = false;
@@ -71,12 +92,65 @@ export class RemoteTask implements Disposable {
     );
     getRegs(pid, this.template.bytes);
     this.memFd = openSync(`/proc/${pid}/mem`, 'r+');
+    // the batch's access to the process (no flush: the batch is what runs)
+    this.runner = {
+      pid,
+      writeMem: (addr, bytes) => this.writeMem(addr, bytes),
+      readMem: (addr, len) => this.readMem(addr, len),
+      runLoop: (from, end) => {
+        this.resume(SYS_BATCH, BATCH_OFFSET, [], from, end);
+        return { next: Number(this.work.get('r12')), rax: this.work.result('rax') };
+      },
+    };
   }
 
   /** Calls run from the trampoline at `at` from now on: its `syscall` is followed by an int3. */
   useTrampoline(at: number): void {
     this.syscallAt = at;
     this.trapAfter = true;
+    this.batch = new CallBatch(at + ARG_OFFSET);
+  }
+
+  /**
+   * Queue system call `nr` (see the module comment): it runs, in order, before anything that needs the
+   * process as it would be after it. A failure (unless `o.mayFail`) is a RestoreError naming `what`,
+   * thrown by whatever ran the batch; `o.onResult` gets the result. Before the trampoline is in use, the call
+   * runs at once.
+   */
+  queue(what: string, nr: number, args: CallArgs, o: QueueOptions = {}): void {
+    const batch = this.batch;
+    if (!batch) {
+      if (o.data || typeof args === 'function') throw new Error(`${what}: data before the trampoline`);
+      const r = o.mayFail ? this.syscall(nr, ...args) : this.call(what, nr, ...args);
+      o.onResult?.(r);
+      return;
+    }
+    const at = o.data ? this.place(o.data) : 0;
+    if (!batch.fits(0)) this.flush(); // its data stays for it
+    batch.add(what, nr, typeof args === 'function' ? args(at) : args, o);
+  }
+
+  /**
+   * Bytes for a call made next (queued or single): placed in the trampoline's argument area, written
+   * with the batch that runs the call; returns their address. Throws RestoreError ENOTSUP past MAX_DATA.
+   */
+  place(data: Data): number {
+    const batch = this.batch;
+    if (!batch) throw new Error('data before the trampoline');
+    if (!batch.fits(dataSize(data))) {
+      this.flush();
+      if (!batch.fits(dataSize(data)))
+        throw new RestoreError('ENOTSUP', `an argument of ${dataSize(data)} bytes does not fit`);
+    }
+    return batch.place(data);
+  }
+
+  /** Run the queued calls (one stop; more only past a failure that may fail). */
+  flush(): void {
+    if (!this.batch?.pending) return;
+    const r = this.batch.run(this.runner);
+    this.calls += r.calls;
+    if (r.failure) throw r.failure;
   }
 
   /**
@@ -84,6 +158,7 @@ export class RemoteTask implements Disposable {
    * trampoline itself (the last one of a restore).
    */
   callUntilExit(what: string, nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
+    this.flush();
     this.untilExit = true;
     try {
       return this.call(what, nr, a1, a2, a3, a4, a5, a6);
@@ -92,20 +167,41 @@ export class RemoteTask implements Disposable {
     }
   }
 
-  /** Run system call `nr`; returns rax as is (negative errno on failure). */
+  /**
+   * Run system call `nr`; returns rax as is (negative errno on failure). Queued calls run first, in the
+   * same stop (this call is the batch's last entry).
+   */
   syscall(nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
     if (this.state !== 'stopped') throw new Error(`process ${this.pid} is ${this.state}`);
+    if (this.batch?.pending && !this.untilExit) {
+      this.queue(`system call ${nr}`, nr, [a1, a2, a3, a4, a5, a6], { mayFail: true });
+      const r = this.batch.run(this.runner);
+      this.calls += r.calls;
+      if (r.failure) throw r.failure;
+      return r.last;
+    }
+    this.resume(nr, 0, [a1, a2, a3, a4, a5, a6]);
+    this.calls++;
+    return this.work.result('rax');
+  }
+
+  /**
+   * Set the registers (the template's, rip at the trampoline + `offset`, rax = `nr`, the arguments, r12
+   * and r13 for the batch loop), run to the int3 after it (or the syscall's exit: untilExit, or no
+   * trampoline yet) and read the registers back into `work`.
+   */
+  private resume(nr: number, offset: number, args: readonly number[], r12 = 0, r13 = 0): void {
     const r = this.work;
     r.copyFrom(this.template);
-    r.set('rip', this.syscallAt);
+    r.set('rip', this.syscallAt + offset);
     r.set('rax', nr);
     r.set('orig_rax', -1);
-    r.set('rdi', a1);
-    r.set('rsi', a2);
-    r.set('rdx', a3);
-    r.set('r10', a4);
-    r.set('r8', a5);
-    r.set('r9', a6);
+    for (const [i, reg] of (['rdi', 'rsi', 'rdx', 'r10', 'r8', 'r9'] as const).entries())
+      r.set(reg, args[i] ?? 0);
+    if (nr === SYS_BATCH) {
+      r.set('r12', r12);
+      r.set('r13', r13);
+    }
     setRegs(this.pid, r.bytes);
     if (this.trapAfter && !this.untilExit) {
       ptrace(PTRACE.CONT, this.pid, 0, 0);
@@ -117,18 +213,14 @@ export class RemoteTask implements Disposable {
       this.waitSyscallStop(nr);
     }
     getRegs(this.pid, r.bytes);
-    this.calls++;
-    return r.result('rax');
+    this.stops++;
   }
 
   /** Like syscall(), but a failure is a RestoreError (ENOENT, EPERM, else EIO) naming `what` and the errno. */
   call(what: string, nr: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0): number {
     const r = this.syscall(nr, a1, a2, a3, a4, a5, a6);
-    if (r < 0 && r > -4096) {
-      const errno = errnoName(-r);
-      const code = errno === 'ENOENT' ? 'ENOENT' : errno === 'EPERM' || errno === 'EACCES' ? 'EPERM' : 'EIO';
-      throw new RestoreError(code, `${what} in process ${this.pid}: ${errno}`, { cause: -r });
-    }
+    const errno = errnoOf(r);
+    if (errno !== 0) throw callError(what, this.pid, errno);
     return r;
   }
 
@@ -156,15 +248,25 @@ export class RemoteTask implements Disposable {
     }
   }
 
-  /** Write `bytes` at `addr` (through /proc/PID/mem: read-only pages too). */
+  /** Write `bytes` at `addr` (through /proc/PID/mem: read-only pages too), the queued calls run first. */
   write(addr: number, bytes: Uint8Array): void {
+    this.flush();
+    this.writeMem(addr, bytes);
+  }
+
+  /** Read `len` bytes at `addr`, the queued calls run first. */
+  read(addr: number, len: number): Buffer {
+    this.flush();
+    return this.readMem(addr, len);
+  }
+
+  private writeMem(addr: number, bytes: Uint8Array): void {
     const n = writeSync(this.memFd, bytes, 0, bytes.length, addr);
     if (n !== bytes.length)
       throw new RestoreError('EIO', `short write at 0x${addr.toString(16)} in process ${this.pid}`);
   }
 
-  /** Read `len` bytes at `addr`. */
-  read(addr: number, len: number): Buffer {
+  private readMem(addr: number, len: number): Buffer {
     const b = Buffer.alloc(len);
     const n = readSync(this.memFd, b, 0, len, addr);
     return b.subarray(0, n);
@@ -183,6 +285,7 @@ export class RemoteTask implements Disposable {
    */
   endAs(status: number): void {
     if (this.state !== 'stopped') throw new Error(`process ${this.pid} is ${this.state}`);
+    this.flush();
     const sig = status & 0x7f;
     setSigmask(this.pid, 0n);
     const r = this.work;
@@ -212,6 +315,7 @@ export class RemoteTask implements Disposable {
   /** Let the process run from its current registers. */
   detach(): void {
     if (this.state !== 'stopped') return;
+    this.flush();
     ptrace(PTRACE.DETACH, this.pid, 0, 0);
     this.state = 'detached';
     this.closeMem();
@@ -219,6 +323,7 @@ export class RemoteTask implements Disposable {
 
   /** SIGKILL the process and reap it (it is ours: traced, and our child or the helper's). Safe twice. */
   kill(): void {
+    this.batch?.clear();
     this.closeMem();
     if (this.state === 'dead') return;
     killAndReap(this.pid);

@@ -3,8 +3,10 @@
  * same images.
  *
  * ```
- * readTreeImages (everything decoded and checked, every pid and tid free, before a pid is taken)
- *   -> cloneWithPid: a helper's traced copy with the root's pid (helper-process.ts)
+ * readTree (everything decoded and checked, every pid and tid free, before a pid is taken; a migration's
+ * destination passes it read already: `images`)
+ *   -> cloneWithPid: a helper's traced copy with the root's pid (helper-process.ts), raised to nice -10
+ *      while it is built (its threads and children inherit it; each gets its dumped nice with its state)
  *   -> the trampoline mapped where no layout has anything (trampoline.ts), rseq unregistered
  *      (a pre-built process, prebuilt-process.ts, adopted instead: cloned, its trampoline placed and its
  *      anonymous memory filled while the source ran; its VMAs equal to the image's are kept below)
@@ -25,6 +27,7 @@
  *      dumped signal mask (PTRACE_SETSIGMASK) -> detach every
  *      thread of every process: the tree runs
  * ```
+ * The injected calls are queued and run in batches where no result is needed at once (call-batch.ts).
  * Any failure before the detach kills every process being built and reaps it (none ran an instruction of
  * its own), and the helper is killed in every case: nothing is left behind. If ckpt itself dies
  * meanwhile, PTRACE_O_EXITKILL kills the half-built processes.
@@ -36,7 +39,9 @@
  * await restoreProcess({ imagesDir: '/srv/mig/6', prebuilt });
  */
 
-import { ImageDir, PageChain } from '../images/index.js';
+import { getPriority } from 'node:os';
+import { PageChain } from '../images/index.js';
+import { raiseThread } from '../mem/index.js';
 import { readMaps } from '../proc/index.js';
 import { cancelledBy, RSYS, setRegs, setSigmask } from '../sys/index.js';
 import { type AddressSpaceStats, type KeptVmas, rebuildAddressSpace } from './address-space.js';
@@ -49,7 +54,7 @@ import { RemoteTask } from './remote-task.js';
 import { planSessions, restoreGroups, restoreSession } from './session.js';
 import { createChild, createThread } from './task-clone.js';
 import { restoreCreds, restoreDumpable } from './task-creds.js';
-import { readTreeImages, readZombies, type TaskImages } from './task-images.js';
+import { readTree, type TaskImages, type TreeImages } from './task-images.js';
 import { dumpedSigmask, queuePendingSignals } from './task-signals.js';
 import {
   finalRegisters,
@@ -81,6 +86,8 @@ export interface RestoreOptions {
    * (adopted when it fits the images, else killed and the restore goes the plain way; killed on failure).
    */
   readonly prebuilt?: PrebuiltProcess;
+  /** The images of `imagesDir`, read already (readTree): a migration's final set, decoded as it came. */
+  readonly images?: TreeImages;
   /** Test hook: called with the pid once the process is complete, before it runs (still stopped). */
   readonly beforeRun?: (pid: number) => void;
   /**
@@ -101,6 +108,8 @@ export interface RestoreResult {
   readonly pids: readonly number[];
   /** Injected system calls it took. */
   readonly syscalls: number;
+  /** The ptrace stops they took (batches: call-batch.ts). */
+  readonly stops: number;
   /** Memory of all processes together. */
   readonly memory: AddressSpaceStats;
   /** Milliseconds from the start to the tree running. */
@@ -131,9 +140,9 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
   };
   let pre: AdoptedProcess | undefined;
   try {
-    const imageDir = ImageDir.open(o.imagesDir);
-    const images = readTreeImages(imageDir);
-    const zombies = readZombies(imageDir);
+    const read = o.images?.dir === o.imagesDir ? o.images : readTree(o.imagesDir);
+    const images = read.tasks;
+    const zombies = read.zombies;
     const root = images[0]!;
     pre = o.prebuilt?.adopt(images, (why) => log('info', `the pre-built process is not used: ${why}`));
     for (const t of images)
@@ -157,6 +166,10 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       rootTask = new RemoteTask(root.pid, clone.syscallAt);
     }
     tasks.push(rootTask);
+    // raised while it is built (each stop waits for its thread to get a CPU: on a busy host, behind every
+    // other job at nice 0); its threads and children inherit it, each gets its dumped value with its state
+    const baseNice = getPriority(root.pid);
+    raiseThread(root.pid);
     await step('cloned');
     const live = readMaps(root.pid);
     const plans = images.map((t) => planSpecialMappings(live, t.mm.vmas));
@@ -171,7 +184,7 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
       unregisterRseq(rootTask);
     }
     log('debug', `trampoline at 0x${tramp.toString(16)}`);
-    const files = openTreeFiles(rootTask, images, tramp, terminal);
+    const files = openTreeFiles(rootTask, images, terminal);
     restoreSession(rootTask, sessions.get(root.pid)!);
     await step('files');
     for (const t of images.slice(1)) {
@@ -187,26 +200,28 @@ export async function restoreProcess(o: RestoreOptions): Promise<RestoreResult> 
     const memory = { pages: 0, writes: 0, vmas: 0 };
     for (const [i, t] of images.entries()) {
       const kept = i === 0 ? pre?.kept : undefined;
-      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, kept, files, o, threads, masks, log);
+      const m = rebuildProcess(tasks[i]!, t, plans[i]!, tramp, kept, files, o, threads, masks, log, baseNice);
       memory.pages += m.pages;
       memory.writes += m.writes;
       memory.vmas += m.vmas;
       await step(`process ${t.pid}`);
     }
     for (const [i, t] of images.entries()) finishLeader(tasks[i]!, t, tramp);
+    for (const t of threads) t.flush(); // (done already: the dumped masks must come after every call)
     if (terminal) applyTerminalParams(images);
     for (const [tid, mask] of masks) setSigmask(tid, mask);
     o.beforeRun?.(root.pid);
     const syscalls = [...tasks, ...threads].reduce((n, t) => n + t.calls, 0);
+    const stops = [...tasks, ...threads].reduce((n, t) => n + t.stops, 0);
     for (const t of threads) t.detach();
     for (const t of tasks.slice().reverse()) t.detach();
     const millis = performance.now() - t0;
     log(
       'info',
-      `${images.length} process(es) run again (${syscalls} injected calls, ${millis.toFixed(1)} ms)`,
+      `${images.length} process(es) run again (${syscalls} injected calls in ${stops} stops, ${millis.toFixed(1)} ms)`,
     );
     const prebuilt = pre ? { kept: pre.kept.vmas.size } : undefined;
-    return { pid: root.pid, pids: images.map((t) => t.pid), syscalls, memory, millis, prebuilt };
+    return { pid: root.pid, pids: images.map((t) => t.pid), syscalls, stops, memory, millis, prebuilt };
   } catch (e) {
     for (const t of threads) t.kill();
     for (const t of tasks.slice().reverse()) t.kill();
@@ -234,38 +249,40 @@ function rebuildProcess(
   threads: RemoteTask[],
   masks: [number, bigint][],
   log: Log,
+  baseNice: number,
 ): AddressSpaceStats {
   using chain = new PageChain(t.dir, t.pid, kept?.old); // a pre-built chain: its pagemaps decoded already
   checkVdso(special, task, chain);
   const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill, kept };
   const memory = rebuildAddressSpace(task, t, opts, chain);
   log('debug', `process ${t.pid}: ${memory.vmas} mappings, ${memory.pages} pages in ${memory.writes} writes`);
-  installFds(task, t, files, tramp);
-  restoreProcessState(task, t, tramp);
+  installFds(task, t, files);
+  restoreProcessState(task, t);
   const leader = t.cores[0]!;
   for (const [i, tid] of t.pstree.threads.entries()) {
     if (i === 0) continue;
     const thread = createThread(task, tid, tramp);
     threads.push(thread);
     const core = t.cores[i]!;
-    restoreThreadState(thread, core, leader, tramp);
+    restoreThreadState(thread, core, leader);
     restoreFpu(thread, core);
-    restoreSched(thread, core, tramp);
-    restoreCreds(thread, core.thread_core?.creds, tramp);
+    restoreSched(thread, core, baseNice);
+    restoreCreds(thread, core.thread_core?.creds);
     restoreParentLinks(thread, core);
-    queuePendingSignals(thread, t.pid, core, tramp);
+    queuePendingSignals(thread, t.pid, core);
+    thread.flush(); // its queued calls set registers: before its own
     setRegs(tid, finalRegisters(core).bytes);
     masks.push([tid, dumpedSigmask(core, leader)]);
   }
-  restoreThreadState(task, leader, leader, tramp);
+  restoreThreadState(task, leader, leader);
   restoreFpu(task, leader);
-  restoreSched(task, leader, tramp);
-  restoreItimers(task, t, tramp);
-  restorePosixTimers(task, t, tramp);
-  restoreCreds(task, leader.thread_core?.creds, tramp);
+  restoreSched(task, leader, baseNice);
+  restoreItimers(task, t);
+  restorePosixTimers(task, t);
+  restoreCreds(task, leader.thread_core?.creds);
   restoreDumpable(task, t.mm.dumpable);
   restoreParentLinks(task, leader);
-  queuePendingSignals(task, t.pid, leader, tramp);
+  queuePendingSignals(task, t.pid, leader);
   masks.push([t.pid, dumpedSigmask(leader, leader)]);
   log('debug', `process ${t.pid}: ${t.fds.length} descriptors, ${t.pstree.threads.length} threads complete`);
   return memory;

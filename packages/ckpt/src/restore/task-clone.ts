@@ -51,8 +51,8 @@ function cloneTask(
   what: string,
 ): RemoteTask {
   assertFree(id, what);
-  const setTidAt = putArg(from, trampoline, setTidArray(id), CLONE_ARGS_SIZE);
-  const at = putArg(from, trampoline, cloneArgs({ flags, exitSignal, setTidAt }));
+  const setTidAt = putArg(from, setTidArray(id));
+  const at = putArg(from, cloneArgs({ flags, exitSignal, setTidAt }));
   const r = from.syscall(SYS_CLONE3, at, CLONE_ARGS_SIZE);
   if (r === -17)
     throw new RestoreError('EBUSY', `${what} ${id} is taken (by ${pidHolder(id) ?? 'a process'})`);

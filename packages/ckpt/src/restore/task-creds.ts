@@ -20,7 +20,7 @@
  * Without CAP_SETUID/CAP_SETGID/CAP_SETPCAP (ckpt not root) a differing credential fails in one line (EPERM).
  *
  * @example
- * restoreCreds(thread, core.thread_core!.creds, trampoline);   // each thread, after its other state
+ * restoreCreds(thread, core.thread_core!.creds);   // each thread, after its other state
  * restoreDumpable(leader, images.mm.dumpable);                  // once per process, after the leader's
  */
 import { readFileSync } from 'node:fs';
@@ -29,7 +29,6 @@ import { readTaskCreds } from '../proc/index.js';
 import { PR, RSYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
-import { putArg } from './task-args.js';
 
 const SECBIT_NO_SETUID_FIXUP = 1 << 2;
 const CAP_VERSION_3 = 0x20080522;
@@ -47,7 +46,7 @@ function capLastCap(): number {
 }
 
 /** Set the dumped credentials `want` in the thread `task` (see the module comment). */
-export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined, trampoline: number): void {
+export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined): void {
   if (!want) return;
   const groups = want.groups ?? [];
   const live = readTaskCreds(task.pid);
@@ -77,22 +76,23 @@ export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined, tra
   if (sameIds && sameGroups && sameCaps && liveSecbits === want.secbits && !nnp) return;
 
   const prctl = (what: string, a1: number, a2 = 0) =>
-    task.call(`prctl(${what})`, RSYS.prctl, a1, a2, 0, 0, 0);
+    task.queue(`prctl(${what})`, RSYS.prctl, [a1, a2, 0, 0, 0]);
   if (!sameIds || !sameGroups) {
     if ((liveSecbits & SECBIT_NO_SETUID_FIXUP) === 0)
       prctl('PR_SET_SECUREBITS, NO_SETUID_FIXUP', PR.SET_SECUREBITS, liveSecbits | SECBIT_NO_SETUID_FIXUP);
     if (!sameGroups) {
       const g = Buffer.alloc(4 * groups.length);
       for (const [i, x] of groups.entries()) g.writeUInt32LE(x, 4 * i);
-      const at = groups.length > 0 ? putArg(task, trampoline, g) : 0;
-      task.call(`setgroups(${groups.join(',')})`, RSYS.setgroups, groups.length, at);
+      const what = `setgroups(${groups.join(',')})`;
+      if (groups.length > 0) task.queue(what, RSYS.setgroups, (at) => [groups.length, at], { data: g });
+      else task.queue(what, RSYS.setgroups, [0, 0]);
     }
     // gids before uids (CRIU sets uids first: with NO_SETUID_FIXUP either order keeps CAP_SETGID)
     for (const [res, fs, r, e, sv, f] of [
       ['gid', 'fsgid', want.gid, want.egid, want.sgid, want.fsgid],
       ['uid', 'fsuid', want.uid, want.euid, want.suid, want.fsuid],
     ] as const) {
-      task.call(`setres${res}(${r}, ${e}, ${sv})`, RSYS[`setres${res}`], r, e, sv);
+      task.queue(`setres${res}(${r}, ${e}, ${sv})`, RSYS[`setres${res}`], [r, e, sv]);
       setFsId(task, RSYS[`set${fs}`], `set${fs}`, f);
     }
   }
@@ -108,32 +108,33 @@ export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined, tra
   for (const [i, shift] of [0n, 32n].entries())
     for (const [j, set] of [wantSets.eff, wantSets.prm, wantSets.inh].entries())
       caps.writeUInt32LE(Number((set >> shift) & 0xffffffffn), 8 + 12 * i + 4 * j);
-  const header = putArg(task, trampoline, caps);
-  task.call('capset', RSYS.capset, header, header + 8);
+  task.queue('capset', RSYS.capset, (at) => [at, at + 8], { data: caps });
   if (liveSets.amb !== 0n) prctl('PR_CAP_AMBIENT, CLEAR_ALL', PR.CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
   for (let cap = 0; cap <= capLastCap(); cap++)
     if ((wantSets.amb & (1n << BigInt(cap))) !== 0n)
-      task.call(
-        `prctl(PR_CAP_AMBIENT, RAISE, ${cap})`,
-        RSYS.prctl,
+      task.queue(`prctl(PR_CAP_AMBIENT, RAISE, ${cap})`, RSYS.prctl, [
         PR.CAP_AMBIENT,
         PR_CAP_AMBIENT_RAISE,
         cap,
         0,
         0,
-      );
+      ]);
   if (nnp) prctl('PR_SET_NO_NEW_PRIVS', PR.SET_NO_NEW_PRIVS, 1);
 }
 
 /** setfsuid/setfsgid answer the previous id, never an error: a second call with -1 tells whether it took. */
 function setFsId(task: RemoteTask, nr: number, name: string, id: number): void {
-  task.syscall(nr, id);
-  const now = task.syscall(nr, 0xffffffff);
-  if (now !== id) throw new RestoreError('EPERM', `${name}(${id}) in process ${task.pid}: still ${now}`);
+  task.queue(name, nr, [id], { mayFail: true });
+  task.queue(`${name}(-1)`, nr, [0xffffffff], {
+    mayFail: true,
+    onResult: (now) => {
+      if (now !== id) throw new RestoreError('EPERM', `${name}(${id}) in process ${task.pid}: still ${now}`);
+    },
+  });
 }
 
 /** The dumped dumpable flag (0 or 1; prctl cannot set 2), after the credentials changed it. */
 export function restoreDumpable(task: RemoteTask, dumpable: number | undefined): void {
   if (dumpable === 0 || dumpable === 1)
-    task.call(`prctl(PR_SET_DUMPABLE, ${dumpable})`, RSYS.prctl, PR.SET_DUMPABLE, dumpable);
+    task.queue(`prctl(PR_SET_DUMPABLE, ${dumpable})`, RSYS.prctl, [PR.SET_DUMPABLE, dumpable]);
 }

@@ -28,7 +28,7 @@ import {
   fdinfoEntryCodec,
   fileEntryCodec,
   fsEntryCodec,
-  type ImageDir,
+  ImageDir,
   ImageError,
   imageFileName,
   kobjIdsCodec,
@@ -65,6 +65,48 @@ export interface TaskImages {
   readonly ttys: ReadonlyMap<number, TtyInfoEntry>;
 }
 
+/**
+ * Images decoded as they arrived (a migration's final set, FILE by FILE: the decoding overlaps the
+ * transfer of the next ones), by file name; readTree(path, decoded) takes its entries from there. An
+ * image that does not decode is left out: the restore reads it from the file and says why.
+ */
+export class DecodedImages {
+  private readonly entries = new Map<string, readonly unknown[]>();
+
+  /** Decode image `name` (its bytes as written), if it is one the restore reads. */
+  add(name: string, bytes: Uint8Array): void {
+    const kind = IMAGE_KINDS.find(([re]) => re.test(name));
+    if (!kind) return;
+    try {
+      this.entries.set(
+        name,
+        decodeImageOf(bytes, kind[1]).map((b) => kind[2](b)),
+      );
+    } catch {
+      /* the restore reads the file again */
+    }
+  }
+
+  get(name: string): readonly unknown[] | undefined {
+    return this.entries.get(name);
+  }
+}
+
+/** The images DecodedImages takes: name, magic, entry decoder. */
+const IMAGE_KINDS: readonly (readonly [RegExp, number, (b: Uint8Array) => unknown])[] = [
+  [/^pstree\.img$/, MAGIC.PSTREE, (b) => pstreeEntryCodec.decode(b)],
+  [/^files\.img$/, MAGIC.FILES, (b) => fileEntryCodec.decode(b)],
+  [/^tty-info\.img$/, MAGIC.TTY_INFO, (b) => ttyInfoEntryCodec.decode(b)],
+  [/^core-\d+\.img$/, MAGIC.CORE, (b) => coreEntryCodec.decode(b)],
+  [/^ids-\d+\.img$/, MAGIC.IDS, (b) => kobjIdsCodec.decode(b)],
+  [/^mm-\d+\.img$/, MAGIC.MM, (b) => mmEntryCodec.decode(b)],
+  [/^fs-\d+\.img$/, MAGIC.FS, (b) => fsEntryCodec.decode(b)],
+  [/^fdinfo-\d+\.img$/, MAGIC.FDINFO, (b) => fdinfoEntryCodec.decode(b)],
+];
+
+/** The decoded images readTree was given, while it runs (it is synchronous). */
+let early: DecodedImages | undefined;
+
 function read(dir: ImageDir, name: string, magic: number): Buffer[] {
   const path = join(dir.path, name);
   if (!existsSync(path)) throw new RestoreError('ENOENT', `${path}: missing (not a full dump?)`);
@@ -78,6 +120,8 @@ function read(dir: ImageDir, name: string, magic: number): Buffer[] {
 }
 
 function decodeOne<T>(dir: ImageDir, name: string, magic: number, decode: (b: Uint8Array) => T): T {
+  const hit = early?.get(name); // decoded by the same codec (IMAGE_KINDS: one per name)
+  if (hit?.length === 1) return hit[0] as T;
   try {
     return decode(singleEntry(read(dir, name, magic), name));
   } catch (e) {
@@ -88,6 +132,8 @@ function decodeOne<T>(dir: ImageDir, name: string, magic: number, decode: (b: Ui
 }
 
 function decodeAll<T>(dir: ImageDir, name: string, magic: number, decode: (b: Uint8Array) => T): T[] {
+  const hit = early?.get(name);
+  if (hit) return [...hit] as T[];
   try {
     return read(dir, name, magic).map((b) => decode(b));
   } catch (e) {
@@ -145,6 +191,28 @@ export type ZombieImages = ZombieProcess;
 function zombieCore(dir: ImageDir, p: PstreeEntry): CoreEntry | undefined {
   const core = decodeOne(dir, imageFileName.core(p.pid), MAGIC.CORE, (b) => coreEntryCodec.decode(b));
   return core.tc?.task_state === TASK_DEAD ? core : undefined;
+}
+
+/** Everything a restore reads of an image directory (readTreeImages, readZombies), read before it starts. */
+export interface TreeImages {
+  readonly dir: string;
+  readonly tasks: readonly TaskImages[];
+  readonly zombies: readonly ZombieImages[];
+}
+
+/**
+ * The images of `path` read and decoded ahead of a restore (restoreProcess's `images`): a migration's
+ * destination reads the final set while the RESTORE that asks for it is on its way, its entries decoded
+ * as the files came (`decoded`; the rest read from the files).
+ */
+export function readTree(path: string, decoded?: DecodedImages): TreeImages {
+  const dir = ImageDir.open(path);
+  early = decoded;
+  try {
+    return { dir: path, tasks: readTreeImages(dir), zombies: readZombies(dir) };
+  } finally {
+    early = undefined;
+  }
 }
 
 /**

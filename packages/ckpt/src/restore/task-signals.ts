@@ -16,14 +16,13 @@
  *
  * @example
  * blockAllSignals(task);
- * queuePendingSignals(task, tgid, core, trampoline);    // each thread, last
+ * queuePendingSignals(task, tgid, core);    // each thread, last
  * setSigmask(task.pid, dumpedSigmask(core, leader));    // before the detach
  */
 import type { CoreEntry, SignalQueueEntry } from '../images/index.js';
 import { RSYS, setSigmask } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
-import { putArg } from './task-args.js';
 
 /** Every blockable signal (the kernel keeps SIGKILL and SIGSTOP out). */
 const ALL = (1n << 64n) - 1n;
@@ -43,30 +42,25 @@ export function dumpedSigmask(core: CoreEntry, leader: CoreEntry): bigint {
  * Queue the dumped pending signals of the thread of `core` into it (its own queue; in the leader, the
  * process's shared queue first). Injected last in the thread: the signals are blocked until the detach.
  */
-export function queuePendingSignals(
-  task: RemoteTask,
-  tgid: number,
-  core: CoreEntry,
-  trampoline: number,
-): void {
-  if (task.pid === tgid) queue(task, tgid, core.tc?.signals_s, true, trampoline);
-  queue(task, tgid, core.thread_core?.signals_p, false, trampoline);
+export function queuePendingSignals(task: RemoteTask, tgid: number, core: CoreEntry): void {
+  if (task.pid === tgid) queue(task, tgid, core.tc?.signals_s, true);
+  queue(task, tgid, core.thread_core?.signals_p, false);
 }
 
-function queue(
-  task: RemoteTask,
-  tgid: number,
-  q: SignalQueueEntry | undefined,
-  shared: boolean,
-  trampoline: number,
-): void {
+function queue(task: RemoteTask, tgid: number, q: SignalQueueEntry | undefined, shared: boolean): void {
   for (const { siginfo } of q?.signals ?? []) {
     if (siginfo.length !== SIGINFO_SIZE)
       throw new RestoreError('CORRUPT_IMAGE', `a siginfo of ${siginfo.length} bytes, not ${SIGINFO_SIZE}`);
     const signo = Buffer.from(siginfo.buffer, siginfo.byteOffset, siginfo.length).readInt32LE(0);
     if (signo < 1 || signo > 64) throw new RestoreError('CORRUPT_IMAGE', `a pending signal ${signo}`);
-    const at = putArg(task, trampoline, siginfo);
-    if (shared) task.call(`rt_sigqueueinfo(${signo})`, RSYS.rt_sigqueueinfo, tgid, signo, at);
-    else task.call(`rt_tgsigqueueinfo(${signo})`, RSYS.rt_tgsigqueueinfo, tgid, task.pid, signo, at);
+    const o = { data: siginfo };
+    if (shared) task.queue(`rt_sigqueueinfo(${signo})`, RSYS.rt_sigqueueinfo, (at) => [tgid, signo, at], o);
+    else
+      task.queue(
+        `rt_tgsigqueueinfo(${signo})`,
+        RSYS.rt_tgsigqueueinfo,
+        (at) => [tgid, task.pid, signo, at],
+        o,
+      );
   }
 }

@@ -20,8 +20,8 @@
  *
  * @example
  * unregisterRseq(task);             // before unmapping the helper's memory
- * restoreProcessState(task, images, trampoline);
- * restoreThreadState(task, images.cores[0]!, images.cores[0]!, trampoline);
+ * restoreProcessState(task, images);
+ * restoreThreadState(task, images.cores[0]!, images.cores[0]!);
  * const regs = finalRegisters(images.cores[0]!);
  */
 import type { CoreEntry } from '../images/index.js';
@@ -66,7 +66,7 @@ export function unregisterRseq(task: RemoteTask): void {
 }
 
 /** The per-process part (sigactions, umask, cwd, rlimits, personality), injected into the leader of `t`. */
-export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline: number): void {
+export function restoreProcessState(task: RemoteTask, t: TaskImages): void {
   const tc = t.cores[0]!.tc!;
   const sigactions = tc.sigactions ?? [];
   if (sigactions.length !== 62)
@@ -92,23 +92,22 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
     set.push(sig);
   }
   if (set.length > 0) {
-    const at = putArg(task, trampoline, acts);
+    const at = putArg(task, acts);
     for (const sig of set)
-      task.call(`rt_sigaction(${sig})`, RSYS.rt_sigaction, sig, at + 32 * (sig - 1), 0, 8);
+      task.queue(`rt_sigaction(${sig})`, RSYS.rt_sigaction, [sig, at + 32 * (sig - 1), 0, 8]);
   }
-  if (t.fs.umask !== undefined) task.syscall(RSYS.umask, t.fs.umask);
+  if (t.fs.umask !== undefined) task.queue('umask', RSYS.umask, [t.fs.umask], { mayFail: true });
   const cwd = t.files.get(t.fs.cwd_id)?.reg?.name;
   if (cwd) {
-    const at = putArg(task, trampoline, Buffer.from(`${cwd}\0`));
-    task.call(`chdir ${cwd}`, RSYS.chdir, at);
+    task.queue(`chdir ${cwd}`, RSYS.chdir, (at) => [at], { data: Buffer.from(`${cwd}\0`) });
   }
   const root = t.files.get(t.fs.root_id)?.reg?.name;
   if (root && root !== '/')
     throw new RestoreError('ENOTSUP', `process ${t.pid} had root ${root}: chroot is not restored yet`);
-  restoreRlimits(task, t, trampoline);
+  restoreRlimits(task, t);
   const persona = dumpedPersonality(t.pid, t.cores[0]!.tc!.personality);
   if (persona !== readPersonality(task.pid))
-    task.call(`personality(0x${persona.toString(16)})`, RSYS.personality, persona);
+    task.queue(`personality(0x${persona.toString(16)})`, RSYS.personality, [persona]);
 }
 
 /**
@@ -117,9 +116,9 @@ export function restoreProcessState(task: RemoteTask, t: TaskImages, trampoline:
  */
 export function restoreParentLinks(task: RemoteTask, core: CoreEntry): void {
   const pdeath = core.thread_core?.pdeath_sig ?? 0;
-  if (pdeath !== 0) task.call(`prctl(PR_SET_PDEATHSIG, ${pdeath})`, RSYS.prctl, PR.SET_PDEATHSIG, pdeath);
+  if (pdeath !== 0) task.queue(`prctl(PR_SET_PDEATHSIG, ${pdeath})`, RSYS.prctl, [PR.SET_PDEATHSIG, pdeath]);
   if (core.tc?.child_subreaper)
-    task.call('prctl(PR_SET_CHILD_SUBREAPER, 1)', RSYS.prctl, PR.SET_CHILD_SUBREAPER, 1);
+    task.queue('prctl(PR_SET_CHILD_SUBREAPER, 1)', RSYS.prctl, [PR.SET_CHILD_SUBREAPER, 1]);
 }
 
 /** The persona byte and the flags (UNAME26 0x20000 .. ADDR_LIMIT_3GB 0x8000000) of a personality. */
@@ -141,7 +140,7 @@ export function dumpedPersonality(pid: number, v: number): number {
 }
 
 /** ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF of the process (setitimer in its leader; unarmed ones skipped). */
-export function restoreItimers(task: RemoteTask, t: TaskImages, trampoline: number): void {
+export function restoreItimers(task: RemoteTask, t: TaskImages): void {
   const timers = t.cores[0]!.tc!.timers;
   if (!timers) return;
   for (const [which, it] of [timers.real, timers.virt, timers.prof].entries()) {
@@ -153,13 +152,7 @@ export function restoreItimers(task: RemoteTask, t: TaskImages, trampoline: numb
     v.writeBigUInt64LE(it.iusec, 8);
     v.writeBigUInt64LE(due ? it.isec : it.vsec, 16);
     v.writeBigUInt64LE(due ? it.iusec : it.vusec, 24);
-    task.call(
-      `setitimer(${which}, ${it.vsec}.${it.vusec}s)`,
-      RSYS.setitimer,
-      which,
-      putArg(task, trampoline, v),
-      0,
-    );
+    task.call(`setitimer(${which}, ${it.vsec}.${it.vusec}s)`, RSYS.setitimer, which, putArg(task, v), 0);
   }
 }
 
@@ -186,7 +179,7 @@ const RLIMIT_NAMES = [
  * The dumped resource limits, where they differ from the ones the clone inherited (prlimit64 injected).
  * Raising a hard limit needs CAP_SYS_RESOURCE: without it, one line (EPERM) naming the limit.
  */
-function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): void {
+function restoreRlimits(task: RemoteTask, t: TaskImages): void {
   const want = t.cores[0]!.tc!.rlimits?.rlimits ?? [];
   const live = getRlimits(task.pid);
   for (const [r, lim] of want.entries()) {
@@ -196,14 +189,8 @@ function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): vo
     b.writeBigUInt64LE(lim.cur, 0);
     b.writeBigUInt64LE(lim.max, 8);
     const name = `RLIMIT_${RLIMIT_NAMES[r] ?? r}`;
-    task.call(
-      `prlimit64(${name}, ${lim.cur}/${lim.max}, now ${now.cur}/${now.max})`,
-      RSYS.prlimit64,
-      0,
-      r,
-      putArg(task, trampoline, b),
-      0,
-    );
+    const what = `prlimit64(${name}, ${lim.cur}/${lim.max}, now ${now.cur}/${now.max})`;
+    task.queue(what, RSYS.prlimit64, (at) => [0, r, at, 0], { data: b });
   }
 }
 
@@ -212,29 +199,24 @@ function restoreRlimits(task: RemoteTask, t: TaskImages, trampoline: number): vo
  * address, robust list, rseq, sigaltstack, name; every signal blocked until the detach (the dumped mask
  * is put back then: task-signals.ts).
  */
-export function restoreThreadState(
-  task: RemoteTask,
-  core: CoreEntry,
-  leader: CoreEntry,
-  trampoline: number,
-): void {
-  task.call('set_tid_address', RSYS.set_tid_address, Number(core.thread_info!.clear_tid_addr));
+export function restoreThreadState(task: RemoteTask, core: CoreEntry, leader: CoreEntry): void {
+  task.queue('set_tid_address', RSYS.set_tid_address, [Number(core.thread_info!.clear_tid_addr)]);
   const th = core.thread_core;
   if (th && th.futex_rla !== 0n)
-    task.call('set_robust_list', RSYS.set_robust_list, Number(th.futex_rla), th.futex_rla_len);
+    task.queue('set_robust_list', RSYS.set_robust_list, [Number(th.futex_rla), th.futex_rla_len]);
   const rseq = th?.rseq_entry;
   if (rseq && rseq.rseq_abi_size > 0)
-    task.call('rseq', RSYS.rseq, Number(rseq.rseq_abi_pointer), rseq.rseq_abi_size, 0, rseq.signature);
+    task.queue('rseq', RSYS.rseq, [Number(rseq.rseq_abi_pointer), rseq.rseq_abi_size, 0, rseq.signature]);
   if (th?.sas && (th.sas.ss_flags & SS_DISABLE) === 0) {
     const ss = Buffer.alloc(24);
     ss.writeBigUInt64LE(th.sas.ss_sp, 0);
     ss.writeInt32LE(th.sas.ss_flags, 8);
     ss.writeBigUInt64LE(th.sas.ss_size, 16);
-    task.call('sigaltstack', RSYS.sigaltstack, putArg(task, trampoline, ss), 0);
+    task.queue('sigaltstack', RSYS.sigaltstack, (at) => [at, 0], { data: ss });
   }
   const comm = Buffer.alloc(16);
   comm.write((th?.comm ?? leader.tc!.comm).slice(0, 15));
-  task.call('prctl(PR_SET_NAME)', RSYS.prctl, PR.SET_NAME, putArg(task, trampoline, comm));
+  task.queue('prctl(PR_SET_NAME)', RSYS.prctl, (at) => [PR.SET_NAME, at], { data: comm });
   blockAllSignals(task);
 }
 
@@ -242,27 +224,23 @@ export function restoreThreadState(
  * The thread's scheduling (CRIU's restore_sched_info, its order): setpriority(PRIO_PROCESS, 0, nice), then
  * sched_setscheduler(0, policy, { prio }), injected into the thread, each only where the dumped value
  * differs from the one the thread inherited. Lowering nice or a real-time policy needs CAP_SYS_NICE (the
- * restored creds may not have it: called before them); without it, one line (EPERM).
+ * restored creds may not have it: called before them); without it, one line (EPERM). `baseNice`: the
+ * nice value a dump without one gets (the restore raises its threads while it builds them: the value
+ * before that), else the live one stays.
  */
-export function restoreSched(task: RemoteTask, core: CoreEntry, trampoline: number): void {
+export function restoreSched(task: RemoteTask, core: CoreEntry, baseNice?: number): void {
   const th = core.thread_core;
-  if (!th || (th.sched_nice === undefined && th.sched_policy === undefined)) return;
   const live = getSched(task.pid);
-  const nice = th.sched_nice ?? live.nice;
-  const policy = th.sched_policy ?? live.policy;
-  const prio = th.sched_prio ?? 0;
+  const nice = th?.sched_nice ?? baseNice ?? live.nice;
+  const policy = th?.sched_policy ?? live.policy;
+  const prio = th?.sched_policy === undefined ? live.prio : (th.sched_prio ?? 0);
   if (nice !== live.nice)
-    task.call(`setpriority(nice ${nice}, now ${live.nice})`, SYS_SETPRIORITY, PRIO_PROCESS, 0, nice);
+    task.queue(`setpriority(nice ${nice}, now ${live.nice})`, SYS_SETPRIORITY, [PRIO_PROCESS, 0, nice]);
   if (policy !== live.policy || prio !== live.prio) {
     const param = Buffer.alloc(4);
     param.writeInt32LE(prio, 0);
-    task.call(
-      `sched_setscheduler(policy ${policy}, prio ${prio})`,
-      SYS_SCHED_SETSCHEDULER,
-      0,
-      policy,
-      putArg(task, trampoline, param),
-    );
+    const what = `sched_setscheduler(policy ${policy}, prio ${prio})`;
+    task.queue(what, SYS_SCHED_SETSCHEDULER, (at) => [0, policy, at], { data: param });
   }
 }
 

@@ -11,7 +11,7 @@
  * disarmed timer (nothing left) stays disarmed.
  *
  * @example
- * const fd = openTimerfd(task, trampoline, file.tfd);
+ * const fd = openTimerfd(task, file.tfd);
  */
 import type { SignalfdEntry, TimerfdEntry } from '../images/index.js';
 import { clockGettime, O, RSYS } from '../sys/index.js';
@@ -24,7 +24,7 @@ const TFD_IOC_SET_TICKS = 0x40085400;
 const NSEC = 1_000_000_000n;
 
 /** The timerfd of `e` inside `task`; returns its fd there. */
-export function openTimerfd(task: RemoteTask, trampoline: number, e: TimerfdEntry): number {
+export function openTimerfd(task: RemoteTask, e: TimerfdEntry): number {
   const what = `timerfd ${e.id}`;
   const fd = task.call(`timerfd_create (${what})`, RSYS.timerfd_create, e.clockid, e.flags & O.NONBLOCK);
   let [sec, nsec] = [BigInt(e.vsec), BigInt(e.vnsec)];
@@ -42,25 +42,19 @@ export function openTimerfd(task: RemoteTask, trampoline: number, e: TimerfdEntr
   spec.writeBigInt64LE(BigInt(e.insec), 8);
   spec.writeBigInt64LE(sec, 16);
   spec.writeBigInt64LE(nsec, 24);
-  task.call(`timerfd_settime (${what})`, RSYS.timerfd_settime, fd, flags, putArg(task, trampoline, spec), 0);
+  task.call(`timerfd_settime (${what})`, RSYS.timerfd_settime, fd, flags, putArg(task, spec), 0);
   if (BigInt(e.ticks) !== 0n) {
     const ticks = Buffer.alloc(8);
     ticks.writeBigUInt64LE(BigInt(e.ticks));
-    task.call(
-      `TFD_IOC_SET_TICKS (${what})`,
-      RSYS.ioctl,
-      fd,
-      TFD_IOC_SET_TICKS,
-      putArg(task, trampoline, ticks),
-    );
+    task.call(`TFD_IOC_SET_TICKS (${what})`, RSYS.ioctl, fd, TFD_IOC_SET_TICKS, putArg(task, ticks));
   }
   return fd;
 }
 
 /** The signalfd of `e` inside `task`; returns its fd there. */
-export function openSignalfd(task: RemoteTask, trampoline: number, e: SignalfdEntry): number {
+export function openSignalfd(task: RemoteTask, e: SignalfdEntry): number {
   const mask = Buffer.alloc(8);
   mask.writeBigUInt64LE(BigInt.asUintN(64, BigInt(e.sigmask)));
-  const at = putArg(task, trampoline, mask);
+  const at = putArg(task, mask);
   return task.call(`signalfd4 (signalfd ${e.id})`, RSYS.signalfd4, -1, at, 8, e.flags & O.NONBLOCK);
 }

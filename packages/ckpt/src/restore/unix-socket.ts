@@ -18,7 +18,7 @@
  * connection it may have been: the names getsockname/getpeername report are not kept (CRIU keeps them).
  *
  * @example
- * const unix = new UnixSockets(task, trampoline, files, queues);
+ * const unix = new UnixSockets(task, files, queues);
  * for (const [id, fd] of unix.open(entry.usk)) parked.set(id, park(fd));
  */
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
@@ -32,10 +32,10 @@ import {
 } from '../images/index.js';
 import { AF, F, O, RSYS, unixSockets } from '../sys/index.js';
 import { readBlobImage } from './blob-image.js';
+import { MAX_DATA } from './call-batch.js';
 import { RestoreError } from './errors.js';
 import type { RemoteTask } from './remote-task.js';
 import { putArg, writeInTask } from './task-args.js';
-import { ARG_SIZE } from './trampoline.js';
 
 const TCP_LISTEN = 10;
 const SOCK_STREAM = 1;
@@ -64,7 +64,6 @@ export class UnixSockets {
    */
   constructor(
     private readonly task: RemoteTask,
-    private readonly trampoline: number,
     files: Iterable<FileEntry>,
     private readonly queues: ReadonlyMap<number, readonly Buffer[]>,
   ) {
@@ -96,7 +95,7 @@ export class UnixSockets {
 
   private pair(a: UnixSkEntry, b: UnixSkEntry): [number, number][] {
     const what = `unix socket pair ${a.ino}/${b.ino}`;
-    const at = putArg(this.task, this.trampoline, Buffer.alloc(8));
+    const at = putArg(this.task, Buffer.alloc(8));
     this.task.call(`socketpair (${what})`, RSYS.socketpair, AF.UNIX, a.type, 0, at);
     const sv = this.task.read(at, 8);
     const [fa, fb] = [sv.readInt32LE(0), sv.readInt32LE(4)];
@@ -113,12 +112,12 @@ export class UnixSockets {
   /** The packets queued for `to`, written through the other end `fd` (one write per packet). */
   private send(fd: number, packets: readonly Buffer[] | undefined, to: UnixSkEntry, what: string): void {
     for (const p of packets ?? []) {
-      if (to.type !== SOCK_STREAM && p.length > ARG_SIZE)
+      if (to.type !== SOCK_STREAM && p.length > MAX_DATA)
         throw new RestoreError(
           'ENOTSUP',
-          `${what}: a queued packet of ${p.length} bytes (at most ${ARG_SIZE})`,
+          `${what}: a queued packet of ${p.length} bytes (at most ${MAX_DATA})`,
         );
-      writeInTask(this.task, this.trampoline, fd, p, `${what}, queued`);
+      writeInTask(this.task, fd, p, `${what}, queued`);
     }
   }
 
@@ -130,7 +129,7 @@ export class UnixSockets {
       `bind ${path ?? 'an abstract name'} (${what})`,
       RSYS.bind,
       fd,
-      putArg(this.task, this.trampoline, addr),
+      putArg(this.task, addr),
       addr.length,
     );
     if (path !== undefined && usk.file_perms) {

@@ -104,11 +104,11 @@ export function moveSpecialMappings(task: RemoteTask, plan: SpecialPlan, park: n
   const parked: number[] = [];
   let at = park;
   for (const p of plan.pieces) {
-    task.call(`mremap ${p.name} to the parking area`, RSYS.mremap, p.from, p.size, p.size, flags, at);
+    task.queue(`mremap ${p.name} to the parking area`, RSYS.mremap, [p.from, p.size, p.size, flags, at]);
     parked.push(at);
     at += p.size;
   }
   plan.pieces.forEach((p, i) => {
-    task.call(`mremap ${p.name} to ${hex(p.to)}`, RSYS.mremap, parked[i]!, p.size, p.size, flags, p.to);
+    task.queue(`mremap ${p.name} to ${hex(p.to)}`, RSYS.mremap, [parked[i]!, p.size, p.size, flags, p.to]);
   });
 }

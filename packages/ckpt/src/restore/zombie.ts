@@ -29,7 +29,7 @@ export function makeZombie(parent: RemoteTask, z: ZombieImages, trampoline: numb
     else child.syscall(RSYS.setpgid, 0, z.pgid); // its group may be gone: then the parent's
     const name = Buffer.alloc(16);
     name.write(z.comm.slice(0, 15));
-    child.call(`PR_SET_NAME (zombie ${z.pid})`, RSYS.prctl, PR.SET_NAME, putArg(child, trampoline, name));
+    child.call(`PR_SET_NAME (zombie ${z.pid})`, RSYS.prctl, PR.SET_NAME, putArg(child, name));
     child.call(`PR_SET_DUMPABLE (zombie ${z.pid})`, RSYS.prctl, PR.SET_DUMPABLE, 0);
     child.endAs(z.status);
   } catch (e) {
