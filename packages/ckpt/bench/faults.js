@@ -11,7 +11,7 @@
  * target, or something was still left after `ckpt track --stop`.
  */
 import { parseArgs } from 'node:util';
-import { formatReport, runCampaign } from '../dist/testing/faults/campaign.js';
+import { formatReport, PHASES, runCampaign } from '../dist/testing/faults/campaign.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +23,11 @@ const { values } = parseArgs({
     quiet: { type: 'boolean', default: false },
   },
 });
+const unknown = values.phases?.split(',').filter((p) => !PHASES.includes(p)) ?? [];
+if (unknown.length > 0) {
+  console.error(`faults: no phase ${unknown.join(', ')} (the phases: ${PHASES.join(', ')})`);
+  process.exit(2);
+}
 const report = await runCampaign({
   trials: Number(values.trials),
   seed: Number(values.seed),
