@@ -49,7 +49,7 @@ import {
 } from '../images/index.js';
 import type { PagesMethod, TrackerChoice } from '../mem/index.js';
 import { type ProcessIdentity, readUptimeMicros } from '../proc/index.js';
-import { type FrozenTree, injectionSite } from '../ptrace/index.js';
+import { type FrozenTree, injectionSite, sitePreread } from '../ptrace/index.js';
 import { PAGE_SIZE } from '../sys/index.js';
 import type { PageSink, PageTarget } from '../xfer/index.js';
 import { DumpError, dumpErrorFrom } from './errors.js';
@@ -117,7 +117,8 @@ export interface PipelineOptions {
 function readyWindow(o: PipelineOptions, log: Logger): void {
   warmPlanner();
   try {
-    for (const pid of o.tree === false ? [o.pid] : listTree(o.pid)) injectionSite(pid);
+    // the final dump read them just now (it keeps the sites for its state collection)
+    for (const pid of o.tree === false ? [o.pid] : listTree(o.pid)) if (!sitePreread(pid)) injectionSite(pid);
   } catch (e) {
     log.debug('could not ready the injection before the freeze: %s', String(e));
   }

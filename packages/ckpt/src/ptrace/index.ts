@@ -12,7 +12,7 @@ export * from './freeze.js';
 export * from './freeze-tree.js';
 export * from './frozen-process.js';
 export type { GuestThread } from './guest-thread.js';
-export { injectionSite } from './injection-site.js';
+export { injectionSite, sitePreread } from './injection-site.js';
 export * from './injector.js';
 export * from './registers.js';
 export * from './registry.js';

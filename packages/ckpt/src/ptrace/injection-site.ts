@@ -28,6 +28,11 @@ export function injectionSite(pid: number, maps: readonly Vma[] = readMaps(pid))
   return firstExecutable(maps);
 }
 
+/** Whether injectionSite() read `pid`'s maps and no infect() took them yet (a caller may skip reading again). */
+export function sitePreread(pid: number): boolean {
+  return preread.has(pid);
+}
+
 /** @internal The maps injectionSite() read for `pid` (once: taken), or undefined. */
 export function takeMaps(pid: number): readonly Vma[] | undefined {
   const maps = preread.get(pid);
