@@ -1,14 +1,14 @@
 /**
  * protobufjs generates each message type's encoder, decoder, verifier and converters at its first use
  * (15-30 ms for a full dump's images): warmCodecs() generates them all now, for the schema roots that
- * registered (schema.ts, and every root a bigint codec is made of). A migration calls it before its
- * freeze (the source's encode) and while the source still runs (the destination's decode).
+ * registered (schema.ts, and every root a bigint codec is made of), once each (a second call keeps them).
  *
  * Generated is not fast yet: V8 runs that code in its interpreter until it ran often (a thread's core
  * entry, ~1,000 values with its xsave words, took 3.5-5 ms to encode the first times, 0.6 ms once
  * optimized). rehearseCodecs() runs each registered codec's encode and decode on a sample value of its
  * type (sampleOf: every field set, every repeated field a few times) some rounds: ~0.1-0.2 s once, well
- * ahead (a migration: after its first iteration), so that the frozen window's images encode fast.
+ * ahead (a migration's source after its first iteration, its destination while the first set comes), so
+ * that the frozen window's images encode and the hand-over's decode fast.
  *
  * @example
  * warmCodecs(); // before a freeze

@@ -33,7 +33,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertDumpable, finalDump } from '../dump/full/index.js';
 import { type Logger, preDump, silentLogger, TrackingSession, warmPlanner } from '../dump/index.js';
-import { rehearseCodecs, warmCodecs } from '../images/index.js';
+import { rehearseCodecs } from '../images/index.js';
 import { PageReader } from '../mem/index.js';
 import { readMaps, type Vma } from '../proc/index.js';
 import { cancelledBy, PROT } from '../sys/index.js';
@@ -248,7 +248,6 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     const dir = join(o.workDir, String(n));
     const out0 = ch.stats.bytesOut;
     const start = performance.now();
-    warmCodecs(); // the images' encoders, generated now rather than frozen
     const early = await vmFlags.take();
     // the preview (read before the freeze: a VMA changed since only makes its pages go to files there)
     const preview = previews ? previewOf(o.pid, o.shellJob === true) : undefined;

@@ -175,7 +175,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       sites.set(p, injectionSite(p, maps));
       await faultInVdso(reader, p);
       const ahead = o.early?.get(p);
-      early.set(p, ahead && earlyMatches(ahead, maps) ? ahead : readEarlyVmFlags(p));
+      early.set(p, ahead && earlyMatches(ahead, maps) ? ahead : readEarlyVmFlags(p, maps));
     }
     ready('injection sites, vdso, VmFlags');
   } catch (e) {

@@ -123,9 +123,10 @@ export interface EarlyVmFlags {
 /**
  * Read the VmFlags of `pid` before freezing (see CollectOptions.early). A flag changed meanwhile without
  * changing the VMAs (a madvise on a whole VMA) is missed: a hint (hugepage, dontdump), never the memory.
+ * `maps`: /proc/PID/maps as the caller just read it (default: read now).
  */
-export function readEarlyVmFlags(pid: number): EarlyVmFlags {
-  return { maps: readMaps(pid), vmFlags: readVmFlags(pid) };
+export function readEarlyVmFlags(pid: number, maps: readonly Vma[] = readMaps(pid)): EarlyVmFlags {
+  return { maps, vmFlags: readVmFlags(pid) };
 }
 
 /**
