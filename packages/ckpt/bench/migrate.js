@@ -81,14 +81,23 @@ async function waitFor(what, f, ms = 600_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** SIGUSR1 to `pid`; the fixture's n-th STALL (µs) and CHECK lines. */
+/** SIGUSR1 to `pid`; the fixture's n-th STALL (µs, and when that gap ended: wall-clock ms) and CHECK lines. */
 async function report(f, pid, n) {
   process.kill(pid, 'SIGUSR1');
   const lines = () => readFileSync(f.logFile, 'utf8').split('\n');
   await waitFor(`report ${n}`, () => lines().filter((l) => l.startsWith('CHECK ')).length >= n, 30_000);
   const stall = lines().filter((l) => l.startsWith('STALL '))[n - 1];
-  return { gapUs: Number(stall.split(' ')[2]), check: lines().filter((l) => l.startsWith('CHECK '))[n - 1] };
+  const [, , gapUs, endMs] = stall.split(' ');
+  return {
+    gapUs: Number(gapUs),
+    gapEndMs: endMs === undefined ? undefined : Number(endMs),
+    check: lines().filter((l) => l.startsWith('CHECK '))[n - 1],
+  };
 }
+
+/** The fixture logs every heartbeat gap of this many ms or more (heartbeat.h CKPT_HEARTBEAT_LOG_MS). */
+const GAP_LOG_MS = 40;
+process.env.CKPT_HEARTBEAT_LOG_MS = String(GAP_LOG_MS);
 
 let port = 28100 + (process.pid % 500);
 
@@ -135,6 +144,7 @@ async function ckptMigration(pair, f, root, o) {
   if (o.logFile) args.push('-v4', '--log-file', o.logFile);
   const src = run(pair.enter('a', [process.execPath, cli, ...args]));
   const status = await src.done;
+  const exitedMs = Date.now();
   if (status !== 0) {
     recv.child.kill('SIGKILL');
     throw new Error(`ckpt migrate: ${src.err.trim()}`);
@@ -156,8 +166,20 @@ async function ckptMigration(pair, f, root, o) {
     .split('\n')
     .filter((l) => /receive: (restore: |pre-built|restored |pre-build stopped)/.test(l))
     .map((l) => l.replace(/^.*receive: /, ''));
+  // every gap of GAP_LOG_MS or more (the fixture's GAP lines), as ms before the source's exit: the window's
+  // ends ~frozen + hand-over before it, an iteration's seconds before
+  const gaps = readFileSync(f.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('GAP '))
+    .map((l) => l.split(' '))
+    .map(([, g, end]) => `${g} ms @-${exitedMs - Number(end)}`);
   return {
     gapMs: r.gapUs / 1000,
+    gaps,
+    // where the longest gap was: ~frozen + hand-over before the source's exit when it is the window's,
+    // seconds before when an iteration's page-table work stalled the target
+    gapEndBeforeExitMs: r.gapEndMs === undefined ? undefined : exitedMs - r.gapEndMs,
+    gapEnd: r.gapEndMs === undefined ? undefined : new Date(r.gapEndMs).toISOString(),
     check: r.check,
     result,
     bytesRatio: result.bytesSent / (image + dirtied),
@@ -265,8 +287,13 @@ export async function run_(args) {
           console.log(
             `  ${gib} GiB rep ${Math.floor(k / ways.length) + 1}${way ? '' : ' (--no-prebuild)'}: gap ${m.gapMs.toFixed(1)} ms; source: frozen ${r.frozenMs.toFixed(1)} + hand-over ${r.handoverMs.toFixed(1)} ms ` +
               `(restore ${r.restoreMs.toFixed(1)}); ${r.iterations.length - 1} iterations (${r.reason}), final ${r.iterations.at(-1).pagesWritten} pages; ` +
-              `bytes ${m.bytesRatio.toFixed(3)}x; total ${(r.totalMs / 1000).toFixed(1)} s; ${m.check}`,
+              `bytes ${m.bytesRatio.toFixed(3)}x; total ${(r.totalMs / 1000).toFixed(1)} s; ${m.check}` +
+              (m.gapEnd === undefined
+                ? ''
+                : `; the longest gap ended ${m.gapEndBeforeExitMs} ms before the source's exit (${m.gapEnd.slice(11)})`),
           );
+          if (m.gaps.length > 0)
+            console.log(`      gaps >= ${GAP_LOG_MS} ms (ms before the source's exit): ${m.gaps.join(', ')}`);
           for (const l of m.phases) console.log(`      ${l}`);
           if (logFile) for (const l of phaseLines(logFile)) console.log(`      source: ${l.slice(11)}`);
           if (way === ways[0]) ours.push(m);
