@@ -115,12 +115,23 @@ export class ImageSet {
     return this.dir !== undefined && !this.pagesInDir;
   }
 
-  /** End the page session after the last task (a page server: CLOSE and its reply). Returns ns spent. */
-  async closeSession(): Promise<number> {
+  /**
+   * End the page session after the last task (a page server: CLOSE and its reply). Returns ns spent.
+   * `soon`: only until the CLOSE is on its way (PageSink.closeSoon, where the sink has it); the reply is
+   * then `closing`, for the caller to await before it relies on the pages being there.
+   */
+  async closeSession(o: { readonly soon?: boolean } = {}): Promise<number> {
     const t = process.hrtime.bigint();
-    await this.sink.close();
+    if (o.soon && this.sink.closeSoon) {
+      const c = this.sink.closeSoon();
+      this.closing = c.done;
+      await c.sent;
+    } else await this.sink.close();
     return Number(process.hrtime.bigint() - t);
   }
+
+  /** A closeSession({ soon }) still waiting for its reply (settled or not; resolved: nothing pending). */
+  closing: Promise<void> = Promise.resolve();
 
   /** Write the metadata and commit the directory (inventory last, fsync); once. */
   commit(meta: ImageSetMeta): void {

@@ -368,6 +368,11 @@ export class DumpPipeline {
     return t;
   }
 
+  /** After finish({ closeSessionSoon }): the session's CLOSE confirmed (throws what the close threw). */
+  sessionClosed(): Promise<void> {
+    return this.set.closing;
+  }
+
   /**
    * The end of tracking finish({ deferTrackingEnd }) left: after the tree was killed (`killed`: its
    * memory is gone, the close is one cheap hold), or once it runs again (the paced release). Safe twice.
@@ -394,6 +399,12 @@ export class DumpPipeline {
        * until the destination runs it) ends it after the kill, when nothing is left to unregister.
        */
       readonly deferTrackingEnd?: boolean;
+      /**
+       * Do not wait for the page session's CLOSE reply (ImageSet.closeSession `soon`): a caller whose
+       * next message on the same connection is answered only after the close (a migration's last files
+       * and RESTORE); it awaits sessionClosed() before it relies on the pages.
+       */
+      readonly closeSessionSoon?: boolean;
     } = {},
   ): Promise<PreDumpResult> {
     const { o, log, set } = this;
@@ -415,7 +426,8 @@ export class DumpPipeline {
     }
     await this.source.drain(set.sink, this.progress);
     step('drain');
-    const closeNs = await set.closeSession(); // one session for the whole tree (page server: CLOSE)
+    // one session for the whole tree (page server: CLOSE)
+    const closeNs = await set.closeSession({ soon: f.closeSessionSoon });
     step('close the session');
     const tasks = this.tasks.map((t) => taskResult(t, this.source.taskPages(t.pid)));
     const fig = this.source.figures();

@@ -103,6 +103,13 @@ export class SentPagesSink implements PageSink {
     await this.inner.close?.();
   }
 
+  closeSoon(): { readonly sent: Promise<void>; readonly done: Promise<void> } {
+    if (this.inner.closeSoon) return this.inner.closeSoon();
+    const done = Promise.resolve(this.inner.close?.());
+    done.catch(() => {});
+    return { sent: done, done };
+  }
+
   abort(reason: string): void {
     this.inner.abort(reason);
   }

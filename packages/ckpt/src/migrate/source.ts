@@ -32,11 +32,18 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertDumpable, finalDump } from '../dump/full/index.js';
-import { type Logger, preDump, silentLogger, TrackingSession, warmPlanner } from '../dump/index.js';
+import {
+  collectBeforeWindow,
+  type Logger,
+  preDump,
+  silentLogger,
+  TrackingSession,
+  warmPlanner,
+} from '../dump/index.js';
 import { rehearseCodecs } from '../images/index.js';
 import { PageReader } from '../mem/index.js';
 import { readMaps, type Vma } from '../proc/index.js';
-import { cancelledBy, PROT } from '../sys/index.js';
+import { cancelledBy, PagemapScanner, PROT, ScanHelper } from '../sys/index.js';
 import {
   availableCodecs,
   type CodecName,
@@ -140,6 +147,13 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const reports: IterationReport[] = [];
   let session: TrackingSession | undefined;
+  // the walks of the present pages (each iteration's, the window's) split over two threads: in the
+  // window the target is stopped and the second core idles (a machine without it walks on one)
+  const helper = await ScanHelper.start().catch((e: unknown) => {
+    log.warn('walks stay on one thread: %s', e instanceof Error ? e.message : String(e));
+    return undefined;
+  });
+  PagemapScanner.shareWalks(helper);
   try {
     if (o.bandwidth) ch.capRate(o.bandwidth);
     const wanted = o.compress ?? 'none';
@@ -180,6 +194,10 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       const start = performance.now();
       const out0 = ch.stats.bytesOut;
       vmFlags.refresh();
+      // any iteration may be the last: its look at the memory (the collect) is then where the final
+      // delta starts, and the freeze should follow it closely; the full collection the window must not
+      // pay (20-80 ms at 4 GiB) runs here, before that look, and only a minor one right before the freeze
+      if (n > 1) collectBeforeWindow('full');
       const preview = previews ? previewOf(o.pid, o.shellJob === true) : undefined;
       await ch.sendJson(FRAME.SET, { n, parent: n > 1 ? n - 1 : null, final: false, preview });
       const r = await preDump({
@@ -266,6 +284,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       early,
       tracking: session, // goes on: ended (released) by the final dump, on every way out
       refusalsChecked: true, // at the start; the window looks again
+      gcBeforeFreeze: 'minor', // the full one ran before the last iteration
+      closeSessionSoon: true, // the destination takes the files below only after it closed the pages
       logger: log,
       signal: o.signal,
       onProgress: o.onProgress,
@@ -329,6 +349,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     session?.close();
+    PagemapScanner.shareWalks(undefined);
+    helper?.close();
   }
 }
 

@@ -297,6 +297,43 @@ export class PageServerClient implements PageSink {
     await this.closedPromise;
   }
 
+  /**
+   * close() without waiting for the server: CLOSE and the end of our side handed to the stream now.
+   * `sent` resolves once both left (whatever the caller sends on the same connection afterwards comes
+   * after them: a migration's last files); `done` as close() would (the reply, then the server's close).
+   * For a caller whose next steps go on meanwhile and learn of a failed close in order (a migration's
+   * destination answers its files only after it closed the pages). Settles `done` only once awaited
+   * or not: a failure there is not an unhandled rejection.
+   *
+   * @example
+   * const c = client.closeSoon(); await c.sent; await sendFiles(); await c.done;
+   */
+  closeSoon(): { readonly sent: Promise<void>; readonly done: Promise<void> } {
+    if (this.closed) return { sent: Promise.resolve(), done: Promise.resolve() };
+    const h = encodePsHeader({ cmd: PS.IOV_CLOSE, flags: 0, nrPages: 0, vaddr: 0, dstId: 0 });
+    const reply = this.request(h, 4);
+    this.closed = true;
+    const sent = new Promise<void>((resolve, reject) => {
+      this.sock.once('finish', resolve);
+      this.sock.once('error', reject);
+    });
+    this.sock.end();
+    const done = (async () => {
+      const v = decodeI32Reply(await reply);
+      if (v !== 0) {
+        this.sock.destroy();
+        throw new WireError(
+          'BAD_REPLY',
+          `page server ${this.where} failed to close the images (status ${v})`,
+        );
+      }
+      await this.closedPromise;
+    })();
+    done.catch(() => {});
+    sent.catch(() => {});
+    return { sent, done };
+  }
+
   /** Drop the connection without CLOSE: the server discards this session's images. Safe to call twice. */
   abort(reason: string): void {
     if (this.closed) return;

@@ -33,6 +33,12 @@ export interface PageSink {
    */
   close(): void | Promise<void>;
   /**
+   * Optional: close() without waiting for the other side (a page server's CLOSE reply): `sent` once the
+   * end is on its way (in order before what the caller sends next on the same connection), `done` as
+   * close() (see PageServerClient.closeSoon).
+   */
+  closeSoon?(): { readonly sent: Promise<void>; readonly done: Promise<void> };
+  /**
    * After begin(): whether the receiving side holds this task's pagemap in its parent image set (a page
    * server's OPEN2 reply). `false` means a PE_PARENT hole would be refused there; undefined: not known
    * (a local sink, whose parent the dump checks itself).

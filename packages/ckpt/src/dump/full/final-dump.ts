@@ -101,8 +101,15 @@ export interface FinalDumpOptions {
    * read here, before the freeze.
    */
   readonly early?: ReadonlyMap<number, EarlyVmFlags>;
+  /**
+   * The garbage collection right before the freeze (freezeForWindow's `gc`): `full` by default; `minor`
+   * for a caller that ran a full one shortly before (a migration: before its iterations' collects, so
+   * that the last one's look at the memory and the freeze are not 20-80 ms apart).
+   */
+  readonly gcBeforeFreeze?: 'full' | 'minor';
   /** --leave-running: bytes of the frozen copy held in memory until the thaw (default: ReadSource's). */
   readonly holdCap?: number;
+
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
@@ -112,6 +119,13 @@ export interface FinalDumpOptions {
    * throw thaws the tree and is rethrown; the complete set stays.
    */
   readonly release?: (r: PreDumpResult) => Promise<'kill' | 'thaw'>;
+  /**
+   * With `release`: the page session's CLOSE is sent without waiting for its reply, and `release` runs
+   * meanwhile (a migration: its destination takes the last files and RESTORE only after it closed the
+   * pages, in order on the one connection: the wait for the reply was a round trip of the window); the
+   * reply is awaited before the tree is killed (a failed close fails the dump, the tree thawed).
+   */
+  readonly closeSessionSoon?: boolean;
   /**
    * Pre-copy passes before the freeze, at most (docs/pipeline.md "The pre-copy passes"; needs a parent):
    * default 4 with `leaveRunning` into the directory, else 0. Given (> 0) they run in every case: without
@@ -215,7 +229,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   let complete = false;
   try {
     // --leave-running or preCopyPasses: pre-copy passes first (the pipeline runs them only when the copy is held)
-    w = await freezeForWindow(p, { pid: o.pid, log });
+    w = await freezeForWindow(p, { pid: o.pid, log, gc: o.gcBeforeFreeze });
     const frozen = w.tree;
     // ending tracking (capture) leaves its infection standing for collectTaskState (Injector.hold)
     for (const f of frozen.processes.values()) f.keepInfection = true;
@@ -251,10 +265,20 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     phase('images');
     // a tree to be killed ends tracking after the kill (nothing left to unregister then): a migration's
     // source is frozen until the destination runs the tree, and the close took ~30 ms a GiB of that
-    const result = await p.finish({ inventory, deferTrackingEnd: !o.leaveRunning });
+    const soon = o.closeSessionSoon === true && o.release !== undefined && !o.leaveRunning;
+    const result = await p.finish({ inventory, deferTrackingEnd: !o.leaveRunning, closeSessionSoon: soon });
     complete = true;
     let killed = !o.leaveRunning;
-    if (killed && o.release) killed = (await o.release(result)) === 'kill';
+    if (killed && o.release) {
+      const end = o.release(result);
+      try {
+        await p.sessionClosed(); // answered before the release's own answers: settled by then
+      } catch (e) {
+        end.catch(() => {}); // fails too (the destination refused the set): this error says why
+        throw e;
+      }
+      killed = (await end) === 'kill';
+    }
     if (killed) {
       silenceConnections(
         states.flatMap((s) => [...s.sockets].filter(([, f]) => f.stream).map(([fd]) => [s.pid, fd] as const)),
