@@ -219,12 +219,25 @@ export class PageServerClient implements PageSink {
     return v === 1;
   }
 
-  /** PARENT query then OPEN2 for task `pid` (or shmem segment `id`); sets `hasParent`. */
+  /**
+   * PARENT query then OPEN2 for task `pid` (or shmem segment `id`); sets `hasParent`. Both requests go
+   * out at once (the server answers in order): one round trip, not two (a frozen window's first).
+   */
   async begin(pid: number, kind: DstKind = 'pid'): Promise<void> {
-    if (kind === 'pid') await this.parentHas(pid);
+    this.check(); // a closed session: this error, before any request
+    const parent = kind === 'pid' ? this.parentHas(pid) : undefined;
     this.dst = encodeDstId(kind, pid);
     const h = encodePsHeader({ cmd: PS.IOV_OPEN2, flags: 0, nrPages: 0, vaddr: 0, dstId: this.dst });
-    this.hasParent = decodeHasParent(await this.request(h, 1));
+    const open = this.request(h, 1);
+    if (parent) {
+      try {
+        await parent;
+      } catch (e) {
+        open.catch(() => {}); // fails with the session: the PARENT error says why
+        throw e;
+      }
+    }
+    this.hasParent = decodeHasParent(await open);
   }
 
   /** ADD_F(PE_PRESENT) + the bytes (+ CHECKSUM). The bytes must stay untouched until flush() settles. */
