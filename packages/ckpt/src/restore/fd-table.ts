@@ -67,6 +67,7 @@ export interface OpenFiles {
  */
 export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], terminal = false): OpenFiles {
   const top = Math.max(2, ...tasks.flatMap((t) => t.fds.map((f) => f.fd))) + 1;
+  task.flush(); // (nothing queued, as a rule) the listing below must be the table the closes act on
   const tty = terminal ? task.call('park the terminal', RSYS.fcntl, 0, F_DUPFD, top) : -1;
   for (const name of readdirSync(`/proc/${task.pid}/fd`))
     if (Number(name) !== tty) task.queue(`close fd ${name}`, RSYS.close, [Number(name)], { mayFail: true });
