@@ -26,7 +26,7 @@
  */
 
 import { type PageChain, rehearseCodecs } from '../images/index.js';
-import { PrebuiltProcess, type VmaPreview } from '../restore/index.js';
+import { PrebuiltProcess, type VmaPreview, warmRestoreReads } from '../restore/index.js';
 import type { HeldPages } from '../xfer/index.js';
 import { MigrateError } from './errors.js';
 
@@ -89,6 +89,8 @@ export class Prebuild {
         // the restore's image decoders generated and run optimized, off the downtime (cold, the final
         // set's images took ~13 ms of it to decode: 3 cores, mm, ...); ~0.2 s while the first set comes
         rehearseCodecs();
+        // and its first reads of a task's state (several times slower cold: restore-warmup.ts)
+        warmRestoreReads(this.process.pid);
       }
       const held = this.process.prepare(preview.vmas);
       this.heldSets++;

@@ -2,16 +2,17 @@
  * Batches of injected calls (call-batch.ts, the trampoline's loop) in a real traced clone of the helper:
  * many calls in one stop, in order, with their data and results; a failure in the middle names the call
  * and nothing after it runs; a batch larger than the argument area runs in parts; a single call joins
- * the batch queued before it.
+ * the batch queued before it; threads cloned in one batch (createThreads), each set up by its own.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { readMaps } from '../proc/index.js';
 import { MAP, PAGE_SIZE, PR, PROT, RSYS, SYS } from '../sys/index.js';
 import { RestoreError } from './errors.js';
 import { cloneWithPid } from './helper-process.js';
 import { RemoteTask } from './remote-task.js';
+import { createThreads } from './task-clone.js';
 import { findTrampoline, mapTrampoline } from './trampoline.js';
 
 const tasks: RemoteTask[] = [];
@@ -104,4 +105,52 @@ test('a batch larger than the argument area runs in parts, in order; a single ca
   assert.equal(results.length, 300);
   assert.ok(results.every((r) => r === task.pid));
   assert.equal(mapped(task.pid, free), true);
+});
+
+test('threads cloned in one batch of the leader: one stop, each traced and set up by a batch of its own', () => {
+  const { task, free } = taskWithTrampoline();
+  const tramp = free + 64 * PAGE_SIZE;
+  const first = freePid();
+  let second = freePid();
+  while (second === first) second = freePid();
+  const tids = [first, second];
+  const stops = task.stops;
+  const threads = createThreads(task, tids, tramp);
+  tasks.push(...threads);
+  assert.equal(task.stops, stops + 1, 'every clone3 in one stop');
+  assert.deepEqual(
+    threads.map((t) => t.pid),
+    tids,
+  );
+  for (const tid of tids)
+    assert.ok(existsSync(`/proc/${task.pid}/task/${tid}`), `thread ${tid} in the process`);
+  for (const [i, t] of threads.entries()) {
+    const name = Buffer.alloc(16);
+    name.write(`thread${i}`);
+    t.queue('prctl(PR_SET_NAME)', RSYS.prctl, (at) => [PR.SET_NAME, at], { data: name });
+    t.queue('gettid', SYS.gettid, [], { onResult: (r) => assert.equal(r, tids[i]) });
+    t.queue('dup2 of a closed fd', RSYS.dup2, [998, 5]);
+    assert.throws(
+      () => t.flush(),
+      (e: unknown) =>
+        e instanceof RestoreError && e.message === `dup2 of a closed fd in process ${tids[i]}: EBADF`,
+      "a failing call in a thread's table is reported by name",
+    );
+    assert.equal(t.stops, 1, 'its own batch: one stop');
+    assert.equal(readFileSync(`/proc/${task.pid}/task/${tids[i]}/comm`, 'utf8').trim(), `thread${i}`);
+  }
+});
+
+test('a taken thread id is refused before any clone3 runs', () => {
+  const { task, free } = taskWithTrampoline();
+  const stops = task.stops;
+  assert.throws(
+    () => createThreads(task, [freePid(), process.pid], free + 64 * PAGE_SIZE),
+    (e: unknown) =>
+      e instanceof RestoreError &&
+      e.code === 'EBUSY' &&
+      e.message.startsWith(`thread id ${process.pid} is taken`),
+  );
+  assert.equal(task.stops, stops);
+  assert.deepEqual(readdirSync(`/proc/${task.pid}/task`), [String(task.pid)]);
 });

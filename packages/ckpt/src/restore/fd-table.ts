@@ -5,10 +5,10 @@
  * ```
  * in the root, before its children exist (openTreeFiles):
  * close every fd the clone inherited (/proc/PID/fd)
- * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY), all in one batch -> lseek(pos) -> park
- *       above the top fd (queued: a batch with the other files' calls)
- * PIPE  pipe2 once per pipe (pipe_id) -> both ends parked -> its buffered bytes written in -> O_NONBLOCK
- *       per end as recorded
+ * REG   openat(name, flags without O_CREAT/O_EXCL/O_TRUNC/O_NOCTTY) -> lseek(pos) -> park above the top
+ *       fd, all queued with the closes: one batch (each open lands on the lowest free fd, 0, 1, ...)
+ * PIPE  pipe2 once per pipe (pipe_id; a stop: its fds are read back) -> its buffered bytes written in ->
+ *       both ends parked -> a dup of the recorded end parked, O_NONBLOCK as recorded (queued)
  * TTY   (--shell-job) fd 0 the clone inherited from the helper, ckpt's terminal, parked first; each
  *       entry a dup of it (terminal.ts)
  * EVENTFD    eventfd2(0, O_NONBLOCK as recorded) -> its counter written in -> parked
@@ -25,7 +25,8 @@
  *       numbers the dump recorded): epoll_ctl(ADD, tfd, {events, data}); every parked fd closed
  * ```
  * Parking above the highest wanted number keeps a fresh descriptor from landing on a number a later
- * entry needs. /dev/null is a REG entry like any file. Other kinds (inotify, netlink sockets, ...) are refused (ENOTSUP).
+ * entry needs. Every fd at or above it is one of our F_DUPFD(top) calls, in order, so each park's number
+ * is known when it is queued (checked when it runs): no call waits for a park's result. /dev/null is a REG entry like any file. Other kinds (inotify, netlink sockets, ...) are refused (ENOTSUP).
  *
  * @example
  * const files = openTreeFiles(root, tasks); // then clone the children
@@ -66,25 +67,37 @@ export interface OpenFiles {
  */
 export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], terminal = false): OpenFiles {
   const top = Math.max(2, ...tasks.flatMap((t) => t.fds.map((f) => f.fd))) + 1;
+  task.flush(); // (nothing queued, as a rule) the listing below must be the table the closes act on
   const tty = terminal ? task.call('park the terminal', RSYS.fcntl, 0, F_DUPFD, top) : -1;
   for (const name of readdirSync(`/proc/${task.pid}/fd`))
     if (Number(name) !== tty) task.queue(`close fd ${name}`, RSYS.close, [Number(name)], { mayFail: true });
+  // every fd at or above `top` comes from an F_DUPFD(top) of ours, in order: each lands on the next
+  // number (checked when its batch runs), so nothing waits for the parks' results
+  let nextHigh = tty >= 0 ? tty + 1 : top;
+  const dupHigh = (fd: number, what: string) => {
+    const want = nextHigh++;
+    task.queue(what, RSYS.fcntl, [fd, F_DUPFD, top], { onResult: expectFd(what, want) });
+    return want;
+  };
   const park = (fd: number, what: string) => {
-    const high = task.call(`park ${what}`, RSYS.fcntl, fd, F_DUPFD, top);
+    const high = dupHigh(fd, `park ${what}`);
     task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
     return high;
   };
   const parked = new Map<number, number>();
-  // the regular files opened in one batch (with the closes above); seeked and parked in the next
+  // the regular files opened in one batch with the closes above: every low fd is free then (the
+  // terminal's is parked), so they land on 0, 1, 2, ... (checked); seeked and parked in the same batch
   const regFds = new Map<number, number>();
   for (const t of tasks)
     for (const e of t.fds) {
       const reg = t.files.get(e.id)?.type === FD_TYPE.REG ? t.files.get(e.id)?.reg : undefined;
       if (!reg || regFds.has(e.id)) continue;
-      regFds.set(e.id, -1);
-      queueOpen(task, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC, (fd) => regFds.set(e.id, fd));
+      const want = regFds.size;
+      regFds.set(e.id, want);
+      queueOpen(task, reg.name, reg.flags & ~DROP_FLAGS & ~O.CLOEXEC, expectFd(`open ${reg.name}`, want));
     }
-  task.flush();
+  if (regFds.size >= top)
+    throw new RestoreError('ENOTSUP', `${regFds.size} regular files: more than fd ${top}`);
   const pipes = new Map<number, [number, number]>();
   let unix: UnixSockets | undefined;
   const done = new Set<number>();
@@ -97,10 +110,7 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
         const reg = file.reg;
         const fd = regFds.get(e.id)!;
         if (reg.pos !== 0n) task.queue(`lseek ${reg.name}`, RSYS.lseek, [fd, Number(reg.pos), 0]);
-        task.queue(`park ${reg.name}`, RSYS.fcntl, [fd, F_DUPFD, top], {
-          onResult: (high) => parked.set(e.id, high),
-        });
-        task.queue(`close fd ${fd}`, RSYS.close, [fd], { mayFail: true });
+        parked.set(e.id, park(fd, reg.name));
       } else if (file.type === FD_TYPE.PIPE && file.pipe) {
         const p = file.pipe;
         let ends = pipes.get(p.pipe_id);
@@ -108,13 +118,14 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
           const at = putArg(task, Buffer.alloc(8));
           task.call('pipe2', RSYS.pipe2, at, 0);
           const b = task.read(at, 8);
-          ends = [park(b.readInt32LE(0), 'pipe'), park(b.readInt32LE(4), 'pipe')];
+          const [r, w] = [b.readInt32LE(0), b.readInt32LE(4)];
+          writeInTask(task, w, t.pipeData.get(p.pipe_id) ?? Buffer.alloc(0), `pipe ${p.pipe_id}`);
+          ends = [park(r, 'pipe'), park(w, 'pipe')];
           pipes.set(p.pipe_id, ends);
-          writeInTask(task, ends[1], t.pipeData.get(p.pipe_id) ?? Buffer.alloc(0), `pipe ${p.pipe_id}`);
         }
         const end = (p.flags & 3) === O.RDONLY ? ends[0] : ends[1];
-        const fd = task.call('dup pipe end', RSYS.fcntl, end, F_DUPFD, top);
-        if (p.flags & O.NONBLOCK) task.call('fcntl O_NONBLOCK', RSYS.fcntl, fd, F.SETFL, O.NONBLOCK);
+        const fd = dupHigh(end, 'dup pipe end');
+        if (p.flags & O.NONBLOCK) task.queue('fcntl O_NONBLOCK', RSYS.fcntl, [fd, F.SETFL, O.NONBLOCK]);
         parked.set(e.id, fd);
       } else if (file.type === FD_TYPE.EVENTFD && file.efd) {
         const fd = task.call('eventfd2', RSYS.eventfd2, 0, file.efd.flags & O.NONBLOCK);
@@ -138,7 +149,7 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
         const stream = readTcpStream(t.dir, file.isk);
         parked.set(e.id, park(openInetSocket(task, file.isk, stream), 'socket'));
       } else if (file.type === FD_TYPE.TTY && tty >= 0) {
-        parked.set(e.id, task.call('dup the terminal', RSYS.fcntl, tty, F_DUPFD, top));
+        parked.set(e.id, dupHigh(tty, 'dup the terminal'));
       } else {
         throw new RestoreError(
           'ENOTSUP',
@@ -146,9 +157,15 @@ export function openTreeFiles(task: RemoteTask, tasks: readonly TaskImages[], te
         );
       }
     }
-  task.flush(); // the parks' results
   const otherParked = [...pipes.values(), ...(tty >= 0 ? [[tty]] : [])];
   return { parked, otherParked, epollsFilled: new Set() };
+}
+
+/** A check of a call that makes an fd: it landed on `want` (the number the calls after it were given). */
+function expectFd(what: string, want: number): (fd: number) => void {
+  return (fd) => {
+    if (fd !== want) throw new RestoreError('EIO', `${what}: fd ${fd}, ${want} expected`);
+  };
 }
 
 /**

@@ -7,4 +7,5 @@ export * from './errors.js';
 export * from './prebuilt-process.js';
 export * from './reap.js';
 export * from './restore-process.js';
+export * from './restore-warmup.js';
 export * from './task-images.js';

@@ -260,6 +260,14 @@ export class RemoteTask implements Disposable {
     return this.readMem(addr, len);
   }
 
+  /**
+   * Read `len` bytes at `addr` as they are now, the queued calls not run (no stop): for memory none of
+   * them touches (the vdso's code, while the file descriptors' calls wait).
+   */
+  peek(addr: number, len: number): Buffer {
+    return this.readMem(addr, len);
+  }
+
   private writeMem(addr: number, bytes: Uint8Array): void {
     const n = writeSync(this.memFd, bytes, 0, bytes.length, addr);
     if (n !== bytes.length)

@@ -16,7 +16,7 @@
  *      process's group (session.ts); then the zombies, children that end as the dumped ones did (zombie.ts)
  *   -> then each process: vdso compared with the dump's; address space rebuilt (address-space.ts,
  *      vdso.ts, page-fill.ts; kept VMAs get only their delta, page-delta.ts); its fds (fd-table.ts); sigactions, cwd, rlimits, personality (task-state.ts)
- *   -> each other thread: clone3 with set_tid from the leader (threads.ts), its tid address, robust list,
+ *   -> the other threads: clone3 with set_tid from the leader, all in one batch (task-clone.ts); each: its tid address, robust list,
  *      rseq, name, every signal blocked, FPU state, nice and policy, creds (task-creds.ts), pdeath
  *      signal, its pending signals queued (task-signals.ts), registers (it stays stopped)
  *   -> the leader's per-thread state, FPU state, nice and policy, itimers, POSIX timers
@@ -52,8 +52,8 @@ import { restorePosixTimers } from './posix-timers.js';
 import type { AdoptedProcess, PrebuiltProcess } from './prebuilt-process.js';
 import { RemoteTask } from './remote-task.js';
 import { planSessions, restoreGroups, restoreSession } from './session.js';
-import { createChild, createThread } from './task-clone.js';
-import { restoreCreds, restoreDumpable } from './task-creds.js';
+import { createChild, createThreads } from './task-clone.js';
+import { InheritedSecbits, restoreCreds, restoreDumpable } from './task-creds.js';
 import { readTree, type TaskImages, type TreeImages } from './task-images.js';
 import { dumpedSigmask, queuePendingSignals } from './task-signals.js';
 import {
@@ -252,6 +252,7 @@ function rebuildProcess(
   baseNice: number,
 ): AddressSpaceStats {
   using chain = new PageChain(t.dir, t.pid, kept?.old); // a pre-built chain: its pagemaps decoded already
+  const secbits = new InheritedSecbits(task); // asked with the address space's first batch
   checkVdso(special, task, chain);
   const opts = { trampoline: tramp, special, park: tramp + TRAMPOLINE_SIZE, pageFill: o.pageFill, kept };
   const memory = rebuildAddressSpace(task, t, opts, chain);
@@ -259,15 +260,16 @@ function rebuildProcess(
   installFds(task, t, files);
   restoreProcessState(task, t);
   const leader = t.cores[0]!;
-  for (const [i, tid] of t.pstree.threads.entries()) {
-    if (i === 0) continue;
-    const thread = createThread(task, tid, tramp);
-    threads.push(thread);
+  const made = createThreads(task, t.pstree.threads.slice(1), tramp); // one stop for their clone3 calls
+  threads.push(...made);
+  for (const [k, thread] of made.entries()) {
+    const i = k + 1;
+    const tid = thread.pid;
     const core = t.cores[i]!;
     restoreThreadState(thread, core, leader);
     restoreFpu(thread, core);
     restoreSched(thread, core, baseNice);
-    restoreCreds(thread, core.thread_core?.creds);
+    restoreCreds(thread, core.thread_core?.creds, secbits);
     restoreParentLinks(thread, core);
     queuePendingSignals(thread, t.pid, core);
     thread.flush(); // its queued calls set registers: before its own
@@ -279,7 +281,7 @@ function rebuildProcess(
   restoreSched(task, leader, baseNice);
   restoreItimers(task, t);
   restorePosixTimers(task, t);
-  restoreCreds(task, leader.thread_core?.creds);
+  restoreCreds(task, leader.thread_core?.creds, secbits);
   restoreDumpable(task, t.mm.dumpable);
   restoreParentLinks(task, leader);
   queuePendingSignals(task, t.pid, leader);

@@ -82,8 +82,8 @@ export function planSessions(images: readonly TaskImages[], shellJob: boolean): 
 
 /** Right after the process is cloned: setsid() for a session leader, setpgid(0, 0) for a group leader. */
 export function restoreSession(task: RemoteTask, ids: SessionIds): void {
-  if (ids.sid === ids.pid) task.call('setsid', RSYS.setsid);
-  else if (ids.pgid === ids.pid) task.call('setpgid(0, 0)', RSYS.setpgid, 0, 0);
+  if (ids.sid === ids.pid) task.queue('setsid', RSYS.setsid, []);
+  else if (ids.pgid === ids.pid) task.queue('setpgid(0, 0)', RSYS.setpgid, [0, 0]);
 }
 
 /**
@@ -99,7 +99,9 @@ export function restoreGroups(
   const own = shellJob ? liveSession(process.pid).pgid : undefined;
   for (const task of tasks) {
     const ids = plan.get(task.pid)!;
-    if (ids.sid === ids.pid || liveSession(task.pid).pgid === ids.pgid) continue;
+    if (ids.sid === ids.pid) continue;
+    task.flush(); // its restoreSession's call, queued
+    if (liveSession(task.pid).pgid === ids.pgid) continue;
     if (!plan.has(ids.pgid) && ids.pgid !== own) continue;
     task.call(`setpgid(0, ${ids.pgid})`, RSYS.setpgid, 0, ids.pgid);
   }

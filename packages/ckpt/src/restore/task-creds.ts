@@ -45,12 +45,47 @@ function capLastCap(): number {
   return lastCap;
 }
 
-/** Set the dumped credentials `want` in the thread `task` (see the module comment). */
-export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined): void {
+/**
+ * The securebits every thread of a process starts with: its leader's, which each thread inherits when it
+ * is cloned (before any credential of the process changes: the leader's come last). Asked once, by a call
+ * queued in the leader's batch (no stop of its own).
+ *
+ * @example
+ * const secbits = new InheritedSecbits(leader); // before the threads are cloned
+ * restoreCreds(thread, creds, secbits);
+ */
+export class InheritedSecbits {
+  private value: number | undefined;
+
+  constructor(private readonly leader: RemoteTask) {
+    leader.queue('prctl(PR_GET_SECUREBITS)', RSYS.prctl, [PR.GET_SECUREBITS], {
+      onResult: (v) => {
+        this.value = v;
+      },
+    });
+  }
+
+  /** The value (the leader's queued calls run first if it is not known yet). */
+  get(): number {
+    if (this.value === undefined) this.leader.flush();
+    if (this.value === undefined) throw new Error('PR_GET_SECUREBITS did not run');
+    return this.value;
+  }
+}
+
+/**
+ * Set the dumped credentials `want` in the thread `task` (see the module comment); `secbits`: the ones the
+ * thread inherited (asked in the thread itself without it).
+ */
+export function restoreCreds(
+  task: RemoteTask,
+  want: CredsEntry | undefined,
+  secbits?: InheritedSecbits,
+): void {
   if (!want) return;
   const groups = want.groups ?? [];
   const live = readTaskCreds(task.pid);
-  const liveSecbits = task.call('prctl(PR_GET_SECUREBITS)', RSYS.prctl, PR.GET_SECUREBITS);
+  const liveSecbits = secbits?.get() ?? task.call('prctl(PR_GET_SECUREBITS)', RSYS.prctl, PR.GET_SECUREBITS);
   const ids = (w: CredsEntry, u: boolean) =>
     u ? [w.uid, w.euid, w.suid, w.fsuid] : [w.gid, w.egid, w.sgid, w.fsgid];
   const same = (a: readonly number[], b: readonly number[]) =>
@@ -77,9 +112,13 @@ export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined): vo
 
   const prctl = (what: string, a1: number, a2 = 0) =>
     task.queue(`prctl(${what})`, RSYS.prctl, [a1, a2, 0, 0, 0]);
+  /** The securebits once the ids are set (the id calls do not change them). */
+  let secbitsNow = liveSecbits;
   if (!sameIds || !sameGroups) {
-    if ((liveSecbits & SECBIT_NO_SETUID_FIXUP) === 0)
-      prctl('PR_SET_SECUREBITS, NO_SETUID_FIXUP', PR.SET_SECUREBITS, liveSecbits | SECBIT_NO_SETUID_FIXUP);
+    if ((liveSecbits & SECBIT_NO_SETUID_FIXUP) === 0) {
+      secbitsNow = liveSecbits | SECBIT_NO_SETUID_FIXUP;
+      prctl('PR_SET_SECUREBITS, NO_SETUID_FIXUP', PR.SET_SECUREBITS, secbitsNow);
+    }
     if (!sameGroups) {
       const g = Buffer.alloc(4 * groups.length);
       for (const [i, x] of groups.entries()) g.writeUInt32LE(x, 4 * i);
@@ -96,7 +135,7 @@ export function restoreCreds(task: RemoteTask, want: CredsEntry | undefined): vo
       setFsId(task, RSYS[`set${fs}`], `set${fs}`, f);
     }
   }
-  if (task.syscall(RSYS.prctl, PR.GET_SECUREBITS) !== want.secbits)
+  if (secbitsNow !== want.secbits)
     prctl(`PR_SET_SECUREBITS, ${want.secbits}`, PR.SET_SECUREBITS, want.secbits);
   for (let cap = 0; cap <= capLastCap(); cap++) {
     const bit = 1n << BigInt(cap);

@@ -195,7 +195,7 @@ function restoreRlimits(task: RemoteTask, t: TaskImages): void {
 }
 
 /**
- * The per-thread part, injected into thread `task` (the leader or a thread made by threads.ts): clear_tid
+ * The per-thread part, injected into thread `task` (the leader or a thread made by task-clone.ts): clear_tid
  * address, robust list, rseq, sigaltstack, name; every signal blocked until the detach (the dumped mask
  * is put back then: task-signals.ts).
  */

@@ -81,7 +81,7 @@ export function planSpecialMappings(live: readonly Vma[], vmas: readonly VmaEntr
 export function checkVdso(plan: SpecialPlan, task: RemoteTask, chain: PageChain): void {
   const v = plan.vdso;
   if (!v) return;
-  const live = task.read(v.from, v.size);
+  const live = task.peek(v.from, v.size); // the queued calls leave the vdso alone: no stop for them
   for (let off = 0; off < v.size; off += 4096) {
     const page = chain.page(v.to + off);
     if (page === 'absent') continue;
