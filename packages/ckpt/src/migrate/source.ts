@@ -191,13 +191,14 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     let decision: Decision | undefined;
     for (let n = 1; ; n++) {
       if (o.signal?.aborted) throw cancelledBy(o.signal, 'migration cancelled');
+      // any iteration may be the last: its look at the memory (the collect) is then where the final
+      // delta starts, and the freeze should follow it closely; the full collection the window must not
+      // pay (20-80 ms at 4 GiB) runs here, before that look, and only a minor one right before the freeze.
+      // Before `start`: the rule's bandwidth is what the link carried in the iteration's time, not the GC's
+      if (n > 1) collectBeforeWindow('full');
       const start = performance.now();
       const out0 = ch.stats.bytesOut;
       vmFlags.refresh();
-      // any iteration may be the last: its look at the memory (the collect) is then where the final
-      // delta starts, and the freeze should follow it closely; the full collection the window must not
-      // pay (20-80 ms at 4 GiB) runs here, before that look, and only a minor one right before the freeze
-      if (n > 1) collectBeforeWindow('full');
       const preview = previews ? previewOf(o.pid, o.shellJob === true) : undefined;
       await ch.sendJson(FRAME.SET, { n, parent: n > 1 ? n - 1 : null, final: false, preview });
       const r = await preDump({
