@@ -147,13 +147,13 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const reports: IterationReport[] = [];
   let session: TrackingSession | undefined;
-  // the walks of the present pages (each iteration's, the window's) split over two threads: in the
-  // window the target is stopped and the second core idles (a machine without it walks on one)
+  // the frozen window's walk of the present pages split over two threads: the target is stopped and
+  // the second core idles then (not the iterations': the target and the destination use it; a
+  // machine without the thread walks on one)
   const helper = await ScanHelper.start().catch((e: unknown) => {
     log.warn('walks stay on one thread: %s', e instanceof Error ? e.message : String(e));
     return undefined;
   });
-  PagemapScanner.shareWalks(helper);
   try {
     if (o.bandwidth) ch.capRate(o.bandwidth);
     const wanted = o.compress ?? 'none';
@@ -273,6 +273,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     await ch.sendJson(FRAME.SET, { n, parent: n - 1, final: true, preview });
     let running: { pid: number; millis: number } | undefined;
     let handoverMs = 0;
+    PagemapScanner.shareWalks(helper);
     const fin = await finalDump({
       pid: o.pid,
       imagesDir: dir,
