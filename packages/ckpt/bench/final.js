@@ -19,10 +19,11 @@
 // and, in the same run on the same target, CRIU's algorithm for the frozen step (`--pre-dump-mode splice`:
 // freeze, vmsplice every present page, thaw): its stall. With CKPT_CRIU=/path/to/criu (4.x), also
 // `criu dump --leave-running` of the same target: its stall.
-// A last pass runs `--iterations 10` and prints ckptPeakRss per iteration (goal: flat).
+// A last pass runs `--iterations 10` and prints ckptPeakRss and totalTime per iteration (goal: flat).
 //
 // usage: npm run bench -w ckpt -- final [--sizes 1,4] [--rate 1] [--reps 5] [--interval 1000]
 //        [--dir DIR] [--no-splice] [--no-iterations] [--pre-copy 0,4 (variants: passes at most; default ckpt's)]
+//        [--only-iterations (the last pass alone: ckptPeakRss and totalTime per iteration)]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
@@ -107,7 +108,8 @@ export async function run(args) {
     .split(',')
     .map(Number);
   const ratePct = Number(opt(args, 'rate', '1'));
-  const reps = Number(opt(args, 'reps', '5'));
+  const only = args.includes('--only-iterations');
+  const reps = only ? 0 : Number(opt(args, 'reps', '5'));
   const interval = Number(opt(args, 'interval', '1000'));
   const preCopy = String(opt(args, 'pre-copy', 'default')).split(',');
   const root = mkdtempSync(join(opt(args, 'dir', os.tmpdir()), 'ckpt-bench-final-'));
@@ -229,7 +231,7 @@ export async function run(args) {
             rmSync(d, { recursive: true, force: true });
           }
         let splice;
-        if (!args.includes('--no-splice')) {
+        if (!only && !args.includes('--no-splice')) {
           const d = join(root, `${gib}g-splice`);
           w.stall();
           const [s] = ckpt(['pre-dump', '-t', String(f.pid), '-D', d, '--pre-dump-mode', 'splice', '--json']);
@@ -240,7 +242,7 @@ export async function run(args) {
           );
         }
         let criuStall;
-        if (criu) {
+        if (criu && !only) {
           const d = join(root, `${gib}g-criu`);
           mkdirSync(d);
           w.stall();
@@ -282,7 +284,8 @@ export async function run(args) {
           };
           summary.push(s);
         }
-        const s = summary[summary.length - 1];
+        if (only) summary.length = 0;
+        const s = only ? { gib } : summary[summary.length - 1];
         if (!args.includes('--no-iterations')) {
           const d = join(root, `${gib}g-iter`);
           const all = ckpt([
@@ -298,6 +301,7 @@ export async function run(args) {
             '--json',
           ]);
           s.iterationRssMiB = all.map((x) => Math.round(x.ckptPeakRss / 1048576));
+          s.iterationTotalMs = all.map((x) => Math.round(x.totalTime / 1000));
           // end the chain: the target keeps nothing of ours
           ckpt([
             'pre-dump',
@@ -312,6 +316,8 @@ export async function run(args) {
           ]);
           rmSync(d, { recursive: true, force: true });
           console.log(`  --iterations 10: ckptPeakRss per iteration ${s.iterationRssMiB.join(' ')} MiB`);
+          console.log(`  --iterations 10: totalTime per iteration ${s.iterationTotalMs.join(' ')} ms`);
+          if (only) summary.push(s);
         }
       } finally {
         w.close();
@@ -323,6 +329,7 @@ export async function run(args) {
   }
   console.log('\nsummary (medians):');
   for (const s of summary) {
+    if (s.stallMs === undefined) continue; // --only-iterations: printed above
     console.log(
       `  ${s.gib} GiB, pre-copy ${s.preCopy}: frozen step stall ${s.stallMs.toFixed(1)} ms (goal <= 50), frozenTime ${s.frozenMs.toFixed(1)} ms, ` +
         `${s.written} pages; floor ${s.floorMs.toFixed(1)} ms -> stall/floor ${s.stallOverFloor.toFixed(1)}x (goal <= 3); ` +

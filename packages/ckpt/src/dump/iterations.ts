@@ -12,6 +12,8 @@
  * ...
  * BASE/N  written pages + holes   (--freeze: frozen, consistent; tracking ends)   parent -> ../N-1
  * ```
+ * Along the chain ckpt's heap is held to the size of one iteration (heap-hold.ts: no growth of V8's
+ * young generation, a full GC before each interval), so that the peak RSS stays the first iteration's.
  * With a page-server `target` each iteration opens its own session (a `--daemon` server puts them in
  * DIR/<n>); BASE/k keeps the metadata.
  *
@@ -26,6 +28,7 @@ import { PageReader, type TrackerChoice } from '../mem/index.js';
 import { cancelledBy } from '../sys/index.js';
 import type { PageSink } from '../xfer/index.js';
 import { DumpError } from './errors.js';
+import { HeapHold } from './heap-hold.js';
 import { silentLogger } from './logger.js';
 import { type PreDumpOptions, preDump } from './pre-dump.js';
 import type { PreDumpResult } from './stats.js';
@@ -67,10 +70,13 @@ export async function preDumpIterations(o: IterationsOptions): Promise<PreDumpRe
     if (p.complete) parent = p;
   }
   using session = TrackingSession.open(o.trackMem, parent, log);
+  // ckpt's heap stays that of the first iteration (heap-hold.ts): its peak RSS does not step up later
+  using heap = HeapHold.start();
   // one set of read buffers for every iteration: the peak RSS stays that of the first
   using reader = new PageReader(o.pid, { bufferSize: o.bufferSize ?? 4 << 20 });
   const results: PreDumpResult[] = [];
   for (let k = 1; k <= n; k++) {
+    if (k > 1) heap.collect(); // the previous iteration's garbage, while the target runs anyway
     if (k > 1 && o.intervalMs > 0) {
       try {
         await sleep(o.intervalMs, undefined, { signal: o.signal });

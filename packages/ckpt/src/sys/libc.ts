@@ -39,6 +39,8 @@ interface Libc {
   kill(pid: number, sig: number): number;
   getpid(): number;
   prctl(option: number, arg2: number): number;
+  /** glibc's malloc tuning (M_ARENA_MAX is -8); 1 on success. */
+  mallopt(param: number, value: number): number;
   errno(): number;
   address(buf: Uint8Array | Uint32Array): number;
 }
@@ -72,6 +74,7 @@ export function libc(): Libc {
   const prctl = f(
     'int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)',
   );
+  const mallopt = f('int mallopt(int param, int value)');
   loaded = {
     process_vm_readv: (pid, l, ln, r, rn, fl) => Number(pvr(pid, l, ln, r, rn, fl)),
     process_vm_writev: (pid, l, ln, r, rn, fl) => Number(pvw(pid, l, ln, r, rn, fl)),
@@ -85,6 +88,7 @@ export function libc(): Libc {
     kill: (pid, sig) => kill(pid, sig),
     getpid: () => getpid(),
     prctl: (option, arg2) => prctl(option, arg2, 0, 0, 0),
+    mallopt: (param, value) => mallopt(param, value),
     errno: () => koffi.errno(),
     address: (buf) => Number(koffi.address(buf)),
   };
