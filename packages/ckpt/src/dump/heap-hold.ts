@@ -34,16 +34,12 @@
  * for (...) { await preDump(...); hold.collect(); await sleep(interval); }
  */
 import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { libc } from '../sys/libc.js';
-
-/** mallopt's M_ARENA_MAX (malloc.h). */
-const M_ARENA_MAX = -8;
+import { limitMallocArenas } from '../sys/syscalls.js';
+import { collectGarbage } from './collect-garbage.js';
 
 /** V8's default semi-space growth factor (flag-definitions.h). */
 const DEFAULT_GROWTH_FACTOR = 2;
 
-let gc: (() => void) | undefined;
 let holders = 0;
 /** One malloc arena from the first hold on, for the process's life (glibc cannot go back). */
 let arenaHeld = false;
@@ -61,7 +57,7 @@ export class HeapHold {
       if (!arenaHeld) {
         arenaHeld = true;
         try {
-          libc().mallopt(M_ARENA_MAX, 1);
+          limitMallocArenas(1);
         } catch {
           // no koffi/libc here: the young generation's hold alone
         }
@@ -70,17 +66,9 @@ export class HeapHold {
     return new HeapHold();
   }
 
-  /**
-   * A full garbage collection, now: between two iterations, while nothing is frozen. The `gc` function
-   * is made once a process (--expose-gc, installed in a new context).
-   */
+  /** A full garbage collection, now: between two iterations, while nothing is frozen. */
   collect(): void {
-    if (this.released) return;
-    if (!gc) {
-      v8.setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as () => void;
-    }
-    gc();
+    if (!this.released) collectGarbage('full');
   }
 
   /** The young generation grows again as V8 likes once no hold is left. Safe to call twice. */

@@ -18,9 +18,8 @@
  * const prio = raiseForWindow();
  * try { using tree = freezeTree(pid); await p.capture(tree); } finally { prio.restore(); }
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { raiseThread, type ThreadPriority, WINDOW_NICE } from '../mem/index.js';
+import { collectGarbage } from './collect-garbage.js';
 
 export { WINDOW_NICE };
 
@@ -32,25 +31,14 @@ export function raiseForWindow(): WindowPriority {
   return raiseThread(0, WINDOW_NICE);
 }
 
-let gc: ((o?: { type: 'minor' | 'major' }) => void) | undefined;
-
 /**
  * A garbage collection now, before a freeze (see the module comment): `full` (default) a mark-compact,
  * `minor` a scavenge of the young generation only (~1-5 ms: for a caller that ran the full one earlier,
- * where its 20-80 ms would have let the target write more before the freeze). Node exposes gc() only
- * with --expose-gc: the flag is set for a new context that hands the function out, once.
+ * where its 20-80 ms would have let the target write more before the freeze).
  *
  * @example
  * collectBeforeWindow(); using tree = freezeTree(pid);
  */
 export function collectBeforeWindow(kind: 'full' | 'minor' = 'full'): void {
-  if (!gc) {
-    try {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as () => void;
-    } catch {
-      gc = () => {};
-    }
-  }
-  gc(kind === 'minor' ? { type: 'minor' } : undefined);
+  collectGarbage(kind);
 }

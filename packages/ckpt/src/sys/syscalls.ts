@@ -111,6 +111,17 @@ export function prctl(option: number, arg2: number): number {
   return check('prctl', libc().prctl(option, arg2), `option ${option}`);
 }
 
+/**
+ * glibc's mallopt(M_ARENA_MAX, n): at most `n` malloc arenas for this process from now on (threads share
+ * them). False where glibc refuses it.
+ *
+ * @example
+ * limitMallocArenas(1); // ckpt pre-dump --iterations: V8's compile threads reuse the main arena
+ */
+export function limitMallocArenas(n: number): boolean {
+  return libc().mallopt(-8 /* M_ARENA_MAX */, n) === 1;
+}
+
 /** Address of a buffer's first byte in this process (for iovecs pointing at our own memory). */
 export function addressOf(buf: Uint8Array | Uint32Array): number {
   return libc().address(buf);
