@@ -5,15 +5,15 @@
  * of ckpt's: bin/ckpt.js may load it before the rest.
  *
  * @example
- * collectGarbage('minor'); // the young generation only, ~1-5 ms
+ * collectGarbage(); // a mark-compact of the whole heap, now
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-let gc: ((o?: { type: 'minor' | 'major' }) => void) | undefined;
+let gc: (() => void) | undefined;
 
-/** `full` (default): a mark-compact of the whole heap; `minor`: a scavenge of the young generation. */
-export function collectGarbage(kind: 'full' | 'minor' = 'full'): void {
+/** A full garbage collection (a mark-compact of the whole heap), now. */
+export function collectGarbage(): void {
   if (!gc) {
     try {
       setFlagsFromString('--expose-gc');
@@ -22,5 +22,5 @@ export function collectGarbage(kind: 'full' | 'minor' = 'full'): void {
       gc = () => {};
     }
   }
-  gc(kind === 'minor' ? { type: 'minor' } : undefined);
+  gc();
 }

@@ -5,8 +5,7 @@
  * ```
  * raiseForWindow()       nice -10 for this thread: the passes and the window wait for no other job
  * p.precopy()            the pre-copy passes (pipeline.ts, pre-copy.ts), the targets running
- * collectBeforeWindow()  a full GC now, not in the window (what prepare() and the passes allocated);
- *                        a minor one for a caller that ran the full one earlier (`gc`)
+ * collectBeforeWindow()  a full GC now, not in the window (what prepare() and the passes allocated)
  * freezeTree(pid)        every thread of every process of the tree
  *   ... the window: p.capture(tree), a full dump's state ...
  * w.thaw()               the tree thawed, then the priority restored (safe twice; also [Symbol.dispose])
@@ -37,11 +36,6 @@ export interface FreezeWindowOptions {
   readonly tree?: boolean;
   /** Run the pipeline's pre-copy passes first (default true: it decides whether they apply). */
   readonly precopy?: boolean;
-  /**
-   * The collection right before the freeze (collectBeforeWindow): `full` (default), or `minor` where the
-   * caller ran a full one shortly before (a migration, before its last iterations' collects).
-   */
-  readonly gc?: 'full' | 'minor';
 }
 
 /** Raise, pre-copy, collect, freeze (see the module comment). Throws what freezeTree throws. */
@@ -53,7 +47,7 @@ export async function freezeForWindow(p: DumpPipeline, o: FreezeWindowOptions): 
   try {
     if (o.precopy !== false) await p.precopy();
     const g = performance.now();
-    collectBeforeWindow(o.gc); // no collection due in the window for what prepare() and the passes allocated
+    collectBeforeWindow(); // no collection due in the window for what prepare() and the passes allocated
     gcMicros = Math.round((performance.now() - g) * 1000);
     tree = freezeTree(o.pid, {
       tree: o.tree !== false,
@@ -64,11 +58,10 @@ export async function freezeForWindow(p: DumpPipeline, o: FreezeWindowOptions): 
     throw e;
   }
   o.log.info(
-    'froze %d processes (%d rounds) in %d us, after a %s GC of %d us',
+    'froze %d processes (%d rounds) in %d us, after a full GC of %d us',
     tree.pids.length,
     tree.stats.rounds,
     tree.stats.freezeMicros,
-    o.gc ?? 'full',
     gcMicros,
   );
   const thaw = () => {

@@ -68,7 +68,7 @@ export class HeapHold {
 
   /** A full garbage collection, now: between two iterations, while nothing is frozen. */
   collect(): void {
-    if (!this.released) collectGarbage('full');
+    if (!this.released) collectGarbage();
   }
 
   /** The young generation grows again as V8 likes once no hold is left. Safe to call twice. */

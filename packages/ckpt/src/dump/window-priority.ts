@@ -32,13 +32,11 @@ export function raiseForWindow(): WindowPriority {
 }
 
 /**
- * A garbage collection now, before a freeze (see the module comment): `full` (default) a mark-compact,
- * `minor` a scavenge of the young generation only (~1-5 ms: for a caller that ran the full one earlier,
- * where its 20-80 ms would have let the target write more before the freeze).
+ * A full garbage collection now, before a freeze (see the module comment).
  *
  * @example
  * collectBeforeWindow(); using tree = freezeTree(pid);
  */
-export function collectBeforeWindow(kind: 'full' | 'minor' = 'full'): void {
-  collectGarbage(kind);
+export function collectBeforeWindow(): void {
+  collectGarbage();
 }

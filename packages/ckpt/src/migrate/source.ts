@@ -32,18 +32,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertDumpable, finalDump } from '../dump/full/index.js';
-import {
-  collectBeforeWindow,
-  type Logger,
-  preDump,
-  silentLogger,
-  TrackingSession,
-  warmPlanner,
-} from '../dump/index.js';
+import { type Logger, preDump, silentLogger, TrackingSession, warmPlanner } from '../dump/index.js';
 import { rehearseCodecs } from '../images/index.js';
 import { PageReader } from '../mem/index.js';
 import { readMaps, type Vma } from '../proc/index.js';
-import { cancelledBy, PagemapScanner, PROT, ScanHelper } from '../sys/index.js';
+import { cancelledBy, PROT } from '../sys/index.js';
 import {
   availableCodecs,
   type CodecName,
@@ -147,13 +140,6 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const reports: IterationReport[] = [];
   let session: TrackingSession | undefined;
-  // the frozen window's walk of the present pages split over two threads: the target is stopped and
-  // the second core idles then (not the iterations': the target and the destination use it; a
-  // machine without the thread walks on one)
-  const helper = await ScanHelper.start().catch((e: unknown) => {
-    log.warn('walks stay on one thread: %s', e instanceof Error ? e.message : String(e));
-    return undefined;
-  });
   try {
     if (o.bandwidth) ch.capRate(o.bandwidth);
     const wanted = o.compress ?? 'none';
@@ -191,11 +177,6 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     let decision: Decision | undefined;
     for (let n = 1; ; n++) {
       if (o.signal?.aborted) throw cancelledBy(o.signal, 'migration cancelled');
-      // any iteration may be the last: its look at the memory (the collect) is then where the final
-      // delta starts, and the freeze should follow it closely; the full collection the window must not
-      // pay (20-80 ms at 4 GiB) runs here, before that look, and only a minor one right before the freeze.
-      // Before `start`: the rule's bandwidth is what the link carried in the iteration's time, not the GC's
-      if (n > 1) collectBeforeWindow('full');
       const start = performance.now();
       const out0 = ch.stats.bytesOut;
       vmFlags.refresh();
@@ -273,7 +254,6 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     await ch.sendJson(FRAME.SET, { n, parent: n - 1, final: true, preview });
     let running: { pid: number; millis: number } | undefined;
     let handoverMs = 0;
-    PagemapScanner.shareWalks(helper);
     const fin = await finalDump({
       pid: o.pid,
       imagesDir: dir,
@@ -286,7 +266,6 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       early,
       tracking: session, // goes on: ended (released) by the final dump, on every way out
       refusalsChecked: true, // at the start; the window looks again
-      gcBeforeFreeze: 'minor', // the full one ran before the last iteration
       closeSessionSoon: true, // the destination takes the files below only after it closed the pages
       logger: log,
       signal: o.signal,
@@ -351,8 +330,6 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     session?.close();
-    PagemapScanner.shareWalks(undefined);
-    helper?.close();
   }
 }
 

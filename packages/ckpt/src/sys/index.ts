@@ -17,7 +17,6 @@ export * from './ptrace-set.js';
 export * from './ptrace-word.js';
 export * from './restore-syscalls.js';
 export * from './rlimit.js';
-export { ScanHelper } from './scan-helper.js';
 export * from './socket-calls.js';
 export * from './syscalls.js';
 export * from './task-calls.js';

@@ -101,12 +101,6 @@ export interface FinalDumpOptions {
    * read here, before the freeze.
    */
   readonly early?: ReadonlyMap<number, EarlyVmFlags>;
-  /**
-   * The garbage collection right before the freeze (freezeForWindow's `gc`): `full` by default; `minor`
-   * for a caller that ran a full one shortly before (a migration: before its iterations' collects, so
-   * that the last one's look at the memory and the freeze are not 20-80 ms apart).
-   */
-  readonly gcBeforeFreeze?: 'full' | 'minor';
   /** --leave-running: bytes of the frozen copy held in memory until the thaw (default: ReadSource's). */
   readonly holdCap?: number;
 
@@ -229,7 +223,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   let complete = false;
   try {
     // --leave-running or preCopyPasses: pre-copy passes first (the pipeline runs them only when the copy is held)
-    w = await freezeForWindow(p, { pid: o.pid, log, gc: o.gcBeforeFreeze });
+    w = await freezeForWindow(p, { pid: o.pid, log });
     const frozen = w.tree;
     // ending tracking (capture) leaves its infection standing for collectTaskState (Injector.hold)
     for (const f of frozen.processes.values()) f.keepInfection = true;
