@@ -103,7 +103,6 @@ export interface FinalDumpOptions {
   readonly early?: ReadonlyMap<number, EarlyVmFlags>;
   /** --leave-running: bytes of the frozen copy held in memory until the thaw (default: ReadSource's). */
   readonly holdCap?: number;
-
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
