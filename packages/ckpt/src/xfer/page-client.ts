@@ -299,15 +299,25 @@ export class PageServerClient implements PageSink {
   /** CLOSE -> i32 0, then close our side and wait until the server closed too. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const h = encodePsHeader({ cmd: PS.IOV_CLOSE, flags: 0, nrPages: 0, vaddr: 0, dstId: 0 });
-    const v = decodeI32Reply(await this.request(h, 4));
+    const reply = await this.requestClose();
     this.closed = true;
+    this.checkClosed(reply);
+    this.sock.end();
+    await this.closedPromise;
+  }
+
+  /** Send CLOSE; its 4-byte reply. */
+  private requestClose(): Promise<Buffer> {
+    return this.request(encodePsHeader({ cmd: PS.IOV_CLOSE, flags: 0, nrPages: 0, vaddr: 0, dstId: 0 }), 4);
+  }
+
+  /** CLOSE's reply: 0, or the connection dropped and WireError BAD_REPLY thrown. */
+  private checkClosed(reply: Buffer): void {
+    const v = decodeI32Reply(reply);
     if (v !== 0) {
       this.sock.destroy();
       throw new WireError('BAD_REPLY', `page server ${this.where} failed to close the images (status ${v})`);
     }
-    this.sock.end();
-    await this.closedPromise;
   }
 
   /**
@@ -323,8 +333,7 @@ export class PageServerClient implements PageSink {
    */
   closeSoon(): { readonly sent: Promise<void>; readonly done: Promise<void> } {
     if (this.closed) return { sent: Promise.resolve(), done: Promise.resolve() };
-    const h = encodePsHeader({ cmd: PS.IOV_CLOSE, flags: 0, nrPages: 0, vaddr: 0, dstId: 0 });
-    const reply = this.request(h, 4);
+    const reply = this.requestClose();
     this.closed = true;
     const sent = new Promise<void>((resolve, reject) => {
       this.sock.once('finish', resolve);
@@ -332,14 +341,7 @@ export class PageServerClient implements PageSink {
     });
     this.sock.end();
     const done = (async () => {
-      const v = decodeI32Reply(await reply);
-      if (v !== 0) {
-        this.sock.destroy();
-        throw new WireError(
-          'BAD_REPLY',
-          `page server ${this.where} failed to close the images (status ${v})`,
-        );
-      }
+      this.checkClosed(await reply);
       await this.closedPromise;
     })();
     done.catch(() => {});
