@@ -122,6 +122,15 @@ export class ReadSource implements PageSource {
     this.readNs += st.readNs;
     this.calls += st.calls;
     this.faults += st.faults;
+    this.o.log.debug(
+      'process %d: %d pages read in %d us (%d calls), handed on in %d us, session end %d us',
+      t.pid,
+      st.pagesRead,
+      Math.round(st.readNs / 1000),
+      st.calls,
+      Math.round(st.writeNs / 1000),
+      Math.round(Number(process.hrtime.bigint() - tEnd) / 1000),
+    );
     if (st.pagesUnreadable > 0) {
       this.o.log.warn(
         'process %d: %d pages went away while being read (%d faults): left out',
