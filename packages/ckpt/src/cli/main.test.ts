@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -226,6 +226,28 @@ test('show --pages into a pipe closed early (| head): a quiet exit, no EPIPE sta
   const status = await new Promise<number | null>((res) => child.once('close', (code) => res(code)));
   assert.equal(err, '');
   assert.equal(status, 0);
+});
+
+test('show of a directory with a damaged image: listed whole, then one line and status 1', async () => {
+  const f = await Fixture.start('static', ['64']);
+  fixtures.push(f);
+  const dir = newDir();
+  assert.equal(ckpt(['pre-dump', '-t', String(f.pid), '-D', dir]).status, 0);
+  const healthy = ckpt(['show', dir]);
+  assert.equal(healthy.status, 0, healthy.stderr);
+  assert.equal(healthy.stderr, '');
+  const pagemap = readdirSync(dir).find((n) => n.startsWith('pagemap-'))!;
+  writeFileSync(join(dir, pagemap), 'not a pagemap at all');
+  const r = ckpt(['show', dir]);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /inventory\.img/); // the rest is still listed
+  assert.match(r.stdout, new RegExp(`${pagemap} +BAD_MAGIC: `));
+  assertOneLine(r.stderr, new RegExp(`1 damaged image \\(${pagemap}\\)$`));
+  assert.equal(
+    JSON.parse(ckpt(['show', dir, '--json']).stdout).files.find((x: { file: string }) => x.file === pagemap)
+      .damaged,
+    true,
+  );
 });
 
 test('the target exits mid-dump: one line, status 1, directory marked incomplete', async () => {

@@ -192,8 +192,11 @@ processes, seccomp; a terminal unless --shell-job.`,
     });
 
   p.command('show')
-    .description('describe an image directory (inventory, pagemaps, stats)')
-    .argument('<dir>', 'image directory')
+    .description(
+      "describe an image directory or one image (inventory, pagemaps, stats, a full dump's processes); " +
+        'a directory with damaged images is listed whole, then named on stderr, exit status 1',
+    )
+    .argument('<dir>', 'image directory, or one image file')
     .option('--json', 'JSON output')
     .option('--pages', 'list every pagemap entry')
     .action(async (dir: string, o: { json?: boolean; pages?: boolean }) => {

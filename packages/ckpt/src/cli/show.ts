@@ -6,7 +6,8 @@
  * parent link, inventory and stats, and one line per image. `--pages` lists each pagemap's page ranges
  * with their flags and where their data lives: in this image set's pages file, in a parent's (following
  * the chain), or nowhere. `--json` prints the same report as JSON. A file that cannot be decoded raises
- * `ImageError`; inside a directory listing, a damaged image is reported on its line instead. Files that
+ * `ImageError`; inside a directory listing, a damaged image is reported on its line instead (and the
+ * command ends with one stderr line naming the damaged images, exit status 1). Files that
  * are not images at all get a note instead of an error: ckpt's own binary log (`*.log.bin`, e.g.
  * pre-dump.log.bin) says how to decode it, and any other file whose name is not an image's (e.g.
  * ckpt-track.json) and that does not start with an image magic is "not an image". The images of a full
@@ -88,6 +89,8 @@ interface FileReport {
   rawPages?: number;
   ranges?: RangeReport[];
   error?: string;
+  /** An image that could not be decoded (its `error` says why). */
+  damaged?: boolean;
   /** What a file that is not an image is (a binlog log, or "not an image"). */
   note?: string;
 }
@@ -106,17 +109,33 @@ interface DirReport {
   processes?: ProcessReport[];
 }
 
-/** Print the report for `target` to stdout. */
+/**
+ * Print the report for `target` to stdout. A directory with damaged images is listed whole, then said
+ * so on stderr in one line, and the exit status is 1 (as a damaged file's own error would make it).
+ */
 export function showCommand(target: string, opts: ShowOptions = {}): void {
-  process.stdout.write(renderShow(target, opts));
+  const { text, damaged } = showReport(target, opts);
+  process.stdout.write(text);
+  if (damaged.length > 0) {
+    process.stderr.write(
+      `ckpt: ${target}: ${damaged.length} damaged image${damaged.length > 1 ? 's' : ''} (${damaged.join(', ')})\n`,
+    );
+    process.exitCode = 1;
+  }
 }
 
 /** The report for `target` as text (or JSON with `opts.json`), ending with a newline. */
 export function renderShow(target: string, opts: ShowOptions = {}): string {
+  return showReport(target, opts).text;
+}
+
+/** renderShow's text, and the images of a directory that could not be decoded. */
+function showReport(target: string, opts: ShowOptions): { text: string; damaged: string[] } {
   const st = fsCall(`stat ${target}`, () => statSync(target));
   const report = st.isDirectory() ? dirReport(target, opts) : fileReport(target, opts);
-  if (opts.json) return `${JSON.stringify(report, jsonValue, 2)}\n`;
-  return 'files' in report ? dirText(report) : fileText(report);
+  const damaged = 'files' in report ? report.files.filter((f) => f.damaged).map((f) => f.file) : [];
+  if (opts.json) return { text: `${JSON.stringify(report, jsonValue, 2)}\n`, damaged };
+  return { text: 'files' in report ? dirText(report) : fileText(report), damaged };
 }
 
 /** JSON for the decoded fields: 64-bit values as hex strings, byte fields as hex. */
@@ -294,7 +313,7 @@ function dirReport(path: string, opts: ShowOptions): DirReport {
       const foreign =
         f.kind === 'other' && !f.name.endsWith('.img') && (e.code === 'BAD_MAGIC' || e.code === 'TRUNCATED');
       if (foreign) report.files.push({ file: f.name, size: f.size, note: 'not an image' });
-      else report.files.push({ file: f.name, size: f.size, error: `${e.code}: ${e.message}` });
+      else report.files.push({ file: f.name, size: f.size, error: `${e.code}: ${e.message}`, damaged: true });
     }
   }
   try {
