@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type IterationReport, type MigrateResult, migrate } from '../migrate/index.js';
-import { listThreads } from '../proc/index.js';
+import { listThreads, readStatus } from '../proc/index.js';
 import type { CodecName } from '../xfer/index.js';
 import { UsageError } from './failure.js';
 import { openLog, parseVerbosity } from './log.js';
@@ -152,10 +152,23 @@ export async function migrateCommand(f: MigrateFlags, ctx: CommandContext): Prom
     if (f.json) out(JSON.stringify({ migrated: r }));
     else out(migrateSummaryLine(r, f.to!));
     return r;
+  } catch (e) {
+    // the one line says where the process is: here, running (thawed, untracked), as before the migration
+    if (e instanceof Error && isRunning(pid)) e.message += `; process ${pid} keeps running here`;
+    throw e;
   } finally {
     bar?.close();
     log.close();
     if (temp) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Whether `pid` exists and is not stopped (a failed migration thaws it). */
+function isRunning(pid: number): boolean {
+  try {
+    return !'TtZXx'.includes(readStatus(pid).state);
+  } catch {
+    return false; // gone (migrated, or exited)
   }
 }
 

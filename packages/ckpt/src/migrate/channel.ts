@@ -74,7 +74,7 @@ export class Channel {
 
   private constructor(
     private readonly sock: Socket,
-    /** The peer, for messages (address:port). */
+    /** The peer, for messages: "the destination ADDRESS:PORT", or the source's ADDRESS:PORT. */
     readonly peer: string,
   ) {
     sock.setNoDelay(true);
@@ -114,7 +114,7 @@ export class Channel {
         reject(new MigrateError('CONNECTION', `${where}: ${e.code ?? e.message}`, { cause: e }));
       });
     });
-    return new Channel(sock, where);
+    return new Channel(sock, `the destination ${where}`);
   }
 
   /** A channel over an accepted socket (the destination's side). */

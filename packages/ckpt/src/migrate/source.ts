@@ -166,7 +166,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       PageServerClient.over(new PageStream(ch), {
         address: o.to.address,
         port: o.to.port,
-        label: `the destination ${ch.peer}`,
+        label: ch.peer,
         keepOpen: true,
       });
     const samples: IterationSample[] = [];
@@ -317,6 +317,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
       totalMs: performance.now() - t0,
     };
   } catch (e) {
+    // the link's own failure, when it broke first: what it broke here (a page write, a reply) says less
+    const lost = ch.error;
     session?.release(); // nothing of ours stays in a tree that keeps running
     if (!ch.error) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -326,7 +328,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     if (o.signal?.aborted) throw cancelledBy(o.signal, 'migration cancelled');
     // the destination's own reason, when it sent one, rather than what its leaving broke here
     const peer = ch.error;
-    throw peer instanceof MigrateError && peer.code === 'PEER' ? peer : e;
+    if (peer instanceof MigrateError && peer.code === 'PEER') throw peer;
+    throw lost instanceof MigrateError && lost.code === 'CONNECTION' ? lost : e;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     session?.close();
