@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type IterationReport, type MigrateResult, migrate } from '../migrate/index.js';
-import { listThreads, readStatus } from '../proc/index.js';
+import { listThreads, readState } from '../proc/index.js';
 import type { CodecName } from '../xfer/index.js';
 import { UsageError } from './failure.js';
 import { openLog, parseVerbosity } from './log.js';
@@ -165,11 +165,8 @@ export async function migrateCommand(f: MigrateFlags, ctx: CommandContext): Prom
 
 /** Whether `pid` exists and is not stopped (a failed migration thaws it). */
 function isRunning(pid: number): boolean {
-  try {
-    return !'TtZXx'.includes(readStatus(pid).state);
-  } catch {
-    return false; // gone (migrated, or exited)
-  }
+  const st = readState(pid); // undefined: gone (migrated, or exited)
+  return st !== undefined && !'TtZXx'.includes(st);
 }
 
 /** Register `ckpt migrate` on the program. */

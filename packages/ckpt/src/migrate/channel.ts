@@ -94,7 +94,7 @@ export class Channel {
 
   /** Connect to a destination (`ckpt receive`). Throws MigrateError CONNECTION. */
   static async connect(o: ConnectOptions): Promise<Channel> {
-    const where = `${o.address}:${o.port}`;
+    const where = `the destination ${o.address}:${o.port}`;
     const timeout = o.timeoutMs ?? 10_000;
     const sock = await new Promise<Socket>((resolve, reject) => {
       const s = o.tls
@@ -114,7 +114,7 @@ export class Channel {
         reject(new MigrateError('CONNECTION', `${where}: ${e.code ?? e.message}`, { cause: e }));
       });
     });
-    return new Channel(sock, `the destination ${where}`);
+    return new Channel(sock, where);
   }
 
   /** A channel over an accepted socket (the destination's side). */
