@@ -5,7 +5,8 @@
  * ```
  * raiseForWindow()       nice -10 for this thread: the passes and the window wait for no other job
  * p.precopy()            the pre-copy passes (pipeline.ts, pre-copy.ts), the targets running
- * collectBeforeWindow()  a full GC now, not in the window (what prepare() and the passes allocated)
+ * collectBeforeWindow()  a full GC now, not in the window (what prepare() and the passes allocated);
+ *                        a scavenge only where they allocated nothing in bulk (FreezeWindowOptions.gc)
  * freezeTree(pid)        every thread of every process of the tree
  *   ... the window: p.capture(tree), a full dump's state ...
  * w.thaw()               the tree thawed, then the priority restored (safe twice; also [Symbol.dispose])
@@ -36,6 +37,13 @@ export interface FreezeWindowOptions {
   readonly tree?: boolean;
   /** Run the pipeline's pre-copy passes first (default true: it decides whether they apply). */
   readonly precopy?: boolean;
+  /**
+   * The collection before the freeze (default `full`). `minor` (a scavenge, 1-13 ms) where prepare()
+   * allocated nothing in bulk (no held copy's chunks, the read buffers the caller's: a migration's final
+   * dump): a full one took 17-39 ms there right before the freeze, and its helper threads' work goes on
+   * into the window; no collection landed in the window after a scavenge (bench/README.md, migrate).
+   */
+  readonly gc?: 'full' | 'minor';
 }
 
 /** Raise, pre-copy, collect, freeze (see the module comment). Throws what freezeTree throws. */
@@ -47,7 +55,8 @@ export async function freezeForWindow(p: DumpPipeline, o: FreezeWindowOptions): 
   try {
     if (o.precopy !== false) await p.precopy();
     const g = performance.now();
-    collectBeforeWindow(); // no collection due in the window for what prepare() and the passes allocated
+    // no collection due in the window for what prepare() and the passes allocated
+    collectBeforeWindow(o.gc ?? 'full');
     gcMicros = Math.round((performance.now() - g) * 1000);
     tree = freezeTree(o.pid, {
       tree: o.tree !== false,
@@ -58,10 +67,11 @@ export async function freezeForWindow(p: DumpPipeline, o: FreezeWindowOptions): 
     throw e;
   }
   o.log.info(
-    'froze %d processes (%d rounds) in %d us, after a full GC of %d us',
+    'froze %d processes (%d rounds) in %d us, after a %s GC of %d us',
     tree.pids.length,
     tree.stats.rounds,
     tree.stats.freezeMicros,
+    o.gc ?? 'full',
     gcMicros,
   );
   const thaw = () => {

@@ -32,11 +32,12 @@ export function raiseForWindow(): WindowPriority {
 }
 
 /**
- * A full garbage collection now, before a freeze (see the module comment).
+ * A garbage collection now, before a freeze (see the module comment): a full one by default, a scavenge
+ * of the young generation with `minor` (FreezeWindowOptions.gc).
  *
  * @example
  * collectBeforeWindow(); using tree = freezeTree(pid);
  */
-export function collectBeforeWindow(): void {
-  collectGarbage();
+export function collectBeforeWindow(kind: 'full' | 'minor' = 'full'): void {
+  collectGarbage(kind);
 }

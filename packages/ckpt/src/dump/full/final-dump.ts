@@ -188,6 +188,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   } catch (e) {
     throw dumpErrorFrom(e, o.pid);
   }
+  const held = o.leaveRunning === true || (o.preCopyPasses ?? 0) > 0; // the window's copy held in memory
   const p = await DumpPipeline.prepare(
     {
       pid: o.pid,
@@ -214,7 +215,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
         log,
         signal: o.signal,
         frozen: true,
-        holdCap: o.leaveRunning || (o.preCopyPasses ?? 0) > 0 ? o.holdCap : 0,
+        holdCap: held ? o.holdCap : 0,
       }),
   );
   ready('the pipeline');
@@ -222,7 +223,9 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
   let complete = false;
   try {
     // --leave-running or preCopyPasses: pre-copy passes first (the pipeline runs them only when the copy is held)
-    w = await freezeForWindow(p, { pid: o.pid, log });
+    // nothing allocated in bulk for the window (no held copy, the caller's read buffers): a scavenge
+    const gc = held || o.reader === undefined ? 'full' : 'minor';
+    w = await freezeForWindow(p, { pid: o.pid, log, gc });
     const frozen = w.tree;
     // ending tracking (capture) leaves its infection standing for collectTaskState (Injector.hold)
     for (const f of frozen.processes.values()) f.keepInfection = true;
