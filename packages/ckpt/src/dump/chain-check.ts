@@ -9,6 +9,8 @@
  *   'data' runs: pread the image | process_vm_readv the target -> compare page by page
  * present pages of the target (mem/findPages) that the chain does not hold -> `missing`
  * ```
+ * An injector's scratch mapping signed by this process (one left standing in the caller's window) is
+ * not the target's: left out.
  * What the kernel itself rewrites in a thread's memory whenever the thread returns to user space on
  * another CPU (each thread's rseq area: cpu_id_start, cpu_id, node_id, mm_cid; rseq_cs, which the kernel
  * clears) is not the dump's to keep still: bytes there that differ count in `kernelWritten`, not as a
@@ -24,6 +26,7 @@ import { join } from 'node:path';
 import { ImageDir, PageChain } from '../images/index.js';
 import { findPages, planVmas } from '../mem/index.js';
 import { listThreads, readMaps } from '../proc/index.js';
+import { findScratchMappings } from '../ptrace/index.js';
 import { addressOf, getRseqConfig, IovecArray, PAGE_SIZE, processVmReadv } from '../sys/index.js';
 
 /** What checkChain found. */
@@ -160,7 +163,11 @@ export function checkChain(
   dir: string,
   onProgress?: (done: number, total: number) => void,
 ): ChainCheckResult {
-  const plan = planVmas(readMaps(pid));
+  // an injection of this very process left standing in the window (a tree killed after the dump keeps
+  // its last one uncured: dump/full/injected-state.ts) is ours, not the target's memory
+  const ours = findScratchMappings(pid).filter((m) => m.tracer === process.pid);
+  const maps = readMaps(pid).filter((v) => !ours.some((m) => v.start < m.end && m.start < v.end));
+  const plan = planVmas(maps);
   const areas = rseqAreas(pid);
   let kernelWritten = 0;
   const present = findPages(pid, plan).ranges;

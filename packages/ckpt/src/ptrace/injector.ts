@@ -258,8 +258,9 @@ export class Injector implements Curable, Disposable {
    * Where the frozen process says so (FrozenProcess.keepInfection; else this cures now): leave this
    * infection standing for the next Injector.infect of the same frozen process, which takes it over (one infection for several users of a frozen window: ending tracking's close, then the
    * state collection); cured by that user, by an infect of another thread, or by thaw at the latest.
-   * The thread is put back at an EVENT_STOP with its own registers meanwhile (one stop): what reads its
-   * registers in between (thread-state.ts) reads its own. Whoever reads the process's mappings for
+   * The thread is put back at an EVENT_STOP with its own registers meanwhile (one stop, none after a
+   * batch), its guests cured (no stop): what reads registers or memory in between (thread-state.ts, a
+   * check of the dump against memory) reads the target's own, but for the scratch mapping. Whoever reads the process's mappings for
    * images must do so after the cure (the scratch mapping stays until then).
    *
    * @example
@@ -273,6 +274,8 @@ export class Injector implements Curable, Disposable {
       this.cure(); // nobody injects after us in this window
       return;
     }
+    // the guests back now (their registers and stack bytes: no stop), the scratch mapping kept
+    for (const g of this.guests) g.cure();
     if (this.moved) {
       if (!this.inSignalPath) this.toEventStop();
       setRegs(this.tid, this.saved.bytes);
@@ -286,6 +289,17 @@ export class Injector implements Curable, Disposable {
   /** True until cure(). */
   get infected(): boolean {
     return !this.cured;
+  }
+
+  /**
+   * The target's address ranges that are ours (the scratch mapping, the data mappings), ascending: what
+   * a reader of its mappings leaves out while this injector stands (hold()); empty once cured.
+   */
+  get ownRanges(): readonly { readonly start: number; readonly end: number }[] {
+    if (this.cured) return [];
+    const out = [...this.mappings].map(([start, len]) => ({ start, end: start + len }));
+    if (this.base !== 0) out.push({ start: this.base, end: this.base + SCRATCH_SIZE });
+    return out.sort((a, b) => a.start - b.start);
   }
 
   /** Address of the resume stub every call after the first runs from (0 before infect finished). */

@@ -228,6 +228,30 @@ function parseUserDesc(b: Uint8Array): TlsDesc {
   };
 }
 
+/**
+ * A thread state of zeros (every xsave component present, three TLS slots, no signals) for thread `tid`:
+ * for rehearsing the code that encodes one (dump/full/rehearse-images.ts), never for an image.
+ */
+export function sampleThreadState(tid: number): ThreadState {
+  const xs = new Uint8Array(2696);
+  const xv = new DataView(xs.buffer);
+  let bits = 3n;
+  for (const f of XFEATURES) bits |= 1n << BigInt(f.bit);
+  xv.setBigUint64(472, bits, true);
+  xv.setBigUint64(512, bits, true);
+  return {
+    tid,
+    gpregs: parseGpregs(new Uint8Array(27 * 8)),
+    fpregs: parseFxsave(xv),
+    xsave: parseXsave(xv),
+    tls: [12, 13, 14].map((i) => ({ ...parseUserDesc(new Uint8Array(16)), entry_number: i })),
+    blocked: 0n,
+    robustList: { head: 0n, len: 24 },
+    sched: { policy: 0, prio: 0, nice: 0 },
+    pending: [],
+  };
+}
+
 /** Read the state of frozen thread `tid`. Throws PtraceError (ESRCH when it is gone). */
 export function readThreadState(frozen: FrozenProcess, tid: number): ThreadState {
   frozen.assertFrozen();

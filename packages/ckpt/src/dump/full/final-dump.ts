@@ -15,9 +15,10 @@
  * capture()     FROZEN: pages (data and parent holes; with --leave-running held in memory and written after
  *               the thaw, else written while frozen), tracking ended (userfaultfds closed in the targets)
  * end tracking  FROZEN: leftovers of other runs closed too (mem/closeLeftovers), so that nothing of ours
- *               is dumped or refused
+ *               is dumped or refused (looked for where a look before the freeze found any: mayHaveLeftovers)
  * refusals      FROZEN: again, on the frozen tree (what changed meanwhile, new children)
- * collect       FROZEN: collectTaskState of each process (registers, injected state, /proc)
+ * collect       FROZEN: collectTaskState of each process (registers, injected state, /proc); a tree to be
+ *               killed keeps its last infection (no cure: the thaw cures it if the tree runs on after all)
  * thaw          --leave-running: here, before the images are encoded and written
  * images        writeTaskImages (pstree, core, ids, mm, fs, fdinfo, files, pipes-data, tty-info)
  * finish()      stats-dump, a full dump's inventory (img_version 2) last: the set is complete
@@ -31,7 +32,13 @@
  * // the tree is gone; criu restore -D /ckpt/final brings it back
  */
 import type { InventoryEntry } from '../../images/index.js';
-import { closeLeftovers, listRecords, PageReader, type TrackerChoice } from '../../mem/index.js';
+import {
+  closeLeftovers,
+  listRecords,
+  mayHaveLeftovers,
+  PageReader,
+  type TrackerChoice,
+} from '../../mem/index.js';
 import { readMaps } from '../../proc/index.js';
 import { type FrozenTree, injectionSite } from '../../ptrace/index.js';
 import { kill, SIG } from '../../sys/index.js';
@@ -219,6 +226,16 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
       }),
   );
   ready('the pipeline');
+  // the processes where nothing of another run is found now: the window does not look again
+  const clean = new Set<number>();
+  for (const pid of sites.keys()) {
+    try {
+      if (!mayHaveLeftovers(pid)) clean.add(pid);
+    } catch {
+      /* exiting: the window sees */
+    }
+  }
+  ready('leftovers');
   let w: FrozenWindow | undefined;
   let complete = false;
   try {
@@ -233,6 +250,7 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
     await p.capture(frozen);
     phase('capture (pages, tracking ended)');
     for (const [pid, f] of frozen.processes) {
+      if (clean.has(pid)) continue;
       const c = closeLeftovers(pid, { frozen: f });
       if (c.closed.length > 0) log.info('process %d: closed %d leftover userfaultfds', pid, c.closed.length);
     }
@@ -249,6 +267,8 @@ export async function finalDump(o: FinalDumpOptions): Promise<FinalDumpResult> {
         early: early.get(pid),
         tcpEstablished: o.tcpEstablished,
         phase,
+        // killed frozen after the dump: no cure (the thaw cures where the tree runs on after all)
+        uncured: !o.leaveRunning,
       }),
     );
     const zombies = findZombies(frozen.pids);

@@ -26,6 +26,7 @@ import {
 } from '../../testing/index.js';
 import { DumpError } from '../errors.js';
 import { fullDumpProcess } from './dump-process.js';
+import { finalDump } from './final-dump.js';
 
 const scratch = new Scratch('ckpt-fulldump-test-');
 const criu = CKPT_CRIU;
@@ -194,5 +195,33 @@ test('--leave-running: the process goes on unharmed (same memory, no mapping lef
   for (let i = 0; i < 200 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
   assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after the dump');
   assert.deepEqual(await report(f.pid, f, 2), before);
+  critDecodesAll(t, dir);
+});
+
+test("a tree kept after all (the release says 'thaw'): its last infection, left uncured for a kill, is cured; the images hold none of ours", async (t) => {
+  const dir = scratch.newDir();
+  const f = await scratch.start('restorable', ['1', '2', '-']); // 3 threads: the leader and two guests
+  const before = await report(f.pid, f, 1);
+  const maps = readFileSync(`/proc/${f.pid}/maps`, 'utf8');
+  let during = '';
+  const r = await finalDump({
+    pid: f.pid,
+    imagesDir: dir,
+    release: async () => {
+      during = readFileSync(`/proc/${f.pid}/maps`, 'utf8'); // still frozen, the set complete
+      return 'thaw';
+    },
+  });
+  assert.equal(r.killed, false);
+  assert.notEqual(during, maps, 'the infection stood uncured while the tree waited for its end');
+  assert.equal(readFileSync(`/proc/${f.pid}/maps`, 'utf8'), maps, 'cured by the thaw: no mapping left');
+  assert.match(f.state(), /^[RS]$/);
+  assert.deepEqual(await report(f.pid, f, 2), before);
+  const starts = new Set(maps.split('\n').map((l) => Number.parseInt(l.split('-')[0] ?? '', 16)));
+  const mm = mmEntryCodec.decode(
+    decodeImageOf(readFileSync(join(dir, imageFileName.mm(f.pid))), MAGIC.MM)[0]!,
+  );
+  for (const v of mm.vmas)
+    assert.ok(starts.has(Number(v.start)), `0x${v.start.toString(16)}: not a VMA of the target`);
   critDecodesAll(t, dir);
 });

@@ -10,6 +10,7 @@ export * from './final-dump.js';
 export * from './injected-state.js';
 export * from './pipe-data.js';
 export * from './refuse.js';
+export * from './rehearse-images.js';
 export * from './task-state.js';
 export * from './vdso-pages.js';
 export * from './vmas.js';

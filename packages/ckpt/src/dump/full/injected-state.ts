@@ -99,6 +99,11 @@ export interface InjectedState {
   readonly threads: ReadonlyMap<number, InjectedThreadState>;
   /** What it took: system calls injected (the injectors' own included) and ptrace stops waited for. */
   readonly injection: { readonly calls: number; readonly stops: number };
+  /**
+   * With `uncured`: the target's ranges still ours (the leader's injector left standing), which a reader
+   * of its mappings leaves out; empty when it was cured.
+   */
+  readonly ours: readonly { readonly start: number; readonly end: number }[];
 }
 
 /** POSIX timers asked about per batch (each its own answer slot; more run in further batches). */
@@ -165,7 +170,7 @@ function leaderPart(
   page: number,
   handled: bigint,
   timerIds: readonly number[],
-): Omit<InjectedState, 'threads' | 'injection'> & { thread: InjectedThreadState } {
+): Omit<InjectedState, 'threads' | 'injection' | 'ours'> & { thread: InjectedThreadState } {
   const run: RunBatch = (c) => inj.batch(c);
   const calls: NamedCall[] = [];
   for (let sig = 1; sig <= 64; sig++) {
@@ -243,14 +248,17 @@ function threadPart(run: RunBatch, inj: Injector, page: number, tid: number): In
  * before freezing (ptrace/injectionSite), or undefined to read it now. `handled`: the signals to ask
  * rt_sigaction about (bit sig-1: SigCgt|SigIgn; default all): a SIG_DFL disposition's flags and mask are
  * then taken as zeros (one injected call instead of 62). `timerIds`: the POSIX timers to ask about
- * (/proc/PID/timers). Throws PtraceError (EINJECT when a call fails in the target, ESRCH when the target
- * died).
+ * (/proc/PID/timers). `uncured` (with FrozenProcess.keepInfection): the leader's injector is left
+ * standing (Injector.hold) instead of cured, for a process that is killed frozen after the dump (the cure's
+ * three stops, 3-8 ms of a 4 GiB migration's window, for nothing); the thaw cures it if the process runs on
+ * after all. Throws PtraceError (EINJECT when a call fails in the target, ESRCH when the target died).
  */
 export function collectInjectedState(
   frozen: FrozenProcess,
   site?: number,
   handled = ~0n,
   timerIds: readonly number[] = [],
+  uncured = false,
 ): InjectedState {
   const threads = new Map<number, InjectedThreadState>();
   const alone: number[] = [];
@@ -260,7 +268,7 @@ export function collectInjectedState(
     injection.stops += i.stats.stops;
   };
   const inj = Injector.infect(frozen, frozen.pid, site);
-  let leader: Omit<InjectedState, 'threads' | 'injection'> & { thread: InjectedThreadState };
+  let leader: Omit<InjectedState, 'threads' | 'injection' | 'ours'> & { thread: InjectedThreadState };
   try {
     const page = answerArea(inj);
     leader = leaderPart(inj, page, handled, timerIds);
@@ -275,10 +283,16 @@ export function collectInjectedState(
         );
       else alone.push(tid);
     }
-  } finally {
+    // a thread that could not be a guest gets an injector of its own: its infect would cure this one
+    if (uncured && alone.length === 0) inj.hold();
+    else inj.cure();
+  } catch (e) {
     inj.cure();
+    throw e;
+  } finally {
     count(inj);
   }
+  const ours = inj.ownRanges;
   // the threads that could not be guests: an injector of their own each, one after another
   for (const tid of alone) {
     const t = Injector.infect(frozen, tid, site);
@@ -293,5 +307,5 @@ export function collectInjectedState(
     }
   }
   const { thread: _, ...rest } = leader;
-  return { ...rest, threads, injection };
+  return { ...rest, threads, injection, ours };
 }

@@ -15,7 +15,8 @@
  *      loginuid, oom_score_adj, umask
  * ```
  * Registers are read before any injection; /proc is read after the injectors are cured, so the maps do
- * not show the injected scratch page. Everything runs while the process is frozen.
+ * not show the injected scratch page (or, `uncured`, with its ranges left out). Everything runs while the
+ * process is frozen.
  *
  * @example
  * using frozen = freeze(pid);
@@ -112,6 +113,31 @@ export interface CollectOptions {
   readonly tcpEstablished?: boolean;
   /** Called after each part (registers, injected state, /proc): the window's finer phases (-v4). */
   readonly phase?: (name: string) => void;
+  /**
+   * The process is killed frozen after the dump (FrozenProcess.keepInfection set): the injection is left
+   * uncured (collectInjectedState `uncured`) and its mappings are left out of `maps`.
+   */
+  readonly uncured?: boolean;
+}
+
+/**
+ * `maps` without the parts inside `ours` (ascending, disjoint): an injection left standing. Its mappings
+ * are VMAs of their own (named, or of other protections than their neighbours'); a neighbour merged
+ * with one is cut back to what is not ours.
+ */
+function withoutRanges(maps: Vma[], ours: readonly { start: number; end: number }[]): Vma[] {
+  if (ours.length === 0) return maps;
+  const out: Vma[] = [];
+  for (const v of maps) {
+    let start = v.start;
+    for (const r of ours) {
+      if (r.end <= start || r.start >= v.end) continue;
+      if (r.start > start) out.push({ ...v, start, end: r.start, offset: v.offset + (start - v.start) });
+      start = Math.max(start, r.end);
+    }
+    if (start < v.end) out.push({ ...v, start, end: v.end, offset: v.offset + (start - v.start) });
+  }
+  return out;
 }
 
 /** /proc/PID/maps and the VmFlags of smaps, read while the process runs. */
@@ -151,7 +177,8 @@ function vmFlagsFor(pid: number, maps: readonly Vma[], early: EarlyVmFlags | und
   return early && earlyMatches(early, maps) ? early.vmFlags : readVmFlags(pid);
 }
 
-function pathFacts(pid: number, link: string): PathFacts {
+/** `link` of /proc/PID (exe, cwd, root): its path and the stat facts files.img records. */
+export function pathFacts(pid: number, link: string): PathFacts {
   const path = readProcLink(pid, link);
   const st = statSync(`/proc/${pid}/${link}`);
   return { path, mode: Number(st.mode), size: Number(st.size), dev: Number(st.dev), ino: Number(st.ino) };
@@ -171,6 +198,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     o.site,
     proc.sigCgt | proc.sigIgn,
     posixTimers.map((t) => t.id),
+    o.uncured === true,
   );
   o.phase?.(`${pid} injected state (${injected.injection.calls} calls, ${injected.injection.stops} stops)`);
   const threads = ptraceStates.map((state) => ({
@@ -179,7 +207,7 @@ export function collectTaskState(frozen: FrozenProcess, o: CollectOptions = {}):
     comm: readProcFile(pid, `task/${state.tid}/comm`).trim(),
   }));
   const f = readStatFields(pid);
-  const maps = readMaps(pid);
+  const maps = withoutRanges(readMaps(pid), injected.ours);
   const fds = readFds(pid);
   const pipes = new Map<number, { data: Buffer; size: number }>();
   for (const fd of fds) {

@@ -17,6 +17,7 @@ import {
   closeLeftovers,
   findRecord,
   leftoverCandidates,
+  mayHaveLeftovers,
   trackableRanges,
   UffdWpTracker,
   uffdWpUnsupportedReason,
@@ -73,16 +74,21 @@ test('closeLeftovers: by record (phases tracking and injecting); without one, on
   skip: noUffd,
 }, async () => {
   await using f = await Fixture.start('static', ['4']);
+  assert.equal(mayHaveLeftovers(f.pid), false);
   leave(f.pid);
+  assert.equal(mayHaveLeftovers(f.pid), false, "held by this process: its own tracking's");
   assert.deepEqual(closeLeftovers(f.pid).closed.length, 1);
   assert.equal(countUserfaultfds(f.pid), 0);
   assert.equal(findRecord(f.pid), undefined);
+  assert.equal(mayHaveLeftovers(f.pid), false);
 
   // killed between the injection and the record's update: the record names no fd yet
   leave(f.pid);
   const r = findRecord(f.pid)!;
   const { path, uffd: _uffd, ...rest } = r;
-  writeFileSync(path, JSON.stringify({ ...rest, phase: 'injecting' }));
+  const gone = { pid: 0x3fffffff, startTimeMicros: 1 }; // an earlier ckpt, not running
+  writeFileSync(path, JSON.stringify({ ...rest, phase: 'injecting', owner: gone }));
+  assert.equal(mayHaveLeftovers(f.pid), true, 'a record of a run that ended');
   assert.equal(closeLeftovers(f.pid).closed.length, 1);
   assert.equal(countUserfaultfds(f.pid), 0);
 
@@ -105,6 +111,7 @@ test("closeLeftovers leaves this process's own infection at work (held for the w
   inj.hold();
   const mine = findScratchMappings(f.pid);
   assert.equal(mine.length, 1);
+  assert.equal(mayHaveLeftovers(f.pid), false, 'ours is no leftover');
   assert.deepEqual(closeLeftovers(f.pid, { frozen }), { closed: [], unmapped: [] });
   assert.deepEqual(findScratchMappings(f.pid), mine, 'still there');
   assert.equal(Injector.infect(frozen), inj, 'and still held');
@@ -153,6 +160,7 @@ for (const how of ['signed', 'data', 'unsigned'] as const) {
       // named where the kernel names anonymous mappings, else listed in the scratch mapping's table
       const extra = [...findInjectorData(f.pid), ...left[0]!.data];
       assert.equal(extra.length, data ? 1 : 0);
+      assert.equal(mayHaveLeftovers(f.pid, dir), true);
       const out = closeLeftovers(f.pid, { dir });
       assert.deepEqual(
         out.unmapped.map((m) => m.start).sort(),
@@ -167,6 +175,7 @@ for (const how of ['signed', 'data', 'unsigned'] as const) {
       assert.equal(readMaps(f.pid).length, before, 'the mappings are as before the killed injection');
       assert.match(f.state(), /^[RS]$/, 'running');
       assert.deepEqual(closeLeftovers(f.pid, { dir }).unmapped, [], 'a second call finds nothing');
+      assert.equal(mayHaveLeftovers(f.pid, dir), false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
