@@ -18,13 +18,25 @@
  * const prio = raiseForWindow();
  * try { using tree = freezeTree(pid); await p.capture(tree); } finally { prio.restore(); }
  */
-import { raiseThread, type ThreadPriority, WINDOW_NICE } from '../mem/index.js';
+import { BACKGROUND_NICE, lowerThread, raiseThread, type ThreadPriority, WINDOW_NICE } from '../mem/index.js';
 import { collectGarbage } from './collect-garbage.js';
 
-export { WINDOW_NICE };
+export { BACKGROUND_NICE, WINDOW_NICE };
 
 /** What raiseForWindow did; restore() is safe twice. */
 export type WindowPriority = ThreadPriority;
+
+/**
+ * Lower this thread's priority for a migration's iterations (nice BACKGROUND_NICE): the target runs on
+ * meanwhile and its threads come first; raiseForWindow() still raises the window, whose restore() comes
+ * back to this.
+ *
+ * @example
+ * const bg = lowerForIterations(); try { ...iterations, then the final dump... } finally { bg.restore(); }
+ */
+export function lowerForIterations(): WindowPriority {
+  return lowerThread(0, BACKGROUND_NICE);
+}
 
 /** Raise this thread's priority for a frozen window (see the module comment). */
 export function raiseForWindow(): WindowPriority {

@@ -26,7 +26,12 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectBeforeWindow, raiseForWindow, type WindowPriority } from '../dump/index.js';
+import {
+  collectBeforeWindow,
+  lowerForIterations,
+  raiseForWindow,
+  type WindowPriority,
+} from '../dump/index.js';
 import { tempPath } from '../images/index.js';
 import {
   DecodedImages,
@@ -106,6 +111,8 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
   const prebuild = new Prebuild((line) => log(line), o.pageFill);
   const onAbort = () => ch.destroy();
   let priority: WindowPriority | undefined;
+  // the pre-build while the source iterates: behind the target's threads where they share the cores
+  const background = lowerForIterations();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const hello = await ch.expect(FRAME.HELLO);
@@ -284,6 +291,7 @@ export async function receiveMigration(o: ReceiveOptions): Promise<ReceiveResult
     throw o.signal?.aborted ? cancelledBy(o.signal, 'receive cancelled') : e;
   } finally {
     priority?.restore();
+    background.restore();
     o.signal?.removeEventListener('abort', onAbort);
   }
 }

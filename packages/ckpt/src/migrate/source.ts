@@ -32,7 +32,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertDumpable, finalDump, rehearseTaskImages } from '../dump/full/index.js';
-import { type Logger, preDump, silentLogger, TrackingSession, warmPlanner } from '../dump/index.js';
+import {
+  type Logger,
+  lowerForIterations,
+  preDump,
+  silentLogger,
+  TrackingSession,
+  warmPlanner,
+} from '../dump/index.js';
 import { rehearseCodecs } from '../images/index.js';
 import { PageReader } from '../mem/index.js';
 import { readMaps, type Vma } from '../proc/index.js';
@@ -140,6 +147,9 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const reports: IterationReport[] = [];
   let session: TrackingSession | undefined;
+  // the iterations copy while the target runs: behind its threads where they share the cores (the final
+  // dump's window raises itself above them: raiseForWindow)
+  const background = lowerForIterations();
   try {
     if (o.bandwidth) ch.capRate(o.bandwidth);
     const wanted = o.compress ?? 'none';
@@ -333,6 +343,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateResult> {
     if (peer instanceof MigrateError && peer.code === 'PEER') throw peer;
     throw lost instanceof MigrateError && lost.code === 'CONNECTION' ? lost : e;
   } finally {
+    background.restore();
     o.signal?.removeEventListener('abort', onAbort);
     session?.close();
   }
