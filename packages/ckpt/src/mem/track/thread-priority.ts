@@ -31,24 +31,37 @@ export interface ThreadPriority {
  * ~40 ms at load 8 on 2 cores, inside the frozen window) at nice 0 behind every other job.
  */
 export function raiseThread(tid: number, nice = WINDOW_NICE): ThreadPriority {
+  return moveThread(tid, nice, (before) => before > nice, true);
+}
+
+/**
+ * Set thread `tid`'s nice value to `nice` where `wanted(before)`; restore() sets `before` again (quiet
+ * where not permitted or the thread is gone). Not permitted now, or gone: left as it is.
+ */
+function moveThread(
+  tid: number,
+  nice: number,
+  wanted: (before: number) => boolean,
+  raised: boolean,
+): ThreadPriority {
   let before: number;
   try {
     before = getPriority(tid);
-    if (before <= nice) return { raised: false, restore: () => {} };
+    if (!wanted(before)) return { raised: false, restore: () => {} };
     setPriority(tid, nice);
   } catch {
     return { raised: false, restore: () => {} };
   }
   let done = false;
   return {
-    raised: true,
+    raised,
     restore: () => {
       if (done) return;
       done = true;
       try {
         setPriority(tid, before);
       } catch {
-        /* lowering is always permitted; the thread may be gone */
+        /* raising back needs CAP_SYS_NICE; the thread may be gone */
       }
     },
   };
@@ -68,25 +81,5 @@ export const BACKGROUND_NICE = 5;
  * thread stays at `nice`). A raiseThread meanwhile restores to `nice`, not further.
  */
 export function lowerThread(tid: number, nice = BACKGROUND_NICE): ThreadPriority {
-  let before: number;
-  try {
-    before = getPriority(tid);
-    if (before >= nice) return { raised: false, restore: () => {} };
-    setPriority(tid, nice);
-  } catch {
-    return { raised: false, restore: () => {} };
-  }
-  let done = false;
-  return {
-    raised: false,
-    restore: () => {
-      if (done) return;
-      done = true;
-      try {
-        setPriority(tid, before);
-      } catch {
-        /* not permitted (no CAP_SYS_NICE), or the thread is gone */
-      }
-    },
-  };
+  return moveThread(tid, nice, (before) => before < nice, false);
 }
