@@ -260,8 +260,8 @@ export class Injector implements Curable, Disposable {
    * state collection); cured by that user, by an infect of another thread, or by thaw at the latest.
    * The thread is put back at an EVENT_STOP with its own registers meanwhile (one stop, none after a
    * batch), its guests cured (no stop): what reads registers or memory in between (thread-state.ts, a
-   * check of the dump against memory) reads the target's own, but for the scratch mapping. Whoever reads the process's mappings for
-   * images must do so after the cure (the scratch mapping stays until then).
+   * check of the dump against memory) reads the target's own, but for the scratch mapping. Whoever
+   * reads the process's mappings for images reads them after the cure, or leaves ownRanges out.
    *
    * @example
    * frozen.keepInfection = true;  // the caller collects state after ending tracking
@@ -275,7 +275,14 @@ export class Injector implements Curable, Disposable {
       return;
     }
     // the guests back now (their registers and stack bytes: no stop), the scratch mapping kept
-    for (const g of this.guests) g.cure();
+    for (const g of this.guests) {
+      try {
+        g.cure();
+      } catch (e) {
+        this.base = 0; // it may still stand in its stub: the mapping stays, as cure() leaves it then
+        throw e;
+      }
+    }
     if (this.moved) {
       if (!this.inSignalPath) this.toEventStop();
       setRegs(this.tid, this.saved.bytes);
