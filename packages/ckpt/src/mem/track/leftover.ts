@@ -151,7 +151,11 @@ function staleScratch(f: FrozenProcess): ScratchMapping[] {
  */
 export function mayHaveLeftovers(pid: number, dir = TRACK_RECORD_DIR): boolean {
   const record = findRecord(pid, dir);
-  if (record && record.owner.pid !== process.pid) return true;
+  return (record !== undefined && record.owner.pid !== process.pid) || strayInjections(pid);
+}
+
+/** Whether `pid` holds an injector's scratch or data mapping that is not this process's. */
+function strayInjections(pid: number): boolean {
   const all = findScratchMappings(pid);
   return all.some(notOurs) || findInjectorData(pid, all).length > 0;
 }
@@ -159,8 +163,7 @@ export function mayHaveLeftovers(pid: number, dir = TRACK_RECORD_DIR): boolean {
 /** Close what an earlier run left in `pid` (see the module comment). Throws if the target cannot be frozen. */
 export function closeLeftovers(pid: number, o: LeftoverOptions = {}): LeftoverResult {
   const record = findRecord(pid, o.dir ?? TRACK_RECORD_DIR);
-  const all = findScratchMappings(pid); // before freezing: most runs find none
-  const scratchSeen = all.some(notOurs) || findInjectorData(pid, all).length > 0;
+  const scratchSeen = strayInjections(pid); // before freezing: most runs find none
   if (!record && !o.force && !scratchSeen) return { closed: [], unmapped: [] };
   if (record && !o.force && ownerRunning(record)) {
     return { closed: [], unmapped: [], skipped: `in use by the running ckpt process ${record.owner.pid}` };
