@@ -6,10 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { decodeImageOf, imageFileName, MAGIC, mmEntryCodec, VMA_STATUS } from '../../images/index.js';
+import { closeLeftovers } from '../../mem/index.js';
+import { findScratchMappings } from '../../ptrace/index.js';
 import { SYS, syscall, kill as sysKill } from '../../sys/index.js';
 import {
   CKPT_CRIU,
@@ -224,4 +227,43 @@ test("a tree kept after all (the release says 'thaw'): its last infection, left 
   for (const v of mm.vmas)
     assert.ok(starts.has(Number(v.start)), `0x${v.start.toString(16)}: not a VMA of the target`);
   critDecodesAll(t, dir);
+});
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** A ckpt that SIGKILLs itself once the set is complete, the tree frozen with its infection uncured. */
+const KILLED_IN_RELEASE = `
+import { finalDump } from ${JSON.stringify(pathToFileURL(join(here, 'index.js')).href)};
+await finalDump({
+  pid: Number(process.argv[2]),
+  imagesDir: process.argv[3],
+  release: async () => {
+    process.kill(process.pid, 'SIGKILL');
+    return new Promise(() => {});
+  },
+});
+`;
+
+test('ckpt killed while the tree waits for its end (its infection uncured): the tree runs on unharmed; the scratch mapping left is removed as a leftover', async () => {
+  const dir = scratch.newDir();
+  const f = await scratch.start('restorable', ['1', '2', '-']);
+  const before = await report(f.pid, f, 1);
+  const script = join(scratch.root, 'killed-in-release.mjs');
+  writeFileSync(script, KILLED_IN_RELEASE);
+  const r = spawnSync(process.execPath, [script, String(f.pid), dir], { encoding: 'utf8' });
+  assert.equal(r.signal, 'SIGKILL', r.stderr);
+  assert.match(f.state(), /^[RS]$/, 'not stopped: the kernel detached it');
+  const beats = lines(f, /^BEAT /).length;
+  for (let i = 0; i < 200 && lines(f, /^BEAT /).length <= beats + 2; i++) await sleep(10);
+  assert.ok(lines(f, /^BEAT /).length > beats + 2, 'no heartbeat after the killed dump');
+  assert.deepEqual(await report(f.pid, f, 2), before);
+  const left = findScratchMappings(f.pid);
+  assert.equal(left.length, 1, "the killed ckpt's scratch mapping stays");
+  assert.equal(left[0]!.tracer, r.pid);
+  assert.deepEqual(
+    closeLeftovers(f.pid).unmapped.map((m) => m.start),
+    [left[0]!.start],
+  );
+  assert.deepEqual(findScratchMappings(f.pid), []);
+  assert.deepEqual(await report(f.pid, f, 3), before);
 });
